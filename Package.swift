@@ -1,0 +1,39 @@
+// swift-tools-version: 6.1
+import PackageDescription
+
+// The targets read like the data path: sources -> inbox -> mapping -> outbox -> upstream.
+// Pure targets (EdgeCore, JSONQuery, FHIRModel, Mapping) do no I/O and have no third-party imports.
+let strict: [SwiftSetting] = [
+    .enableUpcomingFeature("ExistentialAny"),
+    .enableUpcomingFeature("InternalImportsByDefault"),
+]
+
+let package = Package(
+    name: "fhir-edge",
+    platforms: [.macOS(.v15)],
+    products: [
+        .executable(name: "fhir-edge", targets: ["fhir-edge"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
+    ],
+    targets: [
+        .target(name: "EdgeCore", swiftSettings: strict),
+        .target(name: "JSONQuery", swiftSettings: strict),
+        .target(name: "FHIRModel", dependencies: ["JSONQuery"], swiftSettings: strict),
+        .target(name: "Mapping", dependencies: ["EdgeCore", "JSONQuery", "FHIRModel"], swiftSettings: strict),
+        .executableTarget(
+            name: "fhir-edge",
+            dependencies: [
+                "EdgeCore", "JSONQuery", "FHIRModel", "Mapping",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ],
+            swiftSettings: strict
+        ),
+        .target(name: "TestSupport", path: "Tests/TestSupport", swiftSettings: strict),
+        .testTarget(name: "EdgeCoreTests", dependencies: ["EdgeCore"], swiftSettings: strict),
+        .testTarget(name: "JSONQueryTests", dependencies: ["JSONQuery", "TestSupport"], swiftSettings: strict),
+        .testTarget(name: "MappingTests", dependencies: ["Mapping", "JSONQuery", "FHIRModel", "EdgeCore", "TestSupport"], swiftSettings: strict),
+    ],
+    swiftLanguageModes: [.v6]
+)

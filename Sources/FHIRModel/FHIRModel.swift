@@ -1,0 +1,1 @@
+// The FHIR R4 resources the gateway writes and reads.

@@ -1,0 +1,79 @@
+/// A JSON object that keeps its members in insertion (document) order.
+///
+/// Device messages are small, so members live in one array and lookups scan it; that beats a
+/// hash table for the handful of keys a reading has and keeps document order for free.
+/// Keys are unique: setting an existing key replaces its value in place.
+public struct JSONObject: Sendable {
+    public private(set) var keys: [String] = []
+    public private(set) var values: [JSONValue] = []
+
+    public init() {}
+
+    public init(_ members: [(String, JSONValue)]) {
+        keys.reserveCapacity(members.count)
+        values.reserveCapacity(members.count)
+        for (key, value) in members { self[key] = value }
+    }
+
+    /// Builds from members already known to have unique keys (the parser checks).
+    init(uniqueKeys: [String], values: [JSONValue]) {
+        self.keys = uniqueKeys
+        self.values = values
+    }
+
+    public var count: Int { keys.count }
+    public var isEmpty: Bool { keys.isEmpty }
+
+    public func index(forKey key: String) -> Int? {
+        keys.firstIndex(of: key)
+    }
+
+    public subscript(key: String) -> JSONValue? {
+        get {
+            guard let i = index(forKey: key) else { return nil }
+            return values[i]
+        }
+        set {
+            if let i = index(forKey: key) {
+                if let newValue {
+                    values[i] = newValue
+                } else {
+                    keys.remove(at: i)
+                    values.remove(at: i)
+                }
+            } else if let newValue {
+                keys.append(key)
+                values.append(newValue)
+            }
+        }
+    }
+
+    /// Members in document order.
+    public var members: Zip2Sequence<[String], [JSONValue]> { zip(keys, values) }
+}
+
+extension JSONObject: Equatable {
+    /// Member order does not matter for equality.
+    public static func == (lhs: JSONObject, rhs: JSONObject) -> Bool {
+        guard lhs.count == rhs.count else { return false }
+        for (key, value) in lhs.members {
+            guard let other = rhs[key], other == value else { return false }
+        }
+        return true
+    }
+}
+
+extension JSONObject: Hashable {
+    public func hash(into hasher: inout Hasher) {
+        // Order-independent: combine member hashes commutatively.
+        var combined = 0
+        for (key, value) in members {
+            var member = Hasher()
+            member.combine(key)
+            member.combine(value)
+            combined ^= member.finalize()
+        }
+        hasher.combine(count)
+        hasher.combine(combined)
+    }
+}

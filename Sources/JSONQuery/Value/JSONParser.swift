@@ -1,0 +1,400 @@
+/// Why a JSON text could not be parsed, and where (1-based line and column, 0-based byte offset).
+public struct JSONParseError: Error, Sendable, Equatable, CustomStringConvertible {
+    public let reason: String
+    public let offset: Int
+    public let line: Int
+    public let column: Int
+
+    public var description: String { "invalid JSON at line \(line), column \(column): \(reason)" }
+}
+
+extension JSONValue {
+    /// Parses one JSON text (RFC 8259). Whitespace may surround it; anything else after it is an error.
+    public init(parsing text: String) throws(JSONParseError) {
+        var text = text
+        let result = text.withUTF8 { bytes in
+            Result { () throws(JSONParseError) in try JSONValue(parsing: bytes) }
+        }
+        self = try result.get()
+    }
+
+    public init(parsing bytes: some Collection<UInt8>) throws(JSONParseError) {
+        let result: Result<JSONValue, JSONParseError>? = bytes.withContiguousStorageIfAvailable { buffer in
+            Result { () throws(JSONParseError) in try JSONValue(parsing: buffer) }
+        }
+        if let result {
+            self = try result.get()
+        } else {
+            let copy = Array(bytes)
+            let result = copy.withUnsafeBufferPointer { buffer in
+                Result { () throws(JSONParseError) in try JSONValue(parsing: buffer) }
+            }
+            self = try result.get()
+        }
+    }
+
+    public init(parsing buffer: UnsafeBufferPointer<UInt8>) throws(JSONParseError) {
+        var parser = JSONParser(buffer)
+        self = try parser.parseDocument()
+    }
+
+    /// Parses newline-delimited JSON: one value per non-blank line.
+    /// Errors name the line of the input the bad value is on.
+    public static func parseLines(_ bytes: UnsafeBufferPointer<UInt8>) throws(JSONParseError) -> [JSONValue] {
+        var values: [JSONValue] = []
+        var start = 0
+        var lineNumber = 1
+        while start < bytes.count {
+            var end = start
+            while end < bytes.count && bytes[end] != UInt8(ascii: "\n") { end += 1 }
+            let line = UnsafeBufferPointer(rebasing: bytes[start..<end])
+            if line.contains(where: { !JSONParser.isWhitespace($0) }) {
+                do {
+                    values.append(try JSONValue(parsing: line))
+                } catch {
+                    throw JSONParseError(
+                        reason: error.reason, offset: start + error.offset,
+                        line: lineNumber, column: error.column)
+                }
+            }
+            start = end + 1
+            lineNumber += 1
+        }
+        return values
+    }
+}
+
+/// A recursive-descent parser over UTF-8 bytes. Strings without escapes are decoded in one step.
+struct JSONParser {
+    static let maximumDepth = 512
+
+    private let bytes: UnsafeBufferPointer<UInt8>
+    private var index = 0
+    private var depth = 0
+
+    init(_ bytes: UnsafeBufferPointer<UInt8>) {
+        self.bytes = bytes
+    }
+
+    static func isWhitespace(_ byte: UInt8) -> Bool {
+        byte == 0x20 || byte == 0x0A || byte == 0x0D || byte == 0x09
+    }
+
+    mutating func parseDocument() throws(JSONParseError) -> JSONValue {
+        skipWhitespace()
+        // A UTF-8 byte-order mark is tolerated at the very start: Windows tools write one.
+        if index == 0, bytes.count >= 3, bytes[0] == 0xEF, bytes[1] == 0xBB, bytes[2] == 0xBF {
+            index = 3
+            skipWhitespace()
+        }
+        guard index < bytes.count else { throw error("empty input", at: index) }
+        let value = try parseValue()
+        skipWhitespace()
+        guard index == bytes.count else { throw error("unexpected content after the JSON value", at: index) }
+        return value
+    }
+
+    private mutating func skipWhitespace() {
+        while index < bytes.count, Self.isWhitespace(bytes[index]) { index += 1 }
+    }
+
+    private mutating func parseValue() throws(JSONParseError) -> JSONValue {
+        guard index < bytes.count else { throw error("unexpected end of input", at: index) }
+        switch bytes[index] {
+        case UInt8(ascii: "{"): return try parseObject()
+        case UInt8(ascii: "["): return try parseArray()
+        case UInt8(ascii: "\""): return .string(try parseString())
+        case UInt8(ascii: "t"): try expectLiteral("true"); return .bool(true)
+        case UInt8(ascii: "f"): try expectLiteral("false"); return .bool(false)
+        case UInt8(ascii: "n"): try expectLiteral("null"); return .null
+        case UInt8(ascii: "-"), UInt8(ascii: "0")...UInt8(ascii: "9"): return try parseNumber()
+        default: throw error("unexpected character \(describe(bytes[index]))", at: index)
+        }
+    }
+
+    private mutating func expectLiteral(_ word: StaticString) throws(JSONParseError) {
+        let start = index
+        let count = word.utf8CodeUnitCount
+        guard bytes.count - index >= count else { throw error("invalid literal", at: start) }
+        let expected = UnsafeBufferPointer(start: word.utf8Start, count: count)
+        for i in 0..<count where bytes[index + i] != expected[i] {
+            throw error("invalid literal", at: start)
+        }
+        index += count
+    }
+
+    private mutating func enter() throws(JSONParseError) {
+        depth += 1
+        if depth > Self.maximumDepth { throw error("nesting deeper than \(Self.maximumDepth) levels", at: index) }
+    }
+
+    private mutating func parseObject() throws(JSONParseError) -> JSONValue {
+        try enter()
+        defer { depth -= 1 }
+        index += 1  // {
+        var keys: [String] = []
+        var values: [JSONValue] = []
+        skipWhitespace()
+        if index < bytes.count, bytes[index] == UInt8(ascii: "}") {
+            index += 1
+            return .object(JSONObject())
+        }
+        var seen: Set<String>? = nil
+        while true {
+            skipWhitespace()
+            guard index < bytes.count, bytes[index] == UInt8(ascii: "\"") else {
+                throw error("expected a member name in double quotes", at: index)
+            }
+            let key = try parseString()
+            skipWhitespace()
+            guard index < bytes.count, bytes[index] == UInt8(ascii: ":") else {
+                throw error("expected ':' after member name", at: index)
+            }
+            index += 1
+            skipWhitespace()
+            let value = try parseValue()
+            // Duplicate names: the last one wins, as in Json.NET and most parsers. Small objects
+            // are checked by scanning; larger ones switch to a set.
+            if keys.count >= 16 && seen == nil { seen = Set(keys) }
+            let duplicate = seen.map { $0.contains(key) } ?? keys.contains(key)
+            if duplicate, let i = keys.firstIndex(of: key) {
+                values[i] = value
+            } else {
+                keys.append(key)
+                values.append(value)
+                seen?.insert(key)
+            }
+            skipWhitespace()
+            guard index < bytes.count else { throw error("unterminated object", at: index) }
+            if bytes[index] == UInt8(ascii: ",") {
+                index += 1
+            } else if bytes[index] == UInt8(ascii: "}") {
+                index += 1
+                return .object(JSONObject(uniqueKeys: keys, values: values))
+            } else {
+                throw error("expected ',' or '}' in object", at: index)
+            }
+        }
+    }
+
+    private mutating func parseArray() throws(JSONParseError) -> JSONValue {
+        try enter()
+        defer { depth -= 1 }
+        index += 1  // [
+        var elements: [JSONValue] = []
+        skipWhitespace()
+        if index < bytes.count, bytes[index] == UInt8(ascii: "]") {
+            index += 1
+            return .array(elements)
+        }
+        while true {
+            skipWhitespace()
+            elements.append(try parseValue())
+            skipWhitespace()
+            guard index < bytes.count else { throw error("unterminated array", at: index) }
+            if bytes[index] == UInt8(ascii: ",") {
+                index += 1
+            } else if bytes[index] == UInt8(ascii: "]") {
+                index += 1
+                return .array(elements)
+            } else {
+                throw error("expected ',' or ']' in array", at: index)
+            }
+        }
+    }
+
+    private mutating func parseString() throws(JSONParseError) -> String {
+        let open = index
+        index += 1  // opening quote
+        let start = index
+        // Fast path: no escapes.
+        while index < bytes.count {
+            let byte = bytes[index]
+            if byte == UInt8(ascii: "\"") {
+                let raw = UnsafeBufferPointer(rebasing: bytes[start..<index])
+                index += 1
+                return try decodeUTF8(raw, at: start)
+            }
+            if byte == UInt8(ascii: "\\") { break }
+            if byte < 0x20 { throw error("control character in string", at: index) }
+            index += 1
+        }
+        guard index < bytes.count else { throw error("unterminated string", at: open) }
+        // Slow path: unescape into a byte buffer.
+        var out: [UInt8] = Array(bytes[start..<index])
+        while index < bytes.count {
+            let byte = bytes[index]
+            if byte == UInt8(ascii: "\"") {
+                index += 1
+                let result = out.withUnsafeBufferPointer { raw in
+                    Result { () throws(JSONParseError) in try decodeUTF8(raw, at: start) }
+                }
+                return try result.get()
+            }
+            if byte < 0x20 { throw error("control character in string", at: index) }
+            if byte != UInt8(ascii: "\\") {
+                out.append(byte)
+                index += 1
+                continue
+            }
+            index += 1
+            guard index < bytes.count else { break }
+            let escape = bytes[index]
+            index += 1
+            switch escape {
+            case UInt8(ascii: "\""): out.append(0x22)
+            case UInt8(ascii: "\\"): out.append(0x5C)
+            case UInt8(ascii: "/"): out.append(0x2F)
+            case UInt8(ascii: "b"): out.append(0x08)
+            case UInt8(ascii: "f"): out.append(0x0C)
+            case UInt8(ascii: "n"): out.append(0x0A)
+            case UInt8(ascii: "r"): out.append(0x0D)
+            case UInt8(ascii: "t"): out.append(0x09)
+            case UInt8(ascii: "u"):
+                var scalar = try parseHex4()
+                if (0xD800...0xDBFF).contains(scalar) {
+                    // A high surrogate must be followed by an escaped low surrogate.
+                    guard index + 1 < bytes.count, bytes[index] == UInt8(ascii: "\\"), bytes[index + 1] == UInt8(ascii: "u")
+                    else { throw error("unpaired surrogate in \\u escape", at: index) }
+                    index += 2
+                    let low = try parseHex4()
+                    guard (0xDC00...0xDFFF).contains(low) else { throw error("invalid low surrogate in \\u escape", at: index - 4) }
+                    scalar = 0x10000 + ((scalar - 0xD800) << 10) + (low - 0xDC00)
+                } else if (0xDC00...0xDFFF).contains(scalar) {
+                    throw error("unpaired surrogate in \\u escape", at: index - 4)
+                }
+                appendUTF8(scalar, to: &out)
+            default:
+                throw error("invalid escape \\\(describe(escape))", at: index - 1)
+            }
+        }
+        throw error("unterminated string", at: open)
+    }
+
+    private mutating func parseHex4() throws(JSONParseError) -> UInt32 {
+        guard bytes.count - index >= 4 else { throw error("truncated \\u escape", at: index) }
+        var value: UInt32 = 0
+        for _ in 0..<4 {
+            let byte = bytes[index]
+            let digit: UInt32
+            switch byte {
+            case UInt8(ascii: "0")...UInt8(ascii: "9"): digit = UInt32(byte - UInt8(ascii: "0"))
+            case UInt8(ascii: "a")...UInt8(ascii: "f"): digit = UInt32(byte - UInt8(ascii: "a") + 10)
+            case UInt8(ascii: "A")...UInt8(ascii: "F"): digit = UInt32(byte - UInt8(ascii: "A") + 10)
+            default: throw error("invalid hex digit in \\u escape", at: index)
+            }
+            value = value << 4 | digit
+            index += 1
+        }
+        return value
+    }
+
+    private func appendUTF8(_ scalar: UInt32, to out: inout [UInt8]) {
+        switch scalar {
+        case 0..<0x80:
+            out.append(UInt8(scalar))
+        case 0x80..<0x800:
+            out.append(UInt8(0xC0 | (scalar >> 6)))
+            out.append(UInt8(0x80 | (scalar & 0x3F)))
+        case 0x800..<0x10000:
+            out.append(UInt8(0xE0 | (scalar >> 12)))
+            out.append(UInt8(0x80 | ((scalar >> 6) & 0x3F)))
+            out.append(UInt8(0x80 | (scalar & 0x3F)))
+        default:
+            out.append(UInt8(0xF0 | (scalar >> 18)))
+            out.append(UInt8(0x80 | ((scalar >> 12) & 0x3F)))
+            out.append(UInt8(0x80 | ((scalar >> 6) & 0x3F)))
+            out.append(UInt8(0x80 | (scalar & 0x3F)))
+        }
+    }
+
+    private func decodeUTF8(_ raw: UnsafeBufferPointer<UInt8>, at offset: Int) throws(JSONParseError) -> String {
+        // ASCII is the common case and needs no validation beyond the check itself.
+        var ascii = true
+        for byte in raw where byte >= 0x80 {
+            ascii = false
+            break
+        }
+        if ascii { return String(decoding: raw, as: UTF8.self) }
+        guard let string = String(validating: raw, as: UTF8.self) else {
+            throw error("invalid UTF-8 in string", at: offset)
+        }
+        return string
+    }
+
+    private mutating func parseNumber() throws(JSONParseError) -> JSONValue {
+        let start = index
+        var isInteger = true
+        if bytes[index] == UInt8(ascii: "-") { index += 1 }
+        guard index < bytes.count, isDigit(bytes[index]) else { throw error("invalid number", at: start) }
+        if bytes[index] == UInt8(ascii: "0") {
+            index += 1
+            if index < bytes.count, isDigit(bytes[index]) { throw error("leading zero in number", at: start) }
+        } else {
+            while index < bytes.count, isDigit(bytes[index]) { index += 1 }
+        }
+        if index < bytes.count, bytes[index] == UInt8(ascii: ".") {
+            isInteger = false
+            index += 1
+            guard index < bytes.count, isDigit(bytes[index]) else { throw error("expected digits after '.'", at: index) }
+            while index < bytes.count, isDigit(bytes[index]) { index += 1 }
+        }
+        if index < bytes.count, bytes[index] == UInt8(ascii: "e") || bytes[index] == UInt8(ascii: "E") {
+            isInteger = false
+            index += 1
+            if index < bytes.count, bytes[index] == UInt8(ascii: "+") || bytes[index] == UInt8(ascii: "-") { index += 1 }
+            guard index < bytes.count, isDigit(bytes[index]) else { throw error("expected digits in exponent", at: index) }
+            while index < bytes.count, isDigit(bytes[index]) { index += 1 }
+        }
+        let text = UnsafeBufferPointer(rebasing: bytes[start..<index])
+        if isInteger, let value = parseInt64(text) { return .int(value) }
+        let string = String(decoding: text, as: UTF8.self)
+        guard let double = Double(string) else { throw error("number out of range", at: start) }
+        return .double(double)
+    }
+
+    private func parseInt64(_ text: UnsafeBufferPointer<UInt8>) -> Int64? {
+        // At most 18 digits can never overflow; longer ones go through the checked path.
+        var negative = false
+        var i = 0
+        if text[0] == UInt8(ascii: "-") { negative = true; i = 1 }
+        var value: Int64 = 0
+        if text.count - i <= 18 {
+            while i < text.count {
+                value = value * 10 + Int64(text[i] - UInt8(ascii: "0"))
+                i += 1
+            }
+            return negative ? -value : value
+        }
+        while i < text.count {
+            let digit = Int64(text[i] - UInt8(ascii: "0"))
+            let (times10, o1) = value.multipliedReportingOverflow(by: 10)
+            let (next, o2) = negative ? times10.subtractingReportingOverflow(digit) : times10.addingReportingOverflow(digit)
+            if o1 || o2 { return nil }
+            value = next
+            i += 1
+        }
+        return value
+    }
+
+    private func isDigit(_ byte: UInt8) -> Bool { byte >= UInt8(ascii: "0") && byte <= UInt8(ascii: "9") }
+
+    private func describe(_ byte: UInt8) -> String {
+        if byte >= 0x21 && byte < 0x7F { return "'\(Character(Unicode.Scalar(byte)))'" }
+        return "byte 0x" + String(byte, radix: 16, uppercase: true)
+    }
+
+    private func error(_ reason: String, at offset: Int) -> JSONParseError {
+        var line = 1
+        var lineStart = 0
+        let end = min(offset, bytes.count)
+        for i in 0..<end where bytes[i] == 0x0A {
+            line += 1
+            lineStart = i + 1
+        }
+        // Columns count characters, not bytes: skip UTF-8 continuation bytes.
+        var column = 1
+        for i in lineStart..<end where bytes[i] & 0xC0 != 0x80 { column += 1 }
+        return JSONParseError(reason: reason, offset: offset, line: line, column: column)
+    }
+}

@@ -1,0 +1,104 @@
+/// Serialises `JSONValue`s as JSON text.
+public struct JSONWriter: Sendable {
+    public struct Options: OptionSet, Sendable {
+        public let rawValue: Int
+        public init(rawValue: Int) { self.rawValue = rawValue }
+
+        /// Two-space indentation and newlines.
+        public static let pretty = Options(rawValue: 1 << 0)
+        /// Object members sorted by key (byte order of their UTF-8), for canonical forms such
+        /// as the audit journal's hash input.
+        public static let sortedKeys = Options(rawValue: 1 << 1)
+    }
+
+    public var options: Options
+
+    public init(options: Options = []) {
+        self.options = options
+    }
+
+    public func string(_ value: JSONValue) -> String {
+        var out: [UInt8] = []
+        out.reserveCapacity(256)
+        write(value, into: &out)
+        return String(decoding: out, as: UTF8.self)
+    }
+
+    public func write(_ value: JSONValue, into out: inout [UInt8]) {
+        write(value, into: &out, indent: 0)
+    }
+
+    private func write(_ value: JSONValue, into out: inout [UInt8], indent: Int) {
+        switch value {
+        case .null: out.append(contentsOf: "null".utf8)
+        case .bool(let b): out.append(contentsOf: (b ? "true" : "false").utf8)
+        case .int(let i): out.append(contentsOf: String(i).utf8)
+        case .double(let d): Self.writeDouble(d, into: &out)
+        case .string(let s): Self.writeString(s, into: &out)
+        case .array(let elements):
+            if elements.isEmpty { out.append(contentsOf: "[]".utf8); return }
+            out.append(UInt8(ascii: "["))
+            for (i, element) in elements.enumerated() {
+                if i > 0 { out.append(UInt8(ascii: ",")) }
+                newline(into: &out, indent: indent + 1)
+                write(element, into: &out, indent: indent + 1)
+            }
+            newline(into: &out, indent: indent)
+            out.append(UInt8(ascii: "]"))
+        case .object(let object):
+            if object.isEmpty { out.append(contentsOf: "{}".utf8); return }
+            out.append(UInt8(ascii: "{"))
+            var order = Array(object.keys.indices)
+            if options.contains(.sortedKeys) {
+                order.sort { object.keys[$0].utf8.lexicographicallyPrecedes(object.keys[$1].utf8) }
+            }
+            for (n, i) in order.enumerated() {
+                if n > 0 { out.append(UInt8(ascii: ",")) }
+                newline(into: &out, indent: indent + 1)
+                Self.writeString(object.keys[i], into: &out)
+                out.append(UInt8(ascii: ":"))
+                if options.contains(.pretty) { out.append(UInt8(ascii: " ")) }
+                write(object.values[i], into: &out, indent: indent + 1)
+            }
+            newline(into: &out, indent: indent)
+            out.append(UInt8(ascii: "}"))
+        }
+    }
+
+    private func newline(into out: inout [UInt8], indent: Int) {
+        guard options.contains(.pretty) else { return }
+        out.append(0x0A)
+        for _ in 0..<indent { out.append(contentsOf: [0x20, 0x20]) }
+    }
+
+    /// Shortest round-trip form; non-finite numbers have no JSON spelling and become `null`.
+    static func writeDouble(_ d: Double, into out: inout [UInt8]) {
+        guard d.isFinite else { out.append(contentsOf: "null".utf8); return }
+        out.append(contentsOf: d.description.utf8)
+    }
+
+    static func writeString(_ s: String, into out: inout [UInt8]) {
+        out.append(UInt8(ascii: "\""))
+        for byte in s.utf8 {
+            switch byte {
+            case UInt8(ascii: "\""): out.append(contentsOf: [0x5C, 0x22])
+            case UInt8(ascii: "\\"): out.append(contentsOf: [0x5C, 0x5C])
+            case 0x0A: out.append(contentsOf: [0x5C, UInt8(ascii: "n")])
+            case 0x0D: out.append(contentsOf: [0x5C, UInt8(ascii: "r")])
+            case 0x09: out.append(contentsOf: [0x5C, UInt8(ascii: "t")])
+            case 0x08: out.append(contentsOf: [0x5C, UInt8(ascii: "b")])
+            case 0x0C: out.append(contentsOf: [0x5C, UInt8(ascii: "f")])
+            case 0..<0x20:
+                let hex = Array("0123456789abcdef".utf8)
+                out.append(contentsOf: [0x5C, UInt8(ascii: "u"), UInt8(ascii: "0"), UInt8(ascii: "0"), hex[Int(byte >> 4)], hex[Int(byte & 0xF)]])
+            default: out.append(byte)
+            }
+        }
+        out.append(UInt8(ascii: "\""))
+    }
+}
+
+extension JSONValue: CustomStringConvertible {
+    /// Compact JSON text.
+    public var description: String { JSONWriter().string(self) }
+}

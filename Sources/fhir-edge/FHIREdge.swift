@@ -1,0 +1,10 @@
+import ArgumentParser
+
+@main
+struct FHIREdge: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "fhir-edge",
+        abstract: "An edge gateway that turns medical-device readings into FHIR R4 Observations.",
+        subcommands: []
+    )
+}

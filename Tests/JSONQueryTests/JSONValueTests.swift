@@ -1,0 +1,63 @@
+import XCTest
+@testable import JSONQuery
+
+final class JSONValueTests: XCTestCase {
+    func testParsesNumberKinds() throws {
+        let v = try JSONValue(parsing: #"{"a": 1, "b": 1.0, "c": -9223372036854775808, "d": 9223372036854775808, "e": 1e2}"#)
+        XCTAssertEqual(v["a"], .int(1))
+        guard case .double(1.0)? = v["b"] else { return XCTFail("b should be a double") }
+        guard case .int(Int64.min)? = v["c"] else { return XCTFail("c should be Int64.min") }
+        guard case .double? = v["d"] else { return XCTFail("d overflows Int64 and should be a double") }
+        guard case .double(100)? = v["e"] else { return XCTFail("e should be a double") }
+    }
+
+    func testKeepsMemberOrderAndLastDuplicateWins() throws {
+        let v = try JSONValue(parsing: #"{"z": 1, "a": 2, "z": 3}"#)
+        XCTAssertEqual(v.objectValue?.keys, ["z", "a"])
+        XCTAssertEqual(v["z"], .int(3))
+    }
+
+    func testUnescapesStrings() throws {
+        let v = try JSONValue(parsing: #"["a\"b\\c\n\u00e9\ud83d\ude00/\/"]"#)
+        XCTAssertEqual(v, .array([.string("a\"b\\c\né😀//")]))
+    }
+
+    func testErrorsNameLineAndColumn() {
+        XCTAssertThrowsError(try JSONValue(parsing: "{\n  \"a\": tru\n}")) { error in
+            let e = error as! JSONParseError
+            XCTAssertEqual(e.line, 2)
+            XCTAssertEqual(e.column, 8)
+        }
+        for bad in ["", "{", "[1,]", "{\"a\" 1}", "01", "1.", "\"\\x\"", "\"\u{01}\"", "[1] 2", "\"\\ud800\"", "nul"] {
+            XCTAssertThrowsError(try JSONValue(parsing: bad), "should reject \(bad)")
+        }
+    }
+
+    func testRejectsExcessiveNesting() {
+        let deep = String(repeating: "[", count: 10_000) + String(repeating: "]", count: 10_000)
+        XCTAssertThrowsError(try JSONValue(parsing: deep))
+    }
+
+    func testEqualityIsSemantic() throws {
+        XCTAssertEqual(try JSONValue(parsing: #"{"a":1,"b":[1,2]}"#), try JSONValue(parsing: #"{"b":[1.0,2],"a":1.0}"#))
+        XCTAssertNotEqual(try JSONValue(parsing: "[1,2]"), try JSONValue(parsing: "[2,1]"))
+        XCTAssertEqual(Set<JSONValue>([.int(1), .double(1)]).count, 1)
+    }
+
+    func testWriterRoundTrips() throws {
+        let text = #"{"b":[true,false,null],"a":"x\"\n\u0001","n":-1.5,"i":42}"#
+        let v = try JSONValue(parsing: text)
+        XCTAssertEqual(JSONWriter().string(v), text)
+        XCTAssertEqual(JSONWriter(options: .sortedKeys).string(v), #"{"a":"x\"\n\u0001","b":[true,false,null],"i":42,"n":-1.5}"#)
+        XCTAssertEqual(try JSONValue(parsing: JSONWriter(options: .pretty).string(v)), v)
+    }
+
+    func testParsesNDJSON() throws {
+        let text = "{\"a\":1}\n\n[2]\r\n"
+        let values = try Array(text.utf8).withUnsafeBufferPointer { try JSONValue.parseLines($0) }
+        XCTAssertEqual(values, [["a": 1], [2]])
+        XCTAssertThrowsError(try Array("{}\n{oops}\n".utf8).withUnsafeBufferPointer { try JSONValue.parseLines($0) }) { error in
+            XCTAssertEqual((error as! JSONParseError).line, 2)
+        }
+    }
+}
