@@ -16,12 +16,16 @@ let package = Package(
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
+        .package(url: "https://github.com/groue/GRDB.swift", from: "7.10.0"),
     ],
     targets: [
         .target(name: "EdgeCore", swiftSettings: strict),
         .target(name: "JSONQuery", swiftSettings: strict),
         .target(name: "FHIRModel", dependencies: ["JSONQuery"], swiftSettings: strict),
         .target(name: "Mapping", dependencies: ["EdgeCore", "JSONQuery", "FHIRModel"], swiftSettings: strict),
+        // Store is the one home of GRDB; Audit builds on Store's API.
+        .target(name: "Store", dependencies: ["EdgeCore", "JSONQuery", .product(name: "GRDB", package: "GRDB.swift")], swiftSettings: strict),
+        .target(name: "Audit", dependencies: ["EdgeCore", "JSONQuery", "Store"], swiftSettings: strict),
         .executableTarget(
             name: "fhir-edge",
             dependencies: [
@@ -34,6 +38,8 @@ let package = Package(
         .testTarget(name: "EdgeCoreTests", dependencies: ["EdgeCore"], swiftSettings: strict),
         .testTarget(name: "JSONQueryTests", dependencies: ["JSONQuery", "TestSupport"], swiftSettings: strict),
         .testTarget(name: "MappingTests", dependencies: ["Mapping", "JSONQuery", "FHIRModel", "EdgeCore", "TestSupport"], swiftSettings: strict),
+        .testTarget(name: "StoreTests", dependencies: ["Store", "EdgeCore", "JSONQuery"], swiftSettings: strict),
+        .testTarget(name: "AuditTests", dependencies: ["Audit", "Store", "EdgeCore", "JSONQuery"], swiftSettings: strict),
     ],
     swiftLanguageModes: [.v6]
 )

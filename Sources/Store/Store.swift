@@ -1,0 +1,1 @@
+// The durable buffer: inbox, outbox, dead letters, journal.
