@@ -1,0 +1,154 @@
+extension JMESPath {
+    /// Walks a compiled tree against a document. Values are passed as enum payloads whose arrays
+    /// and objects are copy-on-write, so selecting a member or element does not copy anything.
+    enum Interpreter {
+        static func evaluate(_ node: Node, _ value: JSONValue) throws(JMESPathError) -> JSONValue {
+            switch node {
+            case .identity:
+                return value
+            case .field(let name):
+                if case .object(let object) = value { return object[name] ?? .null }
+                return .null
+            case .subexpression(let left, let right):
+                return try evaluate(right, try evaluate(left, value))
+            case .index(let index):
+                guard case .array(let elements) = value else { return .null }
+                let i = index < 0 ? elements.count + index : index
+                return i >= 0 && i < elements.count ? elements[i] : .null
+            case .slice(let start, let stop, let step):
+                guard case .array(let elements) = value else { return .null }
+                return .array(try slice(elements, start: start, stop: stop, step: step))
+            case .literal(let literal):
+                return literal
+            case .listProjection(let left, let right):
+                guard case .array(let elements) = try evaluate(left, value) else { return .null }
+                if case .identity = right { return .array(elements.filter { !$0.isNull }) }
+                var results: [JSONValue] = []
+                results.reserveCapacity(elements.count)
+                for element in elements {
+                    let result = try evaluate(right, element)
+                    if !result.isNull { results.append(result) }
+                }
+                return .array(results)
+            case .objectProjection(let left, let right):
+                guard case .object(let object) = try evaluate(left, value) else { return .null }
+                var results: [JSONValue] = []
+                results.reserveCapacity(object.count)
+                for member in object.values {
+                    let result = try evaluate(right, member)
+                    if !result.isNull { results.append(result) }
+                }
+                return .array(results)
+            case .filterProjection(let left, let condition, let right):
+                guard case .array(let elements) = try evaluate(left, value) else { return .null }
+                var results: [JSONValue] = []
+                for element in elements where isTruthy(try evaluate(condition, element)) {
+                    let result = try evaluate(right, element)
+                    if !result.isNull { results.append(result) }
+                }
+                return .array(results)
+            case .flatten(let inner):
+                guard case .array(let elements) = try evaluate(inner, value) else { return .null }
+                var results: [JSONValue] = []
+                results.reserveCapacity(elements.count)
+                for element in elements {
+                    if case .array(let nested) = element {
+                        results.append(contentsOf: nested)
+                    } else {
+                        results.append(element)
+                    }
+                }
+                return .array(results)
+            case .multiSelectList(let nodes):
+                if value.isNull { return .null }
+                var results: [JSONValue] = []
+                results.reserveCapacity(nodes.count)
+                for element in nodes { results.append(try evaluate(element, value)) }
+                return .array(results)
+            case .multiSelectHash(let keys, let nodes):
+                if value.isNull { return .null }
+                var object = JSONObject()
+                for (key, element) in zip(keys, nodes) { object[key] = try evaluate(element, value) }
+                return .object(object)
+            case .or(let left, let right):
+                let result = try evaluate(left, value)
+                return isTruthy(result) ? result : try evaluate(right, value)
+            case .and(let left, let right):
+                let result = try evaluate(left, value)
+                return isTruthy(result) ? try evaluate(right, value) : result
+            case .not(let operand):
+                return .bool(!isTruthy(try evaluate(operand, value)))
+            case .comparison(let comparator, let left, let right):
+                return compare(comparator, try evaluate(left, value), try evaluate(right, value))
+            case .pipe(let left, let right):
+                return try evaluate(right, try evaluate(left, value))
+            case .function(let function, let arguments):
+                return try call(function, arguments, value)
+            case .expressionReference:
+                throw JMESPathError(.invalidType, "an expression reference (&...) can only be passed to a function that takes one")
+            }
+        }
+
+        /// False, null, "", [] and {} are false; everything else (including 0) is true.
+        static func isTruthy(_ value: JSONValue) -> Bool {
+            switch value {
+            case .null: false
+            case .bool(let b): b
+            case .string(let s): !s.isEmpty
+            case .array(let a): !a.isEmpty
+            case .object(let o): !o.isEmpty
+            case .int, .double: true
+            }
+        }
+
+        /// Ordering comparisons are defined for numbers only; anything else gives null.
+        static func compare(_ comparator: Comparator, _ left: JSONValue, _ right: JSONValue) -> JSONValue {
+            switch comparator {
+            case .equal: return .bool(left == right)
+            case .notEqual: return .bool(left != right)
+            default: break
+            }
+            let order: Int
+            switch (left, right) {
+            case (.int(let a), .int(let b)): order = a < b ? -1 : (a == b ? 0 : 1)
+            default:
+                guard let a = left.doubleValue, let b = right.doubleValue else { return .null }
+                order = a < b ? -1 : (a == b ? 0 : 1)
+            }
+            switch comparator {
+            case .less: return .bool(order < 0)
+            case .lessOrEqual: return .bool(order <= 0)
+            case .greater: return .bool(order > 0)
+            default: return .bool(order >= 0)
+            }
+        }
+
+        /// Python-style slicing: negative positions count from the end and out-of-range positions
+        /// are clamped.
+        static func slice(_ elements: [JSONValue], start: Int?, stop: Int?, step: Int?) throws(JMESPathError) -> [JSONValue] {
+            let step = step ?? 1
+            guard step != 0 else { throw JMESPathError(.invalidValue, "a slice step cannot be 0") }
+            let count = elements.count
+            func clamp(_ position: Int?, ifAbsent absent: Int) -> Int {
+                guard var position else { return absent }
+                if position < 0 {
+                    position += count
+                    if position < 0 { position = step < 0 ? -1 : 0 }
+                } else if position >= count {
+                    position = step < 0 ? count - 1 : count
+                }
+                return position
+            }
+            var i = clamp(start, ifAbsent: step < 0 ? count - 1 : 0)
+            let end = clamp(stop, ifAbsent: step < 0 ? -1 : count)
+            var results: [JSONValue] = []
+            while step > 0 ? i < end : i > end {
+                results.append(elements[i])
+                let (next, overflow) = i.addingReportingOverflow(step)
+                if overflow { break }
+                i = next
+            }
+            return results
+        }
+    }
+}
