@@ -1,0 +1,57 @@
+public import JSONQuery
+
+/// FHIR `Coding`: one code from one code system.
+public struct Coding: Hashable, Sendable, FHIRJSONRepresentable {
+    public var system: String?
+    public var version: String?
+    public var code: String?
+    public var display: String?
+
+    public init(system: String? = nil, version: String? = nil, code: String? = nil, display: String? = nil) {
+        self.system = system
+        self.version = version
+        self.code = code
+        self.display = display
+    }
+
+    public var json: JSONValue {
+        var w = FHIRObjectWriter()
+        w.set("system", system)
+        w.set("version", version)
+        w.set("code", code)
+        w.set("display", display)
+        return w.json
+    }
+
+    public init(json: JSONValue, path: String) throws(FHIRDecodingError) {
+        let r = try FHIRObjectReader(json, path: path)
+        system = try r.string("system")
+        version = try r.string("version")
+        code = try r.string("code")
+        display = try r.string("display")
+    }
+}
+
+/// FHIR `CodeableConcept`: codings plus a human-readable text.
+public struct CodeableConcept: Hashable, Sendable, FHIRJSONRepresentable {
+    public var coding: [Coding]
+    public var text: String?
+
+    public init(coding: [Coding] = [], text: String? = nil) {
+        self.coding = coding
+        self.text = text
+    }
+
+    public var json: JSONValue {
+        var w = FHIRObjectWriter()
+        w.set("coding", coding)
+        w.set("text", text)
+        return w.json
+    }
+
+    public init(json: JSONValue, path: String) throws(FHIRDecodingError) {
+        let r = try FHIRObjectReader(json, path: path)
+        coding = try r.array("coding", of: Coding.self)
+        text = try r.string("text")
+    }
+}

@@ -1,0 +1,68 @@
+public import JSONQuery
+
+/// A FHIR `decimal`, kept as the text it was given so that its precision survives
+/// (`98.43639286275842` stays exactly that).
+///
+/// It is written as a JSON integer when the text is one, otherwise as a JSON double. The JSON
+/// model has no arbitrary-precision number, so a text whose double does not print back the same
+/// (trailing zeros such as `72.50`, more than 17 significant digits) loses that precision on output.
+public struct FHIRDecimal: Hashable, Sendable, CustomStringConvertible {
+    public let text: String
+
+    /// Accepts a JSON number literal (`-12`, `0.5`, `1e3`); anything else is nil.
+    public init?(_ text: String) {
+        guard Self.isNumberLiteral(text), Double(text)?.isFinite == true else { return nil }
+        self.text = text
+    }
+
+    public init(_ value: Int64) { self.text = String(value) }
+
+    /// Nil for infinities and NaN, which FHIR cannot carry.
+    public init?(_ value: Double) {
+        guard value.isFinite else { return nil }
+        if value == value.rounded(), abs(value) < 1e15 {
+            self.text = String(Int64(value))
+        } else {
+            self.text = value.description
+        }
+    }
+
+    init?(json: JSONValue) {
+        switch json {
+        case .int(let i): self.init(i)
+        case .double(let d): self.init(d)
+        default: return nil
+        }
+    }
+
+    public var doubleValue: Double { Double(text) ?? 0 }
+
+    public var description: String { text }
+
+    public var json: JSONValue {
+        if let integer = Int64(text) { return .int(integer) }
+        return .double(doubleValue)
+    }
+
+    private static func isNumberLiteral(_ text: String) -> Bool {
+        var bytes = Array(text.utf8)[...]
+        if bytes.first == UInt8(ascii: "-") { bytes = bytes.dropFirst() }
+        let digits = bytes.prefix { $0 >= 48 && $0 <= 57 }
+        guard !digits.isEmpty else { return false }
+        bytes = bytes.dropFirst(digits.count)
+        if bytes.first == UInt8(ascii: ".") {
+            bytes = bytes.dropFirst()
+            let fraction = bytes.prefix { $0 >= 48 && $0 <= 57 }
+            guard !fraction.isEmpty else { return false }
+            bytes = bytes.dropFirst(fraction.count)
+        }
+        if let e = bytes.first, e == UInt8(ascii: "e") || e == UInt8(ascii: "E") {
+            bytes = bytes.dropFirst()
+            if let sign = bytes.first, sign == UInt8(ascii: "+") || sign == UInt8(ascii: "-") { bytes = bytes.dropFirst() }
+            let exponent = bytes.prefix { $0 >= 48 && $0 <= 57 }
+            guard !exponent.isEmpty else { return false }
+            bytes = bytes.dropFirst(exponent.count)
+        }
+        return bytes.isEmpty
+    }
+}

@@ -1,0 +1,86 @@
+public import JSONQuery
+
+/// FHIR `Period`. Bounds are FHIR `dateTime` strings as written (the gateway writes ISO 8601 UTC
+/// with milliseconds); this target does not interpret time.
+public struct Period: Hashable, Sendable, FHIRJSONRepresentable {
+    public var start: String?
+    public var end: String?
+
+    public init(start: String? = nil, end: String? = nil) {
+        self.start = start
+        self.end = end
+    }
+
+    public var json: JSONValue {
+        var w = FHIRObjectWriter()
+        w.set("start", start)
+        w.set("end", end)
+        return w.json
+    }
+
+    public init(json: JSONValue, path: String) throws(FHIRDecodingError) {
+        let r = try FHIRObjectReader(json, path: path)
+        start = try r.string("start")
+        end = try r.string("end")
+    }
+}
+
+/// FHIR `Reference`, e.g. `Patient/123`.
+public struct Reference: Hashable, Sendable, FHIRJSONRepresentable {
+    public var reference: String?
+    public var type: String?
+    public var identifier: Identifier?
+    public var display: String?
+
+    public init(reference: String? = nil, type: String? = nil, identifier: Identifier? = nil, display: String? = nil) {
+        self.reference = reference
+        self.type = type
+        self.identifier = identifier
+        self.display = display
+    }
+
+    public var json: JSONValue {
+        var w = FHIRObjectWriter()
+        w.set("reference", reference)
+        w.set("type", type)
+        w.set("identifier", identifier)
+        w.set("display", display)
+        return w.json
+    }
+
+    public init(json: JSONValue, path: String) throws(FHIRDecodingError) {
+        let r = try FHIRObjectReader(json, path: path)
+        reference = try r.string("reference")
+        type = try r.string("type")
+        identifier = try r.element("identifier", as: Identifier.self)
+        display = try r.string("display")
+    }
+}
+
+/// FHIR `Identifier`: a business identifier (`system` + `value`).
+public struct Identifier: Hashable, Sendable, FHIRJSONRepresentable {
+    public var use: String?
+    public var system: String?
+    public var value: String?
+
+    public init(use: String? = nil, system: String? = nil, value: String? = nil) {
+        self.use = use
+        self.system = system
+        self.value = value
+    }
+
+    public var json: JSONValue {
+        var w = FHIRObjectWriter()
+        w.set("use", use)
+        w.set("system", system)
+        w.set("value", value)
+        return w.json
+    }
+
+    public init(json: JSONValue, path: String) throws(FHIRDecodingError) {
+        let r = try FHIRObjectReader(json, path: path)
+        use = try r.string("use")
+        system = try r.string("system")
+        value = try r.string("value")
+    }
+}

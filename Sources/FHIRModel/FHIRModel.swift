@@ -1,1 +1,0 @@
-// The FHIR R4 resources the gateway writes and reads.

@@ -1,0 +1,163 @@
+public import JSONQuery
+
+/// FHIR R4 `Bundle`: what the uploader sends (batch / transaction) and what searches return.
+/// Entry resources stay JSON; read them with the resource type's `init(json:)`.
+public struct Bundle: Hashable, Sendable, FHIRJSONRepresentable {
+    public var id: String?
+    public var type: String
+    public var total: Int64?
+    public var entry: [Entry]
+    public var otherElements: JSONObject
+
+    public init(id: String? = nil, type: String, total: Int64? = nil, entry: [Entry] = [], otherElements: JSONObject = JSONObject()) {
+        self.id = id
+        self.type = type
+        self.total = total
+        self.entry = entry
+        self.otherElements = otherElements
+    }
+
+    public struct Entry: Hashable, Sendable, FHIRJSONRepresentable {
+        public var fullUrl: String?
+        public var resource: JSONValue?
+        public var request: Request?
+        public var response: Response?
+
+        public init(fullUrl: String? = nil, resource: JSONValue? = nil, request: Request? = nil, response: Response? = nil) {
+            self.fullUrl = fullUrl
+            self.resource = resource
+            self.request = request
+            self.response = response
+        }
+
+        public var json: JSONValue {
+            var w = FHIRObjectWriter()
+            w.set("fullUrl", fullUrl)
+            if let resource { w.set("resource", raw: resource) }
+            w.set("request", request)
+            w.set("response", response)
+            return w.json
+        }
+
+        public init(json: JSONValue, path: String) throws(FHIRDecodingError) {
+            let r = try FHIRObjectReader(json, path: path)
+            fullUrl = try r.string("fullUrl")
+            if let resource = r.object["resource"], !resource.isNull {
+                guard case .object = resource else {
+                    throw FHIRDecodingError(path: "\(path).resource", message: "expected an object, found \(resource.typeName)")
+                }
+                self.resource = resource
+            }
+            request = try r.element("request", as: Request.self)
+            response = try r.element("response", as: Response.self)
+        }
+    }
+
+    /// `Bundle.entry.request`: the REST call an entry of a batch/transaction stands for.
+    public struct Request: Hashable, Sendable, FHIRJSONRepresentable {
+        public var method: String
+        public var url: String
+        public var ifNoneMatch: String?
+        public var ifModifiedSince: String?
+        public var ifMatch: String?
+        public var ifNoneExist: String?
+
+        public init(method: String, url: String, ifNoneMatch: String? = nil, ifModifiedSince: String? = nil, ifMatch: String? = nil, ifNoneExist: String? = nil) {
+            self.method = method
+            self.url = url
+            self.ifNoneMatch = ifNoneMatch
+            self.ifModifiedSince = ifModifiedSince
+            self.ifMatch = ifMatch
+            self.ifNoneExist = ifNoneExist
+        }
+
+        public var json: JSONValue {
+            var w = FHIRObjectWriter()
+            w.set("method", method)
+            w.set("url", url)
+            w.set("ifNoneMatch", ifNoneMatch)
+            w.set("ifModifiedSince", ifModifiedSince)
+            w.set("ifMatch", ifMatch)
+            w.set("ifNoneExist", ifNoneExist)
+            return w.json
+        }
+
+        public init(json: JSONValue, path: String) throws(FHIRDecodingError) {
+            let r = try FHIRObjectReader(json, path: path)
+            method = try r.requiredString("method")
+            url = try r.requiredString("url")
+            ifNoneMatch = try r.string("ifNoneMatch")
+            ifModifiedSince = try r.string("ifModifiedSince")
+            ifMatch = try r.string("ifMatch")
+            ifNoneExist = try r.string("ifNoneExist")
+        }
+    }
+
+    /// `Bundle.entry.response`: how the server settled one entry.
+    public struct Response: Hashable, Sendable, FHIRJSONRepresentable {
+        /// HTTP status line, e.g. `201 Created`.
+        public var status: String
+        public var location: String?
+        public var etag: String?
+        public var lastModified: String?
+        /// An OperationOutcome, as JSON.
+        public var outcome: JSONValue?
+
+        public init(status: String, location: String? = nil, etag: String? = nil, lastModified: String? = nil, outcome: JSONValue? = nil) {
+            self.status = status
+            self.location = location
+            self.etag = etag
+            self.lastModified = lastModified
+            self.outcome = outcome
+        }
+
+        /// The numeric HTTP status at the start of `status`, if any.
+        public var statusCode: Int? {
+            Int(status.prefix { $0 != " " })
+        }
+
+        public var json: JSONValue {
+            var w = FHIRObjectWriter()
+            w.set("status", status)
+            w.set("location", location)
+            w.set("etag", etag)
+            w.set("lastModified", lastModified)
+            if let outcome { w.set("outcome", raw: outcome) }
+            return w.json
+        }
+
+        public init(json: JSONValue, path: String) throws(FHIRDecodingError) {
+            let r = try FHIRObjectReader(json, path: path)
+            status = try r.requiredString("status")
+            location = try r.string("location")
+            etag = try r.string("etag")
+            lastModified = try r.string("lastModified")
+            if let outcome = r.object["outcome"], !outcome.isNull { self.outcome = outcome }
+        }
+    }
+
+    public var json: JSONValue {
+        var w = FHIRObjectWriter()
+        w.set("resourceType", "Bundle")
+        w.set("id", id)
+        if let meta = otherElements["meta"] { w.set("meta", raw: meta) }
+        w.set("type", type)
+        w.set("total", total)
+        if let link = otherElements["link"] { w.set("link", raw: link) }
+        w.set("entry", entry)
+        w.merge(otherElements)
+        return w.json
+    }
+
+    public init(json: JSONValue, path: String) throws(FHIRDecodingError) {
+        let r = try FHIRObjectReader(json, path: path)
+        if let type = try r.string("resourceType"), type != "Bundle" {
+            throw FHIRDecodingError(path: "\(path).resourceType", message: "expected Bundle, found \(type)")
+        }
+        id = try r.string("id")
+        type = try r.requiredString("type")
+        total = try r.integer("total")
+        entry = try r.array("entry", of: Entry.self)
+        otherElements = r.unknownMembers(excluding: ["resourceType", "id", "type", "total", "entry"])
+    }
+}

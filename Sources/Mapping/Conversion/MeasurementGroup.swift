@@ -1,0 +1,75 @@
+import EdgeCore
+
+/// What measurements are grouped by before conversion: upstream's measurement-group key.
+/// Compared exactly (case-sensitive), absent and empty ids are different values.
+public struct MeasurementGroupKey: Hashable, Sendable, CustomStringConvertible {
+    public var deviceId: String
+    public var type: String
+    public var patientId: String?
+    public var encounterId: String?
+    public var correlationId: String?
+
+    public init(deviceId: String, type: String, patientId: String? = nil, encounterId: String? = nil, correlationId: String? = nil) {
+        self.deviceId = deviceId
+        self.type = type
+        self.patientId = patientId
+        self.encounterId = encounterId
+        self.correlationId = correlationId
+    }
+
+    init(_ m: Measurement) {
+        self.init(deviceId: m.deviceId, type: m.type, patientId: m.patientId, encounterId: m.encounterId, correlationId: m.correlationId)
+    }
+
+    /// Identifiers only (no values), so it may go to logs and dead-letter reasons.
+    public var description: String {
+        var text = "device=\(deviceId) type=\(type)"
+        if let patientId { text += " patient=\(patientId)" }
+        if let encounterId { text += " encounter=\(encounterId)" }
+        if let correlationId { text += " correlation=\(correlationId)" }
+        return text
+    }
+}
+
+/// The measurements of one conversion batch that share a key, with same-time duplicates removed.
+struct MeasurementGroup {
+    var key: MeasurementGroupKey
+    /// Arrival order; at most one measurement per occurrence time.
+    var measurements: [Measurement]
+
+    /// Groups a batch in first-seen order. Of several measurements with the same occurrence time
+    /// the one ingested last is kept; on a tie (or without ingestion times) the first one.
+    static func group(_ batch: [Measurement]) -> [MeasurementGroup] {
+        var groups: [MeasurementGroup] = []
+        var groupIndex: [MeasurementGroupKey: Int] = [:]
+        var slotIndex: [[Timestamp: Int]] = []
+        for measurement in batch {
+            let key = MeasurementGroupKey(measurement)
+            let g: Int
+            if let existing = groupIndex[key] {
+                g = existing
+            } else {
+                g = groups.count
+                groupIndex[key] = g
+                groups.append(MeasurementGroup(key: key, measurements: []))
+                slotIndex.append([:])
+            }
+            if let slot = slotIndex[g][measurement.occurrenceTime] {
+                let kept = groups[g].measurements[slot]
+                if Self.isLater(measurement.ingestionTime, than: kept.ingestionTime) {
+                    groups[g].measurements[slot] = measurement
+                }
+            } else {
+                slotIndex[g][measurement.occurrenceTime] = groups[g].measurements.count
+                groups[g].measurements.append(measurement)
+            }
+        }
+        return groups
+    }
+
+    private static func isLater(_ a: Timestamp?, than b: Timestamp?) -> Bool {
+        guard let a else { return false }
+        guard let b else { return true }
+        return a > b
+    }
+}

@@ -1,0 +1,122 @@
+import EdgeCore
+import FHIRModel
+
+/// Builds a new Observation from one observation group (upstream's CodeValueFhirTemplateProcessor).
+struct ObservationBuilder {
+    let template: CodeValueFHIRTemplate
+    /// The measurement's type as written (code text and connector coding use it, not the template's casing).
+    let type: String
+    let resources: ResourceIdentity.ResolvedResources?
+    let issued: String
+
+    func build(_ group: ObservationGroup) throws(GroupingFailure) -> Observation {
+        var observation = Observation(
+            status: .final,
+            category: template.categories,
+            code: Self.concept(codes: template.codes, name: type),
+            effectivePeriod: Period(start: group.start.iso8601, end: group.end.iso8601),
+            issued: issued)
+        if let valueTemplate = template.value, let values = group.values(named: valueTemplate.valueName) {
+            observation.value = try Self.value(valueTemplate, values, group)
+        }
+        for component in template.components {
+            guard let values = group.values(named: component.value.valueName) else { continue }
+            observation.component.append(Observation.Component(
+                code: Self.concept(codes: component.codes, name: component.value.valueName),
+                value: try Self.value(component.value, values, group)))
+        }
+        if let resources {
+            let value = "\(resources.patientResourceId).\(resources.deviceResourceId).\(type).\(group.segment)"
+            observation.identifier = [Identifier(system: ResourceIdentity.connectorSystem, value: value)]
+            observation.id = ResourceIdentity.hashedId(system: ResourceIdentity.connectorSystem, value: value)
+            observation.subject = Reference(reference: "Patient/\(resources.patientResourceId)")
+            observation.device = Reference(reference: "Device/\(resources.deviceResourceId)")
+            if let encounter = resources.encounterResourceId {
+                observation.encounter = Reference(reference: "Encounter/\(encounter)")
+            }
+        }
+        return observation
+    }
+
+    /// Template codes followed by the connector coding for `name`; `text` = `name`.
+    static func concept(codes: [Coding], name: String) -> CodeableConcept {
+        var coding = codes
+        coding.append(Coding(system: ResourceIdentity.connectorSystem, code: name, display: name))
+        return CodeableConcept(coding: coding, text: name)
+    }
+
+    static func value(_ template: FHIRValueTemplate, _ values: [TimedValue], _ group: ObservationGroup) throws(GroupingFailure) -> ObservationValue {
+        switch template.kind {
+        case .sampledData(let period, let unit):
+            guard let period else {
+                throw GroupingFailure(
+                    type: "ArgumentNullException",
+                    message: "SampledData value '\(template.valueName)' has no defaultPeriod in the FHIR template.")
+            }
+            let data = SampledDataStream.encode(values, start: group.start, end: group.end, periodMilliseconds: period)
+            return .sampledData(SampledData(
+                origin: Quantity(value: FHIRDecimal(0), unit: unit), period: FHIRDecimal(period), dimensions: 1, data: data))
+        case .quantity(let unit, let system, let code):
+            guard values.count == 1 else {
+                throw GroupingFailure(
+                    type: "InvalidQuantityFhirValueException",
+                    message: "Quantity value '\(template.valueName)' expected 1 value. Received \(values.count).")
+            }
+            guard let decimal = parseDecimal(values[0].value) else {
+                throw GroupingFailure(
+                    type: "InvalidQuantityFhirValueException",
+                    message: "Quantity value '\(template.valueName)' is not a decimal number.")
+            }
+            return .quantity(Quantity(value: decimal, unit: unit, system: system, code: code))
+        case .string:
+            guard values.count == 1 else {
+                throw GroupingFailure(
+                    type: "InvalidOperationException",
+                    message: "String value '\(template.valueName)' expected 1 value. Received \(values.count).")
+            }
+            return .string(values[0].value)
+        case .codeableConcept(let concept):
+            return .codeableConcept(concept)
+        }
+    }
+
+    /// Parses like .NET `decimal.Parse` with the invariant culture: surrounding whitespace, a
+    /// leading sign, `,` group separators and a `.` fraction; no exponent. The result is
+    /// normalised to a JSON number literal (`+1,000.` -> `1000`, `.5` -> `0.5`).
+    static func parseDecimal(_ text: String) -> FHIRDecimal? {
+        var bytes = Array(text.utf8)[...]
+        let isSpace: (UInt8) -> Bool = { $0 == 0x20 || $0 == 0x09 || $0 == 0x0A || $0 == 0x0D }
+        while let first = bytes.first, isSpace(first) { bytes = bytes.dropFirst() }
+        while let last = bytes.last, isSpace(last) { bytes = bytes.dropLast() }
+        var negative = false
+        if let sign = bytes.first, sign == UInt8(ascii: "-") || sign == UInt8(ascii: "+") {
+            negative = sign == UInt8(ascii: "-")
+            bytes = bytes.dropFirst()
+        }
+        var integer: [UInt8] = []
+        var fraction: [UInt8] = []
+        var seenPoint = false
+        var seenDigit = false
+        for byte in bytes {
+            switch byte {
+            case UInt8(ascii: "0")...UInt8(ascii: "9"):
+                seenDigit = true
+                if seenPoint { fraction.append(byte) } else { integer.append(byte) }
+            case UInt8(ascii: ","):
+                guard !seenPoint else { return nil }
+            case UInt8(ascii: "."):
+                guard !seenPoint else { return nil }
+                seenPoint = true
+            default:
+                return nil
+            }
+        }
+        guard seenDigit else { return nil }
+        while integer.count > 1, integer.first == UInt8(ascii: "0") { integer.removeFirst() }
+        if integer.isEmpty { integer = [UInt8(ascii: "0")] }
+        var literal = negative ? "-" : ""
+        literal += String(decoding: integer, as: UTF8.self)
+        if !fraction.isEmpty { literal += "." + String(decoding: fraction, as: UTF8.self) }
+        return FHIRDecimal(literal)
+    }
+}

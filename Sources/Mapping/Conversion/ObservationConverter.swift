@@ -1,0 +1,75 @@
+public import EdgeCore
+import FHIRModel
+
+/// Turns a conversion batch of measurements into Observations with a FHIR mapping.
+///
+/// Measurements are grouped by device, type, patient, encounter and correlation id; each group is
+/// split into observation groups by its template's `periodInterval`; each observation group becomes
+/// one Observation. A failing group is reported in `errors` and never stops the others.
+public struct ObservationConverter: Sendable {
+    let templates: FHIRTemplateCollection
+    let identity: ResourceIdentity
+
+    public init(templates: FHIRTemplateCollection, identity: ResourceIdentity) {
+        self.templates = templates
+        self.identity = identity
+    }
+
+    /// Groups one conversion batch and builds one Observation per observation group.
+    /// `issued` is the conversion time written to `Observation.issued`.
+    public func convert(_ measurements: [Measurement], issued: Timestamp) -> ConversionResult {
+        var result = ConversionResult()
+        let issuedText = issued.iso8601
+        // Observations with the same identity (same second in Single mode) merge into the first,
+        // as upstream's sequential upserts would; never two resources with one id in a batch.
+        var indexById: [String: Int] = [:]
+        for group in MeasurementGroup.group(measurements) {
+            let key = group.key
+            guard let template = templates.template(forType: key.type) else {
+                result.errors.append(ConversionError(
+                    type: "TemplateNotFoundException",
+                    message: "No FHIR template exists with the type name '\(key.type)'.",
+                    groupKey: key, measurements: group.measurements))
+                continue
+            }
+            let resources: ResourceIdentity.ResolvedResources?
+            let observationGroups: [ObservationGroup]
+            do {
+                resources = try identity.resolve(key)
+                observationGroups = try template.periodInterval.observationGroups(group.measurements, correlationId: key.correlationId)
+            } catch {
+                result.errors.append(ConversionError(type: error.type, message: error.message, groupKey: key, measurements: group.measurements))
+                continue
+            }
+            let builder = ObservationBuilder(template: template, type: key.type, resources: resources, issued: issuedText)
+            for observationGroup in observationGroups {
+                do {
+                    let observation = try builder.build(observationGroup)
+                    if let id = observation.id, let first = indexById[id] {
+                        let existing = result.observations[first]
+                        if var merged = try ObservationMerge.merge(existing: existing, new: observation) {
+                            merged.status = existing.status
+                            result.observations[first] = merged
+                        }
+                    } else {
+                        if let id = observation.id { indexById[id] = result.observations.count }
+                        result.observations.append(observation)
+                    }
+                } catch let failure as GroupingFailure {
+                    result.errors.append(ConversionError(
+                        type: failure.type, message: failure.message, groupKey: key,
+                        segment: observationGroup.segment, measurements: observationGroup.measurements))
+                } catch let failure as ObservationMergeError {
+                    result.errors.append(ConversionError(
+                        type: failure.type, message: failure.message, groupKey: key,
+                        segment: observationGroup.segment, measurements: observationGroup.measurements))
+                } catch {
+                    result.errors.append(ConversionError(
+                        type: "Error", message: String(describing: error), groupKey: key,
+                        segment: observationGroup.segment, measurements: observationGroup.measurements))
+                }
+            }
+        }
+        return result
+    }
+}

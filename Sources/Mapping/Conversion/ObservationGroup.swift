@@ -1,0 +1,135 @@
+import EdgeCore
+
+/// One reading of one property inside an observation group.
+struct TimedValue: Hashable, Sendable {
+    var time: Timestamp
+    var value: String
+}
+
+/// The measurements of one measurement group that become one Observation: a time window
+/// (or a correlation id) and the values per property name, each sorted by time.
+struct ObservationGroup {
+    var start: Timestamp
+    /// Inclusive: one millisecond before the next window starts.
+    var end: Timestamp
+    /// The identifier's last part: `yyyyMMddHHmmssZ.yyyyMMddHHmmssZ` or the correlation id.
+    var segment: String
+    /// Property names in first-seen order with their values.
+    private(set) var series: [(name: String, values: [TimedValue])] = []
+    private(set) var measurements: [Measurement] = []
+
+    init(start: Timestamp, end: Timestamp, segment: String) {
+        self.start = start
+        self.end = end
+        self.segment = segment
+    }
+
+    func values(named name: String) -> [TimedValue]? {
+        for entry in series where entry.name == name { return entry.values }
+        return nil
+    }
+
+    mutating func add(_ measurement: Measurement) {
+        measurements.append(measurement)
+        for property in measurement.properties {
+            let value = TimedValue(time: measurement.occurrenceTime, value: property.value)
+            if let i = series.firstIndex(where: { $0.name == property.name }) {
+                // Keep each series time-sorted; stable for equal times (arrival order).
+                var position = series[i].values.count
+                while position > 0, series[i].values[position - 1].time > value.time { position -= 1 }
+                series[i].values.insert(value, at: position)
+            } else {
+                series.append((property.name, [value]))
+            }
+        }
+    }
+}
+
+/// Why a measurement group cannot be split into observation groups.
+struct GroupingFailure: Error {
+    var type: String
+    var message: String
+}
+
+extension ObservationPeriodInterval {
+    static let hourMilliseconds: Int64 = 3_600_000
+    static let dayMilliseconds: Int64 = 86_400_000
+
+    /// Splits one measurement group's measurements into observation groups, in first-seen order.
+    func observationGroups(_ measurements: [Measurement], correlationId: String?) throws(GroupingFailure) -> [ObservationGroup] {
+        switch self {
+        case .correlationId:
+            guard let correlationId, !correlationId.isEmpty else {
+                throw GroupingFailure(
+                    type: "CorrelationIdNotDefinedException",
+                    message: "periodInterval CorrelationId (-1) needs a correlation id, and the measurements have none.")
+            }
+            guard let first = measurements.first else { return [] }
+            var start = first.occurrenceTime, end = first.occurrenceTime
+            for m in measurements {
+                start = min(start, m.occurrenceTime)
+                end = max(end, m.occurrenceTime)
+            }
+            var group = ObservationGroup(start: start, end: end, segment: correlationId)
+            for m in measurements { group.add(m) }
+            return [group]
+        case .single, .hourly, .daily:
+            var groups: [ObservationGroup] = []
+            var byStart: [Timestamp: Int] = [:]
+            for m in measurements {
+                let (start, end) = window(containing: m.occurrenceTime)
+                if let i = byStart[start] {
+                    groups[i].add(m)
+                } else {
+                    byStart[start] = groups.count
+                    var group = ObservationGroup(start: start, end: end, segment: Self.segment(start: start, end: end))
+                    group.add(m)
+                    groups.append(group)
+                }
+            }
+            return groups
+        case .unsupported(let minutes):
+            throw GroupingFailure(
+                type: "NotSupportedException",
+                message: "periodInterval \(minutes) is not supported; use -1 (CorrelationId), 0 (Single), 60 (Hourly) or 1440 (Daily).")
+        }
+    }
+
+    /// The UTC window a reading at `t` belongs to (single, hourly and daily only).
+    func window(containing t: Timestamp) -> (start: Timestamp, end: Timestamp) {
+        let length: Int64
+        switch self {
+        case .hourly: length = Self.hourMilliseconds
+        case .daily: length = Self.dayMilliseconds
+        default: return (t, t)
+        }
+        let ms = t.millisecondsSinceEpoch
+        let floored = ms >= 0 ? ms / length * length : ((ms - length + 1) / length) * length
+        return (Timestamp(millisecondsSinceEpoch: floored), Timestamp(millisecondsSinceEpoch: floored + length - 1))
+    }
+
+    /// `yyyyMMddHHmmssZ.yyyyMMddHHmmssZ`, second precision, as upstream's identifiers.
+    static func segment(start: Timestamp, end: Timestamp) -> String {
+        compact(start) + "." + compact(end)
+    }
+
+    private static func compact(_ t: Timestamp) -> String {
+        let c = t.components
+        var out: [UInt8] = []
+        out.reserveCapacity(15)
+        func put(_ value: Int, _ width: Int) {
+            var digits = [UInt8](repeating: UInt8(ascii: "0"), count: width)
+            var v = abs(value)
+            var i = width - 1
+            while i >= 0 {
+                digits[i] = UInt8(ascii: "0") + UInt8(v % 10)
+                v /= 10
+                i -= 1
+            }
+            out.append(contentsOf: digits)
+        }
+        put(c.year, 4); put(c.month, 2); put(c.day, 2); put(c.hour, 2); put(c.minute, 2); put(c.second, 2)
+        out.append(UInt8(ascii: "Z"))
+        return String(decoding: out, as: UTF8.self)
+    }
+}
