@@ -1,1 +1,106 @@
-// The durable buffer: inbox, outbox, dead letters, journal.
+public import EdgeCore
+import Foundation
+import GRDB
+
+/// The gateway's durable buffer: one SQLite database in WAL mode holding the inbox of raw
+/// messages, the outbox of FHIR resources, dead letters and the hash-chained journal.
+///
+/// One `Store` per process owns writing; GRDB serialises writes on its writer connection and
+/// every operation is one transaction, so each operation's journal entries commit or roll back
+/// with the change they describe. Other processes (`fhir-edge queue stats`, `audit verify`)
+/// read through `StoreReader.openReadOnly(path:)` while the daemon runs.
+///
+/// Durability: `synchronous = FULL`. In WAL mode NORMAL survives a process kill but can lose the
+/// last committed transactions on power loss; an acknowledged message must survive both, so
+/// every commit waits for the WAL fsync. Callers amortise it by committing a whole HTTP request
+/// or BLE/Modbus batch in one `append`.
+public final class Store: Sendable {
+    let pool: DatabasePool
+    let policy: StorePolicy
+    let chain: any JournalChain
+    let now: @Sendable () -> Timestamp
+    /// Reads from this process, on the same pool.
+    public let reader: StoreReader
+    public let path: String
+
+    /// Opens (creating and migrating when needed) the store at `path`.
+    /// - Parameters:
+    ///   - chain: computes journal hashes; the audit module's `AuditChain` in production.
+    ///   - now: the clock; every time the store records comes from it.
+    public init(path: String, policy: StorePolicy, chain: some JournalChain, now: @escaping @Sendable () -> Timestamp) throws(StoreError) {
+        var configuration = Configuration()
+        configuration.label = "fhir-edge.store"
+        configuration.busyMode = .timeout(10)
+        configuration.prepareDatabase { db in
+            try db.execute(sql: "PRAGMA synchronous = FULL")
+        }
+        do {
+            let pool = try DatabasePool(path: path, configuration: configuration)
+            try StoreSchema.migrator.migrate(pool)
+            self.pool = pool
+        } catch {
+            throw StoreError(.notAStore, "cannot open or migrate the store; check the path, its permissions and free disk space",
+                location: path, cause: error)
+        }
+        self.path = path
+        self.policy = policy
+        self.chain = chain
+        self.now = now
+        self.reader = StoreReader(pool: pool)
+    }
+
+    /// Closes the connections; later calls fail. Call after the pipeline has stopped.
+    public func close() throws(StoreError) {
+        do { try pool.close() } catch {
+            throw StoreError(.database, "could not close the store cleanly", location: path, cause: error)
+        }
+    }
+
+    /// Appends caller-defined journal entries (operator access, configuration changes) in their
+    /// own transaction.
+    public func journal(_ events: [JournalEvent]) async throws(StoreError) {
+        let chain = self.chain
+        let time = now()
+        try await write("journal") { db in
+            try JournalTable.append(events, at: time, chain: chain, db)
+        }
+    }
+
+    /// Hands back inbox claims and outbox leases of a previous process. Call once at daemon
+    /// start, before the mapping stage and the uploader run; never from a second process.
+    @discardableResult
+    public func resumeAfterRestart() async throws(StoreError) -> (inbox: Int, outbox: Int) {
+        let chain = self.chain
+        let time = now()
+        return try await write("resume") { db in
+            try db.execute(sql: "UPDATE inbox SET state = 'pending' WHERE state = 'claimed'")
+            let inbox = db.changesCount
+            try db.execute(sql: "UPDATE outbox SET state = 'pending', lease_id = NULL, lease_expires_at = NULL WHERE state = 'leased'")
+            let outbox = db.changesCount
+            if inbox + outbox > 0 {
+                try JournalTable.append(
+                    [JournalEvent(kind: .workResumed, actor: "gateway", details: ["inbox": .int(Int64(inbox)), "outbox": .int(Int64(outbox))])],
+                    at: time, chain: chain, db)
+            }
+            return (inbox, outbox)
+        }
+    }
+
+    /// Runs `body` in one write transaction, mapping failures to `StoreError`.
+    func write<T: Sendable>(_ operation: String, _ body: @escaping @Sendable (Database) throws -> T) async throws(StoreError) -> T {
+        do {
+            return try await pool.write(body)
+        } catch let error as StoreError {
+            throw error
+        } catch {
+            throw StoreError(.database, "\(operation) failed; the transaction was rolled back", location: path, cause: error)
+        }
+    }
+}
+
+extension Store {
+    /// Wall-clock time, for the composition root to inject; logic takes the clock it is given.
+    public static let systemClock: @Sendable () -> Timestamp = {
+        Timestamp(millisecondsSinceEpoch: Int64((Date().timeIntervalSince1970 * 1000).rounded(.down)))
+    }
+}

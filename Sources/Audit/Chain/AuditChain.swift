@@ -1,0 +1,74 @@
+public import Store
+import EdgeCore
+import JSONQuery
+
+/// The journal's hash chain: `hash(n) = SHA-256(hash(n-1) ‖ canonical(entry n))`, with 32 zero
+/// bytes before the first entry. The canonical entry is compact JSON with keys sorted by UTF-8
+/// bytes: `{"actor","details","kind","seq","subjects","time"}`, time in UTC milliseconds,
+/// subjects as `type/id` strings. Payloads and patient data never enter an entry.
+///
+/// The chain makes any edit, deletion, insertion or reordering visible to `JournalVerifier`;
+/// it does not stop someone who rewrites the whole database and recomputes every hash. Export
+/// the head hash (`AuditEventExporter` puts each entry's hash in its AuditEvent) to anchor it
+/// outside the device.
+public struct AuditChain: JournalChain {
+    public init() {}
+
+    public func hash(of entry: JournalEntry, previous: String?) -> String {
+        var hasher = SHA256()
+        hasher.update(previous.flatMap(Self.bytes(hex:)) ?? Self.genesis)
+        hasher.update(Self.canonical(entry))
+        return Self.hex(hasher.finalize())
+    }
+
+    /// The bytes that are hashed for `entry`.
+    public static func canonical(_ entry: JournalEntry) -> [UInt8] {
+        var object = JSONObject()
+        object["seq"] = .int(entry.sequence)
+        object["time"] = .int(entry.time.millisecondsSinceEpoch)
+        object["kind"] = .string(entry.kind.rawValue)
+        object["actor"] = .string(entry.actor)
+        object["subjects"] = .array(entry.subjects.map { .string($0.description) })
+        object["details"] = .object(entry.details)
+        var out: [UInt8] = []
+        out.reserveCapacity(256)
+        JSONWriter(options: .sortedKeys).write(.object(object), into: &out)
+        return out
+    }
+
+    static let genesis = [UInt8](repeating: 0, count: 32)
+
+    static func hex(_ bytes: [UInt8]) -> String {
+        let digits = Array("0123456789abcdef".utf8)
+        var out: [UInt8] = []
+        out.reserveCapacity(bytes.count * 2)
+        for byte in bytes {
+            out.append(digits[Int(byte >> 4)])
+            out.append(digits[Int(byte & 0x0F)])
+        }
+        return String(decoding: out, as: UTF8.self)
+    }
+
+    /// Decodes 64 hex digits; anything else (an altered hash) is nil.
+    static func bytes(hex: String) -> [UInt8]? {
+        let utf8 = Array(hex.utf8)
+        guard utf8.count == 64 else { return nil }
+        func nibble(_ c: UInt8) -> UInt8? {
+            switch c {
+            case UInt8(ascii: "0")...UInt8(ascii: "9"): c - UInt8(ascii: "0")
+            case UInt8(ascii: "a")...UInt8(ascii: "f"): c - UInt8(ascii: "a") + 10
+            case UInt8(ascii: "A")...UInt8(ascii: "F"): c - UInt8(ascii: "A") + 10
+            default: nil
+            }
+        }
+        var out: [UInt8] = []
+        out.reserveCapacity(32)
+        var i = 0
+        while i < 64 {
+            guard let high = nibble(utf8[i]), let low = nibble(utf8[i + 1]) else { return nil }
+            out.append(high << 4 | low)
+            i += 2
+        }
+        return out
+    }
+}

@@ -1,0 +1,156 @@
+import EdgeCore
+import Foundation
+import GRDB
+import JSONQuery
+
+extension Store {
+    /// Stores `messages` durably (one transaction, fsynced) and returns their inbox ids in order.
+    /// Acknowledge the sender only after this returns.
+    ///
+    /// When the batch does not fit under `maxBytes` even after retention, this throws
+    /// `StoreError.Code.highWaterMark` (answer 503 with Retry-After) unless the policy evicts
+    /// unsynced data; nothing of the batch is stored then.
+    public func append(_ messages: [InboxMessage], actor: String) async throws(StoreError) -> [InboxID] {
+        guard !messages.isEmpty else { return [] }
+        let (policy, chain, time) = (self.policy, self.chain, now())
+        let incoming = messages.reduce(Int64(0)) { $0 + Int64($1.payload.count) }
+        if incoming > policy.maxBytes {
+            throw StoreError(.tooLarge, "a batch of \(incoming) bytes exceeds the store bound of \(policy.maxBytes) bytes; split it or raise the bound")
+        }
+        let outcome = try await write("append") { db -> AppendOutcome in
+            guard try Eviction.makeRoom(for: incoming, policy: policy, time: time, chain: chain, db) else {
+                try Meta.add(.refused, Int64(messages.count), db)
+                if try Meta.value(.highWater, db) == 0 {
+                    try Meta.set(.highWater, 1, db)
+                    let event = JournalEvent(kind: .highWaterReached, actor: "store",
+                                             details: ["bytes": .int(try Meta.value(.bytes, db)), "maxBytes": .int(policy.maxBytes)])
+                    try JournalTable.append([event], at: time, chain: chain, db)
+                }
+                return .refused
+            }
+            let insert = try db.cachedStatement(sql: """
+                INSERT INTO inbox(profile, transport, source_id, device_id, received_at, device_time, payload, size, state)
+                VALUES (?, ?, ?, ?, ?, ?, ?, ?, 'pending')
+                """)
+            var ids: [InboxID] = []
+            ids.reserveCapacity(messages.count)
+            for message in messages {
+                try insert.execute(arguments: [
+                    message.profile.rawValue, message.transport.rawValue, message.sourceID, message.deviceID,
+                    message.receivedAt.millisecondsSinceEpoch, message.deviceTime?.millisecondsSinceEpoch,
+                    Data(message.payload), message.payload.count,
+                ])
+                ids.append(InboxID(db.lastInsertedRowID))
+            }
+            try Meta.add(.received, Int64(messages.count), db)
+            var events: [JournalEvent] = []
+            if try Meta.value(.highWater, db) != 0 {
+                try Meta.set(.highWater, 0, db)
+                events.append(JournalEvent(kind: .highWaterCleared, actor: "store", details: ["bytes": .int(try Meta.value(.bytes, db))]))
+            }
+            events.append(JournalEvent(
+                kind: .inboxReceived, actor: actor, subjects: ids.map(JournalSubject.inbox),
+                details: ["messages": .int(Int64(ids.count)), "bytes": .int(incoming)]))
+            try JournalTable.append(events, at: time, chain: chain, db)
+            return .stored(ids)
+        }
+        switch outcome {
+        case .stored(let ids): return ids
+        case .refused:
+            throw StoreError(.highWaterMark,
+                "the store holds \(policy.maxBytes) bytes of unsynced data; refuse new data (503) until uploads catch up, or configure eviction")
+        }
+    }
+
+    /// Claims up to `limit` pending messages, oldest first, for the mapping stage.
+    public func claimInbox(limit: Int) async throws(StoreError) -> [InboxItem] {
+        guard limit > 0 else { return [] }
+        return try await write("claim inbox") { db in
+            let rows = try Row.fetchAll(db, sql: """
+                UPDATE inbox SET state = 'claimed'
+                WHERE id IN (SELECT id FROM inbox WHERE state = 'pending' ORDER BY id LIMIT ?)
+                RETURNING id, profile, transport, source_id, device_id, received_at, device_time, payload, replay_count
+                """, arguments: [limit])
+            return rows.map(InboxRow.item).sorted { $0.id < $1.id }
+        }
+    }
+
+    /// Settles claimed messages in one transaction: resources enter the outbox, failures move
+    /// to the dead letters, the other messages are marked mapped, and the journal records it.
+    /// Every id must be claimed; otherwise nothing changes and this throws `.invalidState`.
+    /// A message with several failures gets one dead letter, with the first failure's type.
+    @discardableResult
+    public func completeMapping(_ result: MappingResult, actor: String = "mapping") async throws(StoreError) -> [OutboxID] {
+        let (chain, time) = (self.chain, now())
+        let claimed = Set(result.inboxIDs)
+        for failure in result.failures where !claimed.contains(failure.inboxID) {
+            throw StoreError(.invalidState, "a mapping failure names a message that is not part of the result", location: failure.inboxID.description)
+        }
+        for resource in result.resources {
+            if let origin = resource.inboxID, !claimed.contains(origin) {
+                throw StoreError(.invalidState, "an outbox resource names a message that is not part of the result", location: origin.description)
+            }
+        }
+        return try await write("complete mapping") { db in
+            for id in result.inboxIDs {
+                guard let state = try String.fetchOne(db, sql: "SELECT state FROM inbox WHERE id = ?", arguments: [id.rawValue]) else {
+                    throw StoreError(.notFound, "the message is not in the inbox (evicted or already dead-lettered)", location: id.description)
+                }
+                guard state == "claimed" else {
+                    throw StoreError(.invalidState, "the message is \(state), not claimed; claim it before completing its mapping", location: id.description)
+                }
+            }
+            var outboxIDs: [OutboxID] = []
+            for resource in result.resources {
+                outboxIDs.append(try OutboxTable.enqueue(resource, replayCount: 0, time: time, db))
+            }
+            var events: [JournalEvent] = []
+            var failed = Set<InboxID>()
+            for failure in result.failures where failed.insert(failure.inboxID).inserted {
+                try db.execute(sql: """
+                    INSERT INTO dead_letter(origin, origin_id, stage, error_type, error_message, template_version, payload, size,
+                        replay_count, created_at, profile, transport, source_id, device_id, received_at, device_time, inbox_id)
+                    SELECT 'inbox', id, ?, ?, ?, ?, payload, size, replay_count, ?, profile, transport, source_id, device_id,
+                        received_at, device_time, id
+                    FROM inbox WHERE id = ?
+                    """, arguments: [failure.stage, failure.errorType, failure.errorMessage, failure.templateVersion,
+                                     time.millisecondsSinceEpoch, failure.inboxID.rawValue])
+                let deadLetter = DeadLetterID(db.lastInsertedRowID)
+                try db.execute(sql: "DELETE FROM inbox WHERE id = ?", arguments: [failure.inboxID.rawValue])
+                var details: JSONObject = ["stage": .string(failure.stage), "errorType": .string(failure.errorType)]
+                if let version = failure.templateVersion { details["templateVersion"] = .string(version) }
+                events.append(JournalEvent(kind: .deadLetterCreated, actor: actor,
+                                           subjects: [.deadLetter(deadLetter), .inbox(failure.inboxID)], details: details))
+            }
+            let mapped = result.inboxIDs.filter { !failed.contains($0) }
+            let markMapped = try db.cachedStatement(sql: "UPDATE inbox SET state = 'mapped' WHERE id = ?")
+            for id in mapped { try markMapped.execute(arguments: [id.rawValue]) }
+            let summary = JournalEvent(
+                kind: .mappingCompleted, actor: actor,
+                subjects: mapped.map(JournalSubject.inbox) + outboxIDs.map(JournalSubject.outbox),
+                details: ["messages": .int(Int64(result.inboxIDs.count)), "resources": .int(Int64(outboxIDs.count)),
+                          "failures": .int(Int64(failed.count))])
+            try JournalTable.append([summary] + events + result.journal, at: time, chain: chain, db)
+            return outboxIDs
+        }
+    }
+}
+
+enum AppendOutcome: Sendable {
+    case stored([InboxID])
+    case refused
+}
+
+enum InboxRow {
+    static func item(_ row: Row) -> InboxItem {
+        let payload: Data = row["payload"] ?? Data()
+        let deviceTime: Int64? = row["device_time"]
+        let message = InboxMessage(
+            profile: ProfileID(row["profile"] ?? ""), transport: Transport(rawValue: row["transport"] ?? ""),
+            sourceID: row["source_id"] ?? "", deviceID: row["device_id"],
+            receivedAt: Timestamp(millisecondsSinceEpoch: row["received_at"] ?? 0),
+            deviceTime: deviceTime.map(Timestamp.init(millisecondsSinceEpoch:)),
+            payload: [UInt8](payload))
+        return InboxItem(id: InboxID(row["id"] ?? 0), message: message, replayCount: row["replay_count"] ?? 0)
+    }
+}

@@ -1,0 +1,77 @@
+public import EdgeCore
+public import JSONQuery
+
+/// A FHIR resource ready to upload.
+public struct OutboxResource: Sendable, Equatable {
+    /// The message it was mapped from, if any.
+    public var inboxID: InboxID?
+    public var resourceType: String
+    public var resourceID: String
+    /// The deterministic identity (e.g. `system|value` of its identifier). At most one pending
+    /// row per identity: a newer resource with the same identity replaces the pending body.
+    public var identityKey: String
+    /// Compact JSON text of the resource.
+    public var body: String
+
+    public init(inboxID: InboxID?, resourceType: String, resourceID: String, identityKey: String, body: String) {
+        self.inboxID = inboxID
+        self.resourceType = resourceType
+        self.resourceID = resourceID
+        self.identityKey = identityKey
+        self.body = body
+    }
+
+    public init(inboxID: InboxID?, resourceType: String, resourceID: String, identityKey: String, json: JSONValue) {
+        self.init(inboxID: inboxID, resourceType: resourceType, resourceID: resourceID, identityKey: identityKey,
+                  body: JSONWriter().string(json))
+    }
+}
+
+/// Where an outbox row is in its life.
+public enum OutboxState: String, Sendable, CaseIterable {
+    case pending, leased, sent
+}
+
+/// A leased resource, to be sent and then settled.
+public struct OutboxItem: Sendable, Equatable {
+    public var id: OutboxID
+    public var resource: OutboxResource
+    /// Leases so far, this one included.
+    public var attempts: Int
+}
+
+/// Resources handed to the uploader until `expiresAt`; after that they may be leased again.
+public struct OutboxLease: Sendable, Equatable {
+    public var id: Int64
+    public var expiresAt: Timestamp
+    public var items: [OutboxItem]
+}
+
+/// How an upload attempt ended for one resource: the uploader's three words.
+public enum OutboxOutcome: Sendable, Equatable {
+    /// The server stored it (2xx); its id and version are kept.
+    case accept(serverID: String?, serverVersion: String?)
+    /// The server refused it for good (4xx with an OperationOutcome): dead letter, never retried.
+    case reject(errorType: String, errorMessage: String)
+    /// Try again (408, 429, 5xx, network), not before `retryAt` when given (Retry-After, backoff).
+    case keep(retryAt: Timestamp?)
+}
+
+public struct OutboxSettlement: Sendable, Equatable {
+    public var id: OutboxID
+    public var outcome: OutboxOutcome
+
+    public init(_ id: OutboxID, _ outcome: OutboxOutcome) {
+        self.id = id
+        self.outcome = outcome
+    }
+}
+
+/// What `settle` did.
+public struct SettleReport: Sendable, Equatable {
+    public var accepted = 0
+    public var rejected: [DeadLetterID] = []
+    public var kept = 0
+    /// Settlements for rows this lease no longer holds (expired and leased again, or gone); ignored.
+    public var stale: [OutboxID] = []
+}

@@ -1,0 +1,126 @@
+import EdgeCore
+import Foundation
+import GRDB
+import JSONQuery
+
+extension Store {
+    /// Leases up to `limit` resources for upload, oldest first: at most one row per identity,
+    /// and none whose identity is already in flight under another unexpired lease. Rows whose
+    /// lease expired are leased again.
+    public func leaseOutbox(limit: Int, for duration: Duration) async throws(StoreError) -> OutboxLease {
+        let time = now()
+        let expiresAt = time.adding(milliseconds: duration.wholeMilliseconds)
+        return try await write("lease outbox") { db in
+            let leaseID = try Meta.value(.lease, db) + 1
+            try Meta.set(.lease, leaseID, db)
+            let now = time.millisecondsSinceEpoch
+            guard limit > 0 else { return OutboxLease(id: leaseID, expiresAt: expiresAt, items: []) }
+            // Oldest ready row per identity; an identity with a live lease waits.
+            let rows = try Row.fetchAll(db, sql: """
+                UPDATE outbox SET state = 'leased', lease_id = :lease, lease_expires_at = :expires, attempts = attempts + 1
+                WHERE id IN (
+                    SELECT o.id FROM outbox o
+                    WHERE (o.state = 'pending' OR (o.state = 'leased' AND o.lease_expires_at <= :now))
+                      AND (o.not_before IS NULL OR o.not_before <= :now)
+                      AND NOT EXISTS (SELECT 1 FROM outbox l WHERE l.identity_key = o.identity_key
+                                      AND l.state = 'leased' AND l.lease_expires_at > :now)
+                      AND o.id = (SELECT MIN(m.id) FROM outbox m WHERE m.identity_key = o.identity_key
+                                  AND (m.state = 'pending' OR (m.state = 'leased' AND m.lease_expires_at <= :now)))
+                    ORDER BY o.id LIMIT :limit)
+                RETURNING id, inbox_id, resource_type, resource_id, identity_key, body, attempts
+                """, arguments: ["lease": leaseID, "expires": expiresAt.millisecondsSinceEpoch, "now": now, "limit": limit])
+            let items = rows.map { row in
+                let inbox: Int64? = row["inbox_id"]
+                return OutboxItem(
+                    id: OutboxID(row["id"] ?? 0),
+                    resource: OutboxResource(inboxID: inbox.map(InboxID.init(_:)), resourceType: row["resource_type"] ?? "",
+                                             resourceID: row["resource_id"] ?? "", identityKey: row["identity_key"] ?? "",
+                                             body: row["body"] ?? ""),
+                    attempts: row["attempts"] ?? 0)
+            }.sorted { $0.id < $1.id }
+            return OutboxLease(id: leaseID, expiresAt: expiresAt, items: items)
+        }
+    }
+
+    /// Settles leased resources in one transaction: accepted rows become sent (with the
+    /// server's id and version), rejected rows move to the dead letters, kept rows wait for
+    /// their next attempt. Rows this lease no longer holds are reported as stale.
+    @discardableResult
+    public func settle(lease: Int64, _ settlements: [OutboxSettlement], actor: String = "uploader") async throws(StoreError) -> SettleReport {
+        let (chain, time) = (self.chain, now())
+        return try await write("settle outbox") { db in
+            var report = SettleReport()
+            var accepted: [JournalSubject] = []
+            var kept: [JournalSubject] = []
+            var events: [JournalEvent] = []
+            for settlement in settlements {
+                let id = settlement.id.rawValue
+                let held = try Int64.fetchOne(db, sql: "SELECT 1 FROM outbox WHERE id = ? AND state = 'leased' AND lease_id = ?",
+                                              arguments: [id, lease]) != nil
+                guard held else { report.stale.append(settlement.id); continue }
+                switch settlement.outcome {
+                case .accept(let serverID, let serverVersion):
+                    try db.execute(sql: """
+                        UPDATE outbox SET state = 'sent', sent_at = ?, server_id = ?, server_version = ?,
+                            lease_id = NULL, lease_expires_at = NULL, not_before = NULL WHERE id = ?
+                        """, arguments: [time.millisecondsSinceEpoch, serverID, serverVersion, id])
+                    report.accepted += 1
+                    accepted.append(.outbox(settlement.id))
+                case .reject(let errorType, let errorMessage):
+                    try db.execute(sql: """
+                        INSERT INTO dead_letter(origin, origin_id, stage, error_type, error_message, payload, size, replay_count,
+                            created_at, inbox_id, resource_type, resource_id, identity_key)
+                        SELECT 'outbox', id, 'upload', ?, ?, CAST(body AS BLOB), size, replay_count, ?, inbox_id, resource_type,
+                            resource_id, identity_key
+                        FROM outbox WHERE id = ?
+                        """, arguments: [errorType, errorMessage, time.millisecondsSinceEpoch, id])
+                    let deadLetter = DeadLetterID(db.lastInsertedRowID)
+                    try db.execute(sql: "DELETE FROM outbox WHERE id = ?", arguments: [id])
+                    report.rejected.append(deadLetter)
+                    events.append(JournalEvent(kind: .outboxRejected, actor: actor,
+                                               subjects: [.outbox(settlement.id), .deadLetter(deadLetter)],
+                                               details: ["errorType": .string(errorType)]))
+                case .keep(let retryAt):
+                    try db.execute(sql: """
+                        UPDATE outbox SET state = 'pending', lease_id = NULL, lease_expires_at = NULL, not_before = ? WHERE id = ?
+                        """, arguments: [retryAt?.millisecondsSinceEpoch, id])
+                    report.kept += 1
+                    kept.append(.outbox(settlement.id))
+                }
+            }
+            if !accepted.isEmpty {
+                events.insert(JournalEvent(kind: .outboxSent, actor: actor, subjects: accepted,
+                                           details: ["resources": .int(Int64(accepted.count))]), at: 0)
+            }
+            if !kept.isEmpty {
+                events.append(JournalEvent(kind: .outboxKept, actor: actor, subjects: kept,
+                                           details: ["resources": .int(Int64(kept.count))]))
+            }
+            try JournalTable.append(events, at: time, chain: chain, db)
+            return report
+        }
+    }
+}
+
+enum OutboxTable {
+    /// Inserts a pending row, or replaces the body of the pending row with the same identity
+    /// (a resend of the newest state is enough; one entry per identity per bundle).
+    static func enqueue(_ resource: OutboxResource, replayCount: Int, time: Timestamp, _ db: Database) throws -> OutboxID {
+        let size = resource.body.utf8.count
+        if let existing = try Int64.fetchOne(db, sql: """
+            SELECT id FROM outbox WHERE identity_key = ? AND state = 'pending' ORDER BY id DESC LIMIT 1
+            """, arguments: [resource.identityKey]) {
+            try db.execute(sql: """
+                UPDATE outbox SET inbox_id = ?, resource_type = ?, resource_id = ?, body = ?, size = ?, replay_count = ? WHERE id = ?
+                """, arguments: [resource.inboxID?.rawValue, resource.resourceType, resource.resourceID, resource.body, size,
+                                 replayCount, existing])
+            return OutboxID(existing)
+        }
+        try db.cachedStatement(sql: """
+            INSERT INTO outbox(inbox_id, resource_type, resource_id, identity_key, body, size, state, replay_count, created_at)
+            VALUES (?, ?, ?, ?, ?, ?, 'pending', ?, ?)
+            """).execute(arguments: [resource.inboxID?.rawValue, resource.resourceType, resource.resourceID, resource.identityKey,
+                                     resource.body, size, replayCount, time.millisecondsSinceEpoch])
+        return OutboxID(db.lastInsertedRowID)
+    }
+}

@@ -1,0 +1,156 @@
+public import EdgeCore
+import Foundation
+import GRDB
+
+/// Reads the store: statistics, dead letters, the outbox as NDJSON and the journal. Works in the
+/// daemon (`Store.reader`) and from a second process while the daemon runs (WAL readers never
+/// block the writer).
+public struct StoreReader: Sendable {
+    let pool: DatabasePool
+
+    init(pool: DatabasePool) {
+        self.pool = pool
+    }
+
+    /// Opens an existing store read-only, e.g. for `fhir-edge queue stats` or `audit verify`.
+    public static func openReadOnly(path: String) throws(StoreError) -> StoreReader {
+        guard FileManager.default.fileExists(atPath: path) else {
+            throw StoreError(.notAStore, "no store at this path; check `store.path` in the configuration", location: path)
+        }
+        var configuration = Configuration()
+        configuration.label = "fhir-edge.store.reader"
+        configuration.readonly = true
+        configuration.busyMode = .timeout(10)
+        do {
+            let pool = try DatabasePool(path: path, configuration: configuration)
+            let migrated = try pool.read { db in try StoreSchema.migrator.hasCompletedMigrations(db) }
+            guard migrated else {
+                throw StoreError(.notAStore, "the database is not a fhir-edge store of this version; open it with the daemon first", location: path)
+            }
+            return StoreReader(pool: pool)
+        } catch let error as StoreError {
+            throw error
+        } catch {
+            throw StoreError(.notAStore, "cannot read the store", location: path, cause: error)
+        }
+    }
+
+    public func close() throws(StoreError) {
+        do { try pool.close() } catch {
+            throw StoreError(.database, "could not close the store reader", cause: error)
+        }
+    }
+
+    public func statistics(at now: Timestamp) async throws(StoreError) -> StoreStatistics {
+        try await read("statistics") { db in
+            let row = try Row.fetchOne(db, sql: """
+                SELECT
+                  (SELECT value FROM store_meta WHERE key = 'received') AS received,
+                  (SELECT value FROM store_meta WHERE key = 'refused') AS refused,
+                  (SELECT value FROM store_meta WHERE key = 'bytes') AS bytes,
+                  (SELECT value FROM store_meta WHERE key = 'high_water') AS high_water,
+                  (SELECT value FROM store_meta WHERE key = 'journal_head') AS journal,
+                  (SELECT COUNT(*) FROM inbox WHERE state IN ('pending', 'claimed')) AS inbox,
+                  (SELECT COUNT(*) FROM outbox WHERE state IN ('pending', 'leased')) AS outbox_pending,
+                  (SELECT COUNT(*) FROM outbox WHERE state = 'sent') AS outbox_sent,
+                  (SELECT COUNT(*) FROM dead_letter) AS dead_letters,
+                  (SELECT MIN(at) FROM (
+                      SELECT MIN(received_at) AS at FROM inbox WHERE state IN ('pending', 'claimed')
+                      UNION ALL SELECT MIN(created_at) FROM outbox WHERE state IN ('pending', 'leased'))) AS oldest
+                """)
+            guard let row else { return StoreStatistics() }
+            let oldest: Int64? = row["oldest"]
+            return StoreStatistics(
+                received: row["received"] ?? 0, refused: row["refused"] ?? 0, inbox: row["inbox"] ?? 0,
+                outboxPending: row["outbox_pending"] ?? 0, outboxSent: row["outbox_sent"] ?? 0,
+                deadLetters: row["dead_letters"] ?? 0, bytes: row["bytes"] ?? 0,
+                oldestUnsentAge: oldest.map { .milliseconds(max(0, now.millisecondsSinceEpoch - $0)) },
+                atHighWaterMark: (row["high_water"] ?? 0) != 0, journalEntries: row["journal"] ?? 0)
+        }
+    }
+
+    /// Dead letters, oldest first, after `after` (for paging), without payloads.
+    public func deadLetters(after: DeadLetterID? = nil, limit: Int = 100) async throws(StoreError) -> [DeadLetter] {
+        try await read("list dead letters") { db in
+            try Row.fetchAll(db, sql: """
+                SELECT id, origin, origin_id, stage, error_type, error_message, template_version, size, replay_count, created_at,
+                    profile, transport, device_id, resource_type, resource_id
+                FROM dead_letter WHERE id > ? ORDER BY id LIMIT ?
+                """, arguments: [after?.rawValue ?? 0, limit]).map { DeadLetterRow.deadLetter($0, withPayload: false) }
+        }
+    }
+
+    /// One dead letter with its payload.
+    public func deadLetter(_ id: DeadLetterID) async throws(StoreError) -> DeadLetter {
+        let found = try await read("show dead letter") { db in
+            try Row.fetchOne(db, sql: "SELECT * FROM dead_letter WHERE id = ?", arguments: [id.rawValue])
+                .map { DeadLetterRow.deadLetter($0, withPayload: true) }
+        }
+        guard let found else { throw StoreError(.notFound, "no such dead letter", location: id.description) }
+        return found
+    }
+
+    /// Writes the bodies of the outbox rows in `states` as NDJSON lines (one compact resource per
+    /// line, no trailing newline in the string), oldest first, reading in pages.
+    public func exportOutbox(states: Set<OutboxState> = [.pending, .leased], write line: (String) throws -> Void) async throws {
+        let list = states.map { "'\($0.rawValue)'" }.sorted().joined(separator: ", ")
+        guard !list.isEmpty else { return }
+        var after: Int64 = 0
+        while true {
+            let start = after
+            let page = try await read("export outbox") { db in
+                try Row.fetchAll(db, sql: "SELECT id, body FROM outbox WHERE id > ? AND state IN (\(list)) ORDER BY id LIMIT 500",
+                                 arguments: [start]).map { (id: $0["id"] as Int64, body: $0["body"] as String) }
+            }
+            guard let last = page.last else { return }
+            for row in page { try line(row.body) }
+            after = last.id
+        }
+    }
+
+    /// Journal entries with sequence numbers above `after`, in order. A row whose stored JSON
+    /// was altered throws `.corruptJournal` naming its sequence number.
+    public func journal(after: Int64, limit: Int = 1000) async throws(StoreError) -> [JournalRecord] {
+        try await read("read journal") { db in try JournalTable.records(after: after, limit: limit, db) }
+    }
+
+    /// Journal entries recorded at or after `since`, with sequence numbers above `after`.
+    public func journal(since: Timestamp, after: Int64, limit: Int = 1000) async throws(StoreError) -> [JournalRecord] {
+        try await read("read journal") { db in try JournalTable.records(since: since, after: after, limit: limit, db) }
+    }
+
+    /// The last entry appended, as the store recorded it apart from the rows.
+    public func journalHead() async throws(StoreError) -> JournalHead? {
+        try await read("read journal head") { db in try JournalTable.head(db) }
+    }
+
+    func read<T: Sendable>(_ operation: String, _ body: @escaping @Sendable (Database) throws -> T) async throws(StoreError) -> T {
+        do {
+            return try await pool.read(body)
+        } catch let error as StoreError {
+            throw error
+        } catch {
+            throw StoreError(.database, "\(operation) failed", cause: error)
+        }
+    }
+}
+
+/// Counts for `fhir-edge queue stats`, `/metrics` and health.
+public struct StoreStatistics: Sendable, Equatable {
+    /// Messages accepted since the store was created.
+    public var received: Int64 = 0
+    /// Messages refused at the high-water mark.
+    public var refused: Int64 = 0
+    /// Messages waiting for or in mapping.
+    public var inbox: Int64 = 0
+    /// Resources waiting for or in upload.
+    public var outboxPending: Int64 = 0
+    public var outboxSent: Int64 = 0
+    public var deadLetters: Int64 = 0
+    /// Stored payload, body and dead-letter bytes.
+    public var bytes: Int64 = 0
+    /// Age of the oldest message or resource not yet uploaded.
+    public var oldestUnsentAge: Duration?
+    public var atHighWaterMark = false
+    public var journalEntries: Int64 = 0
+}

@@ -1,0 +1,136 @@
+import GRDB
+
+/// The database schema, as an ordered list of migrations. Never edit a registered migration:
+/// add a new one, so that every existing store upgrades the same way.
+enum StoreSchema {
+    static let migrator: DatabaseMigrator = {
+        var migrator = DatabaseMigrator()
+        migrator.registerMigration("v1: inbox, outbox, dead letters, journal") { db in
+            try db.execute(sql: version1)
+        }
+        return migrator
+    }()
+
+    /// Times are UTC milliseconds since the epoch; sizes are payload/body bytes.
+    private static let version1 = """
+        CREATE TABLE inbox (
+            id INTEGER PRIMARY KEY AUTOINCREMENT,
+            profile TEXT NOT NULL,
+            transport TEXT NOT NULL,
+            source_id TEXT NOT NULL,
+            device_id TEXT,
+            received_at INTEGER NOT NULL,
+            device_time INTEGER,
+            payload BLOB NOT NULL,
+            size INTEGER NOT NULL,
+            state TEXT NOT NULL CHECK (state IN ('pending', 'claimed', 'mapped')),
+            replay_count INTEGER NOT NULL DEFAULT 0
+        );
+        CREATE INDEX inbox_by_state ON inbox(state, id);
+
+        CREATE TABLE outbox (
+            id INTEGER PRIMARY KEY AUTOINCREMENT,
+            inbox_id INTEGER,
+            resource_type TEXT NOT NULL,
+            resource_id TEXT NOT NULL,
+            identity_key TEXT NOT NULL,
+            body TEXT NOT NULL,
+            size INTEGER NOT NULL,
+            state TEXT NOT NULL CHECK (state IN ('pending', 'leased', 'sent')),
+            attempts INTEGER NOT NULL DEFAULT 0,
+            replay_count INTEGER NOT NULL DEFAULT 0,
+            lease_id INTEGER,
+            lease_expires_at INTEGER,
+            not_before INTEGER,
+            created_at INTEGER NOT NULL,
+            sent_at INTEGER,
+            server_id TEXT,
+            server_version TEXT
+        );
+        CREATE INDEX outbox_by_state ON outbox(state, id);
+        CREATE INDEX outbox_by_identity ON outbox(identity_key, state);
+        CREATE INDEX outbox_by_inbox ON outbox(inbox_id);
+
+        CREATE TABLE dead_letter (
+            id INTEGER PRIMARY KEY AUTOINCREMENT,
+            origin TEXT NOT NULL CHECK (origin IN ('inbox', 'outbox')),
+            origin_id INTEGER NOT NULL,
+            stage TEXT NOT NULL,
+            error_type TEXT NOT NULL,
+            error_message TEXT NOT NULL,
+            template_version TEXT,
+            payload BLOB NOT NULL,
+            size INTEGER NOT NULL,
+            replay_count INTEGER NOT NULL DEFAULT 0,
+            created_at INTEGER NOT NULL,
+            -- Enough of the origin row to put the payload back where it came from on replay.
+            profile TEXT,
+            transport TEXT,
+            source_id TEXT,
+            device_id TEXT,
+            received_at INTEGER,
+            device_time INTEGER,
+            inbox_id INTEGER,
+            resource_type TEXT,
+            resource_id TEXT,
+            identity_key TEXT
+        );
+
+        CREATE TABLE journal (
+            seq INTEGER PRIMARY KEY,
+            time INTEGER NOT NULL,
+            kind TEXT NOT NULL,
+            actor TEXT NOT NULL,
+            subjects TEXT NOT NULL,
+            details TEXT NOT NULL,
+            hash TEXT NOT NULL
+        );
+        -- The journal is append-only; these triggers stop accidents, the hash chain catches the rest.
+        CREATE TRIGGER journal_no_update BEFORE UPDATE ON journal
+            BEGIN SELECT RAISE(ABORT, 'the journal is append-only'); END;
+        CREATE TRIGGER journal_no_delete BEFORE DELETE ON journal
+            BEGIN SELECT RAISE(ABORT, 'the journal is append-only'); END;
+
+        -- Counters and the journal head, kept in the same transactions as the rows they describe.
+        CREATE TABLE store_meta (
+            key TEXT PRIMARY KEY,
+            value INTEGER NOT NULL DEFAULT 0,
+            text TEXT
+        ) WITHOUT ROWID;
+        INSERT INTO store_meta(key, value) VALUES
+            ('bytes', 0), ('received', 0), ('high_water', 0), ('refused', 0), ('lease', 0), ('journal_head', 0);
+
+        -- Byte accounting in triggers, so that no code path can forget it and the high-water check is O(1).
+        CREATE TRIGGER inbox_bytes_in AFTER INSERT ON inbox
+            BEGIN UPDATE store_meta SET value = value + NEW.size WHERE key = 'bytes'; END;
+        CREATE TRIGGER inbox_bytes_out AFTER DELETE ON inbox
+            BEGIN UPDATE store_meta SET value = value - OLD.size WHERE key = 'bytes'; END;
+        CREATE TRIGGER outbox_bytes_in AFTER INSERT ON outbox
+            BEGIN UPDATE store_meta SET value = value + NEW.size WHERE key = 'bytes'; END;
+        CREATE TRIGGER outbox_bytes_change AFTER UPDATE OF size ON outbox
+            BEGIN UPDATE store_meta SET value = value - OLD.size + NEW.size WHERE key = 'bytes'; END;
+        CREATE TRIGGER outbox_bytes_out AFTER DELETE ON outbox
+            BEGIN UPDATE store_meta SET value = value - OLD.size WHERE key = 'bytes'; END;
+        CREATE TRIGGER dead_letter_bytes_in AFTER INSERT ON dead_letter
+            BEGIN UPDATE store_meta SET value = value + NEW.size WHERE key = 'bytes'; END;
+        CREATE TRIGGER dead_letter_bytes_out AFTER DELETE ON dead_letter
+            BEGIN UPDATE store_meta SET value = value - OLD.size WHERE key = 'bytes'; END;
+        """
+}
+
+/// Counters in `store_meta`.
+enum Meta: String {
+    case bytes, received, highWater = "high_water", refused, lease, journalHead = "journal_head"
+
+    static func value(_ key: Meta, _ db: Database) throws -> Int64 {
+        try Int64.fetchOne(db, sql: "SELECT value FROM store_meta WHERE key = ?", arguments: [key.rawValue]) ?? 0
+    }
+
+    static func set(_ key: Meta, _ value: Int64, text: String? = nil, _ db: Database) throws {
+        try db.execute(sql: "UPDATE store_meta SET value = ?, text = ? WHERE key = ?", arguments: [value, text, key.rawValue])
+    }
+
+    static func add(_ key: Meta, _ delta: Int64, _ db: Database) throws {
+        try db.execute(sql: "UPDATE store_meta SET value = value + ? WHERE key = ?", arguments: [delta, key.rawValue])
+    }
+}
