@@ -3,7 +3,7 @@ import EdgeCore
 /// The SampledData `data` encoding: one token per `period` slot from `start` to `end` inclusive,
 /// slot k covering `[start + k*period, start + (k+1)*period)`, holding the last value in it or `E`.
 enum SampledDataStream {
-    /// Values must be time-sorted. Values outside `[start, end]` are left out.
+    /// Values must be time-sorted. Values before `start` or beyond the last slot are left out.
     static func encode(_ values: [TimedValue], start: Timestamp, end: Timestamp, periodMilliseconds period: Int64) -> String {
         guard period > 0, end >= start else { return "" }
         let span = end.millisecondsSinceEpoch - start.millisecondsSinceEpoch
@@ -11,7 +11,8 @@ enum SampledDataStream {
         var slots = [Int](repeating: -1, count: count)
         for (i, value) in values.enumerated() {
             let offset = value.time.millisecondsSinceEpoch - start.millisecondsSinceEpoch
-            guard offset >= 0, offset <= span else { continue }
+            // A value after `end` still counts while it falls into the last slot.
+            guard offset >= 0, offset / period < Int64(count) else { continue }
             slots[Int(offset / period)] = i
         }
         var out: [UInt8] = []

@@ -214,7 +214,10 @@ struct FHIRTemplateLoader {
 
     private static func readValue(_ r: inout TemplateObjectReader) -> FHIRValueTemplate? {
         guard r.isObject else { return nil }
-        guard let valueType = r.requiredString("valueType") else { return nil }
+        guard let valueType = r.requiredString("valueType") else {
+            ignoreValueMembers(&r)
+            return nil
+        }
         let valueName = r.requiredString("valueName")
         let kind: FHIRValueTemplate.Kind
         switch valueType.lowercased() {
@@ -231,10 +234,16 @@ struct FHIRTemplateLoader {
             kind = .codeableConcept(concept)
         default:
             r.report("valueType", "No match found for value type \(valueType); expected one of \(valueTypeNames.joined(separator: ", ")).")
+            ignoreValueMembers(&r)
             return nil
         }
         guard let valueName else { return nil }
         return FHIRValueTemplate(valueName: valueName, kind: kind)
+    }
+
+    /// Without a known value type only members no value type has are worth reporting.
+    private static func ignoreValueMembers(_ r: inout TemplateObjectReader) {
+        for name in ["valueName", "defaultPeriod", "unit", "system", "code", "text", "codes"] { r.ignore(name) }
     }
 
     static func matches(_ name: String, _ accepted: [String]) -> Bool {

@@ -1,0 +1,155 @@
+import EdgeCore
+import FHIRModel
+import JSONQuery
+import Mapping
+import XCTest
+
+final class FHIRConversionTests: XCTestCase {
+    private let hour = Timestamp(Timestamp.Components(year: 2019, month: 2, day: 1, hour: 22))
+    private let issued = Timestamp(secondsSinceEpoch: 1_700_000_000)
+
+    private func templates(_ bodies: String...) throws -> FHIRTemplateCollection {
+        let items = bodies.map { #"{"templateType":"CodeValueFhir","template":\#($0)}"# }
+        return try FHIRTemplateCollection(parsing: #"{"templateType":"CollectionFhir","template":["# + items.joined(separator: ",") + "]}", source: "t")
+    }
+
+    private lazy var standard: FHIRTemplateCollection = try! templates(
+        #"{"typeName":"weight","periodInterval":60,"codes":[{"code":"29463-7","system":"http://loinc.org"}],"value":{"valueType":"Quantity","valueName":"kg","unit":"kg"}}"#,
+        #"{"typeName":"hr","periodInterval":60,"codes":[],"value":{"valueType":"SampledData","valueName":"hr","defaultPeriod":1000,"unit":"/min"}}"#,
+        #"{"typeName":"note","periodInterval":0,"codes":[],"value":{"valueType":"String","valueName":"text"}}"#,
+        #"{"typeName":"odd","periodInterval":30,"codes":[]}"#,
+        #"{"typeName":"session","periodInterval":-1,"codes":[],"value":{"valueType":"SampledData","valueName":"hr","defaultPeriod":60000}}"#,
+        #"{"typeName":"steps","periodInterval":"Daily","codes":[],"value":{"valueType":"SampledData","valueName":"n","defaultPeriod":60000}}"#
+    )
+
+    private func reading(
+        _ type: String, _ name: String, _ value: String, at offsetMs: Int64, ingested: Int64? = nil,
+        device: String = "dev", patient: String? = "pat", correlation: String? = nil
+    ) -> Mapping.Measurement {
+        Mapping.Measurement(
+            type: type, occurrenceTime: hour.adding(milliseconds: offsetMs),
+            ingestionTime: ingested.map { Timestamp(millisecondsSinceEpoch: $0) }, deviceId: device,
+            patientId: patient, correlationId: correlation, properties: [.init(name: name, value: value)])
+    }
+
+    func testSameTimeKeepsTheLatestIngestion() throws {
+        let converter = ObservationConverter(templates: standard, identity: .none)
+        let result = converter.convert([
+            reading("weight", "kg", "70", at: 5000, ingested: 2),
+            reading("weight", "kg", "71", at: 5000, ingested: 3),
+            reading("weight", "kg", "72", at: 5000, ingested: 1),
+        ], issued: issued)
+        XCTAssertEqual(result.errors.count, 0, "\(result.errors)")
+        XCTAssertEqual(result.observations.first?.value, .quantity(Quantity(value: FHIRDecimal("71"), unit: "kg")))
+    }
+
+    func testQuantityNeedsExactlyOneValueAndFailuresStayInTheirGroup() throws {
+        let converter = ObservationConverter(templates: standard, identity: .none)
+        let result = converter.convert([
+            reading("weight", "kg", "70.25", at: 1000),
+            reading("weight", "kg", "70.5", at: 2000),                 // same hour: two values
+            reading("weight", "kg", "98.43639286275842", at: 3_600_000),  // next hour: fine
+            reading("mystery", "x", "1", at: 0),
+            reading("hr", "hr", "60", at: 0),
+        ], issued: issued)
+        XCTAssertEqual(result.errors.map(\.type), ["InvalidQuantityFhirValueException", "TemplateNotFoundException"])
+        let quantityError = try XCTUnwrap(result.errors.first)
+        XCTAssertEqual(quantityError.measurementType, "weight")
+        XCTAssertEqual(quantityError.segment, "20190201220000Z.20190201225959Z")
+        XCTAssertEqual(quantityError.measurements.count, 2)
+        XCTAssertFalse(quantityError.description.contains("70.25"), "messages carry no values")
+        XCTAssertTrue(quantityError.message.contains("Received 2"))
+        XCTAssertEqual(result.observations.count, 2)
+        XCTAssertEqual(JSONWriter().string(try XCTUnwrap(result.observations.first?.value).json), #"{"value":98.43639286275842,"unit":"kg"}"#)
+        XCTAssertEqual(result.observations.first?.effectivePeriod, Period(start: "2019-02-01T23:00:00.000Z", end: "2019-02-01T23:59:59.999Z"))
+        XCTAssertEqual(result.observations.first?.issued, issued.iso8601)
+    }
+
+    func testQuantityParsesLikeInvariantDecimal() throws {
+        let converter = ObservationConverter(templates: standard, identity: .none)
+        for (text, json) in [("1,000", "1000"), (" +72.50 ", "72.5"), (".5", "0.5"), ("-3", "-3"), ("007", "7")] {
+            let result = converter.convert([reading("weight", "kg", text, at: 0)], issued: issued)
+            guard case .quantity(let q)? = result.observations.first?.value else { XCTFail(text); continue }
+            XCTAssertEqual(q.value.map { JSONWriter().string($0.json) }, json, text)
+        }
+        for text in ["abc", "1e5", "", "1.2.3", "NaN"] {
+            let result = converter.convert([reading("weight", "kg", text, at: 0)], issued: issued)
+            XCTAssertEqual(result.errors.map(\.type), ["InvalidQuantityFhirValueException"], text)
+        }
+    }
+
+    func testGroupLevelFailures() {
+        let converter = ObservationConverter(templates: standard, identity: .create(deviceSystem: nil))
+        let result = converter.convert([
+            reading("odd", "x", "1", at: 0),
+            reading("session", "hr", "1", at: 0),
+            reading("hr", "hr", "60", at: 0, patient: nil),
+            reading("hr", "hr", "61", at: 0, device: "ok"),
+        ], issued: issued)
+        XCTAssertEqual(result.errors.map(\.type), ["NotSupportedException", "CorrelationIdNotDefinedException", "ResourceIdentityNotDefinedException"])
+        XCTAssertEqual(result.observations.count, 1)
+    }
+
+    func testSampledDataWindowsAndCorrelationGroups() throws {
+        let converter = ObservationConverter(templates: standard, identity: .none)
+        let result = converter.convert([
+            reading("hr", "hr", "60", at: 2000),
+            reading("hr", "hr", "62", at: 2500),
+            reading("hr", "hr", "61", at: 0),
+            reading("session", "hr", "70", at: 120_000, correlation: "s1"),
+            reading("session", "hr", "71", at: 0, correlation: "s1"),
+            reading("steps", "n", "5", at: 60_000),
+        ], issued: issued)
+        XCTAssertEqual(result.errors.count, 0)
+        guard result.observations.count == 3,
+            case .sampledData(let hr)? = result.observations[0].value,
+            case .sampledData(let session)? = result.observations[1].value,
+            case .sampledData(let steps)? = result.observations[2].value
+        else { return XCTFail("\(result.observations.map(\.json))") }
+        let tokens = hr.data?.split(separator: " ") ?? []
+        XCTAssertEqual(tokens.count, 3600)
+        XCTAssertEqual(tokens.prefix(4), ["61", "E", "62", "E"])
+        XCTAssertEqual(session.data, "71 E 70")
+        XCTAssertEqual(result.observations[1].effectivePeriod, Period(start: "2019-02-01T22:00:00.000Z", end: "2019-02-01T22:02:00.000Z"))
+        XCTAssertEqual(steps.data?.split(separator: " ").count, 1440)
+        XCTAssertEqual(result.observations[2].effectivePeriod, Period(start: "2019-02-01T00:00:00.000Z", end: "2019-02-01T23:59:59.999Z"))
+        XCTAssertEqual(steps.origin, Quantity(value: FHIRDecimal(0)))
+    }
+
+    func testTypeLookupIsCaseInsensitiveButKeepsTheMeasurementSpelling() throws {
+        let converter = ObservationConverter(templates: standard, identity: .none)
+        let result = converter.convert([reading("WEIGHT", "kg", "1", at: 0)], issued: issued)
+        let code = try XCTUnwrap(result.observations.first?.code)
+        XCTAssertEqual(code.text, "WEIGHT")
+        XCTAssertEqual(code.coding.map(\.code), ["29463-7", "WEIGHT"])
+    }
+
+    func testCreateModeIdsAndSameSecondReadingsMergeIntoOne() throws {
+        let converter = ObservationConverter(templates: standard, identity: .create(deviceSystem: "urn:sys"))
+        let result = converter.convert([
+            reading("note", "text", "first", at: 1100),
+            reading("note", "text", "second", at: 1700),
+        ], issued: issued)
+        XCTAssertEqual(result.errors.count, 0)
+        XCTAssertEqual(result.observations.count, 1)
+        let observation = try XCTUnwrap(result.observations.first)
+        XCTAssertEqual(observation.value, .string("second"))
+        XCTAssertEqual(observation.status, .final)
+        XCTAssertEqual(observation.effectivePeriod, Period(start: "2019-02-01T22:00:01.100Z", end: "2019-02-01T22:00:01.700Z"))
+        let patient = SHA256.hexDigest("_pat"), device = SHA256.hexDigest("urn:sys_dev")
+        let value = "\(patient).\(device).note.20190201220001Z.20190201220001Z"
+        XCTAssertEqual(observation.identifier, [Identifier(system: ResourceIdentity.connectorSystem, value: value)])
+        XCTAssertEqual(observation.id, SHA256.hexDigest(ResourceIdentity.connectorSystem + "_" + value))
+        XCTAssertEqual(observation.subject?.reference, "Patient/\(patient)")
+        XCTAssertEqual(observation.device?.reference, "Device/\(device)")
+        XCTAssertEqual(ResourceIdentity.createModeDevice(deviceId: "dev", system: "urn:sys", patientResourceId: patient).id, device)
+    }
+
+    func testStringNeedsExactlyOneValue() throws {
+        let t = try templates(#"{"typeName":"note","periodInterval":60,"codes":[],"value":{"valueType":"String","valueName":"text"}}"#)
+        let result = ObservationConverter(templates: t, identity: .none).convert([
+            reading("note", "text", "a", at: 0), reading("note", "text", "b", at: 1000),
+        ], issued: issued)
+        XCTAssertEqual(result.errors.map(\.type), ["InvalidOperationException"])
+    }
+}
