@@ -40,6 +40,8 @@ private struct LenientDateTimeParser {
         var offset = 0
         if let byte = current, byte == UInt8(ascii: "T") || byte == UInt8(ascii: "t") || byte == UInt8(ascii: " ") {
             index += 1
+            // `T` promises a time; a space may just be trailing whitespace.
+            if byte != UInt8(ascii: " "), current == nil { return nil }
             skipSpaces()
             if current != nil {
                 guard let time = parseTime() else { return nil }
