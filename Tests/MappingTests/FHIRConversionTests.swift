@@ -152,4 +152,18 @@ final class FHIRConversionTests: XCTestCase {
         ], issued: issued)
         XCTAssertEqual(result.errors.map(\.type), ["InvalidOperationException"])
     }
+
+    func testNonNumericSampledDataReadingsAreLeftOutAndReported() throws {
+        let converter = ObservationConverter(templates: standard, identity: .none)
+        let result = converter.convert([
+            reading("hr", "hr", "60", at: 0),
+            reading("hr", "hr", "n/a", at: 1000),
+            reading("hr", "hr", "1,000", at: 2000),
+        ], issued: issued)
+        XCTAssertEqual(result.errors.map(\.type), ["InvalidSampledDataValueException"])
+        XCTAssertEqual(result.errors.first?.measurements.map(\.properties.first?.value), ["n/a"])
+        XCTAssertFalse(result.errors.first?.description.contains("n/a") ?? true)
+        guard case .sampledData(let hr)? = result.observations.first?.value else { return XCTFail("no observation") }
+        XCTAssertEqual(hr.data?.split(separator: " ").prefix(4), ["60", "E", "1000", "E"])
+    }
 }

@@ -9,7 +9,14 @@ struct ObservationBuilder {
     let resources: ResourceIdentity.ResolvedResources?
     let issued: String
 
-    func build(_ group: ObservationGroup) throws(GroupingFailure) -> Observation {
+    /// A SampledData reading that is not a number: left out of the stream (FHIR allows only
+    /// decimals and `E` there) and reported, while the rest of the window is still written.
+    struct RejectedReading {
+        var valueName: String
+        var time: Timestamp
+    }
+
+    func build(_ group: ObservationGroup, rejected: inout [RejectedReading]) throws(GroupingFailure) -> Observation {
         var observation = Observation(
             status: .final,
             category: template.categories,
@@ -17,13 +24,13 @@ struct ObservationBuilder {
             effectivePeriod: Period(start: group.start.iso8601, end: group.end.iso8601),
             issued: issued)
         if let valueTemplate = template.value, let values = group.values(named: valueTemplate.valueName) {
-            observation.value = try Self.value(valueTemplate, values, group)
+            observation.value = try Self.value(valueTemplate, values, group, rejected: &rejected)
         }
         for component in template.components {
             guard let values = group.values(named: component.value.valueName) else { continue }
             observation.component.append(Observation.Component(
                 code: Self.concept(codes: component.codes, name: component.value.valueName),
-                value: try Self.value(component.value, values, group)))
+                value: try Self.value(component.value, values, group, rejected: &rejected)))
         }
         if let resources {
             let value = "\(resources.patientResourceId).\(resources.deviceResourceId).\(type).\(group.segment)"
@@ -45,7 +52,9 @@ struct ObservationBuilder {
         return CodeableConcept(coding: coding, text: name)
     }
 
-    static func value(_ template: FHIRValueTemplate, _ values: [TimedValue], _ group: ObservationGroup) throws(GroupingFailure) -> ObservationValue {
+    static func value(
+        _ template: FHIRValueTemplate, _ values: [TimedValue], _ group: ObservationGroup, rejected: inout [RejectedReading]
+    ) throws(GroupingFailure) -> ObservationValue {
         switch template.kind {
         case .sampledData(let period, let unit):
             guard let period else {
@@ -53,7 +62,16 @@ struct ObservationBuilder {
                     type: "ArgumentNullException",
                     message: "SampledData value '\(template.valueName)' has no defaultPeriod in the FHIR template.")
             }
-            let data = SampledDataStream.encode(values, start: group.start, end: group.end, periodMilliseconds: period)
+            var numeric: [TimedValue] = []
+            numeric.reserveCapacity(values.count)
+            for value in values {
+                if let decimal = parseDecimal(value.value) {
+                    numeric.append(TimedValue(time: value.time, value: decimal.text))
+                } else {
+                    rejected.append(RejectedReading(valueName: template.valueName, time: value.time))
+                }
+            }
+            let data = SampledDataStream.encode(numeric, start: group.start, end: group.end, periodMilliseconds: period)
             return .sampledData(SampledData(
                 origin: Quantity(value: FHIRDecimal(0), unit: unit), period: FHIRDecimal(period), dimensions: 1, data: data))
         case .quantity(let unit, let system, let code):

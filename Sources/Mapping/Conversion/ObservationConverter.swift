@@ -44,7 +44,17 @@ public struct ObservationConverter: Sendable {
             let builder = ObservationBuilder(template: template, type: key.type, resources: resources, issued: issuedText)
             for observationGroup in observationGroups {
                 do {
-                    let observation = try builder.build(observationGroup)
+                    var rejected: [ObservationBuilder.RejectedReading] = []
+                    let observation = try builder.build(observationGroup, rejected: &rejected)
+                    if !rejected.isEmpty {
+                        let times = Set(rejected.map(\.time))
+                        let names = Array(Set(rejected.map(\.valueName))).sorted().joined(separator: ", ")
+                        result.errors.append(ConversionError(
+                            type: "InvalidSampledDataValueException",
+                            message: "SampledData value '\(names)' is not a decimal number; \(rejected.count) reading(s) left out of the Observation.",
+                            groupKey: key, segment: observationGroup.segment,
+                            measurements: observationGroup.measurements.filter { times.contains($0.occurrenceTime) }))
+                    }
                     if let id = observation.id, let first = indexById[id] {
                         let existing = result.observations[first]
                         if var merged = try ObservationMerge.merge(existing: existing, new: observation) {

@@ -194,8 +194,8 @@ struct FHIRTemplateLoader {
             var nested = r.nested(element, member: "\(member)[\(i)]", typeName: "FhirCode")
             if nested.isObject {
                 codes.append(Coding(
-                    system: nested.optionalString("system"), code: nested.optionalString("code"),
-                    display: nested.optionalString("display")))
+                    system: nonEmpty(nested.optionalString("system")), code: nonEmpty(nested.optionalString("code")),
+                    display: nonEmpty(nested.optionalString("display"))))
             }
             nested.finish()
             r.absorb(nested.problems)
@@ -205,7 +205,7 @@ struct FHIRTemplateLoader {
 
     private static func readConcept(_ r: inout TemplateObjectReader) -> CodeableConcept? {
         guard r.isObject else { return nil }
-        let text = r.optionalString("text")
+        let text = nonEmpty(r.optionalString("text"))
         let codes = r.optionalArray("codes").map { readCodes($0, member: "codes", in: &r) } ?? []
         return CodeableConcept(coding: codes, text: text)
     }
@@ -224,9 +224,11 @@ struct FHIRTemplateLoader {
         case "sampleddata":
             let period = r.optionalInt("defaultPeriod")
             if let period, period <= 0 { r.report("defaultPeriod", "DefaultPeriod must be a positive number of milliseconds.") }
-            kind = .sampledData(defaultPeriod: period.map(Int64.init), unit: r.optionalString("unit"))
+            kind = .sampledData(defaultPeriod: period.map(Int64.init), unit: nonEmpty(r.optionalString("unit")))
         case "quantity":
-            kind = .quantity(unit: r.optionalString("unit"), system: r.optionalString("system"), code: r.optionalString("code"))
+            kind = .quantity(
+                unit: nonEmpty(r.optionalString("unit")), system: nonEmpty(r.optionalString("system")),
+                code: nonEmpty(r.optionalString("code")))
         case "string":
             kind = .string
         case "codeableconcept":
@@ -244,6 +246,13 @@ struct FHIRTemplateLoader {
     /// Without a known value type only members no value type has are worth reporting.
     private static func ignoreValueMembers(_ r: inout TemplateObjectReader) {
         for name in ["valueName", "defaultPeriod", "unit", "system", "code", "text", "codes"] { r.ignore(name) }
+    }
+
+    /// FHIR has no empty strings: an empty template text means "absent", so built Observations
+    /// equal what a server sends back and merges do not see phantom changes.
+    private static func nonEmpty(_ text: String?) -> String? {
+        guard let text, !text.isEmpty else { return nil }
+        return text
     }
 
     static func matches(_ name: String, _ accepted: [String]) -> Bool {
