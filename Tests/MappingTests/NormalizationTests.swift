@@ -192,6 +192,33 @@ final class NormalizationExtractionTests: XCTestCase {
         }
     }
 
+    func testJSONPathSelectingSeveralNodesFailsTheMessage() throws {
+        let collection = try deviceCollection(#"""
+        {"typeName": "t", "typeMatchExpression": "$..[?(@hr)]", "deviceIdExpression": "$.d", "timestampExpression": "$.t",
+         "values": [{"valueName": "hr", "valueExpression": "$..v"}]}
+        """#)
+        XCTAssertEqual(try collection.normalize(json(#"{"hr": {"v": 1}, "d": "x", "t": "2019-02-01"}"#)).first?.properties,
+                       [.init(name: "hr", value: "1")])
+        XCTAssertThrowsError(try collection.normalize(json(#"{"hr": {"v": 1}, "v": 2, "d": "x", "t": "2019-02-01"}"#))) { error in
+            let error = error as? NormalizationError
+            XCTAssertEqual(error?.type, "JsonException")
+            XCTAssertEqual(error?.field, "values[0].valueExpression")
+            XCTAssertTrue(error?.message.contains("[hr] using $..v") ?? false)
+        }
+    }
+
+    func testMalformedJSONPathIsALoadProblem() {
+        XCTAssertThrowsError(try deviceCollection(#"""
+        {"typeName": "t", "typeMatchExpression": "$..[?(@hr", "deviceIdExpression": "$.d", "timestampExpression": "$.t"}
+        """#)) { error in
+            let problem = (error as? TemplateLoadError)?.problems.first
+            XCTAssertEqual(problem?.field, "typeMatchExpression")
+            XCTAssertEqual(problem?.templateIndex, 0)
+            XCTAssertNotNil(problem?.expressionColumn)
+            XCTAssertEqual((error as? TemplateLoadError)?.problems.count, 1)
+        }
+    }
+
     func testIotHubFixedPathsAndFallback() throws {
         let collection = try deviceCollection(kind: "IotJsonPathContentTemplate", #"""
         {"typeName": "hr", "typeMatchExpression": "$", "deviceIdExpression": "$.ignored", "values": [{"valueName": "hr", "valueExpression": "$.Body.hr"}]}

@@ -47,8 +47,9 @@ func matchesTemplateName(_ written: String, _ canonical: String) -> Bool {
     return TemplateObjectReader.equalsIgnoringASCIICase(written, canonical.dropLast("Template".count))
 }
 
-/// One compiled sub-template of a device mapping.
-struct DeviceContentTemplate: Sendable {
+/// One compiled sub-template of a device mapping. A class, so the per-message loop over the
+/// collection passes one reference instead of copying (and retaining) every field.
+final class DeviceContentTemplate: Sendable {
     struct Value: Sendable {
         var name: String
         var expression: TemplateExpression
@@ -63,20 +64,39 @@ struct DeviceContentTemplate: Sendable {
         var displayName: String { TemplateObjectReader.pascalCase(member) }
     }
 
-    var index: Int
+    let index: Int
     /// `templateType` as written in the file, for error reports.
-    var templateType: String
-    var kind: DeviceContentKind
-    var typeName: String
-    var typeMatch: TemplateExpression
-    var deviceId: Field
-    var timestamp: Field
+    let templateType: String
+    let kind: DeviceContentKind
+    let typeName: String
+    let typeMatch: TemplateExpression
+    let deviceId: Field
+    let timestamp: Field
     /// IoT Hub's enqueued time, read only when the creation time is absent.
-    var timestampFallback: TemplateExpression?
-    var patientId: Field?
-    var encounterId: Field?
-    var correlationId: Field?
-    var values: [Value]
+    let timestampFallback: TemplateExpression?
+    let patientId: Field?
+    let encounterId: Field?
+    let correlationId: Field?
+    let values: [Value]
+
+    init(
+        index: Int, templateType: String, kind: DeviceContentKind, typeName: String, typeMatch: TemplateExpression,
+        deviceId: Field, timestamp: Field, timestampFallback: TemplateExpression?, patientId: Field?,
+        encounterId: Field?, correlationId: Field?, values: [Value]
+    ) {
+        self.index = index
+        self.templateType = templateType
+        self.kind = kind
+        self.typeName = typeName
+        self.typeMatch = typeMatch
+        self.deviceId = deviceId
+        self.timestamp = timestamp
+        self.timestampFallback = timestampFallback
+        self.patientId = patientId
+        self.encounterId = encounterId
+        self.correlationId = correlationId
+        self.values = values
+    }
 }
 
 extension DeviceContentTemplate {
