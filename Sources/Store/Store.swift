@@ -31,11 +31,11 @@ public final class Store: Sendable {
         var configuration = Configuration()
         configuration.label = "fhir-edge.store"
         configuration.busyMode = .timeout(10)
-        configuration.prepareDatabase { db in
-            try db.execute(sql: "PRAGMA synchronous = FULL")
-        }
         do {
             let pool = try DatabasePool(path: path, configuration: configuration)
+            // GRDB sets NORMAL on the writer when it enables WAL (after `prepareDatabase`), so
+            // FULL is set here, on the one persistent writer connection.
+            try pool.writeWithoutTransaction { db in try db.execute(sql: "PRAGMA synchronous = FULL") }
             try StoreSchema.migrator.migrate(pool)
             self.pool = pool
         } catch {
@@ -83,6 +83,14 @@ public final class Store: Sendable {
                     at: time, chain: chain, db)
             }
             return (inbox, outbox)
+        }
+    }
+
+    /// The writer connection's journal mode and synchronous level, for `fhir-edge doctor`:
+    /// expected `wal` and 2 (FULL).
+    public func durabilitySettings() async throws(StoreError) -> (journalMode: String, synchronous: Int) {
+        try await write("read durability settings") { db in
+            (try String.fetchOne(db, sql: "PRAGMA journal_mode") ?? "", try Int.fetchOne(db, sql: "PRAGMA synchronous") ?? -1)
         }
     }
 

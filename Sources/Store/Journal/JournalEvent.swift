@@ -92,6 +92,11 @@ public struct JournalRecord: Sendable, Equatable {
     public var entry: JournalEntry
     /// Lowercase hex.
     public var hash: String
+
+    public init(entry: JournalEntry, hash: String) {
+        self.entry = entry
+        self.hash = hash
+    }
 }
 
 /// The last entry the store appended, kept apart from the journal rows so that removing
@@ -99,6 +104,11 @@ public struct JournalRecord: Sendable, Equatable {
 public struct JournalHead: Sendable, Equatable {
     public var sequence: Int64
     public var hash: String
+
+    public init(sequence: Int64, hash: String) {
+        self.sequence = sequence
+        self.hash = hash
+    }
 }
 
 /// Computes the chain hash of an entry from the hash before it. The store calls it inside the

@@ -153,4 +153,19 @@ public struct StoreStatistics: Sendable, Equatable {
     public var oldestUnsentAge: Duration?
     public var atHighWaterMark = false
     public var journalEntries: Int64 = 0
+
+    public init(received: Int64 = 0, refused: Int64 = 0, inbox: Int64 = 0, outboxPending: Int64 = 0, outboxSent: Int64 = 0,
+                deadLetters: Int64 = 0, bytes: Int64 = 0, oldestUnsentAge: Duration? = nil, atHighWaterMark: Bool = false,
+                journalEntries: Int64 = 0) {
+        self.received = received
+        self.refused = refused
+        self.inbox = inbox
+        self.outboxPending = outboxPending
+        self.outboxSent = outboxSent
+        self.deadLetters = deadLetters
+        self.bytes = bytes
+        self.oldestUnsentAge = oldestUnsentAge
+        self.atHighWaterMark = atHighWaterMark
+        self.journalEntries = journalEntries
+    }
 }

@@ -10,6 +10,8 @@ public struct RetentionReport: Sendable, Equatable {
     /// Unsynced rows, only under `StorePolicy.WhenFull.evictOldestUnsynced`; each one journaled.
     public var unsyncedRows = 0
     public var unsyncedBytes: Int64 = 0
+
+    public init() {}
 }
 
 extension Store {

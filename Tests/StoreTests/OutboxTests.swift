@@ -1,0 +1,115 @@
+import EdgeCore
+import Foundation
+import JSONQuery
+import Store
+import XCTest
+
+final class OutboxTests: XCTestCase {
+    /// Appends one message per identity, maps each to one resource, and returns the store.
+    private func storeWithResources(_ fixture: StoreFixture, identities: [String], policy: StorePolicy = .standard) async throws -> Store {
+        let store = try fixture.open(policy)
+        let ids = try await store.append(identities.map { _ in fixture.message() }, actor: "test")
+        _ = try await store.claimInbox(limit: ids.count)
+        try await store.completeMapping(MappingResult(
+            inboxIDs: ids, resources: zip(ids, identities).map { fixture.resource($0, identity: $1, body: #"{"id":"\#($1)"}"#) }))
+        return store
+    }
+
+    func testSettleAcceptsRejectsAndKeeps() async throws {
+        let fixture = try StoreFixture()
+        let store = try await storeWithResources(fixture, identities: ["a", "b", "c"])
+        let lease = try await store.leaseOutbox(limit: 10, for: .seconds(30))
+        XCTAssertEqual(lease.items.map(\.resource.identityKey), ["a", "b", "c"])
+        XCTAssertEqual(lease.items.map(\.attempts), [1, 1, 1])
+        XCTAssertEqual(lease.expiresAt, fixture.clock.now.adding(milliseconds: 30_000))
+        let retryAt = fixture.clock.now.adding(milliseconds: 60_000)
+        let report = try await store.settle(lease: lease.id, [
+            OutboxSettlement(lease.items[0].id, .accept(serverID: "srv-a", serverVersion: "1")),
+            OutboxSettlement(lease.items[1].id, .reject(errorType: "http-422", errorMessage: "Observation.code: required")),
+            OutboxSettlement(lease.items[2].id, .keep(retryAt: retryAt)),
+        ])
+        XCTAssertEqual(report.accepted, 1)
+        XCTAssertEqual(report.rejected.count, 1)
+        XCTAssertEqual(report.kept, 1)
+        XCTAssertEqual(try fixture.sqlite("SELECT server_id || '/' || server_version FROM outbox WHERE state = 'sent'").output, "srv-a/1")
+
+        let deadLetter = try await store.reader.deadLetter(report.rejected[0])
+        XCTAssertEqual(deadLetter.origin, .outbox(lease.items[1].id))
+        XCTAssertEqual(deadLetter.stage, "upload")
+        XCTAssertEqual(deadLetter.payload.map { String(decoding: $0, as: UTF8.self) }, #"{"id":"b"}"#)
+
+        let tooEarly = try await store.leaseOutbox(limit: 10, for: .seconds(30))
+        XCTAssertTrue(tooEarly.items.isEmpty, "a kept resource waits for its retry time")
+        fixture.clock.advance(milliseconds: 60_000)
+        let again = try await store.leaseOutbox(limit: 10, for: .seconds(30))
+        XCTAssertEqual(again.items.map(\.resource.identityKey), ["c"])
+        XCTAssertEqual(again.items.first?.attempts, 2)
+
+        let stats = try await store.reader.statistics(at: fixture.clock.now)
+        XCTAssertEqual(stats.outboxSent, 1)
+        XCTAssertEqual(stats.outboxPending, 1)
+        XCTAssertEqual(stats.deadLetters, 1)
+        let kinds = try await fixture.journal(store).map(\.entry.kind)
+        XCTAssertEqual(Array(kinds.suffix(3)), [.outboxSent, .outboxRejected, .outboxKept])
+    }
+
+    func testOneInFlightUploadPerIdentityAndNewerStateReplacesPending() async throws {
+        let fixture = try StoreFixture()
+        let store = try await storeWithResources(fixture, identities: ["x"])
+        let first = try await store.leaseOutbox(limit: 10, for: .seconds(30))
+        XCTAssertEqual(first.items.count, 1)
+
+        // Two newer versions of the same identity arrive while the first is in flight.
+        let ids = try await store.append([fixture.message(), fixture.message()], actor: "test")
+        _ = try await store.claimInbox(limit: 2)
+        let queued = try await store.completeMapping(MappingResult(inboxIDs: ids, resources: [
+            fixture.resource(ids[0], identity: "x", body: #"{"v":2}"#), fixture.resource(ids[1], identity: "x", body: #"{"v":3}"#),
+        ]))
+        XCTAssertEqual(queued[0], queued[1], "one pending row per identity")
+
+        let blocked = try await store.leaseOutbox(limit: 10, for: .seconds(30))
+        XCTAssertTrue(blocked.items.isEmpty, "the identity is in flight")
+        try await store.settle(lease: first.id, [OutboxSettlement(first.items[0].id, .accept(serverID: "x", serverVersion: "1"))])
+        let next = try await store.leaseOutbox(limit: 10, for: .seconds(30))
+        XCTAssertEqual(next.items.map(\.resource.body), [#"{"v":3}"#])
+    }
+
+    func testExpiredLeaseIsLeasedAgainAndTheStaleSettlementIsIgnored() async throws {
+        let fixture = try StoreFixture()
+        let store = try await storeWithResources(fixture, identities: ["a"])
+        let old = try await store.leaseOutbox(limit: 10, for: .seconds(30))
+        fixture.clock.advance(milliseconds: 10_000)
+        let stillHeld = try await store.leaseOutbox(limit: 10, for: .seconds(30))
+        XCTAssertTrue(stillHeld.items.isEmpty)
+        fixture.clock.advance(milliseconds: 20_000)
+        let renewed = try await store.leaseOutbox(limit: 10, for: .seconds(30))
+        XCTAssertEqual(renewed.items.map(\.id), old.items.map(\.id))
+        XCTAssertEqual(renewed.items.first?.attempts, 2)
+        let stale = try await store.settle(lease: old.id, [OutboxSettlement(old.items[0].id, .accept(serverID: nil, serverVersion: nil))])
+        XCTAssertEqual(stale.stale, [old.items[0].id])
+        XCTAssertEqual(stale.accepted, 0)
+        let fresh = try await store.settle(lease: renewed.id, [OutboxSettlement(old.items[0].id, .accept(serverID: nil, serverVersion: nil))])
+        XCTAssertEqual(fresh.accepted, 1)
+    }
+
+    func testExportWritesBufferedResourcesAsNDJSON() async throws {
+        let fixture = try StoreFixture()
+        let store = try await storeWithResources(fixture, identities: ["a", "b", "c"])
+        let lease = try await store.leaseOutbox(limit: 1, for: .seconds(30))
+        try await store.settle(lease: lease.id, [OutboxSettlement(lease.items[0].id, .accept(serverID: nil, serverVersion: nil))])
+        var lines: [String] = []
+        try await store.reader.exportOutbox { lines.append($0) }
+        XCTAssertEqual(lines, [#"{"id":"b"}"#, #"{"id":"c"}"#])
+        for line in lines { XCTAssertNoThrow(try JSONValue(parsing: line)) }
+        var sent: [String] = []
+        try await store.reader.exportOutbox(states: [.sent]) { sent.append($0) }
+        XCTAssertEqual(sent, [#"{"id":"a"}"#])
+    }
+
+    func testBodiesFromJSONValuesAreCompactSingleLines() {
+        let resource = OutboxResource(inboxID: nil, resourceType: "Observation", resourceID: "o1", identityKey: "o1",
+                                      json: ["resourceType": "Observation", "note": ["text": "line\nbreak"]])
+        XCTAssertFalse(resource.body.contains("\n"))
+        XCTAssertEqual(resource.body, #"{"resourceType":"Observation","note":{"text":"line\nbreak"}}"#)
+    }
+}
