@@ -1,6 +1,8 @@
 import XCTest
+import Foundation
 import JSONQuery
 @testable import Mapping
+import TestSupport
 
 final class NormalizationLoaderTests: XCTestCase {
     private func problems(_ text: String) -> [TemplateProblem] {
@@ -42,6 +44,46 @@ final class NormalizationLoaderTests: XCTestCase {
             XCTAssertEqual(found.isEmpty, valid, root)
             if !valid { XCTAssertTrue(found.first?.message.hasPrefix("Expected TemplateType value CollectionContentTemplate") ?? false) }
         }
+    }
+
+    /// The suite's `vectors/template-type-names.json`, read in place.
+    func testTemplateTypeNameVectors() throws {
+        guard let suite = Conformance.directory("iomt") else { return }
+        let data = try Data(contentsOf: suite.appendingPathComponent("vectors/template-type-names.json"))
+        let vectors = try JSONValue(parsing: data)
+        var checked = 0
+        for root in vectors["deviceMappingRoot"]?["accepts"]?.arrayValue ?? [] {
+            XCTAssertEqual(problems(#"{"templateType": "\#(root.stringValue ?? "")", "template": []}"#), [], "\(root)")
+            checked += 1
+        }
+        for root in vectors["deviceMappingRoot"]?["rejects"]?.arrayValue ?? [] {
+            XCTAssertEqual(problems(#"{"templateType": "\#(root.stringValue ?? "")", "template": []}"#).count, 1, "\(root)")
+            checked += 1
+        }
+        for kind in vectors["deviceTemplates"]?.arrayValue ?? [] {
+            for name in kind["accepts"]?.arrayValue ?? [] {
+                XCTAssertEqual(problems(kind: name.stringValue ?? "", body: validBody), [], "\(name)")
+                checked += 1
+            }
+            for name in kind["rejects"]?.arrayValue ?? [] {
+                XCTAssertEqual(problems(kind: name.stringValue ?? "", body: validBody).map(\.message),
+                               ["No match found for template type \(name.stringValue ?? "")."])
+                checked += 1
+            }
+        }
+        for language in vectors["expressionLanguages"]?["accepts"]?.arrayValue ?? [] {
+            let name = language.stringValue ?? ""
+            for spelling in [name, name.lowercased(), name.uppercased()] {
+                var body = validBody.replacingOccurrences(
+                    of: #"{"typeName""#, with: #"{"defaultExpressionLanguage": "\#(spelling)", "typeName""#)
+                // JMESPath spells the same member paths without `$.`; an unrecognised language
+                // name would itself be a problem.
+                if name.lowercased() == "jmespath" { body = body.replacingOccurrences(of: "$.", with: "") }
+                XCTAssertEqual(problems(kind: "CalculatedContent", body: body), [], spelling)
+                checked += 1
+            }
+        }
+        XCTAssertGreaterThan(checked, 15)
     }
 
     func testEmptyCollectionIsValidAndMatchesNothing() throws {

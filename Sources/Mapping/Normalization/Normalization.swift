@@ -54,17 +54,16 @@ extension DeviceContentTemplate {
         var properties: [Measurement.Property] = []
         properties.reserveCapacity(values.count)
         for (i, value) in values.enumerated() {
-            let member = "values[\(i)].valueExpression"
             let node: JSONValue?
             do {
                 node = try value.expression.value(in: document)
             } catch {
-                throw failure(error, member: member, name: value.name, expression: value.expression)
+                throw failure(error, member: "values[\(i)].valueExpression", name: value.name, expression: value.expression)
             }
             let text = node.flatMap(ValueText.string)
             if value.required {
                 guard let text, !ValueText.isBlank(text) else {
-                    throw missing(member: member, name: value.name, expression: value.expression)
+                    throw missing(member: "values[\(i)].valueExpression", name: value.name, expression: value.expression)
                 }
                 properties.append(.init(name: value.name, value: text))
             } else if let text {
