@@ -17,6 +17,15 @@ let package = Package(
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
         .package(url: "https://github.com/groue/GRDB.swift", from: "7.10.0"),
+        // Gateway only: the local HTTP API (Hummingbird without TLS/HTTP2: loopback/LAN), YAML
+        // configuration (Yams: the one format operators and packagers expect for a daemon), graceful
+        // shutdown in order (service-lifecycle), structured logs (swift-log). Metrics are rendered
+        // as Prometheus text by hand from one actor's counters, so no metrics backend is pulled in.
+        // Hummingbird's default traits (swift-configuration, full Foundation) are not needed.
+        .package(url: "https://github.com/hummingbird-project/hummingbird", from: "2.28.1", traits: []),
+        .package(url: "https://github.com/jpsim/Yams", from: "6.2.2"),
+        .package(url: "https://github.com/swift-server/swift-service-lifecycle", from: "2.13.0"),
+        .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
     ],
     targets: [
         .target(name: "EdgeCore", swiftSettings: strict),
@@ -26,10 +35,23 @@ let package = Package(
         // Store is the one home of GRDB; Audit builds on Store's API.
         .target(name: "Store", dependencies: ["EdgeCore", "JSONQuery", .product(name: "GRDB", package: "GRDB.swift")], swiftSettings: strict),
         .target(name: "Audit", dependencies: ["EdgeCore", "JSONQuery", "Store"], swiftSettings: strict),
+        // Gateway is the one home of Hummingbird, Yams, ServiceLifecycle and Logging.
+        .target(
+            name: "Gateway",
+            dependencies: [
+                "EdgeCore", "JSONQuery", "FHIRModel", "Mapping", "Store", "Audit",
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "Yams", package: "Yams"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "UnixSignals", package: "swift-service-lifecycle"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: strict
+        ),
         .executableTarget(
             name: "fhir-edge",
             dependencies: [
-                "EdgeCore", "JSONQuery", "FHIRModel", "Mapping",
+                "EdgeCore", "JSONQuery", "FHIRModel", "Mapping", "Gateway",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             swiftSettings: strict
@@ -40,6 +62,7 @@ let package = Package(
         .testTarget(name: "MappingTests", dependencies: ["Mapping", "JSONQuery", "FHIRModel", "EdgeCore", "TestSupport"], swiftSettings: strict),
         .testTarget(name: "StoreTests", dependencies: ["Store", "EdgeCore", "JSONQuery"], swiftSettings: strict),
         .testTarget(name: "AuditTests", dependencies: ["Audit", "Store", "EdgeCore", "JSONQuery"], swiftSettings: strict),
+        .testTarget(name: "GatewayTests", dependencies: ["Gateway", "Store", "Audit", "Mapping", "EdgeCore", "JSONQuery"], swiftSettings: strict),
     ],
     swiftLanguageModes: [.v6]
 )

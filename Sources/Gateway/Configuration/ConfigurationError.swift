@@ -1,0 +1,40 @@
+/// One problem in a configuration file, with the file, the key path and, when known, the line.
+public struct ConfigurationProblem: Hashable, Sendable, CustomStringConvertible {
+    /// The file as the operator named it.
+    public var file: String
+    /// Dotted key path with indexes, e.g. `store.maxBytes` or `clients.ward-hub.tokenSHA256`;
+    /// empty for the document itself.
+    public var keyPath: String
+    /// 1-based line in the file, when known.
+    public var line: Int?
+    public var message: String
+
+    public init(file: String, keyPath: String, line: Int? = nil, message: String) {
+        self.file = file
+        self.keyPath = keyPath
+        self.line = line
+        self.message = message
+    }
+
+    /// `config.yaml: store.maxBytes: expected a size like 512MiB (line 7)`
+    public var description: String {
+        var text = file + ": "
+        if !keyPath.isEmpty { text += keyPath + ": " }
+        text += message
+        if let line { text += " (line \(line))" }
+        return text
+    }
+}
+
+/// A configuration that cannot be used, with every problem found, not just the first.
+public struct ConfigurationError: Error, Sendable, CustomStringConvertible {
+    public var problems: [ConfigurationProblem]
+
+    public init(problems: [ConfigurationProblem]) {
+        self.problems = problems
+    }
+
+    public var description: String {
+        problems.map(\.description).joined(separator: "\n")
+    }
+}

@@ -1,0 +1,272 @@
+import EdgeCore
+import Foundation
+import Yams
+
+/// Command-line settings that replace those of the file (`run --data-dir --listen`).
+public struct ConfigurationOverrides: Sendable, Equatable {
+    public var dataDirectory: String?
+    public var listen: String?
+
+    public init(dataDirectory: String? = nil, listen: String? = nil) {
+        self.dataDirectory = dataDirectory
+        self.listen = listen
+    }
+}
+
+extension GatewayConfiguration {
+    /// Reads and validates a YAML configuration file; relative paths in it are resolved against
+    /// the file's folder. Throws every problem found at once.
+    public static func load(file: String, overrides: ConfigurationOverrides = ConfigurationOverrides()) throws(ConfigurationError) -> GatewayConfiguration {
+        let text: String
+        do {
+            text = try String(contentsOfFile: file, encoding: .utf8)
+        } catch {
+            throw ConfigurationError(problems: [ConfigurationProblem(file: file, keyPath: "", message: "cannot read the file; check the path and its permissions")])
+        }
+        return try decode(yaml: text, file: file, baseDirectory: PathText.directory(of: file), overrides: overrides)
+    }
+
+    /// Decodes configuration text. `baseDirectory` resolves relative paths.
+    public static func decode(
+        yaml: String, file: String, baseDirectory: String, overrides: ConfigurationOverrides = ConfigurationOverrides()
+    ) throws(ConfigurationError) -> GatewayConfiguration {
+        var reader = YAMLNodeReader(file: file)
+        let root: Node?
+        do {
+            root = try Yams.compose(yaml: yaml)
+        } catch {
+            throw ConfigurationError(problems: [ConfigurationProblem(file: file, keyPath: "", message: "not valid YAML: \(error)")])
+        }
+        guard let root else {
+            throw ConfigurationError(problems: [ConfigurationProblem(file: file, keyPath: "", message: "the file is empty; it needs at least dataDir and profiles.directory")])
+        }
+        let configuration = ConfigurationDecoder.decode(root, reader: &reader, file: file, baseDirectory: baseDirectory, overrides: overrides)
+        if let configuration, reader.problems.isEmpty { return configuration }
+        throw ConfigurationError(problems: reader.problems)
+    }
+}
+
+/// The schema of the configuration file, as code: each section knows its keys.
+enum ConfigurationDecoder {
+    static func decode(
+        _ root: Node, reader: inout YAMLNodeReader, file: String, baseDirectory: String, overrides: ConfigurationOverrides
+    ) -> GatewayConfiguration? {
+        let keys: Set<String> = ["dataDir", "demo", "http", "store", "profiles", "clients", "mapping"]
+        guard let members = reader.mapping(root, at: "", known: keys) else { return nil }
+
+        var dataDirectory: String?
+        if let node = members["dataDir"], let text = reader.string(node, at: "dataDir") {
+            dataDirectory = PathText.resolve(text, against: baseDirectory)
+        }
+        if let override = overrides.dataDirectory { dataDirectory = override }
+        if dataDirectory == nil, members["dataDir"] == nil {
+            reader.problem("dataDir", nil, "missing; name the folder that holds the store (or pass --data-dir)")
+        }
+
+        var demo = false
+        if let node = members["demo"], let value = reader.bool(node, at: "demo") { demo = value }
+
+        var http = GatewayConfiguration.HTTP()
+        if let node = members["http"] { http = decodeHTTP(node, reader: &reader) }
+        if let listen = overrides.listen {
+            if let address = ListenAddress(parsing: listen) {
+                http.listen = address
+            } else {
+                reader.problem("http.listen", nil, "--listen \(listen): expected HOST:PORT, e.g. 127.0.0.1:8088")
+            }
+        }
+        if demo, !http.listen.isLoopback {
+            reader.problem("demo", members["demo"], "demo mode takes data without tokens, so it listens on loopback only; http.listen is \(http.listen)")
+        }
+
+        var storePath: String?
+        var store = GatewayConfiguration.StoreBounds()
+        if let node = members["store"] {
+            (store, storePath) = decodeStore(node, reader: &reader, baseDirectory: baseDirectory)
+        }
+
+        var clients: [GatewayConfiguration.Client] = []
+        if let node = members["clients"] { clients = decodeClients(node, reader: &reader) }
+
+        var profiles: GatewayConfiguration.Profiles?
+        if let node = members["profiles"] {
+            profiles = decodeProfiles(node, reader: &reader, baseDirectory: baseDirectory, clients: Set(clients.map(\.id)))
+        } else {
+            reader.problem("profiles", nil, "missing; set profiles.directory to the folder of device profiles")
+        }
+
+        var mapping = GatewayConfiguration.Mapping()
+        if let node = members["mapping"], let section = reader.mapping(node, at: "mapping", known: ["batchSize"]) {
+            if let node = section["batchSize"], let value = reader.integer(node, at: "mapping.batchSize", range: 1...100_000) {
+                mapping.batchSize = value
+            }
+        }
+
+        guard let dataDirectory, let profiles else { return nil }
+        return GatewayConfiguration(
+            file: file, dataDirectory: dataDirectory, explicitStorePath: storePath, http: http, store: store,
+            profiles: profiles, clients: clients, mapping: mapping, demo: demo)
+    }
+
+    static func decodeHTTP(_ node: Node, reader: inout YAMLNodeReader) -> GatewayConfiguration.HTTP {
+        var http = GatewayConfiguration.HTTP()
+        guard let section = reader.mapping(node, at: "http", known: ["listen", "maxBodySize"]) else { return http }
+        if let node = section["listen"], let text = reader.string(node, at: "http.listen") {
+            if let address = ListenAddress(parsing: text) {
+                http.listen = address
+            } else {
+                reader.problem("http.listen", node, "expected HOST:PORT, e.g. 127.0.0.1:8088")
+            }
+        }
+        if let node = section["maxBodySize"], let bytes = reader.size(node, at: "http.maxBodySize") {
+            if bytes > 1 << 30 {
+                reader.problem("http.maxBodySize", node, "at most 1GiB: a request body is held in memory until it is committed")
+            } else {
+                http.maxBodyBytes = Int(bytes)
+            }
+        }
+        return http
+    }
+
+    static func decodeStore(
+        _ node: Node, reader: inout YAMLNodeReader, baseDirectory: String
+    ) -> (GatewayConfiguration.StoreBounds, String?) {
+        var bounds = GatewayConfiguration.StoreBounds()
+        let keys: Set<String> = ["path", "maxBytes", "highWaterMark", "maxAge", "evictionPolicy", "retainSynced"]
+        guard let section = reader.mapping(node, at: "store", known: keys) else { return (bounds, nil) }
+        var path: String?
+        if let node = section["path"], let text = reader.string(node, at: "store.path") {
+            path = PathText.resolve(text, against: baseDirectory)
+        }
+        if let node = section["maxBytes"], let bytes = reader.size(node, at: "store.maxBytes") {
+            bounds.maxBytes = bytes
+        }
+        bounds.highWaterBytes = bounds.maxBytes / 10 * 9
+        if let node = section["highWaterMark"], case .scalar(let scalar) = node {
+            let text = scalar.string.trimmingSpaces
+            if text.hasSuffix("%"), let percent = Int(text.dropLast()), (1...100).contains(percent) {
+                bounds.highWaterBytes = bounds.maxBytes / 100 * Int64(percent)
+            } else if let bytes = ByteSize.parse(text), bytes > 0 {
+                if bytes > bounds.maxBytes {
+                    reader.problem("store.highWaterMark", node, "must not exceed store.maxBytes")
+                } else {
+                    bounds.highWaterBytes = bytes
+                }
+            } else {
+                reader.problem("store.highWaterMark", node, "expected a percentage of maxBytes like 90% or a size like 450MiB")
+            }
+        } else if let node = section["highWaterMark"] {
+            reader.problem("store.highWaterMark", node, "expected a percentage of maxBytes like 90% or a size like 450MiB")
+        }
+        if let node = section["maxAge"], let milliseconds = reader.duration(node, at: "store.maxAge") {
+            bounds.maxAgeMilliseconds = milliseconds
+        }
+        if let node = section["retainSynced"], let milliseconds = reader.duration(node, at: "store.retainSynced") {
+            bounds.syncedRetentionMilliseconds = milliseconds
+        }
+        if let node = section["evictionPolicy"], let text = reader.string(node, at: "store.evictionPolicy") {
+            if let policy = GatewayConfiguration.StoreBounds.EvictionPolicy(rawValue: text) {
+                bounds.evictionPolicy = policy
+            } else {
+                reader.problem("store.evictionPolicy", node, "expected refuse or evict-oldest-unsynced")
+            }
+        }
+        return (bounds, path)
+    }
+
+    static func decodeClients(_ node: Node, reader: inout YAMLNodeReader) -> [GatewayConfiguration.Client] {
+        guard let named = reader.namedMapping(node, at: "clients") else { return [] }
+        var clients: [GatewayConfiguration.Client] = []
+        for (id, value) in named {
+            let path = "clients." + id
+            guard let section = reader.mapping(value, at: path, known: ["tokenSHA256"]) else { continue }
+            guard let hashNode = section["tokenSHA256"] else {
+                reader.problem(path + ".tokenSHA256", value, "missing; `fhir-edge config hash-token` prints it for a token")
+                continue
+            }
+            guard let text = reader.string(hashNode, at: path + ".tokenSHA256") else { continue }
+            guard let hash = HexText.bytes(text), hash.count == 32 else {
+                reader.problem(path + ".tokenSHA256", hashNode, "expected 64 hexadecimal digits (the SHA-256 of the token, never the token)")
+                continue
+            }
+            clients.append(GatewayConfiguration.Client(id: id, tokenHash: hash))
+        }
+        return clients
+    }
+
+    static func decodeProfiles(
+        _ node: Node, reader: inout YAMLNodeReader, baseDirectory: String, clients: Set<String>
+    ) -> GatewayConfiguration.Profiles? {
+        guard let section = reader.mapping(node, at: "profiles", known: ["directory", "access"]) else { return nil }
+        var directory: String?
+        if let node = section["directory"], let text = reader.string(node, at: "profiles.directory") {
+            directory = PathText.resolve(text, against: baseDirectory)
+        } else if section["directory"] == nil {
+            reader.problem("profiles.directory", node, "missing; name the folder that holds one folder per device profile")
+        }
+        var access: [String: GatewayConfiguration.Access] = [:]
+        if let node = section["access"], let named = reader.namedMapping(node, at: "profiles.access") {
+            for (profile, value) in named {
+                let path = "profiles.access." + profile
+                if case .scalar(let scalar) = value, scalar.string == "*" {
+                    access[profile] = .anyClient
+                    continue
+                }
+                guard let items = reader.sequence(value, at: path) else { continue }
+                var ids = Set<String>()
+                for (index, item) in items.enumerated() {
+                    guard let id = reader.string(item, at: "\(path)[\(index)]") else { continue }
+                    if clients.contains(id) {
+                        ids.insert(id)
+                    } else {
+                        reader.problem("\(path)[\(index)]", item, "no client \(id) under clients")
+                    }
+                }
+                access[profile] = .clients(ids)
+            }
+        }
+        guard let directory else { return nil }
+        return GatewayConfiguration.Profiles(directory: directory, access: access)
+    }
+}
+
+enum HexText {
+    static func bytes(_ text: String) -> [UInt8]? {
+        var bytes: [UInt8] = []
+        bytes.reserveCapacity(text.utf8.count / 2)
+        var high: UInt8?
+        for character in text.utf8 {
+            let nibble: UInt8
+            switch character {
+            case UInt8(ascii: "0")...UInt8(ascii: "9"): nibble = character - UInt8(ascii: "0")
+            case UInt8(ascii: "a")...UInt8(ascii: "f"): nibble = character - UInt8(ascii: "a") + 10
+            case UInt8(ascii: "A")...UInt8(ascii: "F"): nibble = character - UInt8(ascii: "A") + 10
+            default: return nil
+            }
+            if let value = high {
+                bytes.append(value << 4 | nibble)
+                high = nil
+            } else {
+                high = nibble
+            }
+        }
+        return high == nil ? bytes : nil
+    }
+}
+
+enum PathText {
+    static func directory(of file: String) -> String {
+        guard let slash = file.lastIndex(of: "/") else { return "." }
+        if slash == file.startIndex { return "/" }
+        return String(file[..<slash])
+    }
+
+    static func resolve(_ path: String, against base: String) -> String {
+        if path.hasPrefix("/") || base == "." || base.isEmpty { return path }
+        return base.hasSuffix("/") ? base + path : base + "/" + path
+    }
+
+    static func join(_ directory: String, _ name: String) -> String {
+        directory.hasSuffix("/") ? directory + name : directory + "/" + name
+    }
+}

@@ -1,0 +1,169 @@
+/// The daemon's typed configuration, validated as a whole when it is loaded
+/// (`GatewayConfiguration.load(file:)`); every path in it is absolute or relative to the
+/// working directory, already resolved against the configuration file's folder.
+public struct GatewayConfiguration: Sendable {
+    /// The file it was read from, for messages and the journal.
+    public var file: String
+    /// Holds the store (`fhir-edge.sqlite` unless `store.path` says otherwise).
+    public var dataDirectory: String
+    /// Set when `store.path` names the database file explicitly.
+    public var explicitStorePath: String?
+    public var http: HTTP
+    public var store: StoreBounds
+    public var profiles: Profiles
+    public var clients: [Client]
+    public var mapping: Mapping
+    /// Loopback-only, token-free ingest for the `demo-vitals` profile.
+    public var demo: Bool
+
+    /// The SQLite file of the store.
+    public var storePath: String {
+        explicitStorePath ?? GatewayConfiguration.storePath(inDataDirectory: dataDirectory)
+    }
+
+    /// Where a data directory keeps its store; `queue stats --data-dir` and friends use the same rule.
+    public static func storePath(inDataDirectory directory: String) -> String {
+        directory.hasSuffix("/") ? directory + storeFileName : directory + "/" + storeFileName
+    }
+
+    public static let storeFileName = "fhir-edge.sqlite"
+
+    public struct HTTP: Sendable, Equatable {
+        public var listen: ListenAddress
+        /// Largest request body accepted; larger ones get 413.
+        public var maxBodyBytes: Int
+        public init(listen: ListenAddress = .default, maxBodyBytes: Int = 4 << 20) {
+            self.listen = listen
+            self.maxBodyBytes = maxBodyBytes
+        }
+    }
+
+    public struct StoreBounds: Sendable, Equatable {
+        public enum EvictionPolicy: String, Sendable, Equatable, CaseIterable {
+            /// Unsynced data is never evicted: intake answers 503 at the high-water mark.
+            case refuse
+            /// The oldest unsynced rows are evicted to make room; each eviction is journaled.
+            case evictOldestUnsynced = "evict-oldest-unsynced"
+        }
+
+        /// Bound on stored payload, resource and dead-letter bytes.
+        public var maxBytes: Int64
+        /// Intake is refused (503) from this many stored bytes on; the rest of `maxBytes` is
+        /// headroom for the resources that mapping the inbox still produces.
+        public var highWaterBytes: Int64
+        /// Unsynced data older than this is an alarm (refuse) or evicted (evict-oldest-unsynced).
+        public var maxAgeMilliseconds: Int64?
+        public var evictionPolicy: EvictionPolicy
+        /// How long synced data is kept.
+        public var syncedRetentionMilliseconds: Int64
+
+        public init(
+            maxBytes: Int64 = 1 << 30, highWaterBytes: Int64? = nil, maxAgeMilliseconds: Int64? = nil,
+            evictionPolicy: EvictionPolicy = .refuse, syncedRetentionMilliseconds: Int64 = 7 * 86_400_000
+        ) {
+            self.maxBytes = maxBytes
+            self.highWaterBytes = highWaterBytes ?? maxBytes / 10 * 9
+            self.maxAgeMilliseconds = maxAgeMilliseconds
+            self.evictionPolicy = evictionPolicy
+            self.syncedRetentionMilliseconds = syncedRetentionMilliseconds
+        }
+    }
+
+    public struct Profiles: Sendable, Equatable {
+        public var directory: String
+        /// Which clients may post to which profile; a profile without an entry accepts no client.
+        public var access: [String: Access]
+        public init(directory: String, access: [String: Access] = [:]) {
+            self.directory = directory
+            self.access = access
+        }
+    }
+
+    public enum Access: Sendable, Equatable {
+        /// Every configured client (`"*"`).
+        case anyClient
+        case clients(Set<String>)
+
+        public func allows(_ clientID: String) -> Bool {
+            switch self {
+            case .anyClient: return true
+            case .clients(let ids): return ids.contains(clientID)
+            }
+        }
+    }
+
+    public struct Client: Sendable, Equatable {
+        public var id: String
+        /// SHA-256 of the bearer token; the token itself is never stored.
+        public var tokenHash: [UInt8]
+        public init(id: String, tokenHash: [UInt8]) {
+            self.id = id
+            self.tokenHash = tokenHash
+        }
+    }
+
+    public struct Mapping: Sendable, Equatable {
+        /// Inbox messages claimed and committed per mapping transaction.
+        public var batchSize: Int
+        public init(batchSize: Int = 500) {
+            self.batchSize = batchSize
+        }
+    }
+
+    public init(
+        file: String, dataDirectory: String, explicitStorePath: String? = nil, http: HTTP = HTTP(),
+        store: StoreBounds = StoreBounds(), profiles: Profiles, clients: [Client] = [],
+        mapping: Mapping = Mapping(), demo: Bool = false
+    ) {
+        self.file = file
+        self.dataDirectory = dataDirectory
+        self.explicitStorePath = explicitStorePath
+        self.http = http
+        self.store = store
+        self.profiles = profiles
+        self.clients = clients
+        self.mapping = mapping
+        self.demo = demo
+    }
+}
+
+/// `host:port` the local API listens on; `127.0.0.1:8088` by default.
+public struct ListenAddress: Sendable, Equatable, CustomStringConvertible {
+    public var host: String
+    public var port: Int
+
+    public init(host: String, port: Int) {
+        self.host = host
+        self.port = port
+    }
+
+    public static let `default` = ListenAddress(host: "127.0.0.1", port: 8088)
+
+    /// Parses `HOST:PORT`, `[v6]:PORT` or `:PORT` (loopback); port 0 asks for any free port.
+    public init?(parsing text: String) {
+        var host: Substring
+        var portText: Substring
+        if text.hasPrefix("[") {
+            guard let close = text.firstIndex(of: "]") else { return nil }
+            host = text[text.index(after: text.startIndex)..<close]
+            let rest = text[text.index(after: close)...]
+            guard rest.hasPrefix(":") else { return nil }
+            portText = rest.dropFirst()
+        } else {
+            guard let colon = text.lastIndex(of: ":") else { return nil }
+            host = text[..<colon]
+            portText = text[text.index(after: colon)...]
+            if host.contains(":") { return nil }
+        }
+        if host.isEmpty { host = "127.0.0.1" }
+        guard let port = Int(portText), (0...65_535).contains(port) else { return nil }
+        self.init(host: String(host), port: port)
+    }
+
+    /// Only this machine can connect.
+    public var isLoopback: Bool {
+        host == "localhost" || host == "::1" || host.hasPrefix("127.")
+    }
+
+    public var description: String { host.contains(":") ? "[\(host)]:\(port)" : "\(host):\(port)" }
+}

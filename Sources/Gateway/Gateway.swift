@@ -1,0 +1,157 @@
+public import EdgeCore
+import Audit
+import Foundation
+import Hummingbird
+import JSONQuery
+public import Logging
+import ServiceLifecycle
+import UnixSignals
+public import Store
+
+/// The running gateway: the store, the local HTTP API, the mapping stage, retention and the
+/// access journal, as Services in one ServiceGroup.
+///
+/// Shutdown order (SIGTERM/SIGINT): the HTTP server stops taking requests first, then the
+/// mapping stage finishes the batch in hand, then retention and the access journal flush;
+/// the store closes last, after the group has returned.
+public final class Gateway: Sendable {
+    public let configuration: GatewayConfiguration
+    public let catalog: DeviceProfileCatalog
+    let store: Store
+    let monitor: GatewayMonitor
+    let accessJournal: AccessJournal
+    let mappingStage: MappingStage
+    let api: LocalAPI
+    let now: @Sendable () -> Timestamp
+    let logger: Logger
+
+    /// Opens (creating when needed) the store in the configured data directory.
+    /// - Parameter now: the clock for receive times, journal times and `issued`.
+    public init(
+        configuration: GatewayConfiguration, catalog: DeviceProfileCatalog,
+        now: @escaping @Sendable () -> Timestamp = Gateway.systemClock, logger: Logger
+    ) throws(StoreError) {
+        self.configuration = configuration
+        self.catalog = catalog
+        self.now = now
+        self.logger = logger
+        let directory = PathText.directory(of: configuration.storePath)
+        try? FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+        let store = try Store(path: configuration.storePath, policy: Self.policy(configuration.store), chain: AuditChain(), now: now)
+        self.store = store
+        let monitor = GatewayMonitor(startedAt: now())
+        self.monitor = monitor
+        self.accessJournal = AccessJournal(store: store, logger: logger)
+        let mappingStage = MappingStage(
+            store: store, catalog: catalog, monitor: monitor, batchSize: configuration.mapping.batchSize, now: now, logger: logger)
+        self.mappingStage = mappingStage
+        self.api = LocalAPI(
+            configuration: configuration, catalog: catalog, store: store, monitor: monitor, accessJournal: accessJournal,
+            onCommitted: { mappingStage.wake() }, now: now, logger: logger)
+    }
+
+    public static let systemClock: @Sendable () -> Timestamp = Store.systemClock
+
+    static func policy(_ bounds: GatewayConfiguration.StoreBounds) -> StorePolicy {
+        let whenFull: StorePolicy.WhenFull
+        switch bounds.evictionPolicy {
+        case .refuse: whenFull = .refuseNewData
+        case .evictOldestUnsynced: whenFull = .evictOldestUnsynced(olderThan: bounds.maxAgeMilliseconds.map { .milliseconds($0) })
+        }
+        // The store refuses at the high-water mark; the rest of maxBytes is headroom for the
+        // resources that mapping the inbox still adds.
+        return StorePolicy(maxBytes: bounds.highWaterBytes, retainSynced: .milliseconds(bounds.syncedRetentionMilliseconds), whenFull: whenFull)
+    }
+
+    /// Journals the configuration, hands back work of a previous process, then runs until
+    /// SIGTERM/SIGINT (or cancellation) and closes the store.
+    /// - Parameters:
+    ///   - handlesSignals: SIGTERM and SIGINT start the graceful shutdown (off in tests, which cancel).
+    ///   - onListening: called with the bound address once the HTTP server accepts connections.
+    public func run(
+        handlesSignals: Bool = true,
+        onListening: @escaping @Sendable (ListenAddress) async -> Void = { _ in }
+    ) async throws {
+        try await prepare()
+        let listen = configuration.http.listen
+        let logger = self.logger
+        let server = Application(
+            router: api.router(),
+            configuration: ApplicationConfiguration(address: .hostname(listen.host, port: listen.port), serverName: nil),
+            onServerRunning: { channel in
+                let port = channel.localAddress?.port ?? listen.port
+                logger.info("Local API listening", metadata: ["edge.http.host": "\(listen.host)", "edge.http.port": "\(port)"])
+                await onListening(ListenAddress(host: listen.host, port: port))
+            },
+            logger: logger)
+        let retention = RetentionService(store: store, logger: logger)
+        // Started in this order, stopped in the reverse: intake first, journal last.
+        let group = ServiceGroup(configuration: ServiceGroupConfiguration(
+            services: [
+                .init(service: accessJournal),
+                .init(service: retention),
+                .init(service: mappingStage),
+                .init(service: server),
+            ],
+            gracefulShutdownSignals: handlesSignals ? [.sigterm, .sigint] : [],
+            logger: logger))
+        do {
+            try await group.run()
+        } catch {
+            try? store.close()
+            throw error
+        }
+        try store.close()
+        logger.info("Gateway stopped; the store is closed")
+    }
+
+    /// Journals the loaded configuration and hands back claims of a previous process.
+    func prepare() async throws(StoreError) {
+        var profiles = JSONObject()
+        for name in catalog.names {
+            if let profile = catalog[name] { profiles[name] = .string(profile.templateVersion) }
+        }
+        let event = JournalEvent(
+            kind: JournalKind("config.loaded"), actor: "gateway",
+            details: [
+                "file": .string(configuration.file), "demo": .bool(configuration.demo),
+                "listen": .string(configuration.http.listen.description), "profiles": .object(profiles),
+                "clients": .int(Int64(configuration.clients.count)),
+                "maxBytes": .int(configuration.store.maxBytes), "highWaterBytes": .int(configuration.store.highWaterBytes),
+                "evictionPolicy": .string(configuration.store.evictionPolicy.rawValue),
+            ])
+        try await store.journal([event])
+        let resumed = try await store.resumeAfterRestart()
+        if resumed.inbox + resumed.outbox > 0 {
+            logger.notice("Work of a previous process handed back", metadata: [
+                "edge.inbox.resumed": "\(resumed.inbox)", "edge.outbox.resumed": "\(resumed.outbox)",
+            ])
+        }
+    }
+}
+
+/// Runs the store's retention pass periodically.
+struct RetentionService: Service {
+    let store: Store
+    let logger: Logger
+    var interval: Duration = .seconds(60)
+
+    func run() async throws {
+        // Cancelled at graceful shutdown: a pass in progress is one transaction and completes or rolls back.
+        await cancelWhenGracefulShutdown {
+            while !Task.isCancelled {
+                do throws(StoreError) {
+                    let report = try await store.enforceRetention()
+                    if report.syncedRows + report.unsyncedRows > 0 {
+                        logger.info("Retention evicted rows", metadata: [
+                            "edge.retention.synced": "\(report.syncedRows)", "edge.retention.unsynced": "\(report.unsyncedRows)",
+                        ])
+                    }
+                } catch {
+                    logger.error("Retention pass failed", metadata: ["edge.store.error": "\(error.code)"])
+                }
+                try? await Task.sleep(for: interval)
+            }
+        }
+    }
+}

@@ -1,0 +1,256 @@
+import EdgeCore
+import Hummingbird
+import JSONQuery
+import Logging
+import Store
+import Synchronization
+
+/// Per-request context: the peer's loopback-ness (for demo ingest) and a slot in which the
+/// handler names the authenticated client for the access journal.
+struct GatewayRequestContext: RequestContext {
+    var coreContext: CoreRequestContextStorage
+    /// nil when the peer address is unknown (an in-process test channel).
+    let peerIsLoopback: Bool?
+    let client: ClientSlot
+
+    init(source: ApplicationRequestContextSource) {
+        self.coreContext = .init(source: source)
+        if let address = source.channel.remoteAddress?.ipAddress {
+            self.peerIsLoopback = address.hasPrefix("127.") || address == "::1" || address.hasPrefix("::ffff:127.")
+        } else {
+            self.peerIsLoopback = nil
+        }
+        self.client = ClientSlot()
+    }
+}
+
+final class ClientSlot: Sendable {
+    private let value = Mutex<String?>(nil)
+    var id: String? {
+        get { value.withLock { $0 } }
+        set { value.withLock { $0 = newValue } }
+    }
+}
+
+/// The local HTTP API: `POST /ingest/{profile}`, `GET /health`, `GET /metrics`, `GET /status`.
+struct LocalAPI: Sendable {
+    /// The demo profile that demo mode opens to loopback peers without a token.
+    static let demoProfile = "demo-vitals"
+    static let demoClient = "demo"
+    /// Seconds a refused sender should wait; the mapping stage frees space in batches.
+    static let retryAfterSeconds = 5
+
+    let configuration: GatewayConfiguration
+    let catalog: DeviceProfileCatalog
+    let store: Store
+    let monitor: GatewayMonitor
+    let accessJournal: AccessJournal
+    let authenticator: ClientAuthenticator
+    /// Called after each commit, to wake the mapping stage.
+    let onCommitted: @Sendable () -> Void
+    let now: @Sendable () -> Timestamp
+    let logger: Logger
+
+    init(
+        configuration: GatewayConfiguration, catalog: DeviceProfileCatalog, store: Store, monitor: GatewayMonitor,
+        accessJournal: AccessJournal, onCommitted: @escaping @Sendable () -> Void = {},
+        now: @escaping @Sendable () -> Timestamp, logger: Logger
+    ) {
+        self.onCommitted = onCommitted
+        self.configuration = configuration
+        self.catalog = catalog
+        self.store = store
+        self.monitor = monitor
+        self.accessJournal = accessJournal
+        self.authenticator = ClientAuthenticator(clients: configuration.clients)
+        self.now = now
+        self.logger = logger
+    }
+
+    func router() -> Router<GatewayRequestContext> {
+        let router = Router(context: GatewayRequestContext.self)
+        router.add(middleware: AccessRecording(monitor: monitor, journal: accessJournal))
+        router.post("/ingest/:profile") { request, context in
+            try await ingest(request, context: context)
+        }
+        router.get("/health") { _, _ in
+            await health()
+        }
+        router.get("/metrics") { _, _ in
+            await metrics()
+        }
+        router.get("/status") { _, _ in
+            await status()
+        }
+        return router
+    }
+
+    // MARK: Ingest
+
+    func ingest(_ request: Request, context: GatewayRequestContext) async throws -> Response {
+        let profileName = context.parameters.get("profile") ?? ""
+        let authorization = request.headers[.authorization]
+        let client: String
+        if authorization == nil, configuration.demo, profileName == Self.demoProfile, context.peerIsLoopback != false {
+            client = Self.demoClient
+        } else if let id = authenticator.client(forAuthorization: authorization) {
+            client = id
+        } else {
+            await monitor.recordRejected(reason: "unauthorized")
+            return Self.error(.unauthorized, "unauthorized", "send Authorization: Bearer <token> of a configured client",
+                              headers: [.wwwAuthenticate: "Bearer"])
+        }
+        context.client.id = client
+        guard let profile = catalog[profileName] else {
+            await monitor.recordRejected(reason: "unknown-profile")
+            return Self.error(.notFound, "unknown-profile", "no device profile named \(profileName) is loaded")
+        }
+        let allowed = client == Self.demoClient
+            ? profileName == Self.demoProfile
+            : configuration.profiles.access[profileName]?.allows(client) ?? false
+        guard allowed else {
+            await monitor.recordRejected(reason: "forbidden")
+            return Self.error(.forbidden, "forbidden", "client \(client) may not post to profile \(profileName); see profiles.access")
+        }
+        guard let format = IngestBody.Format(contentType: request.headers[.contentType]) else {
+            await monitor.recordRejected(reason: "unsupported-media-type")
+            return Self.error(.unsupportedMediaType, "unsupported-media-type", "send application/json (an object or an array) or application/x-ndjson")
+        }
+        let limit = configuration.http.maxBodyBytes
+        if let length = request.headers[.contentLength].flatMap({ Int($0) }), length > limit {
+            await monitor.recordRejected(reason: "too-large")
+            return Self.error(.contentTooLarge, "too-large", "the body is \(length) bytes; at most \(limit) are accepted (http.maxBodySize)")
+        }
+        var body: [UInt8] = []
+        for try await buffer in request.body {
+            guard body.count + buffer.readableBytes <= limit else {
+                await monitor.recordRejected(reason: "too-large")
+                return Self.error(.contentTooLarge, "too-large", "the body exceeds \(limit) bytes (http.maxBodySize)")
+            }
+            body.append(contentsOf: buffer.readableBytesView)
+        }
+        let messages: [IngestBody.Message]
+        do {
+            messages = try IngestBody.split(body, format: format)
+        } catch {
+            await monitor.recordRejected(reason: "invalid-body")
+            return Self.json(.badRequest, error.json)
+        }
+        let receivedAt = now()
+        let inbox = messages.map { message in
+            InboxMessage(profile: profile.id, transport: .http, sourceID: client, receivedAt: receivedAt, payload: message.bytes)
+        }
+        let ids: [InboxID]
+        do {
+            ids = try await store.append(inbox, actor: "http:" + client)
+        } catch {
+            switch error.code {
+            case .highWaterMark:
+                await monitor.recordRejected(reason: "high-water-mark", messages: messages.count)
+                logger.warning("Ingest refused at the store's high-water mark", metadata: ["edge.profile": "\(profileName)", "edge.client": "\(client)"])
+                return Self.error(.serviceUnavailable, "high-water-mark", "the store is full of unsynced data; retry later",
+                                  headers: [.retryAfter: String(Self.retryAfterSeconds)])
+            case .tooLarge:
+                await monitor.recordRejected(reason: "too-large", messages: messages.count)
+                return Self.error(.contentTooLarge, "too-large", "the batch is larger than the whole store bound; split it")
+            default:
+                await monitor.recordRejected(reason: "store-error", messages: messages.count)
+                await monitor.recordError("ingest: \(error.code)", at: receivedAt)
+                logger.error("Ingest could not commit to the store", metadata: ["edge.store.error": "\(error.code)"])
+                return Self.error(.internalServerError, "store-error", "the store could not commit the messages; nothing was accepted")
+            }
+        }
+        onCommitted()
+        await monitor.recordAccepted(profile: profileName, count: ids.count)
+        let answer: JSONValue = ["accepted": .int(Int64(ids.count)), "ids": .array(ids.map { .int($0.rawValue) })]
+        return Self.json(.accepted, answer)
+    }
+
+    // MARK: Operations
+
+    func snapshot() async -> StoreSnapshot? {
+        guard let statistics = try? await store.reader.statistics(at: now()) else { return nil }
+        return StoreSnapshot(statistics)
+    }
+
+    func health() async -> Response {
+        let snapshot = await snapshot()
+        let healthy = snapshot != nil
+        var object: JSONObject = ["status": .string(healthy ? "ok" : "unavailable"), "store": .string(healthy ? "ok" : "unreadable")]
+        if let snapshot { object["atHighWaterMark"] = .bool(snapshot.atHighWaterMark) }
+        return Self.json(healthy ? .ok : .serviceUnavailable, .object(object))
+    }
+
+    func metrics() async -> Response {
+        let snapshot = await snapshot()
+        let maxAge = configuration.store.maxAgeMilliseconds.map { Double($0) / 1000 }
+        let text = await monitor.prometheusText(store: snapshot, maxAgeSeconds: maxAge)
+        return Response(
+            status: .ok, headers: [.contentType: "text/plain; version=0.0.4; charset=utf-8"],
+            body: ResponseBody(byteBuffer: ByteBuffer(string: text)))
+    }
+
+    func status() async -> Response {
+        let snapshot = await snapshot()
+        return Self.json(.ok, await monitor.statusJSON(store: snapshot, now: now()))
+    }
+
+    // MARK: Responses
+
+    static func json(_ status: HTTPResponse.Status, _ value: JSONValue, headers: HTTPFields = [:]) -> Response {
+        var bytes: [UInt8] = []
+        JSONWriter().write(value, into: &bytes)
+        bytes.append(UInt8(ascii: "\n"))
+        var fields = headers
+        fields[.contentType] = "application/json"
+        return Response(status: status, headers: fields, body: ResponseBody(byteBuffer: ByteBuffer(bytes: bytes)))
+    }
+
+    static func error(_ status: HTTPResponse.Status, _ code: String, _ message: String, headers: HTTPFields = [:]) -> Response {
+        json(status, ["error": .string(code), "message": .string(message)], headers: headers)
+    }
+}
+
+extension StoreSnapshot {
+    init(_ statistics: StoreStatistics) {
+        self.init(
+            received: statistics.received, refused: statistics.refused, inbox: statistics.inbox,
+            outboxPending: statistics.outboxPending, outboxSent: statistics.outboxSent,
+            deadLetters: statistics.deadLetters, bytes: statistics.bytes,
+            oldestUnsentSeconds: statistics.oldestUnsentAge.map { duration in
+                let (seconds, attoseconds) = duration.components
+                return Double(seconds) + Double(attoseconds) / 1e18
+            },
+            atHighWaterMark: statistics.atHighWaterMark)
+    }
+}
+
+/// Counts every request by route and status and journals it with the client that made it.
+struct AccessRecording: RouterMiddleware {
+    typealias Context = GatewayRequestContext
+    let monitor: GatewayMonitor
+    let journal: AccessJournal
+
+    func handle(
+        _ request: Request, context: GatewayRequestContext,
+        next: (Request, GatewayRequestContext) async throws -> Response
+    ) async throws -> Response {
+        do {
+            let response = try await next(request, context)
+            await record(request, context, status: response.status.code)
+            return response
+        } catch let error as any HTTPResponseError {
+            await record(request, context, status: error.status.code)
+            throw error
+        } catch {
+            await record(request, context, status: 500)
+            throw error
+        }
+    }
+
+    private func record(_ request: Request, _ context: GatewayRequestContext, status: Int) async {
+        let route = context.endpointPath ?? "unmatched"
+        await monitor.recordRequest(route: route, status: status)
+        journal.record(client: context.client.id, method: request.method.rawValue, route: route, status: status)
+    }
+}

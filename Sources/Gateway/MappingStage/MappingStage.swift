@@ -1,0 +1,205 @@
+import EdgeCore
+import FHIRModel
+import JSONQuery
+import Logging
+import Mapping
+import ServiceLifecycle
+import Store
+
+/// Moves the inbox to the outbox: claims a batch, runs each message's profile (normalize every
+/// message, then convert the batch's measurements per profile), and commits resources, dead
+/// letters and journal entries in one store transaction per batch.
+///
+/// It wakes when ingest commits (`wake()`) and otherwise polls, for messages that arrive another
+/// way (a replay from the CLI, work handed back after a restart). On graceful shutdown it
+/// finishes the batch in hand and stops.
+final class MappingStage: Service, Sendable {
+    private let store: Store
+    private let catalog: DeviceProfileCatalog
+    private let monitor: GatewayMonitor
+    private let batchSize: Int
+    private let pollInterval: Duration
+    private let now: @Sendable () -> Timestamp
+    private let logger: Logger
+    private let signal: AsyncStream<Void>
+    private let signalContinuation: AsyncStream<Void>.Continuation
+
+    init(
+        store: Store, catalog: DeviceProfileCatalog, monitor: GatewayMonitor, batchSize: Int,
+        pollInterval: Duration = .seconds(1), now: @escaping @Sendable () -> Timestamp, logger: Logger
+    ) {
+        self.store = store
+        self.catalog = catalog
+        self.monitor = monitor
+        self.batchSize = batchSize
+        self.pollInterval = pollInterval
+        self.now = now
+        self.logger = logger
+        (signal, signalContinuation) = AsyncStream.makeStream(of: Void.self, bufferingPolicy: .bufferingNewest(1))
+    }
+
+    /// New messages are in the inbox.
+    func wake() {
+        signalContinuation.yield()
+    }
+
+    func run() async throws {
+        let continuation = signalContinuation
+        let interval = pollInterval
+        await withGracefulShutdownHandler {
+            await withTaskGroup(of: Void.self) { group in
+                group.addTask {
+                    // The poll: a wake-up every interval until the stage stops.
+                    while !Task.isCancelled {
+                        try? await Task.sleep(for: interval)
+                        continuation.yield()
+                    }
+                }
+                continuation.yield()
+                for await _ in signal {
+                    await drain()
+                }
+                group.cancelAll()
+            }
+        } onGracefulShutdown: {
+            continuation.finish()
+        }
+    }
+
+    /// Maps batches until the inbox has nothing pending.
+    func drain() async {
+        while true {
+            do {
+                let mapped = try await mapNextBatch()
+                if mapped < batchSize { return }
+            } catch {
+                logger.error("Mapping batch failed; its messages stay claimed until the next start", metadata: ["edge.store.error": "\(error.code)"])
+                await monitor.recordError("mapping: \(error.code)", at: now())
+                return
+            }
+        }
+    }
+
+    /// Claims, maps and commits one batch; returns how many messages it held.
+    @discardableResult
+    func mapNextBatch() async throws(StoreError) -> Int {
+        let items = try await store.claimInbox(limit: batchSize)
+        guard !items.isEmpty else { return 0 }
+        let time = now()
+        let (result, summary) = Self.map(items, catalog: catalog, issued: time)
+        try await store.completeMapping(result)
+        await monitor.recordMapping(summary, at: time)
+        logger.debug("Mapped a batch", metadata: [
+            "edge.mapping.messages": "\(items.count)", "edge.mapping.resources": "\(result.resources.count)",
+            "edge.mapping.failures": "\(result.failures.count)",
+        ])
+        return items.count
+    }
+
+    /// The pure part: claimed messages in, the store transaction's content out.
+    static func map(_ items: [InboxItem], catalog: DeviceProfileCatalog, issued: Timestamp) -> (MappingResult, MappingBatchSummary) {
+        var result = MappingResult(inboxIDs: items.map(\.id))
+        var summary = MappingBatchSummary(messages: items.count)
+        var failed = Set<InboxID>()
+
+        func fail(_ item: InboxItem, stage: String, type: String, message: String, version: String?, device: String?) {
+            guard failed.insert(item.id).inserted else { return }
+            result.failures.append(MappingFailure(inboxID: item.id, stage: stage, errorType: type, errorMessage: message, templateVersion: version))
+            summary.failedMessages += 1
+            summary.lastError = "\(item.message.profile): \(type)"
+            if let device {
+                summary.devices[device, default: .init(profile: item.message.profile.rawValue, lastSeen: item.message.receivedAt)].failures += 1
+                summary.devices[device]?.lastError = type
+            }
+        }
+
+        // Messages of one profile convert together, in inbox order.
+        var order: [String] = []
+        var byProfile: [String: [InboxItem]] = [:]
+        for item in items {
+            let name = item.message.profile.rawValue
+            if byProfile[name] == nil { order.append(name) }
+            byProfile[name, default: []].append(item)
+        }
+
+        for name in order {
+            let group = byProfile[name] ?? []
+            guard let profile = catalog[name] else {
+                for item in group {
+                    fail(item, stage: "device-mapping", type: "ProfileNotLoaded",
+                         message: "no device profile named \(name) is loaded; restore it, then replay", version: nil, device: item.message.deviceID)
+                }
+                continue
+            }
+            var measurements: [Measurement] = []
+            var origins: [Measurement: [InboxItem]] = [:]
+            var patients: [String: Patient] = [:]
+            var devices: [String: Device] = [:]
+            for item in group {
+                let json: JSONValue
+                do {
+                    json = try JSONValue(parsing: item.message.payload)
+                } catch {
+                    fail(item, stage: "device-mapping", type: "InvalidJSON", message: error.description,
+                         version: profile.templateVersion, device: item.message.deviceID)
+                    continue
+                }
+                let produced: [Measurement]
+                do {
+                    produced = try profile.deviceTemplates.normalize(json, ingestionTime: item.message.receivedAt)
+                } catch {
+                    fail(item, stage: "device-mapping", type: error.type, message: error.description,
+                         version: profile.templateVersion, device: item.message.deviceID)
+                    continue
+                }
+                for measurement in produced {
+                    origins[measurement, default: []].append(item)
+                    var activity = summary.devices[measurement.deviceId]
+                        ?? .init(profile: name, lastSeen: item.message.receivedAt)
+                    activity.lastSeen = max(activity.lastSeen, item.message.receivedAt)
+                    summary.devices[measurement.deviceId] = activity
+                    if let patientId = measurement.patientId, !patientId.isEmpty {
+                        let patient = ResourceIdentity.createModePatient(patientId: patientId)
+                        if let patientResourceId = patient.id, devices[measurement.deviceId + "\u{0}" + patientId] == nil {
+                            patients[patientResourceId] = patient
+                            devices[measurement.deviceId + "\u{0}" + patientId] = ResourceIdentity.createModeDevice(
+                                deviceId: measurement.deviceId, system: profile.deviceSystem, patientResourceId: patientResourceId)
+                        }
+                    }
+                }
+                // Count each message once per device it reported for.
+                for device in Set(produced.map(\.deviceId)) { summary.devices[device]?.messages += 1 }
+                measurements += produced
+            }
+
+            let conversion = profile.converter.convert(measurements, issued: issued)
+            for error in conversion.errors {
+                let involved = error.measurements.flatMap { origins[$0] ?? [] }
+                for item in involved {
+                    fail(item, stage: "fhir-mapping", type: error.type, message: error.description,
+                         version: profile.templateVersion, device: error.groupKey.deviceId)
+                }
+            }
+            // Patient and Device first, so that an upstream in Create mode can resolve the references.
+            for key in patients.keys.sorted() {
+                guard let patient = patients[key], let id = patient.id else { continue }
+                result.resources.append(OutboxResource(
+                    inboxID: nil, resourceType: "Patient", resourceID: id, identityKey: "Patient/" + id, json: patient.json))
+            }
+            for key in devices.keys.sorted() {
+                guard let device = devices[key], let id = device.id else { continue }
+                result.resources.append(OutboxResource(
+                    inboxID: nil, resourceType: "Device", resourceID: id, identityKey: "Device/" + id, json: device.json))
+            }
+            for observation in conversion.observations {
+                guard let id = observation.id else { continue }
+                let identifier = observation.identifier.first
+                let identityKey = identifier.map { ($0.system ?? "") + "|" + ($0.value ?? "") } ?? "Observation/" + id
+                result.resources.append(OutboxResource(
+                    inboxID: nil, resourceType: "Observation", resourceID: id, identityKey: identityKey, json: observation.json))
+            }
+            summary.observations += conversion.observations.count
+        }
+        return (result, summary)
+    }
+}

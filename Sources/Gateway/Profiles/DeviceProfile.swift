@@ -1,0 +1,41 @@
+public import EdgeCore
+public import Mapping
+
+/// One device model's compiled templates: what the mapping stage runs for messages posted to
+/// `/ingest/{profile}`.
+public struct DeviceProfile: Sendable {
+    public var id: ProfileID
+    public var deviceTemplates: DeviceTemplateCollection
+    public var converter: ObservationConverter
+    /// SHA-256 (hex) over the template files and `profile.yaml`: dead letters and the journal
+    /// name the exact templates that failed or succeeded, so a fixed template is recognisable.
+    public var templateVersion: String
+    /// System of the Device identifier in Create mode (`profile.yaml` `identity.deviceSystem`).
+    public var deviceSystem: String?
+
+    public init(
+        id: ProfileID, deviceTemplates: DeviceTemplateCollection, converter: ObservationConverter, templateVersion: String,
+        deviceSystem: String? = nil
+    ) {
+        self.id = id
+        self.deviceSystem = deviceSystem
+        self.deviceTemplates = deviceTemplates
+        self.converter = converter
+        self.templateVersion = templateVersion
+    }
+}
+
+/// Every profile the gateway serves, by name.
+public struct DeviceProfileCatalog: Sendable {
+    public private(set) var profiles: [String: DeviceProfile]
+
+    public init(_ profiles: [DeviceProfile]) {
+        var byName: [String: DeviceProfile] = [:]
+        for profile in profiles { byName[profile.id.rawValue] = profile }
+        self.profiles = byName
+    }
+
+    public subscript(name: String) -> DeviceProfile? { profiles[name] }
+
+    public var names: [String] { profiles.keys.sorted() }
+}

@@ -1,0 +1,145 @@
+import EdgeCore
+import Foundation
+import Mapping
+import Yams
+
+extension DeviceProfileCatalog {
+    /// Compiles every profile folder under `directory` (a folder holding `devicecontent.json`;
+    /// `fhirmapping.json` and an optional `profile.yaml` beside it). Throws every problem of
+    /// every profile at once: template problems name the file, template index, field and column.
+    public static func load(directory: String) throws(ConfigurationError) -> DeviceProfileCatalog {
+        let fileManager = FileManager.default
+        var problems: [ConfigurationProblem] = []
+        let names: [String]
+        do {
+            names = try fileManager.contentsOfDirectory(atPath: directory).sorted()
+        } catch {
+            throw ConfigurationError(problems: [ConfigurationProblem(
+                file: directory, keyPath: "", message: "cannot list the device profiles folder; check profiles.directory")])
+        }
+        var profiles: [DeviceProfile] = []
+        for name in names where !name.hasPrefix(".") {
+            let folder = PathText.join(directory, name)
+            var isDirectory: ObjCBool = false
+            guard fileManager.fileExists(atPath: folder, isDirectory: &isDirectory), isDirectory.boolValue,
+                  fileManager.fileExists(atPath: PathText.join(folder, deviceTemplateFile))
+            else { continue }
+            switch loadProfile(name: name, folder: folder) {
+            case .success(let profile): profiles.append(profile)
+            case .failure(let error): problems += error.problems
+            }
+        }
+        guard problems.isEmpty else { throw ConfigurationError(problems: problems) }
+        return DeviceProfileCatalog(profiles)
+    }
+
+    static let deviceTemplateFile = "devicecontent.json"
+    static let fhirTemplateFile = "fhirmapping.json"
+    static let settingsFile = "profile.yaml"
+
+    static func loadProfile(name: String, folder: String) -> Result<DeviceProfile, ConfigurationError> {
+        var problems: [ConfigurationProblem] = []
+        func read(_ file: String, optional: Bool = false) -> [UInt8]? {
+            let path = PathText.join(folder, file)
+            guard let data = FileManager.default.contents(atPath: path) else {
+                if !optional || FileManager.default.fileExists(atPath: path) {
+                    problems.append(ConfigurationProblem(file: path, keyPath: "", message: "cannot read the file"))
+                }
+                return nil
+            }
+            return [UInt8](data)
+        }
+        let deviceBytes = read(deviceTemplateFile)
+        let fhirBytes = read(fhirTemplateFile)
+        let settingsBytes = read(settingsFile, optional: true)
+
+        var settings = ProfileSettings()
+        if let settingsBytes {
+            let path = PathText.join(folder, settingsFile)
+            switch ProfileSettings.decode(yaml: String(decoding: settingsBytes, as: UTF8.self), file: path) {
+            case .success(let decoded): settings = decoded
+            case .failure(let error): problems += error.problems
+            }
+        }
+
+        var deviceTemplates: DeviceTemplateCollection?
+        if let deviceBytes {
+            let path = PathText.join(folder, deviceTemplateFile)
+            do {
+                deviceTemplates = try DeviceTemplateCollection(parsing: String(decoding: deviceBytes, as: UTF8.self), source: path)
+            } catch {
+                problems += error.problems.map(Self.problem(from:))
+            }
+        }
+        var fhirTemplates: FHIRTemplateCollection?
+        if let fhirBytes {
+            let path = PathText.join(folder, fhirTemplateFile)
+            do {
+                fhirTemplates = try FHIRTemplateCollection(parsing: String(decoding: fhirBytes, as: UTF8.self), source: path)
+            } catch {
+                problems += error.problems.map(Self.problem(from:))
+            }
+        }
+        guard problems.isEmpty, let deviceTemplates, let fhirTemplates, let deviceBytes, let fhirBytes else {
+            return .failure(ConfigurationError(problems: problems))
+        }
+        // Length-prefixed so that moving bytes between files changes the version.
+        var hasher = SHA256()
+        for part in [deviceBytes, fhirBytes, settingsBytes ?? []] {
+            hasher.update(String(part.count).utf8)
+            hasher.update([0])
+            hasher.update(part)
+        }
+        let version = SHA256.hex(hasher.finalize())
+        let converter = ObservationConverter(templates: fhirTemplates, identity: .create(deviceSystem: settings.deviceSystem))
+        return .success(DeviceProfile(
+            id: ProfileID(name), deviceTemplates: deviceTemplates, converter: converter, templateVersion: version,
+            deviceSystem: settings.deviceSystem))
+    }
+
+    static func problem(from template: TemplateProblem) -> ConfigurationProblem {
+        var path = ""
+        if let index = template.templateIndex {
+            path = "template[\(index)]"
+            if let type = template.templateType { path += " (\(type))" }
+        }
+        if let field = template.field { path += path.isEmpty ? field : "." + field }
+        var message = template.message
+        if let column = template.expressionColumn { message += " (expression column \(column))" }
+        return ConfigurationProblem(file: template.source, keyPath: path, line: template.line, message: message)
+    }
+}
+
+/// The optional `profile.yaml` of a profile folder: identity settings for the Observations.
+///
+/// ```yaml
+/// description: Demo vital signs monitor
+/// identity:
+///   deviceSystem: urn:example:devices   # system of the Device identifier (Create mode)
+/// ```
+struct ProfileSettings {
+    var description: String?
+    var deviceSystem: String?
+
+    static func decode(yaml: String, file: String) -> Result<ProfileSettings, ConfigurationError> {
+        var reader = YAMLNodeReader(file: file)
+        var settings = ProfileSettings()
+        let root: Node?
+        do {
+            root = try Yams.compose(yaml: yaml)
+        } catch {
+            return .failure(ConfigurationError(problems: [ConfigurationProblem(file: file, keyPath: "", message: "not valid YAML: \(error)")]))
+        }
+        guard let root else { return .success(settings) }
+        if let members = reader.mapping(root, at: "", known: ["description", "identity"]) {
+            if let node = members["description"] { settings.description = reader.string(node, at: "description") }
+            if let node = members["identity"], let identity = reader.mapping(node, at: "identity", known: ["mode", "deviceSystem"]) {
+                if let node = identity["mode"], let mode = reader.string(node, at: "identity.mode"), mode != "create" {
+                    reader.problem("identity.mode", node, "only create is supported offline (deterministic ids from the device and patient ids)")
+                }
+                if let node = identity["deviceSystem"] { settings.deviceSystem = reader.string(node, at: "identity.deviceSystem") }
+            }
+        }
+        return reader.problems.isEmpty ? .success(settings) : .failure(ConfigurationError(problems: reader.problems))
+    }
+}
