@@ -50,25 +50,30 @@ public struct SHA256: Sendable {
     public func finalize() -> [UInt8] {
         var copy = self
         let bitLength = totalLength &* 8
-        var padding: [UInt8] = [0x80]
-        let padZeros = (blockCount < 56 ? 55 - blockCount : 119 - blockCount)
-        padding.append(contentsOf: repeatElement(0, count: padZeros))
-        for shift in stride(from: 56, through: 0, by: -8) {
-            padding.append(UInt8(truncatingIfNeeded: bitLength >> UInt64(shift)))
+        // Pad in place: 0x80, zeros, then the 64-bit big-endian bit length, in one or two blocks.
+        withUnsafeTemporaryAllocation(of: UInt8.self, capacity: 128) { tail in
+            let pending = copy.blockCount
+            for i in 0..<pending { tail[i] = copy.block[i] }
+            tail[pending] = 0x80
+            let total = pending < 56 ? 64 : 128
+            for i in (pending + 1)..<(total - 8) { tail[i] = 0 }
+            for i in 0..<8 { tail[total - 8 + i] = UInt8(truncatingIfNeeded: bitLength >> UInt64(56 - 8 * i)) }
+            let blocks = UnsafeBufferPointer(tail)
+            copy.compress(blocks, at: 0)
+            if total == 128 { copy.compress(blocks, at: 64) }
         }
-        let length = copy.totalLength
-        copy.update(padding)
-        copy.totalLength = length
-        var digest: [UInt8] = []
-        digest.reserveCapacity(32)
         let s = copy.state
-        for word in [s.0, s.1, s.2, s.3, s.4, s.5, s.6, s.7] {
-            digest.append(UInt8(truncatingIfNeeded: word >> 24))
-            digest.append(UInt8(truncatingIfNeeded: word >> 16))
-            digest.append(UInt8(truncatingIfNeeded: word >> 8))
-            digest.append(UInt8(truncatingIfNeeded: word))
+        return [UInt8](unsafeUninitializedCapacity: 32) { digest, count in
+            var i = 0
+            for word in [s.0, s.1, s.2, s.3, s.4, s.5, s.6, s.7] {
+                digest[i] = UInt8(truncatingIfNeeded: word >> 24)
+                digest[i + 1] = UInt8(truncatingIfNeeded: word >> 16)
+                digest[i + 2] = UInt8(truncatingIfNeeded: word >> 8)
+                digest[i + 3] = UInt8(truncatingIfNeeded: word)
+                i += 4
+            }
+            count = 32
         }
-        return digest
     }
 
     public static func hash(_ bytes: some Sequence<UInt8>) -> [UInt8] {
@@ -84,14 +89,16 @@ public struct SHA256: Sendable {
 
     /// Lowercase hex of arbitrary bytes.
     public static func hex(_ bytes: [UInt8]) -> String {
-        let digits: [UInt8] = Array("0123456789abcdef".utf8)
-        var out: [UInt8] = []
-        out.reserveCapacity(bytes.count * 2)
-        for byte in bytes {
-            out.append(digits[Int(byte >> 4)])
-            out.append(digits[Int(byte & 0x0f)])
+        String(unsafeUninitializedCapacity: bytes.count * 2) { out in
+            let digits: StaticString = "0123456789abcdef"
+            digits.withUTF8Buffer { digits in
+                for (i, byte) in bytes.enumerated() {
+                    out[2 * i] = digits[Int(byte >> 4)]
+                    out[2 * i + 1] = digits[Int(byte & 0x0f)]
+                }
+            }
+            return bytes.count * 2
         }
-        return String(decoding: out, as: UTF8.self)
     }
 
     private static let roundConstants: [UInt32] = [

@@ -21,7 +21,7 @@ struct ObservationBuilder {
             status: .final,
             category: template.categories,
             code: Self.concept(codes: template.codes, name: type),
-            effectivePeriod: Period(start: group.start.iso8601, end: group.end.iso8601),
+            effectivePeriod: Period(start: group.start.instantText, end: group.end.instantText),
             issued: issued)
         if let valueTemplate = template.value, let values = group.values(named: valueTemplate.valueName) {
             observation.value = try Self.value(valueTemplate, values, group, rejected: &rejected)

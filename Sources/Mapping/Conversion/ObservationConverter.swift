@@ -19,7 +19,7 @@ public struct ObservationConverter: Sendable {
     /// `issued` is the conversion time written to `Observation.issued`.
     public func convert(_ measurements: [Measurement], issued: Timestamp) -> ConversionResult {
         var result = ConversionResult()
-        let issuedText = issued.iso8601
+        let issuedText = issued.instantText
         // Observations with the same identity (same second in Single mode) merge into the first,
         // as upstream's sequential upserts would; never two resources with one id in a batch.
         var indexById: [String: Int] = [:]

@@ -110,26 +110,29 @@ extension ObservationPeriodInterval {
 
     /// `yyyyMMddHHmmssZ.yyyyMMddHHmmssZ`, second precision, as upstream's identifiers.
     static func segment(start: Timestamp, end: Timestamp) -> String {
-        compact(start) + "." + compact(end)
-    }
-
-    private static func compact(_ t: Timestamp) -> String {
-        let c = t.components
-        var out: [UInt8] = []
-        out.reserveCapacity(15)
-        func put(_ value: Int, _ width: Int) {
-            var digits = [UInt8](repeating: UInt8(ascii: "0"), count: width)
-            var v = abs(value)
-            var i = width - 1
-            while i >= 0 {
-                digits[i] = UInt8(ascii: "0") + UInt8(v % 10)
-                v /= 10
-                i -= 1
-            }
-            out.append(contentsOf: digits)
+        let a = start.components, b = end.components
+        guard (0...9999).contains(a.year), (0...9999).contains(b.year) else {
+            return "\(a.year)\(a.month)\(a.day)\(a.hour)\(a.minute)\(a.second)Z.\(b.year)\(b.month)\(b.day)\(b.hour)\(b.minute)\(b.second)Z"
         }
-        put(c.year, 4); put(c.month, 2); put(c.day, 2); put(c.hour, 2); put(c.minute, 2); put(c.second, 2)
-        out.append(UInt8(ascii: "Z"))
-        return String(decoding: out, as: UTF8.self)
+        return String(unsafeUninitializedCapacity: 31) { buffer in
+            func put(_ value: Int, _ width: Int, at offset: Int) {
+                var v = value
+                for i in stride(from: offset + width - 1, through: offset, by: -1) {
+                    buffer[i] = UInt8(ascii: "0") &+ UInt8(truncatingIfNeeded: v % 10)
+                    v /= 10
+                }
+            }
+            for (c, base) in [(a, 0), (b, 16)] {
+                put(c.year, 4, at: base)
+                put(c.month, 2, at: base + 4)
+                put(c.day, 2, at: base + 6)
+                put(c.hour, 2, at: base + 8)
+                put(c.minute, 2, at: base + 10)
+                put(c.second, 2, at: base + 12)
+                buffer[base + 14] = UInt8(ascii: "Z")
+            }
+            buffer[15] = UInt8(ascii: ".")
+            return 31
+        }
     }
 }

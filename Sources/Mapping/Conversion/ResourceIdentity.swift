@@ -1,4 +1,5 @@
 import EdgeCore
+import Synchronization
 public import FHIRModel
 
 /// How an Observation's subject, device, identifier and id are derived.
@@ -15,6 +16,13 @@ public struct ResourceIdentity: Sendable {
     }
 
     let mode: Mode
+    /// Create-mode ids of recently seen patients and devices: the same few devices send most
+    /// messages, and hashing them again for every message would dominate conversion.
+    private let hashedIds = HashedIdCache()
+
+    private init(mode: Mode) {
+        self.mode = mode
+    }
 
     public static let none = ResourceIdentity(mode: .none)
 
@@ -73,8 +81,8 @@ public struct ResourceIdentity: Sendable {
                     message: "Create mode needs a patient id for device \(key.deviceId), and the measurements have none (Patient).")
             }
             return ResolvedResources(
-                patientResourceId: Self.hashedId(system: nil, value: patientId),
-                deviceResourceId: Self.hashedId(system: deviceSystem, value: key.deviceId))
+                patientResourceId: hashedIds.id(forHashInput: "_" + patientId),
+                deviceResourceId: hashedIds.id(forHashInput: (deviceSystem ?? "") + "_" + key.deviceId))
         case .resolving(let resolve):
             guard let resolved = resolve(key) else {
                 throw GroupingFailure(
@@ -83,5 +91,21 @@ public struct ResourceIdentity: Sendable {
             }
             return resolved
         }
+    }
+}
+
+/// A bounded memo of `hashedId` results, shared by copies of one `ResourceIdentity`.
+private final class HashedIdCache: Sendable {
+    private let entries = Mutex<[String: String]>([:])
+    private static let capacity = 4096
+
+    func id(forHashInput input: String) -> String {
+        if let id = entries.withLock({ $0[input] }) { return id }
+        let id = SHA256.hexDigest(input)
+        entries.withLock { entries in
+            if entries.count >= Self.capacity { entries.removeAll(keepingCapacity: true) }
+            entries[input] = id
+        }
+        return id
     }
 }

@@ -3,6 +3,9 @@ import EdgeCore
 /// The SampledData `data` encoding: one token per `period` slot from `start` to `end` inclusive,
 /// slot k covering `[start + k*period, start + (k+1)*period)`, holding the last value in it or `E`.
 enum SampledDataStream {
+    /// `E E E ... E` (odd length), copied in chunks for runs of empty slots.
+    private static let emptyRun: [UInt8] = Array(repeating: Array("E ".utf8), count: 2048).flatMap { $0 }.dropLast()
+
     /// Values must be time-sorted. Values before `start` or beyond the last slot are left out.
     static func encode(_ values: [TimedValue], start: Timestamp, end: Timestamp, periodMilliseconds period: Int64) -> String {
         guard period > 0, end >= start else { return "" }
@@ -15,16 +18,39 @@ enum SampledDataStream {
             guard offset >= 0, offset / period < Int64(count) else { continue }
             slots[Int(offset / period)] = i
         }
+        // Most slots are empty: copy runs of "E" tokens from one template instead of slot by slot.
         var out: [UInt8] = []
         out.reserveCapacity(count * 2)
-        for (k, slot) in slots.enumerated() {
-            if k > 0 { out.append(UInt8(ascii: " ")) }
-            if slot < 0 {
-                out.append(UInt8(ascii: "E"))
-            } else {
-                out.append(contentsOf: values[slot].value.utf8)
+        var pendingEmpty = 0
+        func flushEmpty(_ out: inout [UInt8], _ n: Int, first: Bool) {
+            guard n > 0 else { return }
+            if !first { out.append(UInt8(ascii: " ")) }
+            let run = 2 * n - 1
+            emptyRun.withUnsafeBufferPointer { pattern in
+                var remaining = run
+                while remaining > 0 {
+                    let take = min(remaining, pattern.count)
+                    out.append(contentsOf: UnsafeBufferPointer(rebasing: pattern[0..<take]))
+                    remaining -= take
+                    // A chunk of odd length ends in "E"; the next one must start with " E".
+                    if remaining > 0 { out.append(UInt8(ascii: " ")); remaining -= 1 }
+                }
             }
         }
+        var written = 0
+        for slot in slots {
+            if slot < 0 {
+                pendingEmpty += 1
+                continue
+            }
+            flushEmpty(&out, pendingEmpty, first: written == 0)
+            written += pendingEmpty
+            pendingEmpty = 0
+            if written > 0 { out.append(UInt8(ascii: " ")) }
+            out.append(contentsOf: values[slot].value.utf8)
+            written += 1
+        }
+        flushEmpty(&out, pendingEmpty, first: written == 0)
         return String(decoding: out, as: UTF8.self)
     }
 
