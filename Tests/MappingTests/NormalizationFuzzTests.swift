@@ -91,6 +91,20 @@ final class NormalizationFuzzTests: XCTestCase {
         XCTAssertGreaterThan(rejected, 0)
     }
 
+    func testDeeplyNestedMessagesEndInAResult() throws {
+        let collection = try DeviceTemplateCollection(parsing: Self.baseTemplates[0], source: "deep.json")
+        let recursive = try DeviceTemplateCollection(parsing: #"""
+        {"templateType": "CollectionContent", "template": [{"templateType": "JsonPathContent", "template": {
+          "typeName": "t", "typeMatchExpression": "$..[?(@hr)]", "deviceIdExpression": "$.d", "timestampExpression": "$.t"}}]}
+        """#, source: "deep.json")
+        for depth in [10, 200, 500] {
+            let text = String(repeating: #"{"Body": {"hr": 1, "a": ["#, count: depth) + "0" + String(repeating: "]}}", count: depth)
+            guard let message = try? JSONValue(parsing: text) else { continue }  // deeper than the parser allows
+            XCTAssertThrowsError(try collection.normalize(message))  // no device id at any level
+            XCTAssertThrowsError(try recursive.normalize(message))
+        }
+    }
+
     // MARK: Mutations
 
     private static let interestingStrings: [String] = [
