@@ -1,0 +1,75 @@
+/// A compiled JSONPath expression. Parse once (at template load), select many times.
+///
+/// Two dialects share the value model, the regex engine and the normalized-path output:
+/// - `rfc9535`: RFC 9535 exactly, including the function extensions and I-Regexp.
+/// - `jsonNet`: Newtonsoft Json.NET `SelectToken`, the dialect MedTech / IoMT templates are written
+///   in (`$..[?(@heartRate)]`, `$.SystemProperties.iothub-connection-device-id`, `=~ /re/i`).
+public struct JSONPathExpression: Sendable {
+    public enum Dialect: String, Sendable {
+        case rfc9535
+        case jsonNet = "jsonnet"
+    }
+
+    public let source: String
+    public let dialect: Dialect
+    private let compiled: Compiled
+
+    private enum Compiled: Sendable {
+        case rfc9535(RFCQuery)
+        case jsonNet(NetPath)
+    }
+
+    public init(_ expression: String, dialect: Dialect) throws(JSONPathError) {
+        self.source = expression
+        self.dialect = dialect
+        switch dialect {
+        case .rfc9535:
+            var parser = RFCParser(expression)
+            compiled = .rfc9535(try parser.parseQuery())
+        case .jsonNet:
+            var parser = NetParser(expression)
+            compiled = .jsonNet(try parser.parseMain())
+        }
+    }
+
+    /// The selected nodes' values in document order; empty when nothing matches.
+    public func select(_ document: JSONValue) throws(JSONPathError) -> [JSONValue] {
+        switch compiled {
+        case .rfc9535(let query):
+            return RFCEvaluator(root: document).select(query.segments, from: document, at: NoLocation())
+                .map(\.value)
+        case .jsonNet(let path):
+            return try NetEvaluator(root: document).select(path, from: document, at: NoLocation()).map(\.value)
+        }
+    }
+
+    /// Like `select`, with the RFC 9535 normalized path of each node (`$['a'][0]`).
+    public func selectWithPaths(_ document: JSONValue) throws(JSONPathError) -> [(path: String, value: JSONValue)] {
+        let nodes: [LocatedNode<PathLocation>]
+        switch compiled {
+        case .rfc9535(let query):
+            nodes = RFCEvaluator(root: document).select(query.segments, from: document, at: PathLocation.root)
+        case .jsonNet(let path):
+            nodes = try NetEvaluator(root: document).select(path, from: document, at: PathLocation.root)
+        }
+        return nodes.map { (path: $0.location.normalizedPath, value: $0.value) }
+    }
+}
+
+/// Why an expression could not be compiled or evaluated.
+public struct JSONPathError: Error, Sendable, CustomStringConvertible {
+    /// Why, in words.
+    public let message: String
+    /// 1-based column (in Unicode scalars) of the offending character, for syntax errors.
+    public let column: Int?
+
+    init(_ message: String, column: Int? = nil) {
+        self.message = message
+        self.column = column
+    }
+
+    public var description: String {
+        if let column { return "JSONPath syntax error at column \(column): \(message)" }
+        return "JSONPath error: \(message)"
+    }
+}
