@@ -2,91 +2,136 @@ extension JMESPath {
     /// Walks a compiled tree against a document. Values are passed as enum payloads whose arrays
     /// and objects are copy-on-write, so selecting a member or element does not copy anything.
     enum Interpreter {
+        /// Dispatches on the node. The work of each construct lives in its own function so this
+        /// frame, which recurses once per tree level, stays small even in debug builds.
         static func evaluate(_ node: Node, _ value: JSONValue) throws(JMESPathError) -> JSONValue {
             switch node {
-            case .identity:
-                return value
-            case .field(let name):
-                if case .object(let object) = value { return object[name] ?? .null }
-                return .null
-            case .subexpression(let left, let right):
-                return try evaluate(right, try evaluate(left, value))
-            case .index(let index):
-                guard case .array(let elements) = value else { return .null }
-                let i = index < 0 ? elements.count + index : index
-                return i >= 0 && i < elements.count ? elements[i] : .null
-            case .slice(let start, let stop, let step):
-                guard case .array(let elements) = value else { return .null }
-                return .array(try slice(elements, start: start, stop: stop, step: step))
-            case .literal(let literal):
-                return literal
-            case .listProjection(let left, let right):
-                guard case .array(let elements) = try evaluate(left, value) else { return .null }
-                if case .identity = right { return .array(elements.filter { !$0.isNull }) }
-                var results: [JSONValue] = []
-                results.reserveCapacity(elements.count)
-                for element in elements {
-                    let result = try evaluate(right, element)
-                    if !result.isNull { results.append(result) }
-                }
-                return .array(results)
-            case .objectProjection(let left, let right):
-                guard case .object(let object) = try evaluate(left, value) else { return .null }
-                var results: [JSONValue] = []
-                results.reserveCapacity(object.count)
-                for member in object.values {
-                    let result = try evaluate(right, member)
-                    if !result.isNull { results.append(result) }
-                }
-                return .array(results)
+            case .identity: return value
+            case .field(let name): return field(name, value)
+            case .chain(let steps): return try chain(steps, value)
+            case .index(let index): return self.index(index, value)
+            case .slice(let start, let stop, let step): return try slice(start, stop, step, value)
+            case .literal(let literal): return literal
+            case .listProjection(let left, let right): return try listProjection(left, right, value)
+            case .objectProjection(let left, let right): return try objectProjection(left, right, value)
             case .filterProjection(let left, let condition, let right):
-                guard case .array(let elements) = try evaluate(left, value) else { return .null }
-                var results: [JSONValue] = []
-                for element in elements where isTruthy(try evaluate(condition, element)) {
-                    let result = try evaluate(right, element)
-                    if !result.isNull { results.append(result) }
-                }
-                return .array(results)
-            case .flatten(let inner):
-                guard case .array(let elements) = try evaluate(inner, value) else { return .null }
-                var results: [JSONValue] = []
-                results.reserveCapacity(elements.count)
-                for element in elements {
-                    if case .array(let nested) = element {
-                        results.append(contentsOf: nested)
-                    } else {
-                        results.append(element)
-                    }
-                }
-                return .array(results)
-            case .multiSelectList(let nodes):
-                if value.isNull { return .null }
-                var results: [JSONValue] = []
-                results.reserveCapacity(nodes.count)
-                for element in nodes { results.append(try evaluate(element, value)) }
-                return .array(results)
-            case .multiSelectHash(let keys, let nodes):
-                if value.isNull { return .null }
-                var object = JSONObject()
-                for (key, element) in zip(keys, nodes) { object[key] = try evaluate(element, value) }
-                return .object(object)
-            case .or(let left, let right):
-                let result = try evaluate(left, value)
-                return isTruthy(result) ? result : try evaluate(right, value)
-            case .and(let left, let right):
-                let result = try evaluate(left, value)
-                return isTruthy(result) ? try evaluate(right, value) : result
-            case .not(let operand):
-                return .bool(!isTruthy(try evaluate(operand, value)))
-            case .comparison(let comparator, let left, let right):
-                return compare(comparator, try evaluate(left, value), try evaluate(right, value))
-            case .pipe(let left, let right):
-                return try evaluate(right, try evaluate(left, value))
-            case .function(let function, let arguments):
-                return try call(function, arguments, value)
-            case .expressionReference:
-                throw JMESPathError(.invalidType, "an expression reference (&...) can only be passed to a function that takes one")
+                return try filterProjection(left, condition, right, value)
+            case .flatten(let inner): return try flatten(inner, value)
+            case .multiSelectList(let nodes): return try multiSelectList(nodes, value)
+            case .multiSelectHash(let keys, let nodes): return try multiSelectHash(keys, nodes, value)
+            case .or(let left, let right): return try or(left, right, value)
+            case .and(let left, let right): return try and(left, right, value)
+            case .not(let operand): return .bool(!isTruthy(try evaluate(operand, value)))
+            case .comparison(let comparator, let left, let right): return try compare(comparator, left, right, value)
+            case .function(let function, let arguments): return try call(function, arguments, value)
+            case .expressionReference: throw bareExpressionReference()
             }
+        }
+
+        private static func chain(_ steps: [Node], _ value: JSONValue) throws(JMESPathError) -> JSONValue {
+            var result = value
+            for step in steps { result = try evaluate(step, result) }
+            return result
+        }
+
+        private static func field(_ name: String, _ value: JSONValue) -> JSONValue {
+            if case .object(let object) = value { return object[name] ?? .null }
+            return .null
+        }
+
+        private static func index(_ index: Int, _ value: JSONValue) -> JSONValue {
+            guard case .array(let elements) = value else { return .null }
+            let i = index < 0 ? elements.count + index : index
+            return i >= 0 && i < elements.count ? elements[i] : .null
+        }
+
+        private static func slice(_ start: Int?, _ stop: Int?, _ step: Int?, _ value: JSONValue) throws(JMESPathError) -> JSONValue {
+            guard case .array(let elements) = value else { return .null }
+            return .array(try slice(elements, start: start, stop: stop, step: step))
+        }
+
+        private static func listProjection(_ left: Node, _ right: Node, _ value: JSONValue) throws(JMESPathError) -> JSONValue {
+            guard case .array(let elements) = try evaluate(left, value) else { return .null }
+            if case .identity = right { return .array(elements.filter { !$0.isNull }) }
+            var results: [JSONValue] = []
+            results.reserveCapacity(elements.count)
+            for element in elements {
+                let result = try evaluate(right, element)
+                if !result.isNull { results.append(result) }
+            }
+            return .array(results)
+        }
+
+        private static func objectProjection(_ left: Node, _ right: Node, _ value: JSONValue) throws(JMESPathError) -> JSONValue {
+            guard case .object(let object) = try evaluate(left, value) else { return .null }
+            var results: [JSONValue] = []
+            results.reserveCapacity(object.count)
+            for member in object.values {
+                let result = try evaluate(right, member)
+                if !result.isNull { results.append(result) }
+            }
+            return .array(results)
+        }
+
+        private static func filterProjection(
+            _ left: Node, _ condition: Node, _ right: Node, _ value: JSONValue
+        ) throws(JMESPathError) -> JSONValue {
+            guard case .array(let elements) = try evaluate(left, value) else { return .null }
+            var results: [JSONValue] = []
+            for element in elements where isTruthy(try evaluate(condition, element)) {
+                let result = try evaluate(right, element)
+                if !result.isNull { results.append(result) }
+            }
+            return .array(results)
+        }
+
+        private static func flatten(_ inner: Node, _ value: JSONValue) throws(JMESPathError) -> JSONValue {
+            guard case .array(let elements) = try evaluate(inner, value) else { return .null }
+            var results: [JSONValue] = []
+            results.reserveCapacity(elements.count)
+            for element in elements {
+                if case .array(let nested) = element {
+                    results.append(contentsOf: nested)
+                } else {
+                    results.append(element)
+                }
+            }
+            return .array(results)
+        }
+
+        private static func multiSelectList(_ nodes: [Node], _ value: JSONValue) throws(JMESPathError) -> JSONValue {
+            if value.isNull { return .null }
+            var results: [JSONValue] = []
+            results.reserveCapacity(nodes.count)
+            for element in nodes { results.append(try evaluate(element, value)) }
+            return .array(results)
+        }
+
+        private static func multiSelectHash(_ keys: [String], _ nodes: [Node], _ value: JSONValue) throws(JMESPathError) -> JSONValue {
+            if value.isNull { return .null }
+            var object = JSONObject()
+            for (key, element) in zip(keys, nodes) { object[key] = try evaluate(element, value) }
+            return .object(object)
+        }
+
+        private static func or(_ left: Node, _ right: Node, _ value: JSONValue) throws(JMESPathError) -> JSONValue {
+            let result = try evaluate(left, value)
+            return isTruthy(result) ? result : try evaluate(right, value)
+        }
+
+        private static func and(_ left: Node, _ right: Node, _ value: JSONValue) throws(JMESPathError) -> JSONValue {
+            let result = try evaluate(left, value)
+            return isTruthy(result) ? try evaluate(right, value) : result
+        }
+
+        private static func compare(
+            _ comparator: Comparator, _ left: Node, _ right: Node, _ value: JSONValue
+        ) throws(JMESPathError) -> JSONValue {
+            compare(comparator, try evaluate(left, value), try evaluate(right, value))
+        }
+
+        private static func bareExpressionReference() -> JMESPathError {
+            JMESPathError(.invalidType, "an expression reference (&...) can only be passed to a function that takes one")
         }
 
         /// False, null, "", [] and {} are false; everything else (including 0) is true.

@@ -11,7 +11,7 @@ import Musl
 /// and multiply wrap like C# unchecked code, divide truncates, pow converts back and fails on
 /// overflow); any float operand makes the operation IEEE double.
 extension JMESPath.Call {
-    mutating func runMedTech() throws(JMESPathError) -> JSONValue {
+    func runMedTech() throws(JMESPathError) -> JSONValue {
         switch function {
         case .add, .subtract, .multiply, .divide, .pow:
             return try arithmetic(try number(0), try number(1))

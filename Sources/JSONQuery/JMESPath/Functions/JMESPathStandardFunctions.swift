@@ -2,8 +2,7 @@ extension JMESPath.Interpreter {
     static func call(
         _ function: JMESPath.Function, _ arguments: [JMESPath.Node], _ value: JSONValue
     ) throws(JMESPathError) -> JSONValue {
-        var call = JMESPath.Call(function: function, nodes: arguments, current: value)
-        return try call.run()
+        try JMESPath.Call(function: function, nodes: arguments, current: value).run()
     }
 }
 
@@ -16,153 +15,229 @@ extension JMESPath {
 
         private var name: String { function.rawValue }
 
-        mutating func run() throws(JMESPathError) -> JSONValue {
-            switch function {
-            case .abs:
-                switch try number(0) {
-                case .int(let i): return i == .min ? .double(-Double(i)) : .int(Swift.abs(i))
-                case let n: return .double(Swift.abs(n.doubleValue ?? 0))
-                }
-            case .avg:
-                let numbers = try numberArray(0)
-                guard !numbers.isEmpty else { return .null }
-                var total = 0.0
-                for n in numbers { total += n.doubleValue ?? 0 }
-                return .double(total / Double(numbers.count))
-            case .ceil:
-                return Self.integral(try number(0), .up)
-            case .floor:
-                return Self.integral(try number(0), .down)
-            case .contains:
-                let subject = try argument(0)
-                let search = try argument(1)
-                switch subject {
-                case .array(let elements): return .bool(elements.contains(search))
-                case .string(let s):
-                    guard case .string(let needle) = search else { return .bool(false) }
-                    return .bool(Self.utf8(s, contains: needle))
-                default: throw typeError(0, expected: "an array or a string", got: subject)
-                }
-            case .endsWith:
-                let subject = Array(try string(0).utf8)
-                let suffix = Array(try string(1).utf8)
-                return .bool(subject.count >= suffix.count && subject[(subject.count - suffix.count)...].elementsEqual(suffix))
-            case .startsWith:
-                let subject = try string(0)
-                let prefix = try string(1)
-                return .bool(subject.utf8.starts(with: prefix.utf8))
-            case .join:
-                let glue = try string(0)
-                let parts = try array(1)
-                var pieces: [String] = []
-                pieces.reserveCapacity(parts.count)
-                for part in parts {
-                    guard case .string(let s) = part else {
-                        throw typeError(1, expected: "an array of strings", got: part)
-                    }
-                    pieces.append(s)
-                }
-                return .string(pieces.joined(separator: glue))
-            case .keys:
-                return .array(try object(0).keys.map { .string($0) })
-            case .values:
-                return .array(try object(0).values)
-            case .length:
-                let subject = try argument(0)
-                switch subject {
-                case .string(let s): return .int(Int64(s.unicodeScalars.count))
-                case .array(let a): return .int(Int64(a.count))
-                case .object(let o): return .int(Int64(o.count))
-                default: throw typeError(0, expected: "a string, an array or an object", got: subject)
-                }
-            case .map:
-                let expression = try expressionReference(0)
-                let elements = try array(1)
-                var results: [JSONValue] = []
-                results.reserveCapacity(elements.count)
-                for element in elements { results.append(try Interpreter.evaluate(expression, element)) }
-                return .array(results)
-            case .max, .min:
-                let elements = try sortableArray(0)
-                guard var best = elements.first else { return .null }
-                for element in elements.dropFirst() {
-                    let order = Self.order(element, best)
-                    if function == .max ? order > 0 : order < 0 { best = element }
-                }
-                return best
-            case .maxBy, .minBy:
-                let elements = try array(0)
-                let expression = try expressionReference(1)
-                let keys = try sortKeys(elements, expression)
-                guard !elements.isEmpty else { return .null }
-                var best = 0
-                for i in 1..<elements.count {
-                    let order = Self.order(keys[i], keys[best])
-                    if function == .maxBy ? order > 0 : order < 0 { best = i }
-                }
-                return elements[best]
-            case .merge:
-                var merged = JSONObject()
-                for i in nodes.indices {
-                    for (key, member) in try object(i).members { merged[key] = member }
-                }
-                return .object(merged)
-            case .notNull:
-                for i in nodes.indices {
-                    let candidate = try argument(i)
-                    if !candidate.isNull { return candidate }
-                }
-                return .null
-            case .reverse:
-                let subject = try argument(0)
-                switch subject {
-                case .string(let s):
-                    var reversed = String.UnicodeScalarView()
-                    reversed.append(contentsOf: s.unicodeScalars.reversed())
-                    return .string(String(reversed))
-                case .array(let a): return .array(a.reversed())
-                default: throw typeError(0, expected: "an array or a string", got: subject)
-                }
-            case .sort:
-                let elements = try sortableArray(0)
-                return .array(Self.stableSorted(elements, keys: elements))
-            case .sortBy:
-                let elements = try array(0)
-                let expression = try expressionReference(1)
-                let keys = try sortKeys(elements, expression)
-                return .array(Self.stableSorted(elements, keys: keys))
-            case .sum:
-                var integer: Int64 = 0
-                var real = 0.0
-                var isInteger = true
-                for n in try numberArray(0) {
-                    if isInteger, case .int(let i) = n {
-                        let (next, overflow) = integer.addingReportingOverflow(i)
-                        if !overflow { integer = next; continue }
-                    }
-                    if isInteger { real = Double(integer); isInteger = false }
-                    real += n.doubleValue ?? 0
-                }
-                return isInteger ? .int(integer) : .double(real)
-            case .toArray:
-                let subject = try argument(0)
-                if case .array = subject { return subject }
-                return .array([subject])
-            case .toString:
-                let subject = try argument(0)
-                if case .string = subject { return subject }
-                return .string(JSONWriter().string(subject))
-            case .toNumber:
-                switch try argument(0) {
-                case let n where n.isNumber: return n
-                case .string(let s): return Self.parseNumber(s) ?? .null
-                default: return .null
-                }
-            case .type:
-                return .string(try argument(0).typeName)
+        /// Picks the implementation first and calls it from a single site: in unoptimised builds
+        /// every call site reserves its own stack slots, and this frame sits on the stack once
+        /// per level of nested function calls.
+        func run() throws(JMESPathError) -> JSONValue {
+            let implementation: (Call) -> () throws(JMESPathError) -> JSONValue = switch function {
+            case .abs: Call.applyAbs
+            case .avg: Call.applyAvg
+            case .ceil: Call.applyCeil
+            case .floor: Call.applyFloor
+            case .contains: Call.applyContains
+            case .endsWith: Call.applyEndsWith
+            case .startsWith: Call.applyStartsWith
+            case .join: Call.applyJoin
+            case .keys: Call.applyKeys
+            case .values: Call.applyValues
+            case .length: Call.applyLength
+            case .map: Call.applyMap
+            case .max, .min: Call.applyMaxOrMin
+            case .maxBy, .minBy: Call.applyMaxByOrMinBy
+            case .merge: Call.applyMerge
+            case .notNull: Call.applyNotNull
+            case .reverse: Call.applyReverse
+            case .sort: Call.applySort
+            case .sortBy: Call.applySortBy
+            case .sum: Call.applySum
+            case .toArray: Call.applyToArray
+            case .toString: Call.applyToString
+            case .toNumber: Call.applyToNumber
+            case .type: Call.applyType
             case .add, .subtract, .multiply, .divide, .pow, .insertString, .fromUnixTimestamp, .fromUnixTimestampMs:
-                return try runMedTech()
+                Call.runMedTech
             }
+            return try implementation(self)()
+        }
+
+        private func applyAbs() throws(JMESPathError) -> JSONValue {
+            switch try number(0) {
+            case .int(let i): return i == .min ? .double(-Double(i)) : .int(Swift.abs(i))
+            case let n: return .double(Swift.abs(n.doubleValue ?? 0))
+            }
+        }
+
+        private func applyAvg() throws(JMESPathError) -> JSONValue {
+            let numbers = try numberArray(0)
+            guard !numbers.isEmpty else { return .null }
+            var total = 0.0
+            for n in numbers { total += n.doubleValue ?? 0 }
+            return .double(total / Double(numbers.count))
+        }
+
+        private func applyCeil() throws(JMESPathError) -> JSONValue {
+            return Self.integral(try number(0), .up)
+        }
+
+        private func applyFloor() throws(JMESPathError) -> JSONValue {
+            return Self.integral(try number(0), .down)
+        }
+
+        private func applyContains() throws(JMESPathError) -> JSONValue {
+            let subject = try argument(0)
+            let search = try argument(1)
+            switch subject {
+            case .array(let elements): return .bool(elements.contains(search))
+            case .string(let s):
+                guard case .string(let needle) = search else { return .bool(false) }
+                return .bool(Self.utf8(s, contains: needle))
+            default: throw typeError(0, expected: "an array or a string", got: subject)
+            }
+        }
+
+        private func applyEndsWith() throws(JMESPathError) -> JSONValue {
+            let subject = Array(try string(0).utf8)
+            let suffix = Array(try string(1).utf8)
+            return .bool(subject.count >= suffix.count && subject[(subject.count - suffix.count)...].elementsEqual(suffix))
+        }
+
+        private func applyStartsWith() throws(JMESPathError) -> JSONValue {
+            let subject = try string(0)
+            let prefix = try string(1)
+            return .bool(subject.utf8.starts(with: prefix.utf8))
+        }
+
+        private func applyJoin() throws(JMESPathError) -> JSONValue {
+            let glue = try string(0)
+            let parts = try array(1)
+            var pieces: [String] = []
+            pieces.reserveCapacity(parts.count)
+            for part in parts {
+                guard case .string(let s) = part else {
+                    throw typeError(1, expected: "an array of strings", got: part)
+        }
+        pieces.append(s)
+    }
+    return .string(pieces.joined(separator: glue))
+        }
+
+        private func applyKeys() throws(JMESPathError) -> JSONValue {
+            return .array(try object(0).keys.map { .string($0) })
+        }
+
+        private func applyValues() throws(JMESPathError) -> JSONValue {
+            return .array(try object(0).values)
+        }
+
+        private func applyLength() throws(JMESPathError) -> JSONValue {
+            let subject = try argument(0)
+            switch subject {
+            case .string(let s): return .int(Int64(s.unicodeScalars.count))
+            case .array(let a): return .int(Int64(a.count))
+            case .object(let o): return .int(Int64(o.count))
+            default: throw typeError(0, expected: "a string, an array or an object", got: subject)
+            }
+        }
+
+        private func applyMap() throws(JMESPathError) -> JSONValue {
+            let expression = try expressionReference(0)
+            let elements = try array(1)
+            var results: [JSONValue] = []
+            results.reserveCapacity(elements.count)
+            for element in elements { results.append(try Interpreter.evaluate(expression, element)) }
+            return .array(results)
+        }
+
+        private func applyMaxOrMin() throws(JMESPathError) -> JSONValue {
+            let elements = try sortableArray(0)
+            guard var best = elements.first else { return .null }
+            for element in elements.dropFirst() {
+                let order = Self.order(element, best)
+                if function == .max ? order > 0 : order < 0 { best = element }
+            }
+            return best
+        }
+
+        private func applyMaxByOrMinBy() throws(JMESPathError) -> JSONValue {
+            let elements = try array(0)
+            let expression = try expressionReference(1)
+            let keys = try sortKeys(elements, expression)
+            guard !elements.isEmpty else { return .null }
+            var best = 0
+            for i in 1..<elements.count {
+                let order = Self.order(keys[i], keys[best])
+                if function == .maxBy ? order > 0 : order < 0 { best = i }
+            }
+            return elements[best]
+        }
+
+        private func applyMerge() throws(JMESPathError) -> JSONValue {
+            var merged = JSONObject()
+            for i in nodes.indices {
+                for (key, member) in try object(i).members { merged[key] = member }
+            }
+            return .object(merged)
+        }
+
+        private func applyNotNull() throws(JMESPathError) -> JSONValue {
+            for i in nodes.indices {
+                let candidate = try argument(i)
+                if !candidate.isNull { return candidate }
+            }
+            return .null
+        }
+
+        private func applyReverse() throws(JMESPathError) -> JSONValue {
+            let subject = try argument(0)
+            switch subject {
+            case .string(let s):
+                var reversed = String.UnicodeScalarView()
+                reversed.append(contentsOf: s.unicodeScalars.reversed())
+                return .string(String(reversed))
+            case .array(let a): return .array(a.reversed())
+            default: throw typeError(0, expected: "an array or a string", got: subject)
+            }
+        }
+
+        private func applySort() throws(JMESPathError) -> JSONValue {
+            let elements = try sortableArray(0)
+            return .array(Self.stableSorted(elements, keys: elements))
+        }
+
+        private func applySortBy() throws(JMESPathError) -> JSONValue {
+            let elements = try array(0)
+            let expression = try expressionReference(1)
+            let keys = try sortKeys(elements, expression)
+            return .array(Self.stableSorted(elements, keys: keys))
+        }
+
+        private func applySum() throws(JMESPathError) -> JSONValue {
+            var integer: Int64 = 0
+            var real = 0.0
+            var isInteger = true
+            for n in try numberArray(0) {
+                if isInteger, case .int(let i) = n {
+                    let (next, overflow) = integer.addingReportingOverflow(i)
+                    if !overflow { integer = next; continue }
+        }
+        if isInteger { real = Double(integer); isInteger = false }
+        real += n.doubleValue ?? 0
+    }
+    return isInteger ? .int(integer) : .double(real)
+        }
+
+        private func applyToArray() throws(JMESPathError) -> JSONValue {
+            let subject = try argument(0)
+            if case .array = subject { return subject }
+            return .array([subject])
+        }
+
+        private func applyToString() throws(JMESPathError) -> JSONValue {
+            let subject = try argument(0)
+            if case .string = subject { return subject }
+            return .string(JSONWriter().string(subject))
+        }
+
+        private func applyToNumber() throws(JMESPathError) -> JSONValue {
+            switch try argument(0) {
+            case let n where n.isNumber: return n
+            case .string(let s): return Self.parseNumber(s) ?? .null
+            default: return .null
+            }
+        }
+
+        private func applyType() throws(JMESPathError) -> JSONValue {
+            return .string(try argument(0).typeName)
         }
 
         // MARK: - Arguments

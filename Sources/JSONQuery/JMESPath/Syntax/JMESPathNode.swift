@@ -5,8 +5,9 @@ extension JMESPath {
         /// `@`, and the implicit right side of a projection that has none.
         case identity
         case field(String)
-        /// `left.right`, and `left[index]`: the right side runs on the left's result.
-        case subexpression(Node, Node)
+        /// `a.b`, `a[0]` and `a | b`: each step runs on the previous step's result. Kept flat
+        /// rather than as nested pairs so long chains do not deepen the tree.
+        case chain([Node])
         case index(Int)
         case slice(start: Int?, stop: Int?, step: Int?)
         case literal(JSONValue)
@@ -23,7 +24,6 @@ extension JMESPath {
         case and(Node, Node)
         case not(Node)
         case comparison(Comparator, Node, Node)
-        case pipe(Node, Node)
         case function(Function, [Node])
         /// `&expression`: only meaningful as a function argument.
         case expressionReference(Node)
@@ -31,7 +31,7 @@ extension JMESPath {
         var isProjection: Bool {
             switch self {
             case .listProjection, .objectProjection, .filterProjection: true
-            case .subexpression(_, let right), .pipe(_, let right): right.isProjection
+            case .chain(let steps): steps.last?.isProjection ?? false
             default: false
             }
         }

@@ -1,67 +1,93 @@
 extension JMESPath {
     /// A Pratt (top-down operator precedence) parser producing `Node`s, following the grammar and
     /// binding powers of the JMESPath specification and its reference implementation.
+    ///
+    /// Recursion is bounded by `maximumDepth`, and the recursive functions (`expression`, `nud`,
+    /// `led`) only dispatch: the work sits in small helpers so each level costs little stack.
     struct Parser {
-        /// Deepest syntax tree accepted. Real expressions nest a handful of levels; the cap keeps
-        /// hostile input (`((((...`, `a.a.a.a...`) from exhausting the stack while parsing,
-        /// evaluating or releasing the tree.
-        static let maximumDepth = 256
+        /// Deepest syntax tree accepted. Real expressions nest a handful of levels (chains such as
+        /// `a.b.c` and `a | b` are flat and do not count); the cap keeps hostile input such as
+        /// `((((...` from exhausting the stack while parsing or evaluating.
+        static let maximumDepth = 64
 
         /// A node and the height of its tree, so depth is checked without walking the tree.
         struct Parsed {
             var node: Node
             var depth: Int
+
+            static let identity = Parsed(node: .identity, depth: 1)
         }
 
         private let tokens: [Token]
+        /// Token kinds on their own: the parser inspects them constantly and they are cheap to copy.
+        private let kinds: [TokenKind]
         private var index = 0
         private let functions: JMESPathFunctions
         private var recursion = 0
 
         init(_ source: String, functions: JMESPathFunctions) throws(JMESPathError) {
             self.tokens = try Lexer.tokenize(source)
+            self.kinds = tokens.map(\.kind)
             self.functions = functions
         }
 
         mutating func parse() throws(JMESPathError) -> Node {
             let result = try expression(0)
-            guard current.kind == .end else {
-                throw error("unexpected \(current.description) after a complete expression", at: current)
+            guard currentKind == .end else {
+                throw error("unexpected \(tokens[index].description) after a complete expression", at: index)
             }
             return result.node
         }
 
         // MARK: - Tokens
 
-        private var current: Token { tokens[index] }
+        private var currentKind: TokenKind { kinds[index] }
 
         private func lookahead(_ offset: Int) -> TokenKind {
             let i = index + offset
-            return i < tokens.count ? tokens[i].kind : .end
+            return i < kinds.count ? kinds[i] : .end
         }
 
         private mutating func advance() {
-            if index < tokens.count - 1 { index += 1 }
+            if index < kinds.count - 1 { index += 1 }
         }
 
         private mutating func match(_ kind: TokenKind) throws(JMESPathError) {
-            guard current.kind == kind else {
-                throw error("expected \(kind.spelling) but found \(current.description)", at: current)
+            guard currentKind == kind else {
+                throw error("expected \(kind.spelling) but found \(tokens[index].description)", at: index)
             }
             advance()
         }
 
-        private func error(_ message: String, at token: Token) -> JMESPathError {
-            JMESPathError(.syntax, message, column: token.start + 1)
+        private func error(_ message: String, at tokenIndex: Int) -> JMESPathError {
+            JMESPathError(.syntax, message, column: tokens[tokenIndex].start + 1)
+        }
+
+        private func unexpected(_ what: String, at tokenIndex: Int) -> JMESPathError {
+            error("\(what) but found \(tokens[tokenIndex].description)", at: tokenIndex)
         }
 
         private func make(_ node: Node, _ children: Parsed...) throws(JMESPathError) -> Parsed {
             var depth = 1
             for child in children where child.depth + 1 > depth { depth = child.depth + 1 }
-            guard depth <= Self.maximumDepth else {
-                throw error("expression is nested more than \(Self.maximumDepth) levels deep", at: current)
-            }
+            guard depth <= Self.maximumDepth else { throw tooDeep() }
             return Parsed(node: node, depth: depth)
+        }
+
+        private func tooDeep() -> JMESPathError {
+            error("expression is nested more than \(Self.maximumDepth) levels deep", at: index)
+        }
+
+        /// `left` then `right`, appended in place when `left` already is a chain (so long chains
+        /// build in linear time).
+        private func chain(_ left: inout Parsed, _ right: Parsed) throws(JMESPathError) {
+            guard case .chain(var steps) = left.node else {
+                left = try make(.chain([left.node, right.node]), left, right)
+                return
+            }
+            left.node = .identity  // releases the old tree's hold on `steps`, so appending does not copy
+            steps.append(right.node)
+            left = try make(.chain(steps), Parsed(node: .identity, depth: left.depth - 1), right)
         }
 
         private static let projectionStop = 10
@@ -89,158 +115,174 @@ extension JMESPath {
         private mutating func expression(_ rightBindingPower: Int) throws(JMESPathError) -> Parsed {
             recursion += 1
             defer { recursion -= 1 }
-            guard recursion <= Self.maximumDepth else {
-                throw error("expression is nested more than \(Self.maximumDepth) levels deep", at: current)
-            }
-            let token = current
+            guard recursion <= Self.maximumDepth else { throw tooDeep() }
+            let start = index
             advance()
-            var left = try nud(token)
-            while rightBindingPower < Self.bindingPower(current.kind) {
-                let operatorToken = current
+            var left = try nud(start)
+            while rightBindingPower < Self.bindingPower(currentKind) {
+                let operatorIndex = index
                 advance()
-                left = try led(operatorToken, left)
+                try led(operatorIndex, &left)
             }
             return left
         }
 
-        private mutating func nud(_ token: Token) throws(JMESPathError) -> Parsed {
-            switch token.kind {
-            case .literal:
-                return try make(.literal(token.value))
-            case .unquotedIdentifier:
-                return try make(.field(token.text))
-            case .quotedIdentifier:
-                if current.kind == .leftParen {
-                    throw error("a quoted identifier cannot be a function name", at: token)
-                }
-                return try make(.field(token.text))
-            case .current:
-                return try make(.identity)
-            case .star:
-                let right = current.kind == .rightBracket
-                    ? Parsed(node: .identity, depth: 1)
-                    : try projectionRight(Self.bindingPower(.star))
-                return try make(.objectProjection(.identity, right.node), right)
-            case .filter:
-                return try filter(Parsed(node: .identity, depth: 1))
-            case .leftBrace:
-                return try multiSelectHash()
-            case .leftParen:
-                let inner = try expression(0)
-                try match(.rightParen)
-                return inner
-            case .flatten:
-                let flattened = try make(.flatten(.identity))
-                let right = try projectionRight(Self.bindingPower(.flatten))
-                return try make(.listProjection(flattened.node, right.node), flattened, right)
-            case .not:
-                let operand = try expression(Self.bindingPower(.not))
-                return try make(.not(operand.node), operand)
-            case .leftBracket:
-                if current.kind == .number || current.kind == .colon {
-                    let selector = try indexOrSlice()
-                    return try projectIfSlice(Parsed(node: .identity, depth: 1), selector)
-                }
-                if current.kind == .star && lookahead(1) == .rightBracket {
-                    advance()
-                    advance()
-                    let right = try projectionRight(Self.bindingPower(.star))
-                    return try make(.listProjection(.identity, right.node), right)
-                }
-                return try multiSelectList()
-            case .expressionReference:
-                let referenced = try expression(0)
-                return try make(.expressionReference(referenced.node), referenced)
-            case .end:
-                throw error("expected an expression but found the end of the expression", at: token)
-            default:
-                throw error("expected an expression but found \(token.description)", at: token)
+        /// A token at the start of an expression.
+        private mutating func nud(_ at: Int) throws(JMESPathError) -> Parsed {
+            switch kinds[at] {
+            case .literal: return try make(.literal(tokens[at].value))
+            case .unquotedIdentifier: return try make(.field(tokens[at].text))
+            case .quotedIdentifier: return try quotedIdentifier(at)
+            case .current: return .identity
+            case .star: return try objectProjection(.identity, rightBindingPower: Self.bindingPower(.star))
+            case .filter: return try filter(.identity)
+            case .leftBrace: return try multiSelectHash()
+            case .leftParen: return try parenthesized()
+            case .flatten: return try flatten(.identity)
+            case .not: return try not()
+            case .leftBracket: return try bracket()
+            case .expressionReference: return try expressionReference()
+            default: throw unexpected("expected an expression", at: at)
             }
         }
 
-        private mutating func led(_ token: Token, _ left: Parsed) throws(JMESPathError) -> Parsed {
-            switch token.kind {
-            case .dot:
-                if current.kind == .star {
-                    advance()
-                    let right = try projectionRight(Self.bindingPower(.dot))
-                    return try make(.objectProjection(left.node, right.node), left, right)
-                }
-                let right = try dotRight(Self.bindingPower(.dot))
-                return try make(.subexpression(left.node, right.node), left, right)
-            case .pipe:
-                let right = try expression(Self.bindingPower(.pipe))
-                return try make(.pipe(left.node, right.node), left, right)
-            case .or:
-                let right = try expression(Self.bindingPower(.or))
-                return try make(.or(left.node, right.node), left, right)
-            case .and:
-                let right = try expression(Self.bindingPower(.and))
-                return try make(.and(left.node, right.node), left, right)
-            case .equal, .notEqual, .less, .lessOrEqual, .greater, .greaterOrEqual:
-                let comparator: Comparator = switch token.kind {
-                case .equal: .equal
-                case .notEqual: .notEqual
-                case .less: .less
-                case .lessOrEqual: .lessOrEqual
-                case .greater: .greater
-                default: .greaterOrEqual
-                }
-                let right = try expression(Self.bindingPower(token.kind))
-                return try make(.comparison(comparator, left.node, right.node), left, right)
-            case .leftParen:
-                return try functionCall(left, open: token)
-            case .filter:
-                return try filter(left)
-            case .flatten:
-                let flattened = try make(.flatten(left.node), left)
-                let right = try projectionRight(Self.bindingPower(.flatten))
-                return try make(.listProjection(flattened.node, right.node), flattened, right)
-            case .leftBracket:
-                if current.kind == .number || current.kind == .colon {
-                    let selector = try indexOrSlice()
-                    return try projectIfSlice(left, selector)
-                }
-                try match(.star)
-                try match(.rightBracket)
+        /// A token after a complete left operand.
+        private mutating func led(_ at: Int, _ left: inout Parsed) throws(JMESPathError) {
+            switch kinds[at] {
+            case .dot: try dot(&left)
+            case .pipe: try chain(&left, try expression(Self.bindingPower(.pipe)))
+            case .or: left = try binary(left, .or)
+            case .and: left = try binary(left, .and)
+            case .equal, .notEqual, .less, .lessOrEqual, .greater, .greaterOrEqual: left = try comparison(left, kinds[at])
+            case .leftParen: left = try functionCall(left, open: at)
+            case .filter: left = try filter(left)
+            case .flatten: left = try flatten(left)
+            case .leftBracket: try bracket(after: &left)
+            default: throw error("unexpected \(tokens[at].description)", at: at)
+            }
+        }
+
+        // MARK: - Constructs
+
+        private mutating func quotedIdentifier(_ at: Int) throws(JMESPathError) -> Parsed {
+            if currentKind == .leftParen {
+                throw error("a quoted identifier cannot be a function name", at: at)
+            }
+            return try make(.field(tokens[at].text))
+        }
+
+        private mutating func parenthesized() throws(JMESPathError) -> Parsed {
+            let inner = try expression(0)
+            try match(.rightParen)
+            return inner
+        }
+
+        private mutating func not() throws(JMESPathError) -> Parsed {
+            let operand = try expression(Self.bindingPower(.not))
+            return try make(.not(operand.node), operand)
+        }
+
+        private mutating func expressionReference() throws(JMESPathError) -> Parsed {
+            let referenced = try expression(0)
+            return try make(.expressionReference(referenced.node), referenced)
+        }
+
+        private mutating func objectProjection(_ left: Parsed, rightBindingPower: Int) throws(JMESPathError) -> Parsed {
+            let right = currentKind == .rightBracket ? Parsed.identity : try projectionRight(rightBindingPower)
+            return try make(.objectProjection(left.node, right.node), left, right)
+        }
+
+        private mutating func flatten(_ left: Parsed) throws(JMESPathError) -> Parsed {
+            let flattened = try make(.flatten(left.node), left)
+            let right = try projectionRight(Self.bindingPower(.flatten))
+            return try make(.listProjection(flattened.node, right.node), flattened, right)
+        }
+
+        private mutating func dot(_ left: inout Parsed) throws(JMESPathError) {
+            if currentKind == .star {
+                advance()
+                left = try objectProjection(left, rightBindingPower: Self.bindingPower(.dot))
+            } else {
+                try chain(&left, try dotRight(Self.bindingPower(.dot)))
+            }
+        }
+
+        private mutating func binary(_ left: Parsed, _ kind: TokenKind) throws(JMESPathError) -> Parsed {
+            let right = try expression(Self.bindingPower(kind))
+            let node: Node = kind == .or ? .or(left.node, right.node) : .and(left.node, right.node)
+            return try make(node, left, right)
+        }
+
+        private mutating func comparison(_ left: Parsed, _ kind: TokenKind) throws(JMESPathError) -> Parsed {
+            let comparator: Comparator = switch kind {
+            case .equal: .equal
+            case .notEqual: .notEqual
+            case .less: .less
+            case .lessOrEqual: .lessOrEqual
+            case .greater: .greater
+            default: .greaterOrEqual
+            }
+            let right = try expression(Self.bindingPower(kind))
+            return try make(.comparison(comparator, left.node, right.node), left, right)
+        }
+
+        /// `[` at the start of an expression: index, slice, `[*]` or a multi-select list.
+        private mutating func bracket() throws(JMESPathError) -> Parsed {
+            if currentKind == .number || currentKind == .colon {
+                var indexed = Parsed.identity
+                try projectIfSlice(&indexed, try indexOrSlice())
+                return indexed
+            }
+            if currentKind == .star && lookahead(1) == .rightBracket {
+                advance()
+                advance()
                 let right = try projectionRight(Self.bindingPower(.star))
-                return try make(.listProjection(left.node, right.node), left, right)
-            default:
-                throw error("unexpected \(token.description)", at: token)
+                return try make(.listProjection(.identity, right.node), right)
             }
+            return try multiSelectList()
         }
 
-        // MARK: - Pieces
+        /// `[` after an operand: index, slice or `[*]`.
+        private mutating func bracket(after left: inout Parsed) throws(JMESPathError) {
+            if currentKind == .number || currentKind == .colon {
+                try projectIfSlice(&left, try indexOrSlice())
+                return
+            }
+            try match(.star)
+            try match(.rightBracket)
+            let right = try projectionRight(Self.bindingPower(.star))
+            left = try make(.listProjection(left.node, right.node), left, right)
+        }
 
-        private mutating func functionCall(_ left: Parsed, open: Token) throws(JMESPathError) -> Parsed {
+        private mutating func functionCall(_ left: Parsed, open: Int) throws(JMESPathError) -> Parsed {
             // The name is the token before '(' and must be a plain identifier.
-            let nameIndex = index - 2
-            guard case .field(let name) = left.node, nameIndex >= 0, tokens[nameIndex].kind == .unquotedIdentifier else {
+            let nameIndex = open - 1
+            guard case .field(let name) = left.node, nameIndex >= 0, kinds[nameIndex] == .unquotedIdentifier else {
                 throw error("only a function name can be called with '('", at: open)
             }
-            let nameToken = tokens[nameIndex]
             var arguments: [Node] = []
-            var depth = left.depth
-            if current.kind != .rightParen {
+            var depth = 0
+            if currentKind != .rightParen {
                 while true {
                     let argument = try expression(0)
                     arguments.append(argument.node)
                     depth = max(depth, argument.depth)
-                    if current.kind == .comma {
+                    if currentKind == .comma {
                         advance()
-                    } else if current.kind == .rightParen {
+                    } else if currentKind == .rightParen {
                         break
                     } else {
-                        throw error("expected ',' or ')' in the arguments of \(name)() but found \(current.description)", at: current)
+                        throw unexpected("expected ',' or ')' in the arguments of \(name)()", at: index)
                     }
                 }
             }
             try match(.rightParen)
+            let column = tokens[nameIndex].start + 1
             guard let function = functions.lookup(name) else {
-                throw JMESPathError(.unknownFunction, "unknown function \(name)()", column: nameToken.start + 1)
+                throw JMESPathError(.unknownFunction, "unknown function \(name)()", column: column)
             }
             if let problem = function.arityProblem(arguments.count) {
-                throw JMESPathError(.invalidArity, problem, column: nameToken.start + 1)
+                throw JMESPathError(.invalidArity, problem, column: column)
             }
             return try make(.function(function, arguments), Parsed(node: .identity, depth: depth))
         }
@@ -248,67 +290,64 @@ extension JMESPath {
         private mutating func filter(_ left: Parsed) throws(JMESPathError) -> Parsed {
             let condition = try expression(0)
             try match(.rightBracket)
-            let right = current.kind == .flatten
-                ? Parsed(node: .identity, depth: 1)
-                : try projectionRight(Self.bindingPower(.filter))
+            let right = currentKind == .flatten ? Parsed.identity : try projectionRight(Self.bindingPower(.filter))
             return try make(.filterProjection(left.node, condition: condition.node, right.node), left, condition, right)
         }
 
         /// After `[`: either `number]` or a slice `start:stop:step]` with every part optional.
         private mutating func indexOrSlice() throws(JMESPathError) -> Parsed {
-            if current.kind == .number && lookahead(1) != .colon {
-                let number = current.number
+            if currentKind == .number && lookahead(1) != .colon {
+                let number = tokens[index].number
                 advance()
                 try match(.rightBracket)
                 return try make(.index(number))
             }
             var parts: [Int?] = [nil, nil, nil]
             var part = 0
-            while current.kind != .rightBracket {
-                if current.kind == .colon {
+            while currentKind != .rightBracket {
+                if currentKind == .colon {
                     part += 1
-                    if part == 3 { throw error("a slice has at most three parts", at: current) }
+                    if part == 3 { throw error("a slice has at most three parts", at: index) }
                     advance()
-                } else if current.kind == .number && parts[part] == nil {
-                    parts[part] = current.number
+                } else if currentKind == .number && parts[part] == nil {
+                    parts[part] = tokens[index].number
                     advance()
                 } else {
-                    throw error("expected a number, ':' or ']' in a slice but found \(current.description)", at: current)
+                    throw unexpected("expected a number, ':' or ']' in a slice", at: index)
                 }
             }
             advance()
             return try make(.slice(start: parts[0], stop: parts[1], step: parts[2]))
         }
 
-        private mutating func projectIfSlice(_ left: Parsed, _ selector: Parsed) throws(JMESPathError) -> Parsed {
-            let indexed: Parsed
+        /// Applies an index or slice to `left`; a slice starts a projection.
+        private mutating func projectIfSlice(_ left: inout Parsed, _ selector: Parsed) throws(JMESPathError) {
             if case .identity = left.node {
-                indexed = selector
+                left = selector
             } else {
-                indexed = try make(.subexpression(left.node, selector.node), left, selector)
+                try chain(&left, selector)
             }
-            guard case .slice = selector.node else { return indexed }
+            guard case .slice = selector.node else { return }
             let right = try projectionRight(Self.bindingPower(.star))
-            return try make(.listProjection(indexed.node, right.node), indexed, right)
+            left = try make(.listProjection(left.node, right.node), left, right)
         }
 
         /// What runs on each element of a projection: nothing (stop), a bracket, a filter or `.rhs`.
         private mutating func projectionRight(_ bindingPower: Int) throws(JMESPathError) -> Parsed {
-            switch current.kind {
-            case _ where Self.bindingPower(current.kind) < Self.projectionStop:
-                return Parsed(node: .identity, depth: 1)
+            if Self.bindingPower(currentKind) < Self.projectionStop { return .identity }
+            switch currentKind {
             case .leftBracket, .filter:
                 return try expression(bindingPower)
             case .dot:
                 advance()
                 return try dotRight(bindingPower)
             default:
-                throw error("unexpected \(current.description) after a projection", at: current)
+                throw error("unexpected \(tokens[index].description) after a projection", at: index)
             }
         }
 
         private mutating func dotRight(_ bindingPower: Int) throws(JMESPathError) -> Parsed {
-            switch current.kind {
+            switch currentKind {
             case .unquotedIdentifier, .quotedIdentifier, .star:
                 return try expression(bindingPower)
             case .leftBracket:
@@ -318,7 +357,7 @@ extension JMESPath {
                 advance()
                 return try multiSelectHash()
             default:
-                throw error("expected an identifier, '*', '[' or '{' after '.' but found \(current.description)", at: current)
+                throw unexpected("expected an identifier, '*', '[' or '{' after '.'", at: index)
             }
         }
 
@@ -329,9 +368,9 @@ extension JMESPath {
                 let element = try expression(0)
                 elements.append(element.node)
                 depth = max(depth, element.depth)
-                if current.kind == .rightBracket { break }
-                guard current.kind == .comma else {
-                    throw error("expected ',' or ']' in a multi-select list but found \(current.description)", at: current)
+                if currentKind == .rightBracket { break }
+                guard currentKind == .comma else {
+                    throw unexpected("expected ',' or ']' in a multi-select list", at: index)
                 }
                 advance()
             }
@@ -344,18 +383,18 @@ extension JMESPath {
             var values: [Node] = []
             var depth = 0
             while true {
-                guard current.kind == .unquotedIdentifier || current.kind == .quotedIdentifier else {
-                    throw error("expected a key name in a multi-select hash but found \(current.description)", at: current)
+                guard currentKind == .unquotedIdentifier || currentKind == .quotedIdentifier else {
+                    throw unexpected("expected a key name in a multi-select hash", at: index)
                 }
-                keys.append(current.text)
+                keys.append(tokens[index].text)
                 advance()
                 try match(.colon)
                 let value = try expression(0)
                 values.append(value.node)
                 depth = max(depth, value.depth)
-                if current.kind == .rightBrace { break }
-                guard current.kind == .comma else {
-                    throw error("expected ',' or '}' in a multi-select hash but found \(current.description)", at: current)
+                if currentKind == .rightBrace { break }
+                guard currentKind == .comma else {
+                    throw unexpected("expected ',' or '}' in a multi-select hash", at: index)
                 }
                 advance()
             }
