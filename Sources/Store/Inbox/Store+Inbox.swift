@@ -92,8 +92,9 @@ extension Store {
             }
         }
         return try await write("complete mapping") { db in
+            let stateOf = try db.cachedStatement(sql: "SELECT state FROM inbox WHERE id = ?")
             for id in result.inboxIDs {
-                guard let state = try String.fetchOne(db, sql: "SELECT state FROM inbox WHERE id = ?", arguments: [id.rawValue]) else {
+                guard let state = try String.fetchOne(stateOf, arguments: [id.rawValue]) else {
                     throw StoreError(.notFound, "the message is not in the inbox (evicted or already dead-lettered)", location: id.description)
                 }
                 guard state == "claimed" else {

@@ -53,17 +53,21 @@ extension Store {
             var accepted: [JournalSubject] = []
             var kept: [JournalSubject] = []
             var events: [JournalEvent] = []
+            let holds = try db.cachedStatement(sql: "SELECT 1 FROM outbox WHERE id = ? AND state = 'leased' AND lease_id = ?")
+            let markSent = try db.cachedStatement(sql: """
+                UPDATE outbox SET state = 'sent', sent_at = ?, server_id = ?, server_version = ?,
+                    lease_id = NULL, lease_expires_at = NULL, not_before = NULL WHERE id = ?
+                """)
+            let markKept = try db.cachedStatement(sql: """
+                UPDATE outbox SET state = 'pending', lease_id = NULL, lease_expires_at = NULL, not_before = ? WHERE id = ?
+                """)
             for settlement in settlements {
                 let id = settlement.id.rawValue
-                let held = try Int64.fetchOne(db, sql: "SELECT 1 FROM outbox WHERE id = ? AND state = 'leased' AND lease_id = ?",
-                                              arguments: [id, lease]) != nil
+                let held = try Int64.fetchOne(holds, arguments: [id, lease]) != nil
                 guard held else { report.stale.append(settlement.id); continue }
                 switch settlement.outcome {
                 case .accept(let serverID, let serverVersion):
-                    try db.execute(sql: """
-                        UPDATE outbox SET state = 'sent', sent_at = ?, server_id = ?, server_version = ?,
-                            lease_id = NULL, lease_expires_at = NULL, not_before = NULL WHERE id = ?
-                        """, arguments: [time.millisecondsSinceEpoch, serverID, serverVersion, id])
+                    try markSent.execute(arguments: [time.millisecondsSinceEpoch, serverID, serverVersion, id])
                     report.accepted += 1
                     accepted.append(.outbox(settlement.id))
                 case .reject(let errorType, let errorMessage):
@@ -81,9 +85,7 @@ extension Store {
                                                subjects: [.outbox(settlement.id), .deadLetter(deadLetter)],
                                                details: ["errorType": .string(errorType)]))
                 case .keep(let retryAt):
-                    try db.execute(sql: """
-                        UPDATE outbox SET state = 'pending', lease_id = NULL, lease_expires_at = NULL, not_before = ? WHERE id = ?
-                        """, arguments: [retryAt?.millisecondsSinceEpoch, id])
+                    try markKept.execute(arguments: [retryAt?.millisecondsSinceEpoch, id])
                     report.kept += 1
                     kept.append(.outbox(settlement.id))
                 }
@@ -107,12 +109,13 @@ enum OutboxTable {
     /// (a resend of the newest state is enough; one entry per identity per bundle).
     static func enqueue(_ resource: OutboxResource, replayCount: Int, time: Timestamp, _ db: Database) throws -> OutboxID {
         let size = resource.body.utf8.count
-        if let existing = try Int64.fetchOne(db, sql: """
+        let pendingWithIdentity = try db.cachedStatement(sql: """
             SELECT id FROM outbox WHERE identity_key = ? AND state = 'pending' ORDER BY id DESC LIMIT 1
-            """, arguments: [resource.identityKey]) {
-            try db.execute(sql: """
+            """)
+        if let existing = try Int64.fetchOne(pendingWithIdentity, arguments: [resource.identityKey]) {
+            try db.cachedStatement(sql: """
                 UPDATE outbox SET inbox_id = ?, resource_type = ?, resource_id = ?, body = ?, size = ?, replay_count = ? WHERE id = ?
-                """, arguments: [resource.inboxID?.rawValue, resource.resourceType, resource.resourceID, resource.body, size,
+                """).execute(arguments: [resource.inboxID?.rawValue, resource.resourceType, resource.resourceID, resource.body, size,
                                  replayCount, existing])
             return OutboxID(existing)
         }
