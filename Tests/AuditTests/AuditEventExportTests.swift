@@ -41,8 +41,9 @@ final class AuditEventExportTests: XCTestCase {
         XCTAssertEqual(received["source"]?["site"], "ward 3")
         let entities = received["entity"]?.arrayValue ?? []
         XCTAssertEqual(entities.map { $0["what"]?["identifier"]?["system"]?.stringValue ?? "" },
-                       ["urn:fhir-edge:journal", "urn:fhir-edge:inbox"])
+                       ["urn:fhir-edge:journal", "urn:fhir-edge:inbox", "urn:fhir-edge:device"])
         XCTAssertEqual(entities.first?["what"]?["identifier"]?["value"], "1")
+        XCTAssertEqual(entities.last?["what"]?["identifier"]?["value"], "dev-42")
         let head = try await store.reader.journal(after: 0, limit: 1).first
         XCTAssertEqual(received["id"]?.stringValue, head?.hash)
         XCTAssertTrue(entities.first?["detail"]?.arrayValue?.contains(["type": "hash", "valueString": .string(head?.hash ?? "")]) ?? false)

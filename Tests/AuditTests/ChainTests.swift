@@ -34,6 +34,25 @@ final class ChainTests: XCTestCase {
         XCTAssertEqual(head, recorded?.hash)
     }
 
+    func testVerifyingWhileTheDaemonAppendsReportsNoFalseTampering() async throws {
+        let fixture = try AuditFixture()
+        let store = try await fixture.storeWithJournal(entries: 1000)
+        let appending = Task {
+            for i in 0..<100 {
+                try await store.journal((0..<5).map { _ in JournalEvent(kind: JournalKind("access.read"), actor: "operator", details: ["i": .int(Int64(i))]) })
+            }
+        }
+        let reader = try StoreReader.openReadOnly(path: fixture.path)
+        for _ in 0..<5 {
+            let result = try await JournalVerifier(pageSize: 50).verify(reader)
+            XCTAssertTrue(result.isIntact, "\(result)")
+        }
+        try await appending.value
+        let final = try await JournalVerifier().verify(reader)
+        let head = try await reader.journalHead()
+        XCTAssertEqual(final, .intact(entries: 1500, head: head?.hash))
+    }
+
     func testAnEmptyJournalVerifies() async throws {
         let fixture = try AuditFixture()
         let store = try fixture.open()

@@ -30,7 +30,7 @@ final class InboxTests: XCTestCase {
         XCTAssertEqual(journal.count, 1)
         XCTAssertEqual(journal[0].entry.kind, .inboxReceived)
         XCTAssertEqual(journal[0].entry.actor, "http:client-1")
-        XCTAssertEqual(journal[0].entry.subjects.map(\.description), ["inbox/1", "inbox/2", "inbox/3"])
+        XCTAssertEqual(journal[0].entry.subjects.map(\.description), ["inbox/1", "inbox/2", "inbox/3", "device/dev-1"])
         XCTAssertEqual(journal[0].entry.details["messages"], 3)
         XCTAssertEqual(journal[0].entry.time, fixture.clock.now)
     }

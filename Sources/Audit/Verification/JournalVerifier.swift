@@ -25,7 +25,11 @@ public struct JournalVerifier: Sendable {
         self.pageSize = max(1, pageSize)
     }
 
+    /// Safe to run from a second process while the daemon appends: entries appended during the
+    /// walk are either verified or left for the next run, never reported as tampering.
     public func verify(_ reader: StoreReader) async throws(StoreError) -> JournalVerification {
+        let headBefore = try await reader.journalHead()
+        var hashAtHeadBefore: String?
         var expected: Int64 = 1
         var previous: String?
         var after = Int64.min
@@ -56,29 +60,37 @@ public struct JournalVerifier: Sendable {
                 guard chain.hash(of: record.entry, previous: previous) == record.hash else {
                     return .broken(firstBadSequence: sequence, reason: "entry \(sequence) does not match its hash: edited, inserted or reordered")
                 }
+                if sequence == headBefore?.sequence { hashAtHeadBefore = record.hash }
                 previous = record.hash
                 expected += 1
             }
             after = last.entry.sequence
         }
-        let head = try await reader.journalHead()
         let count = expected - 1
-        switch head {
-        case nil where count == 0:
-            return .intact(entries: 0, head: nil)
-        case nil:
-            return .broken(firstBadSequence: 1, reason: "the journal has entries but the store recorded no head: inserted")
-        case let head?:
-            if head.sequence > count {
-                return .broken(firstBadSequence: count + 1, reason: "entries \(count + 1) to \(head.sequence) are missing: deleted from the end")
-            }
-            if head.sequence < count {
-                return .broken(firstBadSequence: head.sequence + 1, reason: "entry \(head.sequence + 1) follows the recorded head: inserted")
-            }
-            guard head.hash == previous else {
+        // The head read after the walk covers everything the walk could have seen.
+        let headAfter = try await reader.journalHead()
+        guard let headAfter else {
+            return count == 0
+                ? .intact(entries: 0, head: nil)
+                : .broken(firstBadSequence: 1, reason: "the journal has entries but the store recorded no head: inserted")
+        }
+        if count > headAfter.sequence {
+            return .broken(firstBadSequence: headAfter.sequence + 1, reason: "entry \(headAfter.sequence + 1) follows the recorded head: inserted")
+        }
+        if count == headAfter.sequence {
+            guard headAfter.hash == previous else {
                 return .broken(firstBadSequence: count, reason: "the last entry does not match the recorded head hash")
             }
             return .intact(entries: count, head: previous)
         }
+        // Fewer entries than the head says: either appended while we walked, or cut off the end.
+        guard count >= headBefore?.sequence ?? 0 else {
+            let missing = count + 1
+            return .broken(firstBadSequence: missing, reason: "entries \(missing) to \(headAfter.sequence) are missing: deleted from the end")
+        }
+        if let headBefore, hashAtHeadBefore != headBefore.hash {
+            return .broken(firstBadSequence: headBefore.sequence, reason: "entry \(headBefore.sequence) does not match the recorded head hash")
+        }
+        return .intact(entries: count, head: previous)
     }
 }

@@ -48,8 +48,14 @@ extension Store {
                 try Meta.set(.highWater, 0, db)
                 events.append(JournalEvent(kind: .highWaterCleared, actor: "store", details: ["bytes": .int(try Meta.value(.bytes, db))]))
             }
+            // The devices too, once each, so a device's readings can be traced through the journal.
+            var devices: [JournalSubject] = []
+            var seen = Set<String>()
+            for message in messages {
+                if let device = message.deviceID, seen.insert(device).inserted { devices.append(.device(device)) }
+            }
             events.append(JournalEvent(
-                kind: .inboxReceived, actor: actor, subjects: ids.map(JournalSubject.inbox),
+                kind: .inboxReceived, actor: actor, subjects: ids.map(JournalSubject.inbox) + devices,
                 details: ["messages": .int(Int64(ids.count)), "bytes": .int(incoming)]))
             try JournalTable.append(events, at: time, chain: chain, db)
             return .stored(ids)

@@ -151,6 +151,8 @@ public struct StoreStatistics: Sendable, Equatable {
     public var bytes: Int64 = 0
     /// Age of the oldest message or resource not yet uploaded.
     public var oldestUnsentAge: Duration?
+    /// The last append was refused for lack of room and none has succeeded since. Informational
+    /// (health, metrics): ingest decides by calling `append`, which makes room when it can.
     public var atHighWaterMark = false
     public var journalEntries: Int64 = 0
 
