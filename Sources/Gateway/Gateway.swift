@@ -29,7 +29,8 @@ public final class Gateway: Sendable {
     /// - Parameter now: the clock for receive times, journal times and `issued`.
     public init(
         configuration: GatewayConfiguration, catalog: DeviceProfileCatalog,
-        now: @escaping @Sendable () -> Timestamp = Gateway.systemClock, logger: Logger
+        now: @escaping @Sendable () -> Timestamp = Gateway.systemClock,
+        logger: Logger = Logger(label: "fhir-edge", factory: { _ in SwiftLogNoOpLogHandler() })
     ) throws(StoreError) {
         self.configuration = configuration
         self.catalog = catalog

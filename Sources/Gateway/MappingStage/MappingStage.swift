@@ -26,7 +26,8 @@ final class MappingStage: Service, Sendable {
 
     init(
         store: Store, catalog: DeviceProfileCatalog, monitor: GatewayMonitor, batchSize: Int,
-        pollInterval: Duration = .seconds(1), now: @escaping @Sendable () -> Timestamp, logger: Logger
+        pollInterval: Duration = .seconds(1), now: @escaping @Sendable () -> Timestamp,
+        logger: Logger = Logger(label: "fhir-edge", factory: { _ in SwiftLogNoOpLogHandler() })
     ) {
         self.store = store
         self.catalog = catalog

@@ -1,0 +1,107 @@
+import EdgeCore
+import Foundation
+import Logging
+import Store
+
+/// What the `run`, `demo` and `config check` commands do, so that the executable needs no
+/// third-party imports besides its argument parser.
+public enum GatewayLauncher {
+    /// Loads and validates the configuration and compiles its device profiles, collecting every
+    /// problem of both. `profilesDirectory` replaces `profiles.directory` (the demo's bundled profiles).
+    public static func load(
+        file: String, overrides: ConfigurationOverrides = ConfigurationOverrides(), profilesDirectory: String? = nil
+    ) -> Result<(GatewayConfiguration, DeviceProfileCatalog), ConfigurationError> {
+        var configuration: GatewayConfiguration
+        do {
+            configuration = try GatewayConfiguration.load(file: file, overrides: overrides)
+        } catch {
+            return .failure(error)
+        }
+        if let profilesDirectory { configuration.profiles.directory = profilesDirectory }
+        let catalog: DeviceProfileCatalog
+        do {
+            catalog = try DeviceProfileCatalog.load(directory: configuration.profiles.directory)
+        } catch {
+            return .failure(error)
+        }
+        var problems: [ConfigurationProblem] = []
+        for name in configuration.profiles.access.keys.sorted() where catalog[name] == nil {
+            problems.append(ConfigurationProblem(
+                file: configuration.file, keyPath: "profiles.access." + name,
+                message: "no profile folder \(name) under \(configuration.profiles.directory)"))
+        }
+        if configuration.demo, catalog[LocalAPI.demoProfile] == nil {
+            problems.append(ConfigurationProblem(
+                file: configuration.file, keyPath: "demo",
+                message: "demo mode serves the \(LocalAPI.demoProfile) profile, and \(configuration.profiles.directory) has none"))
+        }
+        if !problems.isEmpty { return .failure(ConfigurationError(problems: problems)) }
+        return .success((configuration, catalog))
+    }
+
+    /// Runs the daemon until SIGTERM/SIGINT. Logs go to stderr (level from `FHIR_EDGE_LOG_LEVEL`,
+    /// default `info`); one line `listening on HOST:PORT` goes to stdout when the API is up.
+    public static func run(configuration: GatewayConfiguration, catalog: DeviceProfileCatalog) async throws {
+        LoggingSystem.bootstrap { label in
+            var handler = StreamLogHandler.standardError(label: label)
+            handler.logLevel = ProcessInfo.processInfo.environment["FHIR_EDGE_LOG_LEVEL"].flatMap(Logger.Level.init(rawValue:)) ?? .info
+            return handler
+        }
+        let logger = Logger(label: "fhir-edge")
+        let gateway: Gateway
+        do {
+            gateway = try Gateway(configuration: configuration, catalog: catalog, logger: logger)
+        } catch {
+            throw LaunchError(message: "cannot open the store: \(error)")
+        }
+        logger.info("Gateway starting", metadata: [
+            "edge.config": "\(configuration.file)", "edge.store": "\(configuration.storePath)",
+            "edge.profiles": "\(catalog.names.joined(separator: ","))", "edge.demo": "\(configuration.demo)",
+        ])
+        try await gateway.run(onListening: { address in
+            // Unbuffered, so that a script reading a pipe sees it at once.
+            FileHandle.standardOutput.write(Data("listening on \(address)\n".utf8))
+        })
+    }
+
+    public struct LaunchError: Error, CustomStringConvertible {
+        public var message: String
+        public var description: String { message }
+    }
+
+    /// Where the bundled demo lives: `(config, profiles)`. Looked up, in order: next to an
+    /// installed binary (`<prefix>/bin/fhir-edge` -> `<prefix>/share/fhir-edge/demo/config.yaml`
+    /// and `<prefix>/share/fhir-edge/device-profiles`), then a source checkout above the binary
+    /// (`.build/<config>/fhir-edge` -> `packaging/demo/config.yaml` and `device-profiles/`), then
+    /// a source checkout at or above the working directory.
+    public static func bundledDemo(executablePath: String) -> (config: String, profiles: String)? {
+        let fileManager = FileManager.default
+        let executable = URL(fileURLWithPath: executablePath).resolvingSymlinksInPath()
+        let binDirectory = executable.deletingLastPathComponent()
+        let share = binDirectory.deletingLastPathComponent().appendingPathComponent("share/fhir-edge")
+        let installedConfig = share.appendingPathComponent("demo/config.yaml").path
+        let installedProfiles = share.appendingPathComponent("device-profiles").path
+        if fileManager.fileExists(atPath: installedConfig), fileManager.fileExists(atPath: installedProfiles) {
+            return (installedConfig, installedProfiles)
+        }
+        for start in [binDirectory, URL(fileURLWithPath: fileManager.currentDirectoryPath)] {
+            var directory = start
+            for _ in 0..<8 {
+                let config = directory.appendingPathComponent("packaging/demo/config.yaml").path
+                let profiles = directory.appendingPathComponent("device-profiles").path
+                if fileManager.fileExists(atPath: config), fileManager.fileExists(atPath: profiles) {
+                    return (config, profiles)
+                }
+                let parent = directory.deletingLastPathComponent()
+                if parent.path == directory.path { break }
+                directory = parent
+            }
+        }
+        return nil
+    }
+
+    /// The SHA-256 (hex) to put under `clients.<id>.tokenSHA256` for a token.
+    public static func tokenHash(_ token: String) -> String {
+        SHA256.hexDigest(token)
+    }
+}

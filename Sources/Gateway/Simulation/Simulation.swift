@@ -1,0 +1,82 @@
+public import EdgeCore
+import JSONQuery
+
+/// Pushes simulated vital signs to a gateway's ingest API and counts the answers.
+public struct Simulation: Sendable {
+    public struct Report: Sendable, Equatable {
+        public var messages = 0
+        public var requests = 0
+        /// Messages acknowledged with 202 (committed by the gateway).
+        public var accepted = 0
+        /// Requests by HTTP status; 0 stands for a request that got no answer.
+        public var statuses: [Int: Int] = [:]
+    }
+
+    public var host: String
+    public var port: Int
+    public var profile: String
+    public var token: String?
+    public var devices: Int
+    /// Messages per device.
+    public var count: Int
+    /// Messages per request (a JSON array when above 1).
+    public var batch: Int
+    public var interval: Duration
+    public var seed: UInt64
+
+    public init(
+        host: String, port: Int, profile: String = "demo-vitals", token: String? = nil, devices: Int = 3, count: Int = 10,
+        batch: Int = 1, interval: Duration = .zero, seed: UInt64 = 1
+    ) {
+        self.host = host
+        self.port = port
+        self.profile = profile
+        self.token = token
+        self.devices = devices
+        self.count = count
+        self.batch = batch
+        self.interval = interval
+        self.seed = seed
+    }
+
+    /// Parses `http://HOST:PORT[/...]`; the path is ignored (messages go to `/ingest/{profile}`).
+    public static func endpoint(_ url: String) -> (host: String, port: Int)? {
+        guard url.hasPrefix("http://") else { return nil }
+        let rest = url.dropFirst("http://".count)
+        let authority = rest.prefix { $0 != "/" }
+        guard let address = ListenAddress(parsing: String(authority)) else { return nil }
+        return (address.host, address.port)
+    }
+
+    /// Runs to the end; `now` stamps `measuredAt`.
+    public func run(now: @escaping @Sendable () -> Timestamp) async -> Report {
+        var simulator = VitalsSimulator(devices: devices, seed: seed)
+        let client = LoopbackHTTPClient(host: host, port: port)
+        var report = Report()
+        let total = max(0, devices) * max(0, count)
+        var headers = [("Content-Type", "application/json")]
+        if let token { headers.append(("Authorization", "Bearer " + token)) }
+        var sent = 0
+        while sent < total {
+            let size = min(max(1, batch), total - sent)
+            let time = now()
+            let messages = (0..<size).map { _ in simulator.nextMessage(at: time) }
+            let body: JSONValue = size == 1 && batch == 1 ? messages[0] : .array(messages)
+            var bytes: [UInt8] = []
+            JSONWriter().write(body, into: &bytes)
+            let status: Int
+            do {
+                status = try await client.send("POST", "/ingest/\(profile)", headers: headers, body: bytes).status
+            } catch {
+                status = 0
+            }
+            report.requests += 1
+            report.messages += size
+            report.statuses[status, default: 0] += 1
+            if status == 202 { report.accepted += size }
+            sent += size
+            if interval > .zero, sent < total { try? await Task.sleep(for: interval) }
+        }
+        return report
+    }
+}

@@ -1,0 +1,29 @@
+import ArgumentParser
+import Gateway
+
+struct DemoCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "demo",
+        abstract: "Run the gateway on the bundled demo configuration (no upstream: buffers locally).",
+        discussion: """
+            Uses packaging/demo/config.yaml and the device-profiles folder, found next to an installed
+            binary (<prefix>/share/fhir-edge/demo/config.yaml, <prefix>/share/fhir-edge/device-profiles)
+            or in the source checkout above the binary or the working directory. In demo mode
+            POST /ingest/demo-vitals needs no token from loopback. Push data with `fhir-edge simulate`.
+            """)
+
+    @Option(name: .customLong("data-dir"), help: "Folder of the store.")
+    var dataDir: String = "fhir-edge-demo-data"
+
+    @Option(name: .long, help: "HOST:PORT of the local API (loopback only in demo mode).")
+    var listen: String?
+
+    func run() async throws {
+        guard let bundled = GatewayLauncher.bundledDemo(executablePath: CommandLine.arguments.first ?? "") else {
+            reportToStandardError("fhir-edge: cannot find the bundled demo (share/fhir-edge/demo/config.yaml or packaging/demo/config.yaml)")
+            throw ExitCode(1)
+        }
+        let overrides = ConfigurationOverrides(dataDirectory: dataDir, listen: listen)
+        try await DaemonStart.run(file: bundled.config, overrides: overrides, profilesDirectory: bundled.profiles)
+    }
+}
