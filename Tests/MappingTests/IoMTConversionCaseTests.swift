@@ -44,6 +44,45 @@ final class IoMTConversionCaseTests: XCTestCase {
         for problem in unexpected { XCTFail(problem) }
     }
 
+    /// The whole path as published: device template on `input.json`, then the FHIR mapping;
+    /// the Observations must be the same as when converting the case's listed measurements.
+    func testConversionCasesEndToEnd() throws {
+        guard let suite = Conformance.directory("iomt") else { return }
+        let casesDirectory = suite.appendingPathComponent("cases")
+        var ran = 0
+        for name in try FileManager.default.contentsOfDirectory(atPath: casesDirectory.path).sorted() {
+            let directory = casesDirectory.appendingPathComponent(name)
+            let expected = try Self.json(directory.appendingPathComponent("expected.json"))
+            guard expected["stage"]?.stringValue == "normalize+fhir", let fhir = expected["fhir"] else { continue }
+            ran += 1
+            let deviceText = try String(contentsOf: directory.appendingPathComponent("device-template.json"), encoding: .utf8)
+            let fhirText = try String(contentsOf: directory.appendingPathComponent("fhir-template.json"), encoding: .utf8)
+            let device = try DeviceTemplateCollection(parsing: deviceText, source: "device-template.json")
+            let templates = try FHIRTemplateCollection(parsing: fhirText, source: "fhir-template.json")
+            let input = try Self.json(directory.appendingPathComponent("input.json"))
+            let messages = input.arrayValue ?? [input]
+            let perMessage = try messages.map { try device.normalize($0) }
+            let context = try? Self.json(directory.appendingPathComponent("context.json"))
+            let identity: ResourceIdentity = context?["resourceIdentityResolutionType"]?.stringValue == "Create"
+                ? .create(deviceSystem: context?["defaultDeviceIdentifierSystem"]?.stringValue) : .none
+            let converter = ObservationConverter(templates: templates, identity: identity)
+            let issued = Timestamp(millisecondsSinceEpoch: 0)
+            var failures: [String] = []
+            if fhir["grouping"]?.stringValue == "per-message" {
+                let lists = fhir["observations"]?.arrayValue ?? []
+                for (index, measurements) in perMessage.enumerated() where index < lists.count {
+                    let result = converter.convert(measurements, issued: issued)
+                    failures += Self.compare(result.observations, lists[index].arrayValue ?? [], context != nil, "message \(index)")
+                }
+            } else {
+                let result = converter.convert(perMessage.flatMap { $0 }, issued: issued)
+                failures += Self.compare(result.observations, fhir["observations"]?.arrayValue ?? [], context != nil, "batch")
+            }
+            for failure in failures { XCTFail("\(name) end to end: \(failure)") }
+        }
+        XCTAssertGreaterThanOrEqual(ran, 10)
+    }
+
     // MARK: One case
 
     static func run(directory: URL, expected: JSONValue) throws -> [String] {
