@@ -166,4 +166,15 @@ final class FHIRConversionTests: XCTestCase {
         guard case .sampledData(let hr)? = result.observations.first?.value else { return XCTFail("no observation") }
         XCTAssertEqual(hr.data?.split(separator: " ").prefix(4), ["60", "E", "1000", "E"])
     }
+
+    func testOversizedSampledDataWindowsAreRefusedNotAllocated() {
+        let converter = ObservationConverter(templates: standard, identity: .none)
+        let result = converter.convert([
+            reading("session", "hr", "1", at: 0, correlation: "long"),
+            reading("session", "hr", "2", at: 1000 * 86_400_000, correlation: "long"),  // 1.44 million 60 s slots
+            reading("hr", "hr", "60", at: 0),
+        ], issued: issued)
+        XCTAssertEqual(result.errors.map(\.type), ["NotSupportedException"])
+        XCTAssertEqual(result.observations.count, 1)
+    }
 }

@@ -62,6 +62,11 @@ struct ObservationBuilder {
                     type: "ArgumentNullException",
                     message: "SampledData value '\(template.valueName)' has no defaultPeriod in the FHIR template.")
             }
+            guard SampledDataStream.slotCount(start: group.start, end: group.end, periodMilliseconds: period) != nil else {
+                throw GroupingFailure(
+                    type: "NotSupportedException",
+                    message: "SampledData value '\(template.valueName)' would need more than \(SampledDataStream.maximumSlots) slots of \(period) ms for this window.")
+            }
             var numeric: [TimedValue] = []
             numeric.reserveCapacity(values.count)
             for value in values {

@@ -97,6 +97,9 @@ public enum ObservationMerge {
             }
             let storedPeriod = try periodMilliseconds(stored.period, name: "stored")
             let incomingPeriod = try periodMilliseconds(incoming.period, name: "new")
+            guard SampledDataStream.slotCount(start: union.start, end: union.end, periodMilliseconds: storedPeriod) != nil else {
+                throw ObservationMergeError(message: "The merged SampledData window would need more than \(SampledDataStream.maximumSlots) slots.")
+            }
             let old = SampledDataStream.decode(stored.data ?? "", start: existingWindow.start, periodMilliseconds: storedPeriod)
             let added = SampledDataStream.decode(incoming.data ?? "", start: newWindow.start, periodMilliseconds: incomingPeriod)
             let values = SampledDataStream.merge(existing: old, new: added)

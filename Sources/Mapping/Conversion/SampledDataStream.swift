@@ -6,14 +6,25 @@ enum SampledDataStream {
     /// `E E E ... E` (odd length), copied in chunks for runs of empty slots.
     private static let emptyRun: [UInt8] = Array(repeating: Array("E ".utf8), count: 2048).flatMap { $0 }.dropLast()
 
+    /// The most slots one stream may have (a day at 100 ms is 864 000). A correlation group
+    /// spanning months, or a 1 ms period over a day, is refused instead of exhausting memory.
+    static let maximumSlots: Int64 = 1_000_000
+
+    /// The number of slots from `start` to `end` inclusive, or nil beyond `maximumSlots`.
+    static func slotCount(start: Timestamp, end: Timestamp, periodMilliseconds period: Int64) -> Int? {
+        guard period > 0, end >= start else { return 0 }
+        let (span, overflow) = end.millisecondsSinceEpoch.subtractingReportingOverflow(start.millisecondsSinceEpoch)
+        guard !overflow, span / period < maximumSlots else { return nil }
+        return Int(span / period) + 1
+    }
+
     /// Values must be time-sorted. Values before `start` or beyond the last slot are left out.
+    /// Callers check `slotCount` first; a window beyond the limit encodes as an empty stream.
     static func encode(_ values: [TimedValue], start: Timestamp, end: Timestamp, periodMilliseconds period: Int64) -> String {
-        guard period > 0, end >= start else { return "" }
-        let span = end.millisecondsSinceEpoch - start.millisecondsSinceEpoch
-        let count = Int(span / period) + 1
+        guard let count = slotCount(start: start, end: end, periodMilliseconds: period), count > 0 else { return "" }
         var slots = [Int](repeating: -1, count: count)
         for (i, value) in values.enumerated() {
-            let offset = value.time.millisecondsSinceEpoch - start.millisecondsSinceEpoch
+            let offset = value.time.millisecondsSinceEpoch &- start.millisecondsSinceEpoch
             // A value after `end` still counts while it falls into the last slot.
             guard offset >= 0, offset / period < Int64(count) else { continue }
             slots[Int(offset / period)] = i
@@ -59,6 +70,8 @@ enum SampledDataStream {
         var result: [TimedValue] = []
         var k: Int64 = 0
         for token in data.split(separator: " ", omittingEmptySubsequences: true) {
+            // Tokens past the limit cannot be re-encoded anyway (and k * period must not overflow).
+            guard k < maximumSlots else { break }
             if token != "E" {
                 result.append(TimedValue(time: start.adding(milliseconds: k &* period), value: String(token)))
             }
