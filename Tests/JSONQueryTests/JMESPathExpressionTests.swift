@@ -63,3 +63,14 @@ final class JMESPathExpressionTests: XCTestCase {
         }
     }
 }
+
+extension JMESPathExpressionTests {
+    func testEqualityComparesCodePoints() throws {
+        let document: JSONValue = ["composed": "\u{E9}", "decomposed": "e\u{301}", "list": ["e\u{301}"]]
+        XCTAssertEqual(try JMESPathExpression("composed == decomposed").evaluate(document), false)
+        XCTAssertEqual(try JMESPathExpression("composed != decomposed").evaluate(document), true)
+        XCTAssertEqual(try JMESPathExpression("contains(list, composed)").evaluate(document), false)
+        XCTAssertEqual(try JMESPathExpression("contains(list, decomposed)").evaluate(document), true)
+        XCTAssertEqual(try JMESPathExpression("`{\"a\": [1, {\"b\": 2.0}]}` == `{\"a\": [1.0, {\"b\": 2}]}`").evaluate(.null), true)
+    }
+}

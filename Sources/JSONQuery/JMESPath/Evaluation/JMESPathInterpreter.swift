@@ -146,11 +146,34 @@ extension JMESPath {
             }
         }
 
+        /// JSON equality with strings compared by code point, as the specification requires
+        /// (Swift's `String ==` would also equate canonically equivalent spellings).
+        static func equal(_ left: JSONValue, _ right: JSONValue) -> Bool {
+            switch (left, right) {
+            case (.string(let a), .string(let b)):
+                return a.utf8.elementsEqual(b.utf8)
+            case (.array(let a), .array(let b)):
+                guard a.count == b.count else { return false }
+                for i in a.indices where !equal(a[i], b[i]) { return false }
+                return true
+            case (.object(let a), .object(let b)):
+                guard a.count == b.count else { return false }
+                for (key, value) in a.members {
+                    guard let j = b.keys.firstIndex(where: { $0.utf8.elementsEqual(key.utf8) }),
+                        equal(value, b.values[j])
+                    else { return false }
+                }
+                return true
+            default:
+                return left == right
+            }
+        }
+
         /// Ordering comparisons are defined for numbers only; anything else gives null.
         static func compare(_ comparator: Comparator, _ left: JSONValue, _ right: JSONValue) -> JSONValue {
             switch comparator {
-            case .equal: return .bool(left == right)
-            case .notEqual: return .bool(left != right)
+            case .equal: return .bool(equal(left, right))
+            case .notEqual: return .bool(!equal(left, right))
             default: break
             }
             let order: Int

@@ -77,7 +77,7 @@ extension JMESPath {
             let subject = try argument(0)
             let search = try argument(1)
             switch subject {
-            case .array(let elements): return .bool(elements.contains(search))
+            case .array(let elements): return .bool(elements.contains { JMESPath.Interpreter.equal($0, search) })
             case .string(let s):
                 guard case .string(let needle) = search else { return .bool(false) }
                 return .bool(Self.utf8(s, contains: needle))
