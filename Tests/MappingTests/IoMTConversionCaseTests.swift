@@ -59,6 +59,16 @@ final class IoMTConversionCaseTests: XCTestCase {
             let fhirText = try String(contentsOf: directory.appendingPathComponent("fhir-template.json"), encoding: .utf8)
             let device = try DeviceTemplateCollection(parsing: deviceText, source: "device-template.json")
             let templates = try FHIRTemplateCollection(parsing: fhirText, source: "fhir-template.json")
+            let warnings = templates.compatibilityWarnings(with: device).map(\.message)
+            for wanted in expected["templateCompatibilityWarnings"]?.arrayValue ?? [] {
+                let prefix = wanted["messageStartsWith"]?.stringValue, part = wanted["messageContains"]?.stringValue
+                if !warnings.contains(where: { w in prefix.map(w.hasPrefix) ?? part.map(w.contains) ?? false }) {
+                    XCTFail("\(name): no compatibility warning like \(wanted); got \(warnings)")
+                }
+            }
+            if expected["templateCompatibilityWarnings"] == nil, name.hasPrefix("36") || name.hasPrefix("43") {
+                XCTAssertEqual(warnings, [], name)
+            }
             let input = try Self.json(directory.appendingPathComponent("input.json"))
             let messages = input.arrayValue ?? [input]
             let perMessage = try messages.map { try device.normalize($0) }

@@ -1,0 +1,40 @@
+/// A device mapping output that the FHIR mapping will not use (upstream's mapping validator
+/// warnings). Not an error: the data is simply not written, which is usually a typo.
+public struct MappingCompatibilityWarning: Hashable, Sendable, CustomStringConvertible {
+    /// The measurement type (device template `typeName`).
+    public var typeName: String
+    /// The value name, when the warning is about one value.
+    public var valueName: String?
+    public var message: String
+
+    public var description: String { message }
+}
+
+extension FHIRTemplateCollection {
+    /// Types the device mapping produces without a FHIR template, and values no FHIR template
+    /// value or component takes, so `config check` / `map` can point at them before data is lost.
+    public func compatibilityWarnings(with device: DeviceTemplateCollection) -> [MappingCompatibilityWarning] {
+        var warnings: [MappingCompatibilityWarning] = []
+        var seen = Set<MappingCompatibilityWarning>()
+        func add(_ warning: MappingCompatibilityWarning) {
+            if seen.insert(warning).inserted { warnings.append(warning) }
+        }
+        for deviceTemplate in device.templates {
+            let type = deviceTemplate.typeName
+            guard let fhir = template(forType: type) else {
+                add(MappingCompatibilityWarning(
+                    typeName: type, valueName: nil,
+                    message: "No matching Fhir Template exists for Device Mapping [\(type)]; its measurements cannot be converted."))
+                continue
+            }
+            var used = Set(fhir.components.map(\.value.valueName))
+            if let value = fhir.value { used.insert(value.valueName) }
+            for value in deviceTemplate.values where !used.contains(value.name) {
+                add(MappingCompatibilityWarning(
+                    typeName: type, valueName: value.name,
+                    message: "The value [\(value.name)] in Device Mapping [\(type)] is not represented within the Fhir Template [\(fhir.typeName)]; it will not appear in the Observation."))
+            }
+        }
+        return warnings
+    }
+}
