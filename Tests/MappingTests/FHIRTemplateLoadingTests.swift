@@ -1,3 +1,5 @@
+import EdgeCore
+import FHIRModel
 import Mapping
 import XCTest
 
@@ -83,5 +85,19 @@ final class FHIRTemplateLoadingTests: XCTestCase {
             }
             """
         XCTAssertEqual(problems(text).map(\.line), [12])
+    }
+
+    /// Elements with no FHIR form are dropped at load, so built Observations equal their JSON.
+    func testEmptyCodingsAndCategoriesAreDropped() throws {
+        let collection = try FHIRTemplateCollection(parsing: wrap(
+            #"{"typeName":"t","codes":[{},{"code":""},{"code":"c"}],"category":[{},{"text":""},{"text":"vital"}],"value":{"valueType":"Quantity","valueName":"v","unit":""}}"#
+        ), source: "fhir.json")
+        let reading = Mapping.Measurement(
+            type: "t", occurrenceTime: Timestamp(secondsSinceEpoch: 0), deviceId: "d", properties: [.init(name: "v", value: "1")])
+        let observation = try XCTUnwrap(ObservationConverter(templates: collection, identity: .none)
+            .convert([reading], issued: Timestamp(secondsSinceEpoch: 0)).observations.first)
+        XCTAssertEqual(observation.code.coding.map(\.code), ["c", "t"])
+        XCTAssertEqual(observation.category, [CodeableConcept(text: "vital")])
+        XCTAssertEqual(try Observation(json: observation.json), observation)
     }
 }

@@ -136,7 +136,7 @@ struct FHIRTemplateLoader {
         if let elements = r.optionalArray("category") {
             for (i, element) in elements.enumerated() {
                 var nested = r.nested(element, member: "category[\(i)]", typeName: "FhirCodeableConcept")
-                if let concept = readConcept(&nested) { categories.append(concept) }
+                if let concept = readConcept(&nested), concept != CodeableConcept() { categories.append(concept) }
                 nested.finish()
                 r.absorb(nested.problems)
             }
@@ -193,9 +193,11 @@ struct FHIRTemplateLoader {
         for (i, element) in elements.enumerated() {
             var nested = r.nested(element, member: "\(member)[\(i)]", typeName: "FhirCode")
             if nested.isObject {
-                codes.append(Coding(
+                let coding = Coding(
                     system: nonEmpty(nested.optionalString("system")), code: nonEmpty(nested.optionalString("code")),
-                    display: nonEmpty(nested.optionalString("display"))))
+                    display: nonEmpty(nested.optionalString("display")))
+                // An empty coding has no FHIR form; keeping it would make every merge look like a change.
+                if coding != Coding() { codes.append(coding) }
             }
             nested.finish()
             r.absorb(nested.problems)
