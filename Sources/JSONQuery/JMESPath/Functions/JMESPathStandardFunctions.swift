@@ -105,10 +105,10 @@ extension JMESPath {
             for part in parts {
                 guard case .string(let s) = part else {
                     throw typeError(1, expected: "an array of strings", got: part)
-        }
-        pieces.append(s)
-    }
-    return .string(pieces.joined(separator: glue))
+                }
+                pieces.append(s)
+            }
+            return .string(pieces.joined(separator: glue))
         }
 
         private func applyKeys() throws(JMESPathError) -> JSONValue {
@@ -209,11 +209,11 @@ extension JMESPath {
                 if isInteger, case .int(let i) = n {
                     let (next, overflow) = integer.addingReportingOverflow(i)
                     if !overflow { integer = next; continue }
-        }
-        if isInteger { real = Double(integer); isInteger = false }
-        real += n.doubleValue ?? 0
-    }
-    return isInteger ? .int(integer) : .double(real)
+                }
+                if isInteger { real = Double(integer); isInteger = false }
+                real += n.doubleValue ?? 0
+            }
+            return isInteger ? .int(integer) : .double(real)
         }
 
         private func applyToArray() throws(JMESPathError) -> JSONValue {
