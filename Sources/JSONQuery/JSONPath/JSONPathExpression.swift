@@ -15,7 +15,7 @@ public struct JSONPathExpression: Sendable {
     private let compiled: Compiled
 
     private enum Compiled: Sendable {
-        case rfc9535(RFCQuery)
+        case rfc9535(RFCFilterQuery)
         case jsonNet(NetPath)
     }
 
@@ -34,11 +34,24 @@ public struct JSONPathExpression: Sendable {
 
     /// The selected nodes' values in document order; empty when nothing matches.
     public func select(_ document: JSONValue) throws(JSONPathError) -> [JSONValue] {
+        // Names-and-indexes paths (most template expressions) walk the document directly.
         switch compiled {
         case .rfc9535(let query):
-            return RFCEvaluator(root: document).select(query.segments, from: document, at: NoLocation())
-                .map(\.value)
+            let evaluator = RFCEvaluator(root: document)
+            if let steps = query.singular {
+                guard let value = evaluator.singular(steps, from: document) else { return [] }
+                return [value]
+            }
+            return evaluator.select(query.segments, from: document, at: NoLocation()).map(\.value)
         case .jsonNet(let path):
+            if let names = path.simpleNames {
+                var value = document
+                for name in names {
+                    guard case .object(let object) = value, let i = object.exactIndex(of: name) else { return [] }
+                    value = object.values[i]
+                }
+                return [value]
+            }
             return try NetEvaluator(root: document).select(path, from: document, at: NoLocation()).map(\.value)
         }
     }

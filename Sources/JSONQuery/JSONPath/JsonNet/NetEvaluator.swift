@@ -173,6 +173,17 @@ struct NetEvaluator {
             for item in items where try matches(item, current) { return true }
             return false
         case .boolean(let left, let op, let right):
+            // Fast path for the common shapes (`@a.b`, `@a.b == 'x'`): no node lists.
+            switch (simpleValue(left, current), right.map { simpleValue($0, current) }) {
+            case (.some(let l), .none) where op == .exists:
+                if case .some = l { return true }
+                return false
+            case (.some(let l), .some(.some(let r))):
+                guard let l, let r else { return false }
+                return Self.matchTokens(l, op, r)
+            default:
+                break
+            }
             if op == .exists {
                 return try !results(left, current).isEmpty
             }
@@ -189,6 +200,25 @@ struct NetEvaluator {
                 for r in rightValues where Self.matchTokens(l, op, r) { return true }
             }
             return false
+        }
+    }
+
+    /// The operand's single value when it is a literal or a names-only path: `.some(nil)` when
+    /// the path selects nothing, nil when the operand needs full evaluation.
+    private func simpleValue(_ operand: NetOperand, _ current: JSONValue) -> JSONValue?? {
+        switch operand {
+        case .literal(let value):
+            return .some(value)
+        case .pattern:
+            return nil
+        case .path(let path, let fromRoot):
+            guard let names = path.simpleNames else { return nil }
+            var value = fromRoot ? root : current
+            for name in names {
+                guard case .object(let object) = value, let i = object.exactIndex(of: name) else { return .some(.none) }
+                value = object.values[i]
+            }
+            return .some(value)
         }
     }
 

@@ -140,7 +140,7 @@ struct RFCEvaluator {
         }
     }
 
-    private func singular(_ steps: [RFCFilterQuery.SingularStep], from start: JSONValue) -> JSONValue? {
+    func singular(_ steps: [RFCFilterQuery.SingularStep], from start: JSONValue) -> JSONValue? {
         var value = start
         for step in steps {
             switch (step, value) {
@@ -236,7 +236,7 @@ struct RFCEvaluator {
 
     private static func equal(_ left: JSONValue?, _ right: JSONValue?) -> Bool {
         switch (left, right) {
-        case (nil, nil): return true
+        case (.none, .none): return true
         case (let a?, let b?): return deepEqual(a, b)
         default: return false
         }

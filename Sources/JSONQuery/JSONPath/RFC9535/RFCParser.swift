@@ -13,14 +13,14 @@ struct RFCParser {
         scalars = Array(text.unicodeScalars)
     }
 
-    mutating func parseQuery() throws(JSONPathError) -> RFCQuery {
+    mutating func parseQuery() throws(JSONPathError) -> RFCFilterQuery {
         guard current == "$" else { throw error("a query starts with '$'") }
         position += 1
         let segments = try parseSegments()
         if position < scalars.count {
             throw error("unexpected '\(Self.printable(scalars[position]))' after the query")
         }
-        return RFCQuery(segments: segments)
+        return RFCFilterQuery(isRelative: false, segments: segments)
     }
 
     // MARK: - Scanning

@@ -1,8 +1,3 @@
-/// The compiled form of an RFC 9535 query.
-struct RFCQuery: Sendable {
-    var segments: [RFCSegment]
-}
-
 struct RFCSegment: Sendable {
     var isDescendant: Bool
     var selectors: [RFCSelector]
@@ -16,7 +11,7 @@ enum RFCSelector: Sendable {
     case filter(RFCLogical)
 }
 
-/// A query inside a filter, `@...` or `$...`.
+/// A compiled query: the top-level `$...`, or `@...` / `$...` inside a filter.
 struct RFCFilterQuery: Sendable {
     enum SingularStep: Sendable {
         case name(String)
