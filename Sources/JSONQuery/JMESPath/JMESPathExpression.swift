@@ -30,7 +30,7 @@ public struct JMESPathExpression: Sendable {
 /// built-ins; `.medTech` adds the eight functions the Azure MedTech service registers (`add`,
 /// `subtract`, `multiply`, `divide`, `pow`, `insertString`, `fromUnixTimestamp`,
 /// `fromUnixTimestampMs`). Calling a function outside the set is an `unknown-function` error.
-public struct JMESPathFunctions: Sendable {
+public struct JMESPathFunctions: Hashable, Sendable {
     let includesMedTech: Bool
 
     public static let standard = JMESPathFunctions(includesMedTech: false)
