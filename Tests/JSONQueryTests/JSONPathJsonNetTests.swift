@@ -196,9 +196,15 @@ final class JSONPathJsonNetTests: XCTestCase {
         XCTAssertEqual(try select(#"$[?(@.n =~ /x/)]"#, #"[{"n":1}]"#), [])
     }
 
+    func testRegexFromTheDocument() throws {
+        let json = #"{"re":"/^A/i","bad":"/(/","items":[{"s":"abc"},{"s":"xa"}]}"#
+        XCTAssertEqual(try select("$.items[?(@.s =~ $.re)].s", json), ["abc"])
+        XCTAssertEqual(try select("$.items[?(@.s =~ $.bad)].s", json), [])
+    }
+
     func testInvalidRegexIsASyntaxErrorAtItsColumn() {
         assertSyntaxError("$[?(@.s =~ /a(b/)]", column: 14, containing: "regex")
-        assertSyntaxError("$[?(@.s =~ /a/q)]", containing: "flag")
+        assertSyntaxError("$[?(@.s =~ /a/q)]", column: 15, containing: "flag")
         assertSyntaxError("$[?(@.s =~ /abc)]", containing: "regex")
     }
 

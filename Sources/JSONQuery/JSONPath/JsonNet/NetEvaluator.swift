@@ -258,7 +258,12 @@ struct NetEvaluator {
         case .exists: return true
         case .equals, .strictEquals: return primitiveEqual(left, right)
         case .notEquals, .strictNotEquals: return !primitiveEqual(left, right)
-        case .regexEquals: return false
+        case .regexEquals:
+            // A pattern that comes from the document is compiled per use; literals are compiled at parse time.
+            guard case .string(let text) = left, case .string(let source) = right,
+                  case .success(let regex) = NetParser.regex(fromLiteral: source)
+            else { return false }
+            return regex.matchesAnywhere(text)
         case .lessThan: return compare(left, right).map { $0 < 0 } ?? false
         case .lessThanOrEquals: return compare(left, right).map { $0 <= 0 } ?? false
         case .greaterThan: return compare(left, right).map { $0 > 0 } ?? false

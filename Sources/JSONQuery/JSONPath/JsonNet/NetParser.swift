@@ -476,9 +476,19 @@ struct NetParser {
     }
 
     private func compileRegex(_ source: String, at start: Int) throws(JSONPathError) -> Regex {
+        switch Self.regex(fromLiteral: source) {
+        case .success(let regex):
+            return regex
+        case .failure(let failure):
+            throw error(failure.message, at: start + failure.offset)
+        }
+    }
+
+    /// Compiles a Json.NET `/pattern/flags` literal; a failure's offset is within `source`.
+    static func regex(fromLiteral source: String) -> Result<Regex, RegexError> {
         let view = Array(source.unicodeScalars)
         guard view.first == "/", let close = view.lastIndex(of: "/"), close > 0 else {
-            throw error("the right side of =~ must be a /pattern/flags literal", at: start)
+            return .failure(RegexError(message: "the right side of =~ must be a /pattern/flags literal", offset: 0))
         }
         var pattern = String.UnicodeScalarView()
         pattern.append(contentsOf: view[1..<close])
@@ -489,13 +499,14 @@ struct NetParser {
             case "m": options.insert(.multiline)
             case "s": options.insert(.singleline)
             case "x": options.insert(.ignoreWhitespace)
-            default: throw error("unknown regex flag '\(flag)'; use i, m, s or x", at: start + close + 1)
+            default:
+                return .failure(RegexError(message: "unknown regex flag '\(flag)'; use i, m, s or x", offset: close + 1))
             }
         }
         do {
-            return try Regex(String(pattern), syntax: .dotNet, options: options)
+            return .success(try Regex(String(pattern), syntax: .dotNet, options: options))
         } catch {
-            throw self.error("invalid regex: \(error.message)", at: start + 1 + error.offset)
+            return .failure(RegexError(message: "invalid regex: \(error.message)", offset: 1 + error.offset))
         }
     }
 }
