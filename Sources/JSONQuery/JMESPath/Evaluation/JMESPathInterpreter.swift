@@ -78,6 +78,7 @@ extension JMESPath {
         ) throws(JMESPathError) -> JSONValue {
             guard case .array(let elements) = try evaluate(left, value) else { return .null }
             var results: [JSONValue] = []
+            results.reserveCapacity(elements.count)
             for element in elements where isTruthy(try evaluate(condition, element)) {
                 let result = try evaluate(right, element)
                 if !result.isNull { results.append(result) }
