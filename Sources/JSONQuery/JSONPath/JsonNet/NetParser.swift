@@ -327,7 +327,6 @@ struct NetParser {
     /// Json.NET builds `&&`/`||` chains without precedence: a new composite opens whenever the
     /// operator changes and nests inside the previous one.
     private mutating func parseExpression() throws(JSONPathError) -> NetExpression {
-        var root: Composite?
         var chain: [Composite] = []  // open composites, outermost first
         while position < scalars.count {
             let left = try parseSide(isRightOfRegex: false)
@@ -342,7 +341,7 @@ struct NetParser {
             }
             let boolean = NetExpression.boolean(left, op, right)
             if scalars[position] == ")" {
-                guard root != nil else { return boolean }
+                guard !chain.isEmpty else { return boolean }
                 chain[chain.count - 1].items.append(boolean)
                 return Self.build(chain)
             }
@@ -358,7 +357,6 @@ struct NetParser {
             }
             if chain.last?.isAnd != isAnd {
                 chain.append(Composite(isAnd: isAnd, items: []))
-                if root == nil { root = chain[0] }
             }
             chain[chain.count - 1].items.append(boolean)
         }

@@ -434,13 +434,11 @@ struct RFCParser {
     private mutating func finishBasic(_ primary: Primary, at start: Int) throws(JSONPathError) -> RFCLogical {
         let save = position
         skipBlanks()
-        let operatorStart = position
         if let op = parseComparisonOperator() {
             let left = try comparable(primary, at: start)
             skipBlanks()
             let rightStart = position
             let right = try comparable(try parsePrimary(), at: rightStart)
-            _ = operatorStart
             return .comparison(left, op, right)
         }
         position = save
