@@ -69,6 +69,22 @@ final class DeadLetterTests: XCTestCase {
         XCTAssertEqual(again.items.map(\.resource), [fixture.resource(ids[0], identity: "obs", body: #"{"a":1}"#)])
     }
 
+    func testDiscardDeletesAndJournalsEachDeadLetter() async throws {
+        let fixture = try StoreFixture()
+        let store = try fixture.open()
+        let first = try await deadLetter(fixture, store, payload: "{1}")
+        let second = try await deadLetter(fixture, store, payload: "{22}")
+        await XCTAssertThrowsStoreError(.notFound) { try await store.discardDeadLetters([first, DeadLetterID(42)], actor: "operator") }
+        try await store.discardDeadLetters([first, second], actor: "operator:alice")
+        let stats = try await store.reader.statistics(at: fixture.clock.now)
+        XCTAssertEqual(stats.deadLetters, 0)
+        XCTAssertEqual(stats.bytes, 0)
+        let discarded = try await fixture.journal(store).filter { $0.entry.kind == .deadLetterDiscarded }.map(\.entry)
+        XCTAssertEqual(discarded.map(\.subjects), [[.deadLetter(first)], [.deadLetter(second)]])
+        XCTAssertEqual(discarded.map { $0.details["bytes"] }, [3, 4])
+        XCTAssertEqual(discarded.first?.actor, "operator:alice")
+    }
+
     func testReplayingAnUnknownDeadLetterChangesNothing() async throws {
         let fixture = try StoreFixture()
         let store = try fixture.open()

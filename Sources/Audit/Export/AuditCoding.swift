@@ -43,6 +43,8 @@ struct AuditCoding {
             AuditCoding(type: export, subtype: interaction("update"), action: "E", outcome: "4")
         case .outboxKept:
             AuditCoding(type: export, subtype: interaction("update"), action: "E", outcome: "4")
+        case .deadLetterDiscarded:
+            AuditCoding(type: applicationActivity, subtype: interaction("delete"), action: "D", outcome: "0")
         case .retentionEvicted:
             AuditCoding(type: applicationActivity, subtype: interaction("delete"), action: "D", outcome: "0")
         case .unsyncedEvicted:

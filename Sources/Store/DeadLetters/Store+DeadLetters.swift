@@ -53,6 +53,27 @@ extension Store {
     }
 }
 
+extension Store {
+    /// Deletes dead letters an operator has given up on, each one journaled. Unknown ids throw
+    /// `.notFound` and change nothing.
+    public func discardDeadLetters(_ ids: [DeadLetterID], actor: String) async throws(StoreError) {
+        let (chain, time) = (self.chain, now())
+        try await write("discard dead letters") { db in
+            var events: [JournalEvent] = []
+            for id in ids {
+                guard let row = try Row.fetchOne(db, sql: "SELECT stage, error_type, size FROM dead_letter WHERE id = ?", arguments: [id.rawValue]) else {
+                    throw StoreError(.notFound, "no such dead letter; list them with `fhir-edge queue dead-letters`", location: id.description)
+                }
+                try db.execute(sql: "DELETE FROM dead_letter WHERE id = ?", arguments: [id.rawValue])
+                events.append(JournalEvent(kind: .deadLetterDiscarded, actor: actor, subjects: [.deadLetter(id)], details: [
+                    "stage": .string(row["stage"] ?? ""), "errorType": .string(row["error_type"] ?? ""), "bytes": .int(row["size"] ?? 0),
+                ]))
+            }
+            try JournalTable.append(events, at: time, chain: chain, db)
+        }
+    }
+}
+
 enum DeadLetterRow {
     static func deadLetter(_ row: Row, withPayload: Bool) -> DeadLetter {
         let originID: Int64 = row["origin_id"] ?? 0

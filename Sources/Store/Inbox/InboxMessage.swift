@@ -31,6 +31,12 @@ public struct InboxItem: Sendable, Equatable {
     public var message: InboxMessage
     /// How often this message came back from the dead letters.
     public var replayCount: Int
+
+    public init(id: InboxID, message: InboxMessage, replayCount: Int = 0) {
+        self.id = id
+        self.message = message
+        self.replayCount = replayCount
+    }
 }
 
 /// The outcome of mapping a batch of claimed messages, committed in one transaction.

@@ -30,6 +30,7 @@ public struct JournalKind: RawRepresentable, Hashable, Sendable, CustomStringCon
     public static let mappingCompleted = JournalKind("mapping.completed")
     public static let deadLetterCreated = JournalKind("deadletter.created")
     public static let deadLetterReplayed = JournalKind("deadletter.replayed")
+    public static let deadLetterDiscarded = JournalKind("deadletter.discarded")
     public static let outboxSent = JournalKind("outbox.sent")
     public static let outboxRejected = JournalKind("outbox.rejected")
     public static let outboxKept = JournalKind("outbox.kept")

@@ -38,6 +38,12 @@ public struct OutboxItem: Sendable, Equatable {
     public var resource: OutboxResource
     /// Leases so far, this one included.
     public var attempts: Int
+
+    public init(id: OutboxID, resource: OutboxResource, attempts: Int) {
+        self.id = id
+        self.resource = resource
+        self.attempts = attempts
+    }
 }
 
 /// Resources handed to the uploader until `expiresAt`; after that they may be leased again.
@@ -45,6 +51,12 @@ public struct OutboxLease: Sendable, Equatable {
     public var id: Int64
     public var expiresAt: Timestamp
     public var items: [OutboxItem]
+
+    public init(id: Int64, expiresAt: Timestamp, items: [OutboxItem]) {
+        self.id = id
+        self.expiresAt = expiresAt
+        self.items = items
+    }
 }
 
 /// How an upload attempt ended for one resource: the uploader's three words.
