@@ -65,6 +65,7 @@ let package = Package(
         .testTarget(
             name: "MappingTests", dependencies: ["Mapping", "JSONQuery", "FHIRModel", "EdgeCore", "TestSupport"],
             exclude: ["IoMTConversionExpectedFailures.json"], swiftSettings: strict),
+        .testTarget(name: "CLITests", dependencies: ["fhir-edge", "TestSupport", "JSONQuery", "EdgeCore"], swiftSettings: strict),
         .testTarget(name: "StoreTests", dependencies: ["Store", "EdgeCore", "JSONQuery"], swiftSettings: strict),
         .testTarget(name: "AuditTests", dependencies: ["Audit", "Store", "EdgeCore", "JSONQuery"], swiftSettings: strict),
         .testTarget(name: "GatewayTests", dependencies: ["Gateway", "Store", "Audit", "Mapping", "EdgeCore", "JSONQuery"], swiftSettings: strict),

@@ -1,0 +1,150 @@
+import EdgeCore
+import Foundation
+import JSONQuery
+import TestSupport
+import XCTest
+
+/// The `fhir-edge map` contract, end to end through the binary: it reproduces the IoMT cases.
+final class MapCommandTests: XCTestCase {
+    func testReproducesEveryIoMTCase() throws {
+        guard let iomt = Conformance.directory("iomt") else { return }
+        let cases = try FileManager.default.contentsOfDirectory(atPath: iomt.appendingPathComponent("cases").path).sorted()
+        var checked = 0
+        for name in cases {
+            let dir = iomt.appendingPathComponent("cases/\(name)")
+            let expected = try json(dir.appendingPathComponent("expected.json"))
+            let stage = expected["stage"]?.stringValue ?? ""
+            guard stage != "group" else { continue }
+            var arguments = ["map", "--device-template", dir.appendingPathComponent("device-template.json").path]
+            let fhirTemplate = dir.appendingPathComponent("fhir-template.json")
+            if FileManager.default.fileExists(atPath: fhirTemplate.path) { arguments += ["--fhir-template", fhirTemplate.path] }
+            if let context = try? json(dir.appendingPathComponent("context.json")),
+                context["resourceIdentityResolutionType"]?.stringValue == "Create"
+            {
+                arguments += ["--identity", "create"]
+                if let system = context["defaultDeviceIdentifierSystem"]?.stringValue { arguments += ["--device-system", system] }
+            }
+            if let grouping = expected["fhir"]?["grouping"]?.stringValue { arguments += ["--grouping", grouping] }
+            arguments.append(dir.appendingPathComponent("input.json").path)
+            let run = try CommandRunner.run(arguments)
+
+            if stage == "template-load" || expected["results"]?.stringValue == "not-run" {
+                XCTAssertEqual(run.status, 2, "\(name): an unusable template exits 2")
+                XCTAssertTrue(run.stderr.contains("template"), "\(name): stderr names the template: \(run.stderr)")
+                checked += 1
+                continue
+            }
+            XCTAssertEqual(run.status, 0, "\(name): \(run.stderr)")
+            let output = try JSONValue(parsing: run.stdout)
+            let got = output["results"]?.arrayValue ?? []
+            let want = expected["results"]?.arrayValue ?? []
+            XCTAssertEqual(got.count, want.count, "\(name): one result per message")
+            for (index, (g, w)) in zip(got, want).enumerated() {
+                XCTAssertEqual(g["outcome"], w["outcome"], "\(name) message \(index)")
+                if w["outcome"]?.stringValue == "error" {
+                    if let contains = w["error"]?["messageContains"]?.stringValue {
+                        XCTAssertTrue(g["error"]?["message"]?.stringValue?.contains(contains) ?? false, "\(name) message \(index): \(g)")
+                    }
+                    continue
+                }
+                let gm = g["measurements"]?.arrayValue ?? []
+                let wm = w["measurements"]?.arrayValue ?? []
+                XCTAssertEqual(gm.count, wm.count, "\(name) message \(index)")
+                for (a, b) in zip(gm, wm) { assertMeasurement(a, matches: b, name) }
+            }
+            if let wantObservations = expected["fhir"]?["observations"] {
+                XCTAssertEqual(
+                    normalizedObservations(output["observations"] ?? .null), normalizedObservations(wantObservations),
+                    "\(name): observations")
+            }
+            checked += 1
+        }
+        XCTAssertGreaterThanOrEqual(checked, 45, "every case ran")
+        print("IoMT cases through fhir-edge map: \(checked) checked")
+    }
+
+    func testUnusableInputExitsTwoWithTheReason() throws {
+        let profile = Conformance.packageRoot.appendingPathComponent("device-profiles/demo-vitals").path
+        let run = try CommandRunner.run(
+            ["map", "--device-template", "\(profile)/devicecontent.json", "-"], stdin: Data("{\"heartRate\": 7".utf8))
+        XCTAssertEqual(run.status, 2)
+        XCTAssertTrue(run.stderr.contains("line 1"), run.stderr)
+
+        let missing = try CommandRunner.run(["map", "--device-template", "/nonexistent/devicecontent.json", "-"], stdin: Data("{}".utf8))
+        XCTAssertEqual(missing.status, 2)
+        XCTAssertTrue(missing.stderr.contains("/nonexistent/devicecontent.json"), missing.stderr)
+    }
+
+    func testDemoProfileMapsTheBundledMessages() throws {
+        let profile = Conformance.packageRoot.appendingPathComponent("device-profiles/demo-vitals").path
+        let run = try CommandRunner.run([
+            "map", "--device-template", "\(profile)/devicecontent.json", "--fhir-template", "\(profile)/fhirmapping.json",
+            "--identity", "create", "\(profile)/testcases/vitals-input.json",
+        ])
+        XCTAssertEqual(run.status, 0, run.stderr)
+        let output = try JSONValue(parsing: run.stdout)
+        let outcomes = output["results"]?.arrayValue?.compactMap { $0["outcome"]?.stringValue }
+        XCTAssertEqual(outcomes, ["measurements", "measurements", "measurements", "error"])
+        let observations = output["observations"]?.arrayValue ?? []
+        let codes = observations.compactMap { $0["code"]?["coding"]?[0]?["code"]?.stringValue }
+        XCTAssertEqual(codes.sorted(), ["59408-5", "8310-5", "85354-9", "8867-4", "8867-4"])
+        XCTAssertTrue(observations.allSatisfy { $0["id"]?.stringValue?.count == 64 }, "deterministic ids")
+        XCTAssertEqual(output["errors"]?.arrayValue?.count, 0)
+    }
+
+    // MARK: - Comparison helpers
+
+    private func json(_ url: URL) throws -> JSONValue {
+        try JSONValue(parsing: try Data(contentsOf: url))
+    }
+
+    private func assertMeasurement(_ got: JSONValue, matches want: JSONValue, _ name: String) {
+        for key in ["Type", "DeviceId", "PatientId", "EncounterId", "CorrelationId"] {
+            XCTAssertEqual(got[key] ?? .null, want[key] ?? .null, "\(name): \(key)")
+        }
+        XCTAssertEqual(instant(got["OccurrenceTimeUtc"]), instant(want["OccurrenceTimeUtc"]), "\(name): OccurrenceTimeUtc")
+        let gp = got["Properties"]?.arrayValue ?? []
+        let wp = want["Properties"]?.arrayValue ?? []
+        XCTAssertEqual(gp.count, wp.count, "\(name): properties \(gp) vs \(wp)")
+        for (g, w) in zip(gp, wp) {
+            XCTAssertEqual(g["Name"], w["Name"], name)
+            if let numeric = w["ValueNumeric"]?.doubleValue, let value = g["Value"]?.stringValue.flatMap(Double.init) {
+                XCTAssertEqual(value, numeric, accuracy: w["tolerance"]?.doubleValue ?? 1e-9, name)
+            } else {
+                XCTAssertEqual(g["Value"], w["Value"], name)
+            }
+        }
+    }
+
+    private func instant(_ value: JSONValue?) -> Int64? {
+        value?.stringValue.flatMap { Timestamp(parsingISO8601Lenient: $0) }?.millisecondsSinceEpoch
+    }
+
+    /// Drops `issued` and `meta` (the README says to ignore them) and writes every date-time as an
+    /// instant truncated to milliseconds, so .NET's 7-digit fractions compare with ours.
+    private func normalizedObservations(_ value: JSONValue) -> JSONValue {
+        switch value {
+        case .array(let elements):
+            return .array(elements.map(normalizedObservations))
+        case .object(let object):
+            var out = JSONObject()
+            for (key, member) in object.members where key != "issued" && key != "meta" {
+                if ["start", "end", "effectiveDateTime"].contains(key), let ms = instant(member) {
+                    out[key] = .int(ms)
+                } else {
+                    out[key] = normalizedObservations(member)
+                }
+            }
+            return .object(out)
+        default:
+            return value
+        }
+    }
+}
+
+extension JSONValue {
+    fileprivate subscript(index: Int) -> JSONValue? {
+        guard case .array(let a) = self, a.indices.contains(index) else { return nil }
+        return a[index]
+    }
+}
