@@ -100,6 +100,8 @@ public final class Store: Sendable {
             return try await pool.write(body)
         } catch let error as StoreError {
             throw error
+        } catch is CancellationError {
+            throw StoreError(.cancelled, "\(operation) was cancelled; the transaction was rolled back", location: path)
         } catch {
             throw StoreError(.database, "\(operation) failed; the transaction was rolled back", location: path, cause: error)
         }

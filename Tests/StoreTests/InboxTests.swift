@@ -148,6 +148,24 @@ final class InboxTests: XCTestCase {
         XCTAssertEqual(last?.kind, .workResumed)
     }
 
+    func testACancelledAppendStoresNothingAndSaysSo() async throws {
+        let fixture = try StoreFixture()
+        let store = try fixture.open()
+        let message = fixture.message()
+        let task = Task { () async throws -> [InboxID] in
+            withUnsafeCurrentTask { $0?.cancel() }
+            return try await store.append([message], actor: "test")
+        }
+        do {
+            _ = try await task.value
+            XCTFail("a cancelled append must not report success")
+        } catch let error as StoreError {
+            XCTAssertEqual(error.code, .cancelled, "\(error)")
+        }
+        let stats = try await store.reader.statistics(at: fixture.clock.now)
+        XCTAssertEqual(stats.received, 0)
+    }
+
     func testAReadOnlyReaderInASecondConnectionSeesCommittedData() async throws {
         let fixture = try StoreFixture()
         let store = try fixture.open()

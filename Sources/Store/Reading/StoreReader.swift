@@ -129,6 +129,8 @@ public struct StoreReader: Sendable {
             return try await pool.read(body)
         } catch let error as StoreError {
             throw error
+        } catch is CancellationError {
+            throw StoreError(.cancelled, "\(operation) was cancelled")
         } catch {
             throw StoreError(.database, "\(operation) failed", cause: error)
         }
