@@ -37,6 +37,9 @@ final class FHIRObservationMergeTests: XCTestCase {
         let stored = observation(data: "1 E 3 E E E E E E E")
         XCTAssertNil(try ObservationMerge.merge(existing: stored, new: observation(data: "E E 3 E E E E E E E")))
         XCTAssertNil(try ObservationMerge.merge(existing: stored, new: stored))
+        // The same instants written with millisecond precision are no change either.
+        XCTAssertNil(try ObservationMerge.merge(existing: stored, new: observation(
+            data: "1 E E E E E E E E E", start: "2019-01-01T00:00:00.000Z", end: "2019-01-01T00:00:09.000Z")))
     }
 
     func testPeriodWidensAndDataRebasesOnTheStoredStart() throws {
