@@ -66,6 +66,11 @@ public final class Store: Sendable {
         }
     }
 
+    /// Statistics as of now, by the store's clock.
+    public func statistics() async throws(StoreError) -> StoreStatistics {
+        try await reader.statistics(at: now())
+    }
+
     /// Hands back inbox claims and outbox leases of a previous process. Call once at daemon
     /// start, before the mapping stage and the uploader run; never from a second process.
     @discardableResult

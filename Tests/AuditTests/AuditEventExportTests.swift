@@ -67,5 +67,10 @@ final class AuditEventExportTests: XCTestCase {
         let event = try JSONValue(parsing: lines[0])
         XCTAssertEqual(event["type"]?["code"], "110106")
         XCTAssertEqual(event["agent"]?.arrayValue?.first?["type"]?["coding"]?.arrayValue?.first?["code"], "humanuser")
+
+        var incremental: [String] = []
+        try await AuditEventExporter(gatewayID: "g").exportNDJSON(from: store.reader, since: Timestamp(millisecondsSinceEpoch: 0),
+                                                                  afterSequence: 1) { incremental.append($0) }
+        XCTAssertEqual(incremental, lines)
     }
 }

@@ -17,12 +17,22 @@ final class InboxTests: XCTestCase {
         XCTAssertEqual(tables.output, "dead_letter,grdb_migrations,inbox,journal,outbox,sqlite_sequence,store_meta")
     }
 
+    func testAFileThatIsNotADatabaseIsReportedWithItsPath() throws {
+        let fixture = try StoreFixture()
+        try Data("not a database, just text that is long enough to have a header".utf8).write(to: URL(fileURLWithPath: fixture.path))
+        XCTAssertThrowsError(try fixture.open()) { error in
+            let storeError = error as? StoreError
+            XCTAssertEqual(storeError?.code, .notAStore)
+            XCTAssertEqual(storeError?.location, fixture.path)
+        }
+    }
+
     func testAppendReturnsIdsInOrderAndJournalsTheBatch() async throws {
         let fixture = try StoreFixture()
         let store = try fixture.open()
         let ids = try await store.append([fixture.message("a"), fixture.message("bb"), fixture.message("ccc")], actor: "http:client-1")
         XCTAssertEqual(ids, [InboxID(1), InboxID(2), InboxID(3)])
-        let stats = try await store.reader.statistics(at: fixture.clock.now)
+        let stats = try await store.statistics()
         XCTAssertEqual(stats.received, 3)
         XCTAssertEqual(stats.inbox, 3)
         XCTAssertEqual(stats.bytes, 6)

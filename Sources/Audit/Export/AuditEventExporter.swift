@@ -35,12 +35,14 @@ public struct AuditEventExporter: Sendable {
         return .object(event)
     }
 
-    /// Writes AuditEvents for entries recorded at or after `since` as NDJSON lines (no trailing
-    /// newline in the string), in journal order. Returns how many were written.
+    /// Writes AuditEvents for entries recorded at or after `since` (and, for incremental
+    /// exports, with sequence numbers above `afterSequence`) as NDJSON lines (no trailing newline
+    /// in the string), in journal order. Returns how many were written.
     @discardableResult
-    public func exportNDJSON(from reader: StoreReader, since: Timestamp, write line: (String) throws -> Void) async throws -> Int {
+    public func exportNDJSON(from reader: StoreReader, since: Timestamp, afterSequence: Int64 = 0,
+                             write line: (String) throws -> Void) async throws -> Int {
         let writer = JSONWriter()
-        var after = Int64.min
+        var after = afterSequence
         var count = 0
         while true {
             let page = try await reader.journal(since: since, after: after, limit: 500)
