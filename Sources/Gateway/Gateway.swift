@@ -7,6 +7,7 @@ public import Logging
 import ServiceLifecycle
 import UnixSignals
 public import Store
+import Synchronization
 
 /// The running gateway: the store, the local HTTP API, the mapping stage, retention and the
 /// access journal, as Services in one ServiceGroup.
@@ -24,6 +25,7 @@ public final class Gateway: Sendable {
     let api: LocalAPI
     let now: @Sendable () -> Timestamp
     let logger: Logger
+    private let group = Mutex<ServiceGroup?>(nil)
 
     /// Opens (creating when needed) the store in the configured data directory.
     /// - Parameter now: the clock for receive times, journal times and `issued`.
@@ -96,6 +98,8 @@ public final class Gateway: Sendable {
             ],
             gracefulShutdownSignals: handlesSignals ? [.sigterm, .sigint] : [],
             logger: logger))
+        self.group.withLock { $0 = group }
+        defer { self.group.withLock { $0 = nil } }
         do {
             try await group.run()
         } catch {
@@ -104,6 +108,13 @@ public final class Gateway: Sendable {
         }
         try store.close()
         logger.info("Gateway stopped; the store is closed")
+    }
+
+    /// Starts the graceful shutdown that SIGTERM starts: intake stops, the mapping batch in hand
+    /// completes, the access journal flushes, then `run()` closes the store and returns.
+    public func shutdown() async {
+        let running = group.withLock { $0 }
+        await running?.triggerGracefulShutdown()
     }
 
     /// Journals the loaded configuration and hands back claims of a previous process.

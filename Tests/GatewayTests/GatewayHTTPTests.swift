@@ -53,9 +53,14 @@ final class GatewayHTTPTests: XCTestCase {
             client = LoopbackHTTPClient(host: address.host, port: address.port)
         }
 
+        /// Graceful shutdown, as SIGTERM does it; the store is closed when this returns.
         func stop() async {
-            task.cancel()
-            _ = try? await task.value
+            await gateway.shutdown()
+            do {
+                try await task.value
+            } catch {
+                XCTFail("the gateway did not stop cleanly: \(error)")
+            }
         }
 
         func post(
@@ -199,7 +204,10 @@ final class GatewayHTTPTests: XCTestCase {
         XCTAssertEqual(statistics.outboxPending, 6)
         let status = try json(try await harness.get("/status"))
         let devices = status["devices"]?.arrayValue ?? []
-        XCTAssertEqual(devices.compactMap { $0["deviceId"]?.stringValue }, ["monitor-1"])
+        XCTAssertEqual(devices.compactMap { $0["deviceId"]?.stringValue }, ["monitor-1", "monitor-2"])
+        XCTAssertEqual(devices.first?["messages"], 1)
+        XCTAssertEqual(devices.last?["failures"], 1)
+        XCTAssertEqual(devices.last?["lastError"], "IncompatibleDataException")
         XCTAssertEqual(status["counts"]?["deadLettered"], 1)
         XCTAssertEqual(status["counts"]?["mapped"], 1)
         XCTAssertFalse(status.description.contains("patient-1"), "no patient data on /status")

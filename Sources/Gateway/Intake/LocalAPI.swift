@@ -138,7 +138,9 @@ struct LocalAPI: Sendable {
         }
         let receivedAt = now()
         let inbox = messages.map { message in
-            InboxMessage(profile: profile.id, transport: .http, sourceID: client, receivedAt: receivedAt, payload: message.bytes)
+            InboxMessage(
+                profile: profile.id, transport: .http, sourceID: client, deviceID: Self.deviceHint(message.json),
+                receivedAt: receivedAt, payload: message.bytes)
         }
         let ids: [InboxID]
         do {
@@ -164,6 +166,16 @@ struct LocalAPI: Sendable {
         await monitor.recordAccepted(profile: profileName, count: ids.count)
         let answer: JSONValue = ["accepted": .int(Int64(ids.count)), "ids": .array(ids.map { .int($0.rawValue) })]
         return Self.json(.accepted, answer)
+    }
+
+    /// The device a message names in a top-level `deviceId` member, for the journal's receipt
+    /// entry; the templates decide the device for the Observations.
+    static func deviceHint(_ message: JSONValue) -> String? {
+        guard case .object(let object) = message else { return nil }
+        for key in ["deviceId", "deviceID", "DeviceId", "device_id"] {
+            if case .string(let id)? = object[key], !id.isEmpty, id.utf8.count <= 128 { return id }
+        }
+        return nil
     }
 
     // MARK: Operations

@@ -5,6 +5,7 @@ import Logging
 import Mapping
 import ServiceLifecycle
 import Store
+import Synchronization
 
 /// Moves the inbox to the outbox: claims a batch, runs each message's profile (normalize every
 /// message, then convert the batch's measurements per profile), and commits resources, dead
@@ -23,6 +24,8 @@ final class MappingStage: Service, Sendable {
     private let logger: Logger
     private let signal: AsyncStream<Void>
     private let signalContinuation: AsyncStream<Void>.Continuation
+    /// Set at graceful shutdown: the batch in hand completes, no new one is claimed.
+    private let stopping = Mutex(false)
 
     init(
         store: Store, catalog: DeviceProfileCatalog, monitor: GatewayMonitor, batchSize: Int,
@@ -63,13 +66,14 @@ final class MappingStage: Service, Sendable {
                 group.cancelAll()
             }
         } onGracefulShutdown: {
+            self.stopping.withLock { $0 = true }
             continuation.finish()
         }
     }
 
     /// Maps batches until the inbox has nothing pending.
     func drain() async {
-        while true {
+        while !stopping.withLock({ $0 }) {
             do {
                 let mapped = try await mapNextBatch()
                 if mapped < batchSize { return }

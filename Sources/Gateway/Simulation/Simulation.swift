@@ -56,11 +56,20 @@ public struct Simulation: Sendable {
         let total = max(0, devices) * max(0, count)
         var headers = [("Content-Type", "application/json")]
         if let token { headers.append(("Authorization", "Bearer " + token)) }
+        // Each device reads once per step: in real time with --interval, otherwise back-dated so
+        // that a fast run still gives every reading its own second (and its own Observation).
+        let step = max(interval, .seconds(1))
+        let stepMilliseconds = step.components.seconds * 1000 + step.components.attoseconds / 1_000_000_000_000_000
+        let readings = Int64(max(0, count))
+        let start = interval > .zero ? now() : now().adding(milliseconds: -readings * stepMilliseconds)
         var sent = 0
         while sent < total {
             let size = min(max(1, batch), total - sent)
-            let time = now()
-            let messages = (0..<size).map { _ in simulator.nextMessage(at: time) }
+            let messages = (sent..<(sent + size)).map { index in
+                let reading = Int64(index / max(1, devices))
+                let time = interval > .zero ? now() : start.adding(milliseconds: reading * stepMilliseconds)
+                return simulator.nextMessage(at: time)
+            }
             let body: JSONValue = size == 1 && batch == 1 ? messages[0] : .array(messages)
             var bytes: [UInt8] = []
             JSONWriter().write(body, into: &bytes)
