@@ -7,8 +7,10 @@ import GRDB
 ///
 /// One `Store` per process owns writing; GRDB serialises writes on its writer connection and
 /// every operation is one transaction, so each operation's journal entries commit or roll back
-/// with the change they describe. Other processes (`fhir-edge queue stats`, `audit verify`)
-/// read through `StoreReader.openReadOnly(path:)` while the daemon runs.
+/// with the change they describe. Other processes read through `StoreReader.openReadOnly(path:)`
+/// while the daemon runs (`fhir-edge queue stats`, `audit verify`); a command that must write
+/// (replaying dead letters) opens its own `Store`, and SQLite's lock serialises it with the
+/// daemon (immediate transactions, 10 s busy timeout). Only the daemon calls `resumeAfterRestart`.
 ///
 /// Durability: `synchronous = FULL`. In WAL mode NORMAL survives a process kill but can lose the
 /// last committed transactions on power loss; an acknowledged message must survive both, so
@@ -35,7 +37,10 @@ public final class Store: Sendable {
             let pool = try DatabasePool(path: path, configuration: configuration)
             // GRDB sets NORMAL on the writer when it enables WAL (after `prepareDatabase`), so
             // FULL is set here, on the one persistent writer connection.
-            try pool.writeWithoutTransaction { db in try db.execute(sql: "PRAGMA synchronous = FULL") }
+            // The WAL shrinks back to 64 MiB after a burst has been checkpointed.
+            try pool.writeWithoutTransaction { db in
+                try db.execute(sql: "PRAGMA synchronous = FULL; PRAGMA journal_size_limit = 67108864")
+            }
             try StoreSchema.migrator.migrate(pool)
             self.pool = pool
         } catch {
