@@ -186,6 +186,26 @@ final class ConfigurationTests: XCTestCase {
         XCTAssertEqual(configuration.clients.first?.tokenHash, HexText.bytes(SHA256Hex.demoToken))
     }
 
+    func testConfigCheckReportsFileAndTemplateProblemsTogether() throws {
+        let directory = try TemporaryDirectory()
+        let profile = directory.path + "/profiles/scale"
+        try FileManager.default.createDirectory(atPath: profile, withIntermediateDirectories: true)
+        try "{".write(toFile: profile + "/devicecontent.json", atomically: true, encoding: .utf8)
+        let file = directory.path + "/config.yaml"
+        try "dataDir: data\nprofiles:\n  directory: profiles\n  access: {ghost-profile: \"*\"}\nmapping: {batchSise: 3}\n"
+            .write(toFile: file, atomically: true, encoding: .utf8)
+        guard case .failure(let error) = GatewayLauncher.load(file: file) else { return XCTFail("expected problems") }
+        let text = error.description
+        XCTAssertTrue(text.contains("mapping.batchSise: unknown key"), text)
+        XCTAssertTrue(text.contains("scale/devicecontent.json"), text)
+        XCTAssertTrue(text.contains("scale/fhirmapping.json: cannot read the file"), text)
+
+        try "dataDir: data\nprofiles:\n  directory: \(GatewayHTTPTests.profiles)\n  access: {ghost-profile: \"*\"}\n"
+            .write(toFile: file, atomically: true, encoding: .utf8)
+        guard case .failure(let unknown) = GatewayLauncher.load(file: file) else { return XCTFail("expected problems") }
+        XCTAssertEqual(unknown.problems.map(\.keyPath), ["profiles.access.ghost-profile"])
+    }
+
     func testTemplateProblemsNameFileTemplateAndField() throws {
         let directory = try TemporaryDirectory()
         let profile = directory.path + "/broken"

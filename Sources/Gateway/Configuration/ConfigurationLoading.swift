@@ -17,32 +17,49 @@ extension GatewayConfiguration {
     /// Reads and validates a YAML configuration file; relative paths in it are resolved against
     /// the file's folder. Throws every problem found at once.
     public static func load(file: String, overrides: ConfigurationOverrides = ConfigurationOverrides()) throws(ConfigurationError) -> GatewayConfiguration {
+        let (configuration, problems, _) = loadCollecting(file: file, overrides: overrides)
+        if let configuration, problems.isEmpty { return configuration }
+        throw ConfigurationError(problems: problems)
+    }
+
+    /// Like `load`, but also hands back the profiles folder when the file names one, so that
+    /// `config check` can report template problems next to the file's own.
+    static func loadCollecting(
+        file: String, overrides: ConfigurationOverrides
+    ) -> (GatewayConfiguration?, [ConfigurationProblem], profilesDirectory: String?) {
         let text: String
         do {
             text = try String(contentsOfFile: file, encoding: .utf8)
         } catch {
-            throw ConfigurationError(problems: [ConfigurationProblem(file: file, keyPath: "", message: "cannot read the file; check the path and its permissions")])
+            return (nil, [ConfigurationProblem(file: file, keyPath: "", message: "cannot read the file; check the path and its permissions")], nil)
         }
-        return try decode(yaml: text, file: file, baseDirectory: PathText.directory(of: file), overrides: overrides)
+        return decodeCollecting(yaml: text, file: file, baseDirectory: PathText.directory(of: file), overrides: overrides)
     }
 
     /// Decodes configuration text. `baseDirectory` resolves relative paths.
     public static func decode(
         yaml: String, file: String, baseDirectory: String, overrides: ConfigurationOverrides = ConfigurationOverrides()
     ) throws(ConfigurationError) -> GatewayConfiguration {
+        let (configuration, problems, _) = decodeCollecting(yaml: yaml, file: file, baseDirectory: baseDirectory, overrides: overrides)
+        if let configuration, problems.isEmpty { return configuration }
+        throw ConfigurationError(problems: problems)
+    }
+
+    static func decodeCollecting(
+        yaml: String, file: String, baseDirectory: String, overrides: ConfigurationOverrides
+    ) -> (GatewayConfiguration?, [ConfigurationProblem], profilesDirectory: String?) {
         var reader = YAMLNodeReader(file: file)
         let root: Node?
         do {
             root = try Yams.compose(yaml: yaml)
         } catch {
-            throw ConfigurationError(problems: [ConfigurationProblem(file: file, keyPath: "", message: "not valid YAML: \(error)")])
+            return (nil, [ConfigurationProblem(file: file, keyPath: "", message: "not valid YAML: \(error)")], nil)
         }
         guard let root else {
-            throw ConfigurationError(problems: [ConfigurationProblem(file: file, keyPath: "", message: "the file is empty; it needs at least dataDir and profiles.directory")])
+            return (nil, [ConfigurationProblem(file: file, keyPath: "", message: "the file is empty; it needs at least dataDir and profiles.directory")], nil)
         }
         let configuration = ConfigurationDecoder.decode(root, reader: &reader, file: file, baseDirectory: baseDirectory, overrides: overrides)
-        if let configuration, reader.problems.isEmpty { return configuration }
-        throw ConfigurationError(problems: reader.problems)
+        return (configuration, reader.problems, reader.profilesDirectory)
     }
 }
 
@@ -226,6 +243,7 @@ enum ConfigurationDecoder {
             }
         }
         guard let directory else { return nil }
+        reader.profilesDirectory = directory
         return GatewayConfiguration.Profiles(directory: directory, access: access)
     }
 }

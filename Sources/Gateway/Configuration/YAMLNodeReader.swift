@@ -6,6 +6,8 @@ import Yams
 struct YAMLNodeReader {
     let file: String
     private(set) var problems: [ConfigurationProblem] = []
+    /// The resolved `profiles.directory`, once read.
+    var profilesDirectory: String?
 
     init(file: String) {
         self.file = file

@@ -11,20 +11,21 @@ public enum GatewayLauncher {
     public static func load(
         file: String, overrides: ConfigurationOverrides = ConfigurationOverrides(), profilesDirectory: String? = nil
     ) -> Result<(GatewayConfiguration, DeviceProfileCatalog), ConfigurationError> {
-        var configuration: GatewayConfiguration
-        do {
-            configuration = try GatewayConfiguration.load(file: file, overrides: overrides)
-        } catch {
-            return .failure(error)
+        let (decoded, fileProblems, namedProfiles) = GatewayConfiguration.loadCollecting(file: file, overrides: overrides)
+        // The profiles are checked even when the file has problems: every problem at once.
+        var catalog: DeviceProfileCatalog?
+        var problems = fileProblems
+        if let directory = profilesDirectory ?? namedProfiles {
+            do {
+                catalog = try DeviceProfileCatalog.load(directory: directory)
+            } catch {
+                problems += error.problems
+            }
+        }
+        guard var configuration = decoded, let catalog, problems.isEmpty else {
+            return .failure(ConfigurationError(problems: problems))
         }
         if let profilesDirectory { configuration.profiles.directory = profilesDirectory }
-        let catalog: DeviceProfileCatalog
-        do {
-            catalog = try DeviceProfileCatalog.load(directory: configuration.profiles.directory)
-        } catch {
-            return .failure(error)
-        }
-        var problems: [ConfigurationProblem] = []
         for name in configuration.profiles.access.keys.sorted() where catalog[name] == nil {
             problems.append(ConfigurationProblem(
                 file: configuration.file, keyPath: "profiles.access." + name,
