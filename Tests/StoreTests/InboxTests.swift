@@ -78,6 +78,17 @@ final class InboxTests: XCTestCase {
         XCTAssertTrue(third.isEmpty)
     }
 
+    func testReleasedClaimsAreClaimedAgain() async throws {
+        let fixture = try StoreFixture()
+        let store = try fixture.open()
+        let ids = try await store.append([fixture.message(), fixture.message()], actor: "test")
+        let claimed = try await store.claimInbox(limit: 1).map(\.id)
+        let released = try await store.releaseClaims(claimed + [ids[1], InboxID(99)])
+        XCTAssertEqual(released, 1, "only the claimed message is handed back")
+        let again = try await store.claimInbox(limit: 10)
+        XCTAssertEqual(again.map(\.id), ids)
+    }
+
     func testCompleteMappingCommitsResourcesFailuresAndJournalTogether() async throws {
         let fixture = try StoreFixture()
         let store = try fixture.open()

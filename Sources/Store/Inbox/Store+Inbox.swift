@@ -81,6 +81,21 @@ extension Store {
         }
     }
 
+    /// Hands claimed messages back to the inbox unchanged, e.g. after a mapping batch failed for
+    /// a reason outside the messages (cancellation, a store error). Returns how many were claimed.
+    @discardableResult
+    public func releaseClaims(_ ids: [InboxID]) async throws(StoreError) -> Int {
+        try await write("release claims") { db in
+            let release = try db.cachedStatement(sql: "UPDATE inbox SET state = 'pending' WHERE id = ? AND state = 'claimed'")
+            var released = 0
+            for id in ids {
+                try release.execute(arguments: [id.rawValue])
+                released += db.changesCount
+            }
+            return released
+        }
+    }
+
     /// Settles claimed messages in one transaction: resources enter the outbox, failures move
     /// to the dead letters, the other messages are marked mapped, and the journal records it.
     /// Every id must be claimed; otherwise nothing changes and this throws `.invalidState`.
