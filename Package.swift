@@ -56,6 +56,10 @@ let package = Package(
             ],
             swiftSettings: strict
         ),
+        // Benchmarks: run by scripts/bench-*.sh against their baselines, never timed inside tests.
+        .executableTarget(
+            name: "MappingBenchmark", dependencies: ["Mapping", "JSONQuery", "EdgeCore"], path: "Benchmarks/MappingBenchmark",
+            swiftSettings: strict),
         .target(name: "TestSupport", path: "Tests/TestSupport", swiftSettings: strict),
         .testTarget(name: "EdgeCoreTests", dependencies: ["EdgeCore"], swiftSettings: strict),
         .testTarget(

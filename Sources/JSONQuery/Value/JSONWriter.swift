@@ -32,7 +32,7 @@ public struct JSONWriter: Sendable {
         switch value {
         case .null: out.append(contentsOf: "null".utf8)
         case .bool(let b): out.append(contentsOf: (b ? "true" : "false").utf8)
-        case .int(let i): out.append(contentsOf: String(i).utf8)
+        case .int(let i): Self.writeInteger(i, into: &out)
         case .double(let d): Self.writeDouble(d, into: &out)
         case .string(let s): Self.writeString(s, into: &out)
         case .array(let elements):
@@ -48,21 +48,28 @@ public struct JSONWriter: Sendable {
         case .object(let object):
             if object.isEmpty { out.append(contentsOf: "{}".utf8); return }
             out.append(UInt8(ascii: "{"))
-            var order = Array(object.keys.indices)
             if options.contains(.sortedKeys) {
-                order.sort { object.keys[$0].utf8.lexicographicallyPrecedes(object.keys[$1].utf8) }
-            }
-            for (n, i) in order.enumerated() {
-                if n > 0 { out.append(UInt8(ascii: ",")) }
-                newline(into: &out, indent: indent + 1)
-                Self.writeString(object.keys[i], into: &out)
-                out.append(UInt8(ascii: ":"))
-                if options.contains(.pretty) { out.append(UInt8(ascii: " ")) }
-                write(object.values[i], into: &out, indent: indent + 1)
+                let order = object.keys.indices.sorted { object.keys[$0].utf8.lexicographicallyPrecedes(object.keys[$1].utf8) }
+                for (n, i) in order.enumerated() {
+                    writeMember(object.keys[i], object.values[i], first: n == 0, into: &out, indent: indent)
+                }
+            } else {
+                for i in object.keys.indices {
+                    writeMember(object.keys[i], object.values[i], first: i == 0, into: &out, indent: indent)
+                }
             }
             newline(into: &out, indent: indent)
             out.append(UInt8(ascii: "}"))
         }
+    }
+
+    private func writeMember(_ key: String, _ value: JSONValue, first: Bool, into out: inout [UInt8], indent: Int) {
+        if !first { out.append(UInt8(ascii: ",")) }
+        newline(into: &out, indent: indent + 1)
+        Self.writeString(key, into: &out)
+        out.append(UInt8(ascii: ":"))
+        if options.contains(.pretty) { out.append(UInt8(ascii: " ")) }
+        write(value, into: &out, indent: indent + 1)
     }
 
     private func newline(into out: inout [UInt8], indent: Int) {
@@ -77,8 +84,41 @@ public struct JSONWriter: Sendable {
         out.append(contentsOf: d.description.utf8)
     }
 
+    static func writeInteger(_ value: Int64, into out: inout [UInt8]) {
+        if value == 0 { out.append(UInt8(ascii: "0")); return }
+        // Digits are produced backwards into a fixed buffer; magnitude as UInt64 covers Int64.min.
+        var magnitude = value.magnitude
+        var digits: (UInt64, UInt64, UInt64) = (0, 0, 0)
+        let count = withUnsafeMutableBytes(of: &digits) { buffer -> Int in
+            var i = buffer.count
+            while magnitude > 0 {
+                i -= 1
+                buffer[i] = UInt8(ascii: "0") + UInt8(magnitude % 10)
+                magnitude /= 10
+            }
+            return buffer.count - i
+        }
+        if value < 0 { out.append(UInt8(ascii: "-")) }
+        withUnsafeBytes(of: &digits) { buffer in
+            out.append(contentsOf: buffer[(buffer.count - count)...])
+        }
+    }
+
     static func writeString(_ s: String, into out: inout [UInt8]) {
         out.append(UInt8(ascii: "\""))
+        // Most strings need no escaping: copy them in one go.
+        var string = s
+        let copied = string.withUTF8 { bytes -> Bool in
+            for byte in bytes where byte < 0x20 || byte == UInt8(ascii: "\"") || byte == UInt8(ascii: "\\") {
+                return false
+            }
+            out.append(contentsOf: bytes)
+            return true
+        }
+        if copied {
+            out.append(UInt8(ascii: "\""))
+            return
+        }
         for byte in s.utf8 {
             switch byte {
             case UInt8(ascii: "\""): out.append(contentsOf: [0x5C, 0x22])
