@@ -6,4 +6,16 @@ cd "$(dirname "$0")/.."
 scripts/setup.sh
 export FHIR_EDGE_VENV="$PWD/.venv"
 swift build --build-tests
-swift test --skip-build 2>&1 | tee .build/test-output.txt
+log=.build/test-output.txt
+status=0
+swift test --skip-build 2>&1 | tee "$log" || status=$?
+# One closing line for the whole run: XCTest's overall summary, restated plainly (Swift Testing's own
+# summary follows XCTest's and counts only Swift Testing tests).
+summary=$(grep -E "^\s+Executed [0-9]+ tests?, with" "$log" | tail -1 || true)
+if [[ $summary =~ Executed\ ([0-9]+)\ tests?,\ with\ (([0-9]+)\ tests?\ skipped\ and\ )?([0-9]+)\ failures? ]]; then
+    executed=${BASH_REMATCH[1]}
+    skipped=${BASH_REMATCH[3]:-0}
+    failed=${BASH_REMATCH[4]}
+    echo "tests: $((executed - skipped - failed)) passed, $failed failed, $skipped skipped"
+fi
+exit $status
