@@ -51,7 +51,7 @@ let package = Package(
         .executableTarget(
             name: "fhir-edge",
             dependencies: [
-                "EdgeCore", "JSONQuery", "FHIRModel", "Mapping", "Gateway",
+                "EdgeCore", "JSONQuery", "FHIRModel", "Mapping", "Store", "Audit", "Gateway",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             swiftSettings: strict

@@ -5,6 +5,7 @@ struct FHIREdge: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "fhir-edge",
         abstract: "An edge gateway that turns medical-device readings into FHIR R4 Observations.",
-        subcommands: [MapCommand.self, QueryCommand.self, RunCommand.self, DemoCommand.self, ConfigCommand.self, SimulateCommand.self]
+        subcommands: [MapCommand.self, QueryCommand.self, RunCommand.self, DemoCommand.self, ConfigCommand.self, SimulateCommand.self,
+                      QueueCommand.self, ExportCommand.self, DeadLetterCommand.self, AuditCommand.self]
     )
 }
