@@ -35,6 +35,16 @@ let package = Package(
         // Store is the one home of GRDB; Audit builds on Store's API.
         .target(name: "Store", dependencies: ["EdgeCore", "JSONQuery", .product(name: "GRDB", package: "GRDB.swift")], swiftSettings: strict),
         .target(name: "Audit", dependencies: ["EdgeCore", "JSONQuery", "Store"], swiftSettings: strict),
+        // libcurl for the upstream HTTP client (TLS, mTLS, proxies, keep-alive) without a NIO stack.
+        .systemLibrary(name: "CCurl", pkgConfig: "libcurl", providers: [.apt(["libcurl4-openssl-dev"])]),
+        .target(
+            name: "Upstream",
+            dependencies: [
+                "EdgeCore", "JSONQuery", "FHIRModel", "Mapping", "Store", "Audit", "CCurl",
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: strict
+        ),
         // Gateway is the one home of Hummingbird, Yams, ServiceLifecycle and Logging.
         .target(
             name: "Gateway",
@@ -72,6 +82,7 @@ let package = Package(
         .testTarget(name: "CLITests", dependencies: ["fhir-edge", "TestSupport", "JSONQuery", "EdgeCore"], swiftSettings: strict),
         .testTarget(name: "StoreTests", dependencies: ["Store", "EdgeCore", "JSONQuery"], swiftSettings: strict),
         .testTarget(name: "AuditTests", dependencies: ["Audit", "Store", "EdgeCore", "JSONQuery"], swiftSettings: strict),
+        .testTarget(name: "UpstreamTests", dependencies: ["Upstream", "Store", "Audit", "FHIRModel", "Mapping", "EdgeCore", "JSONQuery", "TestSupport"], swiftSettings: strict),
         .testTarget(name: "GatewayTests", dependencies: ["Gateway", "Store", "Audit", "Mapping", "EdgeCore", "JSONQuery"], swiftSettings: strict),
     ],
     swiftLanguageModes: [.v6]
