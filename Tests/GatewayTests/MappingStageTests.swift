@@ -83,3 +83,27 @@ final class MappingStageTests: XCTestCase {
         XCTAssertEqual(first, second)
     }
 }
+
+extension MappingStageTests {
+    func testObservationsAreLinkedToTheMessageTheyCameFrom() throws {
+        let catalog = try DeviceProfileCatalog.load(directory: GatewayHTTPTests.profiles)
+        func item(_ id: Int64, _ json: String) -> InboxItem {
+            InboxItem(id: InboxID(id), message: message(json))
+        }
+        let items = [
+            item(1, #"{"deviceId": "m1", "patientId": "p1", "measuredAt": "2025-11-24T10:00:00Z", "heartRate": 72}"#),
+            item(2, #"{"deviceId": "m1", "patientId": "p1", "measuredAt": "2025-11-24T10:00:05Z", "heartRate": 75, "spo2": 97}"#),
+            item(3, #"{"deviceId": "m2", "patientId": "p2", "measuredAt": "2025-11-24T10:00:00Z", "temperature": 36.9}"#),
+        ]
+        let (result, summary) = MappingStage.map(items, catalog: catalog, issued: time)
+        let observations = result.resources.filter { $0.resourceType == "Observation" }
+        XCTAssertEqual(observations.count, 4)
+        XCTAssertEqual(observations.map(\.inboxID).sorted { ($0?.rawValue ?? 0) < ($1?.rawValue ?? 0) },
+                       [InboxID(1), InboxID(2), InboxID(2), InboxID(3)])
+        XCTAssertEqual(result.resources.filter { $0.resourceType == "Patient" }.count, 2)
+        XCTAssertEqual(result.resources.filter { $0.resourceType == "Device" }.count, 2)
+        XCTAssertTrue(result.failures.isEmpty)
+        XCTAssertEqual(summary.observations, 4)
+        XCTAssertEqual(summary.devices["m1"]?.messages, 2)
+    }
+}

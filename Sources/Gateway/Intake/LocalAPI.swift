@@ -148,8 +148,11 @@ struct LocalAPI: Sendable {
         } catch {
             switch error.code {
             case .highWaterMark:
-                await monitor.recordRejected(reason: "high-water-mark", messages: messages.count)
-                logger.warning("Ingest refused at the store's high-water mark", metadata: ["edge.profile": "\(profileName)", "edge.client": "\(client)"])
+                if await monitor.recordHighWaterRefusal(messages: messages.count) {
+                    logger.warning("Store at its high-water mark: ingest answers 503 until space is freed", metadata: [
+                        "edge.profile": "\(profileName)", "edge.client": "\(client)",
+                    ])
+                }
                 return Self.error(.serviceUnavailable, "high-water-mark", "the store is full of unsynced data; retry later",
                                   headers: [.retryAfter: String(Self.retryAfterSeconds)])
             case .tooLarge:
@@ -163,7 +166,9 @@ struct LocalAPI: Sendable {
             }
         }
         onCommitted()
-        await monitor.recordAccepted(profile: profileName, count: ids.count)
+        if await monitor.recordAccepted(profile: profileName, count: ids.count) {
+            logger.notice("Store below its high-water mark again: ingest accepts data")
+        }
         let answer: JSONValue = ["accepted": .int(Int64(ids.count)), "ids": .array(ids.map { .int($0.rawValue) })]
         return Self.json(.accepted, answer)
     }

@@ -140,6 +140,11 @@ final class MappingStage: Service, Sendable {
             var origins: [Measurement: [InboxItem]] = [:]
             var patients: [String: Patient] = [:]
             var devices: [String: Device] = [:]
+            // "Patient/<id>|Device/<id>" -> the measurements' times and messages, to link each
+            // Observation to a message it came from (retention keeps that message until the
+            // Observation is uploaded).
+            var sources: [String: [(time: Int64, id: InboxID)]] = [:]
+            var referenceKeys: [String: String] = [:]
             for item in group {
                 let json: JSONValue
                 do {
@@ -163,12 +168,21 @@ final class MappingStage: Service, Sendable {
                         ?? .init(profile: name, lastSeen: item.message.receivedAt)
                     activity.lastSeen = max(activity.lastSeen, item.message.receivedAt)
                     summary.devices[measurement.deviceId] = activity
+                    // Hash ids once per device and patient in the batch, not per measurement.
                     if let patientId = measurement.patientId, !patientId.isEmpty {
-                        let patient = ResourceIdentity.createModePatient(patientId: patientId)
-                        if let patientResourceId = patient.id, devices[measurement.deviceId + "\u{0}" + patientId] == nil {
-                            patients[patientResourceId] = patient
-                            devices[measurement.deviceId + "\u{0}" + patientId] = ResourceIdentity.createModeDevice(
-                                deviceId: measurement.deviceId, system: profile.deviceSystem, patientResourceId: patientResourceId)
+                        let pair = measurement.deviceId + "\u{0}" + patientId
+                        if devices[pair] == nil {
+                            let patient = ResourceIdentity.createModePatient(patientId: patientId)
+                            if let patientResourceId = patient.id {
+                                patients[patientResourceId] = patient
+                                let device = ResourceIdentity.createModeDevice(
+                                    deviceId: measurement.deviceId, system: profile.deviceSystem, patientResourceId: patientResourceId)
+                                devices[pair] = device
+                                referenceKeys[pair] = "Patient/\(patientResourceId)|Device/\(device.id ?? "")"
+                            }
+                        }
+                        if let key = referenceKeys[pair] {
+                            sources[key, default: []].append((measurement.occurrenceTime.millisecondsSinceEpoch, item.id))
                         }
                     }
                 }
@@ -177,6 +191,7 @@ final class MappingStage: Service, Sendable {
                 measurements += produced
             }
 
+            for key in sources.keys { sources[key]?.sort { $0.time < $1.time } }
             let conversion = profile.converter.convert(measurements, issued: issued)
             for error in conversion.errors {
                 let involved = error.measurements.flatMap { origins[$0] ?? [] }
@@ -200,11 +215,39 @@ final class MappingStage: Service, Sendable {
                 guard let id = observation.id else { continue }
                 let identifier = observation.identifier.first
                 let identityKey = identifier.map { ($0.system ?? "") + "|" + ($0.value ?? "") } ?? "Observation/" + id
+                let origin = Self.origin(of: observation, among: sources)
                 result.resources.append(OutboxResource(
-                    inboxID: nil, resourceType: "Observation", resourceID: id, identityKey: identityKey, json: observation.json))
+                    inboxID: origin.flatMap { failed.contains($0) ? nil : $0 }, resourceType: "Observation", resourceID: id,
+                    identityKey: identityKey, json: observation.json))
             }
             summary.observations += conversion.observations.count
         }
         return (result, summary)
+    }
+
+    /// The newest message whose measurements fall in the Observation's period for its patient
+    /// and device; failing a time match, the last one of that patient and device.
+    /// `sources` lists are sorted by time.
+    static func origin(of observation: Observation, among sources: [String: [(time: Int64, id: InboxID)]]) -> InboxID? {
+        let key = (observation.subject?.reference ?? "") + "|" + (observation.device?.reference ?? "")
+        guard let candidates = sources[key], let last = candidates.last else { return nil }
+        guard let startText = observation.effectivePeriod?.start, let start = Timestamp(parsingISO8601Lenient: startText) else {
+            return last.id
+        }
+        let end = observation.effectivePeriod?.end.flatMap { Timestamp(parsingISO8601Lenient: $0) } ?? start
+        // First candidate at or after the start, then the newest message up to the end.
+        var low = 0
+        var high = candidates.count
+        while low < high {
+            let middle = (low + high) / 2
+            if candidates[middle].time < start.millisecondsSinceEpoch { low = middle + 1 } else { high = middle }
+        }
+        var newest: InboxID?
+        var index = low
+        while index < candidates.count, candidates[index].time <= end.millisecondsSinceEpoch {
+            newest = max(newest ?? candidates[index].id, candidates[index].id)
+            index += 1
+        }
+        return newest ?? last.id
     }
 }

@@ -41,8 +41,22 @@ public actor GatewayMonitor {
         requests[RequestKey(route: route, status: status), default: 0] += 1
     }
 
-    func recordAccepted(profile: String, count: Int) {
+    /// Whether intake is currently refused at the high-water mark, so that logs say it once.
+    private var refusing = false
+
+    /// Returns true when this acceptance ends a period of refusals.
+    @discardableResult
+    func recordAccepted(profile: String, count: Int) -> Bool {
         receivedByProfile[profile, default: 0] += Int64(count)
+        defer { refusing = false }
+        return refusing
+    }
+
+    /// Returns true for the first refusal of a period.
+    func recordHighWaterRefusal(messages: Int) -> Bool {
+        rejectedByReason["high-water-mark", default: 0] += Int64(messages)
+        defer { refusing = true }
+        return !refusing
     }
 
     /// A request refused whole: `reason` is a short code (`unauthorized`, `too-large`, `high-water-mark`, ...).
