@@ -2,7 +2,9 @@
 gateway's templates in Benchmarks/fixtures, written with PyPI jmespath and jsonpath-ng.
 
 Usage: baseline_mapping.py jsonpath|jmespath MESSAGES.ndjson
-Prints one JSON line: {"case", "messages", "observations", "seconds", "messagesPerSecond", "peakRssKiB"}.
+It does all three stages the Swift side measures (parse + normalize, convert with Create-mode
+SHA-256 ids, serialize) and writes the same Observations byte for byte, so the byte counts match.
+Prints one JSON line: {"case", "messages", "observations", "bytes", "seconds", "messagesPerSecond", "peakRssKiB"}.
 """
 import hashlib
 import json
@@ -40,26 +42,57 @@ def iso(dt):
     return dt.astimezone(timezone.utc).isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
-def observation(type_name, device, patient, when, code, value=None, components=()):
+ISSUED = "2025-11-27T08:00:00.000Z"  # the conversion time the Swift side writes too
+_hashed_ids = {}
+
+
+def hashed_id(system, value):
+    return hashlib.sha256(f"{system}_{value}".encode()).hexdigest()
+
+
+def create_mode_id(identifier):
+    # Create mode: Patient and Device ids are SHA-256 of their identifiers; like the gateway,
+    # remember the few devices and patients that send most messages.
+    found = _hashed_ids.get(identifier)
+    if found is None:
+        found = _hashed_ids[identifier] = hashed_id("", identifier)
+    return found
+
+
+def concept(codes, name):
+    return {"coding": [*codes, {"system": CONNECTOR, "code": name, "display": name}], "text": name}
+
+
+def observation(type_name, device, patient, when, codes, value=None, components=()):
+    patient_id, device_id = create_mode_id(patient), create_mode_id(device)
     stamp = when.strftime("%Y%m%d%H%M%SZ")
-    identifier = f"{patient}.{device}.{type_name}.{stamp}.{stamp}"
+    identifier = f"{patient_id}.{device_id}.{type_name}.{stamp}.{stamp}"
+    # Member order as the gateway writes them, so that both sides print the same bytes.
     obs = {
         "resourceType": "Observation",
-        "id": hashlib.sha256(f"{CONNECTOR}_{identifier}".encode()).hexdigest(),
+        "id": hashed_id(CONNECTOR, identifier),
         "identifier": [{"system": CONNECTOR, "value": identifier}],
         "status": "final",
-        "code": {"coding": [code, {"system": CONNECTOR, "code": type_name, "display": type_name}], "text": type_name},
+        "code": concept(codes, type_name),
+        "subject": {"reference": f"Patient/{patient_id}"},
         "effectivePeriod": {"start": iso(when), "end": iso(when)},
+        "issued": ISSUED,
     }
     if value is not None:
         obs["valueQuantity"] = value
+    obs["device"] = {"reference": f"Device/{device_id}"}
     if components:
         obs["component"] = list(components)
     return obs
 
 
 def quantity(value, unit, code):
-    return {"value": float(value), "unit": unit, "system": "http://unitsofmeasure.org", "code": code}
+    # The value as the message carried it: an integer stays an integer, as FHIR decimals do.
+    return {"value": value, "unit": unit, "system": "http://unitsofmeasure.org", "code": code}
+
+
+def dumps(obs):
+    return json.dumps(obs, separators=(",", ":"), ensure_ascii=False).encode()
 
 
 def run_jsonpath(lines):
@@ -67,8 +100,9 @@ def run_jsonpath(lines):
     device_expr = jsonpath_parse("$.deviceId")
     patient_expr = jsonpath_parse("$.patientId")
     time_expr = jsonpath_parse("$.measuredAt")
-    hr_code = {"system": "http://loinc.org", "code": "8867-4", "display": "Heart rate"}
+    hr_codes = [{"system": "http://loinc.org", "code": "8867-4", "display": "Heart rate"}]
     out = 0
+    written = 0
     for line in lines:
         message = json.loads(line)
         if not has_hr.find(message):  # the template's type match: the message carries heartRate
@@ -76,11 +110,11 @@ def run_jsonpath(lines):
         device = str(device_expr.find(message)[0].value)
         patient = str(patient_expr.find(message)[0].value)
         when = datetime.fromisoformat(time_expr.find(message)[0].value.replace("Z", "+00:00"))
-        hr = str(has_hr.find(message)[0].value)
-        obs = observation("heartrate", device, patient, when, hr_code, quantity(hr, "/min", "/min"))
-        json.dumps(obs)
+        hr = has_hr.find(message)[0].value
+        obs = observation("heartrate", device, patient, when, hr_codes, quantity(hr, "/min", "/min"))
+        written += len(dumps(obs))
         out += 1
-    return out
+    return out, written
 
 
 def run_jmespath(lines):
@@ -92,8 +126,11 @@ def run_jmespath(lines):
     sys_expr = jmespath.compile("matchedToken.systolic")
     dia_expr = jmespath.compile("matchedToken.diastolic")
     map_expr = jmespath.compile("divide(add(matchedToken.systolic, multiply(matchedToken.diastolic, `2`)), `3`)")
-    bp_code = {"system": "http://loinc.org", "code": "85354-9", "display": "Blood pressure panel"}
+    bp_codes = [{"system": "http://loinc.org", "code": "85354-9", "display": "Blood pressure panel"}]
+    systolic_codes = [{"system": "http://loinc.org", "code": "8480-6", "display": "Systolic blood pressure"}]
+    diastolic_codes = [{"system": "http://loinc.org", "code": "8462-4", "display": "Diastolic blood pressure"}]
     out = 0
+    written = 0
     for line in lines:
         message = json.loads(line)
         for token in match.search(message, options) or []:
@@ -102,17 +139,17 @@ def run_jmespath(lines):
             device = str(device_expr.search(context, options))
             patient = str(patient_expr.search(context, options))
             when = datetime.fromisoformat(time_expr.search(context, options))
-            systolic = str(sys_expr.search(context, options))
-            diastolic = str(dia_expr.search(context, options))
-            map_expr.search(context, options)
+            systolic = sys_expr.search(context, options)
+            diastolic = dia_expr.search(context, options)
+            map_expr.search(context, options)  # normalized like the others, though the FHIR template has no use for it
             components = [
-                {"code": {"coding": [{"system": "http://loinc.org", "code": "8480-6"}], "text": "systolic"}, "valueQuantity": quantity(systolic, "mmHg", "mm[Hg]")},
-                {"code": {"coding": [{"system": "http://loinc.org", "code": "8462-4"}], "text": "diastolic"}, "valueQuantity": quantity(diastolic, "mmHg", "mm[Hg]")},
+                {"code": concept(systolic_codes, "systolic"), "valueQuantity": quantity(systolic, "mmHg", "mm[Hg]")},
+                {"code": concept(diastolic_codes, "diastolic"), "valueQuantity": quantity(diastolic, "mmHg", "mm[Hg]")},
             ]
-            obs = observation("bloodpressure", device, patient, when, bp_code, components=components)
-            json.dumps(obs)
+            obs = observation("bloodpressure", device, patient, when, bp_codes, components=components)
+            written += len(dumps(obs))
             out += 1
-    return out
+    return out, written
 
 
 def main():
@@ -120,10 +157,10 @@ def main():
     with open(path, "rb") as f:
         lines = f.read().splitlines()
     start = time.perf_counter()
-    produced = run_jsonpath(lines) if case == "jsonpath" else run_jmespath(lines)
+    produced, written = run_jsonpath(lines) if case == "jsonpath" else run_jmespath(lines)
     seconds = time.perf_counter() - start
     print(json.dumps({
-        "case": case, "messages": len(lines), "observations": produced, "seconds": round(seconds, 4),
+        "case": case, "messages": len(lines), "observations": produced, "bytes": written, "seconds": round(seconds, 4),
         "messagesPerSecond": round(len(lines) / seconds), "peakRssKiB": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss,
     }))
 

@@ -1,26 +1,43 @@
 #!/usr/bin/env bash
-# Mapping benchmark: normalization + FHIR conversion of N device messages (default 100 000) with
-# (a) a CalculatedContent JMESPath template and (b) a JsonPathContent template, against a Python
-# baseline (PyPI jmespath and jsonpath-ng) doing the same extraction on the same messages.
-# Prints messages/s for both, the ratio and peak RSS. Single-threaded on both sides.
+# Mapping benchmark: N device messages (default 100 000) through (a) a JsonPathContent template and
+# (b) a CalculatedContent JMESPath template, then the FHIR mapping, single-threaded, against a
+# Python baseline (PyPI jmespath and jsonpath-ng) that does the same work on the same messages and
+# writes the same Observations byte for byte (the byte counts are checked).
+#
+# Swift figures are given per stage, each adding one step: normalize (parse + device template),
+# convert (+ FHIR Observations with Create-mode SHA-256 ids), serialize (+ compact JSON bytes), and
+# tree (serialize through Observation.json and JSONWriter instead). The ratio compares full
+# pipelines. Peak RSS is per process (Swift runs all its stages in one process).
+#
+# Usage: scripts/bench-mapping.sh [COUNT]   (BENCH_SCRATCH_PATH picks the build folder; default .build)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 count=${1:-100000}
+scratch=${BENCH_SCRATCH_PATH:-.build}
 scripts/setup.sh
-swift build -c release --product MappingBenchmark 2>&1 | grep -E "error|warning: [^']" && exit 1 || true
+swift build -c release --scratch-path "$scratch" --product MappingBenchmark 2>&1 | grep -E "error|warning: [^']" && exit 1 || true
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 fixtures=Benchmarks/fixtures
-printf '%-10s %12s %12s %8s %14s %14s\n' case "swift msg/s" "python msg/s" ratio "swift RSS KiB" "python RSS KiB"
+printf '%-9s %-10s %12s %12s %8s\n' case stage "swift msg/s" "python msg/s" ratio
 for case in jsonpath jmespath; do
     .venv/bin/python Benchmarks/make_messages.py "$case" "$count" "$work/$case.ndjson"
-    swift_line=$(.build/release/MappingBenchmark "$fixtures/$case-devicecontent.json" "$fixtures/fhirmapping.json" "$work/$case.ndjson" "$case")
+    swift_line=$("$scratch/release/MappingBenchmark" "$fixtures/$case-devicecontent.json" "$fixtures/fhirmapping.json" "$work/$case.ndjson" "$case")
     python_line=$(.venv/bin/python Benchmarks/baseline_mapping.py "$case" "$work/$case.ndjson")
     python3 - "$swift_line" "$python_line" <<'PY'
 import json, sys
 s, p = json.loads(sys.argv[1]), json.loads(sys.argv[2])
-if s["observations"] != p["observations"] or s["failures"]:
-    sys.exit(f"mismatch: swift {s} python {p}")
-print(f'{s["case"]:<10} {s["messagesPerSecond"]:>12} {p["messagesPerSecond"]:>12} {s["messagesPerSecond"]/p["messagesPerSecond"]:>7.1f}x {s["peakRssKiB"]:>14} {p["peakRssKiB"]:>14}')
+for stage in ("convert", "serialize", "tree"):
+    if s[stage]["observations"] != p["observations"] or s[stage]["failures"]:
+        sys.exit(f"mismatch in {stage}: swift {s[stage]} python {p}")
+for stage in ("serialize", "tree"):
+    if s[stage]["bytes"] != p["bytes"]:
+        sys.exit(f"{stage} wrote {s[stage]['bytes']} bytes, python {p['bytes']}: the Observations differ")
+python = p["messagesPerSecond"]
+for stage in ("normalize", "convert", "serialize", "tree"):
+    swift = s[stage]["messagesPerSecond"]
+    full = stage in ("serialize", "tree")
+    print(f'{s["case"]:<9} {stage:<10} {swift:>12} {python if full else "":>12} {f"{swift / python:.1f}x" if full else "":>8}')
+print(f'{s["case"]:<9} peak RSS KiB: swift {s["peakRssKiB"]}, python {p["peakRssKiB"]}')
 PY
 done

@@ -2,15 +2,29 @@
 // and prints one JSON line of figures. Driven by scripts/bench-mapping.sh, which runs the Python
 // baseline on the same messages and prints the ratios.
 //
-// Usage: MappingBenchmark DEVICE_TEMPLATE FHIR_TEMPLATE MESSAGES.ndjson CASE
+// Each stage runs over all messages and adds one step to the previous stage, so the differences
+// show where the time goes:
+//   normalize  parse + DeviceTemplateCollection.normalize
+//   convert    + ObservationConverter.convert (Create-mode ids: SHA-256 per Observation)
+//   serialize  + Observation.writeJSON, compact bytes (what the Python baseline's json.dumps does)
+//   tree       + Observation.json then JSONWriter, the same bytes through the JSONValue tree
+//
+// Usage: MappingBenchmark DEVICE_TEMPLATE FHIR_TEMPLATE MESSAGES.ndjson CASE [STAGE...]
 import EdgeCore
+import FHIRModel
 import Foundation
 import JSONQuery
 import Mapping
 
+enum Stage: String, CaseIterable {
+    case normalize, convert, serialize, tree
+}
+
 let arguments = CommandLine.arguments
-guard arguments.count == 5 else {
-    FileHandle.standardError.write(Data("usage: MappingBenchmark DEVICE_TEMPLATE FHIR_TEMPLATE MESSAGES.ndjson CASE\n".utf8))
+let stageNames = arguments.dropFirst(5)
+let stages = stageNames.isEmpty ? Stage.allCases : stageNames.compactMap(Stage.init(rawValue:))
+guard arguments.count >= 5, stages.count == stageNames.count || stageNames.isEmpty else {
+    FileHandle.standardError.write(Data("usage: MappingBenchmark DEVICE_TEMPLATE FHIR_TEMPLATE MESSAGES.ndjson CASE [normalize|convert|serialize|tree ...]\n".utf8))
     exit(2)
 }
 
@@ -28,55 +42,80 @@ let converter = ObservationConverter(templates: fhir, identity: .create(deviceSy
 let input = FileManager.default.contents(atPath: arguments[3]) ?? Data()
 
 // Split lines up front: reading the file is not what is measured (the baseline does the same).
-var lines: [Range<Int>] = []
-input.withUnsafeBytes { raw in
+let lines: [Range<Int>] = input.withUnsafeBytes { raw in
+    var lines: [Range<Int>] = []
     var start = 0
     for (i, byte) in raw.enumerated() where byte == 0x0A {
         if i > start { lines.append(start..<i) }
         start = i + 1
     }
     if start < raw.count { lines.append(start..<raw.count) }
+    return lines
 }
 
 let issued = Timestamp(millisecondsSinceEpoch: 1_764_230_400_000)
-var observations = 0
-var failures = 0
-var bytesOut = 0
-let writer = JSONWriter()
-var out: [UInt8] = []
-out.reserveCapacity(4096)
-let clock = ContinuousClock()
-let start = clock.now
-input.withUnsafeBytes { raw in
-    let bytes = raw.bindMemory(to: UInt8.self)
-    for range in lines {
-        do {
-            let message = try JSONValue(parsing: UnsafeBufferPointer(rebasing: bytes[range]))
-            let measurements = try device.normalize(message, ingestionTime: issued)
-            let result = converter.convert(measurements, issued: issued)
-            for observation in result.observations {
-                out.removeAll(keepingCapacity: true)
-                writer.write(observation.json, into: &out)
-                bytesOut += out.count
-                observations += 1
+
+struct Outcome {
+    var measurements = 0
+    var observations = 0
+    var failures = 0
+    var bytes = 0
+    var seconds = 0.0
+}
+
+func run(_ stage: Stage) -> Outcome {
+    var outcome = Outcome()
+    let writer = JSONWriter()
+    var out: [UInt8] = []
+    out.reserveCapacity(4096)
+    let clock = ContinuousClock()
+    let start = clock.now
+    input.withUnsafeBytes { raw in
+        let bytes = raw.bindMemory(to: UInt8.self)
+        for range in lines {
+            do {
+                let message = try JSONValue(parsing: UnsafeBufferPointer(rebasing: bytes[range]))
+                let measurements = try device.normalize(message, ingestionTime: issued)
+                outcome.measurements += measurements.count
+                if stage == .normalize { continue }
+                let result = converter.convert(measurements, issued: issued)
+                outcome.observations += result.observations.count
+                outcome.failures += result.errors.count
+                if stage == .convert { continue }
+                for observation in result.observations {
+                    out.removeAll(keepingCapacity: true)
+                    if stage == .serialize {
+                        observation.writeJSON(into: &out)
+                    } else {
+                        writer.write(observation.json, into: &out)
+                    }
+                    outcome.bytes += out.count
+                }
+            } catch {
+                outcome.failures += 1
             }
-            failures += result.errors.count
-        } catch {
-            failures += 1
         }
     }
+    let elapsed = clock.now - start
+    outcome.seconds = Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18
+    return outcome
 }
-let elapsed = clock.now - start
-let seconds = Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18
+
+var figures = JSONObject()
+figures["case"] = .string(arguments[4])
+figures["messages"] = .int(Int64(lines.count))
+for stage in stages {
+    let outcome = run(stage)
+    var entry = JSONObject()
+    entry["measurements"] = .int(Int64(outcome.measurements))
+    entry["observations"] = .int(Int64(outcome.observations))
+    entry["failures"] = .int(Int64(outcome.failures))
+    entry["bytes"] = .int(Int64(outcome.bytes))
+    entry["seconds"] = .double((outcome.seconds * 10_000).rounded() / 10_000)
+    entry["messagesPerSecond"] = .int(Int64(Double(lines.count) / max(outcome.seconds, 1e-9)))
+    figures[stage.rawValue] = .object(entry)
+}
 var usage = rusage()
 getrusage(RUSAGE_SELF.rawValue, &usage)
-let figures: JSONValue = [
-    "case": .string(arguments[4]),
-    "messages": .int(Int64(lines.count)),
-    "observations": .int(Int64(observations)),
-    "failures": .int(Int64(failures)),
-    "seconds": .double((seconds * 10_000).rounded() / 10_000),
-    "messagesPerSecond": .int(Int64(Double(lines.count) / seconds)),
-    "peakRssKiB": .int(Int64(usage.ru_maxrss)),
-]
-print(figures)
+figures["peakRssKiB"] = .int(Int64(usage.ru_maxrss))
+print(JSONValue.object(figures))

@@ -7,8 +7,9 @@ public struct SHA256: Sendable {
         0x6a09_e667, 0xbb67_ae85, 0x3c6e_f372, 0xa54f_f53a,
         0x510e_527f, 0x9b05_688c, 0x1f83_d9ab, 0x5be0_cd19
     )
-    /// Pending bytes of the current, incomplete block.
-    private var block = [UInt8](repeating: 0, count: 64)
+    /// Pending bytes of the current, incomplete block. A tuple rather than an array so that a
+    /// hasher lives on the stack: resource ids hash a short string per Observation.
+    private var block: (UInt64, UInt64, UInt64, UInt64, UInt64, UInt64, UInt64, UInt64) = (0, 0, 0, 0, 0, 0, 0, 0)
     private var blockCount = 0
     private var totalLength: UInt64 = 0
 
@@ -16,53 +17,47 @@ public struct SHA256: Sendable {
 
     public mutating func update(_ bytes: some Sequence<UInt8>) {
         let handled: Void? = bytes.withContiguousStorageIfAvailable { buffer in
-            update(buffer: buffer)
+            update(buffer: UnsafeRawBufferPointer(buffer))
         }
         if handled == nil {
             let copy = Array(bytes)
-            copy.withUnsafeBufferPointer { update(buffer: $0) }
+            copy.withUnsafeBytes { update(buffer: $0) }
         }
     }
 
-    private mutating func update(buffer: UnsafeBufferPointer<UInt8>) {
+    private mutating func update(buffer: UnsafeRawBufferPointer) {
+        guard let base = buffer.baseAddress, !buffer.isEmpty else { return }
         totalLength &+= UInt64(buffer.count)
         var index = 0
         if blockCount > 0 {
             let take = min(64 - blockCount, buffer.count)
-            for offset in 0..<take { block[blockCount + offset] = buffer[offset] }
+            let filled = blockCount
+            withUnsafeMutableBytes(of: &block) { block in
+                block.baseAddress!.advanced(by: filled).copyMemory(from: base, byteCount: take)
+            }
             blockCount += take
             index = take
             guard blockCount == 64 else { return }
-            let pending = block
-            pending.withUnsafeBufferPointer { compress($0, at: 0) }
+            var pending = block
+            withUnsafeBytes(of: &pending) { compress($0.baseAddress!) }
             blockCount = 0
         }
         while buffer.count - index >= 64 {
-            compress(buffer, at: index)
+            compress(base + index)
             index += 64
         }
         let rest = buffer.count - index
-        for offset in 0..<rest { block[offset] = buffer[index + offset] }
+        if rest > 0 {
+            withUnsafeMutableBytes(of: &block) { block in
+                block.baseAddress!.copyMemory(from: base + index, byteCount: rest)
+            }
+        }
         blockCount = rest
     }
 
     /// The 32-byte digest of everything passed to `update`. Does not change `self`.
     public func finalize() -> [UInt8] {
-        var copy = self
-        let bitLength = totalLength &* 8
-        // Pad in place: 0x80, zeros, then the 64-bit big-endian bit length, in one or two blocks.
-        withUnsafeTemporaryAllocation(of: UInt8.self, capacity: 128) { tail in
-            let pending = copy.blockCount
-            for i in 0..<pending { tail[i] = copy.block[i] }
-            tail[pending] = 0x80
-            let total = pending < 56 ? 64 : 128
-            for i in (pending + 1)..<(total - 8) { tail[i] = 0 }
-            for i in 0..<8 { tail[total - 8 + i] = UInt8(truncatingIfNeeded: bitLength >> UInt64(56 - 8 * i)) }
-            let blocks = UnsafeBufferPointer(tail)
-            copy.compress(blocks, at: 0)
-            if total == 128 { copy.compress(blocks, at: 64) }
-        }
-        let s = copy.state
+        let s = finalState()
         return [UInt8](unsafeUninitializedCapacity: 32) { digest, count in
             var i = 0
             for word in [s.0, s.1, s.2, s.3, s.4, s.5, s.6, s.7] {
@@ -76,6 +71,43 @@ public struct SHA256: Sendable {
         }
     }
 
+    /// Lowercase hex of the digest of everything passed to `update`, written straight from the
+    /// state words (no intermediate byte array). Does not change `self`.
+    public func hexDigest() -> String {
+        var words = finalState()
+        return String(unsafeUninitializedCapacity: 64) { out in
+            withUnsafeBytes(of: &words) { raw in
+                for w in 0..<8 {
+                    let word = raw.load(fromByteOffset: 4 * w, as: UInt32.self)
+                    for nibble in 0..<8 {
+                        let digit = UInt8(truncatingIfNeeded: word >> UInt32(28 - 4 * nibble)) & 0x0F
+                        out[8 * w + nibble] = digit < 10 ? UInt8(ascii: "0") + digit : UInt8(ascii: "a") - 10 + digit
+                    }
+                }
+            }
+            return 64
+        }
+    }
+
+    /// The state after padding: 0x80, zeros, then the 64-bit big-endian bit length, in one or two blocks.
+    private func finalState() -> (UInt32, UInt32, UInt32, UInt32, UInt32, UInt32, UInt32, UInt32) {
+        var copy = self
+        let bitLength = totalLength &* 8
+        var tail: (SIMD64<UInt8>, SIMD64<UInt8>) = (.zero, .zero)
+        withUnsafeMutableBytes(of: &tail) { tail in
+            let pending = copy.blockCount
+            withUnsafeBytes(of: &copy.block) { block in
+                tail.baseAddress!.copyMemory(from: block.baseAddress!, byteCount: pending)
+            }
+            tail[pending] = 0x80
+            let total = pending < 56 ? 64 : 128
+            tail.storeBytes(of: bitLength.bigEndian, toByteOffset: total - 8, as: UInt64.self)
+            copy.compress(tail.baseAddress!)
+            if total == 128 { copy.compress(tail.baseAddress! + 64) }
+        }
+        return copy.state
+    }
+
     public static func hash(_ bytes: some Sequence<UInt8>) -> [UInt8] {
         var hasher = SHA256()
         hasher.update(bytes)
@@ -84,7 +116,9 @@ public struct SHA256: Sendable {
 
     /// Lowercase hex SHA-256 of the string's UTF-8 bytes.
     public static func hexDigest(_ string: String) -> String {
-        hex(hash(string.utf8))
+        var hasher = SHA256()
+        hasher.update(string.utf8)
+        return hasher.hexDigest()
     }
 
     /// Lowercase hex of arbitrary bytes.
@@ -113,14 +147,13 @@ public struct SHA256: Sendable {
     ]
 
     @inline(__always)
-    private static func rotr(_ x: UInt32, _ n: UInt32) -> UInt32 { (x >> n) | (x << (32 - n)) }
+    private static func rotr(_ x: UInt32, _ n: UInt32) -> UInt32 { (x &>> n) | (x &<< (32 &- n)) }
 
-    private mutating func compress(_ buffer: UnsafeBufferPointer<UInt8>, at start: Int) {
+    /// Compresses the 64-byte block at `block` into the state.
+    private mutating func compress(_ block: UnsafeRawPointer) {
         withUnsafeTemporaryAllocation(of: UInt32.self, capacity: 64) { w in
             for t in 0..<16 {
-                let base = start + t * 4
-                w[t] = UInt32(buffer[base]) << 24 | UInt32(buffer[base + 1]) << 16
-                    | UInt32(buffer[base + 2]) << 8 | UInt32(buffer[base + 3])
+                w[t] = UInt32(bigEndian: block.loadUnaligned(fromByteOffset: t * 4, as: UInt32.self))
             }
             for t in 16..<64 {
                 let x = w[t - 15], y = w[t - 2]

@@ -1,7 +1,7 @@
 public import JSONQuery
 
 /// FHIR `Coding`: one code from one code system.
-public struct Coding: Hashable, Sendable, FHIRJSONRepresentable {
+public struct Coding: Hashable, Sendable, FHIRJSONRepresentable, FHIRByteWritable {
     public var system: String?
     public var version: String?
     public var code: String?
@@ -23,6 +23,13 @@ public struct Coding: Hashable, Sendable, FHIRJSONRepresentable {
         return w.json
     }
 
+    func writeMembers(to w: inout FHIRByteWriter) {
+        w.string("system", system)
+        w.string("version", version)
+        w.string("code", code)
+        w.string("display", display)
+    }
+
     public init(json: JSONValue, path: String) throws(FHIRDecodingError) {
         let r = try FHIRObjectReader(json, path: path)
         system = try r.string("system")
@@ -33,7 +40,7 @@ public struct Coding: Hashable, Sendable, FHIRJSONRepresentable {
 }
 
 /// FHIR `CodeableConcept`: codings plus a human-readable text.
-public struct CodeableConcept: Hashable, Sendable, FHIRJSONRepresentable {
+public struct CodeableConcept: Hashable, Sendable, FHIRJSONRepresentable, FHIRByteWritable {
     public var coding: [Coding]
     public var text: String?
 
@@ -47,6 +54,11 @@ public struct CodeableConcept: Hashable, Sendable, FHIRJSONRepresentable {
         w.set("coding", coding)
         w.set("text", text)
         return w.json
+    }
+
+    func writeMembers(to w: inout FHIRByteWriter) {
+        w.elements("coding", coding)
+        w.string("text", text)
     }
 
     public init(json: JSONValue, path: String) throws(FHIRDecodingError) {

@@ -2,7 +2,7 @@ public import JSONQuery
 
 /// FHIR `Period`. Bounds are FHIR `dateTime` strings as written (the gateway writes ISO 8601 UTC
 /// with milliseconds); this target does not interpret time.
-public struct Period: Hashable, Sendable, FHIRJSONRepresentable {
+public struct Period: Hashable, Sendable, FHIRJSONRepresentable, FHIRByteWritable {
     public var start: String?
     public var end: String?
 
@@ -18,6 +18,11 @@ public struct Period: Hashable, Sendable, FHIRJSONRepresentable {
         return w.json
     }
 
+    func writeMembers(to w: inout FHIRByteWriter) {
+        w.string("start", start)
+        w.string("end", end)
+    }
+
     public init(json: JSONValue, path: String) throws(FHIRDecodingError) {
         let r = try FHIRObjectReader(json, path: path)
         start = try r.string("start")
@@ -26,7 +31,7 @@ public struct Period: Hashable, Sendable, FHIRJSONRepresentable {
 }
 
 /// FHIR `Reference`, e.g. `Patient/123`.
-public struct Reference: Hashable, Sendable, FHIRJSONRepresentable {
+public struct Reference: Hashable, Sendable, FHIRJSONRepresentable, FHIRByteWritable {
     public var reference: String?
     public var type: String?
     public var identifier: Identifier?
@@ -48,6 +53,13 @@ public struct Reference: Hashable, Sendable, FHIRJSONRepresentable {
         return w.json
     }
 
+    func writeMembers(to w: inout FHIRByteWriter) {
+        w.string("reference", reference)
+        w.string("type", type)
+        w.element("identifier", identifier)
+        w.string("display", display)
+    }
+
     public init(json: JSONValue, path: String) throws(FHIRDecodingError) {
         let r = try FHIRObjectReader(json, path: path)
         reference = try r.string("reference")
@@ -58,7 +70,7 @@ public struct Reference: Hashable, Sendable, FHIRJSONRepresentable {
 }
 
 /// FHIR `Identifier`: a business identifier (`system` + `value`).
-public struct Identifier: Hashable, Sendable, FHIRJSONRepresentable {
+public struct Identifier: Hashable, Sendable, FHIRJSONRepresentable, FHIRByteWritable {
     public var use: String?
     public var system: String?
     public var value: String?
@@ -75,6 +87,12 @@ public struct Identifier: Hashable, Sendable, FHIRJSONRepresentable {
         w.set("system", system)
         w.set("value", value)
         return w.json
+    }
+
+    func writeMembers(to w: inout FHIRByteWriter) {
+        w.string("use", use)
+        w.string("system", system)
+        w.string("value", value)
     }
 
     public init(json: JSONValue, path: String) throws(FHIRDecodingError) {

@@ -1,7 +1,7 @@
 public import JSONQuery
 
 /// FHIR `Quantity` (also used for `SimpleQuantity`).
-public struct Quantity: Hashable, Sendable, FHIRJSONRepresentable {
+public struct Quantity: Hashable, Sendable, FHIRJSONRepresentable, FHIRByteWritable {
     public var value: FHIRDecimal?
     public var comparator: String?
     public var unit: String?
@@ -26,6 +26,14 @@ public struct Quantity: Hashable, Sendable, FHIRJSONRepresentable {
         return w.json
     }
 
+    func writeMembers(to w: inout FHIRByteWriter) {
+        w.decimal("value", value)
+        w.string("comparator", comparator)
+        w.string("unit", unit)
+        w.string("system", system)
+        w.string("code", code)
+    }
+
     public init(json: JSONValue, path: String) throws(FHIRDecodingError) {
         let r = try FHIRObjectReader(json, path: path)
         value = try r.decimal("value")
@@ -38,7 +46,7 @@ public struct Quantity: Hashable, Sendable, FHIRJSONRepresentable {
 
 /// FHIR `SampledData`: a series of evenly spaced readings as one space-separated string;
 /// `E` marks a slot without a reading.
-public struct SampledData: Hashable, Sendable, FHIRJSONRepresentable {
+public struct SampledData: Hashable, Sendable, FHIRJSONRepresentable, FHIRByteWritable {
     public var origin: Quantity
     /// Milliseconds between slots.
     public var period: FHIRDecimal
@@ -72,6 +80,16 @@ public struct SampledData: Hashable, Sendable, FHIRJSONRepresentable {
         w.set("dimensions", dimensions)
         w.set("data", data)
         return w.json
+    }
+
+    func writeMembers(to w: inout FHIRByteWriter) {
+        w.required("origin", origin)
+        w.decimal("period", period)
+        w.decimal("factor", factor)
+        w.decimal("lowerLimit", lowerLimit)
+        w.decimal("upperLimit", upperLimit)
+        w.integer("dimensions", dimensions)
+        w.string("data", data)
     }
 
     public init(json: JSONValue, path: String) throws(FHIRDecodingError) {

@@ -2,7 +2,7 @@ public import JSONQuery
 
 /// FHIR R4 `Observation`, with the elements the gateway writes typed and every other element
 /// kept as JSON so that an Observation read from a server and written back loses nothing.
-public struct Observation: Hashable, Sendable, FHIRJSONRepresentable {
+public struct Observation: Hashable, Sendable, FHIRJSONRepresentable, FHIRByteWritable {
     public var id: String?
     public var identifier: [Identifier]
     public var status: ObservationStatus
@@ -41,7 +41,7 @@ public struct Observation: Hashable, Sendable, FHIRJSONRepresentable {
     }
 
     /// `Observation.component`: one part of a multi-part reading (systolic / diastolic).
-    public struct Component: Hashable, Sendable, FHIRJSONRepresentable {
+    public struct Component: Hashable, Sendable, FHIRJSONRepresentable, FHIRByteWritable {
         public var code: CodeableConcept
         public var value: ObservationValue?
         public var otherElements: JSONObject
@@ -58,6 +58,16 @@ public struct Observation: Hashable, Sendable, FHIRJSONRepresentable {
             if let value { w.set(value.elementName, raw: value.json) }
             w.merge(otherElements)
             return w.json
+        }
+
+        func writeMembers(to w: inout FHIRByteWriter) {
+            // Extension members, or a value[x] named like `code`, need the tree's merge rules.
+            if !otherElements.isEmpty || value?.elementName == "code" {
+                w.members(of: json)
+                return
+            }
+            w.required("code", code)
+            value?.write(to: &w)
         }
 
         public init(json: JSONValue, path: String) throws(FHIRDecodingError) {
@@ -97,6 +107,39 @@ public struct Observation: Hashable, Sendable, FHIRJSONRepresentable {
         w.set("component", component)
         w.merge(otherElements)
         return w.json
+    }
+
+    /// Appends the compact JSON text of `json` to `out`, byte for byte what
+    /// `JSONWriter().write(json, into: &out)` writes, without building the tree first.
+    public func writeJSON(into out: inout [UInt8]) {
+        var writer = FHIRByteWriter(out: [])
+        swap(&writer.out, &out)
+        writer.out.append(UInt8(ascii: "{"))
+        writeMembers(to: &writer)
+        writer.out.append(UInt8(ascii: "}"))
+        swap(&writer.out, &out)
+    }
+
+    func writeMembers(to w: inout FHIRByteWriter) {
+        // Extension members (`meta`, `note`, ...) and a value[x] named like a modelled element
+        // need the tree's merge rules; the gateway's own Observations have neither.
+        if !otherElements.isEmpty || value.map({ Self.modelledElements.contains($0.elementName) }) == true {
+            w.members(of: json)
+            return
+        }
+        w.string("resourceType", "Observation")
+        w.string("id", id)
+        w.elements("identifier", identifier)
+        w.string("status", status.rawValue)
+        w.elements("category", category)
+        w.required("code", code)
+        w.element("subject", subject)
+        w.element("encounter", encounter)
+        w.element("effectivePeriod", effectivePeriod)
+        w.string("issued", issued)
+        value?.write(to: &w)
+        w.element("device", device)
+        w.elements("component", component)
     }
 
     public init(json: JSONValue, path: String) throws(FHIRDecodingError) {
@@ -167,6 +210,18 @@ public enum ObservationValue: Hashable, Sendable {
         case .string(let s): .string(s)
         case .sampledData(let s): s.json
         case .other(_, let json): json
+        }
+    }
+
+    /// Writes `elementName: json` as the `json` trees do (`FHIRObjectWriter.set(_:raw:)`): present
+    /// even when empty.
+    func write(to w: inout FHIRByteWriter) {
+        switch self {
+        case .quantity(let q): w.required("valueQuantity", q)
+        case .codeableConcept(let c): w.required("valueCodeableConcept", c)
+        case .string(let s): w.raw("valueString", .string(s))
+        case .sampledData(let s): w.required("valueSampledData", s)
+        case .other(let name, let json): w.raw(name, json)
         }
     }
 

@@ -78,13 +78,16 @@ public struct JSONWriter: Sendable {
         for _ in 0..<indent { out.append(contentsOf: [0x20, 0x20]) }
     }
 
+    // The scalar writers are `package` so that typed writers (FHIR resources written straight to
+    // bytes) spell numbers and strings exactly as this writer does.
+
     /// Shortest round-trip form; non-finite numbers have no JSON spelling and become `null`.
-    static func writeDouble(_ d: Double, into out: inout [UInt8]) {
+    package static func writeDouble(_ d: Double, into out: inout [UInt8]) {
         guard d.isFinite else { out.append(contentsOf: "null".utf8); return }
         out.append(contentsOf: d.description.utf8)
     }
 
-    static func writeInteger(_ value: Int64, into out: inout [UInt8]) {
+    package static func writeInteger(_ value: Int64, into out: inout [UInt8]) {
         if value == 0 { out.append(UInt8(ascii: "0")); return }
         // Digits are produced backwards into a fixed buffer; magnitude as UInt64 covers Int64.min.
         var magnitude = value.magnitude
@@ -104,7 +107,7 @@ public struct JSONWriter: Sendable {
         }
     }
 
-    static func writeString(_ s: String, into out: inout [UInt8]) {
+    package static func writeString(_ s: String, into out: inout [UInt8]) {
         out.append(UInt8(ascii: "\""))
         // Most strings need no escaping: copy them in one go.
         var string = s
