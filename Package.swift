@@ -70,6 +70,10 @@ let package = Package(
         .executableTarget(
             name: "MappingBenchmark", dependencies: ["Mapping", "JSONQuery", "EdgeCore"], path: "Benchmarks/MappingBenchmark",
             swiftSettings: strict),
+        .executableTarget(
+            name: "IngestBenchmark",
+            dependencies: ["Store", "Audit", "EdgeCore", "JSONQuery", "Gateway", .product(name: "GRDBSQLite", package: "GRDB.swift")],
+            path: "Benchmarks/IngestBenchmark", swiftSettings: strict),
         .target(name: "TestSupport", path: "Tests/TestSupport", swiftSettings: strict),
         .testTarget(name: "EdgeCoreTests", dependencies: ["EdgeCore"], swiftSettings: strict),
         .testTarget(
@@ -84,6 +88,8 @@ let package = Package(
         .testTarget(name: "AuditTests", dependencies: ["Audit", "Store", "EdgeCore", "JSONQuery"], swiftSettings: strict),
         .testTarget(name: "UpstreamTests", dependencies: ["Upstream", "Store", "Audit", "FHIRModel", "Mapping", "EdgeCore", "JSONQuery", "TestSupport"], swiftSettings: strict),
         .testTarget(name: "GatewayTests", dependencies: ["Gateway", "Store", "Audit", "Mapping", "EdgeCore", "JSONQuery"], swiftSettings: strict),
+        // Process-level: runs the built daemon and commands on loopback (crash safety, tampering, backpressure).
+        .testTarget(name: "PipelineTests", dependencies: ["fhir-edge", "TestSupport", "Store", "Audit", "JSONQuery", "EdgeCore"], swiftSettings: strict),
     ],
     swiftLanguageModes: [.v6]
 )

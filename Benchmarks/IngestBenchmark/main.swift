@@ -1,0 +1,188 @@
+// Durable ingest, three ways, each committing one transaction per batch of 100 messages with the
+// store's durability setting (WAL, synchronous = FULL), and printing one JSON line of figures:
+//
+//   http URL     POST /ingest/demo-vitals to a running daemon from several concurrent clients
+//                (each a keep-alive connection), counting only 202s
+//   store DIR    Store.append through the in-process API (journal entry, counters, byte triggers)
+//   sqlite DIR   the baseline: the same rows into the same inbox table with the sqlite3 C API
+//
+// Usage: IngestBenchmark http|store|sqlite TARGET [MESSAGES] [CLIENTS]
+// Driven by scripts/bench-ingest.sh, which starts the daemon, reads its RSS and prints ratios.
+import Audit
+import EdgeCore
+import Foundation
+import Gateway
+import GRDBSQLite
+import JSONQuery
+import Store
+
+let arguments = CommandLine.arguments
+guard arguments.count >= 3, ["http", "store", "sqlite"].contains(arguments[1]) else {
+    FileHandle.standardError.write(Data("usage: IngestBenchmark http|store|sqlite URL|DIR [MESSAGES] [CLIENTS]\n".utf8))
+    exit(2)
+}
+let mode = arguments[1]
+let target = arguments[2]
+let total = arguments.count > 3 ? max(100, Int(arguments[3]) ?? 100_000) : 100_000
+let clients = arguments.count > 4 ? max(1, Int(arguments[4]) ?? 4) : 4
+let batchSize = 100
+let batches = total / batchSize
+
+/// The batches, generated before any timing: demo-vitals readings from 50 monitors, one second
+/// apart, so every message is distinct (and maps to distinct Observations in the daemon).
+func message(_ index: Int) -> String {
+    let device = index % 50
+    let second = index / 50
+    let time = Timestamp(millisecondsSinceEpoch: 1_795_000_000_000 + Int64(second) * 1000).iso8601
+    return #"{"deviceId":"monitor-\#(device)","patientId":"patient-\#(device)","measuredAt":"\#(time)","heartRate":\#(55 + index % 60)}"#
+}
+
+let payloads: [[[UInt8]]] = (0..<batches).map { batch in
+    (0..<batchSize).map { Array(message(batch * batchSize + $0).utf8) }
+}
+
+func elapsed(_ start: ContinuousClock.Instant) -> Double {
+    let (seconds, attoseconds) = (ContinuousClock.now - start).components
+    return Double(seconds) + Double(attoseconds) / 1e18
+}
+
+func report(_ seconds: Double, _ extra: JSONObject = JSONObject()) {
+    var figures: JSONObject = [
+        "mode": .string(mode), "messages": .int(Int64(batches * batchSize)), "batch": .int(Int64(batchSize)),
+        "seconds": .double((seconds * 1000).rounded() / 1000),
+        "messagesPerSecond": .int(Int64((Double(batches * batchSize) / seconds).rounded())),
+    ]
+    for (key, value) in extra.members { figures[key] = value }
+    print(JSONWriter().string(.object(figures)))
+}
+
+func fail(_ message: String) -> Never {
+    FileHandle.standardError.write(Data("IngestBenchmark: \(message)\n".utf8))
+    exit(1)
+}
+
+// MARK: HTTP
+
+func runHTTP() async {
+    guard let (host, port) = Simulation.endpoint(target) else { fail("expected a URL like http://127.0.0.1:8088") }
+    let bodies: [[UInt8]] = payloads.map { batch in
+        var body: [UInt8] = [UInt8(ascii: "[")]
+        for (index, message) in batch.enumerated() {
+            if index > 0 { body.append(UInt8(ascii: ",")) }
+            body += message
+        }
+        body.append(UInt8(ascii: "]"))
+        return body
+    }
+    let start = ContinuousClock.now
+    let results = await withTaskGroup(of: (accepted: Int, other: Int).self) { group in
+        for client in 0..<clients {
+            group.addTask {
+                let connection = LoopbackHTTPClient(host: host, port: port, timeoutSeconds: 30)
+                var accepted = 0, other = 0
+                var index = client
+                while index < bodies.count {
+                    let reply = try? await connection.send(
+                        "POST", "/ingest/demo-vitals", headers: [("Content-Type", "application/json")], body: bodies[index])
+                    if reply?.status == 202 { accepted += batchSize } else { other += batchSize }
+                    index += clients
+                }
+                return (accepted, other)
+            }
+        }
+        var sum = (accepted: 0, other: 0)
+        for await result in group { sum.accepted += result.accepted; sum.other += result.other }
+        return sum
+    }
+    let seconds = elapsed(start)
+    if results.other > 0 { fail("\(results.other) messages were not accepted") }
+    report(seconds, ["clients": .int(Int64(clients))])
+}
+
+// MARK: In-process store
+
+func runStore() async {
+    let path = target + "/store.sqlite"
+    let store: Store
+    do {
+        store = try Store(path: path, policy: StorePolicy(maxBytes: 1 << 40), chain: AuditChain(), now: Store.systemClock)
+    } catch {
+        fail("\(error)")
+    }
+    let receivedAt = Store.systemClock()
+    let batchesOfMessages = payloads.map { batch in
+        batch.map { payload in
+            InboxMessage(profile: ProfileID("demo-vitals"), transport: .http, sourceID: "bench", deviceID: "monitor",
+                         receivedAt: receivedAt, payload: payload)
+        }
+    }
+    let start = ContinuousClock.now
+    for batch in batchesOfMessages {
+        do {
+            _ = try await store.append(batch, actor: "http:bench")
+        } catch {
+            fail("\(error)")
+        }
+    }
+    let seconds = elapsed(start)
+    try? store.close()
+    report(seconds)
+}
+
+// MARK: Raw SQLite baseline
+
+func runSQLite() {
+    let path = target + "/baseline.sqlite"
+    var handle: OpaquePointer?
+    guard sqlite3_open_v2(path, &handle, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX, nil) == SQLITE_OK,
+          let db = handle else { fail("cannot open \(path)") }
+    func exec(_ sql: String) {
+        guard sqlite3_exec(db, sql, nil, nil, nil) == SQLITE_OK else { fail("\(sql): \(String(cString: sqlite3_errmsg(db)))") }
+    }
+    // The store's settings and its inbox table, index included.
+    exec("PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL; PRAGMA busy_timeout = 10000")
+    exec("""
+        CREATE TABLE IF NOT EXISTS inbox (
+            id INTEGER PRIMARY KEY AUTOINCREMENT, profile TEXT NOT NULL, transport TEXT NOT NULL, source_id TEXT NOT NULL,
+            device_id TEXT, received_at INTEGER NOT NULL, device_time INTEGER, payload BLOB NOT NULL, size INTEGER NOT NULL,
+            state TEXT NOT NULL, replay_count INTEGER NOT NULL DEFAULT 0);
+        CREATE INDEX IF NOT EXISTS inbox_by_state ON inbox(state, id);
+        """)
+    var statement: OpaquePointer?
+    let sql = """
+        INSERT INTO inbox(profile, transport, source_id, device_id, received_at, device_time, payload, size, state)
+        VALUES (?, ?, ?, ?, ?, ?, ?, ?, 'pending')
+        """
+    guard sqlite3_prepare_v2(db, sql, -1, &statement, nil) == SQLITE_OK, let insert = statement else { fail("prepare failed") }
+    let transient = unsafeBitCast(-1, to: sqlite3_destructor_type.self)
+    let receivedAt = Store.systemClock().millisecondsSinceEpoch
+    let start = ContinuousClock.now
+    for batch in payloads {
+        exec("BEGIN IMMEDIATE")
+        for payload in batch {
+            sqlite3_bind_text(insert, 1, "demo-vitals", -1, transient)
+            sqlite3_bind_text(insert, 2, "http", -1, transient)
+            sqlite3_bind_text(insert, 3, "bench", -1, transient)
+            sqlite3_bind_text(insert, 4, "monitor", -1, transient)
+            sqlite3_bind_int64(insert, 5, receivedAt)
+            sqlite3_bind_null(insert, 6)
+            payload.withUnsafeBytes { bytes in
+                _ = sqlite3_bind_blob(insert, 7, bytes.baseAddress, Int32(bytes.count), transient)
+            }
+            sqlite3_bind_int64(insert, 8, Int64(payload.count))
+            guard sqlite3_step(insert) == SQLITE_DONE else { fail("insert: \(String(cString: sqlite3_errmsg(db)))") }
+            sqlite3_reset(insert)
+        }
+        exec("COMMIT")
+    }
+    let seconds = elapsed(start)
+    sqlite3_finalize(insert)
+    sqlite3_close(db)
+    report(seconds)
+}
+
+switch mode {
+case "http": await runHTTP()
+case "store": await runStore()
+default: runSQLite()
+}
