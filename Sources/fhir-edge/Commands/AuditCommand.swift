@@ -15,11 +15,11 @@ struct AuditCommand: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
             abstract: "Recompute the journal's hash chain; exit 0 only when it is intact.",
             discussion: """
-                Walks every entry from 1, recomputing SHA-256(previous hash || canonical entry), and
-                checks that sequence numbers are gapless and that the last entry is the head the store
-                recorded. Prints `journal intact: N entries, head HASH` and exits 0, or
-                `journal broken at entry N: REASON` and exits 1, naming the first bad sequence number
-                (an edited, deleted, inserted or reordered entry). Exit 2: no store at the path.
+                Walks every entry from 1, recomputing SHA-256(previous hash || canonical entry), and \
+                checks that sequence numbers are gapless and that the last entry is the head the store \
+                recorded. Prints `journal intact: N entries, head HASH` and exits 0, or \
+                `journal broken at entry N: REASON` and exits 1, naming the first bad sequence number \
+                (an edited, deleted, inserted or reordered entry). Exit 2: no store at the path. \
                 Safe while the daemon runs. The verification is itself journaled (actor `cli`).
                 """)
 
@@ -64,9 +64,9 @@ struct AuditCommand: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
             abstract: "Write journal entries as FHIR R4 AuditEvent resources, one per line (NDJSON).",
             discussion: """
-                Entries recorded at or after --since (ISO 8601, e.g. 2026-11-27T08:00:00Z; default: all),
-                in journal order. Each AuditEvent's id is the entry's chain hash, so re-exports update
-                rather than duplicate. Identifiers only: no payloads or patient data. The export is
+                Entries recorded at or after --since (ISO 8601, e.g. 2026-11-27T08:00:00Z; default: all), \
+                in journal order. Each AuditEvent's id is the entry's chain hash, so re-exports update \
+                rather than duplicate. Identifiers only: no payloads or patient data. The export is \
                 itself journaled (actor `cli`) after it is written.
                 """)
 

@@ -8,10 +8,10 @@ struct DeadLetterCommand: AsyncParsableCommand {
         commandName: "deadletter",
         abstract: "List, show, replay or discard messages and resources that failed.",
         discussion: """
-            Dead letters keep the payload and the error of a message that failed mapping (or of a
-            resource the upstream rejected). Fix the template (or the data), then replay: a message
-            goes back to the inbox and the running daemon's mapping stage maps it again with the
-            templates it has loaded (restart the daemon after editing a profile). Every command
+            Dead letters keep the payload and the error of a message that failed mapping (or of a \
+            resource the upstream rejected). Fix the template (or the data), then replay: a message \
+            goes back to the inbox and the running daemon's mapping stage maps it again with the \
+            templates it has loaded (restart the daemon after editing a profile). Every command \
             is journaled (actor `cli`); list and show never print payloads unless `show --payload`.
             """,
         subcommands: [List.self, Show.self, Replay.self, Discard.self])
@@ -89,8 +89,8 @@ struct DeadLetterCommand: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
             abstract: "Move dead letters back: messages to the inbox (mapped again), resources to the outbox.",
             discussion: """
-                Give ids, or --all. One transaction per 500 dead letters; each replay is journaled by the
-                store (actor `cli`). Prints where each went (`deadletter/3 -> inbox/42`), or with --json
+                Give ids, or --all. One transaction per 500 dead letters; each replay is journaled by the \
+                store (actor `cli`). Prints where each went (`deadletter/3 -> inbox/42`), or with --json \
                 one object {"replayed": N, "destinations": [...]}. Unknown ids exit 2 and change nothing.
                 """)
 

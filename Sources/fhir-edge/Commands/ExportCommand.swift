@@ -7,9 +7,9 @@ struct ExportCommand: AsyncParsableCommand {
         commandName: "export",
         abstract: "Write the buffered FHIR resources, one compact JSON resource per line.",
         discussion: """
-            Reads the outbox (oldest first) through a read-only connection, safe while the daemon
-            runs. --state pending (the default) exports what has not been uploaded yet (pending and
-            leased), sent what the upstream confirmed, all both. The access is journaled (actor `cli`)
+            Reads the outbox (oldest first) through a read-only connection, safe while the daemon \
+            runs. --state pending (the default) exports what has not been uploaded yet (pending and \
+            leased), sent what the upstream confirmed, all both. The access is journaled (actor `cli`) \
             with the number of resources written, never their content.
             """)
 

@@ -14,13 +14,13 @@ struct QueueCommand: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
             abstract: "Print counts of the inbox, outbox and dead letters (safe while the daemon runs).",
             discussion: """
-                Reads the store through a second, read-only connection, so it works while the daemon
+                Reads the store through a second, read-only connection, so it works while the daemon \
                 runs. With --json, prints one object with these stable keys:
                   received        messages accepted since the store was created
                   refused         messages refused at the high-water mark
                   inbox           messages waiting for or in mapping
                   outboxPending   FHIR resources waiting for or in upload
-                  outboxSent      resources uploaded (also `confirmed`: the server confirmed them)
+                  outboxSent      resources the upstream confirmed (also as `confirmed`)
                   deadLetters     messages and resources that failed, waiting for replay
                   bytes           stored payload, resource and dead-letter bytes
                   oldestUnsentAgeSeconds  age of the oldest unsent message or resource, or null
