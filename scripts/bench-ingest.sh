@@ -14,7 +14,10 @@ count=${1:-100000}
 clients=${2:-4}
 scratch=${SCRATCH_PATH:-.build}
 for product in fhir-edge IngestBenchmark; do
-    swift build -c release --scratch-path "$scratch" --product "$product" 2>&1 | grep -E "error|warning: [^']" && exit 1 || true
+    if ! output=$(swift build -c release --scratch-path "$scratch" --product "$product" 2>&1); then
+        echo "$output" | grep -E "error" >&2 || echo "$output" | tail -20 >&2
+        exit 1
+    fi
 done
 bin="$scratch/release"
 work=$(mktemp -d)
