@@ -52,6 +52,25 @@ final class JSONValueTests: XCTestCase {
         XCTAssertEqual(try JSONValue(parsing: JSONWriter(options: .pretty).string(v)), v)
     }
 
+    /// The writer scans eight bytes at a time for characters to escape: put each of them, and
+    /// bytes next to them in value, at every position of strings longer than one word.
+    func testWriterEscapesAtEveryPosition() throws {
+        let specials: [Character] = ["\"", "\\", "\u{0}", "\u{1F}", "\n", "\t"]
+        let neighbours: [Character] = [" ", "!", "#", "[", "]", "\u{7F}", "é", "😀"]
+        for length in 1...20 {
+            for position in 0..<length {
+                for special in specials + neighbours {
+                    var characters = Array(repeating: Character("a"), count: length)
+                    characters[position] = special
+                    let text = String(characters)
+                    let written = JSONWriter().string(.string(text))
+                    XCTAssertEqual(try JSONValue(parsing: written), .string(text), written)
+                    XCTAssertEqual(written.contains("\\"), specials.contains(special), written)
+                }
+            }
+        }
+    }
+
     func testParsesNDJSON() throws {
         let text = "{\"a\":1}\n\n[2]\r\n"
         let values = try Array(text.utf8).withUnsafeBufferPointer { try JSONValue.parseLines($0) }

@@ -40,6 +40,8 @@ struct MeasurementGroup {
     /// Groups a batch in first-seen order. Of several measurements with the same occurrence time
     /// the one ingested last is kept; on a tie (or without ingestion times) the first one.
     static func group(_ batch: [Measurement]) -> [MeasurementGroup] {
+        // One message usually yields one measurement: no need for the indexes below.
+        if batch.count == 1 { return [MeasurementGroup(key: MeasurementGroupKey(batch[0]), measurements: batch)] }
         var groups: [MeasurementGroup] = []
         var groupIndex: [MeasurementGroupKey: Int] = [:]
         var slotIndex: [[Timestamp: Int]] = []

@@ -21,7 +21,7 @@ struct ObservationBuilder {
             status: .final,
             category: template.categories,
             code: Self.concept(codes: template.codes, name: type),
-            effectivePeriod: Period(start: group.start.instantText, end: group.end.instantText),
+            effectivePeriod: Self.period(group),
             issued: issued)
         if let valueTemplate = template.value, let values = group.values(named: valueTemplate.valueName) {
             observation.value = try Self.value(valueTemplate, values, group, rejected: &rejected)
@@ -33,16 +33,39 @@ struct ObservationBuilder {
                 value: try Self.value(component.value, values, group, rejected: &rejected)))
         }
         if let resources {
-            let value = "\(resources.patientResourceId).\(resources.deviceResourceId).\(type).\(group.segment)"
+            let value = Self.joined(resources.patientResourceId, ".", resources.deviceResourceId, ".", type, ".", group.segment)
             observation.identifier = [Identifier(system: ResourceIdentity.connectorSystem, value: value)]
             observation.id = ResourceIdentity.hashedId(system: ResourceIdentity.connectorSystem, value: value)
-            observation.subject = Reference(reference: "Patient/\(resources.patientResourceId)")
-            observation.device = Reference(reference: "Device/\(resources.deviceResourceId)")
+            observation.subject = Reference(reference: Self.joined("Patient/", resources.patientResourceId))
+            observation.device = Reference(reference: Self.joined("Device/", resources.deviceResourceId))
             if let encounter = resources.encounterResourceId {
                 observation.encounter = Reference(reference: "Encounter/\(encounter)")
             }
         }
         return observation
+    }
+
+    /// A single reading's window starts and ends at the same instant: one string serves both.
+    static func period(_ group: ObservationGroup) -> Period {
+        let start = group.start.instantText
+        return Period(start: start, end: group.start == group.end ? start : group.end.instantText)
+    }
+
+    /// Concatenation by copying bytes into one allocation of the right size: interpolation and
+    /// `+=` grow their buffer as they go and cost more than the copying, and ids are 64 hex digits.
+    static func joined(_ parts: String...) -> String {
+        let count = parts.reduce(0) { $0 + $1.utf8.count }
+        return String(unsafeUninitializedCapacity: count) { buffer in
+            var offset = 0
+            for var part in parts {
+                part.withUTF8 { bytes in
+                    guard let source = bytes.baseAddress else { return }
+                    (buffer.baseAddress! + offset).initialize(from: source, count: bytes.count)
+                    offset += bytes.count
+                }
+            }
+            return offset
+        }
     }
 
     /// Template codes followed by the connector coding for `name`; `text` = `name`.
@@ -107,6 +130,12 @@ struct ObservationBuilder {
     /// leading sign, `,` group separators and a `.` fraction; no exponent. The result is
     /// normalised to a JSON number literal (`+1,000.` -> `1000`, `.5` -> `0.5`).
     static func parseDecimal(_ text: String) -> FHIRDecimal? {
+        // Most readings are plain integers already in normal form (`78`): they are their own literal.
+        if let first = text.utf8.first, first != UInt8(ascii: "0") || text.utf8.count == 1, text.utf8.count <= 18,
+            text.utf8.allSatisfy({ $0 >= UInt8(ascii: "0") && $0 <= UInt8(ascii: "9") }), let integer = Int64(text)
+        {
+            return FHIRDecimal(integer)
+        }
         var bytes = Array(text.utf8)[...]
         let isSpace: (UInt8) -> Bool = { $0 == 0x20 || $0 == 0x09 || $0 == 0x0A || $0 == 0x0D }
         while let first = bytes.first, isSpace(first) { bytes = bytes.dropFirst() }

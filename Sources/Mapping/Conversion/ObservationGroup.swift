@@ -74,6 +74,13 @@ extension ObservationPeriodInterval {
             for m in measurements { group.add(m) }
             return [group]
         case .single, .hourly, .daily:
+            // One measurement, one window: no need for the index below.
+            if measurements.count == 1 {
+                let (start, end) = window(containing: measurements[0].occurrenceTime)
+                var group = ObservationGroup(start: start, end: end, segment: Self.segment(start: start, end: end))
+                group.add(measurements[0])
+                return [group]
+            }
             var groups: [ObservationGroup] = []
             var byStart: [Timestamp: Int] = [:]
             for m in measurements {
