@@ -26,6 +26,8 @@ let package = Package(
         .package(url: "https://github.com/jpsim/Yams", from: "6.2.2"),
         .package(url: "https://github.com/swift-server/swift-service-lifecycle", from: "2.13.0"),
         .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
+        // Upstream only: signing SMART Backend Services client assertions (RS384 / ES384).
+        .package(url: "https://github.com/apple/swift-crypto", from: "4.5.2"),
     ],
     targets: [
         .target(name: "EdgeCore", swiftSettings: strict),
@@ -42,6 +44,8 @@ let package = Package(
             dependencies: [
                 "EdgeCore", "JSONQuery", "FHIRModel", "Mapping", "Store", "Audit", "CCurl",
                 .product(name: "Logging", package: "swift-log"),
+                .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "_CryptoExtras", package: "swift-crypto"),
             ],
             swiftSettings: strict
         ),
@@ -61,7 +65,7 @@ let package = Package(
         .executableTarget(
             name: "fhir-edge",
             dependencies: [
-                "EdgeCore", "JSONQuery", "FHIRModel", "Mapping", "Store", "Audit", "Gateway",
+                "EdgeCore", "JSONQuery", "FHIRModel", "Mapping", "Store", "Audit", "Gateway", "Upstream",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             swiftSettings: strict
@@ -87,6 +91,11 @@ let package = Package(
         .testTarget(name: "StoreTests", dependencies: ["Store", "EdgeCore", "JSONQuery"], swiftSettings: strict),
         .testTarget(name: "AuditTests", dependencies: ["Audit", "Store", "EdgeCore", "JSONQuery"], swiftSettings: strict),
         .testTarget(name: "UpstreamTests", dependencies: ["Upstream", "Store", "Audit", "FHIRModel", "Mapping", "EdgeCore", "JSONQuery", "TestSupport"], swiftSettings: strict),
+        // Against a real FHIR server (sekmet-fhir) and Python peers from .venv; runs the built binary.
+        .testTarget(
+            name: "UpstreamEndToEndTests",
+            dependencies: ["fhir-edge", "Upstream", "Store", "Audit", "FHIRModel", "EdgeCore", "JSONQuery", "TestSupport"],
+            swiftSettings: strict),
         .testTarget(name: "GatewayTests", dependencies: ["Gateway", "Store", "Audit", "Mapping", "EdgeCore", "JSONQuery"], swiftSettings: strict),
         // Process-level: runs the built daemon and commands on loopback (crash safety, tampering, backpressure).
         .testTarget(name: "PipelineTests", dependencies: ["fhir-edge", "TestSupport", "Store", "Audit", "JSONQuery", "EdgeCore"], swiftSettings: strict),

@@ -1,0 +1,123 @@
+import Foundation
+
+/// Where a secret lives: a file (`secretFile: PATH`) or an environment variable
+/// (`secretEnv: NAME`). The secret itself never appears in configuration, logs or errors;
+/// `keyPath` names the configuration key so that a missing secret is reported where it is set.
+public struct SecretReference: Sendable, Hashable, CustomStringConvertible {
+    public enum Source: Sendable, Hashable {
+        case file(String)
+        case environment(String)
+    }
+
+    public var source: Source
+    /// The configuration key that names this secret, e.g. `upstream.auth.clientSecret`.
+    public var keyPath: String
+
+    public init(_ source: Source, keyPath: String) {
+        self.source = source
+        self.keyPath = keyPath
+    }
+
+    public static func file(_ path: String, keyPath: String) -> SecretReference {
+        SecretReference(.file(path), keyPath: keyPath)
+    }
+
+    public static func environment(_ name: String, keyPath: String) -> SecretReference {
+        SecretReference(.environment(name), keyPath: keyPath)
+    }
+
+    /// Where, never what: `upstream.auth.clientSecret (file /etc/fhir-edge/secret)`.
+    public var description: String {
+        switch source {
+        case .file(let path): "\(keyPath) (file \(path))"
+        case .environment(let name): "\(keyPath) (environment variable \(name))"
+        }
+    }
+}
+
+/// Reads secrets; the process environment and file system in production, dictionaries in tests.
+public struct SecretResolver: Sendable {
+    let environment: @Sendable (String) -> String?
+    let readFile: @Sendable (String) -> [UInt8]?
+
+    public init(environment: @escaping @Sendable (String) -> String?, readFile: @escaping @Sendable (String) -> [UInt8]?) {
+        self.environment = environment
+        self.readFile = readFile
+    }
+
+    /// The process environment and the file system.
+    public static let process = SecretResolver(
+        environment: { ProcessInfo.processInfo.environment[$0] },
+        readFile: { path in FileManager.default.contents(atPath: path).map { [UInt8]($0) } })
+
+    /// Fixed values, for tests and for secrets handed over in memory.
+    public static func fixed(environment: [String: String] = [:], files: [String: String] = [:]) -> SecretResolver {
+        SecretResolver(environment: { environment[$0] }, readFile: { files[$0].map { Array($0.utf8) } })
+    }
+
+    /// The raw bytes of the secret.
+    public func bytes(_ reference: SecretReference) throws(UpstreamAuthError) -> [UInt8] {
+        switch reference.source {
+        case .file(let path):
+            guard let bytes = readFile(path) else {
+                throw UpstreamAuthError(.missingSecret, "\(reference.keyPath): cannot read the secret file \(path); check the path and its permissions")
+            }
+            guard !bytes.isEmpty else {
+                throw UpstreamAuthError(.missingSecret, "\(reference.keyPath): the secret file \(path) is empty")
+            }
+            return bytes
+        case .environment(let name):
+            guard let value = environment(name) else {
+                throw UpstreamAuthError(.missingSecret, "\(reference.keyPath): the environment variable \(name) is not set")
+            }
+            guard !value.isEmpty else {
+                throw UpstreamAuthError(.missingSecret, "\(reference.keyPath): the environment variable \(name) is empty")
+            }
+            return Array(value.utf8)
+        }
+    }
+
+    /// The secret as one line of text: surrounding whitespace and the final newline that editors
+    /// add to files are not part of a token or password.
+    public func text(_ reference: SecretReference) throws(UpstreamAuthError) -> String {
+        let text = String(decoding: try bytes(reference), as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
+        guard !text.isEmpty else {
+            throw UpstreamAuthError(.missingSecret, "\(reference) holds only whitespace")
+        }
+        guard !text.contains(where: { $0 == "\n" || $0 == "\r" }) else {
+            throw UpstreamAuthError(.invalidSecret, "\(reference) holds several lines; expected the secret alone on one line")
+        }
+        return text
+    }
+}
+
+/// Why credentials could not be obtained. Messages name configuration keys, files, variables
+/// and token endpoints, never secret values.
+public struct UpstreamAuthError: Error, Hashable, Sendable, CustomStringConvertible {
+    public struct Code: RawRepresentable, Hashable, Sendable, CustomStringConvertible {
+        public let rawValue: String
+        public init(rawValue: String) { self.rawValue = rawValue }
+        public var description: String { rawValue }
+
+        /// A secret file or environment variable is missing or empty.
+        public static let missingSecret = Code(rawValue: "missing-secret")
+        /// A secret is present but unusable (e.g. a PEM file that holds no supported key).
+        public static let invalidSecret = Code(rawValue: "invalid-secret")
+        /// The token endpoint could not be reached.
+        public static let tokenEndpointUnreachable = Code(rawValue: "token-endpoint-unreachable")
+        /// The token endpoint refused the client (4xx), e.g. `invalid_client`.
+        public static let tokenRefused = Code(rawValue: "token-refused")
+        /// The token endpoint failed (5xx) or answered something that is not a token.
+        public static let tokenEndpointFailed = Code(rawValue: "token-endpoint-failed")
+    }
+
+    public var code: Code
+    public var message: String
+
+    public init(_ code: Code, _ message: String) {
+        self.code = code
+        self.message = message
+    }
+
+    public var description: String { message }
+}

@@ -1,0 +1,223 @@
+import Foundation
+import TestSupport
+import XCTest
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// The Python venv with sekmet-fhir and the test peers' packages (`$FHIR_EDGE_VENV`, else the
+/// checkout's `.venv`, made by `scripts/setup.sh` when missing).
+enum TestVenv {
+    private static let lock = NSLock()
+    nonisolated(unsafe) private static var checked: URL??
+
+    /// The venv folder, or nil after printing a SKIP line when it cannot be created.
+    static func directory() -> URL? {
+        lock.withLock {
+            if let checked { return checked }
+            let found = locate()
+            checked = .some(found)
+            if found == nil {
+                print("SKIP: the Python test venv with sekmet-fhir could not be created (run scripts/setup.sh); upstream end-to-end tests need it")
+            }
+            return found
+        }
+    }
+
+    private static func locate() -> URL? {
+        let root = Conformance.packageRoot
+        var venv = root.appendingPathComponent(".venv")
+        if let path = ProcessInfo.processInfo.environment["FHIR_EDGE_VENV"], !path.isEmpty { venv = URL(fileURLWithPath: path) }
+        let sekmet = venv.appendingPathComponent("bin/sekmet").path
+        if FileManager.default.isExecutableFile(atPath: sekmet) { return venv }
+        let setup = Process()
+        setup.executableURL = URL(fileURLWithPath: "/bin/bash")
+        setup.arguments = [root.appendingPathComponent("scripts/setup.sh").path]
+        setup.standardOutput = FileHandle.nullDevice
+        try? setup.run()
+        setup.waitUntilExit()
+        return FileManager.default.isExecutableFile(atPath: sekmet) ? venv : nil
+    }
+}
+
+/// A child process stopped by its PID: SIGTERM with a bounded wait, then SIGKILL; `deinit`
+/// kills one still running so no test leaks a server.
+final class ChildProcess: @unchecked Sendable {
+    let name: String
+    private var process: Process?
+    let log: URL
+
+    init(name: String, executable: URL, arguments: [String], directory: URL, log: URL) throws {
+        self.name = name
+        self.log = log
+        if !FileManager.default.fileExists(atPath: log.path) { _ = FileManager.default.createFile(atPath: log.path, contents: nil) }
+        let handle = try FileHandle(forWritingTo: log)
+        handle.seekToEndOfFile()
+        let process = Process()
+        process.executableURL = executable
+        process.arguments = arguments
+        process.currentDirectoryURL = directory
+        process.standardOutput = handle
+        process.standardError = handle
+        process.standardInput = FileHandle.nullDevice
+        try process.run()
+        try? handle.close()
+        self.process = process
+    }
+
+    deinit { stop(grace: 0) }
+
+    var pid: Int32 { process?.processIdentifier ?? 0 }
+    var isRunning: Bool { process?.isRunning ?? false }
+
+    func stop(grace: TimeInterval = 5) {
+        guard let process else { return }
+        if process.isRunning {
+            kill(process.processIdentifier, SIGTERM)
+            let deadline = Date().addingTimeInterval(grace)
+            while process.isRunning, Date() < deadline { usleep(10_000) }
+            if process.isRunning { kill(process.processIdentifier, SIGKILL) }
+        }
+        process.waitUntilExit()
+        self.process = nil
+    }
+
+    var logText: String { (try? String(contentsOf: log, encoding: .utf8)) ?? "" }
+}
+
+struct HarnessFailure: Error, CustomStringConvertible {
+    var description: String
+}
+
+/// A free loopback TCP port (bound and released; the child binds it right after).
+func freeLoopbackPort() throws -> Int {
+    let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+    guard fd >= 0 else { throw HarnessFailure(description: "socket() failed") }
+    defer { close(fd) }
+    var address = sockaddr_in()
+    address.sin_family = sa_family_t(AF_INET)
+    address.sin_port = 0
+    address.sin_addr.s_addr = inet_addr("127.0.0.1")
+    var length = socklen_t(MemoryLayout<sockaddr_in>.size)
+    let bound = withUnsafeMutablePointer(to: &address) {
+        $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { pointer -> Int32 in
+            guard bind(fd, pointer, length) == 0 else { return -1 }
+            return getsockname(fd, pointer, &length)
+        }
+    }
+    guard bound == 0 else { throw HarnessFailure(description: "cannot bind a loopback port") }
+    return Int(UInt16(bigEndian: address.sin_port))
+}
+
+/// sekmet-fhir on a loopback port with its own data folder; restartable on the same port and
+/// data (for outage tests). `extraSettings` are settings.yaml lines (e.g. `server_auth: ...`).
+final class FHIRServer: @unchecked Sendable {
+    let venv: URL
+    let home: URL
+    let port: Int
+    private var child: ChildProcess?
+
+    var baseURL: String { "http://127.0.0.1:\(port)/fhir" }
+    var rootURL: String { "http://127.0.0.1:\(port)" }
+
+    init(venv: URL, home: URL, extraSettings: String = "") throws {
+        self.venv = venv
+        self.home = home
+        self.port = try freeLoopbackPort()
+        try FileManager.default.createDirectory(at: home, withIntermediateDirectories: true)
+        let settings = """
+            base_url: http://127.0.0.1:\(port)/fhir
+            host: 127.0.0.1
+            port: \(port)
+            data_dir: \(home.path)/data
+            log_inbound: false
+            simulator: {enabled: false}
+            validation: {inbound: strict}
+            \(extraSettings)
+
+            """
+        try settings.write(to: home.appendingPathComponent("settings.yaml"), atomically: true, encoding: .utf8)
+    }
+
+    deinit { stop() }
+
+    /// Starts and waits (at most 60 s) until `/metadata` answers.
+    func start() throws {
+        child = try ChildProcess(
+            name: "sekmet", executable: venv.appendingPathComponent("bin/sekmet"),
+            arguments: ["serve", "-c", home.appendingPathComponent("settings.yaml").path], directory: home,
+            log: home.appendingPathComponent("server.log"))
+        let deadline = Date().addingTimeInterval(60)
+        while Date() < deadline {
+            if let reply = LoopbackHTTP.request(port: port, method: "GET", path: "/fhir/metadata", timeoutSeconds: 2), reply.status == 200 { return }
+            if child?.isRunning != true { break }
+            usleep(100_000)
+        }
+        let log = child?.logText ?? ""
+        stop()
+        throw HarnessFailure(description: "sekmet did not become ready on port \(port):\n\(log.suffix(2000))")
+    }
+
+    func stop() {
+        child?.stop()
+        child = nil
+    }
+
+    var pid: Int32 { child?.pid ?? 0 }
+
+    /// A GET on the server directly (not through any proxy), with an optional bearer token.
+    func get(_ path: String, token: String? = nil) -> LoopbackHTTP.Reply? {
+        var headers = ["Accept": "application/fhir+json"]
+        if let token { headers["Authorization"] = "Bearer \(token)" }
+        return LoopbackHTTP.request(port: port, method: "GET", path: "/fhir/" + path, headers: headers, timeoutSeconds: 30)
+    }
+
+    /// `total` of a `_summary=count` search.
+    func count(_ query: String, token: String? = nil) throws -> Int {
+        let separator = query.contains("?") ? "&" : "?"
+        guard let reply = get(query + separator + "_summary=count", token: token), reply.status == 200,
+            let object = try JSONSerialization.jsonObject(with: reply.body) as? [String: Any], let total = object["total"] as? Int
+        else { throw HarnessFailure(description: "count \(query) failed") }
+        return total
+    }
+}
+
+/// One of the Python peers in Tests/peers, on a free loopback port it reports through a file.
+final class PeerProcess: @unchecked Sendable {
+    let child: ChildProcess
+    let port: Int
+
+    init(script: String, arguments: [String], venv: URL, directory: URL) throws {
+        let portFile = directory.appendingPathComponent("\(script).port")
+        try? FileManager.default.removeItem(at: portFile)
+        let path = Conformance.packageRoot.appendingPathComponent("Tests/peers/\(script)").path
+        child = try ChildProcess(
+            name: script, executable: venv.appendingPathComponent("bin/python"),
+            arguments: [path] + arguments + ["--port-file", portFile.path, "--max-seconds", "600"], directory: directory,
+            log: directory.appendingPathComponent("\(script).log"))
+        let deadline = Date().addingTimeInterval(20)
+        while Date() < deadline {
+            if let text = try? String(contentsOf: portFile, encoding: .utf8), let port = Int(text) {
+                self.port = port
+                return
+            }
+            if !child.isRunning { break }
+            usleep(20_000)
+        }
+        let log = child.logText
+        child.stop()
+        throw HarnessFailure(description: "\(script) did not start:\n\(log.suffix(2000))")
+    }
+
+    func stop() { child.stop() }
+
+    /// A JSON request to the peer itself (control endpoints).
+    func json(_ method: String, _ path: String, body: Any? = nil) throws -> Any {
+        let data = try body.map { try JSONSerialization.data(withJSONObject: $0) } ?? Data()
+        guard let reply = LoopbackHTTP.request(port: port, method: method, path: path, headers: ["Content-Type": "application/json"], body: data),
+            (200..<300).contains(reply.status)
+        else { throw HarnessFailure(description: "\(method) \(path) on the peer failed") }
+        return try JSONSerialization.jsonObject(with: reply.body)
+    }
+}
