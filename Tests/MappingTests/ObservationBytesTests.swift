@@ -2,7 +2,7 @@ import EdgeCore
 import FHIRModel
 import Foundation
 import JSONQuery
-import Mapping
+@testable import Mapping
 import TestSupport
 import XCTest
 
@@ -79,6 +79,17 @@ final class ObservationBytesTests: XCTestCase {
         observation.value = .string("x")
         observation.otherElements = ["meta": ["versionId": "2"], "note": [["text": "n"]], "status": "ignored", "id": .null]
         assertSameBytes(observation, "extension elements")
+    }
+
+    /// Observation ids start from a precomputed SHA-256 state for the connector system; they must
+    /// equal the plain hash at every identifier length around the block boundaries.
+    func testObservationIdsEqualThePlainHash() {
+        for length in 0...200 {
+            let value = String(repeating: "x", count: length)
+            XCTAssertEqual(
+                ResourceIdentity.observationId(identifierValue: value),
+                ResourceIdentity.hashedId(system: ResourceIdentity.connectorSystem, value: value), "length \(length)")
+        }
     }
 
     private func assertSameBytes(_ observation: Observation, _ label: String, file: StaticString = #filePath, line: UInt = #line) {

@@ -55,7 +55,7 @@ public struct Observation: Hashable, Sendable, FHIRJSONRepresentable, FHIRByteWr
         public var json: JSONValue {
             var w = FHIRObjectWriter()
             w.set("code", raw: code.json)
-            if let value { w.set(value.elementName, raw: value.json) }
+            if let value { w.set(dataKey: value.elementName, raw: value.json) }
             w.merge(otherElements)
             return w.json
         }
@@ -102,7 +102,7 @@ public struct Observation: Hashable, Sendable, FHIRJSONRepresentable, FHIRByteWr
         w.set("encounter", encounter)
         w.set("effectivePeriod", effectivePeriod)
         w.set("issued", issued)
-        if let value { w.set(value.elementName, raw: value.json) }
+        if let value { w.set(dataKey: value.elementName, raw: value.json) }
         w.set("device", device)
         w.set("component", component)
         w.merge(otherElements)

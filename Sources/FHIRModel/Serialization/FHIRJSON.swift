@@ -101,51 +101,76 @@ struct FHIRObjectReader {
 }
 
 /// Builds a FHIR JSON object in element order, leaving out empty elements.
+///
+/// Each builder sets distinct, fixed element names, so members are appended without looking for
+/// an existing key, until a name that comes from data (`value[x]`) or `merge` may repeat one.
 struct FHIRObjectWriter {
     private(set) var object = JSONObject()
+    private var keysMayRepeat = false
+
+    private mutating func put(_ key: String, _ value: JSONValue) {
+        if keysMayRepeat {
+            object[key] = value
+        } else {
+            object.append(uniqueKey: key, value)
+        }
+    }
 
     mutating func set(_ key: String, _ value: String?) {
         guard let value, !value.isEmpty else { return }
-        object[key] = .string(value)
+        put(key, .string(value))
     }
 
     mutating func set(_ key: String, _ value: Int64?) {
         guard let value else { return }
-        object[key] = .int(value)
+        put(key, .int(value))
     }
 
     mutating func set(_ key: String, _ value: FHIRDecimal?) {
         guard let value else { return }
-        object[key] = value.json
+        put(key, value.json)
     }
 
     mutating func set(_ key: String, _ value: (some FHIRJSONRepresentable)?) {
         guard let value else { return }
         let json = value.json
         if case .object(let o) = json, o.isEmpty { return }
-        object[key] = json
+        put(key, json)
     }
 
     mutating func set(_ key: String, _ values: [some FHIRJSONRepresentable]) {
-        let elements = values.map(\.json).filter { element in
-            if case .object(let o) = element, o.isEmpty { return false }
-            return true
+        guard !values.isEmpty else { return }
+        var elements: [JSONValue] = []
+        elements.reserveCapacity(values.count)
+        for value in values {
+            let element = value.json
+            if case .object(let o) = element, o.isEmpty { continue }
+            elements.append(element)
         }
         guard !elements.isEmpty else { return }
-        object[key] = .array(elements)
+        put(key, .array(elements))
     }
 
     mutating func set(_ key: String, strings values: [String]) {
         let elements = values.filter { !$0.isEmpty }
         guard !elements.isEmpty else { return }
-        object[key] = .array(elements.map { .string($0) })
+        put(key, .array(elements.map { .string($0) }))
     }
 
+    /// A member written as is, even when empty.
     mutating func set(_ key: String, raw value: JSONValue) {
+        put(key, value)
+    }
+
+    /// A member whose name comes from data (`value[x]`): it may equal a fixed name set before
+    /// or after it, which it then replaces in place, as the subscript does.
+    mutating func set(dataKey key: String, raw value: JSONValue) {
+        keysMayRepeat = true
         object[key] = value
     }
 
     mutating func merge(_ other: JSONObject) {
+        keysMayRepeat = true
         for (key, value) in other.members where object[key] == nil { object[key] = value }
     }
 

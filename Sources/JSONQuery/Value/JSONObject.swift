@@ -48,6 +48,14 @@ public struct JSONObject: Sendable {
         }
     }
 
+    /// Appends a member the caller knows is not present yet, without the scan the subscript's
+    /// setter makes: builders writing a fixed set of distinct element names use it.
+    package mutating func append(uniqueKey key: String, _ value: JSONValue) {
+        assert(index(forKey: key) == nil, "duplicate key \(key)")
+        keys.append(key)
+        values.append(value)
+    }
+
     /// Members in document order.
     public var members: Zip2Sequence<[String], [JSONValue]> { zip(keys, values) }
 }

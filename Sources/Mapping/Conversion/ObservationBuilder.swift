@@ -35,7 +35,7 @@ struct ObservationBuilder {
         if let resources {
             let value = Self.joined(resources.patientResourceId, ".", resources.deviceResourceId, ".", type, ".", group.segment)
             observation.identifier = [Identifier(system: ResourceIdentity.connectorSystem, value: value)]
-            observation.id = ResourceIdentity.hashedId(system: ResourceIdentity.connectorSystem, value: value)
+            observation.id = ResourceIdentity.observationId(identifierValue: value)
             observation.subject = Reference(reference: Self.joined("Patient/", resources.patientResourceId))
             observation.device = Reference(reference: Self.joined("Device/", resources.deviceResourceId))
             if let encounter = resources.encounterResourceId {

@@ -62,6 +62,22 @@ public struct ResourceIdentity: Sendable {
         return hasher.hexDigest()
     }
 
+    /// `hashedId(system: connectorSystem, value:)`, the id of every Observation. The system and
+    /// `_` fill exactly one 64-byte SHA-256 block, so the state after it is computed once and
+    /// each id hashes only its identifier value.
+    static func observationId(identifierValue value: String) -> String {
+        var hasher = connectorPrefixHasher
+        hasher.update(value.utf8)
+        return hasher.hexDigest()
+    }
+
+    private static let connectorPrefixHasher: SHA256 = {
+        var hasher = SHA256()
+        hasher.update(connectorSystem.utf8)
+        hasher.update("_".utf8)
+        return hasher
+    }()
+
     /// The Patient a Create-mode gateway PUTs (`PUT Patient/<id>`): its identifier only.
     public static func createModePatient(patientId: String) -> Patient {
         Patient(id: hashedId(system: nil, value: patientId), identifier: [Identifier(value: patientId)])
