@@ -1,0 +1,72 @@
+import EdgeCore
+import Foundation
+import JSONQuery
+import Store
+import Synchronization
+import Upstream
+
+/// A clock the uploader's sleeps move forward, so backoff runs in no time and is recorded.
+final class SteppingClock: Sendable {
+    private let state = Mutex<(now: Int64, sleeps: [Duration])>((1_700_000_000_000, []))
+    var now: Timestamp { Timestamp(millisecondsSinceEpoch: state.withLock { $0.now }) }
+    var sleeps: [Duration] { state.withLock { $0.sleeps } }
+    func advance(_ duration: Duration) {
+        let (seconds, attoseconds) = duration.components
+        state.withLock { $0.now += seconds * 1000 + attoseconds / 1_000_000_000_000_000 }
+    }
+    var function: @Sendable () -> Timestamp { { [self] in now } }
+    var sleep: @Sendable (Duration) async throws -> Void {
+        { [self] duration in
+            state.withLock { $0.sleeps.append(duration) }
+            advance(duration)
+        }
+    }
+}
+
+struct OnlyNumbers: JournalChain {
+    func hash(of entry: JournalEntry, previous: String?) -> String { "h\(entry.sequence)" }
+}
+
+/// A store in a fresh folder, a fake server and an uploader between them.
+final class UploadFixture: @unchecked Sendable {
+    let directory: URL
+    let clock = SteppingClock()
+    let store: Store
+    let server: FakeFHIRServer
+
+    init(server: FakeFHIRServer = FakeFHIRServer()) throws {
+        directory = FileManager.default.temporaryDirectory.appendingPathComponent("fhir-edge-upload-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        store = try Store(path: directory.appendingPathComponent("edge.sqlite").path, policy: .standard, chain: OnlyNumbers(),
+                          now: clock.function)
+        self.server = server
+    }
+
+    deinit {
+        try? store.close()
+        try? FileManager.default.removeItem(at: directory)
+    }
+
+    func uploader(_ settings: UploadSettings = UploadSettings(), seed: UInt64 = 1) -> Uploader {
+        Uploader(store: store, client: FHIRClient(baseURL: FakeFHIRServer.base, transport: server), settings: settings,
+                 now: clock.function, sleep: clock.sleep, randomSeed: seed)
+    }
+
+    static func observation(_ n: Int, extra: String = "") -> OutboxResource {
+        let body = #"{"resourceType":"Observation","id":"obs-\#(n)","identifier":[{"system":"urn:test","value":"reading-\#(n)"}],"status":"final"\#(extra)}"#
+        return OutboxResource(inboxID: nil, resourceType: "Observation", resourceID: "obs-\(n)", identityKey: "urn:test|reading-\(n)", body: body)
+    }
+
+    @discardableResult
+    func enqueue(_ resources: [OutboxResource]) async throws -> [OutboxID] {
+        try await store.completeMapping(MappingResult(inboxIDs: [], resources: resources))
+    }
+
+    func enqueue(observations range: ClosedRange<Int>) async throws {
+        try await enqueue(range.map { Self.observation($0) })
+    }
+
+    func journalKinds() async throws -> [String] {
+        try await store.reader.journal(after: 0, limit: 100_000).map(\.entry.kind.rawValue)
+    }
+}
