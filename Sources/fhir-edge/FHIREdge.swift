@@ -6,6 +6,7 @@ struct FHIREdge: AsyncParsableCommand {
         commandName: "fhir-edge",
         abstract: "An edge gateway that turns medical-device readings into FHIR R4 Observations.",
         subcommands: [MapCommand.self, QueryCommand.self, RunCommand.self, DemoCommand.self, ConfigCommand.self, SimulateCommand.self,
-                      QueueCommand.self, ExportCommand.self, DeadLetterCommand.self, AuditCommand.self]
+                      QueueCommand.self, ExportCommand.self, DeadLetterCommand.self, AuditCommand.self,
+                      UpstreamCommand.self]
     )
 }

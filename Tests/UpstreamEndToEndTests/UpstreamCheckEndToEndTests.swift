@@ -1,0 +1,82 @@
+import Foundation
+import JSONQuery
+import TestSupport
+import XCTest
+
+/// `fhir-edge upstream check` through the binary against sekmet-fhir: capabilities, auth modes,
+/// advice and exit status.
+final class UpstreamCheckEndToEndTests: XCTestCase {
+    var work: URL!
+
+    override func setUpWithError() throws {
+        work = try temporaryDirectory("upstream-check")
+    }
+
+    override func tearDownWithError() throws {
+        try? FileManager.default.removeItem(at: work)
+    }
+
+    func testAnOpenServerIsUsableAndItsCapabilitiesAreReported() throws {
+        guard let venv = TestVenv.directory() else { return }
+        let server = try FHIRServer(venv: venv, home: work.appendingPathComponent("sekmet"))
+        try server.start()
+        defer { server.stop() }
+        let run = try CommandRunner.run(["upstream", "check", "--url", server.baseURL, "--bundle-type", "transaction", "--json"])
+        XCTAssertEqual(run.status, 0, run.stdoutText + run.stderr)
+        let report = try JSONValue(parsing: run.stdout)
+        XCTAssertEqual(report["usable"], .bool(true))
+        XCTAssertEqual(report["capabilities"]?["transaction"], .bool(true))
+        XCTAssertEqual(report["capabilities"]?["batch"], .bool(true))
+        XCTAssertEqual(report["capabilities"]?["fhirVersion"], .string("4.0.1"))
+        XCTAssertEqual(report["capabilities"]?["resources"]?["Observation"]?["updateCreate"], .bool(true))
+        XCTAssertEqual(report["capabilities"]?["resources"]?["Device"]?["conditionalCreate"], .bool(true))
+
+        let text = try CommandRunner.run(["upstream", "check", "--url", server.baseURL])
+        XCTAssertEqual(text.status, 0)
+        XCTAssertTrue(text.stdoutText.contains("usable: yes"), text.stdoutText)
+    }
+
+    func testClientCredentialsAgainstASMARTServerAndAdviceWithoutCredentials() throws {
+        guard let venv = TestVenv.directory() else { return }
+        let server = try FHIRServer(
+            venv: venv, home: work.appendingPathComponent("sekmet"),
+            extraSettings: #"server_auth: {types: [smart], smart_clients: [{client_id: gw, client_secret: check-s3cret, scopes: "system/Observation.* system/Patient.* system/Device.*"}]}"#)
+        try server.start()
+        defer { server.stop() }
+        let tokenURL = server.rootURL + "/auth/token"
+
+        let anonymous = try CommandRunner.run(["upstream", "check", "--url", server.baseURL])
+        XCTAssertEqual(anonymous.status, 1, anonymous.stdoutText)
+        XCTAssertTrue(anonymous.stdoutText.contains("requires authentication"), anonymous.stdoutText)
+        XCTAssertTrue(anonymous.stdoutText.contains(tokenURL), "the advice names the advertised token endpoint: \(anonymous.stdoutText)")
+
+        var environment = ProcessInfo.processInfo.environment
+        environment["CHECK_SECRET"] = "check-s3cret"
+        let arguments = [
+            "upstream", "check", "--url", server.baseURL, "--auth", "client-credentials", "--token-url", tokenURL, "--client-id", "gw",
+            "--client-secret-env", "CHECK_SECRET", "--client-authentication", "client_secret_post", "--scope", "system/Observation.*",
+        ]
+        let good = try CommandRunner.run(arguments, environment: environment)
+        XCTAssertEqual(good.status, 0, good.stdoutText + good.stderr)
+        XCTAssertTrue(good.stdoutText.contains("access token obtained"), good.stdoutText)
+
+        environment["CHECK_SECRET"] = "wrong-s3cret"
+        let wrong = try CommandRunner.run(arguments, environment: environment)
+        XCTAssertEqual(wrong.status, 1, wrong.stdoutText)
+        XCTAssertTrue(wrong.stdoutText.contains("invalid_client"), wrong.stdoutText)
+        XCTAssertFalse((wrong.stdoutText + wrong.stderr).contains("wrong-s3cret"), "secrets are never printed")
+
+        environment["CHECK_SECRET"] = nil
+        let missing = try CommandRunner.run(arguments, environment: environment)
+        XCTAssertEqual(missing.status, 1)
+        XCTAssertTrue(missing.stdoutText.contains("--client-secret-file/--client-secret-env: the environment variable CHECK_SECRET is not set"), missing.stdoutText)
+    }
+
+    func testAnUnreachableServerIsUnusable() throws {
+        let port = try freeLoopbackPort()
+        let run = try CommandRunner.run(["upstream", "check", "--url", "http://127.0.0.1:\(port)/fhir", "--timeout", "3"])
+        XCTAssertEqual(run.status, 1)
+        XCTAssertTrue(run.stdoutText.contains("connection-refused"), run.stdoutText)
+        XCTAssertTrue(run.stdoutText.contains("usable: no"), run.stdoutText)
+    }
+}
