@@ -66,7 +66,10 @@ public final class CurlTransport: HTTPTransport {
     static func isLoopback(_ url: String) -> Bool {
         guard let host = URLComponents(string: url)?.host?.lowercased() else { return false }
         let bare = host.hasPrefix("[") ? String(host.dropFirst().dropLast()) : host
-        return bare == "localhost" || bare.hasSuffix(".localhost") || bare.hasPrefix("127.") || bare == "::1"
+        if bare == "localhost" || bare.hasSuffix(".localhost") || bare == "::1" { return true }
+        // 127.0.0.0/8 as an IPv4 literal only: `127.0.0.1.example.org` is a public name.
+        let octets = bare.split(separator: ".", omittingEmptySubsequences: false)
+        return octets.count == 4 && octets[0] == "127" && octets.allSatisfy { UInt8($0) != nil }
     }
 }
 
