@@ -88,15 +88,22 @@ final class MappingStage: Service, Sendable {
     /// Claims, maps and commits one batch; returns how many messages it held.
     @discardableResult
     func mapNextBatch() async throws(StoreError) -> Int {
+        let clock = ContinuousClock()
+        let claimStart = clock.now
         let items = try await store.claimInbox(limit: batchSize)
         guard !items.isEmpty else { return 0 }
+        let mapStart = clock.now
         let time = now()
         let (result, summary) = Self.map(items, catalog: catalog, issued: time)
+        let commitStart = clock.now
         try await store.completeMapping(result)
+        let end = clock.now
         await monitor.recordMapping(summary, at: time)
         logger.debug("Mapped a batch", metadata: [
             "edge.mapping.messages": "\(items.count)", "edge.mapping.resources": "\(result.resources.count)",
             "edge.mapping.failures": "\(result.failures.count)",
+            "edge.mapping.claim": "\(mapStart - claimStart)", "edge.mapping.map": "\(commitStart - mapStart)",
+            "edge.mapping.commit": "\(end - commitStart)",
         ])
         return items.count
     }
