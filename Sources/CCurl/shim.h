@@ -8,6 +8,13 @@
 
 typedef size_t (*fe_curl_data_callback)(char *data, size_t size, size_t count, void *context);
 
+typedef int (*fe_curl_progress_callback)(void *context, curl_off_t download_total, curl_off_t download_now,
+                                         curl_off_t upload_total, curl_off_t upload_now);
+
+static inline CURLcode fe_curl_setopt_progress(CURL *handle, CURLoption option, fe_curl_progress_callback value) {
+    return curl_easy_setopt(handle, option, value);
+}
+
 static inline CURLcode fe_curl_setopt_long(CURL *handle, CURLoption option, long value) {
     return curl_easy_setopt(handle, option, value);
 }

@@ -131,6 +131,22 @@ server.serve_forever()
         await assertFails(transport, "https://127.0.0.1:\(port)/", as: .tls)
     }
 
+    func testCancellingTheTaskAbortsASlowExchange() async throws {
+        let transport = CurlTransport(options: .init(totalTimeout: .seconds(30)))
+        let url = url("/slow")
+        let started = ContinuousClock.now
+        let task = Task { try await transport.send(UpstreamRequest(method: "GET", url: url)) }
+        try await Task.sleep(for: .milliseconds(300))
+        task.cancel()
+        do {
+            let response = try await task.value
+            XCTFail("expected cancellation, got HTTP \(response.status)")
+        } catch let error as UpstreamTransportError {
+            XCTAssertEqual(error.kind, .cancelled)
+        }
+        XCTAssertLessThan(ContinuousClock.now - started, .milliseconds(2_500), "aborted well before the server replied")
+    }
+
     func testLoopbackDetection() {
         XCTAssertTrue(CurlTransport.isLoopback("http://127.0.0.1:8080/fhir"))
         XCTAssertTrue(CurlTransport.isLoopback("https://localhost/fhir"))

@@ -54,10 +54,15 @@ public final class CurlTransport: HTTPTransport {
         if Task.isCancelled { throw UpstreamTransportError(.cancelled, "cancelled before sending", url: request.url) }
         let worker = workers[next.wrappingAdd(1, ordering: .relaxed).oldValue % workers.count]
         let options = self.options
-        let result: Result<UpstreamResponse, UpstreamTransportError> = await withCheckedContinuation { continuation in
-            worker.queue.async {
-                continuation.resume(returning: worker.perform(request, options: options))
+        let cancellation = CancellationFlag()
+        let result: Result<UpstreamResponse, UpstreamTransportError> = await withTaskCancellationHandler {
+            await withCheckedContinuation { continuation in
+                worker.queue.async {
+                    continuation.resume(returning: worker.perform(request, options: options, cancellation: cancellation))
+                }
             }
+        } onCancel: {
+            cancellation.cancel()
         }
         return try result.get()
     }
@@ -89,7 +94,7 @@ private final class CurlWorker: @unchecked Sendable {
         errorBuffer.deallocate()
     }
 
-    func perform(_ request: UpstreamRequest, options: CurlTransport.Options) -> Result<UpstreamResponse, UpstreamTransportError> {
+    func perform(_ request: UpstreamRequest, options: CurlTransport.Options, cancellation: CancellationFlag) -> Result<UpstreamResponse, UpstreamTransportError> {
         dispatchPrecondition(condition: .onQueue(queue))
         if handle == nil { handle = curl_easy_init() }
         guard let handle else {
@@ -126,6 +131,11 @@ private final class CurlWorker: @unchecked Sendable {
             if let path = options.caBundlePath { set(fe_curl_setopt_string(handle, CURLOPT_CAINFO, path)) }
             if let path = options.clientCertificatePath { set(fe_curl_setopt_string(handle, CURLOPT_SSLCERT, path)) }
             if let path = options.clientKeyPath { set(fe_curl_setopt_string(handle, CURLOPT_SSLKEY, path)) }
+            // libcurl calls the progress function at least once a second, also while waiting:
+            // a cancelled task (shutdown) aborts the exchange instead of waiting out the timeout.
+            set(fe_curl_setopt_long(handle, CURLOPT_NOPROGRESS, 0))
+            set(fe_curl_setopt_progress(handle, CURLOPT_XFERINFOFUNCTION, curlProgress))
+            set(fe_curl_setopt_pointer(handle, CURLOPT_XFERINFODATA, Unmanaged.passUnretained(cancellation).toOpaque()))
             set(fe_curl_setopt_slist(handle, CURLOPT_HTTPHEADER, headerList))
             set(fe_curl_setopt_callback(handle, CURLOPT_WRITEFUNCTION, curlWriteBody))
             set(fe_curl_setopt_pointer(handle, CURLOPT_WRITEDATA, sinkPointer))
@@ -151,6 +161,10 @@ private final class CurlWorker: @unchecked Sendable {
         // The options point into this call's buffers; clear them before they go out of scope.
         _ = fe_curl_setopt_slist(handle, CURLOPT_HTTPHEADER, nil)
         _ = fe_curl_setopt_pointer(handle, CURLOPT_POSTFIELDS, nil)
+        _ = fe_curl_setopt_pointer(handle, CURLOPT_XFERINFODATA, nil)
+        if code == CURLE_ABORTED_BY_CALLBACK {
+            return .failure(UpstreamTransportError(.cancelled, "cancelled while the exchange was in progress", url: request.url))
+        }
         guard code == CURLE_OK else {
             return .failure(UpstreamTransportError(Self.kind(of: code), message(for: code), url: request.url))
         }
@@ -196,6 +210,18 @@ nonisolated(unsafe) private let emptyBody: UnsafeMutablePointer<UInt8> = {
     pointer.initialize(to: 0)
     return pointer
 }()
+
+/// Set when the calling task is cancelled; read by libcurl's progress callback on the worker's queue.
+final class CancellationFlag: Sendable {
+    private let cancelled = Atomic<Bool>(false)
+    func cancel() { cancelled.store(true, ordering: .relaxed) }
+    var isCancelled: Bool { cancelled.load(ordering: .relaxed) }
+}
+
+private let curlProgress: fe_curl_progress_callback = { context, _, _, _, _ in
+    guard let context else { return 0 }
+    return Unmanaged<CancellationFlag>.fromOpaque(context).takeUnretainedValue().isCancelled ? 1 : 0
+}
 
 /// Collects one exchange's status-line-delimited headers and body; used only on the worker's queue.
 private final class ResponseSink {
