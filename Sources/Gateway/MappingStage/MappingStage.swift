@@ -144,7 +144,9 @@ final class MappingStage: Service, Sendable {
                 continue
             }
             var measurements: [Measurement] = []
-            var origins: [Measurement: [InboxItem]] = [:]
+            // The message of each measurement, by position in `measurements`; hashed into a
+            // lookup only when a conversion error has to be traced back to its messages.
+            var measurementOrigins: [InboxItem] = []
             var patients: [String: Patient] = [:]
             var devices: [String: Device] = [:]
             // "Patient/<id>|Device/<id>" -> the measurements' times and messages, to link each
@@ -170,7 +172,7 @@ final class MappingStage: Service, Sendable {
                     continue
                 }
                 for measurement in produced {
-                    origins[measurement, default: []].append(item)
+                    measurementOrigins.append(item)
                     var activity = summary.devices[measurement.deviceId]
                         ?? .init(profile: name, lastSeen: item.message.receivedAt)
                     activity.lastSeen = max(activity.lastSeen, item.message.receivedAt)
@@ -200,6 +202,10 @@ final class MappingStage: Service, Sendable {
 
             for key in sources.keys { sources[key]?.sort { $0.time < $1.time } }
             let conversion = profile.converter.convert(measurements, issued: issued)
+            var origins: [Measurement: [InboxItem]] = [:]
+            if !conversion.errors.isEmpty {
+                for (measurement, item) in zip(measurements, measurementOrigins) { origins[measurement, default: []].append(item) }
+            }
             for error in conversion.errors {
                 let involved = error.measurements.flatMap { origins[$0] ?? [] }
                 for item in involved {
