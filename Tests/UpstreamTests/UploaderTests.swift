@@ -190,3 +190,29 @@ final class UploaderTests: XCTestCase {
         XCTAssertEqual(statistics.outboxSent, 1)
     }
 }
+
+final class UploaderMetricsTests: XCTestCase {
+    func testPrometheusTextCarriesEveryCounterAndTheRemainingBackoff() {
+        var metrics = UploaderMetrics()
+        metrics.requests = 7
+        metrics.retries = 2
+        metrics.entriesAccepted = 90
+        metrics.entriesRejected = 1
+        metrics.entriesKept = 9
+        metrics.consecutiveFailures = 3
+        let now = Timestamp(millisecondsSinceEpoch: 1_000_000)
+        metrics.backoffUntil = now.adding(milliseconds: 2_500)
+        metrics.outboxPending = 12
+        metrics.oldestUnsentAge = .seconds(40)
+        let text = metrics.prometheusText(now: now)
+        for line in [
+            "fhir_edge_upstream_requests_total 7", "fhir_edge_upstream_retries_total 2",
+            "fhir_edge_upstream_entries_total{outcome=\"accepted\"} 90", "fhir_edge_upstream_entries_total{outcome=\"rejected\"} 1",
+            "fhir_edge_upstream_entries_total{outcome=\"kept\"} 9", "fhir_edge_upstream_consecutive_failures 3",
+            "fhir_edge_upstream_backoff_seconds 2.5", "fhir_edge_upstream_pending_resources 12",
+            "fhir_edge_upstream_oldest_unsent_age_seconds 40",
+        ] {
+            XCTAssertTrue(text.contains(line + "\n"), "missing \(line) in\n\(text)")
+        }
+    }
+}

@@ -1,0 +1,31 @@
+public import EdgeCore
+
+extension UploaderMetrics {
+    /// The uploader's families in the Prometheus text format (0.0.4), to append to `/metrics`.
+    /// `now` turns the backoff deadline into the seconds still to wait.
+    public func prometheusText(now: Timestamp) -> String {
+        var lines: [String] = []
+        func family(_ name: String, _ type: String, _ help: String, _ samples: [(String, Double)]) {
+            lines.append("# HELP \(name) \(help)")
+            lines.append("# TYPE \(name) \(type)")
+            for (labels, value) in samples {
+                let number = value == value.rounded() && abs(value) < 1e15 ? String(Int64(value)) : String(value)
+                lines.append(name + labels + " " + number)
+            }
+        }
+        family("fhir_edge_upstream_requests_total", "counter", "Requests sent to the upstream FHIR server.", [("", Double(requests))])
+        family("fhir_edge_upstream_retries_total", "counter", "Requests that re-sent resources sent before.", [("", Double(retries))])
+        family("fhir_edge_upstream_entries_total", "counter", "Resources settled after an upload, by outcome.", [
+            ("{outcome=\"accepted\"}", Double(entriesAccepted)), ("{outcome=\"rejected\"}", Double(entriesRejected)),
+            ("{outcome=\"kept\"}", Double(entriesKept)),
+        ])
+        family("fhir_edge_upstream_consecutive_failures", "gauge", "Failed upload requests in a row (0 when healthy).",
+               [("", Double(consecutiveFailures))])
+        let backoff = backoffUntil.map { max(0, Double($0.millisecondsSinceEpoch - now.millisecondsSinceEpoch) / 1000) } ?? 0
+        family("fhir_edge_upstream_backoff_seconds", "gauge", "Seconds until the uploader tries again after a failure.", [("", backoff)])
+        family("fhir_edge_upstream_pending_resources", "gauge", "Resources waiting in the outbox.", [("", Double(outboxPending))])
+        let age = oldestUnsentAge.map { Double($0.milliseconds) / 1000 } ?? 0
+        family("fhir_edge_upstream_oldest_unsent_age_seconds", "gauge", "Age of the oldest message or resource not yet uploaded.", [("", age)])
+        return lines.joined(separator: "\n") + "\n"
+    }
+}
