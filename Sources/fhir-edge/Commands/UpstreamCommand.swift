@@ -1,12 +1,14 @@
 import ArgumentParser
+import Audit
 import JSONQuery
+import Store
 import Upstream
 
 struct UpstreamCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "upstream",
-        abstract: "Check the upstream FHIR server before sending it data.",
-        subcommands: [Check.self])
+        abstract: "Check the upstream FHIR server, or send it what the outbox holds.",
+        subcommands: [Check.self, Drain.self])
 
     struct Check: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
@@ -22,68 +24,14 @@ struct UpstreamCommand: AsyncParsableCommand {
                 Exits 0 when the server is usable as configured, 1 when it is not.
                 """)
 
-        @Option(name: .long, help: "The FHIR base URL, e.g. https://fhir.example.org/r4.")
-        var url: String
-
-        @Option(name: .long, help: "none, bearer, client-credentials or smart-backend-services.")
-        var auth: String = "none"
-
-        @Option(name: .customLong("token-file"), help: "bearer: file holding the token.")
-        var tokenFile: String?
-        @Option(name: .customLong("token-env"), help: "bearer: environment variable holding the token.")
-        var tokenEnv: String?
-
-        @Option(name: .customLong("token-url"), help: "OAuth2 token endpoint (client-credentials, smart-backend-services).")
-        var tokenURL: String?
-        @Option(name: .customLong("client-id"), help: "OAuth2 client id.")
-        var clientID: String?
-        @Option(name: .customLong("client-secret-file"), help: "client-credentials: file holding the client secret.")
-        var clientSecretFile: String?
-        @Option(name: .customLong("client-secret-env"), help: "client-credentials: environment variable holding the client secret.")
-        var clientSecretEnv: String?
-        @Option(name: .customLong("client-authentication"), help: "client-credentials: client_secret_basic (default) or client_secret_post.")
-        var clientAuthentication: String?
-        @Option(name: .long, help: "OAuth2 scope (Azure AD v2: https://SERVICE/.default).")
-        var scope: String?
-        @Option(name: .long, help: "Azure AD v1: the resource (the FHIR service URL).")
-        var resource: String?
-        @Option(name: .customLong("private-key"), help: "smart-backend-services: PEM private key file (PKCS#8, SEC1 or PKCS#1).")
-        var privateKey: String?
-        @Option(name: .customLong("key-id"), help: "smart-backend-services: kid of the registered public key.")
-        var keyID: String?
-        @Option(name: .long, help: "smart-backend-services: RS384 or ES384 (default: from the key).")
-        var algorithm: String?
-
-        @Option(name: .customLong("ca-bundle"), help: "PEM CA certificates to trust instead of the system's.")
-        var caBundle: String?
-        @Option(name: .customLong("client-cert"), help: "PEM client certificate for mutual TLS.")
-        var clientCertificate: String?
-        @Option(name: .customLong("client-key"), help: "PEM key of the client certificate.")
-        var clientKey: String?
-
-        @Option(name: .customLong("bundle-type"), help: "The bundle type the gateway will send: batch (default) or transaction.")
-        var bundleType: String = UploadSettings().bundleType.rawValue
-        @Option(name: .long, help: "The idempotency scheme: put (default) or conditional-create.")
-        var idempotency: String = UploadSettings().idempotency.rawValue
-
-        @Option(name: .long, help: "Seconds allowed for each request.")
-        var timeout: Int = 15
+        @OptionGroup var connection: UpstreamConnectionOptions
 
         @Flag(name: .long, help: "Print the findings as JSON.")
         var json = false
 
         func run() async throws {
-            let configuration = try authConfiguration()
-            guard let bundle = UploadSettings.BundleType(rawValue: bundleType) else {
-                throw ValidationError("--bundle-type must be batch or transaction")
-            }
-            guard let scheme = UploadSettings.Idempotency(rawValue: idempotency) else {
-                throw ValidationError("--idempotency must be put or conditional-create")
-            }
-            let options = configuration.transportOptions(
-                CurlTransport.Options(connectTimeout: .seconds(min(timeout, 10)), totalTimeout: .seconds(max(1, timeout))))
-            let transport = CurlTransport(options: options)
-            var report = UpstreamCheck(url: url, mode: configuration.mode.name, bundleType: bundle, idempotency: scheme)
+            let (configuration, transport, upload) = try connection.resolve()
+            var report = UpstreamCheck(url: connection.url, mode: configuration.mode.name, bundleType: upload.bundleType, idempotency: upload.idempotency)
             await report.run(configuration: configuration, transport: transport)
             if json {
                 print(JSONWriter(options: [.pretty]).string(report.json))
@@ -92,59 +40,189 @@ struct UpstreamCommand: AsyncParsableCommand {
             }
             if !report.usable { throw ExitCode(1) }
         }
+    }
+}
 
-        /// The flags as the `auth:` and `tls:` configuration sections, validated by the same rules.
-        func authConfiguration() throws -> UpstreamAuthConfiguration {
-            var auth: [(String, JSONValue)] = [("mode", .string(self.auth))]
-            func secret(_ file: String?, _ environment: String?) -> JSONValue? {
-                if let file { return ["secretFile": .string(file)] }
-                if let environment { return ["secretEnv": .string(environment)] }
-                return nil
+extension UpstreamCommand {
+    struct Drain: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Send what the outbox holds to the upstream server now, then exit.",
+            discussion: """
+                A one-shot sync for gateways that connect now and then, and for tests: uploads with \
+                the same bundles, idempotency, retries and dead letters as the daemon. Not while the \
+                daemon runs on the same store: like a starting daemon, it first takes back uploads \
+                that were in flight when the last process stopped.
+
+                Exits 0 when the outbox is empty, 1 when time ran out (what is left stays queued).
+                """)
+
+        @OptionGroup var store: StoreLocation
+        @OptionGroup var connection: UpstreamConnectionOptions
+
+        @Option(name: .customLong("batch-size"), help: "Resources per bundle.")
+        var batchSize: Int = 100
+
+        @Option(name: .customLong("max-backoff"), help: "Longest pause, in seconds, between retries after failures.")
+        var maxBackoff: Int = 30
+
+        @Option(name: .long, help: "Give up after this many seconds.")
+        var within: Int = 300
+
+        func run() async throws {
+            let (authentication, transport, resolved) = try connection.resolve()
+            var settings = resolved
+            settings.batchSize = max(1, batchSize)
+            settings.retry = RetryPolicy(base: .milliseconds(500), cap: .seconds(max(1, maxBackoff)), retryAfterCap: .seconds(max(1, maxBackoff)))
+            let path = try store.storePath()
+            let authenticator: any UpstreamAuthenticator
+            do {
+                authenticator = try authentication.makeAuthenticator(transport: transport)
+            } catch {
+                reportToStandardError("fhir-edge: " + UpstreamConnectionOptions.flagSpelling(error.message))
+                throw ExitCode(2)
             }
-            func add(_ key: String, _ value: JSONValue?) { if let value { auth.append((key, value)) } }
-            add("token", secret(tokenFile, tokenEnv))
-            add("tokenURL", tokenURL.map(JSONValue.string))
-            add("clientID", clientID.map(JSONValue.string))
-            add("clientSecret", secret(clientSecretFile, clientSecretEnv))
-            add("clientAuthentication", clientAuthentication.map(JSONValue.string))
-            add("scope", scope.map(JSONValue.string))
-            add("resource", resource.map(JSONValue.string))
-            add("privateKey", secret(privateKey, nil))
-            add("keyID", keyID.map(JSONValue.string))
-            add("algorithm", algorithm.map(JSONValue.string))
-            var tls: [(String, JSONValue)] = []
-            if let caBundle { tls.append(("caBundle", .string(caBundle))) }
-            if let clientCertificate { tls.append(("clientCertificate", .string(clientCertificate))) }
-            if let clientKey { tls.append(("clientKey", .string(clientKey))) }
-            let (configuration, problems) = UpstreamAuthConfiguration.decode(
-                auth: .object(JSONObject(auth)), tls: tls.isEmpty ? nil : .object(JSONObject(tls)), keyPath: "", baseDirectory: ".")
-            if let configuration { return configuration }
-            throw ValidationError(problems.map { Self.flagSpelling($0) }.joined(separator: "\n"))
-        }
-
-        /// Problems name configuration keys; on the command line the flags are what the operator typed.
-        static func flagSpelling(_ problem: UpstreamConfigurationProblem) -> String {
-            let flags: [String: String] = [
-                "auth.mode": "--auth", "auth.token": "--token-file/--token-env", "auth.tokenURL": "--token-url",
-                "auth.clientID": "--client-id", "auth.clientSecret": "--client-secret-file/--client-secret-env",
-                "auth.clientAuthentication": "--client-authentication", "auth.scope": "--scope", "auth.resource": "--resource",
-                "auth.privateKey": "--private-key", "auth.keyID": "--key-id", "auth.algorithm": "--algorithm", "tls": "--client-cert/--client-key",
-            ]
-            let name = flags[problem.keyPath] ?? problem.keyPath
-            return name.isEmpty ? problem.message : "\(name): \(problem.message)"
-        }
-
-        /// Secret errors start with the key path of the secret (`auth.token: ...`); name the flag.
-        static func flagSpelling(_ message: String) -> String {
-            let flags = [
-                "auth.token": "--token-file/--token-env", "auth.clientSecret": "--client-secret-file/--client-secret-env",
-                "auth.privateKey": "--private-key",
-            ]
-            for (key, flag) in flags where message.hasPrefix(key + ":") || message.hasPrefix(key + " (") {
-                return flag + message.dropFirst(key.count)
+            let opened: Store
+            do {
+                opened = try Store(path: path, policy: .standard, chain: AuditChain(), now: Store.systemClock)
+            } catch {
+                reportToStandardError("fhir-edge: \(error)")
+                throw ExitCode(2)
             }
-            return message
+            defer { try? opened.close() }
+            let client = FHIRClient(baseURL: connection.url, transport: transport, authenticator: authenticator)
+            let uploader = Uploader(store: opened, client: client, settings: settings)
+            let drained: Bool
+            do {
+                try await opened.resumeAfterRestart()
+                drained = try await uploader.drain(timeout: .seconds(max(1, within)))
+            } catch {
+                reportToStandardError("fhir-edge: \(error)")
+                throw ExitCode(1)
+            }
+            let metrics = await uploader.metrics()
+            print("accepted \(metrics.entriesAccepted), rejected \(metrics.entriesRejected) (to dead letters), kept for retry \(metrics.entriesKept), requests \(metrics.requests), pending \(metrics.outboxPending)")
+            if !drained {
+                reportToStandardError("fhir-edge: \(metrics.outboxPending) resource(s) still queued after \(within) s\(metrics.lastError.map { "; last error: " + $0 } ?? "")")
+                throw ExitCode(1)
+            }
         }
+    }
+}
+
+/// The upstream server, how to authenticate to it and how resources travel, as flags.
+struct UpstreamConnectionOptions: ParsableArguments {
+@Option(name: .long, help: "The FHIR base URL, e.g. https://fhir.example.org/r4.")
+    var url: String
+
+    @Option(name: .long, help: "none, bearer, client-credentials or smart-backend-services.")
+    var auth: String = "none"
+
+    @Option(name: .customLong("token-file"), help: "bearer: file holding the token.")
+    var tokenFile: String?
+    @Option(name: .customLong("token-env"), help: "bearer: environment variable holding the token.")
+    var tokenEnv: String?
+
+    @Option(name: .customLong("token-url"), help: "OAuth2 token endpoint (client-credentials, smart-backend-services).")
+    var tokenURL: String?
+    @Option(name: .customLong("client-id"), help: "OAuth2 client id.")
+    var clientID: String?
+    @Option(name: .customLong("client-secret-file"), help: "client-credentials: file holding the client secret.")
+    var clientSecretFile: String?
+    @Option(name: .customLong("client-secret-env"), help: "client-credentials: environment variable holding the client secret.")
+    var clientSecretEnv: String?
+    @Option(name: .customLong("client-authentication"), help: "client-credentials: client_secret_basic (default) or client_secret_post.")
+    var clientAuthentication: String?
+    @Option(name: .long, help: "OAuth2 scope (Azure AD v2: https://SERVICE/.default).")
+    var scope: String?
+    @Option(name: .long, help: "Azure AD v1: the resource (the FHIR service URL).")
+    var resource: String?
+    @Option(name: .customLong("private-key"), help: "smart-backend-services: PEM private key file (PKCS#8, SEC1 or PKCS#1).")
+    var privateKey: String?
+    @Option(name: .customLong("key-id"), help: "smart-backend-services: kid of the registered public key.")
+    var keyID: String?
+    @Option(name: .long, help: "smart-backend-services: RS384 or ES384 (default: from the key).")
+    var algorithm: String?
+
+    @Option(name: .customLong("ca-bundle"), help: "PEM CA certificates to trust instead of the system's.")
+    var caBundle: String?
+    @Option(name: .customLong("client-cert"), help: "PEM client certificate for mutual TLS.")
+    var clientCertificate: String?
+    @Option(name: .customLong("client-key"), help: "PEM key of the client certificate.")
+    var clientKey: String?
+
+    @Option(name: .customLong("bundle-type"), help: "The bundle type the gateway will send: batch (default) or transaction.")
+    var bundleType: String = UploadSettings().bundleType.rawValue
+    @Option(name: .long, help: "The idempotency scheme: put (default) or conditional-create.")
+    var idempotency: String = UploadSettings().idempotency.rawValue
+
+    @Option(name: .long, help: "Seconds allowed for each request.")
+    var timeout: Int = 15
+
+    /// The authentication configuration, a transport with its TLS options, and upload settings.
+    func resolve() throws -> (UpstreamAuthConfiguration, CurlTransport, UploadSettings) {
+        let configuration = try authConfiguration()
+        guard let bundle = UploadSettings.BundleType(rawValue: bundleType) else {
+            throw ValidationError("--bundle-type must be batch or transaction")
+        }
+        guard let scheme = UploadSettings.Idempotency(rawValue: idempotency) else {
+            throw ValidationError("--idempotency must be put or conditional-create")
+        }
+        let options = configuration.transportOptions(
+            CurlTransport.Options(connectTimeout: .seconds(min(timeout, 10)), totalTimeout: .seconds(max(1, timeout))))
+        return (configuration, CurlTransport(options: options), UploadSettings(bundleType: bundle, idempotency: scheme))
+    }
+
+    /// The flags as the `auth:` and `tls:` configuration sections, validated by the same rules.
+    func authConfiguration() throws -> UpstreamAuthConfiguration {
+        var auth: [(String, JSONValue)] = [("mode", .string(self.auth))]
+        func secret(_ file: String?, _ environment: String?) -> JSONValue? {
+            if let file { return ["secretFile": .string(file)] }
+            if let environment { return ["secretEnv": .string(environment)] }
+            return nil
+        }
+        func add(_ key: String, _ value: JSONValue?) { if let value { auth.append((key, value)) } }
+        add("token", secret(tokenFile, tokenEnv))
+        add("tokenURL", tokenURL.map(JSONValue.string))
+        add("clientID", clientID.map(JSONValue.string))
+        add("clientSecret", secret(clientSecretFile, clientSecretEnv))
+        add("clientAuthentication", clientAuthentication.map(JSONValue.string))
+        add("scope", scope.map(JSONValue.string))
+        add("resource", resource.map(JSONValue.string))
+        add("privateKey", secret(privateKey, nil))
+        add("keyID", keyID.map(JSONValue.string))
+        add("algorithm", algorithm.map(JSONValue.string))
+        var tls: [(String, JSONValue)] = []
+        if let caBundle { tls.append(("caBundle", .string(caBundle))) }
+        if let clientCertificate { tls.append(("clientCertificate", .string(clientCertificate))) }
+        if let clientKey { tls.append(("clientKey", .string(clientKey))) }
+        let (configuration, problems) = UpstreamAuthConfiguration.decode(
+            auth: .object(JSONObject(auth)), tls: tls.isEmpty ? nil : .object(JSONObject(tls)), keyPath: "", baseDirectory: ".")
+        if let configuration { return configuration }
+        throw ValidationError(problems.map { Self.flagSpelling($0) }.joined(separator: "\n"))
+    }
+
+    /// Problems name configuration keys; on the command line the flags are what the operator typed.
+    static func flagSpelling(_ problem: UpstreamConfigurationProblem) -> String {
+        let flags: [String: String] = [
+            "auth.mode": "--auth", "auth.token": "--token-file/--token-env", "auth.tokenURL": "--token-url",
+            "auth.clientID": "--client-id", "auth.clientSecret": "--client-secret-file/--client-secret-env",
+            "auth.clientAuthentication": "--client-authentication", "auth.scope": "--scope", "auth.resource": "--resource",
+            "auth.privateKey": "--private-key", "auth.keyID": "--key-id", "auth.algorithm": "--algorithm", "tls": "--client-cert/--client-key",
+        ]
+        let name = flags[problem.keyPath] ?? problem.keyPath
+        return name.isEmpty ? problem.message : "\(name): \(problem.message)"
+    }
+
+    /// Secret errors start with the key path of the secret (`auth.token: ...`); name the flag.
+    static func flagSpelling(_ message: String) -> String {
+        let flags = [
+            "auth.token": "--token-file/--token-env", "auth.clientSecret": "--client-secret-file/--client-secret-env",
+            "auth.privateKey": "--private-key",
+        ]
+        for (key, flag) in flags where message.hasPrefix(key + ":") || message.hasPrefix(key + " (") {
+            return flag + message.dropFirst(key.count)
+        }
+        return message
     }
 }
 
@@ -222,7 +300,7 @@ struct UpstreamCheck {
         do {
             authenticator = try configuration.makeAuthenticator(transport: transport)
         } catch {
-            note("auth", .failed, UpstreamCommand.Check.flagSpelling(error.message))
+            note("auth", .failed, UpstreamConnectionOptions.flagSpelling(error.message))
             return
         }
         if configuration.mode != .none {
@@ -234,7 +312,7 @@ struct UpstreamCheck {
                 default: note("auth", .ok, "access token obtained from the token endpoint")
                 }
             } catch {
-                note("auth", .failed, UpstreamCommand.Check.flagSpelling("\(error)"))
+                note("auth", .failed, UpstreamConnectionOptions.flagSpelling("\(error)"))
                 return
             }
         }
