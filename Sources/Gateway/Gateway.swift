@@ -75,7 +75,12 @@ public final class Gateway: Sendable {
         handlesSignals: Bool = true,
         onListening: @escaping @Sendable (ListenAddress) async -> Void = { _ in }
     ) async throws {
-        try await prepare()
+        do {
+            try await prepare()
+        } catch {
+            try? store.close()
+            throw error
+        }
         let listen = configuration.http.listen
         let logger = self.logger
         let server = Application(

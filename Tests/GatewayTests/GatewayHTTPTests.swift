@@ -247,6 +247,25 @@ final class GatewayHTTPTests: XCTestCase {
         try reader.close()
     }
 
+    func testSimulationPushesSeededVitalsAndCountsAcceptances() async throws {
+        let harness = try await Harness(demo: true)
+        let port = harness.client.port
+        let simulation = Simulation(host: "127.0.0.1", port: port, devices: 2, count: 5, batch: 3, seed: 7)
+        let report = await simulation.run(now: GatewayHTTPTests.clock)
+        XCTAssertEqual(report.messages, 10)
+        XCTAssertEqual(report.requests, 4)
+        XCTAssertEqual(report.accepted, 10)
+        XCTAssertEqual(report.statuses, [202: 4])
+        try await harness.waitForMapping()
+        let statistics = try await harness.statistics()
+        XCTAssertEqual(statistics.received, 10)
+        XCTAssertEqual(statistics.deadLetters, 0, "simulated messages fit the demo templates")
+        let refused = await Simulation(host: "127.0.0.1", port: port, profile: "no-such-profile", devices: 1, count: 2).run(now: GatewayHTTPTests.clock)
+        XCTAssertEqual(refused.accepted, 0)
+        XCTAssertEqual(refused.statuses, [401: 2], "only demo-vitals is open without a token")
+        await harness.stop()
+    }
+
     func testDemoModeTakesDemoVitalsWithoutTokenFromLoopback() async throws {
         let harness = try await Harness(demo: true)
         let reply = try await harness.post(Self.vitals, token: nil)

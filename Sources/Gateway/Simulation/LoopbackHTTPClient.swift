@@ -19,8 +19,8 @@ public final class LoopbackHTTPClient: @unchecked Sendable {
         public var description: String { message }
     }
 
-    private let host: String
-    private let port: Int
+    public let host: String
+    public let port: Int
     private let timeoutSeconds: Int
     private var socket: Int32 = -1
     /// Serialises use: callers may share one client from several tasks.
