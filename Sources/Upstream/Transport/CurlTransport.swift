@@ -68,7 +68,7 @@ public final class CurlTransport: HTTPTransport {
     }
 
     /// Whether `url`'s host is a loopback address or `localhost`.
-    static func isLoopback(_ url: String) -> Bool {
+    public static func isLoopback(_ url: String) -> Bool {
         guard let host = URLComponents(string: url)?.host?.lowercased() else { return false }
         let bare = host.hasPrefix("[") ? String(host.dropFirst().dropLast()) : host
         if bare == "localhost" || bare.hasSuffix(".localhost") || bare == "::1" { return true }
