@@ -1,10 +1,10 @@
-public import EdgeCore
+import EdgeCore
 import JSONQuery
 
 /// The one owner of the gateway's in-memory counters and per-device status, rendered as
 /// Prometheus text for `/metrics` and JSON for `/status`. Holds identifiers and counts only,
 /// never payloads or patient data.
-public actor GatewayMonitor {
+actor GatewayMonitor {
     struct DeviceStatus: Sendable {
         var profile: String
         var lastSeen: Timestamp
@@ -32,7 +32,7 @@ public actor GatewayMonitor {
     private let maxDevices: Int
     let startedAt: Timestamp
 
-    public init(startedAt: Timestamp, maxDevices: Int = 10_000) {
+    init(startedAt: Timestamp, maxDevices: Int = 10_000) {
         self.startedAt = startedAt
         self.maxDevices = maxDevices
     }
