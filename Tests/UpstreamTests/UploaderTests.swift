@@ -81,6 +81,18 @@ final class UploaderTests: XCTestCase {
         XCTAssertNil(metrics.backoffUntil)
     }
 
+    func testDrainGivesUpAtItsDeadlineEvenWhenTheServerAsksForALongerWait() async throws {
+        let fixture = try UploadFixture()
+        try await fixture.enqueue(observations: 1...2)
+        await fixture.server.inject([.status(503, retryAfter: "3600")])
+        let started = fixture.clock.now
+        let drained = try await fixture.uploader().drain(timeout: .seconds(10))
+        XCTAssertFalse(drained)
+        XCTAssertEqual(fixture.clock.now.millisecondsSinceEpoch - started.millisecondsSinceEpoch, 10_000)
+        let pending = try await fixture.store.statistics().outboxPending
+        XCTAssertEqual(pending, 2, "kept, not lost")
+    }
+
     func testThrottlingWaitsAsLongAsRetryAfterAsks() async throws {
         let fixture = try UploadFixture()
         try await fixture.enqueue(observations: 1...2)

@@ -67,10 +67,11 @@ public actor Uploader {
         while true {
             let report = try await uploadOnce()
             if report.leased == 0, try await store.statistics().outboxPending == 0 { return true }
-            guard now() < deadline else { return false }
+            let remaining = deadline.millisecondsSinceEpoch - now().millisecondsSinceEpoch
+            guard remaining > 0 else { return false }
             let pause = nextPause(after: report)
             if report.leased > 0 && report.pause == nil { continue }
-            try await sleep(pause)
+            try await sleep(min(pause, .milliseconds(remaining)))
         }
     }
 
