@@ -108,7 +108,7 @@ final class AuthEndToEndTests: XCTestCase {
                 arguments: [Conformance.packageRoot.appendingPathComponent("Tests/peers/token_server.py").path, "keygen", "--alg", algorithm,
                             "--format", format, "--out", keys.path],
                 directory: keys, log: keys.appendingPathComponent("keygen.log"))
-            keygen.stop(grace: 30)
+            XCTAssertEqual(keygen.finish(), 0, keygen.logText)
             // The first token is one the FHIR server does not accept: the client must refresh once on 401.
             let tokenServer = try PeerProcess(
                 script: "token_server.py",
@@ -148,7 +148,7 @@ final class AuthEndToEndTests: XCTestCase {
                 arguments: [Conformance.packageRoot.appendingPathComponent("Tests/peers/token_server.py").path, "keygen", "--alg", "ES384",
                             "--out", folder.path],
                 directory: folder, log: folder.appendingPathComponent("keygen.log"))
-            keygen.stop(grace: 30)
+            XCTAssertEqual(keygen.finish(), 0, keygen.logText)
             keyFolders.append(folder)
         }
         let tokenServer = try PeerProcess(

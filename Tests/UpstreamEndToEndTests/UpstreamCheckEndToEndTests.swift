@@ -1,6 +1,7 @@
 import Foundation
 import JSONQuery
 import TestSupport
+import Upstream
 import XCTest
 
 /// `fhir-edge upstream check` through the binary against sekmet-fhir: capabilities, auth modes,
@@ -70,6 +71,30 @@ final class UpstreamCheckEndToEndTests: XCTestCase {
         let missing = try CommandRunner.run(arguments, environment: environment)
         XCTAssertEqual(missing.status, 1)
         XCTAssertTrue(missing.stdoutText.contains("--client-secret-file/--client-secret-env: the environment variable CHECK_SECRET is not set"), missing.stdoutText)
+    }
+
+    func testAPrivateCAIsTrustedOnlyWhenItsBundleIsGiven() async throws {
+        guard let venv = TestVenv.directory() else { return }
+        let server = try FHIRServer(venv: venv, home: work.appendingPathComponent("sekmet"), https: true)
+        try server.start()
+        defer { server.stop() }
+        let certificate = try XCTUnwrap(server.certificate).path
+
+        let untrusted = try CommandRunner.run(["upstream", "check", "--url", server.baseURL])
+        XCTAssertEqual(untrusted.status, 1, untrusted.stdoutText)
+        XCTAssertTrue(untrusted.stdoutText.contains("(tls)"), untrusted.stdoutText)
+        XCTAssertTrue(untrusted.stdoutText.contains("--ca-bundle"), "the advice names the flag: \(untrusted.stdoutText)")
+
+        let trusted = try CommandRunner.run(["upstream", "check", "--url", server.baseURL, "--ca-bundle", certificate])
+        XCTAssertEqual(trusted.status, 0, trusted.stdoutText + trusted.stderr)
+
+        // The configuration's tls.caBundle reaches the transport.
+        let (configuration, problems) = UpstreamAuthConfiguration.decode(auth: nil, tls: ["caBundle": .string(certificate)])
+        XCTAssertEqual(problems, [])
+        let transport = CurlTransport(options: try XCTUnwrap(configuration).transportOptions())
+        let client = FHIRClient(baseURL: server.baseURL, transport: transport)
+        let reply = try await client.send(client.request("GET", "metadata"))
+        XCTAssertEqual(reply.status, 200)
     }
 
     func testAnUnreachableServerIsUnusable() throws {

@@ -71,6 +71,18 @@ final class ChildProcess: @unchecked Sendable {
     var pid: Int32 { process?.processIdentifier ?? 0 }
     var isRunning: Bool { process?.isRunning ?? false }
 
+    /// Waits for a short-lived child to finish by itself (killing it after `timeout`); its exit status.
+    @discardableResult
+    func finish(timeout: TimeInterval = 60) -> Int32 {
+        guard let process else { return -1 }
+        let deadline = Date().addingTimeInterval(timeout)
+        while process.isRunning, Date() < deadline { usleep(10_000) }
+        if process.isRunning { kill(process.processIdentifier, SIGKILL) }
+        process.waitUntilExit()
+        self.process = nil
+        return process.terminationStatus
+    }
+
     func stop(grace: TimeInterval = 5) {
         guard let process else { return }
         if process.isRunning {
@@ -116,24 +128,40 @@ final class FHIRServer: @unchecked Sendable {
     let venv: URL
     let home: URL
     let port: Int
+    /// The self-signed certificate (PEM) when the server speaks https.
+    let certificate: URL?
     private var child: ChildProcess?
 
-    var baseURL: String { "http://127.0.0.1:\(port)/fhir" }
-    var rootURL: String { "http://127.0.0.1:\(port)" }
+    var scheme: String { certificate == nil ? "http" : "https" }
+    var baseURL: String { "\(scheme)://127.0.0.1:\(port)/fhir" }
+    var rootURL: String { "\(scheme)://127.0.0.1:\(port)" }
 
-    init(venv: URL, home: URL, extraSettings: String = "") throws {
+    init(venv: URL, home: URL, extraSettings: String = "", https: Bool = false) throws {
         self.venv = venv
         self.home = home
         self.port = try freeLoopbackPort()
         try FileManager.default.createDirectory(at: home, withIntermediateDirectories: true)
+        var tlsSettings = ""
+        if https {
+            let prefix = home.appendingPathComponent("tls").path
+            let keys = try ChildProcess(
+                name: "tls-cert", executable: venv.appendingPathComponent("bin/sekmet"), arguments: ["keys", "tls-cert", "--out", prefix],
+                directory: home, log: home.appendingPathComponent("tls-cert.log"))
+            guard keys.finish() == 0 else { throw HarnessFailure(description: "sekmet keys tls-cert failed: \(keys.logText)") }
+            certificate = URL(fileURLWithPath: prefix + ".crt")
+            tlsSettings = "tls_certfile: \(prefix).crt\ntls_keyfile: \(prefix).key"
+        } else {
+            certificate = nil
+        }
         let settings = """
-            base_url: http://127.0.0.1:\(port)/fhir
+            base_url: \(https ? "https" : "http")://127.0.0.1:\(port)/fhir
             host: 127.0.0.1
             port: \(port)
             data_dir: \(home.path)/data
             log_inbound: false
             simulator: {enabled: false}
             validation: {inbound: strict}
+            \(tlsSettings)
             \(extraSettings)
 
             """
@@ -150,7 +178,11 @@ final class FHIRServer: @unchecked Sendable {
             log: home.appendingPathComponent("server.log"))
         let deadline = Date().addingTimeInterval(60)
         while Date() < deadline {
-            if let reply = LoopbackHTTP.request(port: port, method: "GET", path: "/fhir/metadata", timeoutSeconds: 2), reply.status == 200 { return }
+            if certificate != nil {
+                if curlSucceeds(["-sf", "-o", "/dev/null", "--cacert", certificate?.path ?? "", baseURL + "/metadata"]) { return }
+            } else if let reply = LoopbackHTTP.request(port: port, method: "GET", path: "/fhir/metadata", timeoutSeconds: 2), reply.status == 200 {
+                return
+            }
             if child?.isRunning != true { break }
             usleep(100_000)
         }
@@ -162,6 +194,17 @@ final class FHIRServer: @unchecked Sendable {
     func stop() {
         child?.stop()
         child = nil
+    }
+
+    private func curlSucceeds(_ arguments: [String]) -> Bool {
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: "/usr/bin/curl")
+        process.arguments = arguments
+        process.standardOutput = FileHandle.nullDevice
+        process.standardError = FileHandle.nullDevice
+        guard (try? process.run()) != nil else { return false }
+        process.waitUntilExit()
+        return process.terminationStatus == 0
     }
 
     var pid: Int32 { child?.pid ?? 0 }
