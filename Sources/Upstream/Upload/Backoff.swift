@@ -1,4 +1,4 @@
-public import EdgeCore
+import EdgeCore
 
 /// Backoff arithmetic: pure, with the randomness passed in.
 enum Backoff {
@@ -37,10 +37,10 @@ extension Duration {
 }
 
 /// The `Retry-After` header: delay-seconds or an HTTP-date (RFC 9110 §10.2.3).
-public enum RetryAfter {
+enum RetryAfter {
     /// The wait the header asks for, measured from `now`; nil when absent or unreadable. A date
     /// in the past means "now" (zero).
-    public static func parse(_ value: String?, now: Timestamp) -> Duration? {
+    static func parse(_ value: String?, now: Timestamp) -> Duration? {
         guard let value = value?.trimmingWhitespace, !value.isEmpty else { return nil }
         if value.utf8.allSatisfy({ $0 >= 0x30 && $0 <= 0x39 }) {
             guard let seconds = Int64(value) else { return .seconds(Int64.max / 1_000_000) }
@@ -77,14 +77,14 @@ extension String {
 
 /// A small seedable generator (SplitMix64), so that jitter is reproducible in tests and
 /// independent between gateways in production (seeded from the system generator).
-public struct SplitMix64: RandomNumberGenerator, Sendable {
+struct SplitMix64: RandomNumberGenerator, Sendable {
     private var state: UInt64
 
-    public init(seed: UInt64) {
+    init(seed: UInt64) {
         state = seed
     }
 
-    public mutating func next() -> UInt64 {
+    mutating func next() -> UInt64 {
         state &+= 0x9E37_79B9_7F4A_7C15
         var z = state
         z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9

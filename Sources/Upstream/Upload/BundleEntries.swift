@@ -85,16 +85,16 @@ extension String {
 
 /// The server's id and version of a stored resource, from `Location` (`Type/id/_history/v`,
 /// relative or absolute) and `ETag` (`W/"v"`).
-public struct ServerVersion: Hashable, Sendable {
-    public var id: String?
-    public var version: String?
+struct ServerVersion: Hashable, Sendable {
+    var id: String?
+    var version: String?
 
-    public init(id: String?, version: String?) {
+    init(id: String?, version: String?) {
         self.id = id
         self.version = version
     }
 
-    public init(location: String?, etag: String?) {
+    init(location: String?, etag: String?) {
         var id: String?, version: String?
         if let location {
             let path = location.split(separator: "?", maxSplits: 1).first.map(String.init) ?? location

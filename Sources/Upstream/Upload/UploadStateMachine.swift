@@ -1,6 +1,6 @@
-public import EdgeCore
-public import FHIRModel
-public import Store
+import EdgeCore
+import FHIRModel
+import Store
 
 /// The uploader's decisions, with no I/O: fed the leased resources and each reply, it says
 /// what to send next, how to settle each resource and how long to pause. The `Uploader` actor
@@ -12,53 +12,53 @@ public import Store
 /// is accepted. A failure of the server or the network (5xx, 408, 429, transport errors) keeps
 /// everything not yet settled and pauses with exponential backoff and full jitter, or for as
 /// long as Retry-After asks.
-public struct UploadStateMachine<Random: RandomNumberGenerator> {
+struct UploadStateMachine<Random: RandomNumberGenerator> {
     /// A leased resource with the entry built for it, nil when its body cannot be sent at all.
-    public struct Candidate: Sendable, Equatable {
-        public var item: OutboxItem
-        public var entry: Bundle.Entry?
+    struct Candidate: Sendable, Equatable {
+        var item: OutboxItem
+        var entry: Bundle.Entry?
 
-        public init(item: OutboxItem, entry: Bundle.Entry?) {
+        init(item: OutboxItem, entry: Bundle.Entry?) {
             self.item = item
             self.entry = entry
         }
     }
 
     /// What came back for the last `send`.
-    public enum Reply: Sendable, Equatable {
+    enum Reply: Sendable, Equatable {
         case transportFailed(UpstreamTransportError)
         case response(status: Int, retryAfter: Duration?, body: ReplyBody)
     }
 
-    public enum ReplyBody: Sendable, Equatable {
+    enum ReplyBody: Sendable, Equatable {
         case bundle(Bundle)
         case outcome(OperationOutcome)
         case other
     }
 
     /// Settle these now, then do `next`.
-    public struct Step: Sendable, Equatable {
-        public var settle: [OutboxSettlement]
-        public var next: Next
+    struct Step: Sendable, Equatable {
+        var settle: [OutboxSettlement]
+        var next: Next
     }
 
-    public enum Next: Sendable, Equatable {
+    enum Next: Sendable, Equatable {
         /// Send these candidates as one bundle.
         case send([Candidate])
         /// The lease is fully settled; wait `pause` (backoff) before leasing again.
         case done(pause: Duration?)
     }
 
-    public let policy: RetryPolicy
-    public let bundleType: UploadSettings.BundleType
-    public private(set) var random: Random
+    let policy: RetryPolicy
+    let bundleType: UploadSettings.BundleType
+    private(set) var random: Random
     /// Failed requests in a row; reset by any 2xx reply.
-    public private(set) var consecutiveFailures = 0
+    private(set) var consecutiveFailures = 0
     /// Groups still to send, front first, and the group in flight.
     private var queue: [[Candidate]] = []
     private var inFlight: [Candidate] = []
 
-    public init(policy: RetryPolicy, bundleType: UploadSettings.BundleType, random: Random) {
+    init(policy: RetryPolicy, bundleType: UploadSettings.BundleType, random: Random) {
         self.policy = policy
         self.bundleType = bundleType
         self.random = random
@@ -66,7 +66,7 @@ public struct UploadStateMachine<Random: RandomNumberGenerator> {
 
     /// Starts a new lease. Repeated identities are kept for a later lease (never two entries for
     /// one identity in a bundle); unsendable bodies are rejected.
-    public mutating func leased(_ candidates: [Candidate], now: Timestamp) -> Step {
+    mutating func leased(_ candidates: [Candidate], now: Timestamp) -> Step {
         queue.removeAll()
         inFlight.removeAll()
         var settle: [OutboxSettlement] = []
@@ -89,7 +89,7 @@ public struct UploadStateMachine<Random: RandomNumberGenerator> {
     }
 
     /// The reply to the last `send`.
-    public mutating func replied(_ reply: Reply, now: Timestamp) -> Step {
+    mutating func replied(_ reply: Reply, now: Timestamp) -> Step {
         switch reply {
         case .transportFailed(let error):
             if error.kind == .cancelled {
