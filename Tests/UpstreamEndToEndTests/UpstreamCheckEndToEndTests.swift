@@ -97,6 +97,49 @@ final class UpstreamCheckEndToEndTests: XCTestCase {
         XCTAssertEqual(reply.status, 200)
     }
 
+    func testMutualTLSPresentsTheClientCertificate() async throws {
+        guard let venv = TestVenv.directory() else { return }
+        // sekmet's self-signed certificate serves the proxy; the proxy demands a client certificate.
+        let server = try FHIRServer(venv: venv, home: work.appendingPathComponent("sekmet"), https: true)
+        let serverCertificate = try XCTUnwrap(server.certificate)
+        let serverKey = serverCertificate.deletingPathExtension().appendingPathExtension("key")
+        let plain = try FHIRServer(venv: venv, home: work.appendingPathComponent("sekmet-plain"))
+        try plain.start()
+        defer { plain.stop() }
+        let openssl = try ChildProcess(
+            name: "openssl", executable: URL(fileURLWithPath: "/usr/bin/openssl"),
+            arguments: ["req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes", "-keyout", "client.key",
+                        "-out", "client.crt", "-subj", "/CN=edge-gw", "-days", "1"],
+            directory: work, log: work.appendingPathComponent("openssl.log"))
+        XCTAssertEqual(openssl.finish(), 0, openssl.logText)
+        let clientCertificate = work.appendingPathComponent("client.crt").path
+        let clientKey = work.appendingPathComponent("client.key").path
+        let proxy = try PeerProcess(
+            script: "fault_proxy.py",
+            arguments: ["--upstream", plain.rootURL, "--tls-cert", serverCertificate.path, "--tls-key", serverKey.path, "--client-ca", clientCertificate],
+            venv: venv, directory: work)
+        defer { proxy.stop() }
+        let url = "https://127.0.0.1:\(proxy.port)/fhir"
+
+        let anonymous = try CommandRunner.run(["upstream", "check", "--url", url, "--ca-bundle", serverCertificate.path, "--timeout", "5"])
+        XCTAssertEqual(anonymous.status, 1, "without a client certificate the handshake fails: \(anonymous.stdoutText)")
+        XCTAssertTrue(anonymous.stdoutText.contains("FAILED  connect"), anonymous.stdoutText)
+
+        let mutual = try CommandRunner.run([
+            "upstream", "check", "--url", url, "--ca-bundle", serverCertificate.path, "--client-cert", clientCertificate, "--client-key", clientKey,
+        ])
+        XCTAssertEqual(mutual.status, 0, mutual.stdoutText + mutual.stderr)
+
+        let (configuration, problems) = UpstreamAuthConfiguration.decode(
+            auth: nil,
+            tls: ["caBundle": .string(serverCertificate.path), "clientCertificate": .string(clientCertificate), "clientKey": ["secretFile": .string(clientKey)]])
+        XCTAssertEqual(problems, [])
+        let transport = CurlTransport(options: try XCTUnwrap(configuration).transportOptions())
+        let client = FHIRClient(baseURL: url, transport: transport)
+        let reply = try await client.send(client.request("GET", "Patient"))
+        XCTAssertEqual(reply.status, 200)
+    }
+
     func testAnUnreachableServerIsUnusable() throws {
         let port = try freeLoopbackPort()
         let run = try CommandRunner.run(["upstream", "check", "--url", "http://127.0.0.1:\(port)/fhir", "--timeout", "3"])

@@ -19,12 +19,17 @@ Control (on the proxy itself, never forwarded):
   GET    /_proxy/stats    {"forwarded": n, "faults": {"status": n, ...}, "pending": [...], "requests": [...]}
 
     fault_proxy.py --upstream http://127.0.0.1:18080 [--port 0] [--port-file F] [--plan plan.json]
+                   [--tls-cert C --tls-key K [--client-ca CA]]
+
+With --tls-cert/--tls-key it speaks https; with --client-ca it also requires a client certificate
+issued by that CA (mutual TLS), as a gateway in front of a hospital's FHIR server might.
 """
 import argparse
 import http.client
 import json
 import os
 import socket
+import ssl
 import struct
 import threading
 import time
@@ -192,6 +197,9 @@ def main():
     parser.add_argument("--port", type=int, default=0)
     parser.add_argument("--port-file")
     parser.add_argument("--plan", help="a JSON file with the initial list of faults")
+    parser.add_argument("--tls-cert", help="serve https with this PEM certificate")
+    parser.add_argument("--tls-key", help="... and this PEM key")
+    parser.add_argument("--client-ca", help="require client certificates issued by this PEM CA (mutual TLS)")
     parser.add_argument("--max-seconds", type=float, default=900, help="stop by itself after this long")
     args = parser.parse_args()
     upstream = urlsplit(args.upstream)
@@ -204,6 +212,13 @@ def main():
             Handler.plan.add(json.load(f))
     server = ThreadingHTTPServer(("127.0.0.1", args.port), Handler)
     server.daemon_threads = True
+    if args.tls_cert:
+        context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        context.load_cert_chain(args.tls_cert, args.tls_key)
+        if args.client_ca:
+            context.verify_mode = ssl.CERT_REQUIRED
+            context.load_verify_locations(args.client_ca)
+        server.socket = context.wrap_socket(server.socket, server_side=True)
     port = server.server_address[1]
     if args.port_file:
         with open(args.port_file + ".tmp", "w") as f:
