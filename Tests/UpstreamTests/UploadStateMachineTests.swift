@@ -252,6 +252,19 @@ final class UploadStateMachineTests: XCTestCase {
         XCTAssertEqual(machine.consecutiveFailures, 0)
     }
 
+    func testSingleModeSendsEachResourceAloneAndAFailureKeepsTheRest() {
+        var machine = machine(.single)
+        var step = machine.leased(candidates([item(1), item(2), item(3)]), now: now)
+        XCTAssertEqual(sentIDs(step), [1])
+        step = machine.replied(.response(status: 201, retryAfter: nil, body: .bundle(Bundle(type: "batch-response", entry: [
+            .init(response: .init(status: "201", location: "Observation/o1/_history/1"))]))), now: now)
+        XCTAssertEqual(step.settle, [OutboxSettlement(OutboxID(1), .accept(serverID: "o1", serverVersion: "1"))])
+        XCTAssertEqual(sentIDs(step), [2])
+        step = machine.replied(.response(status: 503, retryAfter: .seconds(5), body: .other), now: now)
+        XCTAssertEqual(step.settle.map(\.id.rawValue), [2, 3])
+        XCTAssertEqual(step.next, .done(pause: .seconds(5)))
+    }
+
     func testNeverTwoEntriesForOneIdentityInABundle() {
         var machine = machine()
         let step = machine.leased(candidates([item(1, identity: "a"), item(2, identity: "b"), item(3, identity: "a")]), now: now)

@@ -93,6 +93,23 @@ final class UploaderTests: XCTestCase {
         XCTAssertEqual(pending, 2, "kept, not lost")
     }
 
+    func testSingleModeSendsOneRESTCallPerResourceAndSettlesEachOnItsOwn() async throws {
+        let server = FakeFHIRServer(refuse: { json in
+            if case .object(let object) = json, object["id"] == "obs-2" { return "bad" }
+            return nil
+        })
+        let fixture = try UploadFixture(server: server)
+        try await fixture.enqueue(observations: 1...3)
+        let uploader = fixture.uploader(UploadSettings(bundleType: .single))
+        let report = try await uploader.uploadOnce()
+        XCTAssertEqual(report, RoundReport(leased: 3, accepted: 2, rejected: 1))
+        let requests = await server.requests
+        XCTAssertEqual(requests.map { "\($0.method) \($0.url.dropFirst(FakeFHIRServer.base.count))" },
+                       ["PUT /Observation/obs-1", "PUT /Observation/obs-2", "PUT /Observation/obs-3"])
+        let keys = await server.resources.keys.sorted()
+        XCTAssertEqual(keys, ["Observation/obs-1", "Observation/obs-3"])
+    }
+
     func testThrottlingWaitsAsLongAsRetryAfterAsks() async throws {
         let fixture = try UploadFixture()
         try await fixture.enqueue(observations: 1...2)

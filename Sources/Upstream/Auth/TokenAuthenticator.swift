@@ -12,11 +12,18 @@ enum TokenClientAuthentication: Sendable {
     case privateKeyJWT(ClientAssertionBuilder)
 }
 
+/// An authenticator that fetches credentials from somewhere and can say how often it did, for the
+/// token-refresh metric.
+public protocol CredentialRequestCounting: Sendable {
+    /// Token requests sent so far, successful or not.
+    var credentialRequests: Int { get async }
+}
+
 /// OAuth2 client-credentials grant with any client authentication: obtains an access token from
 /// the token endpoint through the same transport as the FHIR requests, caches it until shortly
 /// before it expires, and drops it on `invalidate()` (the client's reaction to a 401).
 /// Concurrent requests that find no valid token share one token request.
-public actor OAuth2TokenAuthenticator: UpstreamAuthenticator {
+public actor OAuth2TokenAuthenticator: UpstreamAuthenticator, CredentialRequestCounting {
     struct Token: Sendable {
         var value: String
         var expires: Timestamp
@@ -32,8 +39,7 @@ public actor OAuth2TokenAuthenticator: UpstreamAuthenticator {
 
     private var token: Token?
     private var pending: Task<Token, any Error>?
-    /// Token requests sent, successful or not; a metric of refreshes.
-    public private(set) var tokenRequests = 0
+    public private(set) var credentialRequests = 0
 
     init(
         tokenURL: String, clientAuthentication: TokenClientAuthentication, scope: String?, resource: String?,
@@ -70,7 +76,7 @@ public actor OAuth2TokenAuthenticator: UpstreamAuthenticator {
     }
 
     private func requestToken() async throws(UpstreamAuthError) -> Token {
-        tokenRequests += 1
+        credentialRequests += 1
         let request = try tokenRequest(at: now())
         let response: UpstreamResponse
         do {

@@ -1,9 +1,13 @@
 /// How resources travel to one upstream server.
 public struct UploadSettings: Sendable, Equatable {
     /// `transaction`: all entries of a bundle commit together (a rejected bundle is bisected to
-    /// find the offending entry); `batch`: the server settles each entry on its own.
+    /// find the offending entry); `batch`: the server settles each entry on its own; `single`:
+    /// one request per resource.
     public enum BundleType: String, Sendable, CaseIterable {
         case transaction, batch
+        /// No bundle: one REST call per resource (servers without batch support, and the
+        /// baseline bundles are measured against).
+        case single
     }
 
     /// How a re-sent resource (lost reply, crash, retry) avoids becoming a duplicate.

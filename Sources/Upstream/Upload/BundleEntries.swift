@@ -28,7 +28,7 @@ struct EntryBuilder: Sendable {
     }
 
     func bundle(_ items: [OutboxItem], type: UploadSettings.BundleType) -> Bundle {
-        Bundle(type: type.rawValue, entry: items.compactMap(entry(for:)))
+        Bundle(type: type == .transaction ? "transaction" : "batch", entry: items.compactMap(entry(for:)))
     }
 
     /// `system|value` of the resource's first identifier, percent-encoded for a query, or nil

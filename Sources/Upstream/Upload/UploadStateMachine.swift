@@ -84,7 +84,11 @@ struct UploadStateMachine<Random: RandomNumberGenerator> {
             }
             group.append(candidate)
         }
-        if !group.isEmpty { queue.append(group) }
+        if bundleType == .single {
+            queue = group.map { [$0] }
+        } else if !group.isEmpty {
+            queue.append(group)
+        }
         return Step(settle: settle, next: sendNext())
     }
 
@@ -150,8 +154,8 @@ struct UploadStateMachine<Random: RandomNumberGenerator> {
         if case .bundle(let bundle) = body, bundle.entry.count == inFlight.count {
             responses = bundle.entry.map(\.response)
         }
-        if bundleType == .transaction {
-            // All or nothing: a 2xx means every entry committed.
+        if bundleType != .batch {
+            // All or nothing: a 2xx means every entry committed (a single request has one).
             return inFlight.enumerated().map { index, candidate in
                 let response = index < responses.count ? responses[index] : nil
                 let version = ServerVersion(location: response?.location, etag: response?.etag)

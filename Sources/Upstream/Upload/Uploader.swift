@@ -164,10 +164,18 @@ public actor Uploader {
 
     /// Sends one bundle and journals the attempt (ids and counts only).
     private func send(_ group: [UploadStateMachine<SplitMix64>.Candidate]) async -> UploadStateMachine<SplitMix64>.Reply {
-        let bundle = Bundle(type: settings.bundleType.rawValue, entry: group.compactMap(\.entry))
+        let request: UpstreamRequest
         var body: [UInt8] = []
-        JSONWriter().write(bundle.json, into: &body)
-        let request = client.request("POST", "", body: body)
+        if settings.bundleType == .single, group.count == 1, let entry = group[0].entry, let call = entry.request {
+            if let resource = entry.resource { JSONWriter().write(resource, into: &body) }
+            var headers = HTTPHeaders()
+            if let condition = call.ifNoneExist { headers.set("If-None-Exist", condition) }
+            request = client.request(call.method, call.url, body: body, headers: headers)
+        } else {
+            let bundle = Bundle(type: settings.bundleType == .transaction ? "transaction" : "batch", entry: group.compactMap(\.entry))
+            JSONWriter().write(bundle.json, into: &body)
+            request = client.request("POST", "", body: body)
+        }
         let started = now()
         counters.requests += 1
         if group.contains(where: { $0.item.attempts > 1 }) { counters.retries += 1 }
@@ -179,8 +187,15 @@ public actor Uploader {
         do {
             let response = try await client.send(request)
             details["status"] = .int(Int64(response.status))
+            var replyBody = Self.replyBody(response)
+            if settings.bundleType == .single, (200..<300).contains(response.status) {
+                // The one entry's outcome is in the headers, as a bundle reply would carry it.
+                replyBody = .bundle(Bundle(type: "batch-response", entry: [Bundle.Entry(response: Bundle.Response(
+                    status: String(response.status), location: response.headers["Location"] ?? response.headers["Content-Location"],
+                    etag: response.headers["ETag"]))]))
+            }
             reply = .response(status: response.status, retryAfter: RetryAfter.parse(response.headers["Retry-After"], now: now()),
-                              body: Self.replyBody(response))
+                              body: replyBody)
         } catch {
             details["error"] = .string(error.kind.rawValue)
             counters.lastError = error.description

@@ -368,6 +368,8 @@ struct UpstreamCheck {
         capabilities["transaction"] = .bool(transaction)
         capabilities["batch"] = .bool(batch)
         switch (bundleType, transaction, batch) {
+        case (.single, _, _):
+            note("bundles", .ok, "single: one request per resource, no Bundles needed")
         case (.batch, _, true), (.transaction, true, _):
             note("bundles", .ok, "\(bundleType.rawValue) Bundles supported")
         case (.batch, true, false):
