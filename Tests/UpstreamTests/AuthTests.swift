@@ -208,6 +208,8 @@ final class AuthTokenCachingTests: XCTestCase {
         }
         XCTAssertEqual(Set(headers), ["Bearer t1"])
         XCTAssertEqual(transport.tokenRequests.count, 1)
+        let counted = await (authenticator as? any CredentialRequestCounting)?.credentialRequests
+        XCTAssertEqual(counted, 1)
     }
 
     func testFHIRClientRefreshesOnceAfter401() async throws {
