@@ -140,6 +140,36 @@ final class UpstreamCheckEndToEndTests: XCTestCase {
         XCTAssertEqual(reply.status, 200)
     }
 
+    func testAdviceWhenTheServerDeclaresLessThanTheConfiguredModesNeed() throws {
+        guard let venv = TestVenv.directory() else { return }
+        let server = try FHIRServer(venv: venv, home: work.appendingPathComponent("sekmet"))
+        try server.start()
+        defer { server.stop() }
+        let proxy = try PeerProcess(script: "fault_proxy.py", arguments: ["--upstream", server.rootURL], venv: venv, directory: work)
+        defer { proxy.stop() }
+        // The server's own CapabilityStatement, minus batch and update-create.
+        guard let reply = server.get("metadata"), var statement = try JSONSerialization.jsonObject(with: reply.body) as? [String: Any],
+            var rest = (statement["rest"] as? [[String: Any]])?.first
+        else { return XCTFail("no CapabilityStatement") }
+        rest["interaction"] = [["code": "transaction"]]
+        rest["resource"] = (rest["resource"] as? [[String: Any]] ?? []).map { resource -> [String: Any] in
+            var resource = resource
+            resource["updateCreate"] = false
+            return resource
+        }
+        statement["rest"] = [rest]
+        _ = try proxy.json("POST", "/_proxy/faults", body: [["kind": "status", "status": 200, "body": statement, "pathContains": "/metadata", "count": 100]])
+        let url = "http://127.0.0.1:\(proxy.port)/fhir"
+
+        let unfit = try CommandRunner.run(["upstream", "check", "--url", url, "--bundle-type", "batch", "--idempotency", "put"])
+        XCTAssertEqual(unfit.status, 1, unfit.stdoutText)
+        XCTAssertTrue(unfit.stdoutText.contains("set bundleType: transaction"), unfit.stdoutText)
+        XCTAssertTrue(unfit.stdoutText.contains("set idempotency: conditional-create"), unfit.stdoutText)
+
+        let fit = try CommandRunner.run(["upstream", "check", "--url", url, "--bundle-type", "transaction", "--idempotency", "conditional-create"])
+        XCTAssertEqual(fit.status, 0, fit.stdoutText)
+    }
+
     func testAnUnreachableServerIsUnusable() throws {
         let port = try freeLoopbackPort()
         let run = try CommandRunner.run(["upstream", "check", "--url", "http://127.0.0.1:\(port)/fhir", "--timeout", "3"])

@@ -2,7 +2,8 @@
 """A fault-injecting HTTP proxy for tests (standard library only). It forwards requests to one
 upstream server and, following a fault plan, instead:
 
-  status      answers itself with `status` (429, 500, 503, ...) and an OperationOutcome, with
+  status      answers itself with `status` (429, 500, 503, ...) and an OperationOutcome (or
+              `body`, any JSON, e.g. a CapabilityStatement that declares less), with
               `Retry-After: retryAfter` when given; the server never sees the request
   delay       waits `seconds` (past the client's timeout) and then forwards, so the server
               may commit a request whose client has given up
@@ -152,7 +153,7 @@ class Handler(BaseHTTPRequestHandler):
         kind = fault["kind"] if fault else None
         if kind == "status":
             status = int(fault.get("status", 503))
-            outcome = json.dumps({"resourceType": "OperationOutcome", "issue": [
+            outcome = json.dumps(fault.get("body") or {"resourceType": "OperationOutcome", "issue": [
                 {"severity": "error", "code": "transient" if status >= 500 or status == 429 else "processing",
                  "diagnostics": f"injected {status}"}]}).encode()
             self.send_response(status)

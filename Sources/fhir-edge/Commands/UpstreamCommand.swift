@@ -150,7 +150,7 @@ struct UpstreamConnectionOptions: ParsableArguments {
     @Option(name: .customLong("client-key"), help: "PEM key of the client certificate.")
     var clientKey: String?
 
-    @Option(name: .customLong("bundle-type"), help: "The bundle type the gateway will send: batch (default) or transaction.")
+    @Option(name: .customLong("bundle-type"), help: "How resources travel: batch (default) or transaction Bundles, or single (one request per resource).")
     var bundleType: String = UploadSettings().bundleType.rawValue
     @Option(name: .long, help: "The idempotency scheme: put (default) or conditional-create.")
     var idempotency: String = UploadSettings().idempotency.rawValue
@@ -162,7 +162,7 @@ struct UpstreamConnectionOptions: ParsableArguments {
     func resolve() throws -> (UpstreamAuthConfiguration, CurlTransport, UploadSettings) {
         let configuration = try authConfiguration()
         guard let bundle = UploadSettings.BundleType(rawValue: bundleType) else {
-            throw ValidationError("--bundle-type must be batch or transaction")
+            throw ValidationError("--bundle-type must be one of: " + UploadSettings.BundleType.allCases.map(\.rawValue).joined(separator: ", "))
         }
         guard let scheme = UploadSettings.Idempotency(rawValue: idempotency) else {
             throw ValidationError("--idempotency must be put or conditional-create")
