@@ -15,7 +15,10 @@ cd "$(dirname "$0")/.."
 count=${1:-100000}
 scratch=${BENCH_SCRATCH_PATH:-.build}
 scripts/setup.sh
-swift build -c release --scratch-path "$scratch" --product MappingBenchmark 2>&1 | grep -E "error|warning: [^']" && exit 1 || true
+if ! output=$(swift build -c release --scratch-path "$scratch" --product MappingBenchmark 2>&1); then
+    echo "$output" | grep -E "error" >&2
+    exit 1
+fi
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 fixtures=Benchmarks/fixtures
