@@ -110,7 +110,7 @@ final class UploadEndToEndTests: XCTestCase {
         guard try start() else { return }
         let store = try openStore()
         let combinations: [(UploadSettings.BundleType, UploadSettings.Idempotency)] = [
-            (.batch, .put), (.transaction, .put), (.batch, .conditionalCreate), (.transaction, .conditionalCreate),
+            (.batch, .put), (.transaction, .put), (.batch, .conditionalCreate), (.transaction, .conditionalCreate), (.single, .put),
         ]
         for (bundle, scheme) in combinations {
             let tag = "\(bundle.rawValue)-\(scheme.rawValue)"
@@ -200,7 +200,7 @@ final class UploadEndToEndTests: XCTestCase {
             XCTAssertTrue(dead.first?.errorMessage.contains("colour") ?? false, "\(tag): \(dead.first?.errorMessage ?? "")")
         }
         let all = try await store.reader.deadLetters()
-        XCTAssertEqual(all.count, 2, "only the rejected resources: \(all.map(\.resourceID))")
+        XCTAssertEqual(all.count, UploadSettings.BundleType.allCases.count, "only the rejected resources: \(all.map(\.resourceID))")
     }
 
     func testSIGKILLOfTheGatewayMidUploadLeavesEachReadingOnceOnTheServer() async throws {
