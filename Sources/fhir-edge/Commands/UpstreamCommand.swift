@@ -262,7 +262,7 @@ struct UpstreamCheck {
             note("connect", .failed, "\(url) is not an http(s) URL")
             return
         }
-        if lower.hasPrefix("http://"), !isLoopback(url) {
+        if lower.hasPrefix("http://"), !CurlTransport.isLoopback(url) {
             note("connect", configuration.mode == .none ? .warning : .failed,
                  "plain http to a host that is not loopback: health data and credentials would cross the network unencrypted; use https")
             if configuration.mode != .none { return }
@@ -429,14 +429,6 @@ struct UpstreamCheck {
             }
         }
         return nil
-    }
-
-    func isLoopback(_ url: String) -> Bool {
-        let afterScheme = url.split(separator: "/", maxSplits: 3, omittingEmptySubsequences: true).dropFirst().first.map(String.init) ?? ""
-        var host = afterScheme.split(separator: "@").last.map(String.init) ?? afterScheme
-        if host.hasPrefix("[") { host = String(host.prefix { $0 != "]" }.dropFirst()) } else { host = String(host.prefix { $0 != ":" }) }
-        host = host.lowercased()
-        return host == "localhost" || host.hasPrefix("127.") || host == "::1"
     }
 
     var lines: [String] {
