@@ -53,7 +53,7 @@ let package = Package(
         .target(
             name: "Gateway",
             dependencies: [
-                "EdgeCore", "JSONQuery", "FHIRModel", "Mapping", "Store", "Audit",
+                "EdgeCore", "JSONQuery", "FHIRModel", "Mapping", "Store", "Audit", "Upstream",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "Yams", package: "Yams"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
@@ -96,7 +96,7 @@ let package = Package(
             name: "UpstreamEndToEndTests",
             dependencies: ["fhir-edge", "Upstream", "Store", "Audit", "FHIRModel", "EdgeCore", "JSONQuery", "TestSupport"],
             swiftSettings: strict),
-        .testTarget(name: "GatewayTests", dependencies: ["Gateway", "Store", "Audit", "Mapping", "EdgeCore", "JSONQuery"], swiftSettings: strict),
+        .testTarget(name: "GatewayTests", dependencies: ["Gateway", "Upstream", "Store", "Audit", "Mapping", "EdgeCore", "JSONQuery"], swiftSettings: strict),
         // Process-level: runs the built daemon and commands on loopback (crash safety, tampering, backpressure).
         .testTarget(name: "PipelineTests", dependencies: ["fhir-edge", "TestSupport", "Store", "Audit", "JSONQuery", "EdgeCore"], swiftSettings: strict),
     ],

@@ -6,6 +6,7 @@ import JSONQuery
 public import Logging
 import ServiceLifecycle
 import UnixSignals
+import Upstream
 public import Store
 import Synchronization
 
@@ -25,6 +26,7 @@ public final class Gateway: Sendable {
     let api: LocalAPI
     let now: @Sendable () -> Timestamp
     let logger: Logger
+    let uploaderSlot = UploaderSlot()
     private let group = Mutex<ServiceGroup?>(nil)
 
     /// Opens (creating when needed) the store in the configured data directory.
@@ -50,7 +52,18 @@ public final class Gateway: Sendable {
         self.mappingStage = mappingStage
         self.api = LocalAPI(
             configuration: configuration, catalog: catalog, store: store, monitor: monitor, accessJournal: accessJournal,
-            onCommitted: { mappingStage.wake() }, now: now, logger: logger)
+            onCommitted: { mappingStage.wake() }, uploaderMetrics: { [uploaderSlot] in
+                guard let uploader = uploaderSlot.uploader else { return nil }
+                return await uploader.metrics().prometheusText(now: now())
+            }, now: now, logger: logger)
+    }
+
+    /// The uploader for `upstream`, with its credentials read now (from files or the environment).
+    func makeUploader(_ upstream: GatewayConfiguration.UpstreamServer) throws -> Uploader {
+        let transport = CurlTransport(options: upstream.transport)
+        let authenticator = try upstream.auth.makeAuthenticator(transport: transport, now: now)
+        let client = FHIRClient(baseURL: upstream.url, transport: transport, authenticator: authenticator)
+        return Uploader(store: store, client: client, settings: upstream.upload, now: now, logger: logger)
     }
 
     public static let systemClock: @Sendable () -> Timestamp = Store.systemClock
@@ -75,7 +88,9 @@ public final class Gateway: Sendable {
         handlesSignals: Bool = true,
         onListening: @escaping @Sendable (ListenAddress) async -> Void = { _ in }
     ) async throws {
+        let uploader: Uploader?
         do {
+            uploader = try configuration.upstream.map(makeUploader)
             try await prepare()
         } catch {
             try? store.close()
@@ -94,16 +109,22 @@ public final class Gateway: Sendable {
             logger: logger)
         let retention = RetentionService(store: store, logger: logger)
         // Started in this order, stopped in the reverse: intake first, journal last.
+        var services: [ServiceGroupConfiguration.ServiceConfiguration] = [.init(service: accessJournal), .init(service: retention)]
+        // The uploader stops after intake and mapping, and before retention and the journal.
+        if let uploader { services.append(.init(service: UploaderService(uploader: uploader))) }
+        services += [.init(service: mappingStage), .init(service: server)]
         let group = ServiceGroup(configuration: ServiceGroupConfiguration(
-            services: [
-                .init(service: accessJournal),
-                .init(service: retention),
-                .init(service: mappingStage),
-                .init(service: server),
-            ],
+            services: services,
             gracefulShutdownSignals: handlesSignals ? [.sigterm, .sigint] : [],
             logger: logger))
         self.group.withLock { $0 = group }
+        uploaderSlot.set(uploader)
+        if let upstream = configuration.upstream {
+            logger.info("Uploading to the upstream FHIR server", metadata: [
+                "edge.upstream.url": "\(upstream.url)", "edge.upstream.bundle": "\(upstream.upload.bundleType.rawValue)",
+                "edge.upstream.idempotency": "\(upstream.upload.idempotency.rawValue)", "edge.upstream.auth": "\(upstream.auth.mode.name)",
+            ])
+        }
         defer { self.group.withLock { $0 = nil } }
         do {
             try await group.run()

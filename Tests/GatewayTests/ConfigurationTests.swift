@@ -107,7 +107,7 @@ final class ConfigurationTests: XCTestCase {
             XCTAssertNotNil(byPath[path], "no problem reported at \(path); got \(found.map(\.description))")
         }
         XCTAssertEqual(found.count, 10, found.map(\.description).joined(separator: "\n"))
-        XCTAssertTrue(byPath["upstream"]?.first?.message.contains("unknown key") ?? false)
+        XCTAssertTrue(byPath["upstream"]?.first?.message.contains("expected a mapping") ?? false, "upstream is a section, not a URL")
         XCTAssertTrue(byPath["http.maxBodySise"]?.first?.message.contains("maxBodySize") ?? false, "unknown keys list the known ones")
     }
 

@@ -6,10 +6,13 @@ import Yams
 public struct ConfigurationOverrides: Sendable, Equatable {
     public var dataDirectory: String?
     public var listen: String?
+    /// `demo --upstream URL`: the upstream base URL (no authentication, so loopback only).
+    public var upstream: String?
 
-    public init(dataDirectory: String? = nil, listen: String? = nil) {
+    public init(dataDirectory: String? = nil, listen: String? = nil, upstream: String? = nil) {
         self.dataDirectory = dataDirectory
         self.listen = listen
+        self.upstream = upstream
     }
 }
 
@@ -68,7 +71,7 @@ enum ConfigurationDecoder {
     static func decode(
         _ root: Node, reader: inout YAMLNodeReader, file: String, baseDirectory: String, overrides: ConfigurationOverrides
     ) -> GatewayConfiguration? {
-        let keys: Set<String> = ["dataDir", "demo", "http", "store", "profiles", "clients", "mapping"]
+        let keys: Set<String> = ["dataDir", "demo", "http", "store", "profiles", "clients", "mapping", "upstream"]
         guard let members = reader.mapping(root, at: "", known: keys) else { return nil }
 
         var dataDirectory: String?
@@ -119,10 +122,12 @@ enum ConfigurationDecoder {
             }
         }
 
+        let upstream = decodeUpstream(members["upstream"], urlOverride: overrides.upstream, reader: &reader, baseDirectory: baseDirectory)
+
         guard let dataDirectory, let profiles else { return nil }
         return GatewayConfiguration(
             file: file, dataDirectory: dataDirectory, explicitStorePath: storePath, http: http, store: store,
-            profiles: profiles, clients: clients, mapping: mapping, demo: demo)
+            profiles: profiles, clients: clients, mapping: mapping, demo: demo, upstream: upstream)
     }
 
     static func decodeHTTP(_ node: Node, reader: inout YAMLNodeReader) -> GatewayConfiguration.HTTP {

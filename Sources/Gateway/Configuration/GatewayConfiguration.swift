@@ -15,6 +15,8 @@ public struct GatewayConfiguration: Sendable {
     public var mapping: Mapping
     /// Loopback-only, token-free ingest for the `demo-vitals` profile.
     public var demo: Bool
+    /// The FHIR server resources are uploaded to; nil: buffer only.
+    public var upstream: UpstreamServer?
 
     /// The SQLite file of the store.
     public var storePath: String {
@@ -113,7 +115,7 @@ public struct GatewayConfiguration: Sendable {
     public init(
         file: String, dataDirectory: String, explicitStorePath: String? = nil, http: HTTP = HTTP(),
         store: StoreBounds = StoreBounds(), profiles: Profiles, clients: [Client] = [],
-        mapping: Mapping = Mapping(), demo: Bool = false
+        mapping: Mapping = Mapping(), demo: Bool = false, upstream: UpstreamServer? = nil
     ) {
         self.file = file
         self.dataDirectory = dataDirectory
@@ -124,6 +126,7 @@ public struct GatewayConfiguration: Sendable {
         self.clients = clients
         self.mapping = mapping
         self.demo = demo
+        self.upstream = upstream
     }
 }
 

@@ -48,15 +48,19 @@ struct LocalAPI: Sendable {
     let authenticator: ClientAuthenticator
     /// Called after each commit, to wake the mapping stage.
     let onCommitted: @Sendable () -> Void
+    /// The uploader's Prometheus families, when an upstream is configured.
+    let uploaderMetrics: @Sendable () async -> String?
     let now: @Sendable () -> Timestamp
     let logger: Logger
 
     init(
         configuration: GatewayConfiguration, catalog: DeviceProfileCatalog, store: Store, monitor: GatewayMonitor,
         accessJournal: AccessJournal, onCommitted: @escaping @Sendable () -> Void = {},
+        uploaderMetrics: @escaping @Sendable () async -> String? = { nil },
         now: @escaping @Sendable () -> Timestamp, logger: Logger
     ) {
         self.onCommitted = onCommitted
+        self.uploaderMetrics = uploaderMetrics
         self.configuration = configuration
         self.catalog = catalog
         self.store = store
@@ -201,7 +205,8 @@ struct LocalAPI: Sendable {
     func metrics() async -> Response {
         let snapshot = await snapshot()
         let maxAge = configuration.store.maxAgeMilliseconds.map { Double($0) / 1000 }
-        let text = await monitor.prometheusText(store: snapshot, maxAgeSeconds: maxAge)
+        var text = await monitor.prometheusText(store: snapshot, maxAgeSeconds: maxAge)
+        if let upstream = await uploaderMetrics() { text += upstream }
         return Response(
             status: .ok, headers: [.contentType: "text/plain; version=0.0.4; charset=utf-8"],
             body: ResponseBody(byteBuffer: ByteBuffer(string: text)))

@@ -4,7 +4,7 @@ import Gateway
 struct DemoCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "demo",
-        abstract: "Run the gateway on the bundled demo configuration (no upstream: buffers locally).",
+        abstract: "Run the gateway on the bundled demo configuration (buffers locally, or uploads to --upstream).",
         discussion: """
             Uses packaging/demo/config.yaml and the device-profiles folder, found next to an installed
             binary (<prefix>/share/fhir-edge/demo/config.yaml, <prefix>/share/fhir-edge/device-profiles)
@@ -18,12 +18,15 @@ struct DemoCommand: AsyncParsableCommand {
     @Option(name: .long, help: "HOST:PORT of the local API (loopback only in demo mode).")
     var listen: String?
 
+    @Option(name: .long, help: "FHIR base URL of a loopback server to upload to (PUT by deterministic id, no authentication).")
+    var upstream: String?
+
     func run() async throws {
         guard let bundled = GatewayLauncher.bundledDemo(executablePath: CommandLine.arguments.first ?? "") else {
             reportToStandardError("fhir-edge: cannot find the bundled demo (share/fhir-edge/demo/config.yaml or packaging/demo/config.yaml)")
             throw ExitCode(1)
         }
-        let overrides = ConfigurationOverrides(dataDirectory: dataDir, listen: listen)
+        let overrides = ConfigurationOverrides(dataDirectory: dataDir, listen: listen, upstream: upstream)
         try await DaemonStart.run(file: bundled.config, overrides: overrides, profilesDirectory: bundled.profiles)
     }
 }
