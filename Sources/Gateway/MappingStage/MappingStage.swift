@@ -224,14 +224,18 @@ final class MappingStage: Service, Sendable {
                 result.resources.append(OutboxResource(
                     inboxID: nil, resourceType: "Device", resourceID: id, identityKey: "Device/" + id, json: device.json))
             }
+            var text: [UInt8] = []
             for observation in conversion.observations {
                 guard let id = observation.id else { continue }
                 let identifier = observation.identifier.first
                 let identityKey = identifier.map { ($0.system ?? "") + "|" + ($0.value ?? "") } ?? "Observation/" + id
                 let origin = Self.origin(of: observation, among: sources)
+                // Straight to bytes, the same text the tree would write; the buffer is reused.
+                text.removeAll(keepingCapacity: true)
+                observation.writeJSON(into: &text)
                 result.resources.append(OutboxResource(
                     inboxID: origin.flatMap { failed.contains($0) ? nil : $0 }, resourceType: "Observation", resourceID: id,
-                    identityKey: identityKey, json: observation.json))
+                    identityKey: identityKey, jsonText: text))
             }
             summary.observations += conversion.observations.count
         }

@@ -34,12 +34,15 @@ extension Store {
                 """)
             var ids: [InboxID] = []
             ids.reserveCapacity(messages.count)
+            // Unchecked: the count matches the SQL, and a statement whose step failed is dropped
+            // from GRDB's cache, never reused.
             for message in messages {
-                try insert.execute(arguments: [
+                insert.setUncheckedArguments([
                     message.profile.rawValue, message.transport.rawValue, message.sourceID, message.deviceID,
                     message.receivedAt.millisecondsSinceEpoch, message.deviceTime?.millisecondsSinceEpoch,
                     Data(message.payload), message.payload.count,
                 ])
+                try insert.execute()
                 ids.append(InboxID(db.lastInsertedRowID))
             }
             try Meta.add(.received, Int64(messages.count), db)
@@ -122,10 +125,7 @@ extension Store {
                     throw StoreError(.invalidState, "the message is \(state), not claimed; claim it before completing its mapping", location: id.description)
                 }
             }
-            var outboxIDs: [OutboxID] = []
-            for resource in result.resources {
-                outboxIDs.append(try OutboxTable.enqueue(resource, replayCount: 0, time: time, db))
-            }
+            let outboxIDs = try OutboxTable.enqueue(result.resources, replayCount: 0, time: time, db)
             var events: [JournalEvent] = []
             var failed = Set<InboxID>()
             for failure in result.failures where failed.insert(failure.inboxID).inserted {
@@ -146,7 +146,10 @@ extension Store {
             }
             let mapped = result.inboxIDs.filter { !failed.contains($0) }
             let markMapped = try db.cachedStatement(sql: "UPDATE inbox SET state = 'mapped' WHERE id = ?")
-            for id in mapped { try markMapped.execute(arguments: [id.rawValue]) }
+            for id in mapped {
+                markMapped.setUncheckedArguments([id.rawValue])
+                try markMapped.execute()
+            }
             let summary = JournalEvent(
                 kind: .mappingCompleted, actor: actor,
                 subjects: mapped.map(JournalSubject.inbox) + outboxIDs.map(JournalSubject.outbox),

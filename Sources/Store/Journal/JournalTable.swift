@@ -6,7 +6,7 @@ import JSONQuery
 /// keys, readable with the sqlite3 command-line tool.
 enum JournalTable {
     static func head(_ db: Database) throws -> JournalHead? {
-        guard let row = try Row.fetchOne(db, sql: "SELECT value, text FROM store_meta WHERE key = 'journal_head'") else { return nil }
+        guard let row = try Row.fetchOne(db.cachedStatement(sql: "SELECT value, text FROM store_meta WHERE key = 'journal_head'")) else { return nil }
         let sequence: Int64 = row["value"]
         guard sequence > 0, let hash: String = row["text"] else { return nil }
         return JournalHead(sequence: sequence, hash: hash)

@@ -25,6 +25,13 @@ public struct OutboxResource: Sendable, Equatable {
         self.init(inboxID: inboxID, resourceType: resourceType, resourceID: resourceID, identityKey: identityKey,
                   body: JSONWriter().string(json))
     }
+
+    /// From compact JSON text the caller has already written (e.g. a model type serialising
+    /// itself straight to bytes), so that no tree is built just to be written out again.
+    public init(inboxID: InboxID?, resourceType: String, resourceID: String, identityKey: String, jsonText: [UInt8]) {
+        self.init(inboxID: inboxID, resourceType: resourceType, resourceID: resourceID, identityKey: identityKey,
+                  body: String(decoding: jsonText, as: UTF8.self))
+    }
 }
 
 /// Where an outbox row is in its life.

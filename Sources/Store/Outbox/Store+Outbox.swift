@@ -108,22 +108,58 @@ enum OutboxTable {
     /// Inserts a pending row, or replaces the body of the pending row with the same identity
     /// (a resend of the newest state is enough; one entry per identity per bundle).
     static func enqueue(_ resource: OutboxResource, replayCount: Int, time: Timestamp, _ db: Database) throws -> OutboxID {
-        let size = resource.body.utf8.count
-        let pendingWithIdentity = try db.cachedStatement(sql: """
-            SELECT id FROM outbox WHERE identity_key = ? AND state = 'pending' ORDER BY id DESC LIMIT 1
+        try enqueue([resource], replayCount: replayCount, time: time, db)[0]
+    }
+
+    /// `enqueue` for a batch, in order: the pending rows of the batch's identities are looked up
+    /// in one statement, and later resources of an identity replace earlier ones of the batch.
+    static func enqueue(_ resources: [OutboxResource], replayCount: Int, time: Timestamp, _ db: Database) throws -> [OutboxID] {
+        guard !resources.isEmpty else { return [] }
+        var pending = try pendingRows(identities: resources.map(\.identityKey), db)
+        let update = try db.cachedStatement(sql: """
+            UPDATE outbox SET inbox_id = ?, resource_type = ?, resource_id = ?, body = ?, size = ?, replay_count = ? WHERE id = ?
             """)
-        if let existing = try Int64.fetchOne(pendingWithIdentity, arguments: [resource.identityKey]) {
-            try db.cachedStatement(sql: """
-                UPDATE outbox SET inbox_id = ?, resource_type = ?, resource_id = ?, body = ?, size = ?, replay_count = ? WHERE id = ?
-                """).execute(arguments: [resource.inboxID?.rawValue, resource.resourceType, resource.resourceID, resource.body, size,
-                                 replayCount, existing])
-            return OutboxID(existing)
-        }
-        try db.cachedStatement(sql: """
+        let insert = try db.cachedStatement(sql: """
             INSERT INTO outbox(inbox_id, resource_type, resource_id, identity_key, body, size, state, replay_count, created_at)
             VALUES (?, ?, ?, ?, ?, ?, 'pending', ?, ?)
-            """).execute(arguments: [resource.inboxID?.rawValue, resource.resourceType, resource.resourceID, resource.identityKey,
-                                     resource.body, size, replayCount, time.millisecondsSinceEpoch])
-        return OutboxID(db.lastInsertedRowID)
+            """)
+        let created = time.millisecondsSinceEpoch
+        var ids: [OutboxID] = []
+        ids.reserveCapacity(resources.count)
+        for resource in resources {
+            // Unchecked arguments skip GRDB's per-execution validation; the counts match the SQL
+            // above, and a statement whose step failed is dropped from the cache, never reused.
+            let size = resource.body.utf8.count
+            if let existing = pending[resource.identityKey] {
+                update.setUncheckedArguments([resource.inboxID?.rawValue, resource.resourceType, resource.resourceID, resource.body, size,
+                                              replayCount, existing])
+                try update.execute()
+                ids.append(OutboxID(existing))
+            } else {
+                insert.setUncheckedArguments([resource.inboxID?.rawValue, resource.resourceType, resource.resourceID, resource.identityKey,
+                                              resource.body, size, replayCount, created])
+                try insert.execute()
+                let id = db.lastInsertedRowID
+                pending[resource.identityKey] = id
+                ids.append(OutboxID(id))
+            }
+        }
+        return ids
+    }
+
+    /// The newest pending row of each identity that has one.
+    private static func pendingRows(identities: [String], _ db: Database) throws -> [String: Int64] {
+        let keys = JSONWriter().string(.array(identities.map(JSONValue.string)))
+        let rows = try Row.fetchCursor(db.cachedStatement(sql: """
+            SELECT o.identity_key, MAX(o.id) FROM (SELECT DISTINCT value FROM json_each(?)) AS k
+            JOIN outbox AS o ON o.identity_key = k.value AND o.state = 'pending'
+            GROUP BY o.identity_key
+            """), arguments: [keys])
+        var pending: [String: Int64] = [:]
+        while let row = try rows.next() {
+            let key: String = row[0]
+            pending[key] = row[1]
+        }
+        return pending
     }
 }

@@ -122,15 +122,16 @@ enum StoreSchema {
 enum Meta: String {
     case bytes, received, highWater = "high_water", refused, lease, journalHead = "journal_head"
 
+    // Cached statements: every write transaction reads and updates several counters.
     static func value(_ key: Meta, _ db: Database) throws -> Int64 {
-        try Int64.fetchOne(db, sql: "SELECT value FROM store_meta WHERE key = ?", arguments: [key.rawValue]) ?? 0
+        try Int64.fetchOne(db.cachedStatement(sql: "SELECT value FROM store_meta WHERE key = ?"), arguments: [key.rawValue]) ?? 0
     }
 
     static func set(_ key: Meta, _ value: Int64, text: String? = nil, _ db: Database) throws {
-        try db.execute(sql: "UPDATE store_meta SET value = ?, text = ? WHERE key = ?", arguments: [value, text, key.rawValue])
+        try db.cachedStatement(sql: "UPDATE store_meta SET value = ?, text = ? WHERE key = ?").execute(arguments: [value, text, key.rawValue])
     }
 
     static func add(_ key: Meta, _ delta: Int64, _ db: Database) throws {
-        try db.execute(sql: "UPDATE store_meta SET value = value + ? WHERE key = ?", arguments: [delta, key.rawValue])
+        try db.cachedStatement(sql: "UPDATE store_meta SET value = value + ? WHERE key = ?").execute(arguments: [delta, key.rawValue])
     }
 }
