@@ -116,9 +116,16 @@ extension Store {
             }
         }
         return try await write("complete mapping") { db in
-            let stateOf = try db.cachedStatement(sql: "SELECT state FROM inbox WHERE id = ?")
+            // One statement per step over the whole batch, ids passed as a JSON array.
+            let batch = InboxRow.idList(result.inboxIDs)
+            var states: [Int64: String] = [:]
+            states.reserveCapacity(result.inboxIDs.count)
+            let found = try Row.fetchCursor(db.cachedStatement(sql: """
+                SELECT id, state FROM inbox WHERE id IN (SELECT value FROM json_each(?))
+                """), arguments: [batch])
+            while let row = try found.next() { states[row[0]] = row[1] }
             for id in result.inboxIDs {
-                guard let state = try String.fetchOne(stateOf, arguments: [id.rawValue]) else {
+                guard let state = states[id.rawValue] else {
                     throw StoreError(.notFound, "the message is not in the inbox (evicted or already dead-lettered)", location: id.description)
                 }
                 guard state == "claimed" else {
@@ -145,11 +152,8 @@ extension Store {
                                            subjects: [.deadLetter(deadLetter), .inbox(failure.inboxID)], details: details))
             }
             let mapped = result.inboxIDs.filter { !failed.contains($0) }
-            let markMapped = try db.cachedStatement(sql: "UPDATE inbox SET state = 'mapped' WHERE id = ?")
-            for id in mapped {
-                markMapped.setUncheckedArguments([id.rawValue])
-                try markMapped.execute()
-            }
+            try db.cachedStatement(sql: "UPDATE inbox SET state = 'mapped' WHERE id IN (SELECT value FROM json_each(?))")
+                .execute(arguments: [failed.isEmpty ? batch : InboxRow.idList(mapped)])
             let summary = JournalEvent(
                 kind: .mappingCompleted, actor: actor,
                 subjects: mapped.map(JournalSubject.inbox) + outboxIDs.map(JournalSubject.outbox),
@@ -167,15 +171,28 @@ enum AppendOutcome: Sendable {
 }
 
 enum InboxRow {
+    /// `[1,2,3]`, for `json_each`.
+    static func idList(_ ids: [InboxID]) -> String {
+        var text = "["
+        text.reserveCapacity(ids.count * 8 + 2)
+        for (index, id) in ids.enumerated() {
+            if index > 0 { text += "," }
+            text += String(id.rawValue)
+        }
+        return text + "]"
+    }
+
+    /// Reads the columns by position (a name lookup folds case on every access), in the order
+    /// of `claimInbox`'s RETURNING clause.
     static func item(_ row: Row) -> InboxItem {
-        let payload: Data = row["payload"] ?? Data()
-        let deviceTime: Int64? = row["device_time"]
+        let payload: Data = row[7] ?? Data()
+        let deviceTime: Int64? = row[6]
         let message = InboxMessage(
-            profile: ProfileID(row["profile"] ?? ""), transport: Transport(rawValue: row["transport"] ?? ""),
-            sourceID: row["source_id"] ?? "", deviceID: row["device_id"],
-            receivedAt: Timestamp(millisecondsSinceEpoch: row["received_at"] ?? 0),
+            profile: ProfileID(row[1] ?? ""), transport: Transport(rawValue: row[2] ?? ""),
+            sourceID: row[3] ?? "", deviceID: row[4],
+            receivedAt: Timestamp(millisecondsSinceEpoch: row[5] ?? 0),
             deviceTime: deviceTime.map(Timestamp.init(millisecondsSinceEpoch:)),
             payload: [UInt8](payload))
-        return InboxItem(id: InboxID(row["id"] ?? 0), message: message, replayCount: row["replay_count"] ?? 0)
+        return InboxItem(id: InboxID(row[0] ?? 0), message: message, replayCount: row[8] ?? 0)
     }
 }
