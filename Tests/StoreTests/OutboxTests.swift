@@ -15,6 +15,27 @@ final class OutboxTests: XCTestCase {
         return store
     }
 
+    func testARepeatedIdentityInOneBatchKeepsOneRowWithTheNewestBodyAndTheBytesCounted() async throws {
+        let fixture = try StoreFixture()
+        let store = try await storeWithResources(fixture, identities: ["a"])
+        let ids = try await store.append([fixture.message(), fixture.message()], actor: "test")
+        _ = try await store.claimInbox(limit: 2)
+        let outbox = try await store.completeMapping(MappingResult(inboxIDs: ids, resources: [
+            fixture.resource(ids[0], identity: "a", body: #"{"id":"a2"}"#),
+            fixture.resource(ids[0], identity: "b", body: #"{"id":"b1"}"#),
+            fixture.resource(ids[1], identity: "b", body: #"{"id":"b2"}"#),
+            fixture.resource(ids[1], identity: "a", body: #"{"id":"a3"}"#),
+        ]))
+        XCTAssertEqual(outbox.count, 4)
+        XCTAssertEqual(outbox[0], outbox[3], "the pending row of an earlier batch is replaced")
+        XCTAssertEqual(outbox[1], outbox[2], "a row inserted earlier in the same batch is replaced")
+        XCTAssertEqual(try fixture.sqlite("SELECT identity_key || '=' || body FROM outbox ORDER BY id").output,
+                       "a={\"id\":\"a3\"}\nb={\"id\":\"b2\"}")
+        XCTAssertEqual(try fixture.sqlite("SELECT (SELECT value FROM store_meta WHERE key = 'bytes') = "
+                                          + "(SELECT SUM(size) FROM inbox) + (SELECT SUM(size) FROM outbox)").output, "1")
+        XCTAssertEqual(try fixture.sqlite("SELECT group_concat(state) FROM inbox").output, "mapped,mapped,mapped")
+    }
+
     func testSettleAcceptsRejectsAndKeeps() async throws {
         let fixture = try StoreFixture()
         let store = try await storeWithResources(fixture, identities: ["a", "b", "c"])
