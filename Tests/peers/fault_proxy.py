@@ -28,7 +28,6 @@ issued by that CA (mutual TLS), as a gateway in front of a hospital's FHIR serve
 import argparse
 import http.client
 import json
-import os
 import socket
 import ssl
 import struct
@@ -36,6 +35,8 @@ import threading
 import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import urlsplit
+
+from peer_serving import serve_bounded
 
 HOP_BY_HOP = {"connection", "keep-alive", "transfer-encoding", "te", "trailer", "upgrade", "proxy-connection", "content-length"}
 
@@ -220,16 +221,8 @@ def main():
             context.verify_mode = ssl.CERT_REQUIRED
             context.load_verify_locations(args.client_ca)
         server.socket = context.wrap_socket(server.socket, server_side=True)
-    port = server.server_address[1]
-    if args.port_file:
-        with open(args.port_file + ".tmp", "w") as f:
-            f.write(str(port))
-        os.replace(args.port_file + ".tmp", args.port_file)
-    print(f"fault proxy listening on 127.0.0.1:{port} -> {args.upstream}", flush=True)
-    timer = threading.Timer(args.max_seconds, server.shutdown)
-    timer.daemon = True
-    timer.start()
-    server.serve_forever()
+    serve_bounded(server, args.port_file, args.max_seconds,
+                  lambda port: f"fault proxy listening on 127.0.0.1:{port} -> {args.upstream}")
 
 
 if __name__ == "__main__":

@@ -15,7 +15,6 @@ POST /token is the endpoint; `keygen` makes keys in every PEM format for tests:
 import argparse
 import base64
 import json
-import os
 import sys
 import threading
 import time
@@ -25,6 +24,8 @@ from urllib.parse import parse_qs
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec, padding, rsa, utils
+
+from peer_serving import serve_bounded
 
 ASSERTION_TYPE = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer"
 
@@ -205,16 +206,7 @@ def main():
     Handler.registry = Registry(args)
     server = ThreadingHTTPServer(("127.0.0.1", args.port), Handler)
     server.daemon_threads = True
-    port = server.server_address[1]
-    if args.port_file:
-        with open(args.port_file + ".tmp", "w") as f:
-            f.write(str(port))
-        os.replace(args.port_file + ".tmp", args.port_file)
-    print(f"token server listening on 127.0.0.1:{port}", flush=True)
-    timer = threading.Timer(args.max_seconds, server.shutdown)
-    timer.daemon = True
-    timer.start()
-    server.serve_forever()
+    serve_bounded(server, args.port_file, args.max_seconds, lambda port: f"token server listening on 127.0.0.1:{port}")
 
 
 if __name__ == "__main__":
