@@ -81,7 +81,7 @@ let package = Package(
         .target(name: "TestSupport", path: "Tests/TestSupport", swiftSettings: strict),
         .testTarget(name: "EdgeCoreTests", dependencies: ["EdgeCore"], swiftSettings: strict),
         .testTarget(
-            name: "JSONQueryTests", dependencies: ["JSONQuery", "TestSupport"],
+            name: "JSONQueryTests", dependencies: ["JSONQuery", "EdgeCore", "TestSupport"],
             exclude: ["JSONPathExpectedFailures.json"], swiftSettings: strict
         ),
         .testTarget(

@@ -1,3 +1,4 @@
+import EdgeCore
 import Foundation
 import JSONQuery
 import TestSupport
@@ -5,17 +6,6 @@ import XCTest
 
 /// Hostile and malformed input: errors are fine, crashes and hangs are not.
 final class JSONPathRobustnessTests: XCTestCase {
-    /// A small deterministic generator so failures reproduce.
-    struct SplitMix64: RandomNumberGenerator {
-        var state: UInt64
-        mutating func next() -> UInt64 {
-            state &+= 0x9E37_79B9_7F4A_7C15
-            var z = state
-            z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-            z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-            return z ^ (z >> 31)
-        }
-    }
 
     static let alphabet: [Character] = Array("$@.[]()?*:,'\"\\-0123456789abcxyz =!<>&|~/ \t\u{1F600}é{}^+")
 
@@ -46,7 +36,7 @@ final class JSONPathRobustnessTests: XCTestCase {
         let tests = try XCTUnwrap(suite["tests"]?.arrayValue)
         let documents = tests.compactMap { $0["document"] }
         let selectors = tests.compactMap { $0["selector"]?.stringValue }
-        var rng = SplitMix64(state: 9535)
+        var rng = SplitMix64(seed: 9535)
         var compiled = [JSONPathExpression.Dialect.rfc9535: 0, .jsonNet: 0]
         let rounds = 10_000
         for _ in 0..<rounds {

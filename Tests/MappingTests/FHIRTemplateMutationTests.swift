@@ -10,17 +10,6 @@ import XCTest
 /// problems (never crash, never throw an empty error), and a mapping that loads must convert
 /// arbitrary measurements without crashing, producing only Observations that read back.
 final class FHIRTemplateMutationTests: XCTestCase {
-    /// SplitMix64: small, seedable, identical on every platform.
-    struct SeededGenerator: RandomNumberGenerator {
-        var state: UInt64
-        mutating func next() -> UInt64 {
-            state &+= 0x9E37_79B9_7F4A_7C15
-            var z = state
-            z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-            z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-            return z ^ (z >> 31)
-        }
-    }
 
     static let replacements: [JSONValue] = [
         .null, true, "true", 0, -1, 60, 1440, 30, "Hourly", "nonsense", "", " ", 1.5, [], [:],
@@ -29,7 +18,7 @@ final class FHIRTemplateMutationTests: XCTestCase {
     static let keys = ["typeName", "TYPENAME", "codes", "value", "valueType", "valueName", "components", "category",
                        "periodInterval", "defaultPeriod", "unit", "text", "extra"]
 
-    func mutate(_ value: JSONValue, _ rng: inout SeededGenerator, depth: Int = 0) -> JSONValue {
+    func mutate(_ value: JSONValue, _ rng: inout SplitMix64, depth: Int = 0) -> JSONValue {
         if depth > 0, Int.random(in: 0..<30, using: &rng) == 0 {
             return Self.replacements.randomElement(using: &rng) ?? .null
         }
@@ -68,7 +57,7 @@ final class FHIRTemplateMutationTests: XCTestCase {
             sources.append(try JSONValue(parsing: Array(data)))
         }
         XCTAssertGreaterThan(sources.count, 5)
-        var rng = SeededGenerator(state: 0x5EED_F41A)
+        var rng = SplitMix64(seed: 0x5EED_F41A)
         var loaded = 0, rejected = 0, observations = 0
         let start = Timestamp(Timestamp.Components(year: 2019, month: 2, day: 1, hour: 22))
         let typeNames = ["heartrate", "bloodpressure", "steps", "bodyMass", "alarmEvent", "stringDetail", "deviceRemoved", "HEARTRATE"]

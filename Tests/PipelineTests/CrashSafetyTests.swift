@@ -1,3 +1,4 @@
+import EdgeCore
 import Foundation
 import TestSupport
 import XCTest
@@ -12,7 +13,7 @@ final class CrashSafetyTests: XCTestCase {
     func testAcknowledgedMessagesSurviveRepeatedSIGKILL() throws {
         _ = try Pipeline.sqlite3()
         let seed = UInt64(ProcessInfo.processInfo.environment["FHIR_EDGE_CRASH_SEED"] ?? "") ?? 20_261_127
-        var random = SeededGenerator(seed: seed)
+        var random = SplitMix64(seed: seed)
         let directory = try temporaryDirectory("crash")
         defer { try? FileManager.default.removeItem(at: directory) }
         let daemon = DaemonProcess.demo(dataDirectory: directory)
@@ -79,7 +80,7 @@ final class CrashSafetyTests: XCTestCase {
 /// Posts until told to stop, from its own thread; records the messages a 202 acknowledged.
 private final class CrashClient: @unchecked Sendable {
     private let lock = NSLock()
-    private var random: SeededGenerator
+    private var random: SplitMix64
     private var counter = 0
     private var running = false
     private var finished = DispatchSemaphore(value: 0)
@@ -87,7 +88,7 @@ private final class CrashClient: @unchecked Sendable {
     private var _sent = 0
 
     init(seed: UInt64) {
-        random = SeededGenerator(seed: seed)
+        random = SplitMix64(seed: seed)
     }
 
     var acknowledged: [String: Int64] { lock.withLock { _acknowledged } }
