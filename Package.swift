@@ -49,11 +49,28 @@ let package = Package(
             ],
             swiftSettings: strict
         ),
+        // Acquisition: device sources that produce JSON device messages for the same templates.
+        // libmodbus blocks, so each Modbus connection runs on its own thread inside `Modbus`.
+        .systemLibrary(name: "CModbus", pkgConfig: "libmodbus", providers: [.apt(["libmodbus-dev"])]),
+        .target(name: "Modbus", dependencies: ["EdgeCore", "JSONQuery", "CModbus"], path: "Sources/Acquisition/Modbus", swiftSettings: strict),
+        // The kernel's HCI user channel (headers from libbluetooth-dev; nothing is linked from it).
+        .target(name: "CBluetoothHCI"),
+        .target(name: "BluetoothDecoding", dependencies: ["EdgeCore", "JSONQuery"], path: "Sources/Acquisition/BluetoothDecoding", swiftSettings: strict),
+        // SMP's P-256 ECDH and AES-CMAC come from swift-crypto, as the upstream's JWS signatures do.
+        .target(
+            name: "Bluetooth",
+            dependencies: [
+                "EdgeCore", "JSONQuery", "BluetoothDecoding", "CBluetoothHCI",
+                .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "_CryptoExtras", package: "swift-crypto"),
+            ],
+            path: "Sources/Acquisition/Bluetooth", swiftSettings: strict),
         // Gateway is the one home of Hummingbird, Yams, ServiceLifecycle and Logging.
         .target(
             name: "Gateway",
             dependencies: [
                 "EdgeCore", "JSONQuery", "FHIRModel", "Mapping", "Store", "Audit", "Upstream",
+                "Modbus", "Bluetooth", "BluetoothDecoding",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "Yams", package: "Yams"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
@@ -66,6 +83,7 @@ let package = Package(
             name: "fhir-edge",
             dependencies: [
                 "EdgeCore", "JSONQuery", "FHIRModel", "Mapping", "Store", "Audit", "Gateway", "Upstream",
+                "Modbus", "Bluetooth", "BluetoothDecoding",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             swiftSettings: strict
@@ -78,6 +96,16 @@ let package = Package(
             name: "IngestBenchmark",
             dependencies: ["Store", "Audit", "EdgeCore", "JSONQuery", "Gateway", .product(name: "GRDBSQLite", package: "GRDB.swift")],
             path: "Benchmarks/IngestBenchmark", swiftSettings: strict),
+        .executableTarget(
+            name: "UploadBenchmark",
+            dependencies: ["Upstream", "Store", "Audit", "Mapping", "FHIRModel", "EdgeCore", "JSONQuery"],
+            path: "Benchmarks/UploadBenchmark", swiftSettings: strict),
+        .executableTarget(
+            name: "ModbusBenchmark", dependencies: ["Modbus", "EdgeCore", "JSONQuery"], path: "Benchmarks/ModbusBenchmark",
+            swiftSettings: strict),
+        .executableTarget(
+            name: "BluetoothBenchmark", dependencies: ["Bluetooth", "BluetoothDecoding", "EdgeCore", "JSONQuery"],
+            path: "Benchmarks/BluetoothBenchmark", swiftSettings: strict),
         .target(name: "TestSupport", path: "Tests/TestSupport", swiftSettings: strict),
         .testTarget(name: "EdgeCoreTests", dependencies: ["EdgeCore"], swiftSettings: strict),
         .testTarget(
@@ -95,6 +123,18 @@ let package = Package(
         .testTarget(
             name: "UpstreamEndToEndTests",
             dependencies: ["fhir-edge", "Upstream", "Store", "Audit", "FHIRModel", "EdgeCore", "JSONQuery", "TestSupport"],
+            swiftSettings: strict),
+        .testTarget(
+            name: "ModbusTests",
+            dependencies: ["Modbus", "fhir-edge", "Gateway", "Mapping", "Store", "TestSupport", "EdgeCore", "JSONQuery"],
+            swiftSettings: strict),
+        .testTarget(
+            name: "BluetoothDecodingTests", dependencies: ["BluetoothDecoding", "TestSupport", "EdgeCore", "JSONQuery"],
+            swiftSettings: strict),
+        // Against ../shared/ble-rig (a Bumble virtual controller over TCP H4), started by the tests.
+        .testTarget(
+            name: "BluetoothTests",
+            dependencies: ["Bluetooth", "BluetoothDecoding", "fhir-edge", "Gateway", "Store", "TestSupport", "EdgeCore", "JSONQuery"],
             swiftSettings: strict),
         .testTarget(name: "GatewayTests", dependencies: ["Gateway", "Upstream", "Store", "Audit", "Mapping", "EdgeCore", "JSONQuery"], swiftSettings: strict),
         // Process-level: runs the built daemon and commands on loopback (crash safety, tampering, backpressure).

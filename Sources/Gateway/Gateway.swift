@@ -27,6 +27,9 @@ public final class Gateway: Sendable {
     let now: @Sendable () -> Timestamp
     let logger: Logger
     let uploaderSlot = UploaderSlot()
+    let acquisitionHealth: AcquisitionHealth
+    /// Where Modbus pollers and BLE sessions commit their device messages.
+    let acquisitionSink: AcquisitionSink
     private let group = Mutex<ServiceGroup?>(nil)
 
     /// Opens (creating when needed) the store in the configured data directory.
@@ -50,9 +53,13 @@ public final class Gateway: Sendable {
         let mappingStage = MappingStage(
             store: store, catalog: catalog, monitor: monitor, batchSize: configuration.mapping.batchSize, now: now, logger: logger)
         self.mappingStage = mappingStage
+        let acquisitionHealth = AcquisitionHealth(store: store, logger: logger)
+        self.acquisitionHealth = acquisitionHealth
+        self.acquisitionSink = AcquisitionSink(
+            store: store, monitor: monitor, health: acquisitionHealth, onCommitted: { mappingStage.wake() }, now: now)
         self.api = LocalAPI(
             configuration: configuration, catalog: catalog, store: store, monitor: monitor, accessJournal: accessJournal,
-            onCommitted: { mappingStage.wake() }, uploaderMetrics: { [uploaderSlot] in
+            acquisition: acquisitionHealth, onCommitted: { mappingStage.wake() }, uploaderMetrics: { [uploaderSlot] in
                 guard let uploader = uploaderSlot.uploader else { return nil }
                 return await uploader.metrics().prometheusText(now: now())
             }, now: now, logger: logger)
@@ -89,8 +96,10 @@ public final class Gateway: Sendable {
         onListening: @escaping @Sendable (ListenAddress) async -> Void = { _ in }
     ) async throws {
         let uploader: Uploader?
+        let acquisition: [any Service]
         do {
             uploader = try configuration.upstream.map(makeUploader)
+            acquisition = try acquisitionServices()
             try await prepare()
         } catch {
             try? store.close()
@@ -112,7 +121,10 @@ public final class Gateway: Sendable {
         var services: [ServiceGroupConfiguration.ServiceConfiguration] = [.init(service: accessJournal), .init(service: retention)]
         // The uploader stops after intake and mapping, and before retention and the journal.
         if let uploader { services.append(.init(service: UploaderService(uploader: uploader))) }
-        services += [.init(service: mappingStage), .init(service: server)]
+        services.append(.init(service: mappingStage))
+        // Acquisition sources are intake like the server: they stop first and commit what they read.
+        services += acquisition.map { .init(service: $0) }
+        services.append(.init(service: server))
         let group = ServiceGroup(configuration: ServiceGroupConfiguration(
             services: services,
             gracefulShutdownSignals: handlesSignals ? [.sigterm, .sigint] : [],

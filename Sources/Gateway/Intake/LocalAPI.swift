@@ -45,6 +45,7 @@ struct LocalAPI: Sendable {
     let store: Store
     let monitor: GatewayMonitor
     let accessJournal: AccessJournal
+    let acquisition: AcquisitionHealth?
     let authenticator: ClientAuthenticator
     /// Called after each commit, to wake the mapping stage.
     let onCommitted: @Sendable () -> Void
@@ -55,7 +56,7 @@ struct LocalAPI: Sendable {
 
     init(
         configuration: GatewayConfiguration, catalog: DeviceProfileCatalog, store: Store, monitor: GatewayMonitor,
-        accessJournal: AccessJournal, onCommitted: @escaping @Sendable () -> Void = {},
+        accessJournal: AccessJournal, acquisition: AcquisitionHealth? = nil, onCommitted: @escaping @Sendable () -> Void = {},
         uploaderMetrics: @escaping @Sendable () async -> String? = { nil },
         now: @escaping @Sendable () -> Timestamp, logger: Logger
     ) {
@@ -66,6 +67,7 @@ struct LocalAPI: Sendable {
         self.store = store
         self.monitor = monitor
         self.accessJournal = accessJournal
+        self.acquisition = acquisition
         self.authenticator = ClientAuthenticator(clients: configuration.clients)
         self.now = now
         self.logger = logger
@@ -206,6 +208,7 @@ struct LocalAPI: Sendable {
         let snapshot = await snapshot()
         let maxAge = configuration.store.maxAgeMilliseconds.map { Double($0) / 1000 }
         var text = await monitor.prometheusText(store: snapshot, maxAgeSeconds: maxAge)
+        if let acquisition { text += await acquisition.prometheusText(now: now()) }
         if let upstream = await uploaderMetrics() { text += upstream }
         return Response(
             status: .ok, headers: [.contentType: "text/plain; version=0.0.4; charset=utf-8"],
@@ -214,7 +217,12 @@ struct LocalAPI: Sendable {
 
     func status() async -> Response {
         let snapshot = await snapshot()
-        return Self.json(.ok, await monitor.statusJSON(store: snapshot, now: now()))
+        var status = await monitor.statusJSON(store: snapshot, now: now())
+        if let acquisition, case .object(var root) = status {
+            root["acquisition"] = await acquisition.statusJSON()
+            status = .object(root)
+        }
+        return Self.json(.ok, status)
     }
 
     // MARK: Responses

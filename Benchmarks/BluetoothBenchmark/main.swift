@@ -1,0 +1,1 @@
+print("BluetoothBenchmark: not yet written")

@@ -1,0 +1,1 @@
+print("ModbusBenchmark: not yet written")

@@ -1,0 +1,1 @@
+print("UploadBenchmark: not yet written")
