@@ -1,2 +1,0 @@
-/// Modbus acquisition: register maps, request planning, the libmodbus link and the poller.
-enum ModbusModule {}
