@@ -1,0 +1,50 @@
+/// A `ModbusLink` through libmodbus, for one TCP device or one RTU line. Every libmodbus call runs
+/// on the link's own thread; callers await the result. The connection opens with the first read.
+///
+/// After a timeout or a reply that does not fit the request, a late reply may still arrive: a TCP
+/// link connects anew before its next request, an RTU link waits until that reply would have
+/// arrived and discards it, so a late reply is never taken as the answer to another request.
+/// Exceptions leave the link as it is. A read that finds an idle TCP connection closed (a server
+/// restart) is tried once more on a new connection.
+public final class LibmodbusLink: ModbusLink {
+    public struct Options: Sendable, Hashable {
+        /// Pause between the end of one request and the start of the next, for devices that need it.
+        public var interRequestDelay: Duration
+        /// Longest gap between two bytes of a reply; nil: the request's timeout.
+        public var byteTimeout: Duration?
+        /// RTU: how long after a timed-out request a late reply may still come; nil: that request's
+        /// timeout again (a reply later than twice the timeout can still be misread).
+        public var resyncDelay: Duration?
+
+        public init(interRequestDelay: Duration = .zero, byteTimeout: Duration? = nil, resyncDelay: Duration? = nil) {
+            self.interRequestDelay = interRequestDelay
+            self.byteTimeout = byteTimeout
+            self.resyncDelay = resyncDelay
+        }
+    }
+
+    public let endpoint: String
+    public let target: ModbusEndpoint
+    public let options: Options
+    private let thread: LinkThread<LinkSession>
+
+    public init(_ target: ModbusEndpoint, options: Options = Options()) {
+        self.target = target
+        self.options = options
+        self.endpoint = target.description
+        thread = LinkThread(
+            name: "modbus \(target)",
+            make: { LinkSession(endpoint: target, options: options) },
+            finish: { $0.release() })
+    }
+
+    deinit { thread.stop() }
+
+    public func read(_ request: ModbusReadRequest, timeout: Duration) async throws(ModbusError) -> ModbusReply {
+        try await thread.run { $0.read(request, timeout: timeout) }.get()
+    }
+
+    public func close() async {
+        await thread.run { $0.release() }
+    }
+}

@@ -1,0 +1,51 @@
+/// Where a Modbus link goes: a TCP server (a device or a gateway) or a serial line (an RS-485 bus,
+/// shared by every unit on it).
+public enum ModbusEndpoint: Sendable, Hashable, CustomStringConvertible {
+    case tcp(host: String, port: Int)
+    case rtu(ModbusSerialLine)
+
+    /// `tcp 127.0.0.1:1502` or `rtu /dev/ttyUSB0 19200 8E1`.
+    public var description: String {
+        switch self {
+        case .tcp(let host, let port): "tcp \(host.contains(":") ? "[\(host)]" : host):\(port)"
+        case .rtu(let line): "rtu \(line)"
+        }
+    }
+}
+
+/// Serial settings of an RTU line.
+public struct ModbusSerialLine: Sendable, Hashable, CustomStringConvertible {
+    public enum Parity: String, Sendable, Hashable, CaseIterable {
+        case none = "N"
+        case even = "E"
+        case odd = "O"
+    }
+
+    public var device: String
+    public var baud: Int
+    public var parity: Parity
+    public var dataBits: Int
+    public var stopBits: Int
+
+    public init(device: String, baud: Int, parity: Parity = .even, dataBits: Int = 8, stopBits: Int = 1) {
+        self.device = device
+        self.baud = baud
+        self.parity = parity
+        self.dataBits = dataBits
+        self.stopBits = stopBits
+    }
+
+    /// `/dev/ttyUSB0 19200 8E1`.
+    public var description: String { "\(device) \(baud) \(dataBits)\(parity.rawValue)\(stopBits)" }
+
+    /// Settings libmodbus would silently replace (an unknown baud becomes 9600) are refused instead.
+    var problem: String? {
+        if device.isEmpty { return "the serial device is empty" }
+        if !Self.baudRates.contains(baud) { return "baud \(baud) is not a standard rate (\(Self.baudRates.map(String.init).joined(separator: ", ")))" }
+        if !(5...8).contains(dataBits) { return "data bits must be 5 to 8, not \(dataBits)" }
+        if !(1...2).contains(stopBits) { return "stop bits must be 1 or 2, not \(stopBits)" }
+        return nil
+    }
+
+    static let baudRates = [1200, 2400, 4800, 9600, 19200, 38400, 57600, 115200, 230400, 460800, 921600]
+}
