@@ -22,7 +22,7 @@ Any address outside the map: exception 2.
 
 Control port (127.0.0.1, one command per line, one reply line `OK ...` or `ERR ...`):
     ping | status | fault delay S [unit=U] [count=K] | fault silent [unit=U] [count=K]
-    | fault exception C [unit=U] [count=K] | fault clear | restart [down=S] | shutdown
+    | fault exception C [unit=U] [count=K] | fault clear | restart [down=S] [nowait] | shutdown
 """
 import argparse
 import asyncio
@@ -242,6 +242,15 @@ class Peer:
         if self.link_dir:
             shutil.rmtree(self.link_dir, ignore_errors=True)
 
+    async def restart(self, down):
+        """Listener and connections closed, refused for `down` seconds, then the same port again."""
+        await self.stop_server()
+        self.context.reset()
+        await asyncio.sleep(down)
+        await self.start_server()
+        self.restarts += 1
+        self.announce()
+
     def ready_line(self):
         if self.args.rtu:
             where = f"proto=rtu device={self.link_dir}/client baud=19200 parity=E data_bits=8 stop_bits=1"
@@ -272,12 +281,10 @@ class Peer:
             return "OK stopping"
         if verb == "restart":
             options = dict(word.split("=", 1) for word in rest if "=" in word)
-            await self.stop_server()
-            self.context.reset()
-            await asyncio.sleep(float(options.get("down", "1")))
-            await self.start_server()
-            self.restarts += 1
-            self.announce()
+            restart = asyncio.ensure_future(self.restart(float(options.get("down", "1"))))
+            if "nowait" in rest:
+                return "OK restarting"
+            await restart
             return "OK restarted"
         if verb == "fault":
             return self.fault(rest)
