@@ -1,0 +1,111 @@
+import BluetoothDecoding
+import Foundation
+import TestSupport
+import XCTest
+
+@testable import Bluetooth
+
+/// The host stack against ../shared/ble-rig: a Bumble virtual controller with six emulated
+/// devices, whose values are fixed by its scenario.json. Each test starts its own rig.
+final class HostRigTests: XCTestCase {
+    static let expected: [(name: String, address: String, rssi: Int)] = [
+        ("Rig HR Strap", "F0:00:00:00:18:0D", -55), ("Rig BP Cuff", "F0:00:00:00:18:10", -58),
+        ("Rig Thermometer", "F0:00:00:00:18:09", -62), ("Rig Scale", "F0:00:00:00:18:1D", -65),
+        ("Rig Oximeter", "F0:00:00:00:18:22", -57), ("Rig BTHome", "F0:00:00:00:FC:D2", -60),
+    ]
+
+    private func withHost(rig arguments: [String] = [], _ body: (BLERig, BluetoothHost) async throws -> Void) async throws {
+        guard let rig = try BLERig.start(arguments) else { return }
+        defer { rig.stop() }
+        let host = try await BluetoothHost.open(try TransportAddress(parsing: rig.transport))
+        do {
+            try await body(rig, host)
+        } catch {
+            await host.close()
+            throw error
+        }
+        await host.close()
+        XCTAssertEqual(rig.hostBugs, [], "the rig flagged host mistakes")
+    }
+
+    /// Scans until every one of `names` has a report with a name (or `seconds` pass).
+    private func scan(_ host: BluetoothHost, _ options: ScanOptions, names: Set<String>, seconds: Double = 5) async throws -> [BluetoothAddress: ScannedDevice] {
+        let stream = try await host.startScan(options)
+        var devices = ScannedDevices()
+        let deadline = ContinuousClock.now + .seconds(seconds)
+        let collector = Task {
+            for await report in stream {
+                devices.add(report)
+                if names.isSubset(of: Set(devices.all.compactMap(\.name))) { break }
+            }
+            return devices
+        }
+        let watchdog = Task {
+            try? await Task.sleep(until: deadline)
+            try? await host.stopScan()
+        }
+        let result = await collector.value
+        watchdog.cancel()
+        try await host.stopScan()
+        return Dictionary(uniqueKeysWithValues: result.all.map { ($0.address, $0) })
+    }
+
+    static func number(_ advert: BTHomeAdvert, _ name: String) -> Double? {
+        guard case .number(let value) = advert.measurement(named: name)?.value else { return nil }
+        return value.doubleValue
+    }
+
+    func testScanSeesEveryDeviceWithNameAddressAndRSSI() async throws {
+        try await withHost { _, host in
+            let info = await host.controller
+            XCTAssertEqual(info?.usesExtendedCommands, true)
+            XCTAssertEqual(info?.aclBufferLength, 27)
+            let devices = try await scan(host, ScanOptions(active: false), names: Set(Self.expected.map(\.name)))
+            for device in Self.expected {
+                let address = try XCTUnwrap(BluetoothAddress(device.address, type: .random))
+                let seen = try XCTUnwrap(devices[address], "\(device.name) not seen")
+                XCTAssertEqual(seen.name, device.name)
+                XCTAssertEqual(seen.rssi, device.rssi)
+                XCTAssertEqual(seen.address.type, .random)
+            }
+            let hr = try XCTUnwrap(devices[BluetoothAddress("F0:00:00:00:18:0D")!])
+            XCTAssertEqual(hr.services, [BluetoothUUID(uuid16: 0x180D)])
+            XCTAssertTrue(hr.connectable)
+            let bthome = try XCTUnwrap(devices[BluetoothAddress("F0:00:00:00:FC:D2")!])
+            XCTAssertFalse(bthome.connectable)
+            let advert = try XCTUnwrap(bthome.bthome)
+            XCTAssertEqual(Self.number(advert, "battery"), 97)
+            XCTAssertEqual(Self.number(advert, "temperature"), 21.5)
+            XCTAssertEqual(Self.number(advert, "humidity"), 45)
+            XCTAssertEqual(Self.number(advert, "packet_id"), 1)
+        }
+    }
+
+    func testHeartRateStrapDiscoveryReadAndNotifications() async throws {
+        try await withHost(rig: ["--only", "hr", "--notify-interval-ms", "50"]) { rig, host in
+            let connection = try await host.connect(to: BluetoothAddress("F0:00:00:00:18:0D", type: .random)!)
+            let mtu = try await connection.exchangeMTU()
+            XCTAssertGreaterThanOrEqual(mtu, 23)
+            let services = try await connection.discoverAll()
+            XCTAssertTrue(services.contains { $0.uuid == BluetoothUUID(uuid16: 0x180D) })
+            XCTAssertTrue(services.contains { $0.uuid == BluetoothUUID(uuid16: 0x180A) })
+            let location = try XCTUnwrap(services.characteristic(BluetoothUUID(uuid16: 0x2A38)))
+            let value = try await connection.read(location.valueHandle)
+            XCTAssertEqual(value, [0x01])
+            let measurement = try XCTUnwrap(services.characteristic(BluetoothUUID(uuid16: 0x2A37)))
+            XCTAssertEqual(measurement.valueHandle, 16)
+            XCTAssertEqual(measurement.configurationHandle, 17)
+            try await connection.subscribe(measurement)
+            var beats: [Int] = []
+            for await event in connection.events {
+                guard case .notification(let handle, let bytes) = event, handle == measurement.valueHandle else { continue }
+                let reading = try HealthDecoder.decode(.heartRateMeasurement, bytes)
+                beats.append(Int(reading.values[0].value.doubleValue ?? -1))
+                if beats.count == 4 { break }
+            }
+            XCTAssertEqual(beats, [72, 75, 78, 80])
+            XCTAssertNotNil(rig.waitForEvent(containing: ["subscription"], timeout: 2))
+            await connection.disconnect()
+        }
+    }
+}
