@@ -5,6 +5,8 @@ extension Gateway {
     /// Service that delivers through `acquisitionSink` and reports to `acquisitionHealth`.
     /// Built before the store is prepared so that a bad device setting stops the start with a clear error.
     func acquisitionServices() throws -> [any Service] {
-        []
+        var services: [any Service] = []
+        services += try modbusServices()
+        return services
     }
 }

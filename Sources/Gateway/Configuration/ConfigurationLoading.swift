@@ -71,7 +71,7 @@ enum ConfigurationDecoder {
     static func decode(
         _ root: Node, reader: inout YAMLNodeReader, file: String, baseDirectory: String, overrides: ConfigurationOverrides
     ) -> GatewayConfiguration? {
-        let keys: Set<String> = ["dataDir", "demo", "http", "store", "profiles", "clients", "mapping", "upstream"]
+        let keys: Set<String> = ["dataDir", "demo", "http", "store", "profiles", "clients", "mapping", "upstream", "modbus"]
         guard let members = reader.mapping(root, at: "", known: keys) else { return nil }
 
         var dataDirectory: String?
@@ -123,11 +123,14 @@ enum ConfigurationDecoder {
         }
 
         let upstream = decodeUpstream(members["upstream"], urlOverride: overrides.upstream, reader: &reader, baseDirectory: baseDirectory)
+        let modbus = members["modbus"].map { decodeModbus($0, reader: &reader) } ?? ModbusSection()
 
         guard let dataDirectory, let profiles else { return nil }
-        return GatewayConfiguration(
+        var configuration = GatewayConfiguration(
             file: file, dataDirectory: dataDirectory, explicitStorePath: storePath, http: http, store: store,
             profiles: profiles, clients: clients, mapping: mapping, demo: demo, upstream: upstream)
+        configuration.modbus = modbus
+        return configuration
     }
 
     static func decodeHTTP(_ node: Node, reader: inout YAMLNodeReader) -> GatewayConfiguration.HTTP {

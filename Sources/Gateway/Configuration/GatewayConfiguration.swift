@@ -17,6 +17,8 @@ public struct GatewayConfiguration: Sendable {
     public var demo: Bool
     /// The FHIR server resources are uploaded to; nil: buffer only.
     public var upstream: UpstreamServer?
+    /// Modbus devices to poll (`modbus:`); empty: none.
+    public var modbus = ModbusSection()
 
     /// The SQLite file of the store.
     public var storePath: String {

@@ -1,6 +1,7 @@
 import EdgeCore
 import Foundation
 import Mapping
+import Modbus
 import Yams
 
 extension DeviceProfileCatalog {
@@ -120,6 +121,8 @@ extension DeviceProfileCatalog {
 struct ProfileSettings {
     var description: String?
     var deviceSystem: String?
+    /// The register map of a Modbus device model.
+    var modbus: RegisterMap?
 
     static func decode(yaml: String, file: String) -> Result<ProfileSettings, ConfigurationError> {
         var reader = YAMLNodeReader(file: file)
@@ -131,8 +134,9 @@ struct ProfileSettings {
             return .failure(ConfigurationError(problems: [ConfigurationProblem(file: file, keyPath: "", message: "not valid YAML: \(error)")]))
         }
         guard let root else { return .success(settings) }
-        if let members = reader.mapping(root, at: "", known: ["description", "identity"]) {
+        if let members = reader.mapping(root, at: "", known: ["description", "identity", "modbus"]) {
             if let node = members["description"] { settings.description = reader.string(node, at: "description") }
+            if let node = members["modbus"] { settings.modbus = ModbusProfileSection.decode(node, at: "modbus", reader: &reader) }
             if let node = members["identity"], let identity = reader.mapping(node, at: "identity", known: ["mode", "deviceSystem"]) {
                 if let node = identity["mode"], let mode = reader.string(node, at: "identity.mode"), mode != "create" {
                     reader.problem("identity.mode", node, "only create is supported offline (deterministic ids from the device and patient ids)")

@@ -7,7 +7,7 @@ struct ModbusCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "modbus",
         abstract: "Read Modbus devices directly, for commissioning and troubleshooting.",
-        subcommands: [Read.self])
+        subcommands: [Read.self, Poll.self])
 }
 
 extension ModbusCommand {

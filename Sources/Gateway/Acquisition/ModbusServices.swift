@@ -1,0 +1,148 @@
+import Foundation
+import EdgeCore
+import JSONQuery
+import Logging
+public import Modbus
+import ServiceLifecycle
+
+extension Gateway {
+    /// One poller per link (each TCP endpoint, each RS-485 bus) for the devices under `modbus:`,
+    /// all in one Service. Throws, before anything starts, when a device names a profile that is
+    /// missing or has no `modbus:` register map.
+    func modbusServices() throws -> [any Service] {
+        let configured = configuration.modbus.devices
+        guard !configured.isEmpty else { return [] }
+        var problems: [ConfigurationProblem] = []
+        var byEndpoint: [ModbusEndpoint: [ModbusDevice]] = [:]
+        var order: [ModbusEndpoint] = []
+        var maps: [String: RegisterMap] = [:]
+        for device in configured {
+            let path = "modbus.devices.\(device.name).profile"
+            guard catalog[device.profile] != nil else {
+                problems.append(ConfigurationProblem(
+                    file: configuration.file, keyPath: path,
+                    message: "no profile folder \(device.profile) under \(configuration.profiles.directory)"))
+                continue
+            }
+            let map: RegisterMap
+            if let known = maps[device.profile] {
+                map = known
+            } else {
+                do {
+                    map = try ModbusProfiles.registerMap(folder: PathText.join(configuration.profiles.directory, device.profile))
+                } catch {
+                    problems += error.problems.map { problem in
+                        var problem = problem
+                        problem.message += " (used by \(path))"
+                        return problem
+                    }
+                    continue
+                }
+                maps[device.profile] = map
+            }
+            let modbusDevice = ModbusDevice(
+                name: device.name, profile: ProfileID(device.profile), patientID: device.patientID, points: map.points,
+                settings: device.overrides.applied(to: map.settings))
+            if byEndpoint[device.endpoint] == nil { order.append(device.endpoint) }
+            byEndpoint[device.endpoint, default: []].append(modbusDevice)
+        }
+        guard problems.isEmpty else { throw ConfigurationError(problems: problems) }
+        let delivery = ModbusDelivery(sink: acquisitionSink, health: acquisitionHealth, logger: logger)
+        let wallClock = now
+        let pollers = order.map { endpoint in
+            ModbusLinkPoller(
+                link: LibmodbusLink(endpoint), devices: byEndpoint[endpoint] ?? [], clock: ContinuousClock(), wallClock: wallClock,
+                onPoll: { await delivery.deliver($0) })
+        }
+        for endpoint in order {
+            logger.info("Polling Modbus devices", metadata: [
+                "edge.modbus.endpoint": "\(endpoint)",
+                "edge.modbus.devices": "\((byEndpoint[endpoint] ?? []).map(\.name).joined(separator: ","))",
+            ])
+        }
+        return [ModbusPollingService(pollers: pollers)]
+    }
+}
+
+/// Every link's poller as one child task; graceful shutdown cancels them, and each closes its link.
+struct ModbusPollingService: Service {
+    let pollers: [ModbusLinkPoller<ContinuousClock>]
+
+    func run() async {
+        await cancelWhenGracefulShutdown {
+            await withDiscardingTaskGroup { group in
+                for poller in pollers { group.addTask { await poller.run() } }
+            }
+        }
+    }
+}
+
+/// Turns poll results into inbox messages and device health.
+struct ModbusDelivery: Sendable {
+    let sink: AcquisitionSink
+    let health: AcquisitionHealth
+    let logger: Logger
+
+    func deliver(_ result: ModbusPollResult) async {
+        let device = result.device
+        var details: JSONObject = ["unit": .int(Int64(device.settings.unit)), "requests": .int(Int64(result.requests))]
+        if let failure = result.failures.last, case .exception(let exception) = failure.error.kind {
+            details["exception"] = .string(exception.description)
+            details["exceptionCode"] = .int(Int64(exception.rawValue))
+        }
+        guard let message = result.message else {
+            await health.recordFailure(
+                transport: .modbus, device: device.name, profile: device.profile, error: result.errorName ?? "no reply",
+                at: result.startedAt, details: details)
+            return
+        }
+        do {
+            try await sink.deliver([AcquiredMessage(
+                profile: device.profile, transport: .modbus, sourceID: "modbus:" + device.name, deviceID: device.name, message: message)])
+        } catch {
+            // Counted by the sink (high-water refusal or store error); the poll's values are dropped.
+            logger.warning("Modbus poll not stored", metadata: ["edge.device": "\(device.name)", "edge.store.error": "\(error.code)"])
+            await health.recordFailure(
+                transport: .modbus, device: device.name, profile: device.profile, error: "store refused: \(error.code)",
+                at: result.startedAt, details: details)
+            return
+        }
+        if !result.isComplete, let name = result.errorName {
+            // Some points were read, some not: the message went out, the missing points are named in it.
+            details["lastIncomplete"] = .string(name)
+        }
+        await health.recordSuccess(transport: .modbus, device: device.name, profile: device.profile, at: result.startedAt, details: details)
+    }
+}
+
+/// Loading a Modbus device profile outside the daemon (`fhir-edge modbus poll`) and the register
+/// maps of the daemon's devices.
+public enum ModbusProfiles {
+    /// The compiled profile in `folder` and its register map.
+    public static func load(folder: String) throws(ConfigurationError) -> (profile: DeviceProfile, map: RegisterMap) {
+        let name = folder.split(separator: "/").last.map(String.init) ?? folder
+        let profile: DeviceProfile
+        switch DeviceProfileCatalog.loadProfile(name: name, folder: folder) {
+        case .success(let loaded): profile = loaded
+        case .failure(let error): throw error
+        }
+        return (profile, try registerMap(folder: folder))
+    }
+
+    /// The `modbus:` section of `folder/profile.yaml`.
+    public static func registerMap(folder: String) throws(ConfigurationError) -> RegisterMap {
+        let path = PathText.join(folder, DeviceProfileCatalog.settingsFile)
+        guard let data = FileManager.default.contents(atPath: path) else {
+            throw ConfigurationError(problems: [ConfigurationProblem(file: path, keyPath: "", message: "cannot read the file; a Modbus profile needs a modbus: section in it")])
+        }
+        switch ProfileSettings.decode(yaml: String(decoding: data, as: UTF8.self), file: path) {
+        case .success(let settings):
+            guard let map = settings.modbus else {
+                throw ConfigurationError(problems: [ConfigurationProblem(file: path, keyPath: "modbus", message: "missing; the profile has no register map")])
+            }
+            return map
+        case .failure(let error):
+            throw error
+        }
+    }
+}
