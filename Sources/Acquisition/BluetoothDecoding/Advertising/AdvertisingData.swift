@@ -4,12 +4,22 @@ public struct AdvertisingData: Hashable, Sendable {
     public struct ServiceData: Hashable, Sendable {
         public let uuid: BluetoothUUID
         public let data: [UInt8]
+
+        public init(uuid: BluetoothUUID, data: [UInt8]) {
+            self.uuid = uuid
+            self.data = data
+        }
     }
 
     public struct ManufacturerData: Hashable, Sendable {
         /// The Bluetooth SIG company identifier.
         public let companyID: UInt16
         public let data: [UInt8]
+
+        public init(companyID: UInt16, data: [UInt8]) {
+            self.companyID = companyID
+            self.data = data
+        }
     }
 
     /// AD type 0x01.

@@ -56,9 +56,8 @@ struct ByteReader {
 
     /// The 7-byte Date Time characteristic layout; nil when the device says "not known".
     mutating func dateTime(_ field: String) throws(DecodeError) -> DeviceDateTime? {
-        let year = Int(try unsigned(2, field))
-        let rest = try take(5, field)
-        let b = Array(rest)
-        return DeviceDateTime(year: year, month: Int(b[0]), day: Int(b[1]), hour: Int(b[2]), minute: Int(b[3]), second: Int(b[4]))
+        let b = Array(try take(7, field))
+        let year = Int(b[0]) | Int(b[1]) << 8
+        return DeviceDateTime(year: year, month: Int(b[2]), day: Int(b[3]), hour: Int(b[4]), minute: Int(b[5]), second: Int(b[6]))
     }
 }
