@@ -52,8 +52,8 @@ final class RigPayloadTests: XCTestCase {
         XCTAssertEqual(temperature["time"], "2024-01-15T08:31:00.000Z")
 
         let weight = try decode(.weightMeasurement, RigPayloads.weightScale).message(deviceID: "s", receivedAt: received)
-        XCTAssertEqual(weight["values"], ["weight": 72.4, "bmi": 23.6, "height": 1.75])
-        XCTAssertEqual(weight["units"], ["weight": "kg", "bmi": "kg/m2", "height": "m"])
+        XCTAssertEqual(weight["values"], ["weight": 72.4, "bmi": 23.6, "height": 175])
+        XCTAssertEqual(weight["units"], ["weight": "kg", "bmi": "kg/m2", "height": "cm"])
         XCTAssertEqual(weight["time"], "2024-01-15T07:00:00.000Z")
 
         for (hex, (spo2, pulse)) in zip(RigPayloads.oximeterSequence, RigPayloads.oximeterValues) {

@@ -74,6 +74,8 @@ enum VectorComparison {
         let d = { (name: String) in reading.details[name] ?? .null }
         let time: JSONValue = reading.deviceTime.map { .string($0.description) } ?? .null
         let unitOf = { (name: String) in reading.value(named: name)?.unit }
+        // The vectors give metric heights in m; readings give them in cm.
+        let height: JSONValue = reading.value(named: "height").map { $0.unit == "cm" ? .double(($0.value.doubleValue ?? 0) / 100) : number($0.value) } ?? .null
         switch reading.characteristic.uuid16 {
         case 0x2A37:
             let seconds = reading.details["rrIntervals"]?.arrayValue ?? []
@@ -121,7 +123,7 @@ enum VectorComparison {
             let imperial = d("unitSystem") == "imperial"
             return [
                 "unit": imperial ? "lb" : "kg", "weight": v("weight"), "timestamp": time, "user_id": d("userId"), "bmi": v("bmi"),
-                "height": v("height"), "height_unit": imperial ? "in" : "m",
+                "height": height, "height_unit": imperial ? "in" : "m",
             ]
         case 0x2A9C:
             let imperial = d("unitSystem") == "imperial"
@@ -130,7 +132,7 @@ enum VectorComparison {
                 "body_fat_pct": v("bodyFat"), "timestamp": time, "user_id": d("userId"), "basal_metabolism_kj": v("basalMetabolism"),
                 "muscle_pct": v("musclePercentage"), "muscle_mass": v("muscleMass"), "fat_free_mass": v("fatFreeMass"),
                 "soft_lean_mass": v("softLeanMass"), "body_water_mass": v("bodyWaterMass"), "impedance_ohm": v("impedance"),
-                "weight": v("weight"), "height": v("height"), "multiple_packet_measurement": d("multiplePacketMeasurement"),
+                "weight": v("weight"), "height": height, "multiple_packet_measurement": d("multiplePacketMeasurement"),
             ]
         case 0x2A18:
             let glucose = reading.value(named: "glucose")

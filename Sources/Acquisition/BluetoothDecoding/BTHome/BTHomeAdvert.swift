@@ -55,10 +55,11 @@ public struct BTHomeAdvert: Hashable, Sendable {
     ///
     /// Units are UCUM codes (`Cel` for °C). `time` is the advert's timestamp object when it has
     /// one (`timeSource: "device"`), else the receive time. `binarySensors` and `events` appear
-    /// only when the advert has some.
-    public func message(deviceID: String, receivedAt: Timestamp) -> JSONValue {
+    /// only when the advert has some. `patientId` is written when given.
+    public func message(deviceID: String, receivedAt: Timestamp, patientID: String? = nil) -> JSONValue {
         var message = JSONObject()
         message["deviceId"] = .string(deviceID)
+        if let patientID { message["patientId"] = .string(patientID) }
         message["format"] = "bthome-v2"
         var deviceClock: Timestamp?
         var values = JSONObject()

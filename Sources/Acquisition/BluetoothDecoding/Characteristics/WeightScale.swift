@@ -1,7 +1,8 @@
 import JSONQuery
 
 /// Weight Measurement (0x2A9D, Weight Scale Service 1.0) and Body Composition Measurement
-/// (0x2A9C, Body Composition Service 1.0). Fixed-point fields become exact decimals.
+/// (0x2A9C, Body Composition Service 1.0). Fixed-point fields become exact decimals; metric
+/// heights are given in cm.
 enum WeightScale {
     static let unsuccessful: UInt64 = 0xFFFF
 
@@ -19,7 +20,7 @@ enum WeightScale {
         if flags.bit(2) { reading.detail("userId", .int(Int64(try reader.uint8("User ID")))) }
         if flags.bit(3) {
             reading.add("bmi", .scaled(Int64(try reader.unsigned(2, "BMI")), exponent: -1), "kg/m2")
-            reading.add("height", length(try reader.unsigned(2, "Height"), imperial: imperial), imperial ? "[in_i]" : "m")
+            reading.add("height", length(try reader.unsigned(2, "Height"), imperial: imperial), imperial ? "[in_i]" : "cm")
         }
     }
 
@@ -45,7 +46,7 @@ enum WeightScale {
         if flags.bit(9) { reading.add("impedance", .scaled(Int64(try reader.unsigned(2, "Impedance")), exponent: -1), "Ohm") }
         if flags.bit(10) { reading.add("weight", mass(try reader.unsigned(2, "Weight"), imperial: imperial), massUnit) }
         if flags.bit(11) {
-            reading.add("height", length(try reader.unsigned(2, "Height"), imperial: imperial), imperial ? "[in_i]" : "m")
+            reading.add("height", length(try reader.unsigned(2, "Height"), imperial: imperial), imperial ? "[in_i]" : "cm")
         }
         reading.detail("multiplePacketMeasurement", .bool(flags.bit(12)))
     }
@@ -55,8 +56,9 @@ enum WeightScale {
         imperial ? .scaled(Int64(raw), exponent: -2) : .scaled(Int64(raw), step: 5, exponent: -3)
     }
 
-    /// 0.001 m or 0.1 in steps.
+    /// 0.1 in steps, or 0.001 m steps given in cm (exactly: 1750 mm is 175.0 cm), the unit the
+    /// FHIR Vital Signs body height takes.
     static func length(_ raw: UInt64, imperial: Bool) -> MedicalFloat {
-        .scaled(Int64(raw), exponent: imperial ? -1 : -3)
+        .scaled(Int64(raw), exponent: -1)
     }
 }

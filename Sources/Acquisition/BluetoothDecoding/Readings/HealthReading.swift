@@ -6,7 +6,7 @@ public struct MeasuredValue: Hashable, Sendable {
     /// The name device messages use: `heartRate`, `systolic`, `spo2`.
     public let name: String
     public let value: MedicalFloat
-    /// UCUM: `/min`, `mm[Hg]`, `kPa`, `Cel`, `[degF]`, `kg`, `[lb_av]`, `%`, `mg/dL`, `mmol/L`...
+    /// UCUM: `/min`, `mm[Hg]`, `kPa`, `Cel`, `[degF]`, `kg`, `[lb_av]`, `cm`, `[in_i]`, `%`, `mg/dL`, `mmol/L`...
     public let unit: String
 
     public init(name: String, value: MedicalFloat, unit: String) {
@@ -55,10 +55,12 @@ public struct HealthReading: Hashable, Sendable {
     /// clock is taken as UTC, the gateway's rule), else `receivedAt` (`timeSource: "receiver"`).
     /// A quantity whose value is an IEEE 11073 special value is left out of `values` and `units` and
     /// listed in `unavailable` by name (`{"meanArterialPressure": "NaN"}`), so a template that
-    /// requires it rejects the message instead of reading a number that is not one.
-    public func message(deviceID: String, receivedAt: Timestamp) -> JSONValue {
+    /// requires it rejects the message instead of reading a number that is not one. `patientId` is
+    /// written when given (the patient a configuration assigns to the device), for Create identity.
+    public func message(deviceID: String, receivedAt: Timestamp, patientID: String? = nil) -> JSONValue {
         var message = JSONObject()
         message["deviceId"] = .string(deviceID)
+        if let patientID { message["patientId"] = .string(patientID) }
         message["characteristic"] = .string(characteristic.key)
         message["uuid"] = .string(hex4(characteristic.uuid16))
         appendTime(to: &message, deviceTime: deviceTime, receivedAt: receivedAt)
