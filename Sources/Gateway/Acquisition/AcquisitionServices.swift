@@ -7,6 +7,7 @@ extension Gateway {
     func acquisitionServices() throws -> [any Service] {
         var services: [any Service] = []
         services += try modbusServices()
+        services += try bluetoothServices()
         return services
     }
 }

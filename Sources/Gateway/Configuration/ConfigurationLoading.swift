@@ -71,7 +71,7 @@ enum ConfigurationDecoder {
     static func decode(
         _ root: Node, reader: inout YAMLNodeReader, file: String, baseDirectory: String, overrides: ConfigurationOverrides
     ) -> GatewayConfiguration? {
-        let keys: Set<String> = ["dataDir", "demo", "http", "store", "profiles", "clients", "mapping", "upstream", "modbus"]
+        let keys: Set<String> = ["dataDir", "demo", "http", "store", "profiles", "clients", "mapping", "upstream", "bluetooth", "modbus"]
         guard let members = reader.mapping(root, at: "", known: keys) else { return nil }
 
         var dataDirectory: String?
@@ -123,12 +123,14 @@ enum ConfigurationDecoder {
         }
 
         let upstream = decodeUpstream(members["upstream"], urlOverride: overrides.upstream, reader: &reader, baseDirectory: baseDirectory)
+        let bluetooth = decodeBluetooth(members["bluetooth"], reader: &reader)
         let modbus = members["modbus"].map { decodeModbus($0, reader: &reader) } ?? ModbusSection()
 
         guard let dataDirectory, let profiles else { return nil }
         var configuration = GatewayConfiguration(
             file: file, dataDirectory: dataDirectory, explicitStorePath: storePath, http: http, store: store,
             profiles: profiles, clients: clients, mapping: mapping, demo: demo, upstream: upstream)
+        configuration.bluetooth = bluetooth
         configuration.modbus = modbus
         return configuration
     }

@@ -19,6 +19,8 @@ public struct GatewayConfiguration: Sendable {
     public var upstream: UpstreamServer?
     /// Modbus devices to poll (`modbus:`); empty: none.
     public var modbus = ModbusSection()
+    /// The Bluetooth LE controller and devices to read; nil: no Bluetooth.
+    public var bluetooth: Bluetooth? = nil
 
     /// The SQLite file of the store.
     public var storePath: String {

@@ -31,6 +31,11 @@ public enum GatewayLauncher {
                 file: configuration.file, keyPath: "profiles.access." + name,
                 message: "no profile folder \(name) under \(configuration.profiles.directory)"))
         }
+        for reference in configuration.bluetooth?.profileReferences ?? [] where catalog[reference.profile] == nil {
+            problems.append(ConfigurationProblem(
+                file: configuration.file, keyPath: reference.keyPath,
+                message: "no profile folder \(reference.profile) under \(configuration.profiles.directory)"))
+        }
         if configuration.demo, catalog[LocalAPI.demoProfile] == nil {
             problems.append(ConfigurationProblem(
                 file: configuration.file, keyPath: "demo",

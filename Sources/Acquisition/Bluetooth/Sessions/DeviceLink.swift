@@ -1,0 +1,24 @@
+/// What a device session needs from the host stack to reach one device. The host stack's
+/// central implements it for production; tests drive a session with a scripted one.
+package protocol DeviceLink: Sendable {
+    /// Connects to the device (waiting at most `timeout`), or throws a `SessionFailure` of
+    /// stage `connect`.
+    func connect(timeout: Duration) async throws -> any DeviceConnection
+}
+
+/// One link to a device. Requests are served one at a time; each throws a `SessionFailure` (with
+/// the ATT error code when the peer refused) and fails at once when the link goes down.
+package protocol DeviceConnection: Sendable {
+    /// Values of subscribed characteristics in arrival order, then `.disconnected`, then the end.
+    /// Indications are confirmed by the stack.
+    var events: AsyncStream<ConnectionEvent> { get }
+    /// Every standard measurement characteristic of the device's services, with its CCCD.
+    func discoverMeasurements() async throws -> [MeasurementCharacteristic]
+    /// Writes the characteristic's CCCD.
+    func subscribe(_ characteristic: MeasurementCharacteristic) async throws
+    /// Encrypts the link with the stored bond, or pairs (and bonds) when there is none, as
+    /// `policy` allows.
+    func secure(policy: PairingPolicy) async throws
+    /// Ends the link; `events` then reports `.disconnected` and finishes.
+    func disconnect() async
+}

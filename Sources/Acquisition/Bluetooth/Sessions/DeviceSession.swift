@@ -1,0 +1,234 @@
+package import BluetoothDecoding
+package import EdgeCore
+package import JSONQuery
+
+/// How one device session behaves.
+package struct DeviceSessionSettings: Sendable, Equatable {
+    /// The device's address; written `F0:00:00:00:18:0D`, it is the device id in messages.
+    package var address: BluetoothAddress
+    /// Secure the link (pair and bond, or re-encrypt with the bond) before discovery.
+    package var requiresPairing: Bool
+    /// What securing the link may do (legacy pairing, bonding).
+    package var pairing: PairingPolicy
+    package var backoff: ReconnectBackoff
+    /// How long one connection attempt may take (the device may not be advertising).
+    package var connectTimeout: Duration
+
+    package init(
+        address: BluetoothAddress, requiresPairing: Bool = false, pairing: PairingPolicy = .standard,
+        backoff: ReconnectBackoff = ReconnectBackoff(), connectTimeout: Duration = .seconds(10)
+    ) {
+        self.address = address
+        self.requiresPairing = requiresPairing
+        self.pairing = pairing
+        self.backoff = backoff
+        self.connectTimeout = connectTimeout
+    }
+}
+
+/// One decoded value of a measurement characteristic.
+package struct DeviceReading: Sendable {
+    package var address: BluetoothAddress
+    package var reading: HealthReading
+    /// When the gateway received it (the message's time when the device sends none).
+    package var receivedAt: Timestamp
+
+    /// The JSON device message the profile's templates read.
+    package var message: JSONValue { reading.message(deviceID: address.description, receivedAt: receivedAt) }
+}
+
+/// What a session reports about its device, for health (`/status`, metrics, the journal) and logs.
+package enum SessionObservation: Sendable, Equatable {
+    /// Connected and subscribed to these characteristics.
+    case up([MeasurementCharacteristic])
+    /// A link failed or a value could not be decoded or delivered; the session carries on.
+    case failure(SessionFailure)
+    /// A receiving link ended.
+    case disconnected(reason: UInt8)
+}
+
+/// One device, kept connected: an actor that runs `DeviceSessionStateMachine` against the host
+/// stack, decodes each value and hands it to `deliver` before taking the next one.
+package actor DeviceSession {
+    package let settings: DeviceSessionSettings
+    private let link: any DeviceLink
+    private let deliver: @Sendable (DeviceReading) async throws -> Void
+    private let observe: @Sendable (SessionObservation) async -> Void
+    private let sleep: @Sendable (Duration) async throws -> Void
+    private let now: @Sendable () -> Timestamp
+    private var machine: DeviceSessionStateMachine
+    private var connection: (any DeviceConnection)?
+    /// Counts links, so that events of an old link are told from the current one's.
+    private var generation = 0
+    private var characteristics: [UInt16: MeasurementCharacteristic] = [:]
+    private var pending: [DeviceSessionStateMachine.Event] = []
+
+    /// - Parameters:
+    ///   - deliver: makes a reading durable; when it throws, the link is closed (the device keeps
+    ///     what was not confirmed) and the session reconnects after the backoff.
+    ///   - observe: health and log reports, in order.
+    ///   - sleep: the reconnect wait (a test clock in tests).
+    ///   - seed: seeds the backoff jitter.
+    package init(
+        settings: DeviceSessionSettings, link: any DeviceLink, seed: UInt64,
+        now: @escaping @Sendable () -> Timestamp,
+        sleep: @escaping @Sendable (Duration) async throws -> Void = { try await Task.sleep(for: $0) },
+        deliver: @escaping @Sendable (DeviceReading) async throws -> Void,
+        observe: @escaping @Sendable (SessionObservation) async -> Void
+    ) {
+        self.settings = settings
+        self.link = link
+        self.now = now
+        self.sleep = sleep
+        self.deliver = deliver
+        self.observe = observe
+        self.machine = DeviceSessionStateMachine(requiresSecurity: settings.requiresPairing, backoff: settings.backoff, seed: seed)
+    }
+
+    package var state: DeviceSessionStateMachine.State { machine.state }
+
+    private enum Input: Sendable {
+        case event(DeviceSessionStateMachine.Event)
+        case connection(ConnectionEvent, generation: Int)
+        case connectionEnded(generation: Int)
+        case reconnectDue(generation: Int)
+    }
+
+    /// Runs until the task is cancelled, then closes the link.
+    package func run() async {
+        let (inputs, continuation) = AsyncStream.makeStream(of: Input.self)
+        continuation.yield(.event(.start))
+        await withTaskCancellationHandler {
+            await withDiscardingTaskGroup { group in
+                for await input in inputs {
+                    await handle(input, group: &group, continuation: continuation)
+                    if case .stopped = machine.state { break }
+                }
+                continuation.finish()
+                group.cancelAll()
+            }
+        } onCancel: {
+            continuation.yield(.event(.stop))
+        }
+    }
+
+    private func handle(
+        _ input: Input, group: inout DiscardingTaskGroup, continuation: AsyncStream<Input>.Continuation
+    ) async {
+        switch input {
+        case .event(let event):
+            pending.append(event)
+        case .connection(.notification(let handle, let bytes), let link) where link == generation,
+             .connection(.indication(let handle, let bytes), let link) where link == generation:
+            await receive(handle: handle, bytes: bytes)
+        case .connection(.disconnected(let reason), let link) where link == generation:
+            connection = nil
+            pending.append(.disconnected(reason: reason))
+        case .connectionEnded(let link) where link == generation && connection != nil:
+            // The stack ended the events without saying why: the link is gone all the same.
+            connection = nil
+            pending.append(.disconnected(reason: 0x16))
+        case .reconnectDue(let link) where link == generation:
+            pending.append(.reconnectDue)
+        default:
+            return
+        }
+        while !pending.isEmpty {
+            let event = pending.removeFirst()
+            for action in machine.handle(event) {
+                await perform(action, group: &group, continuation: continuation)
+            }
+        }
+    }
+
+    private func perform(
+        _ action: DeviceSessionStateMachine.Action, group: inout DiscardingTaskGroup,
+        continuation: AsyncStream<Input>.Continuation
+    ) async {
+        switch action {
+        case .connect:
+            do {
+                let opened = try await link.connect(timeout: settings.connectTimeout)
+                generation += 1
+                connection = opened
+                let link = generation
+                group.addTask {
+                    for await event in opened.events { continuation.yield(.connection(event, generation: link)) }
+                    continuation.yield(.connectionEnded(generation: link))
+                }
+                pending.append(.connected)
+            } catch {
+                pending.append(.connectFailed(Self.failure(error, stage: .connect)))
+            }
+        case .secure:
+            await request(.secure) { try await $0.secure(policy: self.settings.pairing) } then: { .secured }
+        case .discover:
+            guard let connection else { return }
+            do {
+                let found = try await connection.discoverMeasurements()
+                characteristics = Dictionary(found.map { ($0.valueHandle, $0) }, uniquingKeysWith: { first, _ in first })
+                pending.append(.discovered(found))
+            } catch {
+                pending.append(.failed(Self.failure(error, stage: .discover)))
+            }
+        case .subscribe(let characteristic):
+            await request(.subscribe) { try await $0.subscribe(characteristic) } then: { .subscribed(characteristic) }
+        case .disconnect:
+            if let connection { await connection.disconnect() } else { pending.append(.disconnected(reason: 0x16)) }
+        case .wait(let delay):
+            let link = generation
+            let sleep = self.sleep
+            group.addTask {
+                do {
+                    try await sleep(delay)
+                    continuation.yield(.reconnectDue(generation: link))
+                } catch {}
+            }
+        case .reportUp(let subscribed):
+            await observe(.up(subscribed))
+        case .reportFailure(let failure):
+            await observe(.failure(failure))
+        case .reportDisconnected(let reason):
+            await observe(.disconnected(reason: reason))
+        }
+    }
+
+    /// One request on the current link; its outcome becomes the next event.
+    private func request(
+        _ stage: SessionFailure.Stage, _ body: (any DeviceConnection) async throws -> Void,
+        then success: () -> DeviceSessionStateMachine.Event
+    ) async {
+        guard let connection else { return }
+        do {
+            try await body(connection)
+            pending.append(success())
+        } catch {
+            pending.append(.failed(Self.failure(error, stage: stage)))
+        }
+    }
+
+    private func receive(handle: UInt16, bytes: [UInt8]) async {
+        // Values of characteristics that were not subscribed (a peer that notifies unasked) are ignored.
+        guard let measurement = characteristics[handle] else { return }
+        let reading: HealthReading
+        do {
+            reading = try HealthDecoder.decode(measurement.characteristic, bytes)
+        } catch {
+            await observe(.failure(SessionFailure(.decode, "\(error)")))
+            return
+        }
+        do {
+            try await deliver(DeviceReading(address: settings.address, reading: reading, receivedAt: now()))
+        } catch {
+            pending.append(.failed(Self.failure(error, stage: .deliver)))
+        }
+    }
+
+    private static func failure(_ error: any Error, stage: SessionFailure.Stage) -> SessionFailure {
+        if let failure = error as? SessionFailure { return failure }
+        if let error = error as? BluetoothError, case .att(let code) = error.kind {
+            return SessionFailure(stage, error.message, attError: code)
+        }
+        return SessionFailure(stage, "\(error)")
+    }
+}

@@ -1,0 +1,74 @@
+import BluetoothDecoding
+
+/// Secures a link: encryption with the stored bond, or pairing and bonding, as the policy allows.
+package typealias LinkSecurity = @Sendable (GATTConnection, PairingPolicy) async throws -> Void
+
+/// A device session's way to its device through the host stack: waits for the device's advert
+/// (for its address type), connects, and speaks GATT on the link.
+package struct HostDeviceLink: DeviceLink {
+    package let host: BluetoothHost
+    package let address: BluetoothAddress
+    package let sightings: AdvertSightings
+    package let security: LinkSecurity
+
+    package init(host: BluetoothHost, address: BluetoothAddress, sightings: AdvertSightings, security: @escaping LinkSecurity) {
+        self.host = host
+        self.address = address
+        self.sightings = sightings
+        self.security = security
+    }
+
+    package func connect(timeout: Duration) async throws -> any DeviceConnection {
+        let clock = ContinuousClock()
+        let started = clock.now
+        guard let peer = await sightings.connectableAddress(of: address, within: timeout) else {
+            throw SessionFailure(.connect, "\(address) did not advertise (connectable) within \(timeout)")
+        }
+        let left = max(timeout - (clock.now - started), .seconds(1))
+        do {
+            return HostDeviceConnection(gatt: try await host.connect(to: peer, timeout: left), security: security)
+        } catch {
+            throw SessionFailure(.connect, "\(error)")
+        }
+    }
+}
+
+/// One GATT link as a device session uses it.
+struct HostDeviceConnection: DeviceConnection {
+    let gatt: GATTConnection
+    let security: LinkSecurity
+
+    var events: AsyncStream<ConnectionEvent> { gatt.events }
+
+    func discoverMeasurements() async throws -> [MeasurementCharacteristic] {
+        // A larger MTU only spares Read Blobs; a peer that refuses keeps the default 23.
+        _ = try? await gatt.exchangeMTU()
+        var found: [MeasurementCharacteristic] = []
+        for service in try await gatt.discoverPrimaryServices() {
+            guard let uuid = service.uuid.uuid16, HealthCharacteristic.services.contains(uuid) else { continue }
+            for characteristic in try await gatt.discoverCharacteristics(of: service) {
+                guard let uuid = characteristic.uuid.uuid16, let health = HealthCharacteristic(uuid16: uuid),
+                      let configuration = characteristic.configurationHandle,
+                      !characteristic.properties.isDisjoint(with: [.notify, .indicate])
+                else { continue }
+                // Indications when offered: the device learns that the gateway has each value.
+                found.append(MeasurementCharacteristic(
+                    health, valueHandle: characteristic.valueHandle, configurationHandle: configuration,
+                    indicates: characteristic.properties.contains(.indicate)))
+            }
+        }
+        return found
+    }
+
+    func subscribe(_ characteristic: MeasurementCharacteristic) async throws {
+        try await gatt.write(characteristic.configurationHandle, value: characteristic.configurationValue)
+    }
+
+    func secure(policy: PairingPolicy) async throws {
+        try await security(gatt, policy)
+    }
+
+    func disconnect() async {
+        await gatt.disconnect()
+    }
+}

@@ -1,0 +1,184 @@
+public import Bluetooth
+import Yams
+
+extension GatewayConfiguration {
+    /// The `bluetooth:` section: the controller to use and the devices to read. Only listed
+    /// devices are connected to or read from; every other advert is ignored.
+    ///
+    /// ```yaml
+    /// bluetooth:
+    ///   transport: hci:0            # or uart:/dev/ttyUSB0:1000000, tcp:127.0.0.1:9000
+    ///   scanning: passive           # or active (asks for scan responses)
+    ///   reconnect: {base: 1s, cap: 30s}
+    ///   connectTimeout: 10s
+    ///   devices:                    # connected, subscribed to every standard measurement
+    ///     "F0:00:00:00:18:10": {profile: ble-blood-pressure, requirePairing: true}
+    ///   bthome:                     # read from adverts, never connected
+    ///     "F0:00:00:00:FC:D2": {profile: ble-bthome}
+    /// ```
+    public struct Bluetooth: Sendable, Equatable {
+        public enum Scanning: String, Sendable, Equatable, CaseIterable {
+            case passive, active
+        }
+
+        /// `hci:N`, `uart:/dev/ttyX[:BAUD]` or `tcp:HOST:PORT`.
+        public var transport: TransportAddress
+        public var scanning: Scanning
+        /// The wait before reconnecting after the first failure, doubled per failure up to `reconnectCap`.
+        public var reconnectBase: Duration
+        public var reconnectCap: Duration
+        /// How long one connection attempt waits for the device.
+        public var connectTimeout: Duration
+        /// Devices connected to, by address (upper-case `AA:BB:CC:DD:EE:FF`), sorted.
+        public var devices: [Device]
+        /// BTHome sensors read from their adverts, sorted by address.
+        public var bthome: [Sensor]
+
+        public init(
+            transport: TransportAddress, scanning: Scanning = .passive, reconnectBase: Duration = .seconds(1),
+            reconnectCap: Duration = .seconds(30), connectTimeout: Duration = .seconds(10),
+            devices: [Device] = [], bthome: [Sensor] = []
+        ) {
+            self.transport = transport
+            self.scanning = scanning
+            self.reconnectBase = reconnectBase
+            self.reconnectCap = reconnectCap
+            self.connectTimeout = connectTimeout
+            self.devices = devices
+            self.bthome = bthome
+        }
+
+        public struct Device: Sendable, Equatable {
+            public var address: String
+            /// The device profile whose templates read its messages (`ble-heart-rate`, ...).
+            public var profile: String
+            /// Pair and bond (or re-encrypt with the bond) before subscribing.
+            public var requirePairing: Bool
+            /// Accept LE legacy pairing (weaker than Secure Connections) from this device.
+            public var allowLegacyPairing: Bool
+
+            public init(address: String, profile: String, requirePairing: Bool = false, allowLegacyPairing: Bool = false) {
+                self.address = address
+                self.profile = profile
+                self.requirePairing = requirePairing
+                self.allowLegacyPairing = allowLegacyPairing
+            }
+        }
+
+        public struct Sensor: Sendable, Equatable {
+            public var address: String
+            public var profile: String
+
+            public init(address: String, profile: String = "ble-bthome") {
+                self.address = address
+                self.profile = profile
+            }
+        }
+
+        /// Every profile the section names, for the check against the profile catalog.
+        public var profileReferences: [(keyPath: String, profile: String)] {
+            devices.map { ("bluetooth.devices.\($0.address).profile", $0.profile) }
+                + bthome.map { ("bluetooth.bthome.\($0.address).profile", $0.profile) }
+        }
+    }
+}
+
+extension ConfigurationDecoder {
+    static func decodeBluetooth(_ node: Node?, reader: inout YAMLNodeReader) -> GatewayConfiguration.Bluetooth? {
+        guard let node else { return nil }
+        let keys: Set<String> = ["transport", "scanning", "reconnect", "connectTimeout", "devices", "bthome"]
+        guard let section = reader.mapping(node, at: "bluetooth", known: keys) else { return nil }
+        var transport: TransportAddress?
+        if let node = section["transport"], let text = reader.string(node, at: "bluetooth.transport") {
+            do {
+                transport = try TransportAddress(parsing: text)
+            } catch {
+                reader.problem("bluetooth.transport", node, "\(error)")
+            }
+        } else if section["transport"] == nil {
+            reader.problem("bluetooth.transport", node, "missing; name the controller: hci:0, uart:/dev/ttyUSB0:1000000 or tcp:HOST:PORT")
+        }
+        var bluetooth = GatewayConfiguration.Bluetooth(transport: transport ?? .userChannel(adapter: 0))
+        if let node = section["scanning"], let text = reader.string(node, at: "bluetooth.scanning") {
+            if let scanning = GatewayConfiguration.Bluetooth.Scanning(rawValue: text) {
+                bluetooth.scanning = scanning
+            } else {
+                reader.problem("bluetooth.scanning", node, "expected passive or active")
+            }
+        }
+        if let node = section["reconnect"], let reconnect = reader.mapping(node, at: "bluetooth.reconnect", known: ["base", "cap"]) {
+            if let node = reconnect["base"], let ms = reader.duration(node, at: "bluetooth.reconnect.base") {
+                bluetooth.reconnectBase = .milliseconds(ms)
+            }
+            if let node = reconnect["cap"], let ms = reader.duration(node, at: "bluetooth.reconnect.cap") {
+                bluetooth.reconnectCap = .milliseconds(ms)
+            }
+            if bluetooth.reconnectCap < bluetooth.reconnectBase {
+                reader.problem("bluetooth.reconnect.cap", reconnect["cap"] ?? node, "must not be shorter than bluetooth.reconnect.base")
+            }
+        }
+        if let node = section["connectTimeout"], let ms = reader.duration(node, at: "bluetooth.connectTimeout") {
+            bluetooth.connectTimeout = .milliseconds(ms)
+        }
+        var seen: [String: String] = [:]
+        if let node = section["devices"], let named = reader.namedMapping(node, at: "bluetooth.devices") {
+            for (name, value) in named {
+                let path = "bluetooth.devices." + name
+                guard let address = address(name, node: value, at: path, seen: &seen, reader: &reader) else { continue }
+                let known: Set<String> = ["profile", "requirePairing", "allowLegacyPairing"]
+                guard let fields = reader.mapping(value, at: path, known: known) else { continue }
+                guard let profileNode = fields["profile"] else {
+                    reader.problem(path + ".profile", value, "missing; name the device profile, e.g. ble-heart-rate")
+                    continue
+                }
+                guard let profile = reader.string(profileNode, at: path + ".profile") else { continue }
+                var device = GatewayConfiguration.Bluetooth.Device(address: address, profile: profile)
+                if let node = fields["requirePairing"], let flag = reader.bool(node, at: path + ".requirePairing") {
+                    device.requirePairing = flag
+                }
+                if let node = fields["allowLegacyPairing"], let flag = reader.bool(node, at: path + ".allowLegacyPairing") {
+                    device.allowLegacyPairing = flag
+                }
+                bluetooth.devices.append(device)
+            }
+        }
+        if let node = section["bthome"], let named = reader.namedMapping(node, at: "bluetooth.bthome") {
+            for (name, value) in named {
+                let path = "bluetooth.bthome." + name
+                guard let address = address(name, node: value, at: path, seen: &seen, reader: &reader) else { continue }
+                var sensor = GatewayConfiguration.Bluetooth.Sensor(address: address)
+                // `ADDRESS: {}` or `ADDRESS:` alone take the ble-bthome profile.
+                if case .scalar(let scalar) = value, scalar.style == .plain, ["", "~", "null"].contains(scalar.string) {
+                    bluetooth.bthome.append(sensor)
+                    continue
+                }
+                guard let fields = reader.mapping(value, at: path, known: ["profile"]) else { continue }
+                if let node = fields["profile"], let profile = reader.string(node, at: path + ".profile") { sensor.profile = profile }
+                bluetooth.bthome.append(sensor)
+            }
+        }
+        if section["devices"] == nil, section["bthome"] == nil {
+            reader.problem("bluetooth", node, "lists no device; add addresses under bluetooth.devices or bluetooth.bthome (or remove the section)")
+        }
+        bluetooth.devices.sort { $0.address < $1.address }
+        bluetooth.bthome.sort { $0.address < $1.address }
+        return transport == nil ? nil : bluetooth
+    }
+
+    /// The address a device entry is keyed by, upper-cased; a problem when it is not six hex
+    /// octets or names a device already listed.
+    private static func address(
+        _ name: String, node: Node, at path: String, seen: inout [String: String], reader: inout YAMLNodeReader
+    ) -> String? {
+        guard let address = BluetoothAddress(name)?.description else {
+            reader.problem(path, node, "expected a device address like F0:00:00:00:18:0D (six hexadecimal octets)")
+            return nil
+        }
+        if let earlier = seen[address] {
+            reader.problem(path, node, "the device \(address) is already listed at \(earlier)")
+            return nil
+        }
+        seen[address] = path
+        return address
+    }
+}
