@@ -1,1 +1,113 @@
-print("UploadBenchmark: not yet written")
+// Drains an outbox of demo-vitals Observations to a FHIR server with the real Uploader and
+// CurlTransport, and prints one JSON line of figures: Observations/s delivered, wall time,
+// request bytes per Observation (counted at the transport), the time spent in HTTP exchanges,
+// and the CPU time this process and the server process spent during the drain (to tell which
+// side is the limit). Finally checks
+// that the server holds exactly the Observations sent (`_summary=count`).
+//
+// Driven by scripts/bench-upload.sh, which starts a fresh sekmet-fhir per run, runs the modes
+// (single: one PUT per Observation, the baseline; batch and transaction Bundles of 100) and the
+// large backlog, and prints the ratios.
+//
+// Usage: UploadBenchmark --url URL --server-pid PID --store DIR --mode single|batch|transaction
+//                        [--count N] [--batch-size 100] [--profile device-profiles/demo-vitals] [--seed S]
+import Audit
+import EdgeCore
+import Foundation
+import JSONQuery
+import Store
+import Upstream
+
+func fail(_ message: String) -> Never {
+    FileHandle.standardError.write(Data("UploadBenchmark: \(message)\n".utf8))
+    exit(1)
+}
+
+var options: [String: String] = [:]
+var arguments = CommandLine.arguments.dropFirst()
+while let name = arguments.popFirst() {
+    guard name.hasPrefix("--"), let value = arguments.popFirst() else {
+        fail("usage: UploadBenchmark --url URL --server-pid PID --store DIR --mode single|batch|transaction [--count N] [--batch-size N] [--profile DIR] [--seed S]")
+    }
+    options[String(name.dropFirst(2))] = value
+}
+guard let url = options["url"], let storeDirectory = options["store"] else { fail("--url and --store are required") }
+guard let mode = UploadSettings.BundleType(rawValue: options["mode"] ?? "") else { fail("--mode must be single, batch or transaction") }
+let serverPID = options["server-pid"].flatMap { Int32($0) }
+let count = max(1, Int(options["count"] ?? "") ?? 10_000)
+let batchSize = max(1, Int(options["batch-size"] ?? "") ?? 100)
+let profile = options["profile"] ?? "device-profiles/demo-vitals"
+let seed = UInt64(options["seed"] ?? "") ?? 2026
+
+func seconds(since start: ContinuousClock.Instant) -> Double {
+    let (whole, attoseconds) = (ContinuousClock.now - start).components
+    return Double(whole) + Double(attoseconds) / 1e18
+}
+
+func rounded(_ value: Double, _ places: Double = 1000) -> JSONValue { .double((value * places).rounded() / places) }
+
+func run() async throws {
+    try FileManager.default.createDirectory(atPath: storeDirectory, withIntermediateDirectories: true)
+    let store = try Store(path: storeDirectory + "/fhir-edge.sqlite", policy: .standard, chain: AuditChain(), now: Store.systemClock)
+    defer { try? store.close() }
+
+    let fillStart = ContinuousClock.now
+    let backlog = try Backlog(profileDirectory: profile, seed: seed)
+    let filled = try await backlog.fill(store, observations: count)
+    let pending = try await store.statistics().outboxPending
+    let fillSeconds = seconds(since: fillStart)
+
+    let transport = CountingTransport(CurlTransport(options: CurlTransport.Options(connectTimeout: .seconds(5), totalTimeout: .seconds(120))))
+    let client = FHIRClient(baseURL: url, transport: transport)
+    // The daemon's settings, with a short first backoff so a rare 5xx under load costs little.
+    let settings = UploadSettings(bundleType: mode, idempotency: .put, batchSize: batchSize,
+                                  retry: RetryPolicy(base: .milliseconds(200), cap: .seconds(5), retryAfterCap: .seconds(5)))
+    let uploader = Uploader(store: store, client: client, settings: settings, randomSeed: seed)
+
+    let ownBefore = ProcessCPU.own()
+    let serverBefore = serverPID.flatMap(ProcessCPU.of(pid:))
+    let start = ContinuousClock.now
+    let drained = try await uploader.drain(timeout: .seconds(6 * 3600))
+    let wall = seconds(since: start)
+    let ownCPU = ProcessCPU.own() - ownBefore
+    let serverAfter = serverPID.flatMap(ProcessCPU.of(pid:))
+    let serverCPU = serverBefore.flatMap { before in serverAfter.map { $0 - before } }
+
+    let metrics = await uploader.metrics()
+    guard drained, metrics.outboxPending == 0 else { fail("the outbox was not drained: \(metrics.outboxPending) left, last error \(metrics.lastError ?? "none")") }
+    guard metrics.entriesRejected == 0 else { fail("\(metrics.entriesRejected) resources were rejected (see the dead letters in \(storeDirectory))") }
+
+    // What the server holds, asked without the counting transport.
+    let reader = FHIRClient(baseURL: url, transport: CurlTransport(options: CurlTransport.Options(totalTimeout: .seconds(300))))
+    let reply = try await reader.send(reader.request("GET", "Observation?_summary=count"))
+    guard reply.status == 200, case .int(let total)? = (try? JSONValue(parsing: reply.body))?["total"] else {
+        fail("counting the server's Observations failed: HTTP \(reply.status)")
+    }
+    guard total == Int64(filled.observations) else { fail("the server holds \(total) Observations, \(filled.observations) were sent") }
+
+    let requests = transport.requests.load(ordering: .relaxed)
+    let requestBytes = transport.requestBytes.load(ordering: .relaxed)
+    var figures: JSONObject = [
+        "mode": .string(mode.rawValue), "batchSize": .int(Int64(mode == .single ? 1 : batchSize)),
+        "observations": .int(Int64(filled.observations)), "resources": .int(pending),
+        "fillSeconds": rounded(fillSeconds), "seconds": rounded(wall),
+        "observationsPerSecond": .int(Int64((Double(filled.observations) / wall).rounded())),
+        "requests": .int(Int64(requests)), "retries": .int(Int64(metrics.retries)),
+        "requestBytes": .int(Int64(requestBytes)), "bodyBytes": .int(Int64(transport.bodyBytes.load(ordering: .relaxed))),
+        "requestBytesPerObservation": rounded(Double(requestBytes) / Double(filled.observations), 10),
+        "exchangeSeconds": rounded(Double(transport.exchangeNanoseconds.load(ordering: .relaxed)) / 1e9),
+        "gatewayCPUSeconds": rounded(ownCPU), "gatewayCores": rounded(ownCPU / wall, 100),
+        "serverObservations": .int(total),
+    ]
+    if let serverCPU {
+        figures["serverCPUSeconds"] = rounded(serverCPU)
+        figures["serverCores"] = rounded(serverCPU / wall, 100)
+    }
+    print(JSONWriter().string(.object(figures)))
+}
+
+do {
+    try await run()
+} catch {
+    fail("\(error)")
+}

@@ -1,0 +1,82 @@
+#!/usr/bin/env bash
+# Upload benchmark: an outbox of demo-vitals Observations (mapped by the profile's templates,
+# Create-mode ids) drained by the real Uploader and CurlTransport to sekmet-fhir on loopback, a
+# fresh server per run (started and stopped by PID through scripts/with-fhir-server.sh):
+#   single       one PUT per Observation: the baseline
+#   batch        batch Bundles of 100 PUT entries
+#   transaction  transaction Bundles of 100 PUT entries
+# each over the same COMPARE Observations (default 2 000), then a backlog of COUNT Observations
+# (default 100 000) in the fastest mode. Prints Observations/s, wall time, request bytes per
+# Observation (counted at the transport) and the ratios to the baseline, the share of the time
+# spent waiting in HTTP exchanges, and the CPU time of the gateway side (getrusage) and of the
+# server process (/proc/PID/stat) during each drain, and says which side is the limit. Every run
+# checks that the server holds exactly the Observations sent (_summary=count).
+#
+# Usage: scripts/bench-upload.sh [--count N] [--compare N]   (BENCH_SCRATCH_PATH picks the build folder)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+count=100000
+compare=2000
+while [ $# -gt 0 ]; do
+    case "$1" in
+        --count) count=$2; shift 2 ;;
+        --compare) compare=$2; shift 2 ;;
+        *) echo "usage: scripts/bench-upload.sh [--count N] [--compare N]" >&2; exit 2 ;;
+    esac
+done
+scratch=${BENCH_SCRATCH_PATH:-.build}
+[ -x .venv/bin/sekmet ] || scripts/setup.sh
+if ! output=$(swift build -c release --scratch-path "$scratch" --product UploadBenchmark 2>&1); then
+    echo "$output" | grep -E "error" >&2 || echo "$output" | tail -20 >&2
+    exit 1
+fi
+bench="$PWD/$scratch/release/UploadBenchmark"
+work=$(mktemp -d "${TMPDIR:-/tmp}/fhir-edge-bench-upload.XXXXXX")
+trap 'rm -rf "$work"' EXIT
+
+# One drain against a fresh server: prints the benchmark's JSON line.
+drain() {
+    local mode=$1 observations=$2
+    scripts/with-fhir-server.sh bash -c '"$0" --url "$FHIR_BASE_URL" --server-pid "$FHIR_PID" --store "$1" --mode "$2" --count "$3" --profile "$4"' \
+        "$bench" "$work/$mode-$observations" "$mode" "$observations" "$PWD/device-profiles/demo-vitals" 2> "$work/$mode-$observations.log" \
+        || { cat "$work/$mode-$observations.log" >&2; exit 1; }
+}
+
+results=()
+for mode in single batch transaction; do
+    echo "bench-upload: $mode, $compare Observations" >&2
+    results+=("$(drain "$mode" "$compare")")
+done
+best=$(python3 -c 'import json, sys; print(max((json.loads(l) for l in sys.argv[1:]), key=lambda r: r["observationsPerSecond"])["mode"])' "${results[@]}")
+echo "bench-upload: backlog of $count Observations, $best" >&2
+backlog=$(drain "$best" "$count")
+
+python3 - "$backlog" "${results[@]}" <<'PY'
+import json, sys
+backlog, runs = json.loads(sys.argv[1]), [json.loads(line) for line in sys.argv[2:]]
+base = next(r for r in runs if r["mode"] == "single")
+print(f'{"mode":<12} {"obs":>7} {"obs/s":>7} {"ratio":>6} {"wall s":>7} {"in HTTP":>7} {"req":>6} {"B/obs":>7} {"gw cpu s":>8} {"gw cores":>8} {"srv cpu s":>9} {"srv cores":>9}')
+def row(r, label, ratio=True):
+    share = f'{r["observationsPerSecond"] / base["observationsPerSecond"]:.1f}x' if ratio else ""
+    print(f'{label:<12} {r["observations"]:>7} {r["observationsPerSecond"]:>7} {share:>6} {r["seconds"]:>7} {r["exchangeSeconds"]:>7} {r["requests"]:>6} '
+          f'{r["requestBytesPerObservation"]:>7} {r["gatewayCPUSeconds"]:>8} {r["gatewayCores"]:>8} '
+          f'{r.get("serverCPUSeconds", "?"):>9} {r.get("serverCores", "?"):>9}')
+for r in runs:
+    row(r, r["mode"])
+row(backlog, "backlog", ratio=False)
+print(f'backlog: {backlog["observations"]} Observations ({backlog["mode"]}, {backlog["batchSize"]} per bundle) drained in '
+      f'{backlog["seconds"]} s; the server holds {backlog["serverObservations"]}; outbox filled in {backlog["fillSeconds"]} s')
+for r in runs + [backlog]:
+    # Time inside HTTP exchanges is the server's (loopback: the network is negligible); the rest
+    # is the gateway's own work between requests (leasing, settling and journaling in its store).
+    waiting = r["exchangeSeconds"] / r["seconds"]
+    server, gateway = r.get("serverCores", "?"), r["gatewayCores"]
+    if waiting >= 0.6:
+        kind = "CPU-bound" if server != "?" and server >= 0.8 else "not CPU-bound: waiting on its commits"
+        verdict = f"the server is the limit ({waiting:.0%} of the time waiting for its replies; {kind})"
+    elif gateway >= 0.8:
+        verdict = f"the gateway's CPU is the limit ({1 - waiting:.0%} of the time between requests)"
+    else:
+        verdict = f"the gateway's store commits are the limit ({1 - waiting:.0%} of the time between requests, CPU mostly idle)"
+    print(f'{r["mode"]:<12} {r["observations"]:>7}: server {server} cores, gateway {gateway} cores: {verdict}')
+PY
