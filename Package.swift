@@ -129,7 +129,7 @@ let package = Package(
             dependencies: ["Modbus", "fhir-edge", "Gateway", "Mapping", "Store", "TestSupport", "EdgeCore", "JSONQuery"],
             swiftSettings: strict),
         .testTarget(
-            name: "BluetoothDecodingTests", dependencies: ["BluetoothDecoding", "TestSupport", "EdgeCore", "JSONQuery"],
+            name: "BluetoothDecodingTests", dependencies: ["BluetoothDecoding", "Mapping", "TestSupport", "EdgeCore", "JSONQuery"],
             swiftSettings: strict),
         // Against ../shared/ble-rig (a Bumble virtual controller over TCP H4), started by the tests.
         .testTarget(

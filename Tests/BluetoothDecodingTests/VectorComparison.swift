@@ -172,3 +172,11 @@ enum VectorComparison {
         ]
     }
 }
+
+extension JSONValue {
+    /// The array element at `index`, nil when this is not an array or the index is out of range.
+    subscript(index: Int) -> JSONValue? {
+        guard let elements = arrayValue, elements.indices.contains(index) else { return nil }
+        return elements[index]
+    }
+}
