@@ -197,8 +197,17 @@ public actor BondStore {
         }
     }
 
-    /// Runs `body` holding an exclusive lock on `bonds.lock`, creating the 0700 folder first.
+    /// Runs `body` holding an exclusive lock on `bonds.lock`, creating the data directory and the
+    /// 0700 folder first.
     private func withLock<T>(_ body: () throws(BondStoreError) -> T) throws(BondStoreError) -> T {
+        let dataDirectory = (directory as NSString).deletingLastPathComponent
+        if !FileManager.default.fileExists(atPath: dataDirectory) {
+            do {
+                try FileManager.default.createDirectory(atPath: dataDirectory, withIntermediateDirectories: true)
+            } catch {
+                throw failure("cannot create the data directory \(dataDirectory): \(error.localizedDescription)")
+            }
+        }
         if mkdir(directory, 0o700) != 0, errno != EEXIST {
             throw failure("cannot create \(directory): \(String(cString: strerror(errno)))")
         }

@@ -34,12 +34,7 @@ struct SecurityStateMachine {
         case disconnected(reason: UInt8)
     }
 
-    enum Outcome: Equatable, Sendable {
-        /// Encrypted with the stored bond, no pairing.
-        case reencrypted(Bond)
-        /// Paired and encrypted; `bonded` says whether both sides keep the keys (store the bond).
-        case paired(Bond, bonded: Bool)
-    }
+    typealias Outcome = SecurityOutcome
 
     enum Action: Equatable, Sendable {
         case send(SecurityManagerPDU)
