@@ -15,7 +15,7 @@ struct BluetoothCommand: AsyncParsableCommand {
             uart:/dev/ttyX[:BAUD] (an H4 UART controller, RTS/CTS on; add :noflow to turn it off), \
             or tcp:HOST:PORT (an H4 bridge such as the test rig).
             """,
-        subcommands: [Scan.self, GATTDump.self, Listen.self])
+        subcommands: [Scan.self, GATTDump.self, Listen.self, Pair.self])
 }
 
 /// `--transport`, shared by the `ble` subcommands.
