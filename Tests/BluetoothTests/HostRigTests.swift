@@ -108,4 +108,124 @@ final class HostRigTests: XCTestCase {
             await connection.disconnect()
         }
     }
+
+    func testBloodPressureIndicationIsConfirmed() async throws {
+        try await withHost(rig: ["--only", "bp"]) { rig, host in
+            let connection = try await host.connect(to: BluetoothAddress("F0:00:00:00:18:10", type: .random)!)
+            try await connection.exchangeMTU()
+            let services = try await connection.discoverAll()
+            let measurement = try XCTUnwrap(services.characteristic(BluetoothUUID(uuid16: 0x2A35)))
+            XCTAssertTrue(measurement.properties.contains(.indicate))
+            try await connection.subscribe(measurement)
+            var reading: HealthReading?
+            for await event in connection.events {
+                if case .indication(let handle, let bytes) = event, handle == measurement.valueHandle {
+                    reading = try HealthDecoder.decode(.bloodPressureMeasurement, bytes)
+                    break
+                }
+            }
+            let values = try XCTUnwrap(reading).values.map { $0.value.doubleValue }
+            XCTAssertEqual(Array(values.prefix(3)), [120, 80, 93])
+            XCTAssertNotNil(rig.waitForEvent(containing: ["indication_confirmed"], timeout: 5), "the rig saw no confirmation")
+            await connection.disconnect()
+        }
+    }
+
+    func testLegacyControllerGetsLegacyCommandsOnly() async throws {
+        try await withHost(rig: ["--legacy-controller", "--only", "hr,bthome"]) { _, host in
+            let info = await host.controller
+            XCTAssertEqual(info?.usesExtendedCommands, false)
+            let devices = try await scan(host, ScanOptions(active: true), names: ["Rig HR Strap", "Rig BTHome"])
+            let hr = try XCTUnwrap(devices[BluetoothAddress("F0:00:00:00:18:0D")!])
+            XCTAssertEqual(hr.txPower, 0, "the active scan merged the scan response")
+            XCTAssertEqual(devices[BluetoothAddress("F0:00:00:00:FC:D2")!]?.connectable, false)
+            let connection = try await host.connect(to: hr.address)
+            let services = try await connection.discoverPrimaryServices()
+            XCTAssertTrue(services.contains { $0.uuid == BluetoothUUID(uuid16: 0x180D) })
+            await connection.disconnect()
+        }
+    }
+
+    func testDisconnectionIsDetectedAndFailsLaterRequests() async throws {
+        try await withHost(rig: ["--only", "hr,thermo"]) { _, host in
+            let connection = try await host.connect(to: BluetoothAddress("F0:00:00:00:18:0D", type: .random)!)
+            await connection.disconnect()
+            var reasons: [UInt8] = []
+            for await event in connection.events {
+                if case .disconnected(let reason) = event { reasons.append(reason) }
+            }
+            XCTAssertEqual(reasons, [0x16])
+            do {
+                _ = try await connection.read(3)
+                XCTFail("a read on a closed link succeeded")
+            } catch let error as BluetoothError {
+                guard case .disconnected = error.kind else { return XCTFail("\(error)") }
+            }
+            // The host goes on: another device connects after.
+            let thermometer = try await host.connect(to: BluetoothAddress("F0:00:00:00:18:09", type: .random)!)
+            let services = try await thermometer.discoverPrimaryServices()
+            XCTAssertTrue(services.contains { $0.uuid == BluetoothUUID(uuid16: 0x1809) })
+            await thermometer.disconnect()
+        }
+    }
+
+    func testControllerLossEndsLinksAndTheHost() async throws {
+        guard let rig = try BLERig.start(["--only", "hr", "--notify-interval-ms", "20"]) else { return }
+        defer { rig.stop() }
+        let host = try await BluetoothHost.open(try TransportAddress(parsing: rig.transport))
+        let connection = try await host.connect(to: BluetoothAddress("F0:00:00:00:18:0D", type: .random)!)
+        let services = try await connection.discoverAll()
+        try await connection.subscribe(try XCTUnwrap(services.characteristic(BluetoothUUID(uuid16: 0x2A37))))
+        var notifications = 0
+        var reason: UInt8?
+        for await event in connection.events {
+            switch event {
+            case .notification:
+                notifications += 1
+                if notifications == 3 { rig.stop() }
+            case .disconnected(let why):
+                reason = why
+            case .indication:
+                break
+            }
+        }
+        XCTAssertGreaterThanOrEqual(notifications, 3)
+        XCTAssertEqual(reason, 0x08)
+        let failure = await host.failure
+        XCTAssertEqual(failure?.kind, .transport)
+        do {
+            _ = try await host.connect(to: BluetoothAddress("F0:00:00:00:18:0D", type: .random)!, timeout: .seconds(1))
+            XCTFail("connected without a controller")
+        } catch let error as BluetoothError {
+            XCTAssertEqual(error.kind, .transport)
+        }
+        await host.close()
+    }
+
+    func testGarbageFromTheControllerDoesNotKillTheStack() async throws {
+        guard let rig = try BLERig.start(["--only", "hr,bthome", "--notify-interval-ms", "20"]) else { return }
+        defer { rig.stop() }
+        // Octets no controller sends at a packet start (and one bogus event code behind 0x04).
+        let proxy = try GarbageProxy(upstreamPort: rig.port, garbage: [0x00, 0xFF, 0x7A, 0x04, 0x99, 0x33, 0x13], every: 7)
+        let host = try await BluetoothHost.open(.tcp(host: "127.0.0.1", port: proxy.port))
+        let devices = try await scan(host, ScanOptions(), names: ["Rig HR Strap", "Rig BTHome"])
+        XCTAssertEqual(devices[BluetoothAddress("F0:00:00:00:FC:D2")!]?.bthome.flatMap { Self.number($0, "temperature") }, 21.5)
+        let connection = try await host.connect(to: BluetoothAddress("F0:00:00:00:18:0D", type: .random)!)
+        let services = try await connection.discoverAll()
+        try await connection.subscribe(try XCTUnwrap(services.characteristic(BluetoothUUID(uuid16: 0x2A37))))
+        var notifications = 0
+        for await event in connection.events {
+            if case .notification = event { notifications += 1 }
+            if notifications == 10 { break }
+        }
+        await connection.disconnect()
+        let statistics = await host.statistics
+        XCTAssertGreaterThan(proxy.garbageBytes, 0)
+        XCTAssertEqual(statistics.transport.discardedBytes, proxy.garbageBytes, "every garbage octet is dropped and counted, no packet lost")
+        XCTAssertGreaterThan(statistics.transport.resyncs, 0)
+        let failure = await host.failure
+        XCTAssertNil(failure)
+        await host.close()
+        XCTAssertEqual(rig.hostBugs, [])
+    }
 }
