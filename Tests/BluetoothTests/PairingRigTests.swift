@@ -144,6 +144,76 @@ final class PairingRigTests: XCTestCase {
         await events2.value
         await host.close()
     }
+
+    /// The rig's scenario with the cuff's `pairing` settings replaced, written to a temporary file.
+    private func scenario(cuffPairing: [String: Bool]) throws -> [String]? {
+        guard let rigDirectory = BLERig.directory else { return nil }
+        let data = try Data(contentsOf: rigDirectory.appendingPathComponent("scenario.json"))
+        var scenario = try XCTUnwrap(JSONSerialization.jsonObject(with: data) as? [String: Any])
+        var devices = try XCTUnwrap(scenario["devices"] as? [[String: Any]])
+        let index = try XCTUnwrap(devices.firstIndex { $0["id"] as? String == "bp" })
+        devices[index]["pairing"] = cuffPairing
+        scenario["devices"] = devices
+        let path = (directory as NSString).appendingPathExtension("scenario.json")!
+        try JSONSerialization.data(withJSONObject: scenario).write(to: URL(fileURLWithPath: path))
+        addTeardownBlock { try? FileManager.default.removeItem(atPath: path) }
+        return ["--scenario", path, "--only", "bp"]
+    }
+
+    func testTheCuffsSecurityRequestIsAnsweredByPairing() async throws {
+        guard let arguments = try scenario(cuffPairing: ["required": true, "sc_only": true, "bonding": true, "security_request": true]),
+              let rig = try BLERig.start(arguments)
+        else { return }
+        defer { rig.stop() }
+        let host = try await host(rig)
+        let connection = try await host.connect(to: Self.cuff)
+        let security = LinkSecurity(channel: connection, bonds: BondStore(dataDirectory: directory))
+        let events = Task { await security.run() }
+        // Nobody calls secure(): the cuff asks, the gateway pairs.
+        XCTAssertNotNil(rig.waitForEvent(containing: ["\"paired\"", "\"bp\""], timeout: 10), "the Security Request was not answered")
+        var outcome = await security.outcome
+        for _ in 0..<100 where outcome == nil {
+            try await Task.sleep(for: .milliseconds(20))
+            outcome = await security.outcome
+        }
+        guard case .success(.paired(_, bonded: true))? = outcome else { return XCTFail("\(String(describing: outcome))") }
+        let value = try await receiveReading(connection, try await measurement(connection))
+        XCTAssertEqual(value, Self.reading)
+        await connection.disconnect()
+        await events.value
+        await host.close()
+        XCTAssertEqual(rig.hostBugs, [])
+    }
+
+    /// Only the pairing is checked here: Bumble 0.0.236, as a legacy peripheral, answers the LTK
+    /// request with the key the *central* distributed (`Device.get_long_term_key` looks up
+    /// `ltk_peripheral`), where the specification has the central use the key, EDIV and Rand the
+    /// peripheral distributed (as this gateway does; the state machine tests cover it).
+    func testLegacyJustWorksWhenTheProfileAllowsIt() async throws {
+        guard let arguments = try scenario(cuffPairing: ["required": true, "sc_only": false, "bonding": true, "security_request": false]),
+              let rig = try BLERig.start(arguments)
+        else { return }
+        defer { rig.stop() }
+        let bonds = BondStore(dataDirectory: directory)
+        let host = try await host(rig)
+        let connection = try await host.connect(to: Self.cuff)
+        let security = LinkSecurity(channel: connection, bonds: bonds, policy: PairingPolicy(allowLegacyPairing: true))
+        await security.askForLegacyPairingOnly()
+        let events = Task { await security.run() }
+        let outcome = try await security.secure()
+        guard case .paired(let bond, bonded: true) = outcome else { return XCTFail("\(outcome)") }
+        XCTAssertFalse(bond.secureConnections)
+        XCTAssertNotEqual(bond.longTermKey.octets, [UInt8](repeating: 0, count: 16), "the cuff distributed its LTK")
+        XCTAssertNotNil(rig.waitForEvent(containing: ["\"paired\"", "\"bp\""], timeout: 5))
+        let value = try await receiveReading(connection, try await measurement(connection))
+        XCTAssertEqual(value, Self.reading)
+        let stored = try await bonds.bond(for: Self.cuff)
+        XCTAssertEqual(stored, bond)
+        await connection.disconnect()
+        await events.value
+        await host.close()
+        XCTAssertEqual(rig.hostBugs, [])
+    }
 }
 
 extension LinkSecurity {
