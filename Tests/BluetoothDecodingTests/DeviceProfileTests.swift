@@ -57,7 +57,7 @@ final class DeviceProfileTests: XCTestCase {
         }
     }
 
-    /// Compares as written text, so 72 and 72.0 must agree in kind too.
+    /// Both sides as the writer renders them, so file and model go through the same number formatting.
     private func canonical(_ value: JSONValue) throws -> JSONValue {
         try JSONValue(parsing: JSONWriter(options: .sortedKeys).string(value))
     }
@@ -75,8 +75,11 @@ final class DeviceProfileTests: XCTestCase {
                 let expectedFile = testcases.appendingPathComponent(input.replacingOccurrences(of: "-input.json", with: "-expected.json"))
                 let expected = try JSONValue(parsing: try Data(contentsOf: expectedFile))
                 let got = profile.map(messages)
-                XCTAssertEqual(try canonical(got["results"] ?? .null), try canonical(expected["results"] ?? .null), "\(name)/\(input): measurements")
-                XCTAssertEqual(try canonical(got["observations"] ?? .null), try canonical(expected["observations"] ?? .null), "\(name)/\(input): observations")
+                for part in ["results", "observations"] {
+                    let gotPart = try canonical(got[part] ?? .null), wantPart = try canonical(expected[part] ?? .null)
+                    // The first differing paths make a mismatch readable.
+                    XCTAssertEqual(gotPart, wantPart, "\(name)/\(input) \(part): \(VectorComparison.differences(gotPart, wantPart).prefix(5))")
+                }
                 XCTAssertEqual(got["errors"], [], "\(name)/\(input): conversion errors")
                 let built = got["observations"]?.arrayValue ?? []
                 XCTAssertFalse(built.isEmpty, "\(name)/\(input) yields Observations")
