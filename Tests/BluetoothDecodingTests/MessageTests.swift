@@ -23,6 +23,15 @@ final class MessageTests: XCTestCase {
         XCTAssertEqual(message["time"], "2026-11-27T08:15:00.000Z")
     }
 
+    func testAnOximeterClockThatIsNotSetGivesWayToTheReceiveTime() throws {
+        let set = try HealthDecoder.decode(.plxSpotCheckMeasurement, VectorComparison.bytes(hex: "0162004800e807011f173b3b") ?? [])
+        XCTAssertEqual(set.deviceTime?.description, "2024-01-31T23:59:59")
+        let unset = try HealthDecoder.decode(.plxSpotCheckMeasurement, VectorComparison.bytes(hex: "1162004800e807011f173b3b") ?? [])
+        XCTAssertNil(unset.deviceTime)
+        XCTAssertEqual(unset.details["deviceClockNotSet"], true)
+        XCTAssertEqual(unset.message(deviceID: "o", receivedAt: received)["timeSource"], "receiver")
+    }
+
     func testGlucoseTimeAddsTheOffsetAcrossMidnightAndShiftsUnitsExactly() throws {
         // Base time 2024-12-31 23:30:00, offset +45 min, 0.00095 kg/L.
         let bytes: [UInt8] = [0x03, 0x07, 0x00, 0xE8, 0x07, 12, 31, 23, 30, 0, 45, 0, 0x5F, 0xB0, 0x11]

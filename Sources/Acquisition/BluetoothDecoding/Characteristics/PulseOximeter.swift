@@ -7,7 +7,11 @@ enum PulseOximeter {
         let flags = try reader.uint8("Flags")
         reading.add("spo2", try reader.sfloat("SpO2PR-Spot-Check SpO2"), "%")
         reading.add("pulseRate", try reader.sfloat("SpO2PR-Spot-Check PR"), "/min")
-        if flags.bit(0) { reading.deviceTime = try reader.dateTime("Timestamp") }
+        if flags.bit(0) {
+            let time = try reader.dateTime("Timestamp")
+            // A clock the device says is not set names no real time: the receive time is better.
+            reading.deviceTime = flags.bit(4) ? nil : time
+        }
         try status(&reader, into: &reading, measurement: flags.bit(1), device: flags.bit(2), pai: flags.bit(3))
         reading.detail("deviceClockNotSet", .bool(flags.bit(4)))
     }
