@@ -26,6 +26,7 @@ Control port (127.0.0.1, one command per line, one reply line `OK ...` or `ERR .
 """
 import argparse
 import asyncio
+import ctypes
 import json
 import os
 import shlex
@@ -35,6 +36,7 @@ import struct
 import subprocess
 import sys
 import tempfile
+import time
 
 from pymodbus.constants import ExcCodes
 from pymodbus.datastore import ModbusServerContext
@@ -98,6 +100,15 @@ def describe():
                        "byte_order": order, "registers": len(words), "value": value,
                        "words": ["%04X" % w for w in words]})
     return {"units": {"1": "types", "2": "exceptions", "4": "silent"}, "points": points}
+
+
+def die_with_parent():
+    """socat gets SIGTERM when this process dies, even by SIGKILL (Linux prctl PR_SET_PDEATHSIG)."""
+    signal.pthread_sigmask(signal.SIG_UNBLOCK, [signal.SIGTERM])
+    try:
+        ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGTERM)
+    except (OSError, AttributeError):
+        pass
 
 
 class Fault:
@@ -217,13 +228,12 @@ class Peer:
         peer, client = os.path.join(self.link_dir, "peer"), os.path.join(self.link_dir, "client")
         self.socat = subprocess.Popen(
             ["socat", f"pty,raw,echo=0,link={peer}", f"pty,raw,echo=0,link={client}"],
-            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, preexec_fn=die_with_parent)
         for _ in range(200):
             if os.path.exists(peer) and os.path.exists(client):
                 break
             if self.socat.poll() is not None:
                 raise SystemExit("socat exited before creating the pty pair")
-            import time
             time.sleep(0.02)
         else:
             raise SystemExit("socat did not create the pty pair")
@@ -330,6 +340,8 @@ class Peer:
             writer.close()
 
     async def run(self):
+        # A parent that spawned us from a thread with SIGTERM blocked must still be able to stop us.
+        signal.pthread_sigmask(signal.SIG_UNBLOCK, [signal.SIGTERM, signal.SIGINT])
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGTERM, signal.SIGINT):
             loop.add_signal_handler(sig, self.stopped.set)
