@@ -269,7 +269,7 @@ final class ScriptedConnection: DeviceConnection {
         }
     }
 
-    func secure(policy: PairingPolicy) async throws {
+    func secure() async throws {
         link.log("secure")
         link.secure()
     }

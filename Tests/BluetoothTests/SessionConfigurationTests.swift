@@ -37,13 +37,13 @@ final class SessionConfigurationTests: XCTestCase {
               reconnect: {base: 500ms, cap: 1m}
               connectTimeout: 5s
               devices:
-                "f0:00:00:00:18:10": {profile: ble-blood-pressure, requirePairing: true}
+                "f0:00:00:00:18:10": {profile: ble-blood-pressure, requirePairing: true, patientId: p-17}
                 F0:00:00:00:18:0D:
                   profile: ble-heart-rate
                   allowLegacyPairing: true
               bthome:
                 "F0:00:00:00:FC:D2": {}
-                "A4:C1:38:00:00:01": {profile: room-sensor}
+                "A4:C1:38:00:00:01": {profile: room-sensor, patientId: p-18}
             """)
         let bluetooth = try XCTUnwrap(configuration.bluetooth)
         XCTAssertEqual(bluetooth.transport, .tcp(host: "127.0.0.1", port: 9000))
@@ -53,10 +53,10 @@ final class SessionConfigurationTests: XCTestCase {
         XCTAssertEqual(bluetooth.connectTimeout, .seconds(5))
         XCTAssertEqual(bluetooth.devices, [
             .init(address: "F0:00:00:00:18:0D", profile: "ble-heart-rate", requirePairing: false, allowLegacyPairing: true),
-            .init(address: "F0:00:00:00:18:10", profile: "ble-blood-pressure", requirePairing: true, allowLegacyPairing: false),
+            .init(address: "F0:00:00:00:18:10", profile: "ble-blood-pressure", requirePairing: true, allowLegacyPairing: false, patientID: "p-17"),
         ])
         XCTAssertEqual(bluetooth.bthome, [
-            .init(address: "A4:C1:38:00:00:01", profile: "room-sensor"),
+            .init(address: "A4:C1:38:00:00:01", profile: "room-sensor", patientID: "p-18"),
             .init(address: "F0:00:00:00:FC:D2", profile: "ble-bthome"),
         ])
     }

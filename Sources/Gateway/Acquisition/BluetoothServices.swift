@@ -106,14 +106,16 @@ struct BluetoothService: Service {
                 guard let address = BluetoothAddress(device.address) else { continue }
                 let settings = DeviceSessionSettings(
                     address: address, requiresPairing: device.requirePairing,
-                    pairing: PairingPolicy(allowLegacyPairing: device.allowLegacyPairing),
                     backoff: ReconnectBackoff(base: configuration.reconnectBase, cap: configuration.reconnectCap),
                     connectTimeout: configuration.connectTimeout)
                 let reporter = BluetoothDeviceReporter(
-                    address: device.address, profile: ProfileID(device.profile), sink: sink, health: health, now: now, logger: logger)
+                    address: device.address, profile: ProfileID(device.profile), patientID: device.patientID, sink: sink, health: health,
+                    now: now, logger: logger)
                 let session = DeviceSession(
                     settings: settings,
-                    link: HostDeviceLink(host: host, address: address, sightings: sightings, security: BluetoothSecurity.securing(with: bonds)),
+                    link: HostDeviceLink(
+                        host: host, address: address, sightings: sightings, bonds: bonds,
+                        pairing: PairingPolicy(allowLegacyPairing: device.allowLegacyPairing)),
                     seed: random.next(), now: now,
                     deliver: { try await reporter.deliver($0) }, observe: { await reporter.observe($0) })
                 group.addTask {
@@ -143,6 +145,7 @@ struct BluetoothService: Service {
 struct BluetoothDeviceReporter: Sendable {
     let address: String
     let profile: ProfileID
+    let patientID: String?
     let sink: AcquisitionSink
     let health: AcquisitionHealth
     let now: @Sendable () -> Timestamp
@@ -152,7 +155,9 @@ struct BluetoothDeviceReporter: Sendable {
 
     /// Durable in the inbox before the session takes the next value.
     func deliver(_ reading: DeviceReading) async throws {
-        let message = AcquiredMessage(profile: profile, transport: .ble, sourceID: sourceID, deviceID: address, message: reading.message)
+        let message = AcquiredMessage(
+            profile: profile, transport: .ble, sourceID: sourceID, deviceID: address,
+            message: reading.reading.message(deviceID: address, receivedAt: reading.receivedAt, patientID: patientID))
         try await sink.deliver([message])
         await health.recordSuccess(
             transport: .ble, device: address, profile: profile, readings: 1, at: reading.receivedAt,
@@ -198,13 +203,15 @@ struct BluetoothScanner: Sendable {
     static let detailsInterval: Int64 = 1000
 
     func consume(_ reports: AsyncStream<ScanReport>) async {
-        var devices: [UInt64: (address: String, profile: ProfileID)] = [:]
+        var devices: [UInt64: Listed] = [:]
         for device in configuration.devices {
-            if let address = BluetoothAddress(device.address) { devices[address.value] = (device.address, ProfileID(device.profile)) }
+            if let address = BluetoothAddress(device.address) { devices[address.value] = Listed(address: device.address, profile: ProfileID(device.profile)) }
         }
-        var sensors: [UInt64: (address: String, profile: ProfileID)] = [:]
+        var sensors: [UInt64: Listed] = [:]
         for sensor in configuration.bthome {
-            if let address = BluetoothAddress(sensor.address) { sensors[address.value] = (sensor.address, ProfileID(sensor.profile)) }
+            if let address = BluetoothAddress(sensor.address) {
+                sensors[address.value] = Listed(address: sensor.address, profile: ProfileID(sensor.profile), patientID: sensor.patientID)
+            }
         }
         var lastDetails: [UInt64: Int64] = [:]
         var lastServiceData: [UInt64: [UInt8]] = [:]
@@ -226,11 +233,18 @@ struct BluetoothScanner: Sendable {
             // A sensor repeats each advert many times (and its packet id says so): one message
             // per distinct advert.
             lastServiceData[value] = data
-            await deliverAdvert(data, from: listed.address, profile: listed.profile, at: time)
+            await deliverAdvert(data, from: listed, at: time)
         }
     }
 
-    private func deliverAdvert(_ data: [UInt8], from address: String, profile: ProfileID, at time: Timestamp) async {
+    struct Listed {
+        var address: String
+        var profile: ProfileID
+        var patientID: String?
+    }
+
+    private func deliverAdvert(_ data: [UInt8], from sensor: Listed, at time: Timestamp) async {
+        let address = sensor.address, profile = sensor.profile
         let advert: BTHomeAdvert
         do {
             advert = try BTHomeDecoder.decode(serviceData: data)
@@ -241,7 +255,7 @@ struct BluetoothScanner: Sendable {
         }
         let message = AcquiredMessage(
             profile: profile, transport: .ble, sourceID: "ble:" + address, deviceID: address,
-            message: advert.message(deviceID: address, receivedAt: time))
+            message: advert.message(deviceID: address, receivedAt: time, patientID: sensor.patientID))
         do {
             try await sink.deliver([message])
         } catch {

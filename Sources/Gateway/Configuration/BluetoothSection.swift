@@ -12,7 +12,7 @@ extension GatewayConfiguration {
     ///   reconnect: {base: 1s, cap: 30s}
     ///   connectTimeout: 10s
     ///   devices:                    # connected, subscribed to every standard measurement
-    ///     "F0:00:00:00:18:10": {profile: ble-blood-pressure, requirePairing: true}
+    ///     "F0:00:00:00:18:10": {profile: ble-blood-pressure, requirePairing: true, patientId: p-17}
     ///   bthome:                     # read from adverts, never connected
     ///     "F0:00:00:00:FC:D2": {profile: ble-bthome}
     /// ```
@@ -56,22 +56,30 @@ extension GatewayConfiguration {
             public var requirePairing: Bool
             /// Accept LE legacy pairing (weaker than Secure Connections) from this device.
             public var allowLegacyPairing: Bool
+            /// The patient the device is assigned to, written into its messages as `patientId`.
+            public var patientID: String?
 
-            public init(address: String, profile: String, requirePairing: Bool = false, allowLegacyPairing: Bool = false) {
+            public init(
+                address: String, profile: String, requirePairing: Bool = false, allowLegacyPairing: Bool = false, patientID: String? = nil
+            ) {
                 self.address = address
                 self.profile = profile
                 self.requirePairing = requirePairing
                 self.allowLegacyPairing = allowLegacyPairing
+                self.patientID = patientID
             }
         }
 
         public struct Sensor: Sendable, Equatable {
             public var address: String
             public var profile: String
+            /// The patient the sensor is assigned to, written into its messages as `patientId`.
+            public var patientID: String?
 
-            public init(address: String, profile: String = "ble-bthome") {
+            public init(address: String, profile: String = "ble-bthome", patientID: String? = nil) {
                 self.address = address
                 self.profile = profile
+                self.patientID = patientID
             }
         }
 
@@ -125,21 +133,23 @@ extension ConfigurationDecoder {
             for (name, value) in named {
                 let path = "bluetooth.devices." + name
                 guard let address = address(name, node: value, at: path, seen: &seen, reader: &reader) else { continue }
-                let known: Set<String> = ["profile", "requirePairing", "allowLegacyPairing"]
+                let known: Set<String> = ["profile", "requirePairing", "allowLegacyPairing", "patientId"]
                 guard let fields = reader.mapping(value, at: path, known: known) else { continue }
-                guard let profileNode = fields["profile"] else {
+                var profile: String?
+                if let node = fields["profile"] {
+                    profile = reader.string(node, at: path + ".profile")
+                } else {
                     reader.problem(path + ".profile", value, "missing; name the device profile, e.g. ble-heart-rate")
-                    continue
                 }
-                guard let profile = reader.string(profileNode, at: path + ".profile") else { continue }
-                var device = GatewayConfiguration.Bluetooth.Device(address: address, profile: profile)
+                var device = GatewayConfiguration.Bluetooth.Device(address: address, profile: profile ?? "")
                 if let node = fields["requirePairing"], let flag = reader.bool(node, at: path + ".requirePairing") {
                     device.requirePairing = flag
                 }
                 if let node = fields["allowLegacyPairing"], let flag = reader.bool(node, at: path + ".allowLegacyPairing") {
                     device.allowLegacyPairing = flag
                 }
-                bluetooth.devices.append(device)
+                if let node = fields["patientId"] { device.patientID = reader.string(node, at: path + ".patientId") }
+                if profile != nil { bluetooth.devices.append(device) }
             }
         }
         if let node = section["bthome"], let named = reader.namedMapping(node, at: "bluetooth.bthome") {
@@ -152,8 +162,9 @@ extension ConfigurationDecoder {
                     bluetooth.bthome.append(sensor)
                     continue
                 }
-                guard let fields = reader.mapping(value, at: path, known: ["profile"]) else { continue }
+                guard let fields = reader.mapping(value, at: path, known: ["profile", "patientId"]) else { continue }
                 if let node = fields["profile"], let profile = reader.string(node, at: path + ".profile") { sensor.profile = profile }
+                if let node = fields["patientId"] { sensor.patientID = reader.string(node, at: path + ".patientId") }
                 bluetooth.bthome.append(sensor)
             }
         }

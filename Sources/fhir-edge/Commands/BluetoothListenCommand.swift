@@ -66,8 +66,8 @@ extension BluetoothCommand {
             let outcome = await BluetoothListening.listen(
                 to: device, host: host, dataDirectory: dataDir, seconds: seconds,
                 settings: DeviceSessionSettings(
-                    address: device, requiresPairing: requirePairing, pairing: PairingPolicy(allowLegacyPairing: allowLegacyPairing),
-                    connectTimeout: .milliseconds(Int64(connectTimeout * 1000))),
+                    address: device, requiresPairing: requirePairing, connectTimeout: .milliseconds(Int64(connectTimeout * 1000))),
+                pairing: PairingPolicy(allowLegacyPairing: allowLegacyPairing),
                 print: { reading in
                     let line = json ? JSONWriter().string(reading.message) : BluetoothListening.line(reading)
                     FileHandle.standardOutput.write(Data((line + "\n").utf8))
@@ -95,6 +95,7 @@ enum BluetoothListening {
 
     static func listen(
         to device: BluetoothAddress, host: BluetoothHost, dataDirectory: String, seconds: Double, settings: DeviceSessionSettings,
+        pairing: PairingPolicy,
         print: @escaping @Sendable (DeviceReading) -> Void, report: @escaping @Sendable (String) -> Void
     ) async -> Outcome {
         let sightings = AdvertSightings()
@@ -110,7 +111,8 @@ enum BluetoothListening {
         let counts = Mutex((subscribed: false, readings: 0))
         let session = DeviceSession(
             settings: settings,
-            link: HostDeviceLink(host: host, address: device, sightings: sightings, security: BluetoothSecurity.securing(with: BondStore(dataDirectory: dataDirectory))),
+            link: HostDeviceLink(
+                host: host, address: device, sightings: sightings, bonds: BondStore(dataDirectory: dataDirectory), pairing: pairing),
             seed: UInt64.random(in: 0...UInt64.max), now: Gateway.systemClock,
             deliver: { reading in
                 counts.withLock { $0.readings += 1 }

@@ -16,9 +16,15 @@ package protocol DeviceConnection: Sendable {
     func discoverMeasurements() async throws -> [MeasurementCharacteristic]
     /// Writes the characteristic's CCCD.
     func subscribe(_ characteristic: MeasurementCharacteristic) async throws
-    /// Encrypts the link with the stored bond, or pairs (and bonds) when there is none, as
-    /// `policy` allows.
-    func secure(policy: PairingPolicy) async throws
+    /// Encrypts the link with the stored bond, or pairs (and bonds) when there is none.
+    func secure() async throws
     /// Ends the link; `events` then reports `.disconnected` and finishes.
     func disconnect() async
+    /// Runs for the life of the link, beside `events`: what the link must answer unasked (a
+    /// device's Security Request).
+    func serve() async
+}
+
+extension DeviceConnection {
+    package func serve() async {}
 }

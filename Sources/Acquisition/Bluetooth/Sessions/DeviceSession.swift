@@ -8,19 +8,16 @@ package struct DeviceSessionSettings: Sendable, Equatable {
     package var address: BluetoothAddress
     /// Secure the link (pair and bond, or re-encrypt with the bond) before discovery.
     package var requiresPairing: Bool
-    /// What securing the link may do (legacy pairing, bonding).
-    package var pairing: PairingPolicy
     package var backoff: ReconnectBackoff
     /// How long one connection attempt may take (the device may not be advertising).
     package var connectTimeout: Duration
 
     package init(
-        address: BluetoothAddress, requiresPairing: Bool = false, pairing: PairingPolicy = .standard,
+        address: BluetoothAddress, requiresPairing: Bool = false,
         backoff: ReconnectBackoff = ReconnectBackoff(), connectTimeout: Duration = .seconds(10)
     ) {
         self.address = address
         self.requiresPairing = requiresPairing
-        self.pairing = pairing
         self.backoff = backoff
         self.connectTimeout = connectTimeout
     }
@@ -98,17 +95,16 @@ package actor DeviceSession {
     package func run() async {
         let (inputs, continuation) = AsyncStream.makeStream(of: Input.self)
         continuation.yield(.event(.start))
-        await withTaskCancellationHandler {
-            await withDiscardingTaskGroup { group in
-                for await input in inputs {
-                    await handle(input, group: &group, continuation: continuation)
-                    if case .stopped = machine.state { break }
-                }
-                continuation.finish()
-                group.cancelAll()
+        await withDiscardingTaskGroup { group in
+            // Iteration ends when the task is cancelled; the link is closed below.
+            for await input in inputs {
+                await handle(input, group: &group, continuation: continuation)
             }
-        } onCancel: {
-            continuation.yield(.event(.stop))
+            if machine.state != .stopped {
+                await handle(.event(.stop), group: &group, continuation: continuation)
+            }
+            continuation.finish()
+            group.cancelAll()
         }
     }
 
@@ -153,7 +149,10 @@ package actor DeviceSession {
                 connection = opened
                 let link = generation
                 group.addTask {
-                    for await event in opened.events { continuation.yield(.connection(event, generation: link)) }
+                    await withDiscardingTaskGroup { alongside in
+                        alongside.addTask { await opened.serve() }
+                        for await event in opened.events { continuation.yield(.connection(event, generation: link)) }
+                    }
                     continuation.yield(.connectionEnded(generation: link))
                 }
                 pending.append(.connected)
@@ -161,7 +160,7 @@ package actor DeviceSession {
                 pending.append(.connectFailed(Self.failure(error, stage: .connect)))
             }
         case .secure:
-            await request(.secure) { try await $0.secure(policy: self.settings.pairing) } then: { .secured }
+            await request(.secure) { try await $0.secure() } then: { .secured }
         case .discover:
             guard let connection else { return }
             do {

@@ -1,21 +1,21 @@
 import BluetoothDecoding
 
-/// Secures a link: encryption with the stored bond, or pairing and bonding, as the policy allows.
-package typealias LinkSecurity = @Sendable (GATTConnection, PairingPolicy) async throws -> Void
-
 /// A device session's way to its device through the host stack: waits for the device's advert
-/// (for its address type), connects, and speaks GATT on the link.
+/// (for its address type), connects, and speaks GATT on the link; secures it with the bonds
+/// in `bonds` as `pairing` allows.
 package struct HostDeviceLink: DeviceLink {
     package let host: BluetoothHost
     package let address: BluetoothAddress
     package let sightings: AdvertSightings
-    package let security: LinkSecurity
+    package let bonds: BondStore
+    package let pairing: PairingPolicy
 
-    package init(host: BluetoothHost, address: BluetoothAddress, sightings: AdvertSightings, security: @escaping LinkSecurity) {
+    package init(host: BluetoothHost, address: BluetoothAddress, sightings: AdvertSightings, bonds: BondStore, pairing: PairingPolicy) {
         self.host = host
         self.address = address
         self.sightings = sightings
-        self.security = security
+        self.bonds = bonds
+        self.pairing = pairing
     }
 
     package func connect(timeout: Duration) async throws -> any DeviceConnection {
@@ -25,11 +25,13 @@ package struct HostDeviceLink: DeviceLink {
             throw SessionFailure(.connect, "\(address) did not advertise (connectable) within \(timeout)")
         }
         let left = max(timeout - (clock.now - started), .seconds(1))
+        let gatt: GATTConnection
         do {
-            return HostDeviceConnection(gatt: try await host.connect(to: peer, timeout: left), security: security)
+            gatt = try await host.connect(to: peer, timeout: left)
         } catch {
             throw SessionFailure(.connect, "\(error)")
         }
+        return HostDeviceConnection(gatt: gatt, security: LinkSecurity(channel: gatt, bonds: bonds, policy: pairing))
     }
 }
 
@@ -39,6 +41,10 @@ struct HostDeviceConnection: DeviceConnection {
     let security: LinkSecurity
 
     var events: AsyncStream<ConnectionEvent> { gatt.events }
+
+    func serve() async {
+        await security.run()
+    }
 
     func discoverMeasurements() async throws -> [MeasurementCharacteristic] {
         // A larger MTU only spares Read Blobs; a peer that refuses keeps the default 23.
@@ -64,8 +70,12 @@ struct HostDeviceConnection: DeviceConnection {
         try await gatt.write(characteristic.configurationHandle, value: characteristic.configurationValue)
     }
 
-    func secure(policy: PairingPolicy) async throws {
-        try await security(gatt, policy)
+    func secure() async throws {
+        do {
+            _ = try await security.secure()
+        } catch {
+            throw SessionFailure(.secure, error.message)
+        }
     }
 
     func disconnect() async {
