@@ -1,4 +1,5 @@
 @testable import Bluetooth
+import EdgeCore
 import XCTest
 
 /// The central's security state machine driven by events, against a responder written from the
@@ -235,6 +236,64 @@ final class PairingStateMachineTests: XCTestCase {
         XCTAssertTrue(bond.matches(Self.cuff))
         XCTAssertFalse(bond.matches(BluetoothAddress(value: Self.cuff.value, type: .public)))
         XCTAssertEqual(Self.cuff.f5Form, [0x10, 0x18, 0, 0, 0, 0xF0, 0x01])
+    }
+
+    func testArbitraryBytesFromTheDeviceNeverCrashAndEndInOneOutcome() throws {
+        // Seeded: PDUs of every code and length, truncated and mutated, fed at every stage.
+        var random = SplitMix64(seed: 0x5EC0_91D5)
+        let valid = try validExchange()
+        for round in 0..<3000 {
+            var central = try machine(policy: PairingPolicy(allowLegacyPairing: round.isMultiple(of: 2)))
+            var actions = central.handle(.secure)
+            let prefix = Int(random.next() % UInt64(valid.count + 1))
+            for pdu in valid.prefix(prefix) { actions += central.handle(.received(pdu)) }
+            var bytes = valid.isEmpty ? [] : valid[Int(random.next() % UInt64(valid.count))].bytes
+            switch random.next() % 4 {
+            case 0: bytes = Array(bytes.prefix(Int(random.next() % UInt64(bytes.count + 1))))
+            case 1 where !bytes.isEmpty: bytes[Int(random.next() % UInt64(bytes.count))] ^= UInt8(truncatingIfNeeded: random.next() | 1)
+            case 2: bytes = (0..<Int(random.next() % 80)).map { _ in UInt8(truncatingIfNeeded: random.next()) }
+            default: bytes += [UInt8(truncatingIfNeeded: random.next())]
+            }
+            if let pdu = try? SecurityManagerPDU(bytes: bytes) {
+                actions += central.handle(.received(pdu))
+            }
+            actions += central.handle(.encryptionChanged(status: UInt8(truncatingIfNeeded: random.next() % 3), enabled: true))
+            actions += central.handle(.timedOut)
+            let endings = actions.filter {
+                switch $0 {
+                case .succeeded, .failed: true
+                default: false
+                }
+            }
+            XCTAssertLessThanOrEqual(endings.count, 1, "round \(round): more than one outcome")
+            XCTAssertTrue(central.isFinished, "round \(round): still running after a timeout")
+        }
+    }
+
+    /// The PDUs a well-behaved cuff sends in a Secure Connections pairing, in order.
+    func validExchange() throws -> [SecurityManagerPDU] {
+        var central = try machine()
+        var responder = try SpecResponder(central: Self.gateway, peripheral: Self.cuff)
+        var sent: [SecurityManagerPDU] = []
+        var pending = central.handle(.secure)
+        while !pending.isEmpty {
+            switch pending.removeFirst() {
+            case .send(let pdu):
+                for reply in try responder.receive(pdu) {
+                    sent.append(reply)
+                    pending += central.handle(.received(reply))
+                }
+            case .startEncryption:
+                pending += central.handle(.encryptionChanged(status: 0, enabled: true))
+                for pdu in responder.distributeKeys() {
+                    sent.append(pdu)
+                    pending += central.handle(.received(pdu))
+                }
+            default:
+                break
+            }
+        }
+        return sent
     }
 
     // MARK: Driving
