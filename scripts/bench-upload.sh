@@ -46,10 +46,12 @@ results=()
 for mode in single batch transaction; do
     echo "bench-upload: $mode, $compare Observations" >&2
     results+=("$(drain "$mode" "$compare")")
+    echo "${results[-1]}" >&2
 done
 best=$(python3 -c 'import json, sys; print(max((json.loads(l) for l in sys.argv[1:]), key=lambda r: r["observationsPerSecond"])["mode"])' "${results[@]}")
 echo "bench-upload: backlog of $count Observations, $best" >&2
 backlog=$(drain "$best" "$count")
+echo "$backlog" >&2
 
 python3 - "$backlog" "${results[@]}" <<'PY'
 import json, sys

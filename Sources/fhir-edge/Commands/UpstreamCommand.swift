@@ -1,5 +1,6 @@
 import ArgumentParser
 import Audit
+import Gateway
 import JSONQuery
 import Store
 import Upstream
@@ -21,8 +22,15 @@ struct UpstreamCommand: AsyncParsableCommand {
                 gateway would use, with advice where they do not fit. Secrets are read from files or \
                 environment variables only and are never printed.
 
-                Exits 0 when the server is usable as configured, 1 when it is not.
+                With --config, the server and how to reach it come from the upstream: section of the \
+                gateway's configuration file (the one `run` reads); flags replace what they name.
+
+                Exits 0 when the server is usable as configured, 1 when it is not, 2 when the \
+                configuration cannot be used.
                 """)
+
+        @Option(name: .long, help: "The gateway's configuration file; its upstream: section names the server and the credentials.")
+        var config: String?
 
         @OptionGroup var connection: UpstreamConnectionOptions
 
@@ -30,9 +38,10 @@ struct UpstreamCommand: AsyncParsableCommand {
         var json = false
 
         func run() async throws {
-            let (configuration, transport, upload) = try connection.resolve()
-            var report = UpstreamCheck(url: connection.url, mode: configuration.mode.name, bundleType: upload.bundleType, idempotency: upload.idempotency)
-            await report.run(configuration: configuration, transport: transport)
+            let upstream = try connection.resolvingOrExiting(configurationFile: config)
+            var report = UpstreamCheck(
+                url: upstream.url, mode: upstream.auth.mode.name, bundleType: upstream.upload.bundleType, idempotency: upstream.upload.idempotency)
+            await report.run(configuration: upstream.auth, transport: upstream.transport)
             if json {
                 print(JSONWriter(options: [.pretty]).string(report.json))
             } else {
@@ -53,32 +62,41 @@ extension UpstreamCommand {
                 daemon runs on the same store: like a starting daemon, it first takes back uploads \
                 that were in flight when the last process stopped.
 
-                Exits 0 when the outbox is empty, 1 when time ran out (what is left stays queued).
+                With --config, the store and the server come from the gateway's configuration file \
+                (its dataDir and upstream: section, with the section's bundle, batch size and retry \
+                settings); flags replace what they name. Without an upstream: section, pass --url.
+
+                Exits 0 when the outbox is empty, 1 when time ran out (what is left stays queued), \
+                2 when the configuration or the store cannot be used.
                 """)
 
         @OptionGroup var store: StoreLocation
         @OptionGroup var connection: UpstreamConnectionOptions
 
-        @Option(name: .customLong("batch-size"), help: "Resources per bundle.")
-        var batchSize: Int = 100
+        @Option(name: .customLong("batch-size"), help: "Resources per bundle (default: upstream.batchSize of --config, else 100).")
+        var batchSize: Int?
 
-        @Option(name: .customLong("max-backoff"), help: "Longest pause, in seconds, between retries after failures.")
-        var maxBackoff: Int = 30
+        @Option(name: .customLong("max-backoff"), help: "Longest pause, in seconds, between retries after failures (default: upstream.retryCap of --config, else 30).")
+        var maxBackoff: Int?
 
         @Option(name: .long, help: "Give up after this many seconds.")
         var within: Int = 300
 
         func run() async throws {
-            let (authentication, transport, resolved) = try connection.resolve()
-            var settings = resolved
-            settings.batchSize = max(1, batchSize)
-            settings.retry = RetryPolicy(base: .milliseconds(500), cap: .seconds(max(1, maxBackoff)), retryAfterCap: .seconds(max(1, maxBackoff)))
-            let path = try store.storePath()
+            let upstream = try connection.resolvingOrExiting(configurationFile: store.config, dataDirectory: store.dataDir)
+            var settings = upstream.upload
+            if let batchSize { settings.batchSize = max(1, batchSize) }
+            if let maxBackoff {
+                settings.retry = RetryPolicy(base: .milliseconds(500), cap: .seconds(max(1, maxBackoff)), retryAfterCap: .seconds(max(1, maxBackoff)))
+            } else if !upstream.fromConfiguration {
+                settings.retry = RetryPolicy(base: .milliseconds(500), cap: .seconds(30), retryAfterCap: .seconds(30))
+            }
+            let path = upstream.storePath ?? GatewayConfiguration.storePath(inDataDirectory: store.dataDir ?? "fhir-edge-demo-data")
             let authenticator: any UpstreamAuthenticator
             do {
-                authenticator = try authentication.makeAuthenticator(transport: transport)
+                authenticator = try upstream.auth.makeAuthenticator(transport: upstream.transport)
             } catch {
-                reportToStandardError("fhir-edge: " + UpstreamConnectionOptions.flagSpelling(error.message))
+                reportToStandardError("fhir-edge: " + (upstream.fromConfiguration ? error.message : UpstreamConnectionOptions.flagSpelling(error.message)))
                 throw ExitCode(2)
             }
             let opened: Store
@@ -89,7 +107,7 @@ extension UpstreamCommand {
                 throw ExitCode(2)
             }
             defer { try? opened.close() }
-            let client = FHIRClient(baseURL: connection.url, transport: transport, authenticator: authenticator)
+            let client = FHIRClient(baseURL: upstream.url, transport: upstream.transport, authenticator: authenticator)
             let uploader = Uploader(store: opened, client: client, settings: settings)
             let drained: Bool
             do {
@@ -109,13 +127,26 @@ extension UpstreamCommand {
     }
 }
 
+/// The server a command talks to, how to authenticate, the transport and upload settings:
+/// from a configuration file's `upstream:` section with flags laid over it, or from flags alone.
+struct ResolvedUpstream {
+    var url: String
+    var auth: UpstreamAuthConfiguration
+    var transport: CurlTransport
+    var upload: UploadSettings
+    /// Whether the settings came from a configuration file's `upstream:` section.
+    var fromConfiguration: Bool
+    /// The store of the configuration file, when one was given.
+    var storePath: String?
+}
+
 /// The upstream server, how to authenticate to it and how resources travel, as flags.
 struct UpstreamConnectionOptions: ParsableArguments {
-@Option(name: .long, help: "The FHIR base URL, e.g. https://fhir.example.org/r4.")
-    var url: String
+    @Option(name: .long, help: "The FHIR base URL, e.g. https://fhir.example.org/r4 (replaces upstream.url of --config).")
+    var url: String?
 
-    @Option(name: .long, help: "none, bearer, client-credentials or smart-backend-services.")
-    var auth: String = "none"
+    @Option(name: .long, help: "none, bearer, client-credentials or smart-backend-services (with --config, these flags replace upstream.auth).")
+    var auth: String?
 
     @Option(name: .customLong("token-file"), help: "bearer: file holding the token.")
     var tokenFile: String?
@@ -151,30 +182,115 @@ struct UpstreamConnectionOptions: ParsableArguments {
     var clientKey: String?
 
     @Option(name: .customLong("bundle-type"), help: "How resources travel: batch (default) or transaction Bundles, or single (one request per resource).")
-    var bundleType: String = UploadSettings().bundleType.rawValue
+    var bundleType: String?
     @Option(name: .long, help: "The idempotency scheme: put (default) or conditional-create.")
-    var idempotency: String = UploadSettings().idempotency.rawValue
+    var idempotency: String?
 
-    @Option(name: .long, help: "Seconds allowed for each request.")
-    var timeout: Int = 15
+    @Option(name: .long, help: "Seconds allowed for each request (default: upstream.timeout of --config, else 15).")
+    var timeout: Int?
 
-    /// The authentication configuration, a transport with its TLS options, and upload settings.
-    func resolve() throws -> (UpstreamAuthConfiguration, CurlTransport, UploadSettings) {
+    /// Whether any flag names how to authenticate (they then replace the file's `auth:` as a whole).
+    var namesAuthentication: Bool {
+        auth != nil || tokenFile != nil || tokenEnv != nil || tokenURL != nil || clientID != nil || clientSecretFile != nil
+            || clientSecretEnv != nil || clientAuthentication != nil || scope != nil || resource != nil || privateKey != nil
+            || keyID != nil || algorithm != nil
+    }
+
+    /// Like `resolve`, but a configuration that cannot be used ends the command with its
+    /// problems on standard error and exit status 2.
+    func resolvingOrExiting(configurationFile: String?, dataDirectory: String? = nil) throws -> ResolvedUpstream {
+        do {
+            return try resolve(configurationFile: configurationFile, dataDirectory: dataDirectory)
+        } catch let failure as UsageFailure {
+            reportToStandardError("fhir-edge: \(failure)")
+            throw ExitCode(2)
+        }
+    }
+
+    /// The upstream from `configurationFile`'s `upstream:` section with the given flags laid
+    /// over it, or from the flags alone. A file without the section needs `--url`.
+    func resolve(configurationFile: String?, dataDirectory: String? = nil) throws -> ResolvedUpstream {
+        guard let configurationFile else {
+            guard let url else { throw ValidationError("Missing --url (or --config naming a configuration file with an upstream: section).") }
+            return try resolveFlags(url: url)
+        }
+        let configuration: GatewayConfiguration
+        do {
+            configuration = try GatewayConfiguration.load(file: configurationFile, overrides: ConfigurationOverrides(dataDirectory: dataDirectory))
+        } catch {
+            throw UsageFailure("the configuration cannot be used:\n  " + error.problems.map(\.description).joined(separator: "\n  "))
+        }
+        guard let server = configuration.upstream else {
+            guard let url else {
+                throw UsageFailure(
+                    "\(configurationFile) has no upstream: section, so it names no FHIR server; add one (url, and auth for a server "
+                        + "that is not on loopback; see docs/upstream.md), or pass --url and the authentication flags")
+            }
+            var resolved = try resolveFlags(url: url)
+            resolved.storePath = configuration.storePath
+            return resolved
+        }
+        var resolved = try laidOver(server)
+        resolved.storePath = configuration.storePath
+        return resolved
+    }
+
+    /// The file's upstream with each given flag replacing what it names: `--url`, `--bundle-type`,
+    /// `--idempotency`, `--timeout`, the authentication flags (together) and each TLS flag.
+    private func laidOver(_ server: GatewayConfiguration.UpstreamServer) throws -> ResolvedUpstream {
+        var upload = server.upload
+        if let bundleType { upload.bundleType = try Self.bundleType(bundleType) }
+        if let idempotency { upload.idempotency = try Self.idempotency(idempotency) }
+        var auth = server.auth
+        if namesAuthentication || caBundle != nil || clientCertificate != nil || clientKey != nil {
+            let flags = try authConfiguration()
+            if namesAuthentication { auth.mode = flags.mode }
+            auth.tls.caBundle = flags.tls.caBundle ?? auth.tls.caBundle
+            auth.tls.clientCertificate = flags.tls.clientCertificate ?? auth.tls.clientCertificate
+            auth.tls.clientKey = flags.tls.clientKey ?? auth.tls.clientKey
+        }
+        var options = server.transport
+        options.caBundlePath = auth.tls.caBundle
+        options.clientCertificatePath = auth.tls.clientCertificate
+        options.clientKeyPath = auth.tls.clientKey
+        if let timeout {
+            options.totalTimeout = .seconds(max(1, timeout))
+            options.connectTimeout = .seconds(min(max(1, timeout), 10))
+            // As the configuration loader does: a lease outlives the slowest request.
+            upload.leaseDuration = max(upload.leaseDuration, options.totalTimeout * 3)
+        }
+        return ResolvedUpstream(
+            url: url ?? server.url, auth: auth, transport: CurlTransport(options: options), upload: upload, fromConfiguration: true)
+    }
+
+    /// The upstream from flags only.
+    private func resolveFlags(url: String) throws -> ResolvedUpstream {
         let configuration = try authConfiguration()
-        guard let bundle = UploadSettings.BundleType(rawValue: bundleType) else {
+        var upload = UploadSettings()
+        if let bundleType { upload.bundleType = try Self.bundleType(bundleType) }
+        if let idempotency { upload.idempotency = try Self.idempotency(idempotency) }
+        let seconds = max(1, timeout ?? 15)
+        let options = configuration.transportOptions(CurlTransport.Options(connectTimeout: .seconds(min(seconds, 10)), totalTimeout: .seconds(seconds)))
+        return ResolvedUpstream(url: url, auth: configuration, transport: CurlTransport(options: options), upload: upload, fromConfiguration: false)
+    }
+
+    private static func bundleType(_ text: String) throws -> UploadSettings.BundleType {
+        guard let type = UploadSettings.BundleType(rawValue: text) else {
             throw ValidationError("--bundle-type must be one of: " + UploadSettings.BundleType.allCases.map(\.rawValue).joined(separator: ", "))
         }
-        guard let scheme = UploadSettings.Idempotency(rawValue: idempotency) else {
+        return type
+    }
+
+    private static func idempotency(_ text: String) throws -> UploadSettings.Idempotency {
+        guard let scheme = UploadSettings.Idempotency(rawValue: text) else {
             throw ValidationError("--idempotency must be put or conditional-create")
         }
-        let options = configuration.transportOptions(
-            CurlTransport.Options(connectTimeout: .seconds(min(timeout, 10)), totalTimeout: .seconds(max(1, timeout))))
-        return (configuration, CurlTransport(options: options), UploadSettings(bundleType: bundle, idempotency: scheme))
+        return scheme
     }
 
     /// The flags as the `auth:` and `tls:` configuration sections, validated by the same rules.
     func authConfiguration() throws -> UpstreamAuthConfiguration {
-        var auth: [(String, JSONValue)] = [("mode", .string(self.auth))]
+        var auth: [(String, JSONValue)] = [("mode", .string(self.auth ?? "none"))]
         func secret(_ file: String?, _ environment: String?) -> JSONValue? {
             if let file { return ["secretFile": .string(file)] }
             if let environment { return ["secretEnv": .string(environment)] }
