@@ -228,4 +228,42 @@ final class HostRigTests: XCTestCase {
         await host.close()
         XCTAssertEqual(rig.hostBugs, [])
     }
+
+    func testEncryptionRequiredSurfacesAsAnATTErrorAndPairingIsRefusedWithoutAManager() async throws {
+        guard let directory = BLERig.directory else { return }
+        // The cuff requires pairing and asks for it with a Security Request right after connecting.
+        let scenario = try JSONSerialization.jsonObject(with: Data(contentsOf: directory.appendingPathComponent("scenario.json"))) as? [String: Any]
+        var root = try XCTUnwrap(scenario)
+        root["devices"] = (root["devices"] as? [[String: Any]] ?? []).filter { $0["id"] as? String == "bp" }.map { device in
+            var device = device
+            device["pairing"] = ["required": true, "sc_only": true, "bonding": true, "security_request": true]
+            return device
+        }
+        let file = FileManager.default.temporaryDirectory.appendingPathComponent("fhir-edge-ble-scenario-\(getpid()).json")
+        try JSONSerialization.data(withJSONObject: root).write(to: file)
+        defer { try? FileManager.default.removeItem(at: file) }
+        try await withHost(rig: ["--scenario", file.path]) { _, host in
+            let connection = try await host.connect(to: BluetoothAddress("F0:00:00:00:18:10", type: .random)!)
+            let services = try await connection.discoverAll()
+            let measurement = try XCTUnwrap(services.characteristic(BluetoothUUID(uuid16: 0x2A35)))
+            do {
+                try await connection.subscribe(measurement)
+                XCTFail("an unencrypted CCCD write succeeded")
+            } catch let error as BluetoothError {
+                XCTAssertEqual(error.kind, .att(code: 0x0F))
+                XCTAssertTrue(error.needsSecurity)
+            }
+            // The Security Request reached the security stream and was answered Pairing Not Supported.
+            var first: SecurityEvent?
+            for await event in connection.securityEvents {
+                first = event
+                break
+            }
+            guard case .smp(let pdu) = first else { return XCTFail("no SMP PDU: \(String(describing: first))") }
+            XCTAssertEqual(pdu.first, 0x0B)
+            let refused = await host.statistics.refusedPairingRequests
+            XCTAssertEqual(refused, 1)
+            await connection.disconnect()
+        }
+    }
 }

@@ -60,7 +60,7 @@ public final class BLERig: @unchecked Sendable {
         process.standardInput = FileHandle.nullDevice
         let output = Lines()
         let errors = Lines()
-        try process.run()
+        try Self.launch(process)
         output.drain(out.fileHandleForReading)
         errors.drain(err.fileHandleForReading)
         self.process = process
@@ -81,6 +81,25 @@ public final class BLERig: @unchecked Sendable {
 
     deinit { Self.terminate(process) }
 
+    /// Starts `process` from a thread with SIGTERM and SIGINT unblocked: a child inherits its
+    /// spawner's signal mask, and the cooperative pool's threads block signals, so a rig spawned
+    /// from an async test would otherwise ignore the SIGTERM that stops it.
+    private static func launch(_ process: Process) throws {
+        let outcome = LaunchOutcome()
+        let thread = Thread {
+            var signals = sigset_t()
+            sigemptyset(&signals)
+            sigaddset(&signals, SIGTERM)
+            sigaddset(&signals, SIGINT)
+            pthread_sigmask(SIG_UNBLOCK, &signals, nil)
+            do { try process.run() } catch { outcome.error = error }
+            outcome.done.signal()
+        }
+        thread.start()
+        outcome.done.wait()
+        if let error = outcome.error { throw error }
+    }
+
     /// The JSON of every `EVENT` line so far.
     public var events: [String] {
         output.all.filter { $0.hasPrefix("EVENT ") }.map { String($0.dropFirst("EVENT ".count)) }
@@ -100,6 +119,8 @@ public final class BLERig: @unchecked Sendable {
     /// SIGTERM, a bounded wait, then SIGKILL. Returns the exit status.
     @discardableResult
     public func stop() -> Int32 {
+        guard process.isRunning else { return process.terminationStatus }
+        kill(process.processIdentifier, SIGTERM)
         Self.terminate(process)
         return process.terminationStatus
     }
@@ -112,6 +133,11 @@ public final class BLERig: @unchecked Sendable {
         if process.isRunning { kill(process.processIdentifier, SIGKILL) }
         process.waitUntilExit()
     }
+}
+
+private final class LaunchOutcome: @unchecked Sendable {
+    let done = DispatchSemaphore(value: 0)
+    var error: (any Error)?
 }
 
 /// Lines of a child's stream, collected on their own thread.
