@@ -149,6 +149,14 @@ final class ModbusLinkTests: XCTestCase {
             XCTAssertEqual(error?.kind, .timeout)
         }
         do { let got = try await words(link, unit: 1, .input, 70, 3); XCTAssertEqual(got, [1070, 1071, 1072]) }
+        let counters = await link.counters()
+        if transport == .tcp {
+            XCTAssertEqual(counters.reconnects, 3)
+            XCTAssertEqual(counters.connects, 4)
+        } else {
+            XCTAssertEqual(counters.resyncs, 3)
+            XCTAssertEqual(counters.connects, 1)
+        }
     }
 
     func testLateReplyAfterATimeoutNeverShiftsValuesOverTCP() async throws { try await checkLateReplyNeverShifts(.tcp) }
@@ -174,6 +182,8 @@ final class ModbusLinkTests: XCTestCase {
             else { try await Task.sleep(for: .milliseconds(100)) }
         }
         XCTAssertTrue(recovered, "the link never reconnected")
+        let retries = await link.counters().retriesOnNewConnection
+        XCTAssertEqual(retries, 2, "the first read after each restart found the idle connection closed")
     }
 
     func testInterRequestDelayIsKept() async throws {

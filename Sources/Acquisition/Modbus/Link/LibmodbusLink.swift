@@ -23,6 +23,20 @@ public final class LibmodbusLink: ModbusLink {
         }
     }
 
+    /// What the link did to stay usable, for health reports and metrics.
+    public struct Counters: Sendable, Hashable {
+        /// Connection attempts (TCP connect, serial port open), first ones included.
+        public var connects = 0
+        /// Connections closed after a timeout, a reply that did not fit, or a connection error.
+        public var reconnects = 0
+        /// RTU: waits for a late reply to pass, then a flush, after a timeout or a reply that did not fit.
+        public var resyncs = 0
+        /// Reads repeated once on a new connection after the idle one turned out closed.
+        public var retriesOnNewConnection = 0
+
+        public init() {}
+    }
+
     public let endpoint: String
     public let target: ModbusEndpoint
     public let options: Options
@@ -42,6 +56,10 @@ public final class LibmodbusLink: ModbusLink {
 
     public func read(_ request: ModbusReadRequest, timeout: Duration) async throws(ModbusError) -> ModbusReply {
         try await thread.run { $0.read(request, timeout: timeout) }.get()
+    }
+
+    public func counters() async -> Counters {
+        await thread.run { $0.counters }
     }
 
     public func close() async {

@@ -17,6 +17,7 @@ final class LinkSession {
     private var resyncDeadline: ContinuousClock.Instant?
     private var lastRequestEnd: ContinuousClock.Instant?
     private let clock = ContinuousClock()
+    private(set) var counters = LibmodbusLink.Counters()
 
     init(endpoint: ModbusEndpoint, options: LibmodbusLink.Options) {
         self.endpoint = endpoint
@@ -50,6 +51,7 @@ final class LinkSession {
         // A connection that was idle may have been closed by a restarted server: reads change
         // nothing, so one more try on a fresh connection hides that from the poller.
         if case .failure(let failure) = first, failure.reused, failure.error.kind == .connection {
+            counters.retriesOnNewConnection += 1
             return attempt(request, timeout: timeout).mapError(\.error)
         }
         return first.mapError(\.error)
@@ -137,6 +139,7 @@ final class LinkSession {
         // TCP connects are bounded by the response timeout.
         let micros = Self.microseconds(timeout)
         _ = cmb_set_timeouts(context, micros, micros, &code)
+        counters.connects += 1
         if cmb_connect(context, &code) == -1 {
             let cause = code == ETIMEDOUT ? "timeout after \(Self.milliseconds(timeout)) ms" : errorText(code)
             return .failure(ModbusError(.connection, "\(endpoint): connect failed: \(cause)"))
@@ -154,8 +157,10 @@ final class LinkSession {
         case .none:
             break
         case .reconnect:
+            counters.reconnects += 1
             closeConnection()
         case .resync:
+            counters.resyncs += 1
             recovery = .resync
             resyncDeadline = clock.now.advanced(by: options.resyncDelay ?? timeout)
         }
