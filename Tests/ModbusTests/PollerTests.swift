@@ -154,6 +154,28 @@ final class PollerTests: XCTestCase {
         XCTAssertEqual(link.sent.map(\.request.count), [2, 1, 1])
     }
 
+    func testAPollCutShortByShutdownIsNotDelivered() async throws {
+        let clock = ManualClock()
+        let results = Results(clock: clock)
+        let link = FakeModbusLink(endpoint: "tcp a", clock: clock)
+        link.set(unit: 4, .silent)
+        let poller = poller(link, [device("offline", unit: 4)], clock, results)
+        let task = Task { await poller.run() }
+        try await clock.run(until: .zero, tasks: 1)  // the first request waits for its timeout
+        task.cancel()
+        await task.value
+        XCTAssertTrue(results.of("offline").isEmpty, "no failure recorded for a poll that shutdown interrupted")
+        XCTAssertGreaterThanOrEqual(link.closes, 1, "the link is closed on the way out")
+
+        let offline = device("offline", unit: 4)
+        let single = Task { await poller.poll(offline) }
+        try await clock.run(until: .zero, tasks: 1)
+        single.cancel()
+        let result = await single.value
+        XCTAssertTrue(result.interrupted)
+        XCTAssertNil(result.message)
+    }
+
     func testScheduleSkipsMissedSlotsAndBacksOff() {
         var schedule = PollSchedule(intervals: [.seconds(1), .seconds(2)])
         XCTAssertEqual(schedule.next()?.device, 0)

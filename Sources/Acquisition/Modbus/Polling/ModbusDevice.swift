@@ -41,6 +41,8 @@ public struct ModbusPollResult: Sendable {
     /// Registers and bits read by the successful requests.
     public var registers: Int
     public var elapsed: Duration
+    /// Cancellation stopped the poll before all its requests were sent.
+    public var interrupted = false
 
     /// Every planned request succeeded.
     public var isComplete: Bool { failures.isEmpty && message != nil }

@@ -40,7 +40,8 @@ public struct ModbusLinkPoller<C: Clock>: Sendable where C.Duration == Duration 
                 break
             }
             let result = await poll(devices[index], retrying: schedule.isHealthy(index))
-            if Task.isCancelled, result.message == nil { break }
+            // Cut short by shutdown: not a reading, and not the device's fault.
+            if result.interrupted { break }
             await onPoll(result)
             schedule.finished(index, at: start.duration(to: clock.now), succeeded: result.message != nil)
         }
@@ -59,6 +60,7 @@ public struct ModbusLinkPoller<C: Clock>: Sendable where C.Duration == Duration 
         var requests = 0
         var registers = 0
         var succeededAny = false
+        var interrupted = false
         let attempts = 1 + (retrying ? max(device.settings.retries, 0) : 0)
         reads: for (position, read) in device.plan.reads.enumerated() {
             if position > 0, device.settings.interRequestDelay > .zero {
@@ -66,7 +68,10 @@ public struct ModbusLinkPoller<C: Clock>: Sendable where C.Duration == Duration 
             }
             var lastError: ModbusError?
             for attempt in 1...attempts {
-                if Task.isCancelled { break reads }
+                if Task.isCancelled {
+                    interrupted = true
+                    break reads
+                }
                 requests += 1
                 do {
                     let reply = try await link.read(read.request, timeout: device.settings.timeout)
@@ -87,12 +92,14 @@ public struct ModbusLinkPoller<C: Clock>: Sendable where C.Duration == Duration 
             for placement in read.placements { errors[placement.point] = ModbusPollResult.name(of: error) }
             if error.kind == .timeout || error.kind == .connection { break reads }
         }
+        // A request that failed because shutdown cancelled it says nothing about the device.
+        if Task.isCancelled, !failures.isEmpty { interrupted = true }
         // Not a ternary: JSONValue is ExpressibleByNilLiteral, so `nil` there would become JSON null.
         var message: JSONValue?
         if succeededAny { message = ModbusMessage.build(device: device, time: startedAt, values: values, errors: errors) }
         return ModbusPollResult(
             device: device, startedAt: startedAt, message: message, failures: failures, requests: requests,
-            registers: registers, elapsed: started.duration(to: clock.now))
+            registers: registers, elapsed: started.duration(to: clock.now), interrupted: interrupted)
     }
 
     /// Worth another attempt in the same poll: a garbled reply, a dropped connection, a busy device.
