@@ -1,5 +1,7 @@
+import EdgeCore
 import Foundation
 import JSONQuery
+import Store
 import TestSupport
 import XCTest
 
@@ -68,6 +70,30 @@ final class PairingCommandTests: XCTestCase {
         XCTAssertEqual(rig.hostBugs, [])
     }
 
+    func testBondChangesAreJournaledInAStoreBesideTheBonds() async throws {
+        guard let rig = try BLERig.start(["--only", "bp", "--require-pairing", "bp"]) else { return }
+        defer { rig.stop() }
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("ble-pair-\(UUID().uuidString)")
+        defer { try? FileManager.default.removeItem(at: directory) }
+        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        let storePath = directory.appendingPathComponent("fhir-edge.sqlite").path
+        let store = try Store(path: storePath, policy: .standard, chain: PlainChain(), now: { Timestamp(millisecondsSinceEpoch: 0) })
+        try store.close()
+
+        let paired = try pair([Self.cuff, "--transport", rig.transport, "--data-dir", directory.path])
+        XCTAssertEqual(paired.status, 0, paired.stderr)
+        _ = try pair(["--list", "--data-dir", directory.path])
+        _ = try pair([Self.cuff, "--forget", "--data-dir", directory.path])
+
+        let reader = try StoreReader.openReadOnly(path: storePath)
+        defer { try? reader.close() }
+        let entries = try await reader.journal(after: 0).map(\.entry).filter { $0.actor == "cli" }
+        XCTAssertEqual(entries.map(\.kind.rawValue), ["bluetooth.bonded", "access.bluetooth.bonds", "bluetooth.bondForgotten"])
+        XCTAssertEqual(entries.first?.subjects.map(\.description), ["device/\(Self.cuff)"])
+        let key = try String(contentsOfFile: directory.appendingPathComponent("bluetooth/bonds.json").path, encoding: .utf8)
+        XCTAssertFalse(key.isEmpty)
+    }
+
     func testFailuresSayWhy() throws {
         guard let rig = try BLERig.start(["--only", "bp"]) else { return }
         defer { rig.stop() }
@@ -86,4 +112,9 @@ final class PairingCommandTests: XCTestCase {
         XCTAssertNotEqual(badAddress.status, 0)
         XCTAssertTrue(badAddress.stderr.contains("is not an address"), badAddress.stderr)
     }
+}
+
+/// Any chain will do: these tests read the journal's entries, not its hashes.
+struct PlainChain: JournalChain {
+    func hash(of entry: JournalEntry, previous: String?) -> String { "\(previous ?? "")+\(entry.sequence)" }
 }

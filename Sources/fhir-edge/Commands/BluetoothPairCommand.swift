@@ -2,7 +2,9 @@ import ArgumentParser
 import Bluetooth
 import EdgeCore
 import Foundation
+import Gateway
 import JSONQuery
+import Store
 
 extension BluetoothCommand {
     struct Pair: AsyncParsableCommand {
@@ -15,8 +17,10 @@ extension BluetoothCommand {
                 that offers only LE legacy pairing is refused unless --allow-legacy-pairing. Bonds \
                 live in DATA_DIR/bluetooth/bonds.json (0600, keys never printed); `--forget ADDRESS` \
                 removes one (pair again afterwards, and clear the bond on the device too if it \
-                keeps one), `--list` prints them. With --json, one JSON object per line. Exits 1 \
-                when the device cannot be reached or pairing fails (the reason on stderr).
+                keeps one), `--list` prints them. With --json, one JSON object per line. When the data \
+                directory holds a store, a new bond, a forgotten one and a listing are journaled \
+                (actor `cli`, the device address, never a key). Exits 1 when the device cannot be \
+                reached or pairing fails (the reason on stderr).
                 """)
 
         @Argument(help: "The device address, e.g. F0:00:00:00:18:10.")
@@ -101,6 +105,11 @@ extension BluetoothCommand {
                 throw failed("\(error)")
             }
             await host.close()
+            if case .paired(let bond, true) = outcome {
+                await journal("bluetooth.bonded", bond.address, details: [
+                    "secureConnections": .bool(bond.secureConnections), "keySize": .int(Int64(bond.keySize)),
+                ])
+            }
             if json {
                 print(JSONWriter().string(.object(Self.json(outcome.bond, outcome: outcome, file: bonds.path))))
             } else {
@@ -123,6 +132,7 @@ extension BluetoothCommand {
             } catch {
                 throw failed("\(error)")
             }
+            await journal("access.bluetooth.bonds", nil, details: ["bonds": .int(Int64(all.count))])
             if all.isEmpty, !json { print("no bonds kept in \(bonds.path)") }
             for bond in all {
                 if json {
@@ -143,6 +153,7 @@ extension BluetoothCommand {
             } catch {
                 throw failed("\(error)")
             }
+            if removed { await journal("bluetooth.bondForgotten", peer) }
             if json {
                 print(JSONWriter().string(.object(["address": .string(peer.description), "forgotten": .bool(removed)])))
             } else {
@@ -169,6 +180,15 @@ extension BluetoothCommand {
             object["pairedAt"] = .string(Timestamp(millisecondsSinceEpoch: bond.pairedAtMilliseconds).iso8601)
             if let file { object["bondFile"] = .string(file) }
             return object
+        }
+
+        /// Journals `kind` when the data directory holds a store (pairing may come before the
+        /// daemon ever ran there, and must not create one).
+        private func journal(_ kind: String, _ device: BluetoothAddress?, details: JSONObject = JSONObject()) async {
+            let path = GatewayConfiguration.storePath(inDataDirectory: dataDir)
+            guard FileManager.default.fileExists(atPath: path), let session = try? OperatorSession(path: path) else { return }
+            defer { session.close() }
+            await session.journalAccess(kind, subjects: device.map { [JournalSubject.device($0.description)] } ?? [], details: details)
         }
 
         /// Says why on stderr; the command exits 1.
