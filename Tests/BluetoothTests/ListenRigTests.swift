@@ -105,6 +105,31 @@ final class ListenRigTests: XCTestCase {
         XCTAssertEqual(rig.hostBugs, [])
     }
 
+    func testACuffThatRequiresPairingIsPairedOnceThenReencryptedWithTheBond() throws {
+        guard let rig = try BLERig.start(["--only", "bp", "--require-pairing", "bp"]) else { return }
+        defer { rig.stop() }
+        let directory = try temporaryDirectory("ble-listen-pairing")
+        defer { try? FileManager.default.removeItem(at: directory) }
+        // The cuff refuses the subscription (ATT 0x0F) until the link is encrypted: listen pairs,
+        // bonds (keys under the data dir) and subscribes again.
+        let first = try listen("F0:00:00:00:18:10", rig: rig, seconds: 2, dataDirectory: directory)
+        XCTAssertEqual(first.result.status, 0, first.result.stderr)
+        XCTAssertEqual(first.messages.first.flatMap { Self.number($0, "systolic") }, 120, first.result.stderr)
+        XCTAssertNotNil(rig.waitForEvent(containing: ["\"paired\"", "\"bonded\": true"], timeout: 2))
+        XCTAssertTrue(FileManager.default.fileExists(atPath: directory.appendingPathComponent("bluetooth/bonds.json").path))
+
+        // The next connection re-encrypts with the stored key: no second pairing.
+        let second = try listen("F0:00:00:00:18:10", rig: rig, seconds: 2, dataDirectory: directory)
+        XCTAssertEqual(second.result.status, 0, second.result.stderr)
+        XCTAssertEqual(second.messages.first.flatMap { Self.number($0, "systolic") }, 120, second.result.stderr)
+        let events = rig.events
+        XCTAssertEqual(events.filter { $0.contains("\"type\": \"paired\"") }.count, 1, "\(events)")
+        XCTAssertEqual(events.filter { $0.contains("\"type\": \"encryption_changed\"") && $0.contains("\"encrypted\": true") }.count, 2)
+        XCTAssertEqual(events.filter { $0.contains("\"type\": \"pairing_failed\"") }, [])
+        XCTAssertEqual(events.filter { $0.contains("indication_confirmed") }.count, 2)
+        XCTAssertEqual(rig.hostBugs, [])
+    }
+
     func testADeviceThatNeverAdvertisesExitsOneWithTheReason() throws {
         guard let rig = try BLERig.start(["--only", "hr"]) else { return }
         defer { rig.stop() }
