@@ -26,7 +26,7 @@ public final class Gateway: Sendable {
     let api: LocalAPI
     let now: @Sendable () -> Timestamp
     let logger: Logger
-    let uploaderSlot = UploaderSlot()
+    let uploaderSlot: UploaderSlot
     let acquisitionHealth: AcquisitionHealth
     /// Where Modbus pollers and BLE sessions commit their device messages.
     let acquisitionSink: AcquisitionSink
@@ -50,8 +50,12 @@ public final class Gateway: Sendable {
         let monitor = GatewayMonitor(startedAt: now())
         self.monitor = monitor
         self.accessJournal = AccessJournal(store: store, logger: logger)
+        let uploaderSlot = UploaderSlot()
+        self.uploaderSlot = uploaderSlot
+        // Mapping commits wake the uploader at once instead of at its next poll.
         let mappingStage = MappingStage(
-            store: store, catalog: catalog, monitor: monitor, batchSize: configuration.mapping.batchSize, now: now, logger: logger)
+            store: store, catalog: catalog, monitor: monitor, batchSize: configuration.mapping.batchSize, now: now, logger: logger,
+            onCommitted: { uploaderSlot.wake() })
         self.mappingStage = mappingStage
         let acquisitionHealth = AcquisitionHealth(store: store, logger: logger)
         self.acquisitionHealth = acquisitionHealth

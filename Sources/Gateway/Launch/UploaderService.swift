@@ -24,4 +24,9 @@ final class UploaderSlot: Sendable {
     }
 
     var uploader: Uploader? { current.withLock { $0 } }
+
+    /// New resources are in the outbox.
+    func wake() {
+        uploader?.wake()
+    }
 }

@@ -24,14 +24,18 @@ final class MappingStage: Service, Sendable {
     private let logger: Logger
     private let signal: AsyncStream<Void>
     private let signalContinuation: AsyncStream<Void>.Continuation
+    /// Called after a commit that added outbox rows: the uploader's wake-up.
+    private let onCommitted: @Sendable () -> Void
     /// Set at graceful shutdown: the batch in hand completes, no new one is claimed.
     private let stopping = Mutex(false)
 
     init(
         store: Store, catalog: DeviceProfileCatalog, monitor: GatewayMonitor, batchSize: Int,
         pollInterval: Duration = .seconds(1), now: @escaping @Sendable () -> Timestamp,
-        logger: Logger = Logger(label: "fhir-edge", factory: { _ in SwiftLogNoOpLogHandler() })
+        logger: Logger = Logger(label: "fhir-edge", factory: { _ in SwiftLogNoOpLogHandler() }),
+        onCommitted: @escaping @Sendable () -> Void = {}
     ) {
+        self.onCommitted = onCommitted
         self.store = store
         self.catalog = catalog
         self.monitor = monitor
@@ -97,6 +101,7 @@ final class MappingStage: Service, Sendable {
         let (result, summary) = Self.map(items, catalog: catalog, issued: time)
         let commitStart = clock.now
         try await store.completeMapping(result)
+        if !result.resources.isEmpty { onCommitted() }
         let end = clock.now
         await monitor.recordMapping(summary, at: time)
         logger.debug("Mapped a batch", metadata: [
@@ -177,8 +182,17 @@ final class MappingStage: Service, Sendable {
                         ?? .init(profile: name, lastSeen: item.message.receivedAt)
                     activity.lastSeen = max(activity.lastSeen, item.message.receivedAt)
                     summary.devices[measurement.deviceId] = activity
-                    // Hash ids once per device and patient in the batch, not per measurement.
-                    if let patientId = measurement.patientId, !patientId.isEmpty {
+                    if profile.identityMode == .lookup {
+                        // The server holds the Device and its Patient: nothing to create, and the
+                        // Observation names both by the Device's placeholder until upload.
+                        let key = referenceKeys[measurement.deviceId] ?? {
+                            let placeholder = ResourceIdentity.lookupPlaceholder(deviceSystem: profile.deviceSystem, deviceId: measurement.deviceId)
+                            return "Patient/\(placeholder)|Device/\(placeholder)"
+                        }()
+                        referenceKeys[measurement.deviceId] = key
+                        sources[key, default: []].append((measurement.occurrenceTime.millisecondsSinceEpoch, item.id))
+                    } else if let patientId = measurement.patientId, !patientId.isEmpty {
+                        // Hash ids once per device and patient in the batch, not per measurement.
                         let pair = measurement.deviceId + "\u{0}" + patientId
                         if devices[pair] == nil {
                             let patient = ResourceIdentity.createModePatient(patientId: patientId)

@@ -10,15 +10,26 @@ public struct DeviceProfile: Sendable {
     /// SHA-256 (hex) over the template files and `profile.yaml`: dead letters and the journal
     /// name the exact templates that failed or succeeded, so a fixed template is recognisable.
     public var templateVersion: String
-    /// System of the Device identifier in Create mode (`profile.yaml` `identity.deviceSystem`).
+    /// System of the Device identifier (`profile.yaml` `identity.deviceSystem`).
     public var deviceSystem: String?
+    /// How Observations find their Patient and Device (`profile.yaml` `identity.mode`).
+    public var identityMode: IdentityMode
+
+    /// MedTech's resource identity modes.
+    public enum IdentityMode: String, Sendable, CaseIterable {
+        /// The gateway names (and the uploader creates) a Patient and a Device per device and patient id.
+        case create
+        /// The Device (with its `patient`) must already be on the server; the uploader finds it.
+        case lookup
+    }
 
     public init(
         id: ProfileID, deviceTemplates: DeviceTemplateCollection, converter: ObservationConverter, templateVersion: String,
-        deviceSystem: String? = nil
+        deviceSystem: String? = nil, identityMode: IdentityMode = .create
     ) {
         self.id = id
         self.deviceSystem = deviceSystem
+        self.identityMode = identityMode
         self.deviceTemplates = deviceTemplates
         self.converter = converter
         self.templateVersion = templateVersion

@@ -92,10 +92,14 @@ extension DeviceProfileCatalog {
             hasher.update(part)
         }
         let version = SHA256.hex(hasher.finalize())
-        let converter = ObservationConverter(templates: fhirTemplates, identity: .create(deviceSystem: settings.deviceSystem))
+        let identity: ResourceIdentity = switch settings.identityMode {
+        case .create: .create(deviceSystem: settings.deviceSystem)
+        case .lookup: .lookup(deviceSystem: settings.deviceSystem)
+        }
+        let converter = ObservationConverter(templates: fhirTemplates, identity: identity)
         return .success(DeviceProfile(
             id: ProfileID(name), deviceTemplates: deviceTemplates, converter: converter, templateVersion: version,
-            deviceSystem: settings.deviceSystem))
+            deviceSystem: settings.deviceSystem, identityMode: settings.identityMode))
     }
 
     static func problem(from template: TemplateProblem) -> ConfigurationProblem {
@@ -116,13 +120,15 @@ extension DeviceProfileCatalog {
 /// ```yaml
 /// description: Demo vital signs monitor
 /// identity:
-///   deviceSystem: urn:example:devices   # system of the Device identifier (Create mode)
+///   mode: create                        # or lookup: the Device (and its patient) must exist upstream
+///   deviceSystem: urn:example:devices   # system of the Device identifier
 /// ```
 struct ProfileSettings {
     var description: String?
     var deviceSystem: String?
     /// The register map of a Modbus device model.
     var modbus: RegisterMap?
+    var identityMode = DeviceProfile.IdentityMode.create
 
     static func decode(yaml: String, file: String) -> Result<ProfileSettings, ConfigurationError> {
         var reader = YAMLNodeReader(file: file)
@@ -138,8 +144,12 @@ struct ProfileSettings {
             if let node = members["description"] { settings.description = reader.string(node, at: "description") }
             if let node = members["modbus"] { settings.modbus = ModbusProfileSection.decode(node, at: "modbus", reader: &reader) }
             if let node = members["identity"], let identity = reader.mapping(node, at: "identity", known: ["mode", "deviceSystem"]) {
-                if let node = identity["mode"], let mode = reader.string(node, at: "identity.mode"), mode != "create" {
-                    reader.problem("identity.mode", node, "only create is supported offline (deterministic ids from the device and patient ids)")
+                if let node = identity["mode"], let mode = reader.string(node, at: "identity.mode") {
+                    if let known = DeviceProfile.IdentityMode(rawValue: mode.lowercased()) {
+                        settings.identityMode = known
+                    } else {
+                        reader.problem("identity.mode", node, "unknown identity mode '\(mode)'; use create or lookup")
+                    }
                 }
                 if let node = identity["deviceSystem"] { settings.deviceSystem = reader.string(node, at: "identity.deviceSystem") }
             }

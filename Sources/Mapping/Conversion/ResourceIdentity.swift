@@ -7,11 +7,15 @@ public import FHIRModel
 /// - `.none`: no identity at all (the dry-run / mapping-debugger view).
 /// - `.create(deviceSystem:)`: upstream's Create mode computed offline: Patient and Device ids are
 ///   SHA-256 hashes of their identifiers, so a gateway can name them before any server is reached.
-/// - `.resolving(_:)`: resource ids come from the caller (Lookup mode against a server, cached).
+/// - `.lookup(deviceSystem:)`: upstream's Lookup mode, which only the server can answer: the
+///   Observation names its Device by a placeholder id (`lookupPlaceholder`) that carries the
+///   Device identifier, and the uploader replaces it, and the subject, with the server's ids.
+/// - `.resolving(_:)`: resource ids come from the caller (e.g. ids given on the command line).
 public struct ResourceIdentity: Sendable {
     enum Mode: Sendable {
         case none
         case create(deviceSystem: String?)
+        case lookup(deviceSystem: String?)
         case resolving(@Sendable (MeasurementGroupKey) -> ResolvedResources?)
     }
 
@@ -28,6 +32,10 @@ public struct ResourceIdentity: Sendable {
 
     public static func create(deviceSystem: String?) -> ResourceIdentity {
         ResourceIdentity(mode: .create(deviceSystem: deviceSystem))
+    }
+
+    public static func lookup(deviceSystem: String?) -> ResourceIdentity {
+        ResourceIdentity(mode: .lookup(deviceSystem: deviceSystem))
     }
 
     /// `resolve` returns the server's resource ids for a group, or nil when the Device (or its
@@ -90,6 +98,48 @@ public struct ResourceIdentity: Sendable {
             patient: Reference(reference: "Patient/\(patientResourceId)"))
     }
 
+    /// What a Lookup-mode Observation carries in place of the Patient and Device ids until the
+    /// uploader has asked the server: `lookup:` and the hex of `{system}|{deviceId}`. The colon
+    /// cannot occur in a FHIR id, so a placeholder is never mistaken for a server's id, and a
+    /// server refuses one that slipped through rather than storing a dangling reference.
+    public static func lookupPlaceholder(deviceSystem: String?, deviceId: String) -> String {
+        let digits = Array("0123456789abcdef".utf8)
+        var text: [UInt8] = Array(lookupPrefix.utf8)
+        for byte in ((deviceSystem ?? "") + "|" + deviceId).utf8 {
+            text.append(digits[Int(byte >> 4)])
+            text.append(digits[Int(byte & 0xF)])
+        }
+        return String(decoding: text, as: UTF8.self)
+    }
+
+    /// The Device identifier a `lookupPlaceholder` stands for; nil for anything else.
+    public static func lookupDevice(placeholder: some StringProtocol) -> (system: String?, value: String)? {
+        guard placeholder.hasPrefix(lookupPrefix) else { return nil }
+        var bytes: [UInt8] = []
+        var high: UInt8?
+        for character in placeholder.utf8.dropFirst(lookupPrefix.utf8.count) {
+            let nibble: UInt8
+            switch character {
+            case UInt8(ascii: "0")...UInt8(ascii: "9"): nibble = character - UInt8(ascii: "0")
+            case UInt8(ascii: "a")...UInt8(ascii: "f"): nibble = character - UInt8(ascii: "a") + 10
+            default: return nil
+            }
+            if let first = high {
+                bytes.append(first << 4 | nibble)
+                high = nil
+            } else {
+                high = nibble
+            }
+        }
+        guard high == nil, let bar = bytes.firstIndex(of: UInt8(ascii: "|")) else { return nil }
+        let system = String(decoding: bytes[..<bar], as: UTF8.self)
+        let value = String(decoding: bytes[(bar + 1)...], as: UTF8.self)
+        guard !value.isEmpty else { return nil }
+        return (system.isEmpty ? nil : system, value)
+    }
+
+    static let lookupPrefix = "lookup:"
+
     /// Resource ids for a group, or the upstream error a group without them gets.
     func resolve(_ key: MeasurementGroupKey) throws(GroupingFailure) -> ResolvedResources? {
         switch mode {
@@ -104,6 +154,10 @@ public struct ResourceIdentity: Sendable {
             return ResolvedResources(
                 patientResourceId: hashedIds.id(forHashInput: "_" + patientId),
                 deviceResourceId: hashedIds.id(forHashInput: (deviceSystem ?? "") + "_" + key.deviceId))
+        case .lookup(let deviceSystem):
+            // The measurement's patient id is ignored: the Device's `patient` decides (MedTech).
+            let placeholder = Self.lookupPlaceholder(deviceSystem: deviceSystem, deviceId: key.deviceId)
+            return ResolvedResources(patientResourceId: placeholder, deviceResourceId: placeholder)
         case .resolving(let resolve):
             guard let resolved = resolve(key) else {
                 throw GroupingFailure(

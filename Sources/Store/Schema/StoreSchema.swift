@@ -8,6 +8,9 @@ enum StoreSchema {
         migrator.registerMigration("v1: inbox, outbox, dead letters, journal") { db in
             try db.execute(sql: version1)
         }
+        migrator.registerMigration("v2: server identities") { db in
+            try db.execute(sql: version2)
+        }
         return migrator
     }()
 
@@ -115,6 +118,26 @@ enum StoreSchema {
             BEGIN UPDATE store_meta SET value = value + NEW.size WHERE key = 'bytes'; END;
         CREATE TRIGGER dead_letter_bytes_out AFTER DELETE ON dead_letter
             BEGIN UPDATE store_meta SET value = value - OLD.size WHERE key = 'bytes'; END;
+        """
+}
+
+extension StoreSchema {
+    /// The upstream server's ids for Device and Patient identifiers, so that a restart does not
+    /// ask the server again. `server_id` is NULL once the server said the id is gone (404/410):
+    /// the row keeps the identifier and the gateway's own id until it is resolved again.
+    fileprivate static let version2 = """
+        CREATE TABLE server_identity (
+            resource_type TEXT NOT NULL,
+            system TEXT NOT NULL,
+            value TEXT NOT NULL,
+            local_id TEXT,
+            server_id TEXT,
+            server_version TEXT,
+            last_updated TEXT,
+            patient_server_id TEXT,
+            resolved_at INTEGER NOT NULL,
+            PRIMARY KEY (resource_type, system, value)
+        ) WITHOUT ROWID;
         """
 }
 

@@ -33,10 +33,13 @@ public struct UploadSettings: Sendable, Equatable {
     /// Read, merge and PUT with `If-Match` for SampledData Observations, as MedTech does for
     /// series that span several uploads.
     public var mergeSampledData: Bool
+    /// How long a Device or Patient id the server gave is used before it is read again (a
+    /// Device may have moved to another patient, or been deleted). MedTech caches for 2 h.
+    public var identityRefresh: Duration
 
     public init(bundleType: BundleType = .batch, idempotency: Idempotency = .put, batchSize: Int = 100,
                 linger: Duration = .milliseconds(200), idlePoll: Duration = .seconds(1), leaseDuration: Duration = .seconds(300),
-                retry: RetryPolicy = RetryPolicy(), mergeSampledData: Bool = true) {
+                retry: RetryPolicy = RetryPolicy(), mergeSampledData: Bool = true, identityRefresh: Duration = .seconds(3600)) {
         self.bundleType = bundleType
         self.idempotency = idempotency
         self.batchSize = max(1, batchSize)
@@ -45,6 +48,7 @@ public struct UploadSettings: Sendable, Equatable {
         self.leaseDuration = leaseDuration
         self.retry = retry
         self.mergeSampledData = mergeSampledData
+        self.identityRefresh = identityRefresh
     }
 }
 

@@ -127,6 +127,13 @@ struct UploadStateMachine<Random: RandomNumberGenerator> {
         }
     }
 
+    /// A request outside the bundle (identity resolution) found the server failing: count it
+    /// like a failed bundle and say how long to pause.
+    mutating func failedWithoutBundle(retryAfter: Duration?) -> Duration {
+        consecutiveFailures += 1
+        return Backoff.wait(policy, failures: consecutiveFailures, retryAfter: retryAfter, using: &random)
+    }
+
     private mutating func sendNext() -> Next {
         guard !queue.isEmpty else { return .done(pause: nil) }
         inFlight = queue.removeFirst()

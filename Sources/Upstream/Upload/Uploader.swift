@@ -19,6 +19,9 @@ public actor Uploader {
     let builder: EntryBuilder
     var machine: UploadStateMachine<SplitMix64>
     var counters = UploaderMetrics()
+    /// Server ids of Devices and Patients, loaded from the store on first use.
+    var identities: IdentityCache
+    let wakeSignal = WakeSignal()
 
     /// - Parameters:
     ///   - now: the clock; pass the store's, so that retry times compare with its own.
@@ -35,9 +38,16 @@ public actor Uploader {
         self.sleep = sleep
         self.logger = logger
         self.builder = EntryBuilder(idempotency: settings.idempotency, baseURL: client.baseURL)
+        self.identities = IdentityCache(refreshAfter: settings.identityRefresh)
         var system = SystemRandomNumberGenerator()
         self.machine = UploadStateMachine(policy: settings.retry, bundleType: settings.bundleType,
                                           random: SplitMix64(seed: randomSeed ?? system.next()))
+    }
+
+    /// New resources are in the outbox: an idle uploader leases at once instead of at its next
+    /// poll (the poll stays, for rows that arrive another way).
+    public nonisolated func wake() {
+        wakeSignal.signal()
     }
 
     /// Uploads until the task is cancelled. Store failures are logged and retried after a pause;
@@ -45,9 +55,11 @@ public actor Uploader {
     public func run() async throws {
         while !Task.isCancelled {
             let pause: Duration
+            var isIdle = false
             do {
                 let report = try await uploadOnce()
                 pause = nextPause(after: report)
+                isIdle = report.leased == 0 && report.pause == nil
             } catch where error.code == .cancelled {
                 return
             } catch {
@@ -55,7 +67,20 @@ public actor Uploader {
                 logger.error("upload round failed in the store", metadata: ["edge.error": "\(error.code)"])
                 pause = settings.idlePoll
             }
-            do { try await sleep(pause) } catch { return }
+            do {
+                if isIdle { try await idle(for: pause) } else { try await sleep(pause) }
+            } catch { return }
+        }
+    }
+
+    /// Waits `pause`, or less when woken.
+    private func idle(for pause: Duration) async throws {
+        let (sleep, signal) = (self.sleep, wakeSignal)
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            group.addTask { try await sleep(pause) }
+            group.addTask { await signal.wait() }
+            defer { group.cancelAll() }
+            try await group.next()
         }
     }
 
@@ -104,9 +129,19 @@ public actor Uploader {
         var report = RoundReport(leased: lease.items.count)
         guard !lease.items.isEmpty else { return report }
 
+        var items = lease.items
+        if needsIdentityResolution(items) {
+            let prepared = try await prepareIdentities(items)
+            try await settle(lease, prepared.settlements, into: &report)
+            if let pause = prepared.pause {
+                report.pause = pause
+                return report
+            }
+            items = prepared.ready
+        }
         var bundled: [OutboxItem] = []
         var merged: [OutboxItem] = []
-        for item in lease.items {
+        for item in items {
             if settings.mergeSampledData, settings.idempotency == .put, SampledDataMerge.applies(to: item.resource) {
                 merged.append(item)
             } else {
@@ -260,6 +295,14 @@ public struct UploaderMetrics: Sendable, Equatable {
     public var lastError: String?
     public var outboxPending: Int64 = 0
     public var oldestUnsentAge: Duration?
+    /// Calls made to resolve Device and Patient identifiers (reads, searches, creates).
+    public var identityRequests = 0
+    /// Identities answered from the map without a call.
+    public var identityCacheHits = 0
+    /// Lookups that found no Device (or no patient): those Observations are dead letters.
+    public var identityNotFound = 0
+    /// Server ids dropped from the map because the server said 404 or 410.
+    public var identityInvalidated = 0
 
     public init() {}
 }

@@ -24,6 +24,14 @@ extension UploaderMetrics {
         let backoff = backoffUntil.map { max(0, Double($0.millisecondsSinceEpoch - now.millisecondsSinceEpoch) / 1000) } ?? 0
         family("fhir_edge_upstream_backoff_seconds", "gauge", "Seconds until the uploader tries again after a failure.", [("", backoff)])
         family("fhir_edge_upstream_pending_resources", "gauge", "Resources waiting in the outbox.", [("", Double(outboxPending))])
+        family("fhir_edge_upstream_identity_requests_total", "counter", "Calls that resolved Device and Patient identifiers.",
+               [("", Double(identityRequests))])
+        family("fhir_edge_upstream_identity_cache_hits_total", "counter", "Identities answered from the stored map without a call.",
+               [("", Double(identityCacheHits))])
+        family("fhir_edge_upstream_identity_not_found_total", "counter", "Lookups that found no Device or no patient (dead letters).",
+               [("", Double(identityNotFound))])
+        family("fhir_edge_upstream_identity_invalidated_total", "counter", "Cached server ids dropped after a 404 or 410.",
+               [("", Double(identityInvalidated))])
         let age = oldestUnsentAge.map { Double($0.milliseconds) / 1000 } ?? 0
         family("fhir_edge_upstream_oldest_unsent_age_seconds", "gauge", "Age of the oldest message or resource not yet uploaded.", [("", age)])
         return lines.joined(separator: "\n") + "\n"
