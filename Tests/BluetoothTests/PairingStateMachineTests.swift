@@ -94,6 +94,19 @@ final class PairingStateMachineTests: XCTestCase {
         }
     }
 
+    func testADeviceUsingThePublicDebugKeyIsRefused() throws {
+        var central = Machine(
+            local: Self.gateway, peer: Self.cuff, policy: .standard, bond: nil,
+            secrets: PairingSecrets(keyPair: .generate(), nonce: hex("abae2b71ecb2ffff 3e7377d15484cbd5"), localIRK: Self.irk),
+            startedAtMilliseconds: 0)
+        _ = central.handle(.secure)
+        _ = central.handle(.received(.pairingResponse(SpecResponder.features())))
+        let actions = central.handle(.received(.pairingPublicKey(SecurityFunctionsTests.debugPublicKey)))
+        XCTAssertEqual(actions.first, .send(.pairingFailed(.authenticationRequirements)))
+        XCTAssertTrue(failure(actions)?.message.contains("debug key") == true)
+        XCTAssertEqual(PairingKeyPair.debugPublicKey, SecurityFunctionsTests.debugPublicKey)
+    }
+
     func testPairingFailedFromTheDeviceIsNamed() throws {
         var central = try machine()
         _ = central.handle(.secure)

@@ -198,6 +198,9 @@ struct SecurityStateMachine {
             guard key != secrets.keyPair.publicKey, let dhKey = secrets.keyPair.dhKey(peerPublicKey: key) else {
                 return refuse(.dhKeyCheckFailed, "\(peer) sent a public key that is not a valid P-256 point")
             }
+            guard key != PairingKeyPair.debugPublicKey else {
+                return refuse(.authenticationRequirements, "\(peer) uses the specification's public debug key, so anyone could decrypt the link")
+            }
             exchange.peerPublicKey = key
             exchange.dhKey = dhKey
             state = .awaitingConfirm(exchange)
