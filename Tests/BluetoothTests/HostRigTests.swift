@@ -147,7 +147,7 @@ final class HostRigTests: XCTestCase {
     }
 
     func testDisconnectionIsDetectedAndFailsLaterRequests() async throws {
-        try await withHost(rig: ["--only", "hr,thermo"]) { _, host in
+        try await withHost(rig: ["--only", "hr,thermo,bthome"]) { _, host in
             let connection = try await host.connect(to: BluetoothAddress("F0:00:00:00:18:0D", type: .random)!)
             await connection.disconnect()
             var reasons: [UInt8] = []
@@ -160,6 +160,14 @@ final class HostRigTests: XCTestCase {
                 XCTFail("a read on a closed link succeeded")
             } catch let error as BluetoothError {
                 guard case .disconnected = error.kind else { return XCTFail("\(error)") }
+            }
+            // A non-connectable advertiser never answers: the attempt is cancelled (status 0x02).
+            do {
+                _ = try await host.connect(to: BluetoothAddress("F0:00:00:00:FC:D2", type: .random)!, timeout: .milliseconds(300))
+                XCTFail("connected to a non-connectable advertiser")
+            } catch let error as BluetoothError {
+                XCTAssertEqual(error.kind, .timeout)
+                XCTAssertTrue(error.message.contains("cancelled"), error.message)
             }
             // The host goes on: another device connects after.
             let thermometer = try await host.connect(to: BluetoothAddress("F0:00:00:00:18:09", type: .random)!)

@@ -198,4 +198,20 @@ final class HostScriptedControllerTests: XCTestCase {
         try await waitUntil { controller.sentACL.count == 5 }
         await host.close()
     }
+
+    func testAConnectionAttemptIsCancelledAndNeverHangs() async throws {
+        let controller = ScriptedController()
+        var configuration = HostConfiguration()
+        configuration.commandTimeout = .milliseconds(100)
+        let host = BluetoothHost(transport: controller, configuration: configuration)
+        _ = try await host.start()
+        do {
+            _ = try await host.connect(to: peer, timeout: .milliseconds(50))
+            XCTFail("connected to nobody")
+        } catch let error as BluetoothError {
+            XCTAssertEqual(error.kind, .timeout)
+        }
+        XCTAssertTrue(controller.sentOpcodes.contains(0x200E), "LE Create Connection Cancel sent")
+        await host.close()
+    }
 }

@@ -388,6 +388,12 @@ public actor BluetoothHost {
         // The controller answers with LE Connection Complete status 0x02, which ends the wait;
         // if the link was made meanwhile the cancel is refused and the link stands.
         _ = try? await command(.leCreateConnectionCancel)
+        // A controller that never completes the cancelled attempt must not hold the host forever.
+        guard (try? await clock.sleep(for: configuration.commandTimeout)) != nil else { return }
+        if let stuck = pendingConnection, stuck.attempt == attempt {
+            pendingConnection = nil
+            stuck.continuation.resume(throwing: BluetoothError(.timeout, "connect: the controller did not complete the cancelled connection attempt"))
+        }
     }
 
     private var madeConnections: [UInt16: GATTConnection] = [:]
