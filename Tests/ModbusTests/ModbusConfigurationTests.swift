@@ -177,4 +177,32 @@ final class ModbusConfigurationTests: XCTestCase {
             ])
         }
     }
+
+    func testConfigCheckNamesDevicesWhoseProfileIsMissingOrHasNoRegisterMap() throws {
+        let profiles = folder.appendingPathComponent("profiles")
+        try FileManager.default.createDirectory(at: profiles, withIntermediateDirectories: true)
+        for name in ["modbus-room-monitor", "demo-vitals"] {
+            try FileManager.default.createSymbolicLink(
+                at: profiles.appendingPathComponent(name), withDestinationURL: ProfileGoldenTests.profilesDirectory.appendingPathComponent(name))
+        }
+        let file = folder.appendingPathComponent("fhir-edge.yaml")
+        try """
+            dataDir: data
+            profiles: {directory: profiles}
+            modbus:
+              devices:
+                a: {profile: nope, tcp: "127.0.0.1:1502"}
+                b: {profile: demo-vitals, tcp: "127.0.0.1:1502"}
+                c: {profile: modbus-room-monitor, tcp: "127.0.0.1:1502"}
+            """.write(to: file, atomically: true, encoding: .utf8)
+        switch GatewayLauncher.load(file: file.path) {
+        case .success:
+            XCTFail("a missing profile and a profile without a register map must be refused")
+        case .failure(let error):
+            XCTAssertEqual(error.problems.map { "\($0.keyPath): \($0.message)" }, [
+                "modbus.devices.a.profile: no profile folder nope under \(profiles.path)",
+                "modbus: missing; the profile has no register map (used by modbus.devices.b.profile)",
+            ])
+        }
+    }
 }

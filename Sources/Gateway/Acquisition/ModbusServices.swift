@@ -10,54 +10,19 @@ extension Gateway {
     /// all in one Service. Throws, before anything starts, when a device names a profile that is
     /// missing or has no `modbus:` register map.
     func modbusServices() throws -> [any Service] {
-        let configured = configuration.modbus.devices
-        guard !configured.isEmpty else { return [] }
-        var problems: [ConfigurationProblem] = []
-        var byEndpoint: [ModbusEndpoint: [ModbusDevice]] = [:]
-        var order: [ModbusEndpoint] = []
-        var maps: [String: RegisterMap] = [:]
-        for device in configured {
-            let path = "modbus.devices.\(device.name).profile"
-            guard catalog[device.profile] != nil else {
-                problems.append(ConfigurationProblem(
-                    file: configuration.file, keyPath: path,
-                    message: "no profile folder \(device.profile) under \(configuration.profiles.directory)"))
-                continue
-            }
-            let map: RegisterMap
-            if let known = maps[device.profile] {
-                map = known
-            } else {
-                do {
-                    map = try ModbusProfiles.registerMap(folder: PathText.join(configuration.profiles.directory, device.profile))
-                } catch {
-                    problems += error.problems.map { problem in
-                        var problem = problem
-                        problem.message += " (used by \(path))"
-                        return problem
-                    }
-                    continue
-                }
-                maps[device.profile] = map
-            }
-            let modbusDevice = ModbusDevice(
-                name: device.name, profile: ProfileID(device.profile), patientID: device.patientID, points: map.points,
-                settings: device.overrides.applied(to: map.settings))
-            if byEndpoint[device.endpoint] == nil { order.append(device.endpoint) }
-            byEndpoint[device.endpoint, default: []].append(modbusDevice)
-        }
+        guard !configuration.modbus.devices.isEmpty else { return [] }
+        let (links, problems) = ModbusProfiles.links(configuration, catalog: catalog)
         guard problems.isEmpty else { throw ConfigurationError(problems: problems) }
         let delivery = ModbusDelivery(sink: acquisitionSink, health: acquisitionHealth, logger: logger)
         let wallClock = now
-        let pollers = order.map { endpoint in
+        let pollers = links.map { endpoint, devices in
             ModbusLinkPoller(
-                link: LibmodbusLink(endpoint), devices: byEndpoint[endpoint] ?? [], clock: ContinuousClock(), wallClock: wallClock,
+                link: LibmodbusLink(endpoint), devices: devices, clock: ContinuousClock(), wallClock: wallClock,
                 onPoll: { await delivery.deliver($0) })
         }
-        for endpoint in order {
+        for (endpoint, devices) in links {
             logger.info("Polling Modbus devices", metadata: [
-                "edge.modbus.endpoint": "\(endpoint)",
-                "edge.modbus.devices": "\((byEndpoint[endpoint] ?? []).map(\.name).joined(separator: ","))",
+                "edge.modbus.endpoint": "\(endpoint)", "edge.modbus.devices": "\(devices.map(\.name).joined(separator: ","))",
             ])
         }
         return [ModbusPollingService(pollers: pollers)]
@@ -118,6 +83,53 @@ struct ModbusDelivery: Sendable {
 /// Loading a Modbus device profile outside the daemon (`fhir-edge modbus poll`) and the register
 /// maps of the daemon's devices.
 public enum ModbusProfiles {
+    /// The configured devices with their profiles' register maps and overrides, grouped by link in
+    /// configuration order, and every problem: a missing profile, a profile without a register map.
+    static func links(
+        _ configuration: GatewayConfiguration, catalog: DeviceProfileCatalog
+    ) -> (links: [(ModbusEndpoint, [ModbusDevice])], problems: [ConfigurationProblem]) {
+        var problems: [ConfigurationProblem] = []
+        var byEndpoint: [ModbusEndpoint: [ModbusDevice]] = [:]
+        var order: [ModbusEndpoint] = []
+        var maps: [String: RegisterMap] = [:]
+        for device in configuration.modbus.devices {
+            let path = "modbus.devices.\(device.name).profile"
+            guard catalog[device.profile] != nil else {
+                problems.append(ConfigurationProblem(
+                    file: configuration.file, keyPath: path,
+                    message: "no profile folder \(device.profile) under \(configuration.profiles.directory)"))
+                continue
+            }
+            let map: RegisterMap
+            if let known = maps[device.profile] {
+                map = known
+            } else {
+                do {
+                    map = try registerMap(folder: PathText.join(configuration.profiles.directory, device.profile))
+                } catch {
+                    problems += error.problems.map { problem in
+                        var problem = problem
+                        problem.message += " (used by \(path))"
+                        return problem
+                    }
+                    continue
+                }
+                maps[device.profile] = map
+            }
+            let modbusDevice = ModbusDevice(
+                name: device.name, profile: ProfileID(device.profile), patientID: device.patientID, points: map.points,
+                settings: device.overrides.applied(to: map.settings))
+            if byEndpoint[device.endpoint] == nil { order.append(device.endpoint) }
+            byEndpoint[device.endpoint, default: []].append(modbusDevice)
+        }
+        return (order.map { ($0, byEndpoint[$0] ?? []) }, problems)
+    }
+
+    /// Problems of the `modbus:` devices against the loaded profiles, for `config check` and `run`.
+    static func problems(_ configuration: GatewayConfiguration, catalog: DeviceProfileCatalog) -> [ConfigurationProblem] {
+        configuration.modbus.devices.isEmpty ? [] : links(configuration, catalog: catalog).problems
+    }
+
     /// The compiled profile in `folder` and its register map.
     public static func load(folder: String) throws(ConfigurationError) -> (profile: DeviceProfile, map: RegisterMap) {
         let name = folder.split(separator: "/").last.map(String.init) ?? folder

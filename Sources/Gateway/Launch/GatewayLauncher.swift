@@ -36,6 +36,7 @@ public enum GatewayLauncher {
                 file: configuration.file, keyPath: reference.keyPath,
                 message: "no profile folder \(reference.profile) under \(configuration.profiles.directory)"))
         }
+        problems += ModbusProfiles.problems(configuration, catalog: catalog)
         if configuration.demo, catalog[LocalAPI.demoProfile] == nil {
             problems.append(ConfigurationProblem(
                 file: configuration.file, keyPath: "demo",
