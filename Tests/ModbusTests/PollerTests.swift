@@ -128,6 +128,7 @@ final class PollerTests: XCTestCase {
         let first = await poller.poll(device("room", unit: 1))
         XCTAssertTrue(first.isComplete)
         XCTAssertEqual(first.requests, 3)
+        XCTAssertEqual(first.retries, 1)
         XCTAssertEqual(link.closes, 1, "a bad reply resets the link")
 
         link.set(unit: 1, .fails(ModbusError(.exception(.serverDeviceBusy), "busy"), times: 5))

@@ -50,7 +50,10 @@ struct ModbusDelivery: Sendable {
 
     func deliver(_ result: ModbusPollResult) async {
         let device = result.device
-        var details: JSONObject = ["unit": .int(Int64(device.settings.unit)), "requests": .int(Int64(result.requests))]
+        var details: JSONObject = [
+            "unit": .int(Int64(device.settings.unit)), "requests": .int(Int64(result.requests)), "retries": .int(Int64(result.retries)),
+            "skippedPolls": .int(Int64(result.skippedPolls)),
+        ]
         if let failure = result.failures.last, case .exception(let exception) = failure.error.kind {
             details["exception"] = .string(exception.description)
             details["exceptionCode"] = .int(Int64(exception.rawValue))

@@ -43,6 +43,10 @@ public struct ModbusPollResult: Sendable {
     public var elapsed: Duration
     /// Cancellation stopped the poll before all its requests were sent.
     public var interrupted = false
+    /// Requests sent again in this poll after a garbled reply, a dropped connection or a busy answer.
+    public var retries = 0
+    /// Polls of this device skipped so far because the link was busy past their slot.
+    public var skippedPolls = 0
 
     /// Every planned request succeeded.
     public var isComplete: Bool { failures.isEmpty && message != nil }

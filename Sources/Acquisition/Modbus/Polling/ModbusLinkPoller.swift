@@ -39,7 +39,8 @@ public struct ModbusLinkPoller<C: Clock>: Sendable where C.Duration == Duration 
             } catch {
                 break
             }
-            let result = await poll(devices[index], retrying: schedule.isHealthy(index))
+            var result = await poll(devices[index], retrying: schedule.isHealthy(index))
+            result.skippedPolls = schedule.slots[index].skipped
             // Cut short by shutdown: not a reading, and not the device's fault.
             if result.interrupted { break }
             await onPoll(result)
@@ -58,6 +59,7 @@ public struct ModbusLinkPoller<C: Clock>: Sendable where C.Duration == Duration 
         var errors: [Int: String] = [:]
         var failures: [ModbusReadFailure] = []
         var requests = 0
+        var retries = 0
         var registers = 0
         var succeededAny = false
         var interrupted = false
@@ -73,6 +75,7 @@ public struct ModbusLinkPoller<C: Clock>: Sendable where C.Duration == Duration 
                     break reads
                 }
                 requests += 1
+                if attempt > 1 { retries += 1 }
                 do {
                     let reply = try await link.read(read.request, timeout: device.settings.timeout)
                     ModbusMessage.decode(read, reply: reply, points: device.points, into: &values, errors: &errors)
@@ -99,7 +102,7 @@ public struct ModbusLinkPoller<C: Clock>: Sendable where C.Duration == Duration 
         if succeededAny { message = ModbusMessage.build(device: device, time: startedAt, values: values, errors: errors) }
         return ModbusPollResult(
             device: device, startedAt: startedAt, message: message, failures: failures, requests: requests,
-            registers: registers, elapsed: started.duration(to: clock.now), interrupted: interrupted)
+            registers: registers, elapsed: started.duration(to: clock.now), interrupted: interrupted, retries: retries)
     }
 
     /// Worth another attempt in the same poll: a garbled reply, a dropped connection, a busy device.
