@@ -136,7 +136,9 @@ final class ModbusLinkTests: XCTestCase {
         guard let peer = try start(.own, transport) else { return }
         let link = link(to: peer)
         do { let got = try await words(link, unit: 1, .input, 1, 2); XCTAssertEqual(got, [1001, 1002]) }
-        try peer.fault("delay 0.5 unit=1 count=1")
+        // The link waits one more timeout before the next RTU request: the reply comes 0.1 s after
+        // the timeout, 0.2 s before the wait ends (room for a loaded machine).
+        try peer.fault("delay 0.4 unit=1 count=1")
         let late = await failure(link, unit: 1, .input, 10, 2, timeout: .milliseconds(300))
         XCTAssertEqual(late?.kind, .timeout)
         for address: UInt16 in [20, 30, 40] {
@@ -145,7 +147,7 @@ final class ModbusLinkTests: XCTestCase {
         // Late replies over several timeouts in a row.
         try peer.fault("delay 0.4 unit=1 count=2")
         for address: UInt16 in [50, 60] {
-            let error = await failure(link, unit: 1, .input, address, 2, timeout: .milliseconds(250))
+            let error = await failure(link, unit: 1, .input, address, 2, timeout: .milliseconds(300))
             XCTAssertEqual(error?.kind, .timeout)
         }
         do { let got = try await words(link, unit: 1, .input, 70, 3); XCTAssertEqual(got, [1070, 1071, 1072]) }
