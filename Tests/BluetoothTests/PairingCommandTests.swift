@@ -94,6 +94,30 @@ final class PairingCommandTests: XCTestCase {
         XCTAssertFalse(key.isEmpty)
     }
 
+    func testPairAgainWhenTheDeviceLostTheBond() throws {
+        guard let rig = try BLERig.start(["--only", "bp", "--require-pairing", "bp"]) else { return }
+        defer { rig.stop() }
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("ble-pair-\(UUID().uuidString)")
+        defer { try? FileManager.default.removeItem(at: directory) }
+        // A bond the cuff never made, as if the cuff had been reset since.
+        let folder = directory.appendingPathComponent("bluetooth")
+        try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
+        let stale = """
+            {"format": 1, "bonds": [{"address": "\(Self.cuff)", "addressType": "random", "longTermKey": "5a5a5a5a5a5a5a5a5a5a5a5a5a5a5a5a",
+             "ediv": 0, "rand": "0000000000000000", "keySize": 16, "authenticated": false, "secureConnections": true,
+             "pairedAt": "2025-01-01T00:00:00.000Z"}]}
+            """
+        XCTAssertTrue(FileManager.default.createFile(
+            atPath: folder.appendingPathComponent("bonds.json").path, contents: Data(stale.utf8), attributes: [.posixPermissions: 0o600]))
+
+        let result = try pair([Self.cuff, "--json", "--transport", rig.transport, "--data-dir", directory.path])
+        XCTAssertEqual(result.status, 0, result.stderr)
+        XCTAssertEqual(object(result)?["outcome"], "paired")
+        let stored = try JSONValue(parsing: String(contentsOfFile: folder.appendingPathComponent("bonds.json").path, encoding: .utf8))
+        XCTAssertEqual(stored["bonds"]?.arrayValue?.count, 1)
+        XCTAssertNotEqual(stored["bonds"]?.arrayValue?.first?["longTermKey"], "5a5a5a5a5a5a5a5a5a5a5a5a5a5a5a5a")
+    }
+
     func testFailuresSayWhy() throws {
         guard let rig = try BLERig.start(["--only", "bp"]) else { return }
         defer { rig.stop() }

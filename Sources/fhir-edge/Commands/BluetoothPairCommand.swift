@@ -12,8 +12,9 @@ extension BluetoothCommand {
             abstract: "Pair with a device and keep the bond, or list and forget bonds.",
             discussion: """
                 Connects (the address type is random unless --public) and secures the link: with a \
-                bond already kept for the device the link is only re-encrypted with its key; \
-                otherwise the gateway pairs as LE Secure Connections Just Works and bonds. A device \
+                bond already kept for the device the link is only re-encrypted with its key (and \
+                paired again when the device has lost that bond); otherwise the gateway pairs as LE \
+                Secure Connections Just Works and bonds. A device \
                 that offers only LE legacy pairing is refused unless --allow-legacy-pairing. Bonds \
                 live in DATA_DIR/bluetooth/bonds.json (0600, keys never printed); `--forget ADDRESS` \
                 removes one (pair again afterwards, and clear the bond on the device too if it \
@@ -89,7 +90,7 @@ extension BluetoothCommand {
             let outcome: SecurityOutcome
             do {
                 let connection = try await host.connect(to: peer, timeout: .milliseconds(Int(timeout * 1000)))
-                let security = LinkSecurity(channel: connection, bonds: bonds, policy: PairingPolicy(allowLegacyPairing: allowLegacyPairing))
+                let security = LinkSecurity(channel: connection, bonds: bonds, policy: PairingPolicy(allowLegacyPairing: allowLegacyPairing, repairWhenKeyMissing: true))
                 async let events: Void = security.run()
                 let result: Result<SecurityOutcome, PairingError>
                 do {
