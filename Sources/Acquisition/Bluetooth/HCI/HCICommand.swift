@@ -59,6 +59,10 @@ struct HCICommand: Sendable, Equatable {
     static func leLongTermKeyNegativeReply(handle: UInt16) -> HCICommand {
         HCICommand(0x08, 0x001B, "LE Long Term Key Request Negative Reply", le16(handle))
     }
+    /// Longest LL payloads (251 octets, 2120 µs) on a link: fewer, larger fragments both ways.
+    static func leSetDataLength(handle: UInt16) -> HCICommand {
+        HCICommand(0x08, 0x0022, "LE Set Data Length", le16(handle) + le16(251) + le16(2120))
+    }
     static func leSetExtendedScanParameters(active: Bool, interval: UInt16, window: UInt16, ownAddressType: AddressType, filterPolicy: UInt8) -> HCICommand {
         // One PHY (LE 1M): the health devices advertise with legacy PDUs on the primary channels.
         HCICommand(0x08, 0x0041, "LE Set Extended Scan Parameters",

@@ -116,6 +116,7 @@ public actor BluetoothHost {
             try await command(.leSetRandomAddress(address))
         }
         let info = ControllerInfo(address: address, usesExtendedCommands: extended, aclBufferLength: length, aclBuffers: count,
+                                  supportsDataLengthExtension: features.first.map { $0 & 0x20 != 0 } ?? false,
                                   hciVersion: version.u8(at: 0) ?? 0, manufacturer: version.u16(at: 4) ?? 0)
         controller = info
         return info
@@ -409,6 +410,10 @@ public actor BluetoothHost {
             let connection = GATTConnection(host: self, link: info, events: events, securityEvents: security)
             if pendingConnection != nil, complete.role == .central {
                 madeConnections[complete.handle] = connection
+                if controller.supportsDataLengthExtension {
+                    // Optional: a controller that refuses keeps 27-octet payloads, which work too.
+                    Task { _ = try? await self.command(.leSetDataLength(handle: complete.handle)) }
+                }
             } else {
                 // A link we did not ask for (a peripheral role is never set up): end it.
                 Task { _ = try? await self.command(.disconnect(handle: complete.handle, reason: 0x13)) }

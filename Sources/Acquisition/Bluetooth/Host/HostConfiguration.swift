@@ -27,6 +27,8 @@ public struct ControllerInfo: Sendable, Equatable {
     /// LE ACL buffer size and count (host-to-controller fragments and credits).
     public var aclBufferLength: Int
     public var aclBuffers: Int
+    /// LE Data Length Extension (feature bit 5): links ask for 251-octet LL payloads.
+    public var supportsDataLengthExtension: Bool
     public var hciVersion: UInt8
     public var manufacturer: UInt16
 }
