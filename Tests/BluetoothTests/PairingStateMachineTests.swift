@@ -194,7 +194,7 @@ final class PairingStateMachineTests: XCTestCase {
         _ = central.handle(.secure)
         let error = try XCTUnwrap(failure(central.handle(.encryptionChanged(status: 0x06, enabled: false))))
         XCTAssertEqual(error.kind, .keyMissing)
-        XCTAssertTrue(error.message.contains("--forget"), error.message)
+        XCTAssertTrue(error.message.contains("fhir-edge ble pair F0:00:00:00:18:10"), error.message)
 
         var micFailure = try machine(bond: bond())
         _ = micFailure.handle(.secure)

@@ -359,7 +359,7 @@ struct SecurityStateMachine {
     private func keyMissing() -> PairingError {
         PairingError(
             .keyMissing,
-            "\(peer) no longer has the bond this gateway holds: remove it (fhir-edge ble pair \(peer) --forget) and pair again")
+            "\(peer) no longer has the bond this gateway holds (reset or re-paired elsewhere): pair again with fhir-edge ble pair \(peer)")
     }
 
     private func encryptionFailed(_ status: UInt8) -> PairingError {
