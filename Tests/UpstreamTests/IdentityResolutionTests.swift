@@ -270,6 +270,50 @@ final class IdentityResolutionTests: XCTestCase {
         XCTAssertEqual(Self.string(last, "subject", "reference"), "Patient/patient-srv-1")
     }
 
+    /// Create mode's Patient, Device and Observations for one device and patient.
+    private static func createModeResources(device deviceId: String, patient patientId: String, readings: ClosedRange<Int>) throws -> [OutboxResource] {
+        let patient = ResourceIdentity.createModePatient(patientId: patientId)
+        let patientID = try XCTUnwrap(patient.id)
+        let device = ResourceIdentity.createModeDevice(deviceId: deviceId, system: deviceSystem, patientResourceId: patientID)
+        let deviceID = try XCTUnwrap(device.id)
+        return [
+            OutboxResource(inboxID: nil, resourceType: "Patient", resourceID: patientID, identityKey: "Patient/" + patientID, json: patient.json),
+            OutboxResource(inboxID: nil, resourceType: "Device", resourceID: deviceID, identityKey: "Device/" + deviceID, json: device.json),
+        ] + readings.map { n in
+            let body = """
+                {"resourceType":"Observation","id":"obs-\(n)","identifier":[{"system":"urn:test","value":"r-\(n)"}],"status":"final",\
+                "code":{"text":"HeartRate"},"subject":{"reference":"Patient/\(patientID)"},"device":{"reference":"Device/\(deviceID)"}}
+                """
+            return OutboxResource(inboxID: nil, resourceType: "Observation", resourceID: "obs-\(n)", identityKey: "urn:test|r-\(n)", body: body)
+        }
+    }
+
+    func testAnExistingDeviceWithoutPatientIsLinkedAndOneLinkedToAnotherPatientRejectsTheReadings() async throws {
+        let server = IdentityFHIRServer()
+        await server.addDevice(id: "dev-bare", system: Self.deviceSystem, value: "bare", patient: nil)
+        await server.addDevice(id: "dev-taken", system: Self.deviceSystem, value: "taken", patient: "someone-else")
+        let fixture = try fixture(server)
+        try await fixture.enqueue(Self.createModeResources(device: "bare", patient: "mrn-1", readings: 1...2))
+        try await fixture.enqueue(Self.createModeResources(device: "taken", patient: "mrn-2", readings: 3...4))
+        let uploader = uploader(fixture, server, UploadSettings(idempotency: .conditionalCreate))
+        let drained = try await uploader.drain(timeout: .seconds(60))
+        XCTAssertTrue(drained)
+
+        let bare = await server.resources["Device/dev-bare"]
+        guard case .object(let bareDevice)? = bare else { return XCTFail("gone") }
+        XCTAssertEqual(Self.string(bareDevice, "patient", "reference"), "Patient/patient-srv-1", "the existing Device got its patient")
+        let calls = await server.identityCalls
+        XCTAssertTrue(calls.contains("PUT Device/dev-bare"), "\(calls)")
+        let sent = await server.bundledResources()
+        XCTAssertEqual(sent.count, 2, "the linked Device's readings flow")
+        XCTAssertEqual(sent.map { Self.string($0, "device", "reference") }, ["Device/dev-bare", "Device/dev-bare"])
+
+        let dead = try await fixture.store.reader.deadLetters()
+        XCTAssertEqual(dead.compactMap(\.resourceID).sorted(), ["obs-3", "obs-4"], "readings are never filed under the Device's other patient")
+        XCTAssertEqual(Set(dead.map(\.errorType)), ["PatientDeviceMismatchException"])
+        XCTAssertTrue(dead.allSatisfy { $0.errorMessage.contains("urn:example:devices|taken") && !$0.errorMessage.contains("mrn") })
+    }
+
     // MARK: wake-up
 
     func testAWokenUploaderLeasesAtOnceInsteadOfAtItsNextPoll() async throws {

@@ -129,10 +129,12 @@ extension Uploader {
             case .unavailable(let wait): return .unavailable(wait)
             }
         } else if conditional {
+            var resolved: [String: ServerIdentity] = [:]
             for (member, type) in [("subject", "Patient"), ("device", "Device")] {
                 guard let local = ResourceReferences.id(ResourceReferences.reference(object, member), type: type) else { continue }
                 switch await resolveLocal(type, local, for: item, &session) {
                 case .resolved(let identity)?:
+                    resolved[type] = identity
                     if let id = identity.serverID, id != local {
                         ResourceReferences.setReference(&object, member, type + "/" + id)
                         changed = true
@@ -141,6 +143,14 @@ extension Uploader {
                 case .unavailable(let wait)?: return .unavailable(wait)
                 case nil: continue
                 }
+            }
+            // The server's Device belongs to another patient than the reading names: never guess which is right.
+            if let device = resolved["Device"], let linked = device.patientServerID, let subject = resolved["Patient"]?.serverID, linked != subject {
+                let key = IdentityKey(device)
+                return .settle(.reject(errorType: "PatientDeviceMismatchException", errorMessage: """
+                    the Device with identifier \(Self.named(key)) on the upstream server is linked to another Patient than this \
+                    reading names; correct Device.patient on the server (or the device's patient id), then replay this dead letter
+                    """))
             }
         }
         guard changed else { return .ready(item) }
@@ -244,13 +254,35 @@ extension Uploader {
         guard (200..<300).contains(response.status) else { return failure(response, key, "create", for: item, &session) }
         let resource: JSONObject = if case .object(let object)? = try? JSONValue(parsing: response.body) { object } else { [:] }
         var identity = Self.identity(key, resource, response, localID: localID, now: now())
-        if key.resourceType == "Device", identity.patientServerID == nil { identity.patientServerID = patientServerID }
-        guard identity.serverID != nil else {
+        guard let serverID = identity.serverID else {
             note(key, "create", status: response.status, outcome: "no-id", serverID: nil, for: item, &session)
             return .unavailable(retryAfter: nil)
         }
         note(key, "create", status: response.status, outcome: response.status == 201 ? "created" : "matched",
-             serverID: identity.serverID, for: item, &session)
+             serverID: serverID, for: item, &session)
+        if key.resourceType == "Device", identity.patientServerID == nil, let patientServerID {
+            if response.status == 201 || resource.isEmpty {
+                identity.patientServerID = patientServerID
+            } else {
+                // An existing Device without patient gets this one (MedTech sets it and PUTs the Device).
+                var linked = resource
+                ResourceReferences.setReference(&linked, "patient", "Patient/" + patientServerID)
+                var bytes: [UInt8] = []
+                JSONWriter().write(.object(linked), into: &bytes)
+                var headers = HTTPHeaders()
+                if let version = identity.serverVersion { headers.set("If-Match", "W/\"\(version)\"") }
+                let put = await call(client.request("PUT", "Device/" + serverID, body: bytes, headers: headers), key, "link", for: item, &session)
+                guard case .success(let reply) = put else { return .unavailable(retryAfter: nil) }
+                guard (200..<300).contains(reply.status) else {
+                    // 412: changed meanwhile; the next round matches it again.
+                    if reply.status == 409 || reply.status == 412 { return .unavailable(retryAfter: nil) }
+                    return failure(reply, key, "link", for: item, &session)
+                }
+                note(key, "link", status: reply.status, outcome: "linked", serverID: serverID, for: item, &session)
+                identity.patientServerID = patientServerID
+                identity.serverVersion = ServerVersion(location: reply.headers["Location"], etag: reply.headers["ETag"]).version ?? identity.serverVersion
+            }
+        }
         remember(identity, &session)
         return .resolved(identity)
     }

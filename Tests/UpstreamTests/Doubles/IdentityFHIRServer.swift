@@ -70,6 +70,10 @@ actor IdentityFHIRServer: HTTPTransport {
             resources[path + "/" + id] = .object(resource)
             return UpstreamResponse(status: 201, headers: ["Location": "\(FakeFHIRServer.base)/\(path)/\(id)/_history/1", "ETag": "W/\"1\""],
                                     body: Self.bytes(.object(resource)))
+        case ("PUT", 1):
+            guard case .object(let resource)? = try? JSONValue(parsing: request.body), resources[path] != nil else { return UpstreamResponse(status: 400) }
+            resources[path] = .object(resource)
+            return UpstreamResponse(status: 200, headers: ["ETag": "W/\"2\""], body: Self.bytes(.object(resource)))
         default:
             return UpstreamResponse(status: 405)
         }
