@@ -165,6 +165,38 @@ final class ModbusLinkTests: XCTestCase {
 
     func testLateReplyAfterATimeoutNeverShiftsValuesOverRTU() async throws { try await checkLateReplyNeverShifts(.rtu) }
 
+    /// On a shared RTU line a silent unit costs its neighbours at most its own timeout, and a late
+    /// reply from another unit may fail a neighbour's read as a bad reply but never hands it values.
+    func testSilentOrLateUnitOnAnRTULineNeverHoldsUpOrShiftsItsNeighbours() async throws {
+        guard let peer = try start(.own, .rtu) else { return }
+        let link = link(to: peer)
+        let clock = ContinuousClock()
+        let silent = await failure(link, unit: 4, .holding, 0, 1, timeout: .milliseconds(400))
+        XCTAssertEqual(silent?.kind, .timeout)
+        let started = clock.now
+        do { let got = try await words(link, unit: 1, .input, 9, 1); XCTAssertEqual(got, [1009]) }
+        XCTAssertLessThan(started.duration(to: clock.now), .milliseconds(200), "the neighbour waited for the silent unit")
+        // Unit 2's reply comes 0.2 s after its timeout, while unit 1 is being read.
+        try peer.fault("delay 0.5 unit=2 count=1")
+        let late = await failure(link, unit: 2, .holding, 3, 2, timeout: .milliseconds(300))
+        XCTAssertEqual(late?.kind, .timeout)
+        var answered = 0
+        for round in 0..<8 {
+            let address = UInt16(10 + round)
+            do {
+                let got = try await words(link, unit: 1, .input, address, 1, timeout: .milliseconds(300))
+                XCTAssertEqual(got, [1000 + address], "unit 1 was handed another reply's values")
+                answered += 1
+            } catch let error as ModbusError {
+                XCTAssertEqual(error.kind, .badReply, error.message)
+            }
+            try await Task.sleep(for: .milliseconds(50))
+        }
+        XCTAssertGreaterThanOrEqual(answered, 6)
+        // Unit 2 itself waited out its late reply and reads its own values.
+        do { let got = try await words(link, unit: 2, .holding, 5, 2); XCTAssertEqual(got, [5, 6]) }
+    }
+
     func testReconnectsAfterTheServerRestarts() async throws {
         guard let peer = try start(.own, .tcp) else { return }
         let link = link(to: peer)

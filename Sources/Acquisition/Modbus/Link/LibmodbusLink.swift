@@ -2,8 +2,10 @@
 /// on the link's own thread; callers await the result. The connection opens with the first read.
 ///
 /// After a timeout or a reply that does not fit the request, a late reply may still arrive: a TCP
-/// link connects anew before its next request, an RTU link waits until that reply would have
-/// arrived and discards it, so a late reply is never taken as the answer to another request.
+/// link connects anew before its next request; on an RTU line the next request to the same unit
+/// waits until that reply would have arrived and discards it, while requests to other units go
+/// ahead (a stray frame from another unit fails the unit check), so a late reply is never taken
+/// as the answer to another request and a silent unit costs its bus no more than its timeout.
 /// Exceptions leave the link as it is. A read that finds an idle TCP connection closed (a server
 /// restart) is tried once more on a new connection.
 public final class LibmodbusLink: ModbusLink {
@@ -12,8 +14,8 @@ public final class LibmodbusLink: ModbusLink {
         public var interRequestDelay: Duration
         /// Longest gap between two bytes of a reply; nil: the request's timeout.
         public var byteTimeout: Duration?
-        /// RTU: how long after a timed-out request a late reply may still come; nil: that request's
-        /// timeout again (a reply later than twice the timeout can still be misread).
+        /// RTU: how long after a timed-out request its unit's late reply may still come; nil: that
+        /// request's timeout again (a reply later than twice the timeout can still be misread).
         public var resyncDelay: Duration?
 
         public init(interRequestDelay: Duration = .zero, byteTimeout: Duration? = nil, resyncDelay: Duration? = nil) {

@@ -10,7 +10,8 @@ enum LinkRecovery: Sendable, Equatable {
     case none
     /// TCP: a late reply may still arrive on this connection; close it and connect again.
     case reconnect
-    /// RTU: a late reply may still arrive on the line; wait until it would have, then discard it.
+    /// RTU: the unit's late reply may still arrive on the line; its next request waits until it
+    /// would have, then discards it.
     case resync
 }
 

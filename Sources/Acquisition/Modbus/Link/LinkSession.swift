@@ -11,10 +11,8 @@ final class LinkSession {
     let options: LibmodbusLink.Options
     private var context: OpaquePointer?
     private var connected = false
-    /// What the last failure left to do before the next request.
-    private var recovery = LinkRecovery.none
-    /// RTU: when a late reply to the request that failed would have arrived at the latest.
-    private var resyncDeadline: ContinuousClock.Instant?
+    /// RTU: units whose late reply may still come, and until when.
+    private var lateReplyDeadlines: [UInt8: ContinuousClock.Instant] = [:]
     private var lastRequestEnd: ContinuousClock.Instant?
     private let clock = ContinuousClock()
     private(set) var counters = LibmodbusLink.Counters()
@@ -37,8 +35,7 @@ final class LinkSession {
         }
         context = nil
         connected = false
-        recovery = .none
-        resyncDeadline = nil
+        lateReplyDeadlines = [:]
     }
 
     func read(_ request: ModbusReadRequest, timeout: Duration) -> Result<ModbusReply, ModbusError> {
@@ -64,7 +61,7 @@ final class LinkSession {
     }
 
     private func attempt(_ request: ModbusReadRequest, timeout: Duration) -> Result<ModbusReply, AttemptFailure> {
-        restoreStep()
+        restoreStep(before: request)
         let reused = connected
         let context: OpaquePointer
         switch open(timeout: timeout, unit: request.unit) {
@@ -103,7 +100,7 @@ final class LinkSession {
             code = CMB_EMBBADDATA
         }
         let failure = LinkFailure.classify(code: code, serial: serial)
-        enterRecovery(failure.recovery, timeout: timeout)
+        enterRecovery(failure.recovery, unit: request.unit, timeout: timeout)
         var cause = failure.cause
         if failure.kind == .timeout { cause += " after \(Self.milliseconds(timeout)) ms" }
         return .failure(AttemptFailure(error: ModbusError(failure.kind, "\(endpoint) \(request): \(cause)"), reused: reused))
@@ -152,7 +149,7 @@ final class LinkSession {
         return .success(context)
     }
 
-    private func enterRecovery(_ next: LinkRecovery, timeout: Duration) {
+    private func enterRecovery(_ next: LinkRecovery, unit: UInt8, timeout: Duration) {
         switch next {
         case .none:
             break
@@ -161,25 +158,27 @@ final class LinkSession {
             closeConnection()
         case .resync:
             counters.resyncs += 1
-            recovery = .resync
-            resyncDeadline = clock.now.advanced(by: options.resyncDelay ?? timeout)
+            lateReplyDeadlines[unit] = clock.now.advanced(by: options.resyncDelay ?? timeout)
         }
     }
 
-    /// Before a request: an RTU line waits out a late reply and discards it.
-    private func restoreStep() {
-        guard recovery == .resync else { return }
-        if let resyncDeadline { clock.sleepThread(until: resyncDeadline) }
+    /// Before a request while a late RTU reply may still come: a request to the same unit waits
+    /// until it would have come and discards it, since only that unit's reply could pass for the
+    /// answer. Requests to other units go ahead at once after discarding what has arrived: a late
+    /// frame from another unit fails libmodbus' unit check (a bad reply, never wrong values), so a
+    /// silent unit costs its neighbours on the bus no more than its own timeout.
+    private func restoreStep(before request: ModbusReadRequest) {
+        guard !lateReplyDeadlines.isEmpty else { return }
+        if let deadline = lateReplyDeadlines[request.unit] { clock.sleepThread(until: deadline) }
         if let context, connected { _ = modbus_flush(context) }
-        recovery = .none
-        resyncDeadline = nil
+        let now = clock.now
+        lateReplyDeadlines = lateReplyDeadlines.filter { $0.value > now }
     }
 
     private func closeConnection() {
         if let context, connected { modbus_close(context) }
         connected = false
-        recovery = .none
-        resyncDeadline = nil
+        lateReplyDeadlines = [:]
     }
 
     private func pauseBetweenRequests() {
