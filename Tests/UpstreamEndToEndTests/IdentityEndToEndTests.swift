@@ -200,6 +200,30 @@ final class IdentityEndToEndTests: XCTestCase {
         XCTAssertEqual(try server.count("Observation?subject=Patient/\(patientHash)"), 0, "no reference to the gateway's own ids")
     }
 
+    /// `identity.mode` in profile.yaml takes create or lookup; anything else is reported with its
+    /// file and key at load.
+    func testTheIdentityModeOfAProfileIsCheckedAtLoad() throws {
+        let profile = work.appendingPathComponent("profiles/vitals")
+        try FileManager.default.createDirectory(at: profile, withIntermediateDirectories: true)
+        let demo = Conformance.packageRoot.appendingPathComponent("device-profiles/demo-vitals")
+        for file in ["devicecontent.json", "fhirmapping.json"] {
+            try FileManager.default.copyItem(at: demo.appendingPathComponent(file), to: profile.appendingPathComponent(file))
+        }
+        let config = work.appendingPathComponent("config.yaml")
+        try "dataDir: data\nprofiles:\n  directory: \(work.appendingPathComponent("profiles").path)\n".write(to: config, atomically: true, encoding: .utf8)
+        let settings = profile.appendingPathComponent("profile.yaml")
+        for (mode, usable) in [("lookup", true), ("create", true), ("Lookup", true), ("lookup-with-encounter", false)] {
+            try "identity:\n  mode: \(mode)\n".write(to: settings, atomically: true, encoding: .utf8)
+            let check = try CommandRunner.run(["config", "check", config.path])
+            XCTAssertEqual(check.status, usable ? 0 : 1, "\(mode): \(check.stdoutText)\(check.stderr)")
+            if !usable {
+                XCTAssertTrue(check.stdoutText.contains("identity.mode"), check.stdoutText)
+                XCTAssertTrue(check.stdoutText.contains("use create or lookup"), check.stdoutText)
+                XCTAssertTrue(check.stdoutText.contains(settings.path), "the problem names the file: \(check.stdoutText)")
+            }
+        }
+    }
+
     /// The whole daemon: a profile in Lookup mode (`profile.yaml`), readings posted over HTTP,
     /// mapped with placeholders, woken uploader, Observations on the Device's Patient; a device
     /// the server does not know ends as dead letters.
