@@ -31,6 +31,7 @@ if ! output=$(swift build -c release --scratch-path "$scratch" --product UploadB
     exit 1
 fi
 bench="$PWD/$scratch/release/UploadBenchmark"
+echo "bench-upload: load average at start: $(cut -d' ' -f1-3 /proc/loadavg) on $(nproc) cores" >&2
 work=$(mktemp -d "${TMPDIR:-/tmp}/fhir-edge-bench-upload.XXXXXX")
 trap 'rm -rf "$work"' EXIT
 
@@ -53,16 +54,17 @@ echo "bench-upload: backlog of $count Observations, $best" >&2
 backlog=$(drain "$best" "$count")
 echo "$backlog" >&2
 
+echo "load average at the end: $(cut -d' ' -f1-3 /proc/loadavg) on $(nproc) cores (other processes compete for the CPUs)"
 python3 - "$backlog" "${results[@]}" <<'PY'
 import json, sys
 backlog, runs = json.loads(sys.argv[1]), [json.loads(line) for line in sys.argv[2:]]
 base = next(r for r in runs if r["mode"] == "single")
-print(f'{"mode":<12} {"obs":>7} {"obs/s":>7} {"ratio":>6} {"wall s":>7} {"in HTTP":>7} {"req":>6} {"B/obs":>7} {"gw cpu s":>8} {"gw cores":>8} {"srv cpu s":>9} {"srv cores":>9}')
+print(f'{"mode":<12} {"obs":>7} {"obs/s":>7} {"ratio":>6} {"wall s":>7} {"in HTTP":>7} {"req":>6} {"B/obs":>7} {"gw cpu s":>8} {"gw cores":>8} {"srv cpu s":>9} {"srv cores":>9} {"srv runq s":>10}')
 def row(r, label, ratio=True):
     share = f'{r["observationsPerSecond"] / base["observationsPerSecond"]:.1f}x' if ratio else ""
     print(f'{label:<12} {r["observations"]:>7} {r["observationsPerSecond"]:>7} {share:>6} {r["seconds"]:>7} {r["exchangeSeconds"]:>7} {r["requests"]:>6} '
           f'{r["requestBytesPerObservation"]:>7} {r["gatewayCPUSeconds"]:>8} {r["gatewayCores"]:>8} '
-          f'{r.get("serverCPUSeconds", "?"):>9} {r.get("serverCores", "?"):>9}')
+          f'{r.get("serverCPUSeconds", "?"):>9} {r.get("serverCores", "?"):>9} {r.get("serverRunQueueSeconds", "?"):>10}')
 for r in runs:
     row(r, r["mode"])
 row(backlog, "backlog", ratio=False)
@@ -71,14 +73,16 @@ print(f'backlog: {backlog["observations"]} Observations ({backlog["mode"]}, {bac
 for r in runs + [backlog]:
     # Time inside HTTP exchanges is the server's (loopback: the network is negligible); the rest
     # is the gateway's own work between requests (leasing, settling and journaling in its store).
-    waiting = r["exchangeSeconds"] / r["seconds"]
-    server, gateway = r.get("serverCores", "?"), r["gatewayCores"]
-    if waiting >= 0.6:
-        kind = "CPU-bound" if server != "?" and server >= 0.8 else "not CPU-bound: waiting on its commits"
-        verdict = f"the server is the limit ({waiting:.0%} of the time waiting for its replies; {kind})"
-    elif gateway >= 0.8:
-        verdict = f"the gateway's CPU is the limit ({1 - waiting:.0%} of the time between requests)"
-    else:
-        verdict = f"the gateway's store commits are the limit ({1 - waiting:.0%} of the time between requests, CPU mostly idle)"
-    print(f'{r["mode"]:<12} {r["observations"]:>7}: server {server} cores, gateway {gateway} cores: {verdict}')
+    # A process that ran or waited for a CPU for most of its share is CPU-bound, even when a
+    # loaded machine gives it little CPU; otherwise it was blocked (I/O, commits).
+    server_share = r["exchangeSeconds"] / r["seconds"]
+    def side(share, seconds, ran, queued):
+        if ran is None or queued is None or seconds <= 0:
+            return f"{share:.0%} of the time"
+        kind = "CPU-bound" if (ran + queued) / seconds >= 0.7 else "mostly blocked, not on CPU"
+        return f"{share:.0%} of the time, {kind}: ran {ran} s, waited {queued} s for a CPU"
+    server = side(server_share, r["exchangeSeconds"], r.get("serverCPUSeconds"), r.get("serverRunQueueSeconds"))
+    gateway = side(1 - server_share, r["seconds"] - r["exchangeSeconds"], r["gatewayCPUSeconds"], r.get("gatewayRunQueueSeconds"))
+    limit = "the server" if server_share >= 0.5 else "the gateway"
+    print(f'{r["mode"]:<12} {r["observations"]:>7}: {limit} is the limit. server {server}; gateway {gateway}')
 PY

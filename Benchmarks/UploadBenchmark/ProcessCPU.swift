@@ -29,4 +29,23 @@ enum ProcessCPU {
         let perSecond = Double(sysconf(Int32(_SC_CLK_TCK)))
         return perSecond > 0 ? ticks / perSecond : nil
     }
+
+    /// Seconds the threads of `pid` ("self" for this process) ran, and seconds they were ready
+    /// but waited for a CPU, from `/proc/PID/task/*/schedstat`. On a loaded machine the waiting
+    /// shows a process that is CPU-bound but starved, rather than blocked on I/O. Threads that
+    /// ended between two readings drop out of the sum.
+    static func scheduling(of pid: String) -> (running: Double, waiting: Double)? {
+        let tasks = "/proc/\(pid)/task"
+        guard let threads = try? FileManager.default.contentsOfDirectory(atPath: tasks) else { return nil }
+        var running = 0.0
+        var waiting = 0.0
+        for thread in threads {
+            guard let data = FileManager.default.contents(atPath: "\(tasks)/\(thread)/schedstat") else { continue }
+            let fields = String(decoding: data, as: UTF8.self).split(separator: " ")
+            guard fields.count >= 2, let ran = Double(fields[0]), let waited = Double(fields[1]) else { continue }
+            running += ran / 1e9
+            waiting += waited / 1e9
+        }
+        return (running, waiting)
+    }
 }

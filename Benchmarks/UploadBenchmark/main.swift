@@ -2,7 +2,8 @@
 // CurlTransport, and prints one JSON line of figures: Observations/s delivered, wall time,
 // request bytes per Observation (counted at the transport), the time spent in HTTP exchanges,
 // and the CPU time this process and the server process spent during the drain (to tell which
-// side is the limit). Finally checks
+// side is the limit), with the time each side's threads were ready to run but waited for a CPU
+// (on a loaded machine a CPU-starved server looks idle by CPU time alone). Finally checks
 // that the server holds exactly the Observations sent (`_summary=count`).
 //
 // Driven by scripts/bench-upload.sh, which starts a fresh sekmet-fhir per run, runs the modes
@@ -65,12 +66,16 @@ func run() async throws {
     let uploader = Uploader(store: store, client: client, settings: settings, randomSeed: seed)
 
     let ownBefore = ProcessCPU.own()
+    let ownScheduleBefore = ProcessCPU.scheduling(of: "self")
+    let serverScheduleBefore = serverPID.flatMap { ProcessCPU.scheduling(of: String($0)) }
     let serverBefore = serverPID.flatMap(ProcessCPU.of(pid:))
     let start = ContinuousClock.now
     let drained = try await uploader.drain(timeout: .seconds(6 * 3600))
     let wall = seconds(since: start)
     let ownCPU = ProcessCPU.own() - ownBefore
     let serverAfter = serverPID.flatMap(ProcessCPU.of(pid:))
+    let ownScheduleAfter = ProcessCPU.scheduling(of: "self")
+    let serverScheduleAfter = serverPID.flatMap { ProcessCPU.scheduling(of: String($0)) }
     let serverCPU = serverBefore.flatMap { before in serverAfter.map { $0 - before } }
 
     let metrics = await uploader.metrics()
@@ -99,6 +104,12 @@ func run() async throws {
         "gatewayCPUSeconds": rounded(ownCPU), "gatewayCores": rounded(ownCPU / wall, 100),
         "serverObservations": .int(total),
     ]
+    if let before = ownScheduleBefore, let after = ownScheduleAfter {
+        figures["gatewayRunQueueSeconds"] = rounded(after.waiting - before.waiting)
+    }
+    if let before = serverScheduleBefore, let after = serverScheduleAfter {
+        figures["serverRunQueueSeconds"] = rounded(after.waiting - before.waiting)
+    }
     if let serverCPU {
         figures["serverCPUSeconds"] = rounded(serverCPU)
         figures["serverCores"] = rounded(serverCPU / wall, 100)
