@@ -89,6 +89,11 @@ final class ModbusEndToEndTests: XCTestCase {
         }
         let metrics = String(decoding: try XCTUnwrap(daemon.request("GET", "/metrics")).body, as: UTF8.self)
         XCTAssertTrue(metrics.contains("fhir_edge_acquisition_up{device=\"offline-sensor\",transport=\"modbus\"} 0"), metrics)
+
+        // SIGTERM stops the pollers first (one may be waiting out unit 4's timeout) and exits cleanly.
+        let started = Date()
+        XCTAssertEqual(daemon.stop(), 0, daemon.log.suffix(2000).description)
+        XCTAssertLessThan(Date().timeIntervalSince(started), 10)
     }
 
     /// valueQuantity.value of every Observation in a search bundle.
