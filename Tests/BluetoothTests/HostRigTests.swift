@@ -274,4 +274,22 @@ final class HostRigTests: XCTestCase {
             await connection.disconnect()
         }
     }
+
+    func testConnectingToAnyOfSeveralDevicesThroughTheAcceptList() async throws {
+        try await withHost(rig: ["--only", "bp,scale,bthome"]) { _, host in
+            let wanted: Set<BluetoothAddress> = [BluetoothAddress("F0:00:00:00:18:10", type: .random)!, BluetoothAddress("F0:00:00:00:18:1D", type: .random)!]
+            let connection = try await host.connect(toAnyOf: wanted, timeout: .seconds(5))
+            XCTAssertTrue(wanted.contains(connection.peer), "\(connection.peer)")
+            let services = try await connection.discoverPrimaryServices()
+            XCTAssertTrue(services.contains { $0.uuid == BluetoothUUID(uuid16: 0x1810) || $0.uuid == BluetoothUUID(uuid16: 0x181D) })
+            await connection.disconnect()
+            // Only non-connectable devices on the list: the attempt is cancelled in time.
+            do {
+                _ = try await host.connect(toAnyOf: [BluetoothAddress("F0:00:00:00:FC:D2", type: .random)!], timeout: .milliseconds(300))
+                XCTFail("connected to a non-connectable advertiser")
+            } catch let error as BluetoothError {
+                XCTAssertEqual(error.kind, .timeout)
+            }
+        }
+    }
 }

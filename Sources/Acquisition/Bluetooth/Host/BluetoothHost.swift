@@ -338,7 +338,21 @@ public actor BluetoothHost {
     /// `timeout` the attempt is cancelled and this throws a timeout error.
     public func connect(to peer: BluetoothAddress, timeout: Duration = .seconds(10),
                         parameters: ConnectionParameters = ConnectionParameters()) async throws -> GATTConnection {
-        guard let controller else { throw BluetoothError(.invalidRequest, "connect \(peer): the host is not started") }
+        try await establish(peer: peer, acceptList: [], name: "\(peer)", timeout: timeout, parameters: parameters)
+    }
+
+    /// Connects to whichever of `peers` advertises connectably first, through the controller's
+    /// Filter Accept List: for devices that advertise only briefly after a measurement (cuffs,
+    /// scales), without scanning for them. `GATTConnection.peer` says which one it was.
+    public func connect(toAnyOf peers: Set<BluetoothAddress>, timeout: Duration = .seconds(30),
+                        parameters: ConnectionParameters = ConnectionParameters()) async throws -> GATTConnection {
+        guard !peers.isEmpty else { throw BluetoothError(.invalidRequest, "connect: no device to wait for") }
+        return try await establish(peer: nil, acceptList: peers.sorted(), name: "any of \(peers.count) devices", timeout: timeout, parameters: parameters)
+    }
+
+    private func establish(peer: BluetoothAddress?, acceptList: [BluetoothAddress], name: String, timeout: Duration,
+                           parameters: ConnectionParameters) async throws -> GATTConnection {
+        guard let controller else { throw BluetoothError(.invalidRequest, "connect \(name): the host is not started") }
         while pendingConnection != nil {
             await withCheckedContinuation { connectionQueue.append($0) }
         }
@@ -347,9 +361,13 @@ public actor BluetoothHost {
             if !connectionQueue.isEmpty { connectionQueue.removeFirst().resume() }
         }
         let ownType = controller.address.type
+        let target = peer ?? BluetoothAddress(value: 0, type: .public)
+        let useList = peer == nil
+        // The list may only change while no attempt uses it: the commands run inside this attempt.
+        let prelude: [HCICommand] = useList ? [.leClearFilterAcceptList] + acceptList.map { .leAddToFilterAcceptList($0) } : []
         let create: HCICommand = controller.usesExtendedCommands
-            ? .leExtendedCreateConnection(peer: peer, useAcceptList: false, ownAddressType: ownType, parameters: parameters)
-            : .leCreateConnection(peer: peer, useAcceptList: false, ownAddressType: ownType, parameters: parameters)
+            ? .leExtendedCreateConnection(peer: target, useAcceptList: useList, ownAddressType: ownType, parameters: parameters)
+            : .leCreateConnection(peer: target, useAcceptList: useList, ownAddressType: ownType, parameters: parameters)
         let clock = self.clock
         nextTicket += 1
         let attempt = nextTicket
@@ -357,6 +375,7 @@ public actor BluetoothHost {
             pendingConnection = PendingConnection(attempt: attempt, continuation: continuation)
             timers[attempt] = Task {
                 do {
+                    for command in prelude { try await self.command(command) }
                     try await self.command(create)
                 } catch {
                     self.failPendingConnection(error)
@@ -369,10 +388,10 @@ public actor BluetoothHost {
         timers.removeValue(forKey: attempt)?.cancel()
         guard complete.status == 0 else {
             let reason = complete.status == 0x02 ? "no connectable advert within \(timeout) (cancelled)" : HCIStatus.describe(complete.status)
-            throw BluetoothError(complete.status == 0x02 ? .timeout : .command(status: complete.status), "connect \(peer): \(reason)")
+            throw BluetoothError(complete.status == 0x02 ? .timeout : .command(status: complete.status), "connect \(name): \(reason)")
         }
         guard let connection = madeConnections.removeValue(forKey: complete.handle) else {
-            throw BluetoothError(.disconnected(reason: 0x08), "connect \(peer): the link ended as soon as it was made")
+            throw BluetoothError(.disconnected(reason: 0x08), "connect \(name): the link ended as soon as it was made")
         }
         return connection
     }
