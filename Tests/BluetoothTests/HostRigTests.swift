@@ -292,4 +292,35 @@ final class HostRigTests: XCTestCase {
             }
         }
     }
+
+    func testUARTTransportThroughAPseudoTerminal() async throws {
+        guard FileManager.default.isExecutableFile(atPath: "/usr/bin/socat") else {
+            print("SKIP: socat not installed")
+            return
+        }
+        guard let rig = try BLERig.start(["--only", "hr"]) else { return }
+        defer { rig.stop() }
+        // socat bridges a pty (the "serial port") to the rig: the UART path end to end.
+        let link = FileManager.default.temporaryDirectory.appendingPathComponent("fhir-edge-ble-tty-\(getpid())").path
+        let socat = Process()
+        socat.executableURL = URL(fileURLWithPath: "/usr/bin/socat")
+        socat.arguments = ["PTY,link=\(link),raw,echo=0", "TCP:127.0.0.1:\(rig.port)"]
+        try socat.run()
+        defer {
+            kill(socat.processIdentifier, SIGKILL)
+            socat.waitUntilExit()
+        }
+        for _ in 0..<100 where !FileManager.default.fileExists(atPath: link) { try await Task.sleep(for: .milliseconds(20)) }
+        let host = try await BluetoothHost.open(try TransportAddress(parsing: "uart:\(link):1000000"))
+        let devices = try await scan(host, ScanOptions(), names: ["Rig HR Strap"])
+        XCTAssertEqual(devices[BluetoothAddress("F0:00:00:00:18:0D")!]?.rssi, -55)
+        let connection = try await host.connect(to: BluetoothAddress("F0:00:00:00:18:0D", type: .random)!)
+        let services = try await connection.discoverAll()
+        let location = try XCTUnwrap(services.characteristic(BluetoothUUID(uuid16: 0x2A38)))
+        let value = try await connection.read(location.valueHandle)
+        XCTAssertEqual(value, [0x01])
+        await connection.disconnect()
+        await host.close()
+        XCTAssertEqual(rig.hostBugs, [])
+    }
 }
