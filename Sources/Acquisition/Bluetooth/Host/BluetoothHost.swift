@@ -148,6 +148,8 @@ public actor BluetoothHost {
         if closedError == nil {
             for handle in links.keys.sorted() {
                 _ = try? await command(.disconnect(handle: handle, reason: 0x13))
+                // Ended by us, whether or not Disconnection Complete arrives before the transport closes.
+                linkEnded(handle, reason: 0x16)
             }
         }
         transport.close()
