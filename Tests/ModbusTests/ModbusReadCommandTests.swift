@@ -94,6 +94,9 @@ final class ModbusReadCommandTests: XCTestCase {
             XCTAssertEqual(result.status, 2, "\(arguments): \(result.stderr)")
             XCTAssertTrue(result.stderr.hasPrefix("fhir-edge: "), result.stderr)
         }
+        let badBaud = try CommandRunner.run(["modbus", "read", "--rtu", "/dev/ttyUSB0", "--baud", "12345", "--unit", "1", "--table", "holding", "--address", "0"])
+        XCTAssertEqual(badBaud.status, 2)
+        XCTAssertTrue(badBaud.stderr.contains("baud 12345"), badBaud.stderr)
         let nowhere = try CommandRunner.run(["modbus", "read", "--unit", "1", "--table", "holding", "--address", "0"])
         XCTAssertEqual(nowhere.status, 2)
         XCTAssertTrue(nowhere.stderr.contains("--tcp HOST:PORT or --rtu DEVICE"), nowhere.stderr)

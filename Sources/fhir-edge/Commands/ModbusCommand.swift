@@ -198,6 +198,7 @@ struct ModbusConnectionOptions: ParsableArguments {
                 throw UsageFailure("--parity must be N, E or O, not '\(parity)'")
             }
             let line = ModbusSerialLine(device: device, baud: baud, parity: parsed, dataBits: dataBits, stopBits: stopBits)
+            if let problem = line.problem { throw UsageFailure("--rtu \(device): \(problem)") }
             return .rtu(line)
         case (nil, nil):
             throw UsageFailure("say where the device is: --tcp HOST:PORT or --rtu DEVICE")

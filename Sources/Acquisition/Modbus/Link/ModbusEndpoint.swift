@@ -38,8 +38,9 @@ public struct ModbusSerialLine: Sendable, Hashable, CustomStringConvertible {
     /// `/dev/ttyUSB0 19200 8E1`.
     public var description: String { "\(device) \(baud) \(dataBits)\(parity.rawValue)\(stopBits)" }
 
-    /// Settings libmodbus would silently replace (an unknown baud becomes 9600) are refused instead.
-    var problem: String? {
+    /// What is wrong with these settings, or nil. Settings libmodbus would silently replace (an
+    /// unknown baud becomes 9600) are refused instead.
+    public var problem: String? {
         if device.isEmpty { return "the serial device is empty" }
         if !Self.baudRates.contains(baud) { return "baud \(baud) is not a standard rate (\(Self.baudRates.map(String.init).joined(separator: ", ")))" }
         if !(5...8).contains(dataBits) { return "data bits must be 5 to 8, not \(dataBits)" }
