@@ -78,6 +78,11 @@ struct ModbusDelivery: Sendable {
         if !result.isComplete, let name = result.errorName {
             // Some points were read, some not: the message went out, the missing points are named in it.
             details["lastIncomplete"] = .string(name)
+        } else {
+            // Details are merged, so a complete poll clears what an earlier failure left.
+            details["exception"] = .null
+            details["exceptionCode"] = .null
+            details["lastIncomplete"] = .null
         }
         await health.recordSuccess(transport: .modbus, device: device.name, profile: device.profile, at: result.startedAt, details: details)
     }
