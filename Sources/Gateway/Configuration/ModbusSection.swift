@@ -157,13 +157,7 @@ extension ConfigurationDecoder {
             reader.problem(path + ".device", node, "missing; the serial device, e.g. /dev/ttyUSB0")
         }
         var line = ModbusSerialLine(device: device ?? "", baud: 19200)
-        if let node = members["baud"], let baud = reader.integer(node, at: path + ".baud", range: 300...4_000_000) {
-            if Self.baudRates.contains(baud) {
-                line.baud = baud
-            } else {
-                reader.problem(path + ".baud", node, "not a standard rate (\(Self.baudRates.map(String.init).joined(separator: ", ")))")
-            }
-        }
+        if let node = members["baud"], let baud = reader.integer(node, at: path + ".baud", range: 300...4_000_000) { line.baud = baud }
         if let node = members["parity"], let text = reader.string(node, at: path + ".parity") {
             if let parity = ModbusSerialLine.Parity(rawValue: text.uppercased()) {
                 line.parity = parity
@@ -173,10 +167,14 @@ extension ConfigurationDecoder {
         }
         if let node = members["dataBits"], let bits = reader.integer(node, at: path + ".dataBits", range: 5...8) { line.dataBits = bits }
         if let node = members["stopBits"], let bits = reader.integer(node, at: path + ".stopBits", range: 1...2) { line.stopBits = bits }
-        return device == nil ? nil : line
+        guard device != nil else { return nil }
+        // Settings libmodbus would silently replace (an unknown baud becomes 9600) are refused.
+        if let problem = line.problem {
+            reader.problem(path, node, problem)
+            return nil
+        }
+        return line
     }
-
-    static let baudRates = [1200, 2400, 4800, 9600, 19200, 38400, 57600, 115200, 230400, 460800, 921600]
 }
 
 /// A profile's `modbus:` section: the register map and the device model's default poll settings.
