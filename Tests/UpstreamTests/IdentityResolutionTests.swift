@@ -288,6 +288,21 @@ final class IdentityResolutionTests: XCTestCase {
         }
     }
 
+    func testACreateAnsweredWithoutLocationOrBodyIsFoundBySearch() async throws {
+        let server = IdentityFHIRServer()
+        await server.setMinimalCreates(true)
+        let fixture = try fixture(server)
+        try await fixture.enqueue(Self.createModeResources(device: "quiet", patient: "mrn-9", readings: 1...1))
+        let uploader = uploader(fixture, server, UploadSettings(idempotency: .conditionalCreate))
+        let drained = try await uploader.drain(timeout: .seconds(60))
+        XCTAssertTrue(drained)
+        let calls = await server.identityCalls
+        XCTAssertEqual(calls, ["POST Patient", "GET Patient?identifier=mrn-9", "POST Device", "GET Device?identifier=urn:example:devices%7Cquiet"])
+        let sent = await server.bundledResources()
+        XCTAssertEqual(sent.map { Self.string($0, "subject", "reference") }, ["Patient/patient-srv-1"])
+        XCTAssertEqual(sent.map { Self.string($0, "device", "reference") }, ["Device/device-srv-2"])
+    }
+
     func testAnExistingDeviceWithoutPatientIsLinkedAndOneLinkedToAnotherPatientRejectsTheReadings() async throws {
         let server = IdentityFHIRServer()
         await server.addDevice(id: "dev-bare", system: Self.deviceSystem, value: "bare", patient: nil)

@@ -249,14 +249,20 @@ extension Uploader {
         JSONWriter().write(.object(body), into: &bytes)
         var headers = HTTPHeaders()
         headers.set("If-None-Exist", "identifier=" + Self.encoded(key, separator: "|"))
+        headers.set("Prefer", "return=representation")
         let reply = await call(client.request("POST", key.resourceType, body: bytes, headers: headers), key, "create", for: item, &session)
         guard case .success(let response) = reply else { return .unavailable(retryAfter: nil) }
         guard (200..<300).contains(response.status) else { return failure(response, key, "create", for: item, &session) }
         let resource: JSONObject = if case .object(let object)? = try? JSONValue(parsing: response.body) { object } else { [:] }
         var identity = Self.identity(key, resource, response, localID: localID, now: now())
         guard let serverID = identity.serverID else {
+            // Neither Location nor a body: the search by identifier finds what was just created.
             note(key, "create", status: response.status, outcome: "no-id", serverID: nil, for: item, &session)
-            return .unavailable(retryAfter: nil)
+            guard case .resolved(var found) = await search(key, for: item, &session) else { return .unavailable(retryAfter: nil) }
+            found.localID = localID ?? found.localID
+            if found.patientServerID == nil { found.patientServerID = patientServerID }
+            remember(found, &session)
+            return .resolved(found)
         }
         note(key, "create", status: response.status, outcome: response.status == 201 ? "created" : "matched",
              serverID: serverID, for: item, &session)

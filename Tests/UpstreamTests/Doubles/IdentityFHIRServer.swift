@@ -12,6 +12,10 @@ actor IdentityFHIRServer: HTTPTransport {
     private(set) var requests: [UpstreamRequest] = []
     private var created = 0
     var offline = false
+    /// Answer creates with 201 and nothing else (no Location, no body), as `Prefer: return=minimal` servers may.
+    var minimalCreates = false
+
+    func setMinimalCreates(_ value: Bool) { minimalCreates = value }
 
     func setOffline(_ value: Bool) { offline = value }
 
@@ -68,6 +72,7 @@ actor IdentityFHIRServer: HTTPTransport {
             let id = "\(path.lowercased())-srv-\(created)"
             resource["id"] = .string(id)
             resources[path + "/" + id] = .object(resource)
+            if minimalCreates { return UpstreamResponse(status: 201) }
             return UpstreamResponse(status: 201, headers: ["Location": "\(FakeFHIRServer.base)/\(path)/\(id)/_history/1", "ETag": "W/\"1\""],
                                     body: Self.bytes(.object(resource)))
         case ("PUT", 1):
