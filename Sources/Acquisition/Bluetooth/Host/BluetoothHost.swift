@@ -68,6 +68,7 @@ public actor BluetoothHost {
     public var statistics: HostStatistics {
         var snapshot = counters
         snapshot.droppedACLFragments += reassembler.droppedFragments
+        snapshot.attributeProtocolErrors += links.values.reduce(0) { $0 + $1.bearer.protocolErrors }
         if let counting = transport as? any CountingTransport { snapshot.transport = counting.statistics }
         return snapshot
     }
@@ -448,6 +449,7 @@ public actor BluetoothHost {
 
     private func linkEnded(_ handle: UInt16, reason: UInt8) {
         guard let link = links.removeValue(forKey: handle) else { return }
+        counters.attributeProtocolErrors += link.bearer.protocolErrors
         madeConnections[handle] = nil
         reassembler.disconnected(handle: handle)
         sendACL(acl.disconnected(handle: handle))
