@@ -146,6 +146,14 @@ final class UpstreamConfigFileEndToEndTests: XCTestCase {
         XCTAssertEqual(try server.count("Observation", token: Self.token), 4)
     }
 
+    func testDrainRefusesPlainHTTPToAHostThatIsNotLoopback() throws {
+        let data = work.appendingPathComponent("data").path
+        let run = try CommandRunner.run(["upstream", "drain", "--data-dir", data, "--url", "http://fhir.example.org/r4", "--within", "1"])
+        XCTAssertEqual(run.status, 2, run.stdoutText + run.stderr)
+        XCTAssertTrue(run.stderr.contains("plain http is allowed for loopback servers only"), run.stderr)
+        XCTAssertFalse(FileManager.default.fileExists(atPath: data), "nothing was opened")
+    }
+
     func testAnInvalidUpstreamSectionNamesTheKey() throws {
         let file = try writeConfiguration(upstream: """
             upstream:

@@ -84,6 +84,11 @@ extension UpstreamCommand {
 
         func run() async throws {
             let upstream = try connection.resolvingOrExiting(configurationFile: store.config, dataDirectory: store.dataDir)
+            if upstream.url.lowercased().hasPrefix("http://"), !CurlTransport.isLoopback(upstream.url) {
+                // The configuration loader's rule, also for a URL given as a flag.
+                reportToStandardError("fhir-edge: --url \(upstream.url): plain http is allowed for loopback servers only; use https://")
+                throw ExitCode(2)
+            }
             var settings = upstream.upload
             if let batchSize { settings.batchSize = max(1, batchSize) }
             if let maxBackoff {
