@@ -60,7 +60,7 @@ public final class BLERig: @unchecked Sendable {
         process.standardInput = FileHandle.nullDevice
         let output = Lines()
         let errors = Lines()
-        try Self.launch(process)
+        try process.runWithStopSignalsUnblocked()
         output.drain(out.fileHandleForReading)
         errors.drain(err.fileHandleForReading)
         self.process = process
@@ -80,25 +80,6 @@ public final class BLERig: @unchecked Sendable {
     }
 
     deinit { Self.terminate(process) }
-
-    /// Starts `process` from a thread with SIGTERM and SIGINT unblocked: a child inherits its
-    /// spawner's signal mask, and the cooperative pool's threads block signals, so a rig spawned
-    /// from an async test would otherwise ignore the SIGTERM that stops it.
-    private static func launch(_ process: Process) throws {
-        let outcome = LaunchOutcome()
-        let thread = Thread {
-            var signals = sigset_t()
-            sigemptyset(&signals)
-            sigaddset(&signals, SIGTERM)
-            sigaddset(&signals, SIGINT)
-            pthread_sigmask(SIG_UNBLOCK, &signals, nil)
-            do { try process.run() } catch { outcome.error = error }
-            outcome.done.signal()
-        }
-        thread.start()
-        outcome.done.wait()
-        if let error = outcome.error { throw error }
-    }
 
     /// The JSON of every `EVENT` line so far.
     public var events: [String] {
@@ -133,11 +114,6 @@ public final class BLERig: @unchecked Sendable {
         if process.isRunning { kill(process.processIdentifier, SIGKILL) }
         process.waitUntilExit()
     }
-}
-
-private final class LaunchOutcome: @unchecked Sendable {
-    let done = DispatchSemaphore(value: 0)
-    var error: (any Error)?
 }
 
 /// Lines of a child's stream, collected on their own thread.

@@ -63,7 +63,7 @@ public final class DaemonProcess: @unchecked Sendable {
         process.standardOutput = out
         process.standardError = logHandle
         process.standardInput = FileHandle.nullDevice
-        try process.run()
+        try process.runWithStopSignalsUnblocked()
         try? logHandle.close()
         self.process = process
         pid = process.processIdentifier

@@ -146,24 +146,17 @@ public final class ModbusPeer: @unchecked Sendable {
         let handle = try FileHandle(forWritingTo: log)
         let process = Process()
         process.executableURL = python
-        // Children spawned from a test's worker thread inherit its blocked SIGTERM, so the peer
-        // would never run its shutdown (and never stop its socat): unblock it, then exec the peer.
-        process.arguments = ["-c", Self.unblockSignalsAndExec] + arguments
+        // The peer must see SIGTERM to run its shutdown (and stop its socat).
+        process.arguments = arguments
         process.currentDirectoryURL = directory
         process.standardOutput = handle
         process.standardError = handle
         process.standardInput = FileHandle.nullDevice
-        try process.run()
+        try process.runWithStopSignalsUnblocked()
         try? handle.close()
         self.process = process
         try waitForReady(restarts: 0, timeout: timeout)
     }
-
-    private static let unblockSignalsAndExec = """
-        import os, signal, sys
-        signal.pthread_sigmask(signal.SIG_UNBLOCK, [signal.SIGTERM, signal.SIGINT])
-        os.execv(sys.executable, [sys.executable] + sys.argv[1:])
-        """
 
     private func waitForReady(restarts: Int, timeout: TimeInterval) throws {
         let deadline = Date().addingTimeInterval(timeout)
