@@ -180,7 +180,11 @@ final class ConfigurationTests: XCTestCase {
         let (configuration, catalog) = try GatewayLauncher.load(file: file).get()
         XCTAssertTrue(configuration.demo)
         XCTAssertEqual(configuration.http.listen, ListenAddress.default)
-        XCTAssertEqual(catalog.names, ["demo-vitals"])
+        // Every shipped profile (demo, Modbus, BLE) loads from the folder the demo configuration names.
+        let shipped = try FileManager.default.contentsOfDirectory(atPath: root.appendingPathComponent("device-profiles").path)
+            .filter { !$0.hasPrefix(".") }.sorted()
+        XCTAssertTrue(shipped.contains("demo-vitals"))
+        XCTAssertEqual(catalog.names, shipped)
         XCTAssertEqual(catalog["demo-vitals"]?.templateVersion.count, 64)
         XCTAssertEqual(GatewayLauncher.tokenHash("demo-token"), SHA256Hex.demoToken)
         XCTAssertEqual(configuration.clients.first?.tokenHash, HexText.bytes(SHA256Hex.demoToken))
