@@ -43,7 +43,7 @@ final class SessionConfigurationTests: XCTestCase {
                   allowLegacyPairing: true
               bthome:
                 "F0:00:00:00:FC:D2": {}
-                "A4:C1:38:00:00:01": {profile: room-sensor, patientId: p-18}
+                "A4:C1:38:00:00:01": {profile: room-sensor, patientId: p-18, bindKey: 231d39c1d7cc1ab1aee224cd096db932}
             """)
         let bluetooth = try XCTUnwrap(configuration.bluetooth)
         XCTAssertEqual(bluetooth.transport, .tcp(host: "127.0.0.1", port: 9000))
@@ -56,7 +56,8 @@ final class SessionConfigurationTests: XCTestCase {
             .init(address: "F0:00:00:00:18:10", profile: "ble-blood-pressure", requirePairing: true, allowLegacyPairing: false, patientID: "p-17"),
         ])
         XCTAssertEqual(bluetooth.bthome, [
-            .init(address: "A4:C1:38:00:00:01", profile: "room-sensor", patientID: "p-18"),
+            .init(address: "A4:C1:38:00:00:01", profile: "room-sensor", patientID: "p-18",
+                  bindKey: [0x23, 0x1D, 0x39, 0xC1, 0xD7, 0xCC, 0x1A, 0xB1, 0xAE, 0xE2, 0x24, 0xCD, 0x09, 0x6D, 0xB9, 0x32]),
             .init(address: "F0:00:00:00:FC:D2", profile: "ble-bthome"),
         ])
     }
@@ -96,13 +97,14 @@ final class SessionConfigurationTests: XCTestCase {
                 "F0:00:00:00:18:10": {profile: ble-blood-pressure, pin: 1234}
               bthome:
                 "f0:00:00:00:18:10": {profile: ble-bthome}
+                "F0:00:00:00:FC:D2": {bindKey: 231d39}
             """)
         let paths = Set(found.map(\.keyPath))
         for path in [
             "bluetooth.transport", "bluetooth.scanning", "bluetooth.reconnect.cap", "bluetooth.radio",
             "bluetooth.devices.F0:00:00:00:18", "bluetooth.devices.F0:00:00:00:18:0D.profile",
             "bluetooth.devices.F0:00:00:00:18:0D.requirePairing", "bluetooth.devices.F0:00:00:00:18:10.pin",
-            "bluetooth.bthome.f0:00:00:00:18:10",
+            "bluetooth.bthome.f0:00:00:00:18:10", "bluetooth.bthome.F0:00:00:00:FC:D2.bindKey",
         ] {
             XCTAssertTrue(paths.contains(path), "no problem at \(path); found \(found)")
         }

@@ -210,7 +210,9 @@ struct BluetoothScanner: Sendable {
         var sensors: [UInt64: Listed] = [:]
         for sensor in configuration.bthome {
             if let address = BluetoothAddress(sensor.address) {
-                sensors[address.value] = Listed(address: sensor.address, profile: ProfileID(sensor.profile), patientID: sensor.patientID)
+                sensors[address.value] = Listed(
+                    address: sensor.address, profile: ProfileID(sensor.profile), patientID: sensor.patientID, bindKey: sensor.bindKey,
+                    octets: address.littleEndianBytes.reversed())
             }
         }
         var lastDetails: [UInt64: Int64] = [:]
@@ -240,14 +242,17 @@ struct BluetoothScanner: Sendable {
     struct Listed {
         var address: String
         var profile: ProfileID
-        var patientID: String?
+        var patientID: String? = nil
+        var bindKey: [UInt8]? = nil
+        /// The address as written, most significant octet first (part of the BTHome nonce).
+        var octets: [UInt8] = []
     }
 
     private func deliverAdvert(_ data: [UInt8], from sensor: Listed, at time: Timestamp) async {
         let address = sensor.address, profile = sensor.profile
         let advert: BTHomeAdvert
         do {
-            advert = try BTHomeDecoder.decode(serviceData: data)
+            advert = try BTHomeDecoder.decode(serviceData: data, bindKey: sensor.bindKey, address: sensor.bindKey == nil ? nil : sensor.octets)
         } catch {
             logger.warning("BTHome advert not decoded", metadata: ["edge.device": "\(address)", "edge.error": "\(error)"])
             await health.recordFailure(transport: .ble, device: address, profile: profile, error: "decode: \(error)", at: time)

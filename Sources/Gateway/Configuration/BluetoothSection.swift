@@ -14,7 +14,7 @@ extension GatewayConfiguration {
     ///   devices:                    # connected, subscribed to every standard measurement
     ///     "F0:00:00:00:18:10": {profile: ble-blood-pressure, requirePairing: true, patientId: p-17}
     ///   bthome:                     # read from adverts, never connected
-    ///     "F0:00:00:00:FC:D2": {profile: ble-bthome}
+    ///     "F0:00:00:00:FC:D2": {profile: ble-bthome, bindKey: 231d39c1d7cc1ab1aee224cd096db932}
     /// ```
     public struct Bluetooth: Sendable, Equatable {
         public enum Scanning: String, Sendable, Equatable, CaseIterable {
@@ -75,11 +75,14 @@ extension GatewayConfiguration {
             public var profile: String
             /// The patient the sensor is assigned to, written into its messages as `patientId`.
             public var patientID: String?
+            /// The 16-byte AES key of a sensor that encrypts its adverts (never logged).
+            public var bindKey: [UInt8]?
 
-            public init(address: String, profile: String = "ble-bthome", patientID: String? = nil) {
+            public init(address: String, profile: String = "ble-bthome", patientID: String? = nil, bindKey: [UInt8]? = nil) {
                 self.address = address
                 self.profile = profile
                 self.patientID = patientID
+                self.bindKey = bindKey
             }
         }
 
@@ -162,9 +165,16 @@ extension ConfigurationDecoder {
                     bluetooth.bthome.append(sensor)
                     continue
                 }
-                guard let fields = reader.mapping(value, at: path, known: ["profile", "patientId"]) else { continue }
+                guard let fields = reader.mapping(value, at: path, known: ["profile", "patientId", "bindKey"]) else { continue }
                 if let node = fields["profile"], let profile = reader.string(node, at: path + ".profile") { sensor.profile = profile }
                 if let node = fields["patientId"] { sensor.patientID = reader.string(node, at: path + ".patientId") }
+                if let node = fields["bindKey"], let text = reader.string(node, at: path + ".bindKey") {
+                    if let key = HexText.bytes(text), key.count == 16 {
+                        sensor.bindKey = key
+                    } else {
+                        reader.problem(path + ".bindKey", node, "expected the sensor's bind key as 32 hexadecimal digits")
+                    }
+                }
                 bluetooth.bthome.append(sensor)
             }
         }

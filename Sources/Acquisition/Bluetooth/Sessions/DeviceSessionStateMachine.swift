@@ -155,12 +155,11 @@ package struct DeviceSessionStateMachine: Sendable {
             return [.connect]
 
         case (.connecting(let failures), .connected):
-            var link = Link(failures: failures)
+            let link = Link(failures: failures)
             if requiresSecurity {
                 state = .securing(link)
                 return [.secure]
             }
-            link.secured = false
             state = .discovering(link)
             return [.discover]
         case (.connecting(let failures), .connectFailed(let failure)):
