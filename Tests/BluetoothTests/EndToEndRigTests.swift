@@ -78,6 +78,8 @@ final class EndToEndRigTests: XCTestCase {
         XCTAssertNotNil(devices["F0:00:00:00:18:10"]?["details"]?["lastSeen"]?.stringValue)
         XCTAssertEqual(devices["F0:00:00:00:18:10"]?["profile"]?.stringValue, "ble-blood-pressure")
         XCTAssertEqual(devices["controller"]?["state"]?.stringValue, "up")
+        let metrics = daemon.request("GET", "/metrics")?.text ?? ""
+        XCTAssertTrue(metrics.contains("fhir_edge_acquisition_up{device=\"F0:00:00:00:18:0D\",transport=\"ble\"} 1"), metrics)
         XCTAssertNotNil(rig.waitForEvent(containing: ["indication_confirmed", "\"bp\""], timeout: 5))
         XCTAssertNotNil(rig.waitForEvent(containing: ["\"paired\"", "\"bp\""], timeout: 1))
 
