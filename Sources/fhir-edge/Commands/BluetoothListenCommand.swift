@@ -153,7 +153,9 @@ enum BluetoothListening {
             if case .string(let time)? = object["time"] { fields.append(time) }
             fields.append(reading.reading.characteristic.key)
             for value in reading.reading.values {
-                let number = value.value.doubleValue.map { "\($0)" } ?? "\(value.value)"
+                // As the message writes it: exact decimals, special values named.
+                let number = object["values"]?[value.name].map { JSONWriter().string($0) }
+                    ?? object["unavailable"]?[value.name]?.stringValue ?? "?"
                 fields.append("\(value.name)=\(number) \(value.unit)")
             }
             if case .string(let source)? = object["timeSource"] { fields.append("(\(source) time)") }
