@@ -188,7 +188,7 @@ final class SekmetServer: @unchecked Sendable {
         process.standardOutput = handle
         process.standardError = handle
         process.standardInput = FileHandle.nullDevice
-        try process.run()
+        try process.runWithStopSignalsUnblocked()
         try? handle.close()
         let deadline = Date().addingTimeInterval(60)
         while Date() < deadline {
