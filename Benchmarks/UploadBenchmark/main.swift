@@ -12,6 +12,9 @@
 //
 // Usage: UploadBenchmark --url URL --server-pid PID --store DIR --mode single|batch|transaction
 //                        [--count N] [--batch-size 100] [--profile device-profiles/demo-vitals] [--seed S]
+//
+// With `--lease-cost 2000,100000` (no server) it times the store's outbox lease with each backlog
+// pending instead and prints one JSON line with the figures and the ratio of the last to the first.
 import Audit
 import EdgeCore
 import Foundation
@@ -31,6 +34,27 @@ while let name = arguments.popFirst() {
         fail("usage: UploadBenchmark --url URL --server-pid PID --store DIR --mode single|batch|transaction [--count N] [--batch-size N] [--profile DIR] [--seed S]")
     }
     options[String(name.dropFirst(2))] = value
+}
+if let sizes = options["lease-cost"] {
+    guard let storeDirectory = options["store"] else { fail("--store is required") }
+    let backlogs = sizes.split(separator: ",").compactMap { Int($0) }.filter { $0 > 0 }
+    guard !backlogs.isEmpty else { fail("--lease-cost takes backlog sizes separated by commas, e.g. 2000,100000") }
+    do {
+        try FileManager.default.createDirectory(atPath: storeDirectory, withIntermediateDirectories: true)
+        let cost = LeaseCost(directory: storeDirectory,
+                             backlog: try Backlog(profileDirectory: options["profile"] ?? "device-profiles/demo-vitals",
+                                                  seed: UInt64(options["seed"] ?? "") ?? 2026),
+                             batchSize: max(1, Int(options["batch-size"] ?? "") ?? 100), leases: 20)
+        let figures = try await cost.measure(backlogs: backlogs)
+        var line: JSONObject = ["leaseCost": .array(figures.map(JSONValue.object))]
+        if case .double(let first)? = figures.first?["leaseMedianMs"], case .double(let last)? = figures.last?["leaseMedianMs"], first > 0 {
+            line["leaseRatio"] = .double((last / first * 100).rounded() / 100)
+        }
+        print(JSONWriter().string(.object(line)))
+        exit(0)
+    } catch {
+        fail("\(error)")
+    }
 }
 guard let url = options["url"], let storeDirectory = options["store"] else { fail("--url and --store are required") }
 guard let mode = UploadSettings.BundleType(rawValue: options["mode"] ?? "") else { fail("--mode must be single, batch or transaction") }

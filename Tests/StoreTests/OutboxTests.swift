@@ -113,6 +113,32 @@ final class OutboxTests: XCTestCase {
         XCTAssertEqual(fresh.accepted, 1)
     }
 
+    func testAnExpiredLeaseOfAnOlderRowGoesBeforeTheNewerRowOfItsIdentity() async throws {
+        let fixture = try StoreFixture()
+        let store = try await storeWithResources(fixture, identities: ["x", "y"])
+        let first = try await store.leaseOutbox(limit: 1, for: .seconds(30))
+        XCTAssertEqual(first.items.map(\.resource.identityKey), ["x"])
+        let ids = try await store.append([fixture.message()], actor: "test")
+        _ = try await store.claimInbox(limit: 1)
+        let newer = try await store.completeMapping(MappingResult(inboxIDs: ids, resources: [fixture.resource(ids[0], identity: "x", body: #"{"v":2}"#)]))
+        XCTAssertNotEqual(newer, first.items.map(\.id), "a leased row is not replaced; the newer state waits behind it")
+
+        fixture.clock.advance(milliseconds: 30_000)
+        let again = try await store.leaseOutbox(limit: 10, for: .seconds(30))
+        XCTAssertEqual(again.items.map(\.id), first.items.map(\.id) + [OutboxID(2)], "x's older row, then y; never both rows of x")
+        let blocked = try await store.leaseOutbox(limit: 10, for: .seconds(30))
+        XCTAssertTrue(blocked.items.isEmpty, "x is in flight again")
+    }
+
+    func testTheLeaseWalksAnIndexInsteadOfSortingTheBacklog() async throws {
+        let fixture = try StoreFixture()
+        let store = try await storeWithResources(fixture, identities: ["a"])
+        let plan = try await store.outboxLeaseQueryPlan()
+        XCTAssertTrue(plan.contains { $0.contains("USING COVERING INDEX outbox_unsent") }, plan.joined(separator: "\n"))
+        XCTAssertFalse(plan.contains { $0.contains("TEMP B-TREE") }, plan.joined(separator: "\n"))
+        XCTAssertFalse(plan.contains { $0.contains("MULTI-INDEX OR") }, plan.joined(separator: "\n"))
+    }
+
     func testExportWritesBufferedResourcesAsNDJSON() async throws {
         let fixture = try StoreFixture()
         let store = try await storeWithResources(fixture, identities: ["a", "b", "c"])

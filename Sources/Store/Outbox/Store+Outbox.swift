@@ -6,7 +6,8 @@ import JSONQuery
 extension Store {
     /// Leases up to `limit` resources for upload, oldest first: at most one row per identity,
     /// and none whose identity is already in flight under another unexpired lease. Rows whose
-    /// lease expired are leased again.
+    /// lease expired are leased again. The cost depends on the batch, not on the backlog
+    /// (`OutboxLeaseQuery`).
     public func leaseOutbox(limit: Int, for duration: Duration) async throws(StoreError) -> OutboxLease {
         let time = now()
         let expiresAt = time.adding(milliseconds: duration.wholeMilliseconds)
@@ -15,20 +16,9 @@ extension Store {
             try Meta.set(.lease, leaseID, db)
             let now = time.millisecondsSinceEpoch
             guard limit > 0 else { return OutboxLease(id: leaseID, expiresAt: expiresAt, items: []) }
-            // Oldest ready row per identity; an identity with a live lease waits.
-            let rows = try Row.fetchAll(db, sql: """
-                UPDATE outbox SET state = 'leased', lease_id = :lease, lease_expires_at = :expires, attempts = attempts + 1
-                WHERE id IN (
-                    SELECT o.id FROM outbox o
-                    WHERE (o.state = 'pending' OR (o.state = 'leased' AND o.lease_expires_at <= :now))
-                      AND (o.not_before IS NULL OR o.not_before <= :now)
-                      AND NOT EXISTS (SELECT 1 FROM outbox l WHERE l.identity_key = o.identity_key
-                                      AND l.state = 'leased' AND l.lease_expires_at > :now)
-                      AND o.id = (SELECT MIN(m.id) FROM outbox m WHERE m.identity_key = o.identity_key
-                                  AND (m.state = 'pending' OR (m.state = 'leased' AND m.lease_expires_at <= :now)))
-                    ORDER BY o.id LIMIT :limit)
-                RETURNING id, inbox_id, resource_type, resource_id, identity_key, body, attempts
-                """, arguments: ["lease": leaseID, "expires": expiresAt.millisecondsSinceEpoch, "now": now, "limit": limit])
+            let rows = try Row.fetchAll(db, sql: OutboxLeaseQuery.lease, arguments: [
+                "lease": leaseID, "expires": expiresAt.millisecondsSinceEpoch, "now": now, "limit": limit,
+            ])
             let items = rows.map { row in
                 let inbox: Int64? = row["inbox_id"]
                 return OutboxItem(

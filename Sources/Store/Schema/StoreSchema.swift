@@ -11,6 +11,9 @@ enum StoreSchema {
         migrator.registerMigration("v2: server identities") { db in
             try db.execute(sql: version2)
         }
+        migrator.registerMigration("v3: outbox lease index") { db in
+            try db.execute(sql: version3)
+        }
         return migrator
     }()
 
@@ -138,6 +141,14 @@ extension StoreSchema {
             resolved_at INTEGER NOT NULL,
             PRIMARY KEY (resource_type, system, value)
         ) WITHOUT ROWID;
+        """
+}
+
+extension StoreSchema {
+    /// The unsent rows in id order with the columns the lease filters on, so that a lease walks
+    /// the index and stops after its batch instead of sorting the backlog (`OutboxLeaseQuery`).
+    fileprivate static let version3 = """
+        CREATE INDEX outbox_unsent ON outbox(id, identity_key, state, not_before, lease_expires_at) WHERE state <> 'sent';
         """
 }
 
