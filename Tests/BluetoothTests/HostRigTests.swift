@@ -121,6 +121,8 @@ final class HostRigTests: XCTestCase {
             for await event in connection.events {
                 if case .indication(let handle, let bytes) = event, handle == measurement.valueHandle {
                     reading = try HealthDecoder.decode(.bloodPressureMeasurement, bytes)
+                    XCTAssertNil(rig.waitForEvent(containing: ["indication_confirmed"], timeout: 0.3), "confirmed before its consumer said so")
+                    await connection.confirmIndication()
                     break
                 }
             }

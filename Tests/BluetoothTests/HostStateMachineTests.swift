@@ -231,16 +231,34 @@ final class ATTBearerTests: XCTestCase {
         XCTAssertTrue(error.message.contains("insufficient encryption"), error.message)
     }
 
-    func testIndicationsAreConfirmedNotificationsPassedUp() {
+    func testIndicationsWaitForTheirConsumersConfirmationNotificationsPassedUp() {
         var bearer = ATTBearer()
         XCTAssertEqual(bearer.received([0x1D, 0x10, 0x00, 0x06, 0x78]),
-                       [.send([0x1E]), .value(handle: 0x10, bytes: [0x06, 0x78], indicated: true)])
+                       [.value(handle: 0x10, bytes: [0x06, 0x78], indicated: true), .startConfirmationTimer(1)])
         XCTAssertEqual(bearer.received([0x1B, 0x10, 0x00, 0x16, 0x48]), [.value(handle: 0x10, bytes: [0x16, 0x48], indicated: false)])
         XCTAssertEqual(bearer.received([0x23] + le16(0x10) + le16(1) + [0x01] + le16(0x12) + le16(2) + [0x02, 0x03]),
                        [.value(handle: 0x10, bytes: [1], indicated: false), .value(handle: 0x12, bytes: [2, 3], indicated: false)])
-        // An indication arriving while a request is outstanding is still confirmed at once.
+        // A second indication before the first is confirmed breaks the peer's rule: dropped, counted.
+        XCTAssertEqual(bearer.received([0x1D, 0x10, 0x00, 0x07]), [])
+        XCTAssertEqual(bearer.protocolErrors, 1)
+        XCTAssertEqual(bearer.confirmIndication(), [.send([0x1E])])
+        XCTAssertEqual(bearer.confirmIndication(), [], "confirmed once")
+        XCTAssertEqual(bearer.confirmationTimedOut(1), [], "a confirmed indication's timer changes nothing")
+        // An indication arriving while a request is outstanding waits for its consumer too.
         _ = bearer.submit([0x0A, 0x03, 0x00], ticket: 1)
-        XCTAssertEqual(bearer.received([0x1D, 0x10, 0x00]).first, .send([0x1E]))
+        XCTAssertEqual(bearer.received([0x1D, 0x10, 0x00]), [.value(handle: 0x10, bytes: [], indicated: true), .startConfirmationTimer(2)])
+        XCTAssertEqual(bearer.confirmIndication(), [.send([0x1E])])
+    }
+
+    func testAnIndicationLeftUnconfirmedForTheTransactionTimeoutKillsTheBearer() {
+        var bearer = ATTBearer()
+        _ = bearer.received([0x1D, 0x10, 0x00, 0x06])
+        _ = bearer.submit([0x0A, 0x03, 0x00], ticket: 1)
+        let actions = bearer.confirmationTimedOut(1)
+        XCTAssertEqual(actions.count, 2)
+        guard case .finish(1, .failure) = actions.first, case .fail(let error) = actions.last else { return XCTFail("\(actions)") }
+        XCTAssertEqual(error.kind, .timeout)
+        XCTAssertEqual(bearer.confirmIndication(), [], "too late: no confirmation on a dead bearer")
     }
 
     func testUnmatchedResponsesAreCountedAndIgnored() {

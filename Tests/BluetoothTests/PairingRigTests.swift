@@ -38,7 +38,10 @@ final class PairingRigTests: XCTestCase {
     private func receiveReading(_ connection: GATTConnection, _ characteristic: GATTCharacteristic) async throws -> [UInt8]? {
         try await connection.subscribe(characteristic)
         for await event in connection.events {
-            if case .indication(let handle, let bytes) = event, handle == characteristic.valueHandle { return bytes }
+            if case .indication(let handle, let bytes) = event, handle == characteristic.valueHandle {
+                await connection.confirmIndication()
+                return bytes
+            }
             if case .disconnected = event { return nil }
         }
         return nil

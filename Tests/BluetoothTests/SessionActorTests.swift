@@ -274,6 +274,10 @@ final class ScriptedConnection: DeviceConnection {
         link.secure()
     }
 
+    func confirmIndication() async {
+        link.log("confirm")
+    }
+
     func disconnect() async {
         link.log("disconnect")
         send(.disconnected(reason: 0x16))

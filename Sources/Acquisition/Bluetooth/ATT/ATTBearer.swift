@@ -1,6 +1,9 @@
 /// The ATT bearer of one link as a state machine: one client request outstanding at a time
-/// (later ones wait their turn), responses matched to it, every indication confirmed at once,
-/// notifications passed up, and every request the peer makes answered by the local server.
+/// (later ones wait their turn), responses matched to it, notifications passed up, and every
+/// request the peer makes answered by the local server. An indication is confirmed only when its
+/// consumer says the value is durable (`confirmIndication()`): the peer may delete it once
+/// confirmed. One indication is outstanding at a time; one left unconfirmed for the transaction
+/// timeout fails the bearer like an unanswered request (the peer has given up on it by then).
 /// A request unanswered within the transaction timeout (30 s) fails, and the bearer is dead:
 /// the specification allows no further ATT traffic on it, so the host ends the link.
 struct ATTBearer: Sendable {
@@ -11,10 +14,12 @@ struct ATTBearer: Sendable {
         case send([UInt8])
         /// The request of this ticket is done: its response PDU, or why it failed.
         case finish(Ticket, Result<[UInt8], BluetoothError>)
-        /// A value the peer sent unasked (indications have been confirmed already).
+        /// A value the peer sent unasked; an indicated one awaits `confirmIndication()`.
         case value(handle: UInt16, bytes: [UInt8], indicated: Bool)
         /// Start the transaction timer for this ticket.
         case startTimer(Ticket)
+        /// Start the confirmation timer of this indication (numbered per bearer).
+        case startConfirmationTimer(Int)
         /// The bearer failed: end the link.
         case fail(BluetoothError)
     }
@@ -25,6 +30,9 @@ struct ATTBearer: Sendable {
     private var outstanding: (ticket: Ticket, request: UInt8)?
     private var waiting: [(ticket: Ticket, pdu: [UInt8])] = []
     private(set) var dead = false
+    /// The indication received and not yet confirmed, by number.
+    private(set) var unconfirmedIndication: Int?
+    private var indications = 0
     var server: ATTServer
     /// Unsolicited PDUs that made no sense (a response with nothing outstanding, malformed).
     private(set) var protocolErrors = 0
@@ -44,8 +52,12 @@ struct ATTBearer: Sendable {
             guard let handle = pdu.u16(at: 1) else { protocolErrors += 1; return [] }
             return [.value(handle: handle, bytes: Array(pdu.dropFirst(3)), indicated: false)]
         case ATTOpcode.handleValueIndication:
-            guard let handle = pdu.u16(at: 1) else { protocolErrors += 1; return [] }
-            return [.send([ATTOpcode.handleValueConfirmation]), .value(handle: handle, bytes: Array(pdu.dropFirst(3)), indicated: true)]
+            // A second indication before the first is confirmed breaks the peer's side of the
+            // protocol: dropped unconfirmed (the peer still holds it) and counted.
+            guard let handle = pdu.u16(at: 1), unconfirmedIndication == nil else { protocolErrors += 1; return [] }
+            indications += 1
+            unconfirmedIndication = indications
+            return [.value(handle: handle, bytes: Array(pdu.dropFirst(3)), indicated: true), .startConfirmationTimer(indications)]
         case ATTOpcode.multipleHandleValueNotification:
             var actions: [Action] = []
             var offset = 1
@@ -73,19 +85,45 @@ struct ATTBearer: Sendable {
         mtu = max(23, min(serverMTU, Self.preferredMTU))
     }
 
+    /// The consumer made the outstanding indication's value durable: Handle Value Confirmation.
+    /// Nothing when none is outstanding (confirmed already, or the bearer failed meanwhile).
+    mutating func confirmIndication() -> [Action] {
+        guard unconfirmedIndication != nil, !dead else { return [] }
+        unconfirmedIndication = nil
+        return [.send([ATTOpcode.handleValueConfirmation])]
+    }
+
+    /// The confirmation timer of indication `number` fired: unconfirmed still, the bearer fails.
+    mutating func confirmationTimedOut(_ number: Int) -> [Action] {
+        guard unconfirmedIndication == number, !dead else { return [] }
+        unconfirmedIndication = nil
+        let error = BluetoothError(.timeout, "indication not confirmed within the 30 s transaction timeout (its value was not made durable)")
+        return fail(error)
+    }
+
     mutating func timedOut(_ ticket: Ticket) -> [Action] {
         guard let outstanding, outstanding.ticket == ticket else { return [] }
         self.outstanding = nil
-        dead = true
         let error = BluetoothError(.timeout, "ATT request 0x\(hex2(outstanding.request)): no response within the 30 s transaction timeout")
-        let abandoned = waiting.map { Action.finish($0.ticket, .failure(Self.deadError)) }
+        return [.finish(ticket, .failure(error))] + fail(error)
+    }
+
+    /// No further ATT traffic: waiting requests fail, and the link is to be ended.
+    private mutating func fail(_ error: BluetoothError) -> [Action] {
+        dead = true
+        unconfirmedIndication = nil
+        var actions: [Action] = []
+        if let outstanding { actions.append(.finish(outstanding.ticket, .failure(Self.deadError))) }
+        outstanding = nil
+        actions += waiting.map { Action.finish($0.ticket, .failure(Self.deadError)) }
         waiting = []
-        return [.finish(ticket, .failure(error))] + abandoned + [.fail(error)]
+        return actions + [.fail(error)]
     }
 
     /// The link is gone: everything pending fails with `error`.
     mutating func closed(_ error: BluetoothError) -> [Action] {
         dead = true
+        unconfirmedIndication = nil
         var actions: [Action] = []
         if let outstanding { actions.append(.finish(outstanding.ticket, .failure(error))) }
         outstanding = nil

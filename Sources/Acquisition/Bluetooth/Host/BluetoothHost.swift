@@ -33,6 +33,8 @@ public actor BluetoothHost {
         var security: AsyncStream<SecurityEvent>.Continuation
         var disconnectWaiters: [CheckedContinuation<UInt8, Never>] = []
         var encrypted = false
+        /// Runs while an indication waits for its consumer's confirmation.
+        var confirmationTimer: Task<Void, Never>?
     }
 
     private struct PendingConnection {
@@ -316,10 +318,32 @@ public actor BluetoothHost {
                     guard (try? await clock.sleep(for: timeout)) != nil else { return }
                     await self?.attributeTimedOut(ticket, on: handle)
                 }
+            case .startConfirmationTimer(let number):
+                let timeout = configuration.attributeTimeout
+                let clock = self.clock
+                links[handle]?.confirmationTimer?.cancel()
+                links[handle]?.confirmationTimer = Task { [weak self] in
+                    guard (try? await clock.sleep(for: timeout)) != nil else { return }
+                    await self?.confirmationTimedOut(number, on: handle)
+                }
             case .fail:
                 Task { _ = try? await self.command(.disconnect(handle: handle, reason: 0x13)) }
             }
         }
+    }
+
+    /// Handle Value Confirmation for the link's outstanding indication, once its value is durable.
+    func confirmIndication(on handle: UInt16) {
+        guard let actions = links[handle]?.bearer.confirmIndication(), !actions.isEmpty else { return }
+        links[handle]?.confirmationTimer?.cancel()
+        links[handle]?.confirmationTimer = nil
+        performATT(actions, on: handle)
+    }
+
+    private func confirmationTimedOut(_ number: Int, on handle: UInt16) {
+        guard let actions = links[handle]?.bearer.confirmationTimedOut(number), !actions.isEmpty else { return }
+        counters.unconfirmedIndications += 1
+        performATT(actions, on: handle)
     }
 
     private func attributeTimedOut(_ ticket: Int, on handle: UInt16) {
@@ -450,6 +474,7 @@ public actor BluetoothHost {
     private func linkEnded(_ handle: UInt16, reason: UInt8) {
         guard let link = links.removeValue(forKey: handle) else { return }
         counters.attributeProtocolErrors += link.bearer.protocolErrors
+        link.confirmationTimer?.cancel()
         madeConnections[handle] = nil
         reassembler.disconnected(handle: handle)
         sendACL(acl.disconnected(handle: handle))

@@ -39,6 +39,9 @@ public struct HostStatistics: Sendable, Equatable {
     public var droppedACLFragments = 0
     public var attributeProtocolErrors = 0
     public var droppedValues = 0
+    /// Indications whose consumer never confirmed them within the ATT transaction timeout (the
+    /// link was ended; the peer keeps the value).
+    public var unconfirmedIndications = 0
     public var rejectedSignallingRequests = 0
     public var refusedPairingRequests = 0
     public var hardwareErrors = 0

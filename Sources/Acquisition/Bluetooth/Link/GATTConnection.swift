@@ -4,7 +4,9 @@ import BluetoothDecoding
 public enum ConnectionEvent: Sendable, Equatable {
     /// A Handle Value Notification.
     case notification(handle: UInt16, value: [UInt8])
-    /// A Handle Value Indication, already confirmed to the peer.
+    /// A Handle Value Indication, not yet confirmed: its consumer calls
+    /// `GATTConnection.confirmIndication()` once the value is durable (the peer may then delete
+    /// it) and must do so within 30 s; the peer sends no other indication meanwhile.
     case indication(handle: UInt16, value: [UInt8])
     /// The link is gone (HCI reason); the stream finishes after this event.
     case disconnected(reason: UInt8)
@@ -16,7 +18,7 @@ public enum ConnectionEvent: Sendable, Equatable {
 public struct GATTConnection: SecurityChannel {
     let host: BluetoothHost
     public let link: LinkInfo
-    /// Notifications and (confirmed) indications in arrival order, then `.disconnected`. One consumer.
+    /// Notifications and indications in arrival order, then `.disconnected`. One consumer.
     public let events: AsyncStream<ConnectionEvent>
     public let securityEvents: AsyncStream<SecurityEvent>
 
@@ -153,6 +155,13 @@ public struct GATTConnection: SecurityChannel {
         }
         let bits: UInt16 = !enabled ? 0 : characteristic.properties.contains(.indicate) ? 0x0002 : 0x0001
         try await write(configuration, value: le16(bits))
+    }
+
+    /// Confirms the outstanding indication (Handle Value Confirmation): call it once the value is
+    /// durable, never before. Does nothing when none is outstanding or the link is gone. Left
+    /// unconfirmed for the ATT transaction timeout (30 s), an indication ends the link.
+    public func confirmIndication() async {
+        await host.confirmIndication(on: link.handle)
     }
 
     /// Ends the link (reason: remote user terminated) and returns when it is gone.

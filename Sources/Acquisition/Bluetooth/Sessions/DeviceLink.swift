@@ -10,8 +10,11 @@ package protocol DeviceLink: Sendable {
 /// the ATT error code when the peer refused) and fails at once when the link goes down.
 package protocol DeviceConnection: Sendable {
     /// Values of subscribed characteristics in arrival order, then `.disconnected`, then the end.
-    /// Indications are confirmed by the stack.
+    /// An indication waits for `confirmIndication()`.
     var events: AsyncStream<ConnectionEvent> { get }
+    /// Confirms the outstanding indication to the device, which may then delete the value: only
+    /// once it is durable.
+    func confirmIndication() async
     /// Every standard measurement characteristic of the device's services, with its CCCD.
     func discoverMeasurements() async throws -> [MeasurementCharacteristic]
     /// Writes the characteristic's CCCD.

@@ -61,8 +61,9 @@ package actor DeviceSession {
     private var pending: [DeviceSessionStateMachine.Event] = []
 
     /// - Parameters:
-    ///   - deliver: makes a reading durable; when it throws, the link is closed (the device keeps
-    ///     what was not confirmed) and the session reconnects after the backoff.
+    ///   - deliver: makes a reading durable; an indicated one is confirmed to the device only when
+    ///     this returns. When it throws, the link is closed (the device keeps what was not
+    ///     confirmed) and the session reconnects after the backoff.
     ///   - observe: health and log reports, in order.
     ///   - sleep: the reconnect wait (a test clock in tests).
     ///   - seed: seeds the backoff jitter.
@@ -114,9 +115,13 @@ package actor DeviceSession {
         switch input {
         case .event(let event):
             pending.append(event)
-        case .connection(.notification(let handle, let bytes), let link) where link == generation,
-             .connection(.indication(let handle, let bytes), let link) where link == generation:
-            await receive(handle: handle, bytes: bytes)
+        case .connection(.notification(let handle, let bytes), let link) where link == generation:
+            _ = await receive(handle: handle, bytes: bytes)
+        case .connection(.indication(let handle, let bytes), let link) where link == generation:
+            // Confirmed only once durable: a device deletes a confirmed reading, so one lost
+            // between here and the inbox would be lost for good. Refused, it stays unconfirmed
+            // and the link closes; the device sends it again on the next link.
+            if await receive(handle: handle, bytes: bytes) { await connection?.confirmIndication() }
         case .connection(.disconnected(let reason), let link) where link == generation:
             connection = nil
             pending.append(.disconnected(reason: reason))
@@ -206,20 +211,24 @@ package actor DeviceSession {
         }
     }
 
-    private func receive(handle: UInt16, bytes: [UInt8]) async {
+    /// Decodes and delivers one value; false when delivery failed (the link is then closed).
+    /// A value that is ignored or does not decode is done with: sending it again would not help.
+    private func receive(handle: UInt16, bytes: [UInt8]) async -> Bool {
         // Values of characteristics that were not subscribed (a peer that notifies unasked) are ignored.
-        guard let measurement = characteristics[handle] else { return }
+        guard let measurement = characteristics[handle] else { return true }
         let reading: HealthReading
         do {
             reading = try HealthDecoder.decode(measurement.characteristic, bytes)
         } catch {
             await observe(.failure(SessionFailure(.decode, "\(error)")))
-            return
+            return true
         }
         do {
             try await deliver(DeviceReading(address: settings.address, reading: reading, receivedAt: now()))
+            return true
         } catch {
             pending.append(.failed(Self.failure(error, stage: .deliver)))
+            return false
         }
     }
 

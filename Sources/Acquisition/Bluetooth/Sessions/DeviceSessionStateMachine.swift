@@ -9,7 +9,7 @@ package struct MeasurementCharacteristic: Sendable, Hashable, CustomStringConver
     package var valueHandle: UInt16
     /// Its Client Characteristic Configuration descriptor.
     package var configurationHandle: UInt16
-    /// Subscribe for indications (confirmed by the stack) rather than notifications.
+    /// Subscribe for indications (each confirmed once delivered) rather than notifications.
     package var indicates: Bool
 
     package init(_ characteristic: HealthCharacteristic, valueHandle: UInt16, configurationHandle: UInt16, indicates: Bool) {

@@ -42,6 +42,10 @@ struct HostDeviceConnection: DeviceConnection {
 
     var events: AsyncStream<ConnectionEvent> { gatt.events }
 
+    func confirmIndication() async {
+        await gatt.confirmIndication()
+    }
+
     func serve() async {
         await security.run()
     }
