@@ -114,6 +114,25 @@ final class SessionConfigurationTests: XCTestCase {
         XCTAssertTrue(found.contains { $0.keyPath == "bluetooth.transport" && $0.line == 5 }, "problems carry the line: \(found)")
     }
 
+    func testRepairWhenKeyMissingIsOffUnlessSetAndMustBeABoolean() throws {
+        let configuration = try decode("""
+            bluetooth:
+              transport: hci:0
+              devices:
+                "F0:00:00:00:18:10": {profile: ble-blood-pressure, requirePairing: true, repairWhenKeyMissing: true}
+                "F0:00:00:00:18:0D": {profile: ble-heart-rate}
+            """)
+        let devices = try XCTUnwrap(configuration.bluetooth).devices
+        XCTAssertEqual(devices.map(\.repairWhenKeyMissing), [false, true])
+        let found = problems("""
+            bluetooth:
+              transport: hci:0
+              devices:
+                "F0:00:00:00:18:10": {profile: ble-blood-pressure, repairWhenKeyMissing: sometimes}
+            """)
+        XCTAssertEqual(found.map(\.keyPath), ["bluetooth.devices.F0:00:00:00:18:10.repairWhenKeyMissing"])
+    }
+
     func testASectionWithoutTransportOrDevicesIsAProblem() {
         let found = problems("""
             bluetooth:

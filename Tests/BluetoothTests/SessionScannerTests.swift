@@ -5,6 +5,7 @@ import Foundation
 import JSONQuery
 import Logging
 import Store
+import Synchronization
 import TestSupport
 import XCTest
 
@@ -95,5 +96,28 @@ final class SessionScannerTests: XCTestCase {
         XCTAssertEqual(seen?.connectable, true)
         let unlisted = await health.device(transport: .ble, device: "11:22:33:44:55:66")
         XCTAssertNil(unlisted)
+    }
+
+    func testABondTheDaemonKeepsIsJournaledWithoutItsKey() async throws {
+        let directory = try temporaryDirectory("ble-bonded")
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let clock: @Sendable () -> Timestamp = { Timestamp(secondsSinceEpoch: 1_800_000_000) }
+        let store = try Store(path: directory.path + "/s.sqlite", policy: .standard, chain: Chain(), now: clock)
+        defer { try? store.close() }
+        let logger = Logger(label: "test", factory: { _ in SwiftLogNoOpLogHandler() })
+        let health = AcquisitionHealth(store: store, logger: logger)
+        let sink = AcquisitionSink(store: store, monitor: GatewayMonitor(startedAt: clock()), health: health, onCommitted: {}, now: clock)
+        let journaled = Mutex<[JournalEvent]>([])
+        let reporter = BluetoothDeviceReporter(
+            address: "F0:00:00:00:18:10", profile: ProfileID("ble-blood-pressure"), patientID: "p-17", sink: sink, health: health,
+            journal: { events in journaled.withLock { $0 += events } }, now: clock, logger: logger)
+        let key = try XCTUnwrap(SecretKey(octets: Array(repeating: 0x5A, count: 16)))
+        await reporter.bonded(Bond(address: BluetoothAddress("F0:00:00:00:18:10")!, longTermKey: key, pairedAtMilliseconds: 0), replacedLostBond: true)
+        let events = journaled.withLock { $0 }
+        XCTAssertEqual(events.map(\.kind.rawValue), ["bluetooth.bonded"])
+        XCTAssertEqual(events.first?.subjects, [.device("F0:00:00:00:18:10")])
+        XCTAssertEqual(events.first?.details["replacedLostBond"], .bool(true))
+        let text = JSONWriter().string(.object(events.first?.details ?? [:]))
+        XCTAssertFalse(text.lowercased().contains("5a5a5a"), "a key in the journal: \(text)")
     }
 }

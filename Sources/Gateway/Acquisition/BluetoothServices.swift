@@ -4,6 +4,7 @@ import EdgeCore
 import JSONQuery
 import Logging
 import ServiceLifecycle
+import Store
 
 extension Gateway {
     /// The Bluetooth LE source for the `bluetooth:` section: one host stack on the configured
@@ -24,6 +25,7 @@ extension Gateway {
         ])
         return [BluetoothService(
             configuration: bluetooth, dataDirectory: configuration.dataDirectory, sink: acquisitionSink, health: acquisitionHealth,
+            journal: { [store] events in try? await store.journal(events) },
             now: now, seed: UInt64(bitPattern: now().millisecondsSinceEpoch), logger: logger)]
     }
 }
@@ -36,6 +38,8 @@ struct BluetoothService: Service {
     let dataDirectory: String
     let sink: AcquisitionSink
     let health: AcquisitionHealth
+    /// Bonds the daemon makes (a device that lost its bond, paired again) go to the store's journal.
+    let journal: @Sendable ([JournalEvent]) async -> Void
     let now: @Sendable () -> Timestamp
     let seed: UInt64
     let logger: Logger
@@ -110,12 +114,13 @@ struct BluetoothService: Service {
                     connectTimeout: configuration.connectTimeout)
                 let reporter = BluetoothDeviceReporter(
                     address: device.address, profile: ProfileID(device.profile), patientID: device.patientID, sink: sink, health: health,
-                    now: now, logger: logger)
+                    journal: journal, now: now, logger: logger)
                 let session = DeviceSession(
                     settings: settings,
                     link: HostDeviceLink(
                         host: host, address: address, sightings: sightings, bonds: bonds,
-                        pairing: PairingPolicy(allowLegacyPairing: device.allowLegacyPairing)),
+                        pairing: PairingPolicy(allowLegacyPairing: device.allowLegacyPairing, repairWhenKeyMissing: device.repairWhenKeyMissing),
+                        bondKept: { bond, replaced in await reporter.bonded(bond, replacedLostBond: replaced) }),
                     seed: random.next(), now: now,
                     deliver: { try await reporter.deliver($0) }, observe: { await reporter.observe($0) })
                 group.addTask {
@@ -148,10 +153,25 @@ struct BluetoothDeviceReporter: Sendable {
     let patientID: String?
     let sink: AcquisitionSink
     let health: AcquisitionHealth
+    let journal: @Sendable ([JournalEvent]) async -> Void
     let now: @Sendable () -> Timestamp
     let logger: Logger
 
     var sourceID: String { "ble:" + address }
+
+    /// A bond the session kept (first pairing, or again after the device lost it), journaled as
+    /// `ble pair` journals one: identifiers and key properties, never a key.
+    func bonded(_ bond: Bond, replacedLostBond: Bool) async {
+        logger.notice("Bluetooth device bonded", metadata: [
+            "edge.device": "\(address)", "edge.ble.replacedLostBond": "\(replacedLostBond)",
+        ])
+        await journal([JournalEvent(
+            kind: JournalKind("bluetooth.bonded"), actor: "gateway", subjects: [.device(address)],
+            details: [
+                "secureConnections": .bool(bond.secureConnections), "keySize": .int(Int64(bond.keySize)),
+                "replacedLostBond": .bool(replacedLostBond), "profile": .string(profile.rawValue),
+            ])])
+    }
 
     /// Durable in the inbox before the session takes the next value.
     func deliver(_ reading: DeviceReading) async throws {

@@ -12,7 +12,7 @@ extension GatewayConfiguration {
     ///   reconnect: {base: 1s, cap: 30s}
     ///   connectTimeout: 10s
     ///   devices:                    # connected, subscribed to every standard measurement
-    ///     "F0:00:00:00:18:10": {profile: ble-blood-pressure, requirePairing: true, patientId: p-17}
+    ///     "F0:00:00:00:18:10": {profile: ble-blood-pressure, requirePairing: true, repairWhenKeyMissing: true, patientId: p-17}
     ///   bthome:                     # read from adverts, never connected
     ///     "F0:00:00:00:FC:D2": {profile: ble-bthome, bindKey: 231d39c1d7cc1ab1aee224cd096db932}
     /// ```
@@ -56,16 +56,21 @@ extension GatewayConfiguration {
             public var requirePairing: Bool
             /// Accept LE legacy pairing (weaker than Secure Connections) from this device.
             public var allowLegacyPairing: Bool
+            /// When the device lost its bond (reset, re-paired elsewhere), pair again and keep the new
+            /// bond (journaled); otherwise the device stays down until `fhir-edge ble pair`.
+            public var repairWhenKeyMissing: Bool
             /// The patient the device is assigned to, written into its messages as `patientId`.
             public var patientID: String?
 
             public init(
-                address: String, profile: String, requirePairing: Bool = false, allowLegacyPairing: Bool = false, patientID: String? = nil
+                address: String, profile: String, requirePairing: Bool = false, allowLegacyPairing: Bool = false,
+                repairWhenKeyMissing: Bool = false, patientID: String? = nil
             ) {
                 self.address = address
                 self.profile = profile
                 self.requirePairing = requirePairing
                 self.allowLegacyPairing = allowLegacyPairing
+                self.repairWhenKeyMissing = repairWhenKeyMissing
                 self.patientID = patientID
             }
         }
@@ -136,7 +141,7 @@ extension ConfigurationDecoder {
             for (name, value) in named {
                 let path = "bluetooth.devices." + name
                 guard let address = address(name, node: value, at: path, seen: &seen, reader: &reader) else { continue }
-                let known: Set<String> = ["profile", "requirePairing", "allowLegacyPairing", "patientId"]
+                let known: Set<String> = ["profile", "requirePairing", "allowLegacyPairing", "repairWhenKeyMissing", "patientId"]
                 guard let fields = reader.mapping(value, at: path, known: known) else { continue }
                 var profile: String?
                 if let node = fields["profile"] {
@@ -150,6 +155,9 @@ extension ConfigurationDecoder {
                 }
                 if let node = fields["allowLegacyPairing"], let flag = reader.bool(node, at: path + ".allowLegacyPairing") {
                     device.allowLegacyPairing = flag
+                }
+                if let node = fields["repairWhenKeyMissing"], let flag = reader.bool(node, at: path + ".repairWhenKeyMissing") {
+                    device.repairWhenKeyMissing = flag
                 }
                 if let node = fields["patientId"] { device.patientID = reader.string(node, at: path + ".patientId") }
                 if profile != nil { bluetooth.devices.append(device) }

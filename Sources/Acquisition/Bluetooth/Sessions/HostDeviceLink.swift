@@ -9,13 +9,19 @@ package struct HostDeviceLink: DeviceLink {
     package let sightings: AdvertSightings
     package let bonds: BondStore
     package let pairing: PairingPolicy
+    /// Hears of every bond kept (pairing on any link), and whether it replaced a lost one.
+    package let bondKept: (@Sendable (_ bond: Bond, _ replacedLostBond: Bool) async -> Void)?
 
-    package init(host: BluetoothHost, address: BluetoothAddress, sightings: AdvertSightings, bonds: BondStore, pairing: PairingPolicy) {
+    package init(
+        host: BluetoothHost, address: BluetoothAddress, sightings: AdvertSightings, bonds: BondStore, pairing: PairingPolicy,
+        bondKept: (@Sendable (_ bond: Bond, _ replacedLostBond: Bool) async -> Void)? = nil
+    ) {
         self.host = host
         self.address = address
         self.sightings = sightings
         self.bonds = bonds
         self.pairing = pairing
+        self.bondKept = bondKept
     }
 
     package func connect(timeout: Duration) async throws -> any DeviceConnection {
@@ -31,7 +37,7 @@ package struct HostDeviceLink: DeviceLink {
         } catch {
             throw SessionFailure(.connect, "\(error)")
         }
-        return HostDeviceConnection(gatt: gatt, security: LinkSecurity(channel: gatt, bonds: bonds, policy: pairing))
+        return HostDeviceConnection(gatt: gatt, security: LinkSecurity(channel: gatt, bonds: bonds, policy: pairing, bondKept: bondKept))
     }
 }
 

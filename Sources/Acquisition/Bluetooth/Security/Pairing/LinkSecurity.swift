@@ -18,6 +18,8 @@ public actor LinkSecurity {
     let policy: PairingPolicy
     let smpTimeout: Duration
     let now: @Sendable () -> Int64
+    /// Told each bond kept on this link, and whether it replaced one the device had lost.
+    let bondKept: (@Sendable (_ bond: Bond, _ replacedLostBond: Bool) async -> Void)?
     /// Tests turn this off to play a central that asks for legacy pairing only.
     var requestSecureConnections = true
 
@@ -27,14 +29,19 @@ public actor LinkSecurity {
     private var timer: Task<Void, Never>?
     private var timerGeneration = 0
     private var linkGone: UInt8?
+    /// The bond loaded when securing began: pairing after it means the device had lost it.
+    private var heldBond: Bond?
 
     /// `now` gives milliseconds since the epoch (the bond's pairing time); `smpTimeout` is the
-    /// specification's 30 s unless a test shortens it.
+    /// specification's 30 s unless a test shortens it; `bondKept` hears of every bond stored
+    /// (for the journal), with whether it replaced a bond the device had lost.
     public init(
         channel: some SecurityChannel, bonds: BondStore, policy: PairingPolicy = .standard,
-        smpTimeout: Duration = .seconds(30), now: (@Sendable () -> Int64)? = nil
+        smpTimeout: Duration = .seconds(30), now: (@Sendable () -> Int64)? = nil,
+        bondKept: (@Sendable (_ bond: Bond, _ replacedLostBond: Bool) async -> Void)? = nil
     ) {
         self.channel = channel
+        self.bondKept = bondKept
         self.bonds = bonds
         self.policy = policy
         self.smpTimeout = smpTimeout
@@ -131,6 +138,7 @@ public actor LinkSecurity {
             startedAtMilliseconds: now())
         fresh.requestSecureConnections = requestSecureConnections
         machine = fresh
+        heldBond = bond
         result = nil
         armTimer()
         await feed(event)
@@ -168,6 +176,7 @@ public actor LinkSecurity {
                     finish(.failure(PairingError(.storage(error.description), "paired with \(bond.address), but the bond was not kept: \(error)")))
                     return
                 }
+                await bondKept?(bond, heldBond != nil)
             }
             finish(.success(outcome))
         case .failed(let error):

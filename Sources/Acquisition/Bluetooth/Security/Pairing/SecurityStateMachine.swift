@@ -359,7 +359,8 @@ struct SecurityStateMachine {
     private func keyMissing() -> PairingError {
         PairingError(
             .keyMissing,
-            "\(peer) no longer has the bond this gateway holds (reset or re-paired elsewhere): pair again with fhir-edge ble pair \(peer)")
+            "\(peer) no longer has the bond this gateway holds (reset or re-paired elsewhere): pair again with fhir-edge ble pair \(peer) "
+                + "(fhir-edge ble pair \(peer) --forget drops the stale bond), or set repairWhenKeyMissing: true for the device")
     }
 
     private func encryptionFailed(_ status: UInt8) -> PairingError {
