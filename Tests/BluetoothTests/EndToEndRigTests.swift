@@ -19,11 +19,7 @@ final class EndToEndRigTests: XCTestCase {
 
     func testRigReadingsReachTheFHIRServerAndTheGatewayRecoversFromALostController() throws {
         guard BLERig.directory != nil else { return print("SKIP: ../shared/ble-rig not found") }
-        let venv = BLERig.python.deletingLastPathComponent().deletingLastPathComponent()
-        let sekmet = venv.appendingPathComponent("bin/sekmet")
-        guard FileManager.default.isExecutableFile(atPath: sekmet.path) else {
-            return print("SKIP: \(sekmet.path) missing (run scripts/setup.sh)")
-        }
+        guard let venv = TestVenv.directory() else { return }
         let profiles = Conformance.packageRoot.appendingPathComponent("device-profiles")
         for profile in ["ble-heart-rate", "ble-blood-pressure", "ble-thermometer", "ble-weight-scale", "ble-pulse-oximeter", "ble-bthome"] {
             guard FileManager.default.fileExists(atPath: profiles.appendingPathComponent(profile).path) else {
@@ -33,12 +29,13 @@ final class EndToEndRigTests: XCTestCase {
         let directory = try temporaryDirectory("ble-end-to-end")
         defer { try? FileManager.default.removeItem(at: directory) }
 
-        let rigPort = try Self.freePort()
+        let rigPort = try freeLoopbackPort()
         // The cuff wants an encrypted link: the daemon pairs when it refuses the subscription.
         let rigArguments = ["--port", String(rigPort), "--notify-interval-ms", "500", "--require-pairing", "bp"]
         guard var rig = try BLERig.start(rigArguments) else { return }
         defer { rig.stop() }
-        let server = try SekmetServer(executable: sekmet, home: directory.appendingPathComponent("sekmet"), port: Self.freePort())
+        let server = try FHIRServer(venv: venv, home: directory.appendingPathComponent("sekmet"))
+        try server.start()
         defer { server.stop() }
 
         let config = directory.appendingPathComponent("gateway.yaml")
@@ -85,7 +82,7 @@ final class EndToEndRigTests: XCTestCase {
 
         // Through the templates and the uploader to the server, found by Vital Signs codes.
         for (name, code) in Self.codes {
-            let found = try server.waitForCount("Observation?code=http://loinc.org|\(code)", atLeast: 1, timeout: 30)
+            let found = server.waitForCount("Observation?code=http://loinc.org|\(code)", atLeast: 1, timeout: 30)
             XCTAssertGreaterThanOrEqual(found, 1, "\(name) (\(code)) not on the server; daemon log:\n\(daemon.log.suffix(3000))")
         }
         let pressure = try XCTUnwrap(server.search("Observation?code=http://loinc.org|85354-9").first)
@@ -93,7 +90,7 @@ final class EndToEndRigTests: XCTestCase {
         XCTAssertEqual(effective?.hasPrefix("2024-01-15T08:30:00"), true, "the cuff's own time: \(pressure)")
         let category = pressure["category"]?.arrayValue?.first?["coding"]?.arrayValue?.first?["code"]?.stringValue
         XCTAssertEqual(category, "vital-signs")
-        XCTAssertGreaterThanOrEqual(try server.waitForCount("Observation?subject=Patient/\(try server.patientID("p-room"))", atLeast: 1, timeout: 30), 1,
+        XCTAssertGreaterThanOrEqual(server.waitForCount("Observation?subject=Patient/\(try server.patientID("p-room"))", atLeast: 1, timeout: 30), 1,
                                     "the BTHome advert reached the server")
 
         // The controller goes away (the rig stops): every device goes down, the gateway keeps
@@ -136,106 +133,13 @@ final class EndToEndRigTests: XCTestCase {
         XCTFail("timed out waiting for \(what); acquisition: \(devices)\ndaemon log:\n\(daemon.log.suffix(3000))", file: file, line: line)
         throw CancellationError()
     }
-
-    static func freePort() throws -> Int {
-        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
-        guard fd >= 0 else { throw CancellationError() }
-        defer { close(fd) }
-        var address = sockaddr_in()
-        address.sin_family = sa_family_t(AF_INET)
-        address.sin_addr.s_addr = inet_addr("127.0.0.1")
-        var length = socklen_t(MemoryLayout<sockaddr_in>.size)
-        let bound = withUnsafeMutablePointer(to: &address) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { pointer -> Int32 in
-                guard bind(fd, pointer, length) == 0 else { return -1 }
-                return getsockname(fd, pointer, &length)
-            }
-        }
-        guard bound == 0 else { throw CancellationError() }
-        return Int(UInt16(bigEndian: address.sin_port))
-    }
 }
 
-/// sekmet-fhir on a loopback port, stopped by PID.
-final class SekmetServer: @unchecked Sendable {
-    let port: Int
-    let home: URL
-    private let process: Process
-
-    var baseURL: String { "http://127.0.0.1:\(port)/fhir" }
-
-    init(executable: URL, home: URL, port: Int) throws {
-        self.port = port
-        self.home = home
-        try FileManager.default.createDirectory(at: home, withIntermediateDirectories: true)
-        try """
-            base_url: http://127.0.0.1:\(port)/fhir
-            host: 127.0.0.1
-            port: \(port)
-            data_dir: \(home.path)/data
-            log_inbound: false
-            simulator: {enabled: false}
-            validation: {inbound: strict}
-
-            """.write(to: home.appendingPathComponent("settings.yaml"), atomically: true, encoding: .utf8)
-        let log = home.appendingPathComponent("server.log")
-        _ = FileManager.default.createFile(atPath: log.path, contents: nil)
-        let handle = try FileHandle(forWritingTo: log)
-        process = Process()
-        process.executableURL = executable
-        process.arguments = ["serve", "-c", home.appendingPathComponent("settings.yaml").path]
-        process.currentDirectoryURL = home
-        process.standardOutput = handle
-        process.standardError = handle
-        process.standardInput = FileHandle.nullDevice
-        try process.runWithStopSignalsUnblocked()
-        try? handle.close()
-        let deadline = Date().addingTimeInterval(60)
-        while Date() < deadline {
-            if let reply = LoopbackHTTP.request(port: port, method: "GET", path: "/fhir/metadata", timeoutSeconds: 2), reply.status == 200 { return }
-            if !process.isRunning { break }
-            usleep(100_000)
-        }
-        stop()
-        throw CancellationError()
-    }
-
-    deinit { stop() }
-
-    func stop() {
-        guard process.isRunning else { return }
-        kill(process.processIdentifier, SIGTERM)
-        let deadline = Date().addingTimeInterval(5)
-        while process.isRunning, Date() < deadline { usleep(10_000) }
-        if process.isRunning { kill(process.processIdentifier, SIGKILL) }
-        process.waitUntilExit()
-    }
-
-    /// The resources of a search's first page.
+extension FHIRServer {
+    /// The resources of a search's first page, in the project's JSON model.
     func search(_ query: String) throws -> [JSONObject] {
-        guard let reply = LoopbackHTTP.request(
-            port: port, method: "GET", path: "/fhir/" + query, headers: ["Accept": "application/fhir+json"], timeoutSeconds: 30),
-            reply.status == 200, let bundle = try JSONValue(parsing: reply.body).objectValue
-        else { return [] }
+        guard let reply = get(query), reply.status == 200, let bundle = try JSONValue(parsing: reply.body).objectValue else { return [] }
         return (bundle["entry"]?.arrayValue ?? []).compactMap { $0["resource"]?.objectValue }
-    }
-
-    /// `total` of a `_summary=count` search, polled until it reaches `atLeast` (or `timeout` s pass).
-    func waitForCount(_ query: String, atLeast: Int, timeout: TimeInterval) throws -> Int {
-        let deadline = Date().addingTimeInterval(timeout)
-        var total = 0
-        while Date() < deadline {
-            let separator = query.contains("?") ? "&" : "?"
-            if let reply = LoopbackHTTP.request(
-                port: port, method: "GET", path: "/fhir/" + query + separator + "_summary=count",
-                headers: ["Accept": "application/fhir+json"], timeoutSeconds: 30),
-               reply.status == 200, let value = try JSONValue(parsing: reply.body).objectValue?["total"]?.doubleValue {
-                total = Int(value)
-                if total >= atLeast { return total }
-            }
-            usleep(300_000)
-        }
-        return total
     }
 
     /// The server id of the Patient with identifier `value` (Create mode makes it).

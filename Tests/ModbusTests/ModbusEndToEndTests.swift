@@ -7,12 +7,13 @@ import XCTest
 /// found on sekmet-fhir by search.
 final class ModbusEndToEndTests: XCTestCase {
     func testRigUnitsReachTheUpstreamAsObservations() throws {
-        guard let venv = FHIRServerProcess.venv() else { return }
+        guard let venv = TestVenv.directory() else { return }
         guard let rig = try ModbusPeer.start(.rig, .tcp, extraArguments: ["--clock", "fixed", "--start-tick", "25"]) else { return }
         defer { rig.stop() }
         let work = try temporaryDirectory("modbus-e2e")
         defer { try? FileManager.default.removeItem(at: work) }
-        let server = try FHIRServerProcess(venv: venv, home: work.appendingPathComponent("sekmet"))
+        let server = try FHIRServer(venv: venv, home: work.appendingPathComponent("sekmet"))
+        try server.start()
         defer { server.stop() }
 
         // Only the Modbus profiles: the run depends on nothing else in device-profiles/.

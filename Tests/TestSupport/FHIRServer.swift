@@ -1,0 +1,253 @@
+public import Foundation
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// The Python venv with sekmet-fhir and the test peers' packages (`$FHIR_EDGE_VENV`, else the
+/// checkout's `.venv`, made by `scripts/setup.sh` when missing).
+public enum TestVenv {
+    private static let lock = NSLock()
+    nonisolated(unsafe) private static var checked: URL??
+
+    /// The venv folder, or nil after printing a SKIP line when it cannot be created.
+    public static func directory() -> URL? {
+        lock.withLock {
+            if let checked { return checked }
+            let found = locate()
+            checked = .some(found)
+            if found == nil {
+                print("SKIP: the Python test venv with sekmet-fhir could not be created (run scripts/setup.sh); upstream end-to-end tests need it")
+            }
+            return found
+        }
+    }
+
+    private static func locate() -> URL? {
+        let root = Conformance.packageRoot
+        var venv = root.appendingPathComponent(".venv")
+        if let path = ProcessInfo.processInfo.environment["FHIR_EDGE_VENV"], !path.isEmpty { venv = URL(fileURLWithPath: path) }
+        let sekmet = venv.appendingPathComponent("bin/sekmet").path
+        if FileManager.default.isExecutableFile(atPath: sekmet) { return venv }
+        let setup = Process()
+        setup.executableURL = URL(fileURLWithPath: "/bin/bash")
+        setup.arguments = [root.appendingPathComponent("scripts/setup.sh").path]
+        setup.standardOutput = FileHandle.nullDevice
+        try? setup.run()
+        setup.waitUntilExit()
+        return FileManager.default.isExecutableFile(atPath: sekmet) ? venv : nil
+    }
+}
+
+/// A child process stopped by its PID: SIGTERM with a bounded wait, then SIGKILL; `deinit`
+/// kills one still running so no test leaks a server.
+public final class ChildProcess: @unchecked Sendable {
+    public let name: String
+    private var process: Process?
+    public let log: URL
+
+    public init(name: String, executable: URL, arguments: [String], directory: URL, log: URL) throws {
+        self.name = name
+        self.log = log
+        if !FileManager.default.fileExists(atPath: log.path) { _ = FileManager.default.createFile(atPath: log.path, contents: nil) }
+        let handle = try FileHandle(forWritingTo: log)
+        handle.seekToEndOfFile()
+        let process = Process()
+        process.executableURL = executable
+        process.arguments = arguments
+        process.currentDirectoryURL = directory
+        process.standardOutput = handle
+        process.standardError = handle
+        process.standardInput = FileHandle.nullDevice
+        try process.runWithStopSignalsUnblocked()
+        try? handle.close()
+        self.process = process
+    }
+
+    deinit { stop(grace: 0) }
+
+    public var pid: Int32 { process?.processIdentifier ?? 0 }
+    public var isRunning: Bool { process?.isRunning ?? false }
+
+    /// Waits for a short-lived child to finish by itself (killing it after `timeout`); its exit status.
+    @discardableResult
+    public func finish(timeout: TimeInterval = 60) -> Int32 {
+        guard let process else { return -1 }
+        let deadline = Date().addingTimeInterval(timeout)
+        while process.isRunning, Date() < deadline { usleep(10_000) }
+        if process.isRunning { kill(process.processIdentifier, SIGKILL) }
+        process.waitUntilExit()
+        self.process = nil
+        return process.terminationStatus
+    }
+
+    public func stop(grace: TimeInterval = 5) {
+        guard let process else { return }
+        if process.isRunning {
+            kill(process.processIdentifier, SIGTERM)
+            let deadline = Date().addingTimeInterval(grace)
+            while process.isRunning, Date() < deadline { usleep(10_000) }
+            if process.isRunning { kill(process.processIdentifier, SIGKILL) }
+        }
+        process.waitUntilExit()
+        self.process = nil
+    }
+
+    public var logText: String { (try? String(contentsOf: log, encoding: .utf8)) ?? "" }
+}
+
+public struct HarnessFailure: Error, CustomStringConvertible {
+    public var description: String
+    public init(description: String) { self.description = description }
+}
+
+/// A free loopback TCP port (bound and released; the child binds it right after).
+public func freeLoopbackPort() throws -> Int {
+    let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+    guard fd >= 0 else { throw HarnessFailure(description: "socket() failed") }
+    defer { close(fd) }
+    var address = sockaddr_in()
+    address.sin_family = sa_family_t(AF_INET)
+    address.sin_port = 0
+    address.sin_addr.s_addr = inet_addr("127.0.0.1")
+    var length = socklen_t(MemoryLayout<sockaddr_in>.size)
+    let bound = withUnsafeMutablePointer(to: &address) {
+        $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { pointer -> Int32 in
+            guard bind(fd, pointer, length) == 0 else { return -1 }
+            return getsockname(fd, pointer, &length)
+        }
+    }
+    guard bound == 0 else { throw HarnessFailure(description: "cannot bind a loopback port") }
+    return Int(UInt16(bigEndian: address.sin_port))
+}
+
+/// sekmet-fhir on a loopback port with its own data folder; restartable on the same port and
+/// data (for outage tests). `extraSettings` are settings.yaml lines (e.g. `server_auth: ...`).
+public final class FHIRServer: @unchecked Sendable {
+    public let venv: URL
+    public let home: URL
+    public let port: Int
+    /// The self-signed certificate (PEM) when the server speaks https.
+    public let certificate: URL?
+    private var child: ChildProcess?
+
+    public var scheme: String { certificate == nil ? "http" : "https" }
+    public var baseURL: String { "\(scheme)://127.0.0.1:\(port)/fhir" }
+    public var rootURL: String { "\(scheme)://127.0.0.1:\(port)" }
+
+    public init(venv: URL, home: URL, extraSettings: String = "", https: Bool = false) throws {
+        self.venv = venv
+        self.home = home
+        self.port = try freeLoopbackPort()
+        try FileManager.default.createDirectory(at: home, withIntermediateDirectories: true)
+        var tlsSettings = ""
+        if https {
+            let prefix = home.appendingPathComponent("tls").path
+            let keys = try ChildProcess(
+                name: "tls-cert", executable: venv.appendingPathComponent("bin/sekmet"), arguments: ["keys", "tls-cert", "--out", prefix],
+                directory: home, log: home.appendingPathComponent("tls-cert.log"))
+            guard keys.finish() == 0 else { throw HarnessFailure(description: "sekmet keys tls-cert failed: \(keys.logText)") }
+            certificate = URL(fileURLWithPath: prefix + ".crt")
+            tlsSettings = "tls_certfile: \(prefix).crt\ntls_keyfile: \(prefix).key"
+        } else {
+            certificate = nil
+        }
+        let settings = """
+            base_url: \(https ? "https" : "http")://127.0.0.1:\(port)/fhir
+            host: 127.0.0.1
+            port: \(port)
+            data_dir: \(home.path)/data
+            log_inbound: false
+            simulator: {enabled: false}
+            validation: {inbound: strict}
+            \(tlsSettings)
+            \(extraSettings)
+
+            """
+        try settings.write(to: home.appendingPathComponent("settings.yaml"), atomically: true, encoding: .utf8)
+    }
+
+    deinit { stop() }
+
+    /// Starts and waits (at most 60 s) until `/metadata` answers.
+    public func start() throws {
+        child = try ChildProcess(
+            name: "sekmet", executable: venv.appendingPathComponent("bin/sekmet"),
+            arguments: ["serve", "-c", home.appendingPathComponent("settings.yaml").path], directory: home,
+            log: home.appendingPathComponent("server.log"))
+        let deadline = Date().addingTimeInterval(60)
+        while Date() < deadline {
+            if certificate != nil {
+                if curlSucceeds(["-sf", "-o", "/dev/null", "--cacert", certificate?.path ?? "", baseURL + "/metadata"]) { return }
+            } else if let reply = LoopbackHTTP.request(port: port, method: "GET", path: "/fhir/metadata", timeoutSeconds: 2), reply.status == 200 {
+                return
+            }
+            if child?.isRunning != true { break }
+            usleep(100_000)
+        }
+        let log = child?.logText ?? ""
+        stop()
+        throw HarnessFailure(description: "sekmet did not become ready on port \(port):\n\(log.suffix(2000))")
+    }
+
+    public func stop() {
+        child?.stop()
+        child = nil
+    }
+
+    private func curlSucceeds(_ arguments: [String]) -> Bool {
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: "/usr/bin/curl")
+        process.arguments = arguments
+        process.standardOutput = FileHandle.nullDevice
+        process.standardError = FileHandle.nullDevice
+        guard (try? process.run()) != nil else { return false }
+        process.waitUntilExit()
+        return process.terminationStatus == 0
+    }
+
+    public var pid: Int32 { child?.pid ?? 0 }
+
+    /// A GET on the server directly (not through any proxy), with an optional bearer token.
+    public func get(_ path: String, token: String? = nil) -> LoopbackHTTP.Reply? {
+        var headers = ["Accept": "application/fhir+json"]
+        if let token { headers["Authorization"] = "Bearer \(token)" }
+        return LoopbackHTTP.request(port: port, method: "GET", path: "/fhir/" + path, headers: headers, timeoutSeconds: 30)
+    }
+
+    /// `total` of a `_summary=count` search.
+    public func count(_ query: String, token: String? = nil) throws -> Int {
+        let separator = query.contains("?") ? "&" : "?"
+        guard let reply = get(query + separator + "_summary=count", token: token), reply.status == 200,
+            let object = try JSONSerialization.jsonObject(with: reply.body) as? [String: Any], let total = object["total"] as? Int
+        else { throw HarnessFailure(description: "count \(query) failed") }
+        return total
+    }
+    /// A search on the server, as the JSON Bundle.
+    public func search(_ query: String, token: String? = nil) throws -> [String: Any] {
+        guard let reply = get(query, token: token), reply.status == 200,
+            let object = try JSONSerialization.jsonObject(with: reply.body) as? [String: Any]
+        else { throw HarnessFailure(description: "search \(query) failed") }
+        return object
+    }
+
+    /// The resources of a search's first page.
+    public func resources(_ query: String, token: String? = nil) throws -> [[String: Any]] {
+        let bundle = try search(query, token: token)
+        return (bundle["entry"] as? [[String: Any]] ?? []).compactMap { $0["resource"] as? [String: Any] }
+    }
+
+    /// `count(query)`, polled until it reaches `atLeast` or `timeout` seconds pass; the last total.
+    public func waitForCount(_ query: String, atLeast: Int, timeout: TimeInterval, token: String? = nil) -> Int {
+        let deadline = Date().addingTimeInterval(timeout)
+        var total = 0
+        while Date() < deadline {
+            if let found = try? count(query, token: token) {
+                total = found
+                if total >= atLeast { return total }
+            }
+            usleep(300_000)
+        }
+        return total
+    }
+}
