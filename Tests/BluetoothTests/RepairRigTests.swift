@@ -113,3 +113,45 @@ final class RepairRigTests: XCTestCase {
         return result
     }
 }
+
+/// A device that answers re-encryption with a lost key by dropping the link (MIC failure):
+/// there is no link left to pair on, so with `repairWhenKeyMissing` the stale bond is dropped
+/// and the next link pairs; without it the bond stays and the error says what to do.
+final class LostBondMICFailureTests: XCTestCase {
+    struct DroppingChannel: SecurityChannel {
+        let link = LinkInfo(handle: 0x40, role: .central, peer: PairingStateMachineTests.cuff, local: PairingStateMachineTests.gateway)
+        let securityEvents: AsyncStream<SecurityEvent>
+        let continuation: AsyncStream<SecurityEvent>.Continuation
+
+        init() { (securityEvents, continuation) = AsyncStream.makeStream() }
+
+        func sendSecurityPDU(_ pdu: [UInt8]) async throws {}
+
+        func startEncryption(longTermKey: [UInt8], encryptedDiversifier: UInt16, randomNumber: UInt64) async throws {
+            continuation.yield(.disconnected(reason: 0x3D))
+            continuation.finish()
+        }
+    }
+
+    func testTheStaleBondIsDroppedOnlyWhenRepairingIsAllowed() async throws {
+        for repair in [false, true] {
+            let directory = FileManager.default.temporaryDirectory.appendingPathComponent("mic-\(UUID().uuidString)").path
+            defer { try? FileManager.default.removeItem(atPath: directory) }
+            let bonds = BondStore(dataDirectory: directory)
+            let key = try XCTUnwrap(SecretKey(octets: Array(repeating: 0x5A, count: 16)))
+            try await bonds.save(Bond(address: PairingStateMachineTests.cuff, longTermKey: key, pairedAtMilliseconds: 0))
+            let channel = DroppingChannel()
+            let security = LinkSecurity(channel: channel, bonds: bonds, policy: PairingPolicy(repairWhenKeyMissing: repair))
+            let events = Task { await security.run() }
+            do {
+                _ = try await security.secure()
+                XCTFail("secured a link that dropped")
+            } catch {
+                XCTAssertEqual(error.kind, .keyMissing, error.message)
+            }
+            await events.value
+            let kept = try await bonds.bond(for: PairingStateMachineTests.cuff)
+            XCTAssertEqual(kept == nil, repair, "repair \(repair): bond \(String(describing: kept))")
+        }
+    }
+}

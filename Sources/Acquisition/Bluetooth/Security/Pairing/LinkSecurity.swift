@@ -181,6 +181,11 @@ public actor LinkSecurity {
             finish(.success(outcome))
         case .failed(let error):
             stopTimer()
+            if error.kind == .keyMissing, policy.repairWhenKeyMissing, let stale = heldBond {
+                // The link dropped (MIC failure) before pairing could start on it: without the
+                // stale bond, the next link pairs instead of failing the same way forever.
+                _ = try? await bonds.remove(stale.address)
+            }
             finish(.failure(error))
         }
     }
