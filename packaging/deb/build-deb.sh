@@ -27,7 +27,7 @@ Package: fhir-edge
 Version: $version
 Architecture: $arch
 Maintainer: fhir-edge maintainers <maintainers@fhir-edge.invalid>
-Depends: libsqlite3-0, libcurl4, libmodbus5, libbluetooth3
+Depends: libsqlite3-0, libcurl4, libmodbus5
 Section: net
 Priority: optional
 Description: Edge gateway from medical devices to FHIR R4
