@@ -10,7 +10,8 @@
 # Observation (counted at the transport) and the ratios to the baseline, the share of the time
 # spent waiting in HTTP exchanges, and the CPU time of the gateway side (getrusage) and of the
 # server process (/proc/PID/stat) during each drain, and says which side is the limit. Every run
-# checks that the server holds exactly the Observations sent (_summary=count).
+# checks that the server holds exactly the Observations sent (_summary=count). Finally it times the
+# store's outbox lease alone with COMPARE and with COUNT Observations pending (no server).
 #
 # Usage: scripts/bench-upload.sh [--count N] [--compare N]   (BENCH_SCRATCH_PATH picks the build folder)
 set -euo pipefail
@@ -53,6 +54,10 @@ best=$(python3 -c 'import json, sys; print(max((json.loads(l) for l in sys.argv[
 echo "bench-upload: backlog of $count Observations, $best" >&2
 backlog=$(drain "$best" "$count")
 echo "$backlog" >&2
+# The store alone: one lease of 100 with each backlog pending (no server).
+echo "bench-upload: outbox lease with $compare and $count Observations pending" >&2
+lease=$("$bench" --lease-cost "$compare,$count" --store "$work/lease" --profile "$PWD/device-profiles/demo-vitals")
+echo "$lease" >&2
 
 echo "load average at the end: $(cut -d' ' -f1-3 /proc/loadavg) on $(nproc) cores (other processes compete for the CPUs)"
 python3 - "$backlog" "${results[@]}" <<'PY'
@@ -85,4 +90,10 @@ for r in runs + [backlog]:
     gateway = side(1 - server_share, r["seconds"] - r["exchangeSeconds"], r["gatewayCPUSeconds"], r.get("gatewayRunQueueSeconds"))
     limit = "the server" if server_share >= 0.5 else "the gateway"
     print(f'{r["mode"]:<12} {r["observations"]:>7}: {limit} is the limit. server {server}; gateway {gateway}')
+PY
+python3 - "$lease" <<'PY'
+import json, sys
+cost = json.loads(sys.argv[1])
+runs = ", ".join(f'{r["leaseMedianMs"]} ms with {r["pending"]} pending (worst {r["leaseMaxMs"]} ms)' for r in cost["leaseCost"])
+print(f'outbox lease of {cost["leaseCost"][0]["batchSize"]}, median of {cost["leaseCost"][0]["leases"]}: {runs}; ratio {cost.get("leaseRatio", "?")}')
 PY

@@ -163,7 +163,7 @@ final class UpstreamCheckEndToEndTests: XCTestCase {
 
         let unfit = try CommandRunner.run(["upstream", "check", "--url", url, "--bundle-type", "batch", "--idempotency", "put"])
         XCTAssertEqual(unfit.status, 1, unfit.stdoutText)
-        XCTAssertTrue(unfit.stdoutText.contains("set bundleType: transaction"), unfit.stdoutText)
+        XCTAssertTrue(unfit.stdoutText.contains("set bundle: transaction"), unfit.stdoutText)
         XCTAssertTrue(unfit.stdoutText.contains("set idempotency: conditional-create"), unfit.stdoutText)
 
         let fit = try CommandRunner.run(["upstream", "check", "--url", url, "--bundle-type", "transaction", "--idempotency", "conditional-create"])

@@ -56,7 +56,7 @@ extension ConfigurationDecoder {
         var upload = UploadSettings()
         if let node = section["bundle"], let text = reader.string(node, at: "upstream.bundle") {
             if let type = UploadSettings.BundleType(rawValue: text) { upload.bundleType = type } else {
-                reader.problem("upstream.bundle", node, "expected batch or transaction")
+                reader.problem("upstream.bundle", node, "expected batch, transaction or single")
             }
         }
         if let node = section["idempotency"], let text = reader.string(node, at: "upstream.idempotency") {

@@ -494,9 +494,9 @@ struct UpstreamCheck {
         case (.batch, _, true), (.transaction, true, _):
             note("bundles", .ok, "\(bundleType.rawValue) Bundles supported")
         case (.batch, true, false):
-            note("bundles", .failed, "the server takes transaction but not batch Bundles; set bundleType: transaction")
+            note("bundles", .failed, "the server takes transaction but not batch Bundles; set bundle: transaction")
         case (.transaction, false, true):
-            note("bundles", .failed, "the server takes batch but not transaction Bundles; set bundleType: batch")
+            note("bundles", .failed, "the server takes batch but not transaction Bundles; set bundle: batch")
         default:
             note("bundles", .failed, "the server declares neither transaction nor batch; the uploader sends Bundles")
         }
