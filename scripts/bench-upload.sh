@@ -94,6 +94,6 @@ PY
 python3 - "$lease" <<'PY'
 import json, sys
 cost = json.loads(sys.argv[1])
-runs = ", ".join(f'{r["leaseMedianMs"]} ms with {r["pending"]} pending (worst {r["leaseMaxMs"]} ms)' for r in cost["leaseCost"])
-print(f'outbox lease of {cost["leaseCost"][0]["batchSize"]}, median of {cost["leaseCost"][0]["leases"]}: {runs}; ratio {cost.get("leaseRatio", "?")}')
+runs = ", ".join(f'{r["leaseMedianMs"]} ms with {r["pending"]} pending ({r["leases"]} leases, worst {r["leaseMaxMs"]} ms)' for r in cost["leaseCost"])
+print(f'outbox lease of {cost["leaseCost"][0]["batchSize"]}, median: {runs}; ratio {cost.get("leaseRatio", "?")}')
 PY

@@ -11,7 +11,7 @@ struct LeaseCost {
     let directory: String
     let backlog: Backlog
     let batchSize: Int
-    /// Leases timed per backlog; the median is reported.
+    /// Leases timed per backlog (fewer when the backlog holds fewer full batches); the median is reported.
     let leases: Int
 
     /// One figure per backlog size: median and worst milliseconds per lease and per settle.
@@ -24,9 +24,12 @@ struct LeaseCost {
             defer { try? store.close() }
             _ = try await backlog.fill(store, observations: observations)
             let pending = try await store.statistics().outboxPending
+            // Only full batches: a small backlog is timed over fewer leases.
+            let rounds = min(leases, Int(pending) / batchSize)
+            guard rounds > 0 else { throw BenchmarkFailure("a backlog of \(pending) is smaller than one lease of \(batchSize)") }
             var leaseMilliseconds: [Double] = []
             var settleMilliseconds: [Double] = []
-            for _ in 0..<leases {
+            for _ in 0..<rounds {
                 let start = ContinuousClock.now
                 let lease = try await store.leaseOutbox(limit: batchSize, for: .seconds(60))
                 leaseMilliseconds.append(milliseconds(since: start))
@@ -39,7 +42,7 @@ struct LeaseCost {
             }
             figures.append([
                 "observations": .int(Int64(observations)), "pending": .int(pending), "batchSize": .int(Int64(batchSize)),
-                "leases": .int(Int64(leases)),
+                "leases": .int(Int64(rounds)),
                 "leaseMedianMs": rounded(median(leaseMilliseconds)), "leaseMaxMs": rounded(leaseMilliseconds.max() ?? 0),
                 "settleMedianMs": rounded(median(settleMilliseconds)),
             ])
