@@ -130,6 +130,21 @@ final class OutboxTests: XCTestCase {
         XCTAssertTrue(blocked.items.isEmpty, "x is in flight again")
     }
 
+    func testRowsInBackoffAreSkippedAndLeasedOldestFirstOnceDue() async throws {
+        let fixture = try StoreFixture()
+        let store = try await storeWithResources(fixture, identities: ["a", "b", "c", "d", "e"])
+        let first = try await store.leaseOutbox(limit: 2, for: .seconds(30))
+        XCTAssertEqual(first.items.map(\.resource.identityKey), ["a", "b"])
+        let retryAt = fixture.clock.now.adding(milliseconds: 60_000)
+        try await store.settle(lease: first.id, first.items.map { OutboxSettlement($0.id, .keep(retryAt: retryAt)) })
+        let second = try await store.leaseOutbox(limit: 2, for: .seconds(120))
+        XCTAssertEqual(second.items.map(\.resource.identityKey), ["c", "d"], "the rows in backoff are passed over")
+        fixture.clock.advance(milliseconds: 60_000)
+        let third = try await store.leaseOutbox(limit: 10, for: .seconds(30))
+        XCTAssertEqual(third.items.map(\.resource.identityKey), ["a", "b", "e"], "c and d are still in flight")
+        XCTAssertEqual(third.items.map(\.attempts), [2, 2, 1])
+    }
+
     func testTheLeaseWalksAnIndexInsteadOfSortingTheBacklog() async throws {
         let fixture = try StoreFixture()
         let store = try await storeWithResources(fixture, identities: ["a"])
