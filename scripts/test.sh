@@ -8,7 +8,10 @@ export FHIR_EDGE_VENV="$PWD/.venv"
 swift build --build-tests
 log=.build/test-output.txt
 status=0
-swift test --skip-build 2>&1 | tee "$log" || status=$?
+# Line-buffered, so a stuck test is named by the last "started" line; the timeout turns a hang
+# into a failure well inside CI's budget instead of a silent stall.
+timeout --signal=TERM --kill-after=30 "${FHIR_EDGE_TEST_TIMEOUT:-1800}" \
+    stdbuf -oL -eL swift test --skip-build 2>&1 | tee "$log" || status=$?
 # One closing line for the whole run: XCTest's overall summary, restated plainly (Swift Testing's own
 # summary follows XCTest's and counts only Swift Testing tests).
 summary=$(grep -E "^\s+Executed [0-9]+ tests?, with" "$log" | tail -1 || true)
