@@ -33,12 +33,20 @@ final class ManualClock: Clock, Sendable {
         }
         try await withTaskCancellationHandler {
             try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<Void, any Error>) in
-                let resumeNow: Bool = state.withLock { state in
-                    if deadline <= state.now { return true }
+                // Checked under the lock: a cancellation handler that ran before this found no
+                // sleeper to resume, so a cancelled task must not register (it would sleep forever).
+                enum Outcome { case due, cancelled, sleeping }
+                let outcome: Outcome = state.withLock { state in
+                    if Task.isCancelled { return .cancelled }
+                    if deadline <= state.now { return .due }
                     state.sleepers.append(Sleeper(id: id, deadline: deadline, continuation: continuation))
-                    return false
+                    return .sleeping
                 }
-                if resumeNow { continuation.resume() }
+                switch outcome {
+                case .due: continuation.resume()
+                case .cancelled: continuation.resume(throwing: CancellationError())
+                case .sleeping: break
+                }
             }
         } onCancel: {
             let sleeper: Sleeper? = state.withLock { state in

@@ -62,6 +62,9 @@ package actor AdvertSightings {
         await withCheckedContinuation { continuation in
             if let seen = latest[value], seen.connectable {
                 continuation.resume(returning: seen.address)
+            } else if Task.isCancelled {
+                // The cancellation handler's giveUp may already have run: registering now would never be resumed.
+                continuation.resume(returning: nil)
             } else {
                 waiters[value, default: [:]][id] = continuation
             }
