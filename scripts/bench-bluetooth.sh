@@ -5,19 +5,16 @@
 #   20x1Hz   the issue's load: 20 connected devices notifying at 1 Hz: CPU and RSS;
 #   20xmax   the rig notifying as fast as it can (--notify-interval-ms 1): notifications/s the stack
 #            sustains, and CPU per notification. The rig (Python) saturates first: its CPU is shown.
-# Usage: scripts/bench-bluetooth.sh [SECONDS]   (SCRATCH_PATH=.build-x to build elsewhere)
+# Usage: scripts/bench-bluetooth.sh [SECONDS]   (BENCH_SCRATCH_PATH picks the build folder)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 seconds=${1:-20}
-scratch=${SCRATCH_PATH:-.build}
+source scripts/bench-common.sh
 rig_dir=${FHIR_EDGE_BLE_RIG:-../shared/ble-rig}
 python=${FHIR_EDGE_VENV:-.venv}/bin/python
 [[ -f "$rig_dir/ble_rig.py" ]] || { echo "bench-bluetooth: $rig_dir/ble_rig.py not found" >&2; exit 1; }
 [[ -x "$python" ]] || scripts/setup.sh
-if ! output=$(swift build -c release --scratch-path "$scratch" --product BluetoothBenchmark 2>&1); then
-    echo "$output" | grep -E "error" >&2 || echo "$output" | tail -20 >&2
-    exit 1
-fi
+build_release BluetoothBenchmark
 bench="$scratch/release/BluetoothBenchmark"
 work=.tmp/bench-bluetooth
 mkdir -p "$work"

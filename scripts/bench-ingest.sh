@@ -7,18 +7,13 @@
 # all with WAL and synchronous = FULL, one transaction per batch of 100. Prints messages/s, the
 # ratios to the baseline, and the daemon's VmRSS idle (after start) and loaded (after the run).
 # Goals: 20 000 msg/s over HTTP on 2 cores; store >= 0.5 x sqlite; idle RSS < 30 MB.
-# Usage: scripts/bench-ingest.sh [MESSAGES] [CLIENTS]   (SCRATCH_PATH=.build-x to build elsewhere)
+# Usage: scripts/bench-ingest.sh [MESSAGES] [CLIENTS]   (BENCH_SCRATCH_PATH picks the build folder)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 count=${1:-100000}
 clients=${2:-4}
-scratch=${SCRATCH_PATH:-.build}
-for product in fhir-edge IngestBenchmark; do
-    if ! output=$(swift build -c release --scratch-path "$scratch" --product "$product" 2>&1); then
-        echo "$output" | grep -E "error" >&2 || echo "$output" | tail -20 >&2
-        exit 1
-    fi
-done
+source scripts/bench-common.sh
+build_release fhir-edge IngestBenchmark
 bin="$scratch/release"
 work=$(mktemp -d)
 pid=""

@@ -13,12 +13,9 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 count=${1:-100000}
-scratch=${BENCH_SCRATCH_PATH:-.build}
+source scripts/bench-common.sh
 scripts/setup.sh
-if ! output=$(swift build -c release --scratch-path "$scratch" --product MappingBenchmark 2>&1); then
-    echo "$output" | grep -E "error" >&2
-    exit 1
-fi
+build_release MappingBenchmark
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 fixtures=Benchmarks/fixtures

@@ -19,12 +19,9 @@ while [ $# -gt 0 ]; do
         *) echo "usage: scripts/bench-modbus.sh [--seconds N] [--devices N]" >&2; exit 2 ;;
     esac
 done
-scratch=${BENCH_SCRATCH_PATH:-.build}
+source scripts/bench-common.sh
 [ -x .venv/bin/python ] || scripts/setup.sh
-if ! output=$(swift build -c release --scratch-path "$scratch" --product ModbusBenchmark 2>&1); then
-    echo "$output" | grep -E "error" >&2 || echo "$output" | tail -20 >&2
-    exit 1
-fi
+build_release ModbusBenchmark
 work=$(mktemp -d "${TMPDIR:-/tmp}/fhir-edge-bench-modbus.XXXXXX")
 .venv/bin/python Tests/peers/modbus_peer.py --port 0 --ready-file "$work/ready" --max-seconds 900 > "$work/peer.log" 2>&1 &
 peer=$!

@@ -25,12 +25,9 @@ while [ $# -gt 0 ]; do
         *) echo "usage: scripts/bench-upload.sh [--count N] [--compare N]" >&2; exit 2 ;;
     esac
 done
-scratch=${BENCH_SCRATCH_PATH:-.build}
+source scripts/bench-common.sh
 [ -x .venv/bin/sekmet ] || scripts/setup.sh
-if ! output=$(swift build -c release --scratch-path "$scratch" --product UploadBenchmark 2>&1); then
-    echo "$output" | grep -E "error" >&2 || echo "$output" | tail -20 >&2
-    exit 1
-fi
+build_release UploadBenchmark
 bench="$PWD/$scratch/release/UploadBenchmark"
 echo "bench-upload: load average at start: $(cut -d' ' -f1-3 /proc/loadavg) on $(nproc) cores" >&2
 work=$(mktemp -d "${TMPDIR:-/tmp}/fhir-edge-bench-upload.XXXXXX")
