@@ -32,7 +32,7 @@ public final class ModbusPeer: @unchecked Sendable {
     public let kind: Kind
     public let transport: Transport
     public let directory: URL
-    private var process: Process?
+    private var child: ChildProcess?
     private let readyFile: URL
     private let log: URL
 
@@ -43,8 +43,8 @@ public final class ModbusPeer: @unchecked Sendable {
     public var baud: Int { Int(ready["baud"] ?? "") ?? 19200 }
     public var parity: String { ready["parity"] ?? "E" }
     public var controlPort: Int { Int(ready["control_port"] ?? "") ?? 0 }
-    public var pid: Int32 { process?.processIdentifier ?? 0 }
-    public var isRunning: Bool { process?.isRunning ?? false }
+    public var pid: Int32 { child?.pid ?? 0 }
+    public var isRunning: Bool { child?.isRunning ?? false }
 
     /// `fhir-edge modbus read` connection flags for this peer.
     public var commandLineEndpoint: [String] {
@@ -142,19 +142,8 @@ public final class ModbusPeer: @unchecked Sendable {
     deinit { stop(grace: 0) }
 
     private func launch(python: URL, arguments: [String], timeout: TimeInterval) throws {
-        _ = FileManager.default.createFile(atPath: log.path, contents: nil)
-        let handle = try FileHandle(forWritingTo: log)
-        let process = Process()
-        process.executableURL = python
-        // The peer must see SIGTERM to run its shutdown (and stop its socat).
-        process.arguments = arguments
-        process.currentDirectoryURL = directory
-        process.standardOutput = handle
-        process.standardError = handle
-        process.standardInput = FileHandle.nullDevice
-        try process.runWithStopSignalsUnblocked()
-        try? handle.close()
-        self.process = process
+        // The peer must see SIGTERM to run its shutdown (and stop its socat): ChildProcess starts it so.
+        child = try ChildProcess(name: "modbus-\(kind.rawValue)", executable: python, arguments: arguments, directory: directory, log: log)
         try waitForReady(restarts: 0, timeout: timeout)
     }
 
@@ -211,15 +200,8 @@ public final class ModbusPeer: @unchecked Sendable {
 
     /// SIGTERM, then SIGKILL after `grace` seconds; waits for the exit.
     public func stop(grace: TimeInterval = 5) {
-        guard let process else { return }
-        if process.isRunning {
-            kill(process.processIdentifier, SIGTERM)
-            let deadline = Date().addingTimeInterval(grace)
-            while process.isRunning, Date() < deadline { usleep(10_000) }
-            if process.isRunning { kill(process.processIdentifier, SIGKILL) }
-        }
-        process.waitUntilExit()
-        self.process = nil
+        child?.stop(grace: grace)
+        child = nil
     }
 
     /// One line out, one line back, on 127.0.0.1:`port`.
