@@ -65,6 +65,11 @@ public enum GatewayLauncher {
             "edge.config": "\(configuration.file)", "edge.store": "\(configuration.storePath)",
             "edge.profiles": "\(catalog.names.joined(separator: ","))", "edge.demo": "\(configuration.demo)",
         ])
+        for name in catalog.names {
+            for warning in catalog[name]?.warnings ?? [] {
+                logger.warning("Profile setting costs data", metadata: ["edge.profile": "\(name)", "edge.warning": "\(warning)"])
+            }
+        }
         try await gateway.run(onListening: { address in
             // Unbuffered, so that a script reading a pipe sees it at once.
             FileHandle.standardOutput.write(Data("listening on \(address)\n".utf8))

@@ -79,9 +79,11 @@ struct MapCommand: ParsableCommand {
 
             var results: [JSONValue] = []
             var measurementsPerMessage: [[Mapping.Measurement]] = []
-            for message in messages {
+            // The file's order is the receive order: of two messages with the same device time
+            // the later one wins, as in the daemon.
+            for (index, message) in messages.enumerated() {
                 do {
-                    let measurements = try device.normalize(message, ingestionTime: now)
+                    let measurements = try device.normalize(message, ingestionTime: now, receiveSequence: Int64(index))
                     measurementsPerMessage.append(measurements)
                     results.append(["outcome": "measurements", "measurements": .array(measurements.map(Self.printable))])
                 } catch let error as NormalizationError {
@@ -114,6 +116,7 @@ struct MapCommand: ParsableCommand {
     private static func printable(_ measurement: Mapping.Measurement) -> JSONValue {
         var measurement = measurement
         measurement.ingestionTime = nil
+        measurement.receiveSequence = nil
         return measurement.normalizedJSON
     }
 
