@@ -48,6 +48,14 @@ struct MapCommand: ParsableCommand {
     @Option(help: "How measurements form conversion batches: per-message or batch (all input messages together).")
     var grouping: Grouping = .batch
 
+    @Option(help: "Time precision of Single-window Observation ids: millisecond (one Observation per reading) or second (upstream's ids; readings within a second merge), as profile.yaml identity.observationIdPrecision.")
+    var observationIdPrecision: IdPrecision = .millisecond
+
+    enum IdPrecision: String, ExpressibleByArgument, CaseIterable {
+        case millisecond, second
+        var precision: ObservationIdPrecision { self == .second ? .second : .millisecond }
+    }
+
     @Argument(help: "One device message or a JSON array of messages (or NDJSON); '-' or omitted reads standard input.")
     var input: String?
 
@@ -69,7 +77,7 @@ struct MapCommand: ParsableCommand {
             if let fhirTemplate {
                 do {
                     let templates = try FHIRTemplateCollection(parsing: try readText(fhirTemplate), source: fhirTemplate)
-                    converter = ObservationConverter(templates: templates, identity: resourceIdentity)
+                    converter = ObservationConverter(templates: templates, identity: resourceIdentity, idPrecision: observationIdPrecision.precision)
                 } catch let error as TemplateLoadError {
                     throw UsageFailure("unusable FHIR template:\n\(error)")
                 }
