@@ -137,7 +137,8 @@ enum ConfigurationDecoder {
 
     static func decodeHTTP(_ node: Node, reader: inout YAMLNodeReader) -> GatewayConfiguration.HTTP {
         var http = GatewayConfiguration.HTTP()
-        guard let section = reader.mapping(node, at: "http", known: ["listen", "maxBodySize"]) else { return http }
+        let keys: Set<String> = ["listen", "maxBodySize", "idleTimeout", "bodyTimeout", "maxConnections", "maxInFlightBytes"]
+        guard let section = reader.mapping(node, at: "http", known: keys) else { return http }
         if let node = section["listen"], let text = reader.string(node, at: "http.listen") {
             if let address = ListenAddress(parsing: text) {
                 http.listen = address
@@ -151,6 +152,22 @@ enum ConfigurationDecoder {
             } else {
                 http.maxBodyBytes = Int(bytes)
             }
+        }
+        if let node = section["idleTimeout"], let ms = reader.duration(node, at: "http.idleTimeout") { http.idleTimeoutMilliseconds = ms }
+        if let node = section["bodyTimeout"], let ms = reader.duration(node, at: "http.bodyTimeout") { http.bodyTimeoutMilliseconds = ms }
+        if let node = section["maxConnections"], let count = reader.integer(node, at: "http.maxConnections", range: 1...65_536) {
+            http.maxConnections = count
+        }
+        if let node = section["maxInFlightBytes"], let bytes = reader.size(node, at: "http.maxInFlightBytes") {
+            if bytes > 1 << 32 {
+                reader.problem("http.maxInFlightBytes", node, "at most 4GiB: these bytes are held in memory")
+            } else {
+                http.maxInFlightBytes = Int(bytes)
+            }
+        }
+        if http.maxInFlightBytes < http.maxBodyBytes {
+            reader.problem("http.maxInFlightBytes", section["maxInFlightBytes"] ?? section["maxBodySize"],
+                           "must be at least http.maxBodySize (\(http.maxBodyBytes) bytes), or no full-size request could ever be taken")
         }
         return http
     }

@@ -47,6 +47,9 @@ struct LocalAPI: Sendable {
     let accessJournal: AccessJournal
     let acquisition: AcquisitionHealth?
     let authenticator: ClientAuthenticator
+    /// Open connections, closed when idle or slow; and the body bytes all requests hold.
+    let connections: ConnectionRegistry
+    let inFlight: InFlightBytes
     /// Called after each commit, to wake the mapping stage.
     let onCommitted: @Sendable () -> Void
     /// The uploader's Prometheus families, when an upstream is configured.
@@ -69,6 +72,8 @@ struct LocalAPI: Sendable {
         self.accessJournal = accessJournal
         self.acquisition = acquisition
         self.authenticator = ClientAuthenticator(clients: configuration.clients)
+        self.connections = ConnectionRegistry(limit: configuration.http.maxConnections)
+        self.inFlight = InFlightBytes(limit: configuration.http.maxInFlightBytes)
         self.now = now
         self.logger = logger
     }
@@ -127,11 +132,22 @@ struct LocalAPI: Sendable {
             await monitor.recordRejected(reason: "too-large")
             return Self.error(.contentTooLarge, "too-large", "the body is \(length) bytes; at most \(limit) are accepted (http.maxBodySize)")
         }
+        // The body's bytes count against the budget of all requests from before they are read
+        // (its Content-Length) or as they arrive (chunked), until the request is answered.
+        var reserved = request.headers[.contentLength].flatMap { Int($0) } ?? 0
+        guard inFlight.reserve(reserved) else { return await busy() }
+        defer { inFlight.release(reserved) }
         var body: [UInt8] = []
+        body.reserveCapacity(reserved)
         for try await buffer in request.body {
             guard body.count + buffer.readableBytes <= limit else {
                 await monitor.recordRejected(reason: "too-large")
                 return Self.error(.contentTooLarge, "too-large", "the body exceeds \(limit) bytes (http.maxBodySize)")
+            }
+            let needed = body.count + buffer.readableBytes - reserved
+            if needed > 0 {
+                guard inFlight.reserve(needed) else { return await busy() }
+                reserved += needed
             }
             body.append(contentsOf: buffer.readableBytesView)
         }
@@ -210,6 +226,7 @@ struct LocalAPI: Sendable {
         var text = await monitor.prometheusText(store: snapshot, maxAgeSeconds: maxAge)
         if let acquisition { text += await acquisition.prometheusText(now: now()) }
         if let upstream = await uploaderMetrics() { text += upstream }
+        text += connections.prometheusText
         return Response(
             status: .ok, headers: [.contentType: "text/plain; version=0.0.4; charset=utf-8"],
             body: ResponseBody(byteBuffer: ByteBuffer(string: text)))
@@ -223,6 +240,13 @@ struct LocalAPI: Sendable {
             status = .object(root)
         }
         return Self.json(.ok, status)
+    }
+
+    /// 503 while other requests hold the in-flight byte budget: the sender retries shortly.
+    private func busy() async -> Response {
+        await monitor.recordRejected(reason: "busy")
+        return Self.error(.serviceUnavailable, "busy", "the gateway is reading other requests (http.maxInFlightBytes); retry shortly",
+                          headers: [.retryAfter: "1"])
     }
 
     // MARK: Responses
