@@ -49,7 +49,7 @@ public final class Gateway: Sendable {
         self.store = store
         let monitor = GatewayMonitor(startedAt: now())
         self.monitor = monitor
-        self.accessJournal = AccessJournal(store: store, logger: logger)
+        self.accessJournal = AccessJournal(store: store, logger: logger, now: now)
         let uploaderSlot = UploaderSlot()
         self.uploaderSlot = uploaderSlot
         // Mapping commits wake the uploader at once instead of at its next poll.

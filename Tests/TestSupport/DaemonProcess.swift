@@ -24,6 +24,14 @@ public final class DaemonProcess: @unchecked Sendable {
     private var process: Process?
 
     /// `fhir-edge demo --data-dir DIR --listen 127.0.0.1:0`.
+    /// A `clients:` section with one `viewer` client, for configurations whose tests read
+    /// `/status` and `/metrics`; `viewerHeaders` authenticate as it.
+    public static let viewerClientYAML = """
+        clients:
+          test-viewer: {tokenSHA256: d036bd6d01a1cae081d39a2f8dab751dc042de814fd60df31fcb553170950f29, roles: [viewer]}
+        """
+    public static let viewerHeaders = ["authorization": "Bearer viewer-token"]
+
     public static func demo(dataDirectory: URL) -> DaemonProcess {
         DaemonProcess(arguments: ["demo", "--data-dir", dataDirectory.path, "--listen", "127.0.0.1:0"], dataDirectory: dataDirectory)
     }

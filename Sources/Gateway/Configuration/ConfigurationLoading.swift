@@ -223,7 +223,7 @@ enum ConfigurationDecoder {
         var clients: [GatewayConfiguration.Client] = []
         for (id, value) in named {
             let path = "clients." + id
-            guard let section = reader.mapping(value, at: path, known: ["tokenSHA256"]) else { continue }
+            guard let section = reader.mapping(value, at: path, known: ["tokenSHA256", "roles"]) else { continue }
             guard let hashNode = section["tokenSHA256"] else {
                 reader.problem(path + ".tokenSHA256", value, "missing; `fhir-edge config hash-token` prints it for a token")
                 continue
@@ -233,7 +233,22 @@ enum ConfigurationDecoder {
                 reader.problem(path + ".tokenSHA256", hashNode, "expected 64 hexadecimal digits (the SHA-256 of the token, never the token)")
                 continue
             }
-            clients.append(GatewayConfiguration.Client(id: id, tokenHash: hash))
+            var roles: Set<GatewayConfiguration.Role> = []
+            if let node = section["roles"] {
+                if case .sequence(let items) = node {
+                    for item in items {
+                        guard let name = reader.string(item, at: path + ".roles") else { continue }
+                        if let role = GatewayConfiguration.Role(rawValue: name) {
+                            roles.insert(role)
+                        } else {
+                            reader.problem(path + ".roles", item, "unknown role '\(name)'; use viewer, operator, auditor or admin")
+                        }
+                    }
+                } else {
+                    reader.problem(path + ".roles", node, "expected a list such as [viewer, operator]")
+                }
+            }
+            clients.append(GatewayConfiguration.Client(id: id, tokenHash: hash, roles: roles))
         }
         return clients
     }

@@ -119,10 +119,25 @@ public struct GatewayConfiguration: Sendable {
         public var id: String
         /// SHA-256 of the bearer token; the token itself is never stored.
         public var tokenHash: [UInt8]
-        public init(id: String, tokenHash: [UInt8]) {
+        /// What the client may do beyond ingest (which `profiles.access` decides).
+        public var roles: Set<Role>
+        public init(id: String, tokenHash: [UInt8], roles: Set<Role> = []) {
             self.id = id
             self.tokenHash = tokenHash
+            self.roles = roles
         }
+    }
+
+    /// `clients.<id>.roles`: who may see, operate and audit the gateway.
+    public enum Role: String, Sendable, Hashable, CaseIterable {
+        /// Status, metrics, the status page.
+        case viewer
+        /// A viewer who may also replay and discard dead letters.
+        case `operator`
+        /// Reads, verifies and exports the journal.
+        case auditor
+        /// Everything.
+        case admin
     }
 
     public struct Mapping: Sendable, Equatable {
