@@ -228,14 +228,20 @@ final class MappingStage: Service, Sendable {
                          version: profile.templateVersion, device: error.groupKey.deviceId)
                 }
             }
-            // Patient and Device first, so that an upstream in Create mode can resolve the references.
-            for key in patients.keys.sorted() {
+            // Patient and Device first, so that an upstream in Create mode can resolve the references;
+            // only those an Observation of the batch names: a reading that failed queues nothing.
+            var referenced = Set<String>()
+            for observation in conversion.observations {
+                if let subject = observation.subject?.reference { referenced.insert(subject) }
+                if let device = observation.device?.reference { referenced.insert(device) }
+            }
+            for key in patients.keys.sorted() where referenced.contains("Patient/" + key) {
                 guard let patient = patients[key], let id = patient.id else { continue }
                 result.resources.append(OutboxResource(
                     inboxID: nil, resourceType: "Patient", resourceID: id, identityKey: "Patient/" + id, json: patient.json))
             }
             for key in devices.keys.sorted() {
-                guard let device = devices[key], let id = device.id else { continue }
+                guard let device = devices[key], let id = device.id, referenced.contains("Device/" + id) else { continue }
                 result.resources.append(OutboxResource(
                     inboxID: nil, resourceType: "Device", resourceID: id, identityKey: "Device/" + id, json: device.json))
             }
