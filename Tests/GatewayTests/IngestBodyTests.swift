@@ -21,10 +21,19 @@ final class IngestBodyTests: XCTestCase {
         XCTAssertEqual(try split(#"{"a": 1}"#, .json).map(\.json), [["a": 1]])
         let array = try split(#"[{"a": 1}, {"b": [2, 3]}]"#, .json)
         XCTAssertEqual(array.map(\.json), [["a": 1], ["b": [2, 3]]])
-        XCTAssertEqual(String(decoding: array[1].bytes, as: UTF8.self), #"{"b":[2,3]}"#)
+        XCTAssertEqual(String(decoding: array[1].bytes, as: UTF8.self), #"{"b": [2, 3]}"#, "the bytes received, not re-serialised")
         let lines = try split("{\"a\": 1}\r\n\n  {\"b\": 2}  \n", .ndjson)
         XCTAssertEqual(lines.map(\.json), [["a": 1], ["b": 2]])
         XCTAssertEqual(String(decoding: lines[1].bytes, as: UTF8.self), #"{"b": 2}"#)
+    }
+
+    func testEveryMessageKeepsTheBytesItWasReceivedAs() throws {
+        let body = " [ {\"id\": 12345678901234567891, \"big\": 1e999999, \"s\": \"a,]}\\\"b\"} ,\n{\"x\":[1,{\"y\":2}]}\t] "
+        let messages = try split(body, .json)
+        XCTAssertEqual(messages.map { String(decoding: $0.bytes, as: UTF8.self) },
+                       [#"{"id": 12345678901234567891, "big": 1e999999, "s": "a,]}\"b"}"#, #"{"x":[1,{"y":2}]}"#])
+        let one = try split("  {\"n\": 1.50}\n", .json)
+        XCTAssertEqual(String(decoding: one[0].bytes, as: UTF8.self), #"{"n": 1.50}"#)
     }
 
     func testMalformedJSONSaysWhere() {
