@@ -196,7 +196,7 @@ final class MappingStage: Service, Sendable {
                         // Hash ids once per device and patient in the batch, not per measurement.
                         let pair = measurement.deviceId + "\u{0}" + patientId
                         if devices[pair] == nil {
-                            let patient = ResourceIdentity.createModePatient(patientId: patientId)
+                            let patient = ResourceIdentity.createModePatient(patientId: patientId, system: profile.patientSystem)
                             if let patientResourceId = patient.id {
                                 patients[patientResourceId] = patient
                                 let device = ResourceIdentity.createModeDevice(

@@ -5,8 +5,9 @@ public import FHIRModel
 /// How an Observation's subject, device, identifier and id are derived.
 ///
 /// - `.none`: no identity at all (the dry-run / mapping-debugger view).
-/// - `.create(deviceSystem:)`: upstream's Create mode computed offline: Patient and Device ids are
-///   SHA-256 hashes of their identifiers, so a gateway can name them before any server is reached.
+/// - `.create(deviceSystem:patientSystem:)`: upstream's Create mode computed offline: Patient and
+///   Device ids are SHA-256 hashes of their identifiers, so a gateway can name them before any
+///   server is reached.
 /// - `.lookup(deviceSystem:)`: upstream's Lookup mode, which only the server can answer: the
 ///   Observation names its Device by a placeholder id (`lookupPlaceholder`) that carries the
 ///   Device identifier, and the uploader replaces it, and the subject, with the server's ids.
@@ -14,7 +15,7 @@ public import FHIRModel
 public struct ResourceIdentity: Sendable {
     enum Mode: Sendable {
         case none
-        case create(deviceSystem: String?)
+        case create(deviceSystem: String?, patientSystem: String?)
         case lookup(deviceSystem: String?)
         case resolving(@Sendable (MeasurementGroupKey) -> ResolvedResources?)
     }
@@ -30,8 +31,8 @@ public struct ResourceIdentity: Sendable {
 
     public static let none = ResourceIdentity(mode: .none)
 
-    public static func create(deviceSystem: String?) -> ResourceIdentity {
-        ResourceIdentity(mode: .create(deviceSystem: deviceSystem))
+    public static func create(deviceSystem: String?, patientSystem: String? = nil) -> ResourceIdentity {
+        ResourceIdentity(mode: .create(deviceSystem: deviceSystem, patientSystem: patientSystem))
     }
 
     public static func lookup(deviceSystem: String?) -> ResourceIdentity {
@@ -86,9 +87,12 @@ public struct ResourceIdentity: Sendable {
         return hasher
     }()
 
-    /// The Patient a Create-mode gateway PUTs (`PUT Patient/<id>`): its identifier only.
-    public static func createModePatient(patientId: String) -> Patient {
-        Patient(id: hashedId(system: nil, value: patientId), identifier: [Identifier(value: patientId)])
+    /// The Patient a Create-mode gateway PUTs (`PUT Patient/<id>`): its identifier only, with the
+    /// profile's `identity.patientSystem` when set. The id is `hashedId(system:value:)` of that
+    /// identifier: SHA-256 of `_{patientId}` without a system (ids of existing sites stay as they
+    /// were), of `{patientSystem}_{patientId}` with one, as MedTech hashes Device identifiers.
+    public static func createModePatient(patientId: String, system: String? = nil) -> Patient {
+        Patient(id: hashedId(system: system, value: patientId), identifier: [Identifier(system: system, value: patientId)])
     }
 
     /// The Device a Create-mode gateway PUTs, linked to its Patient.
@@ -145,14 +149,14 @@ public struct ResourceIdentity: Sendable {
         switch mode {
         case .none:
             return nil
-        case .create(let deviceSystem):
+        case .create(let deviceSystem, let patientSystem):
             guard let patientId = key.patientId, !patientId.isEmpty else {
                 throw GroupingFailure(
                     type: "ResourceIdentityNotDefinedException",
                     message: "Create mode needs a patient id for device \(key.deviceId), and the measurements have none (Patient).")
             }
             return ResolvedResources(
-                patientResourceId: hashedIds.id(forHashInput: "_" + patientId),
+                patientResourceId: hashedIds.id(forHashInput: (patientSystem ?? "") + "_" + patientId),
                 deviceResourceId: hashedIds.id(forHashInput: (deviceSystem ?? "") + "_" + key.deviceId))
         case .lookup(let deviceSystem):
             // The measurement's patient id is ignored: the Device's `patient` decides (MedTech).

@@ -239,7 +239,8 @@ extension Uploader {
         return await search(key, for: item, &session)
     }
 
-    /// `POST [type]` with `If-None-Exist: identifier=...`: the server's existing resource (200)
+    /// `POST [type]` with `If-None-Exist: identifier=system|value` (`|value` for an identifier
+    /// without system, which matches only identifiers without one): the server's existing resource (200)
     /// or a new one (201), its id from `Location` or the body.
     private func create(
         _ key: IdentityKey, _ body: JSONObject, localID: String?, patientServerID: String?, for item: OutboxItem,
@@ -248,7 +249,7 @@ extension Uploader {
         var bytes: [UInt8] = []
         JSONWriter().write(.object(body), into: &bytes)
         var headers = HTTPHeaders()
-        headers.set("If-None-Exist", "identifier=" + Self.encoded(key, separator: "|"))
+        headers.set("If-None-Exist", "identifier=" + EntryBuilder.tokenParameter(system: key.system, value: key.value))
         headers.set("Prefer", "return=representation")
         let reply = await call(client.request("POST", key.resourceType, body: bytes, headers: headers), key, "create", for: item, &session)
         guard case .success(let response) = reply else { return .unavailable(retryAfter: nil) }
@@ -293,9 +294,13 @@ extension Uploader {
         return .resolved(identity)
     }
 
-    /// `GET [type]?identifier=...` (Lookup): exactly one match, and for a Device its patient.
+    /// `GET [type]?identifier=system|value` (Lookup; the value alone when the profile names no
+    /// system): exactly one match, and for a Device its patient.
     private func search(_ key: IdentityKey, for item: OutboxItem, _ session: inout ResolutionSession) async -> IdentityResolution {
-        let path = key.resourceType + "?identifier=" + Self.encoded(key, separator: "%7C")
+        let token = key.system.isEmpty
+            ? EntryBuilder.encode(EntryBuilder.escapeToken(key.value))
+            : EntryBuilder.tokenParameter(system: key.system, value: key.value, separator: "%7C")
+        let path = key.resourceType + "?identifier=" + token
         let reply = await call(client.request("GET", path), key, "search", for: item, &session)
         guard case .success(let response) = reply else { return .unavailable(retryAfter: nil) }
         guard (200..<300).contains(response.status) else { return failure(response, key, "search", for: item, &session) }
@@ -407,10 +412,6 @@ extension Uploader {
     /// A Device by its identifier; a Patient by the hash of its identifier (patient data stays out).
     static func named(_ key: IdentityKey) -> String {
         key.resourceType == "Patient" ? "sha256:" + SHA256.hexDigest(key.token) : key.token
-    }
-
-    static func encoded(_ key: IdentityKey, separator: String) -> String {
-        (key.system.isEmpty ? "" : EntryBuilder.encode(key.system) + separator) + EntryBuilder.encode(key.value)
     }
 
     /// The map entry for a resource the server returned.

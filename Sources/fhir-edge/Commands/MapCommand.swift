@@ -45,6 +45,9 @@ struct MapCommand: ParsableCommand {
     @Option(help: "Device identifier system used by create identity.")
     var deviceSystem: String?
 
+    @Option(help: "Patient identifier system used by create identity (the Patient id is then hashed from system and value).")
+    var patientSystem: String?
+
     @Option(help: "How measurements form conversion batches: per-message or batch (all input messages together).")
     var grouping: Grouping = .batch
 
@@ -135,7 +138,7 @@ struct MapCommand: ParsableCommand {
         }
         switch identity {
         case .none: return .none
-        case .create: return .create(deviceSystem: deviceSystem)
+        case .create: return .create(deviceSystem: deviceSystem, patientSystem: patientSystem)
         }
     }
 
