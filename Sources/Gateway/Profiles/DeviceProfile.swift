@@ -16,6 +16,9 @@ public struct DeviceProfile: Sendable {
     public var patientSystem: String?
     /// How Observations find their Patient and Device (`profile.yaml` `identity.mode`).
     public var identityMode: IdentityMode
+    /// What the Observations are about (`profile.yaml` `identity.subject`): a patient, or the
+    /// Device itself for room and equipment readings.
+    public var subject: ObservationSubject
     /// What loads but costs data or surprises: `config check` prints these, the daemon logs them.
     public var warnings: [ConfigurationProblem]
 
@@ -30,13 +33,14 @@ public struct DeviceProfile: Sendable {
     public init(
         id: ProfileID, deviceTemplates: DeviceTemplateCollection, converter: ObservationConverter, templateVersion: String,
         deviceSystem: String? = nil, patientSystem: String? = nil, identityMode: IdentityMode = .create,
-        warnings: [ConfigurationProblem] = []
+        subject: ObservationSubject = .patient, warnings: [ConfigurationProblem] = []
     ) {
         self.warnings = warnings
         self.id = id
         self.deviceSystem = deviceSystem
         self.patientSystem = patientSystem
         self.identityMode = identityMode
+        self.subject = subject
         self.deviceTemplates = deviceTemplates
         self.converter = converter
         self.templateVersion = templateVersion

@@ -93,8 +93,8 @@ extension DeviceProfileCatalog {
         }
         let version = SHA256.hex(hasher.finalize())
         let identity: ResourceIdentity = switch settings.identityMode {
-        case .create: .create(deviceSystem: settings.deviceSystem, patientSystem: settings.patientSystem)
-        case .lookup: .lookup(deviceSystem: settings.deviceSystem)
+        case .create: .create(deviceSystem: settings.deviceSystem, patientSystem: settings.patientSystem, subject: settings.subject)
+        case .lookup: .lookup(deviceSystem: settings.deviceSystem, subject: settings.subject)
         }
         let converter = ObservationConverter(templates: fhirTemplates, identity: identity, idPrecision: settings.observationIdPrecision)
         var warnings: [ConfigurationProblem] = []
@@ -110,7 +110,7 @@ extension DeviceProfileCatalog {
         return .success(DeviceProfile(
             id: ProfileID(name), deviceTemplates: deviceTemplates, converter: converter, templateVersion: version,
             deviceSystem: settings.deviceSystem, patientSystem: settings.patientSystem, identityMode: settings.identityMode,
-            warnings: warnings))
+            subject: settings.subject, warnings: warnings))
     }
 
     static func problem(from template: TemplateProblem) -> ConfigurationProblem {
@@ -135,11 +135,13 @@ extension DeviceProfileCatalog {
 ///   deviceSystem: urn:example:devices   # system of the Device identifier
 ///   observationIdPrecision: millisecond # or second: upstream's ids, readings within a second merge
 ///   patientSystem: urn:example:mrn      # system of the Patient identifier (create mode)
+///   subject: patient                    # or device: room/equipment readings, no Patient at all
 /// ```
 struct ProfileSettings {
     var description: String?
     var deviceSystem: String?
     var patientSystem: String?
+    var subject = ObservationSubject.patient
     /// The register map of a Modbus device model.
     var modbus: RegisterMap?
     var identityMode = DeviceProfile.IdentityMode.create
@@ -159,7 +161,8 @@ struct ProfileSettings {
             if let node = members["description"] { settings.description = reader.string(node, at: "description") }
             if let node = members["modbus"] { settings.modbus = ModbusProfileSection.decode(node, at: "modbus", reader: &reader) }
             if let node = members["identity"],
-               let identity = reader.mapping(node, at: "identity", known: ["mode", "deviceSystem", "patientSystem", "observationIdPrecision"]) {
+               let identity = reader.mapping(
+                   node, at: "identity", known: ["mode", "deviceSystem", "patientSystem", "subject", "observationIdPrecision"]) {
                 if let node = identity["mode"], let mode = reader.string(node, at: "identity.mode") {
                     if let known = DeviceProfile.IdentityMode(rawValue: mode.lowercased()) {
                         settings.identityMode = known
@@ -169,6 +172,13 @@ struct ProfileSettings {
                 }
                 if let node = identity["deviceSystem"] { settings.deviceSystem = reader.system(node, at: "identity.deviceSystem") }
                 if let node = identity["patientSystem"] { settings.patientSystem = reader.system(node, at: "identity.patientSystem") }
+                if let node = identity["subject"], let subject = reader.string(node, at: "identity.subject") {
+                    if let known = ObservationSubject(rawValue: subject.lowercased()) {
+                        settings.subject = known
+                    } else {
+                        reader.problem("identity.subject", node, "unknown subject '\(subject)'; use patient (readings about a patient) or device (readings of a room or equipment)")
+                    }
+                }
                 if let node = identity["observationIdPrecision"], let text = reader.string(node, at: "identity.observationIdPrecision") {
                     if let precision = ObservationIdPrecision(rawValue: text.lowercased()) {
                         settings.observationIdPrecision = precision

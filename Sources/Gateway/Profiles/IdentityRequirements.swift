@@ -9,13 +9,16 @@ enum IdentityRequirements {
     /// `identifier=system|value`. Without a system that search matches any identifier with the
     /// same value, perhaps another patient's record from another system, so every profile that
     /// creates Patients or Devices must name the systems of their identifiers.
+    ///
+    /// A profile whose readings are filed under a Device (`identity.subject: device`) also must
+    /// not be fed a `patientId`: the patient would be silently ignored.
     static func problems(_ configuration: GatewayConfiguration, catalog: DeviceProfileCatalog) -> [ConfigurationProblem] {
         var problems: [ConfigurationProblem] = []
         if configuration.upstream?.upload.idempotency == .conditionalCreate {
             for name in catalog.names {
                 guard let profile = catalog[name], profile.identityMode == .create else { continue }
                 let file = PathText.join(PathText.join(configuration.profiles.directory, name), DeviceProfileCatalog.settingsFile)
-                if profile.patientSystem == nil {
+                if profile.subject == .patient, profile.patientSystem == nil {
                     problems.append(ConfigurationProblem(file: file, keyPath: "identity.patientSystem", message: """
                         missing; upstream.idempotency conditional-create in \(configuration.file) creates Patients by \
                         identifier=system|value, and without a system it could match another patient's identifier on \
@@ -30,6 +33,21 @@ enum IdentityRequirements {
                         """))
                 }
             }
+        }
+        var assigned: [(keyPath: String, profile: String)] = configuration.modbus.devices.compactMap {
+            $0.patientID == nil ? nil : ("modbus.devices.\($0.name).patientId", $0.profile)
+        }
+        assigned += (configuration.bluetooth?.devices ?? []).compactMap {
+            $0.patientID == nil ? nil : ("bluetooth.devices.\($0.address).patientId", $0.profile)
+        }
+        assigned += (configuration.bluetooth?.bthome ?? []).compactMap {
+            $0.patientID == nil ? nil : ("bluetooth.bthome.\($0.address).patientId", $0.profile)
+        }
+        for (keyPath, profile) in assigned where catalog[profile]?.subject == .device {
+            problems.append(ConfigurationProblem(file: configuration.file, keyPath: keyPath, message: """
+                profile \(profile) files its readings under the Device (identity.subject: device), so this patient \
+                would be ignored; remove patientId, or use a profile whose readings are about a patient
+                """))
         }
         return problems
     }
