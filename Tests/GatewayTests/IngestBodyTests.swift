@@ -52,6 +52,19 @@ final class IngestBodyTests: XCTestCase {
         XCTAssertEqual(problem("[1]", .ndjson)?.line, 1)
     }
 
+    func testCommentsInADeviceMessageAreRefused() {
+        // Templates may carry comments (as in MedTech); device messages stay strict JSON.
+        let line = problem("{\n  \"a\": 1 // note\n}", .json)
+        XCTAssertEqual(line?.line, 2)
+        XCTAssertEqual(line?.column, 10)
+        XCTAssertTrue(line?.message.contains("comments are not allowed in JSON") ?? false, line?.message ?? "accepted")
+        let block = problem("/* heart rate */ {\"a\": 1}", .json)
+        XCTAssertEqual(block?.line, 1)
+        XCTAssertEqual(block?.column, 1)
+        XCTAssertNotNil(problem("{\"a\": 1,}", .json), "a trailing comma is refused in a device message")
+        XCTAssertNotNil(problem("{\"a\": 1} // x\n", .ndjson))
+    }
+
     func testContentTypes() {
         XCTAssertNotNil(IngestBody.Format(contentType: "application/json; charset=utf-8"))
         XCTAssertNotNil(IngestBody.Format(contentType: "Application/X-NDJSON"))

@@ -188,15 +188,26 @@ final class MappingStage: Service, Sendable {
                         // Observation names both by the Device's placeholder until upload.
                         let key = referenceKeys[measurement.deviceId] ?? {
                             let placeholder = ResourceIdentity.lookupPlaceholder(deviceSystem: profile.deviceSystem, deviceId: measurement.deviceId)
-                            return "Patient/\(placeholder)|Device/\(placeholder)"
+                            return "\(profile.subject == .device ? "Device" : "Patient")/\(placeholder)|Device/\(placeholder)"
                         }()
                         referenceKeys[measurement.deviceId] = key
                         sources[key, default: []].append((measurement.occurrenceTime.millisecondsSinceEpoch, item.id))
+                    } else if profile.subject == .device {
+                        // A room or equipment reading: the Device, without patient, is the subject.
+                        if devices[measurement.deviceId] == nil {
+                            let device = ResourceIdentity.createModeDevice(
+                                deviceId: measurement.deviceId, system: profile.deviceSystem, patientResourceId: nil)
+                            devices[measurement.deviceId] = device
+                            referenceKeys[measurement.deviceId] = "Device/\(device.id ?? "")|Device/\(device.id ?? "")"
+                        }
+                        if let key = referenceKeys[measurement.deviceId] {
+                            sources[key, default: []].append((measurement.occurrenceTime.millisecondsSinceEpoch, item.id))
+                        }
                     } else if let patientId = measurement.patientId, !patientId.isEmpty {
                         // Hash ids once per device and patient in the batch, not per measurement.
                         let pair = measurement.deviceId + "\u{0}" + patientId
                         if devices[pair] == nil {
-                            let patient = ResourceIdentity.createModePatient(patientId: patientId)
+                            let patient = ResourceIdentity.createModePatient(patientId: patientId, system: profile.patientSystem)
                             if let patientResourceId = patient.id {
                                 patients[patientResourceId] = patient
                                 let device = ResourceIdentity.createModeDevice(
