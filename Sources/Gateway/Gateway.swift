@@ -2,6 +2,7 @@ public import EdgeCore
 import Audit
 import Foundation
 import Hummingbird
+import HummingbirdCore
 import JSONQuery
 public import Logging
 import ServiceLifecycle
@@ -113,13 +114,28 @@ public final class Gateway: Sendable {
         let logger = self.logger
         let http = configuration.http
         let connections = api.connections
+        let channel = HTTP1Channel.Configuration(additionalChannelHandlers: [
+            ConnectionGuardHandler(
+                registry: connections, idleTimeout: .milliseconds(http.idleTimeoutMilliseconds),
+                bodyTimeout: .milliseconds(http.bodyTimeoutMilliseconds)),
+        ])
+        var tls: LocalTLS?
+        if let settings = http.tls {
+            do {
+                tls = try LocalTLS(settings)
+            } catch {
+                try? store.close()
+                throw error
+            }
+        }
+        let builder: HTTPServerBuilder = if let tls {
+            HTTPServerBuilder { responder in ReloadableTLSChannel(base: HTTP1Channel(responder: responder, configuration: channel), tls: tls) }
+        } else {
+            .http1(configuration: channel)
+        }
         let server = Application(
             router: api.router(),
-            server: .http1(configuration: .init(additionalChannelHandlers: [
-                ConnectionGuardHandler(
-                    registry: connections, idleTimeout: .milliseconds(http.idleTimeoutMilliseconds),
-                    bodyTimeout: .milliseconds(http.bodyTimeoutMilliseconds)),
-            ])),
+            server: builder,
             configuration: ApplicationConfiguration(
                 address: .hostname(listen.host, port: listen.port), serverName: nil, backlog: 1024,
                 availableConnectionsDelegate: ConnectionCap(registry: connections)),
@@ -138,6 +154,7 @@ public final class Gateway: Sendable {
         // Acquisition sources are intake like the server: they stop first and commit what they read.
         services += acquisition.map { .init(service: $0) }
         services.append(.init(service: server))
+        if let tls, handlesSignals { services.append(.init(service: TLSReloadService(tls: tls, logger: logger))) }
         let group = ServiceGroup(configuration: ServiceGroupConfiguration(
             services: services,
             gracefulShutdownSignals: handlesSignals ? [.sigterm, .sigint] : [],

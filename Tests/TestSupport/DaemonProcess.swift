@@ -21,6 +21,9 @@ public final class DaemonProcess: @unchecked Sendable {
     /// When set, the daemon starts with this open-file limit (soft and hard) through prlimit,
     /// which execs it in place, so `pid` is still the daemon's.
     public var openFileLimit: Int?
+    /// How `start` knows the daemon is up; the plain-HTTP `/health` probe unless replaced (a
+    /// daemon that speaks TLS is probed by the test's own client).
+    public var readiness: (@Sendable (_ port: Int) -> Bool)?
     private var process: Process?
 
     /// `fhir-edge demo --data-dir DIR --listen 127.0.0.1:0`.
@@ -104,7 +107,11 @@ public final class DaemonProcess: @unchecked Sendable {
         }
         self.port = port
         while Date() < deadline {
-            if let reply = LoopbackHTTP.request(port: port, method: "GET", path: "/health", timeoutSeconds: 2), reply.status == 200 { return }
+            if let readiness {
+                if readiness(port) { return }
+            } else if let reply = LoopbackHTTP.request(port: port, method: "GET", path: "/health", timeoutSeconds: 2), reply.status == 200 {
+                return
+            }
             usleep(20_000)
         }
         killNow()

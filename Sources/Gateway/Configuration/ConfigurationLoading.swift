@@ -87,7 +87,7 @@ enum ConfigurationDecoder {
         if let node = members["demo"], let value = reader.bool(node, at: "demo") { demo = value }
 
         var http = GatewayConfiguration.HTTP()
-        if let node = members["http"] { http = decodeHTTP(node, reader: &reader) }
+        if let node = members["http"] { http = decodeHTTP(node, reader: &reader, baseDirectory: baseDirectory) }
         if let listen = overrides.listen {
             if let address = ListenAddress(parsing: listen) {
                 http.listen = address
@@ -97,6 +97,17 @@ enum ConfigurationDecoder {
         }
         if demo, !http.listen.isLoopback {
             reader.problem("demo", members["demo"], "demo mode takes data without tokens, so it listens on loopback only; http.listen is \(http.listen)")
+        }
+        var warnings: [ConfigurationProblem] = []
+        if !http.listen.isLoopback, http.tls == nil {
+            if http.allowPlaintext {
+                warnings.append(ConfigurationProblem(file: file, keyPath: "http.allowPlaintext",
+                    message: "the local API listens on \(http.listen) without TLS: tokens and patient data cross the network in clear"))
+            } else {
+                reader.problem("http.listen", members["http"],
+                    "\(http.listen) is reachable beyond this machine, and without TLS tokens and patient data would cross the network in clear; "
+                    + "set http.tls (certificate, key), or http.allowPlaintext: true to accept that")
+            }
         }
 
         var storePath: String?
@@ -132,12 +143,13 @@ enum ConfigurationDecoder {
             profiles: profiles, clients: clients, mapping: mapping, demo: demo, upstream: upstream)
         configuration.bluetooth = bluetooth
         configuration.modbus = modbus
+        configuration.warnings = warnings
         return configuration
     }
 
-    static func decodeHTTP(_ node: Node, reader: inout YAMLNodeReader) -> GatewayConfiguration.HTTP {
+    static func decodeHTTP(_ node: Node, reader: inout YAMLNodeReader, baseDirectory: String) -> GatewayConfiguration.HTTP {
         var http = GatewayConfiguration.HTTP()
-        let keys: Set<String> = ["listen", "maxBodySize", "idleTimeout", "bodyTimeout", "maxConnections", "maxInFlightBytes"]
+        let keys: Set<String> = ["listen", "maxBodySize", "idleTimeout", "bodyTimeout", "maxConnections", "maxInFlightBytes", "tls", "allowPlaintext"]
         guard let section = reader.mapping(node, at: "http", known: keys) else { return http }
         if let node = section["listen"], let text = reader.string(node, at: "http.listen") {
             if let address = ListenAddress(parsing: text) {
@@ -163,6 +175,19 @@ enum ConfigurationDecoder {
                 reader.problem("http.maxInFlightBytes", node, "at most 4GiB: these bytes are held in memory")
             } else {
                 http.maxInFlightBytes = Int(bytes)
+            }
+        }
+        if let node = section["allowPlaintext"], let value = reader.bool(node, at: "http.allowPlaintext") { http.allowPlaintext = value }
+        if let node = section["tls"], let tls = reader.mapping(node, at: "http.tls", known: ["certificate", "key", "clientCA"]) {
+            func path(_ key: String) -> String? {
+                guard let node = tls[key], let text = reader.string(node, at: "http.tls." + key) else { return nil }
+                return text.hasPrefix("/") ? text : PathText.join(baseDirectory, text)
+            }
+            let certificate = path("certificate"), key = path("key")
+            if certificate == nil { reader.problem("http.tls.certificate", node, "missing; the PEM certificate (chain) the API presents") }
+            if key == nil { reader.problem("http.tls.key", node, "missing; the PEM private key of the certificate") }
+            if let certificate, let key {
+                http.tls = GatewayConfiguration.TLS(certificatePath: certificate, keyPath: key, clientCAPath: path("clientCA"))
             }
         }
         if http.maxInFlightBytes < http.maxBodyBytes {

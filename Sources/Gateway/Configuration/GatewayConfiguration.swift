@@ -15,6 +15,9 @@ public struct GatewayConfiguration: Sendable {
     public var mapping: Mapping
     /// Loopback-only, token-free ingest for the `demo-vitals` profile.
     public var demo: Bool
+    /// What loads but weakens the box (plain HTTP beyond loopback): `config check` prints these,
+    /// the daemon logs them.
+    public var warnings: [ConfigurationProblem] = []
     /// The FHIR server resources are uploaded to; nil: buffer only.
     public var upstream: UpstreamServer?
     /// Modbus devices to poll (`modbus:`); empty: none.
@@ -47,6 +50,10 @@ public struct GatewayConfiguration: Sendable {
         public var maxConnections: Int
         /// Request body bytes held by all requests at once; past it ingest answers 503.
         public var maxInFlightBytes: Int
+        /// TLS for the local API; required to listen beyond loopback unless `allowPlaintext`.
+        public var tls: TLS?
+        /// Listening beyond loopback without TLS, accepted only when said explicitly.
+        public var allowPlaintext = false
 
         public init(
             listen: ListenAddress = .default, maxBodyBytes: Int = 4 << 20, idleTimeoutMilliseconds: Int64 = 30_000,
@@ -58,6 +65,18 @@ public struct GatewayConfiguration: Sendable {
             self.bodyTimeoutMilliseconds = bodyTimeoutMilliseconds
             self.maxConnections = maxConnections
             self.maxInFlightBytes = maxInFlightBytes
+        }
+    }
+
+    /// `http.tls`: PEM files; with `clientCA`, clients must present a certificate it signed.
+    public struct TLS: Sendable, Equatable {
+        public var certificatePath: String
+        public var keyPath: String
+        public var clientCAPath: String?
+        public init(certificatePath: String, keyPath: String, clientCAPath: String? = nil) {
+            self.certificatePath = certificatePath
+            self.keyPath = keyPath
+            self.clientCAPath = clientCAPath
         }
     }
 

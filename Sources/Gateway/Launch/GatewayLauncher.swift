@@ -75,6 +75,9 @@ public enum GatewayLauncher {
                 "edge.limit.openFiles": "\(files)", "edge.http.maxConnections": "\(configuration.http.maxConnections)",
             ])
         }
+        for warning in configuration.warnings {
+            logger.warning("Configuration weakens the box", metadata: ["edge.warning": "\(warning)"])
+        }
         for name in catalog.names {
             for warning in catalog[name]?.warnings ?? [] {
                 logger.warning("Profile setting costs data", metadata: ["edge.profile": "\(name)", "edge.warning": "\(warning)"])
