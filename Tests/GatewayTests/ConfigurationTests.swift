@@ -28,6 +28,7 @@ final class ConfigurationTests: XCTestCase {
             demo: false
             http:
               listen: 0.0.0.0:9000
+              allowPlaintext: true
               maxBodySize: 2MiB
             store:
               maxBytes: 512MiB
@@ -49,6 +50,7 @@ final class ConfigurationTests: XCTestCase {
         XCTAssertEqual(configuration.dataDirectory, "/etc/fhir-edge/data")
         XCTAssertEqual(configuration.storePath, "/etc/fhir-edge/data/fhir-edge.sqlite")
         XCTAssertEqual(configuration.http.listen, ListenAddress(host: "0.0.0.0", port: 9000))
+        XCTAssertEqual(configuration.warnings.map(\.keyPath), ["http.allowPlaintext"], "plain HTTP beyond loopback is warned about")
         XCTAssertEqual(configuration.http.maxBodyBytes, 2 << 20)
         XCTAssertEqual(configuration.store.maxBytes, 512 << 20)
         XCTAssertEqual(configuration.store.highWaterBytes, (512 << 20) / 100 * 80)

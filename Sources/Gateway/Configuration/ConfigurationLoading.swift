@@ -99,7 +99,7 @@ enum ConfigurationDecoder {
             reader.problem("demo", members["demo"], "demo mode takes data without tokens, so it listens on loopback only; http.listen is \(http.listen)")
         }
         var warnings: [ConfigurationProblem] = []
-        if !http.listen.isLoopback, http.tls == nil {
+        if !demo, !http.listen.isLoopback, http.tls == nil {
             if http.allowPlaintext {
                 warnings.append(ConfigurationProblem(file: file, keyPath: "http.allowPlaintext",
                     message: "the local API listens on \(http.listen) without TLS: tokens and patient data cross the network in clear"))
