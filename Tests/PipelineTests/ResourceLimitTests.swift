@@ -26,21 +26,19 @@ final class ResourceLimitTests: XCTestCase {
         return fd
     }
 
+    /// A demo-mode daemon (not started) with these `http:` settings (lines indented by two).
+    private func demoDaemon(in directory: URL, http: String) throws -> DaemonProcess {
+        let config = directory.appendingPathComponent("config.yaml")
+        let profiles = Conformance.packageRoot.appendingPathComponent("device-profiles")
+        try "dataDir: data\ndemo: true\nhttp:\n  \(http)\nprofiles:\n  directory: \(profiles.path)\n"
+            .write(to: config, atomically: true, encoding: .utf8)
+        return DaemonProcess.run(config: config, dataDirectory: directory.appendingPathComponent("data"))
+    }
+
     func testSlowConnectionsBeyondTheFileLimitLeaveHealthAndIngestAnswering() throws {
         let directory = try temporaryDirectory("slow-clients")
         defer { try? FileManager.default.removeItem(at: directory) }
-        let profiles = Conformance.packageRoot.appendingPathComponent("device-profiles")
-        let config = directory.appendingPathComponent("config.yaml")
-        try """
-            dataDir: data
-            demo: true
-            http:
-              maxConnections: 100
-              idleTimeout: 3s
-            profiles:
-              directory: \(profiles.path)
-            """.write(to: config, atomically: true, encoding: .utf8)
-        let daemon = DaemonProcess.run(config: config, dataDirectory: directory.appendingPathComponent("data"))
+        let daemon = try demoDaemon(in: directory, http: "maxConnections: 100\n  idleTimeout: 3s")
         // 256 descriptors for the daemon, 400 slow clients: more than it could ever hold open.
         daemon.openFileLimit = 256
         try daemon.start()
@@ -85,18 +83,7 @@ final class ResourceLimitTests: XCTestCase {
     func testManyLargeBodiesAtOnceAreRefusedNotHeld() throws {
         let directory = try temporaryDirectory("in-flight")
         defer { try? FileManager.default.removeItem(at: directory) }
-        let profiles = Conformance.packageRoot.appendingPathComponent("device-profiles")
-        let config = directory.appendingPathComponent("config.yaml")
-        try """
-            dataDir: data
-            demo: true
-            http:
-              maxBodySize: 1MiB
-              maxInFlightBytes: 2MiB
-            profiles:
-              directory: \(profiles.path)
-            """.write(to: config, atomically: true, encoding: .utf8)
-        let daemon = DaemonProcess.run(config: config, dataDirectory: directory.appendingPathComponent("data"))
+        let daemon = try demoDaemon(in: directory, http: "maxBodySize: 1MiB\n  maxInFlightBytes: 2MiB")
         try daemon.start()
         defer { daemon.stop() }
 

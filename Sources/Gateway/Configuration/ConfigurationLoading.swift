@@ -158,24 +158,18 @@ enum ConfigurationDecoder {
                 reader.problem("http.listen", node, "expected HOST:PORT, e.g. 127.0.0.1:8088")
             }
         }
-        if let node = section["maxBodySize"], let bytes = reader.size(node, at: "http.maxBodySize") {
-            if bytes > 1 << 30 {
-                reader.problem("http.maxBodySize", node, "at most 1GiB: a request body is held in memory until it is committed")
-            } else {
-                http.maxBodyBytes = Int(bytes)
-            }
+        if let node = section["maxBodySize"],
+           let bytes = reader.size(node, at: "http.maxBodySize", atMost: 1 << 30, "a request body is held in memory until it is committed") {
+            http.maxBodyBytes = bytes
         }
         if let node = section["idleTimeout"], let ms = reader.duration(node, at: "http.idleTimeout") { http.idleTimeoutMilliseconds = ms }
         if let node = section["bodyTimeout"], let ms = reader.duration(node, at: "http.bodyTimeout") { http.bodyTimeoutMilliseconds = ms }
         if let node = section["maxConnections"], let count = reader.integer(node, at: "http.maxConnections", range: 1...65_536) {
             http.maxConnections = count
         }
-        if let node = section["maxInFlightBytes"], let bytes = reader.size(node, at: "http.maxInFlightBytes") {
-            if bytes > 1 << 32 {
-                reader.problem("http.maxInFlightBytes", node, "at most 4GiB: these bytes are held in memory")
-            } else {
-                http.maxInFlightBytes = Int(bytes)
-            }
+        if let node = section["maxInFlightBytes"],
+           let bytes = reader.size(node, at: "http.maxInFlightBytes", atMost: 1 << 32, "these bytes are held in memory") {
+            http.maxInFlightBytes = bytes
         }
         if let node = section["allowPlaintext"], let value = reader.bool(node, at: "http.allowPlaintext") { http.allowPlaintext = value }
         if let node = section["tls"], let tls = reader.mapping(node, at: "http.tls", known: ["certificate", "key", "clientCA"]) {

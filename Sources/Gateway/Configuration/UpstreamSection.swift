@@ -78,12 +78,9 @@ extension ConfigurationDecoder {
         if let node = section["connectTimeout"], let ms = reader.duration(node, at: "upstream.connectTimeout") {
             transport.connectTimeout = .milliseconds(ms)
         }
-        if let node = section["maxReplySize"], let bytes = reader.size(node, at: "upstream.maxReplySize") {
-            if bytes > 1 << 32 {
-                reader.problem("upstream.maxReplySize", node, "at most 4GiB: a reply is held in memory while it is read")
-            } else {
-                transport.maxReplyBytes = Int(bytes)
-            }
+        if let node = section["maxReplySize"],
+           let bytes = reader.size(node, at: "upstream.maxReplySize", atMost: 1 << 32, "a reply is held in memory while it is read") {
+            transport.maxReplyBytes = bytes
         }
         // A lease must outlive the slowest request, or a slow reply races a second lease.
         upload.leaseDuration = max(upload.leaseDuration, transport.totalTimeout * 3)

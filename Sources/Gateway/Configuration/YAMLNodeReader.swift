@@ -119,6 +119,16 @@ struct YAMLNodeReader {
         return bytes
     }
 
+    /// A size no larger than `limit`; above it, a problem saying `why` it is bounded.
+    mutating func size(_ node: Node, at path: String, atMost limit: Int64, _ why: String) -> Int? {
+        guard let bytes = size(node, at: path) else { return nil }
+        guard bytes <= limit else {
+            problem(path, node, "at most \(ByteSize.text(limit)): \(why)")
+            return nil
+        }
+        return Int(bytes)
+    }
+
     mutating func duration(_ node: Node, at path: String) -> Int64? {
         guard case .scalar(let scalar) = node, let milliseconds = DurationText.parseMilliseconds(scalar.string), milliseconds > 0 else {
             problem(path, node, "expected a duration like 7d, 12h, 30m or 45s")
@@ -134,6 +144,14 @@ struct YAMLNodeReader {
 
 /// Sizes as operators write them: `512MiB`, `1GB`, `64KiB`, `1048576`.
 enum ByteSize {
+    /// `1GiB`, `64MiB`, or the byte count when it is no whole number of KiB.
+    static func text(_ bytes: Int64) -> String {
+        for (unit, size) in [("GiB", Int64(1) << 30), ("MiB", Int64(1) << 20), ("KiB", Int64(1) << 10)] where bytes % size == 0 {
+            return "\(bytes / size)\(unit)"
+        }
+        return "\(bytes) bytes"
+    }
+
     static func parse(_ text: String) -> Int64? {
         let trimmed = text.trimmingSpaces
         let digits = trimmed.prefix { $0.isASCII && ($0.isNumber || $0 == ".") }
