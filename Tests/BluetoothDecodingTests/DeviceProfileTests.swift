@@ -15,6 +15,7 @@ final class DeviceProfileTests: XCTestCase {
     static let loinc = "http://loinc.org"
     static let mdc = "urn:iso:std:iso:11073:10101"
     static let ucum = "http://unitsofmeasure.org"
+    static let phdCategories = "http://hl7.org/fhir/uv/phd/CodeSystem/PhdObservationCategories"
 
     struct Profile {
         let folder: URL
@@ -91,7 +92,7 @@ final class DeviceProfileTests: XCTestCase {
         print("BLE device profiles: \(Self.profiles.count) profiles, \(cases) golden messages, \(observations) Observations")
     }
 
-    /// FHIR Vital Signs (and the PHD IG's second coding): final, a LOINC code first, an MDC code
+    /// FHIR Vital Signs (and the PHD IG's second coding and `phd` category): final, a LOINC code first, an MDC code
     /// beside it, UCUM quantities, an effective time; vital-signs category except room temperature
     /// and glucose (neither is a vital sign).
     private func assertVitalSignsShape(_ observation: JSONValue, _ where_: String) {
@@ -108,6 +109,11 @@ final class DeviceProfileTests: XCTestCase {
         case "41653-7", "14743-9": XCTAssertEqual(category, "laboratory", where_)
         default: XCTAssertEqual(category, "vital-signs", "\(where_) \(loincCode)")
         }
+        // The PHD IG's tag of an Observation from a personal health device (a room sensor is none).
+        let phd = (observation["category"]?.arrayValue ?? []).contains { category in
+            (category["coding"]?.arrayValue ?? []).contains { $0["system"] == .string(Self.phdCategories) && $0["code"] == "phd" }
+        }
+        XCTAssertEqual(phd, loincCode != "60832-3", "\(where_) \(loincCode): PHD category")
         XCTAssertNotNil(observation["effectivePeriod"]?["start"]?.stringValue, where_)
         var quantities = [observation["valueQuantity"]].compactMap { $0 }
         for component in observation["component"]?.arrayValue ?? [] {
