@@ -48,7 +48,7 @@ final class ListenRigTests: XCTestCase {
         XCTAssertEqual(Array(rates.prefix(10)), Self.heartRateSequence)
         for message in listened.messages {
             XCTAssertEqual(message["characteristic"]?.stringValue, "heartRateMeasurement")
-            XCTAssertEqual(message["deviceId"]?.stringValue, "F0:00:00:00:18:0D")
+            XCTAssertEqual(message["deviceId"]?.stringValue, "F0-00-00-00-18-0D", "the PHD IG's EUI-48 form of the address")
             XCTAssertEqual(Self.unit(message, "heartRate"), "/min")
             XCTAssertEqual(message["timeSource"]?.stringValue, "receiver", "the strap sends no timestamp")
         }

@@ -28,7 +28,7 @@ final class SessionActorTests: XCTestCase {
         XCTAssertEqual(values, [72, 75, 78])
         let message = recorder.snapshot.readings[0].message
         guard case .object(let object) = message else { return XCTFail("\(message)") }
-        XCTAssertEqual(object["deviceId"], .string("F0:00:00:00:18:0D"))
+        XCTAssertEqual(object["deviceId"], .string("F0-00-00-00-18-0D"), "the PHD IG's EUI-48 form")
         XCTAssertEqual(object["characteristic"], .string("heartRateMeasurement"))
         XCTAssertEqual(link.requests, ["connect", "discover", "subscribe heartRateMeasurement@16"])
     }

@@ -2,6 +2,7 @@ import Audit
 import EdgeCore
 import Foundation
 import JSONQuery
+import Mapping
 import Store
 import XCTest
 @testable import Gateway
@@ -105,5 +106,58 @@ extension MappingStageTests {
         XCTAssertTrue(result.failures.isEmpty)
         XCTAssertEqual(summary.observations, 4)
         XCTAssertEqual(summary.devices["m1"]?.messages, 2)
+    }
+}
+
+extension MappingStageTests {
+    /// A ble-* profile's Device is the PHD IG's: a BTMAC identifier in the eui-48/bluetooth system
+    /// with the address as the message writes it, type MDC_MOC_VMS_MDS_SIMP, and what the Device
+    /// Information Service said (the message's `device` object), the newest message's in the batch.
+    func testBluetoothProfilesCreateThePHDDevice() throws {
+        let catalog = try DeviceProfileCatalog.load(directory: GatewayHTTPTests.profiles)
+        func item(_ id: Int64, _ json: String) -> InboxItem {
+            InboxItem(id: InboxID(id), message: message(json, profile: "ble-blood-pressure"))
+        }
+        let reading = #""characteristic": "bloodPressureMeasurement", "uuid": "2A35", "time": "2024-01-15T08:30:00.000Z", "timeSource": "device", "receivedAt": "2026-11-27T08:15:00.000Z", "values": {"systolic": 120, "diastolic": 80}, "units": {"systolic": "mm[Hg]", "diastolic": "mm[Hg]"}"#
+        let items = [
+            item(1, #"{"deviceId": "F0-00-00-00-18-10", "patientId": "p1", "#
+                + #""device": {"manufacturerName": "BLE Rig", "modelNumber": "RIG-BP", "serialNumber": "BP-0001", "firmwareRevision": "0.9.0"}, "# + reading + "}"),
+            item(2, #"{"deviceId": "F0-00-00-00-18-10", "patientId": "p1", "#
+                + #""device": {"manufacturerName": "BLE Rig", "modelNumber": "RIG-BP", "serialNumber": "BP-0001", "firmwareRevision": "1.0.0", "hardwareRevision": "B"}, "# + reading + "}"),
+        ]
+        let (result, _) = MappingStage.map(items, catalog: catalog, issued: time)
+        XCTAssertTrue(result.failures.isEmpty, "\(result.failures)")
+        let devices = result.resources.filter { $0.resourceType == "Device" }
+        XCTAssertEqual(devices.count, 1)
+        let device = try JSONValue(parsing: try XCTUnwrap(devices.first).body)
+        let system = "http://hl7.org/fhir/sid/eui-48/bluetooth"
+        XCTAssertEqual(device["identifier"], [[
+            "type": ["coding": [["system": "http://terminology.hl7.org/CodeSystem/ContinuaDeviceIdentifiers", "code": "BTMAC", "display": "Bluetooth MAC address"]],
+                     "text": "Bluetooth MAC address"],
+            "system": .string(system), "value": "F0-00-00-00-18-10",
+        ]])
+        XCTAssertEqual(device["id"]?.stringValue, ResourceIdentity.hashedId(system: system, value: "F0-00-00-00-18-10"))
+        XCTAssertEqual(device["type"]?["coding"]?.arrayValue?.first?["system"], "urn:iso:std:iso:11073:10101")
+        XCTAssertEqual(device["type"]?["coding"]?.arrayValue?.first?["code"], "65573")
+        XCTAssertEqual(device["manufacturer"], "BLE Rig")
+        XCTAssertEqual(device["modelNumber"], "RIG-BP")
+        XCTAssertEqual(device["serialNumber"], "BP-0001")
+        let versions = device["version"]?.arrayValue ?? []
+        XCTAssertEqual(versions.map { $0["type"]?["coding"]?.arrayValue?.first?["code"]?.stringValue ?? "" }, ["531976", "531974"], "firmware, hardware")
+        XCTAssertEqual(versions.map { $0["value"]?.stringValue ?? "" }, ["1.0.0", "B"], "the newest message's revisions")
+        XCTAssertNotNil(device["patient"]?["reference"]?.stringValue)
+        let observation = try JSONValue(parsing: try XCTUnwrap(result.resources.first { $0.resourceType == "Observation" }).body)
+        XCTAssertEqual(observation["device"]?["reference"]?.stringValue, "Device/" + (device["id"]?.stringValue ?? ""))
+    }
+
+    /// A profile without a `device:` section keeps the identity-only Device, and ignores a
+    /// message member that happens to be called `device`.
+    func testProfilesWithoutADeviceSectionIgnoreTheMessagesDeviceObject() throws {
+        let catalog = try DeviceProfileCatalog.load(directory: GatewayHTTPTests.profiles)
+        let items = [InboxItem(id: InboxID(1), message: message(
+            #"{"deviceId": "m1", "patientId": "p1", "measuredAt": "2025-11-24T10:00:00Z", "heartRate": 72, "device": {"manufacturerName": "X"}}"#))]
+        let (result, _) = MappingStage.map(items, catalog: catalog, issued: time)
+        let device = try JSONValue(parsing: try XCTUnwrap(result.resources.first { $0.resourceType == "Device" }).body)
+        XCTAssertEqual(device.objectValue?.keys.sorted(), ["id", "identifier", "patient", "resourceType"])
     }
 }

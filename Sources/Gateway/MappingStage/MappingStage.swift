@@ -198,11 +198,16 @@ final class MappingStage: Service, Sendable {
                             let patient = ResourceIdentity.createModePatient(patientId: patientId)
                             if let patientResourceId = patient.id {
                                 patients[patientResourceId] = patient
-                                let device = ResourceIdentity.createModeDevice(
+                                var device = ResourceIdentity.createModeDevice(
                                     deviceId: measurement.deviceId, system: profile.deviceSystem, patientResourceId: patientResourceId)
+                                profile.deviceTemplate?.apply(to: &device, reported: json["device"])
                                 devices[pair] = device
                                 referenceKeys[pair] = "Patient/\(patientResourceId)|Device/\(device.id ?? "")"
                             }
+                        } else if let template = profile.deviceTemplate, let reported = json["device"], var device = devices[pair] {
+                            // A later message's description of the device (read again on each link) wins.
+                            template.apply(to: &device, reported: reported)
+                            devices[pair] = device
                         }
                         if let key = referenceKeys[pair] {
                             sources[key, default: []].append((measurement.occurrenceTime.millisecondsSinceEpoch, item.id))

@@ -14,6 +14,8 @@ public struct DeviceProfile: Sendable {
     public var deviceSystem: String?
     /// How Observations find their Patient and Device (`profile.yaml` `identity.mode`).
     public var identityMode: IdentityMode
+    /// What the Devices this profile creates are (`profile.yaml` `device:`); nil: identity only.
+    public var deviceTemplate: DeviceTemplate?
 
     /// MedTech's resource identity modes.
     public enum IdentityMode: String, Sendable, CaseIterable {

@@ -1,4 +1,5 @@
 import EdgeCore
+import FHIRModel
 import Foundation
 import Mapping
 import Modbus
@@ -97,9 +98,11 @@ extension DeviceProfileCatalog {
         case .lookup: .lookup(deviceSystem: settings.deviceSystem)
         }
         let converter = ObservationConverter(templates: fhirTemplates, identity: identity)
-        return .success(DeviceProfile(
+        var profile = DeviceProfile(
             id: ProfileID(name), deviceTemplates: deviceTemplates, converter: converter, templateVersion: version,
-            deviceSystem: settings.deviceSystem, identityMode: settings.identityMode))
+            deviceSystem: settings.deviceSystem, identityMode: settings.identityMode)
+        profile.deviceTemplate = settings.device
+        return .success(profile)
     }
 
     static func problem(from template: TemplateProblem) -> ConfigurationProblem {
@@ -122,10 +125,17 @@ extension DeviceProfileCatalog {
 /// identity:
 ///   mode: create                        # or lookup: the Device (and its patient) must exist upstream
 ///   deviceSystem: urn:example:devices   # system of the Device identifier
+/// device:                               # what every Device this profile creates is (optional)
+///   type: {system: "urn:iso:std:iso:11073:10101", code: "65573", display: MDC_MOC_VMS_MDS_SIMP}
+///   identifierType: {system: "http://terminology.hl7.org/CodeSystem/ContinuaDeviceIdentifiers", code: BTMAC}
 /// ```
+///
+/// With a `device:` section, the message's own `device` object (the Bluetooth source's Device
+/// Information Service strings) is also put on the Device (`DeviceTemplate`).
 struct ProfileSettings {
     var description: String?
     var deviceSystem: String?
+    var device: DeviceTemplate?
     /// The register map of a Modbus device model.
     var modbus: RegisterMap?
     var identityMode = DeviceProfile.IdentityMode.create
@@ -140,7 +150,13 @@ struct ProfileSettings {
             return .failure(ConfigurationError(problems: [ConfigurationProblem(file: file, keyPath: "", message: "not valid YAML: \(error)")]))
         }
         guard let root else { return .success(settings) }
-        if let members = reader.mapping(root, at: "", known: ["description", "identity", "modbus"]) {
+        if let members = reader.mapping(root, at: "", known: ["description", "identity", "device", "modbus"]) {
+            if let node = members["device"], let device = reader.mapping(node, at: "device", known: ["type", "identifierType"]) {
+                var template = DeviceTemplate()
+                if let node = device["type"] { template.type = Self.concept(node, at: "device.type", reader: &reader) }
+                if let node = device["identifierType"] { template.identifierType = Self.concept(node, at: "device.identifierType", reader: &reader) }
+                settings.device = template
+            }
             if let node = members["description"] { settings.description = reader.string(node, at: "description") }
             if let node = members["modbus"] { settings.modbus = ModbusProfileSection.decode(node, at: "modbus", reader: &reader) }
             if let node = members["identity"], let identity = reader.mapping(node, at: "identity", known: ["mode", "deviceSystem"]) {
@@ -155,5 +171,19 @@ struct ProfileSettings {
             }
         }
         return reader.problems.isEmpty ? .success(settings) : .failure(ConfigurationError(problems: reader.problems))
+    }
+
+    /// `{system: ..., code: ..., display: ...}`: one coding, its display also the concept's text.
+    /// System and code are required: a concept without them codes nothing.
+    static func concept(_ node: Node, at path: String, reader: inout YAMLNodeReader) -> CodeableConcept? {
+        guard let members = reader.mapping(node, at: path, known: ["system", "code", "display"]) else { return nil }
+        let system = members["system"].flatMap { reader.string($0, at: path + ".system") }
+        let code = members["code"].flatMap { reader.string($0, at: path + ".code") }
+        let display = members["display"].flatMap { reader.string($0, at: path + ".display") }
+        guard let system, let code else {
+            reader.problem(path, node, "a coding needs both system and code")
+            return nil
+        }
+        return CodeableConcept(coding: [Coding(system: system, code: code, display: display)], text: display)
     }
 }

@@ -4,7 +4,7 @@ package import JSONQuery
 
 /// How one device session behaves.
 package struct DeviceSessionSettings: Sendable, Equatable {
-    /// The device's address; written `F0:00:00:00:18:0D`, it is the device id in messages.
+    /// The device's address; written `F0-00-00-00-18-0D` (`eui48`), it is the device id in messages.
     package var address: BluetoothAddress
     /// Secure the link (pair and bond, or re-encrypt with the bond) before discovery.
     package var requiresPairing: Bool
@@ -31,7 +31,7 @@ package struct DeviceReading: Sendable {
     package var receivedAt: Timestamp
 
     /// The JSON device message the profile's templates read.
-    package var message: JSONValue { reading.message(deviceID: address.description, receivedAt: receivedAt) }
+    package var message: JSONValue { reading.message(deviceID: address.eui48, receivedAt: receivedAt) }
 }
 
 /// What a session reports about its device, for health (`/status`, metrics, the journal) and logs.
