@@ -182,7 +182,7 @@ struct BluetoothDeviceReporter: Sendable {
     func deliver(_ reading: DeviceReading) async throws {
         let message = AcquiredMessage(
             profile: profile, transport: .ble, sourceID: sourceID, deviceID: deviceID,
-            message: reading.reading.message(deviceID: deviceID, receivedAt: reading.receivedAt, patientID: patientID))
+            message: reading.reading.message(deviceID: deviceID, receivedAt: reading.receivedAt, patientID: patientID, device: reading.device))
         try await sink.deliver([message])
         await health.recordSuccess(
             transport: .ble, device: address, profile: profile, readings: 1, at: reading.receivedAt,

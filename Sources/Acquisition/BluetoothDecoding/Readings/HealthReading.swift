@@ -57,7 +57,10 @@ public struct HealthReading: Hashable, Sendable {
     /// listed in `unavailable` by name (`{"meanArterialPressure": "NaN"}`), so a template that
     /// requires it rejects the message instead of reading a number that is not one. `patientId` is
     /// written when given (the patient a configuration assigns to the device), for Create identity.
-    public func message(deviceID: String, receivedAt: Timestamp, patientID: String? = nil) -> JSONValue {
+    /// `device` is what the device's Device Information Service said (`{"manufacturerName": ...,
+    /// "modelNumber": ..., "serialNumber": ..., "firmwareRevision": ...}`), written when it said
+    /// anything: the mapping stage puts it on the FHIR Device; templates do not read it.
+    public func message(deviceID: String, receivedAt: Timestamp, patientID: String? = nil, device: DeviceInformation? = nil) -> JSONValue {
         var message = JSONObject()
         message["deviceId"] = .string(deviceID)
         if let patientID { message["patientId"] = .string(patientID) }
@@ -79,6 +82,7 @@ public struct HealthReading: Hashable, Sendable {
         message["units"] = .object(units)
         if !unavailable.isEmpty { message["unavailable"] = .object(unavailable) }
         if !details.isEmpty { message["details"] = .object(details) }
+        if let device, !device.isEmpty { message["device"] = device.json }
         return .object(message)
     }
 }
