@@ -161,3 +161,34 @@ extension MappingStageTests {
         XCTAssertEqual(device.objectValue?.keys.sorted(), ["id", "identifier", "patient", "resourceType"])
     }
 }
+
+extension MappingStageTests {
+    /// `issued` is when the gateway received the message (not the mapping time after a backlog);
+    /// a reading its device timed keeps the gateway's receive instant in the received-time extension.
+    func testObservationsKeepTheGatewaysReceiveTime() throws {
+        let catalog = try DeviceProfileCatalog.load(directory: GatewayHTTPTests.profiles)
+        let received = Timestamp(millisecondsSinceEpoch: time.millisecondsSinceEpoch - 3_600_000)
+        func item(_ id: Int64, _ json: String) -> InboxItem {
+            InboxItem(id: InboxID(id), message: InboxMessage(
+                profile: ProfileID("ble-heart-rate"), transport: .ble, sourceID: "ble:F0:00:00:00:18:0D", receivedAt: received,
+                payload: Array(json.utf8)))
+        }
+        let values = #""values": {"heartRate": 72}, "units": {"heartRate": "/min"}"#
+        let items = [
+            // The device's clock timed it (as a cuff or thermometer does).
+            item(1, #"{"deviceId": "F0-00-00-00-18-0D", "patientId": "p1", "characteristic": "heartRateMeasurement", "time": "2024-01-15T08:30:00.000Z", "timeSource": "device", "receivedAt": "2026-11-27T08:15:00.123Z", "# + values + "}"),
+            // The receive time is the measurement's time: nothing to add.
+            item(2, #"{"deviceId": "F0-00-00-00-18-0D", "patientId": "p1", "characteristic": "heartRateMeasurement", "time": "2026-11-27T08:16:00.000Z", "timeSource": "receiver", "receivedAt": "2026-11-27T08:16:00.000Z", "# + values + "}"),
+        ]
+        let (result, _) = MappingStage.map(items, catalog: catalog, issued: time)
+        XCTAssertTrue(result.failures.isEmpty, "\(result.failures)")
+        let observations = try result.resources.filter { $0.resourceType == "Observation" }.map { try JSONValue(parsing: $0.body) }
+        XCTAssertEqual(observations.count, 2)
+        let deviceTimed = try XCTUnwrap(observations.first { $0["effectivePeriod"]?["start"] == "2024-01-15T08:30:00.000Z" })
+        XCTAssertEqual(deviceTimed["extension"], [["url": "urn:fhir-edge:extension:received-time", "valueInstant": "2026-11-27T08:15:00.123Z"]])
+        XCTAssertEqual(deviceTimed["issued"]?.stringValue, received.iso8601, "the inbox receive time, not the mapping time")
+        let receiverTimed = try XCTUnwrap(observations.first { $0["effectivePeriod"]?["start"] == "2026-11-27T08:16:00.000Z" })
+        XCTAssertNil(receiverTimed["extension"])
+        XCTAssertEqual(receiverTimed["issued"]?.stringValue, received.iso8601)
+    }
+}
