@@ -28,7 +28,11 @@ final class DeviceProfileTests: XCTestCase {
             let fhirPath = folder.appendingPathComponent("fhirmapping.json").path
             device = try DeviceTemplateCollection(parsing: try String(contentsOfFile: devicePath, encoding: .utf8), source: devicePath)
             let templates = try FHIRTemplateCollection(parsing: try String(contentsOfFile: fhirPath, encoding: .utf8), source: fhirPath)
-            converter = ObservationConverter(templates: templates, identity: .create(deviceSystem: nil))
+            var converter = ObservationConverter(templates: templates, identity: .create(deviceSystem: nil))
+            // profile.yaml's `observation.specialValues`, as the gateway loads it.
+            let settings = (try? String(contentsOfFile: folder.appendingPathComponent("profile.yaml").path, encoding: .utf8)) ?? ""
+            if settings.contains("specialValues: ieee11073") { converter.dataAbsentValues = .ieee11073 }
+            self.converter = converter
         }
 
         /// `fhir-edge map`'s document for these messages, with `issued` and `meta` left out.
@@ -76,6 +80,15 @@ final class DeviceProfileTests: XCTestCase {
                 let expectedFile = testcases.appendingPathComponent(input.replacingOccurrences(of: "-input.json", with: "-expected.json"))
                 let expected = try JSONValue(parsing: try Data(contentsOf: expectedFile))
                 let got = profile.map(messages)
+                if ProcessInfo.processInfo.environment["FHIR_EDGE_WRITE_GOLDEN"] == "1" {
+                    // Rewrites the expected file from the code under test: review its diff before committing.
+                    var document = JSONObject()
+                    document["results"] = got["results"]
+                    document["observations"] = got["observations"]
+                    document["errors"] = got["errors"]
+                    try JSONWriter().string(.object(document)).write(to: expectedFile, atomically: true, encoding: .utf8)
+                    continue
+                }
                 for part in ["results", "observations"] {
                     let gotPart = try canonical(got[part] ?? .null), wantPart = try canonical(expected[part] ?? .null)
                     // The first differing paths make a mismatch readable.
@@ -121,7 +134,13 @@ final class DeviceProfileTests: XCTestCase {
             XCTAssertTrue((component["code"]?["coding"]?.arrayValue ?? []).contains { $0["system"] == .string(Self.mdc) }, where_)
             quantities += [component["valueQuantity"]].compactMap { $0 }
         }
-        XCTAssertFalse(quantities.isEmpty, "\(where_): a value")
+        // A special value (NaN...) is a dataAbsentReason in place of the value (Vital Signs vs-2, vs-3).
+        let absent = [observation["dataAbsentReason"]].compactMap { $0 }
+            + (observation["component"]?.arrayValue ?? []).compactMap { $0["dataAbsentReason"] }
+        for reason in absent {
+            XCTAssertEqual(reason["coding"]?.arrayValue?.first?["system"], "http://terminology.hl7.org/CodeSystem/data-absent-reason", where_)
+        }
+        XCTAssertFalse(quantities.isEmpty && absent.isEmpty, "\(where_): a value or the reason it is absent")
         for quantity in quantities {
             XCTAssertEqual(quantity["system"], .string(Self.ucum), where_)
             XCTAssertNotNil(quantity["code"]?.stringValue, where_)
@@ -213,10 +232,23 @@ final class DeviceProfileTests: XCTestCase {
         assertQuantity(built.first?["valueQuantity"], 21.5, "Cel")
     }
 
-    func testControlSolutionAndSpecialValuesMakeNoObservation() throws {
-        // Glucose control-solution sample (type 10), thermometer NaN: no Observation.
+    func testControlSolutionMakesNoObservationAndSpecialValuesAreDataAbsent() throws {
+        // Glucose control-solution sample (type 10): no Observation.
         XCTAssertEqual(try observations("ble-glucose", .glucoseMeasurement, "020100e80705010f2d005fb04a", device: "meter").count, 0)
-        XCTAssertEqual(try observations("ble-thermometer", .temperatureMeasurement, "00ffff7f00", device: "thermo").count, 0)
+        // Thermometer NaN: a body temperature whose value is absent, and why.
+        let nan = try observations("ble-thermometer", .temperatureMeasurement, "00ffff7f00", device: "thermo")
+        XCTAssertEqual(nan.count, 1)
+        let temperature = try XCTUnwrap(find(nan, loinc: "8310-5", mdc: "150364"))
+        XCTAssertNil(temperature["valueQuantity"])
+        XCTAssertEqual(temperature["dataAbsentReason"]?["coding"]?.arrayValue?.first?["code"], "not-a-number")
+        XCTAssertEqual(temperature["dataAbsentReason"]?["text"], "NaN")
+        // +INF (SFLOAT 0x07FE) and NRes (0x0800) of a glucose concentration.
+        for (hex, reason) in [("020100e80705010f2d00fe0711", "positive-infinity"), ("020100e80705010f2d00000811", "error")] {
+            let glucose = try observations("ble-glucose", .glucoseMeasurement, hex, device: "meter")
+            XCTAssertEqual(glucose.count, 1, hex)
+            XCTAssertEqual(glucose.first?["dataAbsentReason"]?["coding"]?.arrayValue?.first?["code"]?.stringValue, reason, hex)
+            XCTAssertNil(glucose.first?["valueQuantity"], hex)
+        }
         let glucose = try observations("ble-glucose", .glucoseMeasurement, "020100e80705010f2d005fb011", device: "meter")
         assertQuantity(find(glucose, loinc: "41653-7", mdc: "160184")?["valueQuantity"], 95, "mg/dL")
     }

@@ -97,7 +97,8 @@ extension DeviceProfileCatalog {
         case .create: .create(deviceSystem: settings.deviceSystem)
         case .lookup: .lookup(deviceSystem: settings.deviceSystem)
         }
-        let converter = ObservationConverter(templates: fhirTemplates, identity: identity)
+        var converter = ObservationConverter(templates: fhirTemplates, identity: identity)
+        converter.dataAbsentValues = settings.dataAbsentValues
         var profile = DeviceProfile(
             id: ProfileID(name), deviceTemplates: deviceTemplates, converter: converter, templateVersion: version,
             deviceSystem: settings.deviceSystem, identityMode: settings.identityMode)
@@ -125,6 +126,8 @@ extension DeviceProfileCatalog {
 /// identity:
 ///   mode: create                        # or lookup: the Device (and its patient) must exist upstream
 ///   deviceSystem: urn:example:devices   # system of the Device identifier
+/// observation:
+///   specialValues: ieee11073            # NaN, NRes, ±INF values become dataAbsentReason (default none)
 /// device:                               # what every Device this profile creates is (optional)
 ///   type: {system: "urn:iso:std:iso:11073:10101", code: "65573", display: MDC_MOC_VMS_MDS_SIMP}
 ///   identifierType: {system: "http://terminology.hl7.org/CodeSystem/ContinuaDeviceIdentifiers", code: BTMAC}
@@ -136,6 +139,8 @@ struct ProfileSettings {
     var description: String?
     var deviceSystem: String?
     var device: DeviceTemplate?
+    /// `observation.specialValues`: quantity texts written as `dataAbsentReason`.
+    var dataAbsentValues = DataAbsentValues.none
     /// The register map of a Modbus device model.
     var modbus: RegisterMap?
     var identityMode = DeviceProfile.IdentityMode.create
@@ -150,7 +155,15 @@ struct ProfileSettings {
             return .failure(ConfigurationError(problems: [ConfigurationProblem(file: file, keyPath: "", message: "not valid YAML: \(error)")]))
         }
         guard let root else { return .success(settings) }
-        if let members = reader.mapping(root, at: "", known: ["description", "identity", "device", "modbus"]) {
+        if let members = reader.mapping(root, at: "", known: ["description", "identity", "device", "observation", "modbus"]) {
+            if let node = members["observation"], let observation = reader.mapping(node, at: "observation", known: ["specialValues"]),
+               let node = observation["specialValues"], let choice = reader.string(node, at: "observation.specialValues") {
+                switch choice {
+                case "ieee11073": settings.dataAbsentValues = .ieee11073
+                case "none": settings.dataAbsentValues = .none
+                default: reader.problem("observation.specialValues", node, "unknown choice '\(choice)'; use ieee11073 or none")
+                }
+            }
             if let node = members["device"], let device = reader.mapping(node, at: "device", known: ["type", "identifierType"]) {
                 var template = DeviceTemplate()
                 if let node = device["type"] { template.type = Self.concept(node, at: "device.type", reader: &reader) }

@@ -9,6 +9,8 @@ import FHIRModel
 public struct ObservationConverter: Sendable {
     let templates: FHIRTemplateCollection
     let identity: ResourceIdentity
+    /// Value texts written as `dataAbsentReason` rather than rejected (none unless a profile asks).
+    public var dataAbsentValues: DataAbsentValues = .none
 
     public init(templates: FHIRTemplateCollection, identity: ResourceIdentity) {
         self.templates = templates
@@ -41,7 +43,8 @@ public struct ObservationConverter: Sendable {
                 result.errors.append(ConversionError(type: error.type, message: error.message, groupKey: key, measurements: group.measurements))
                 continue
             }
-            let builder = ObservationBuilder(template: template, type: key.type, resources: resources, issued: issuedText)
+            let builder = ObservationBuilder(
+                template: template, type: key.type, resources: resources, issued: issuedText, dataAbsentValues: dataAbsentValues)
             for observationGroup in observationGroups {
                 do {
                     var rejected: [ObservationBuilder.RejectedReading] = []
