@@ -119,7 +119,7 @@ final class DeviceProfileTests: XCTestCase {
         let category = observation["category"]?[0]?["coding"]?[0]?["code"]?.stringValue
         switch loincCode {
         case "60832-3": XCTAssertNil(category, where_)
-        case "41653-7", "14743-9": XCTAssertEqual(category, "laboratory", where_)
+        case "41653-7", "14743-9", "2345-7", "14749-6", "2339-0", "15074-8": XCTAssertEqual(category, "laboratory", where_)
         default: XCTAssertEqual(category, "vital-signs", "\(where_) \(loincCode)")
         }
         // The PHD IG's tag of an Observation from a personal health device (a room sensor is none).
@@ -230,6 +230,26 @@ final class DeviceProfileTests: XCTestCase {
         XCTAssertEqual(built.count, 1)
         XCTAssertEqual(built.first?["code"]?["coding"]?[0]?["code"], "60832-3")
         assertQuantity(built.first?["valueQuantity"], 21.5, "Cel")
+    }
+
+    /// The sample the meter names is the one coded: venous plasma is a plasma glucose (2345-7,
+    /// MDC_CONC_GLU_VENOUS_PLASMA), never capillary blood by glucometer.
+    func testGlucoseIsCodedForTheSampleTheMeterNames() throws {
+        let cases: [(hex: String, loinc: String, mdc: String)] = [
+            ("020100e80705010f2d005fb011", "41653-7", "160184"), // capillary whole blood, finger
+            ("020100e80705010f2d005fb0f4", "2345-7", "160196"), // venous plasma
+            ("020100e80705010f2d005fb0f3", "2339-0", "160192"), // venous whole blood
+            ("020100e80705010f2d005fb0f8", "2345-7", "160368"), // undetermined plasma
+        ]
+        for (hex, loinc, mdc) in cases {
+            let built = try observations("ble-glucose", .glucoseMeasurement, hex, device: "meter")
+            XCTAssertEqual(built.count, 1, hex)
+            assertQuantity(find(built, loinc: loinc, mdc: mdc)?["valueQuantity"], 95, "mg/dL")
+        }
+        let venous = try observations("ble-glucose", .glucoseMeasurement, "020100e80705010f2d005fb0f4", device: "meter")
+        XCTAssertNil(find(venous, loinc: "41653-7", mdc: "160184"), "not capillary blood")
+        // Interstitial fluid (a CGM sample) has no mapping yet: no Observation rather than a wrong code.
+        XCTAssertEqual(try observations("ble-glucose", .glucoseMeasurement, "020100e80705010f2d005fb0f9", device: "meter").count, 0)
     }
 
     func testControlSolutionMakesNoObservationAndSpecialValuesAreDataAbsent() throws {
