@@ -192,3 +192,23 @@ extension MappingStageTests {
         XCTAssertEqual(receiverTimed["issued"]?.stringValue, received.iso8601)
     }
 }
+
+extension MappingStageTests {
+    /// A Bluetooth message's notes (its status fields) become the Observations' notes; a pushed
+    /// message's `notes` member does not.
+    func testBluetoothMeasurementNotesBecomeObservationNotes() throws {
+        let catalog = try DeviceProfileCatalog.load(directory: GatewayHTTPTests.profiles)
+        let json = #"{"deviceId": "F0-00-00-00-18-10", "patientId": "p1", "characteristic": "bloodPressureMeasurement", "time": "2026-11-27T08:15:00.000Z", "timeSource": "receiver", "receivedAt": "2026-11-27T08:15:00.000Z", "values": {"systolic": 120, "diastolic": 80, "pulseRate": 72}, "units": {"systolic": "mm[Hg]", "diastolic": "mm[Hg]", "pulseRate": "/min"}, "notes": ["Irregular pulse detected"]}"#
+        func mapped(_ transport: Transport) throws -> [JSONValue] {
+            let item = InboxItem(id: InboxID(1), message: InboxMessage(
+                profile: ProfileID("ble-blood-pressure"), transport: transport, sourceID: "s", receivedAt: time, payload: Array(json.utf8)))
+            let (result, _) = MappingStage.map([item], catalog: catalog, issued: time)
+            XCTAssertTrue(result.failures.isEmpty, "\(result.failures)")
+            return try result.resources.filter { $0.resourceType == "Observation" }.map { try JSONValue(parsing: $0.body) }
+        }
+        let ble = try mapped(.ble)
+        XCTAssertEqual(ble.count, 2, "panel and pulse")
+        for observation in ble { XCTAssertEqual(observation["note"], [["text": "Irregular pulse detected"]]) }
+        for observation in try mapped(.http) { XCTAssertNil(observation["note"]) }
+    }
+}

@@ -159,8 +159,8 @@ final class MappingStage: Service, Sendable {
             // Observation is uploaded).
             var sources: [String: [(time: Int64, id: InboxID)]] = [:]
             var referenceKeys: [String: String] = [:]
-            // What each message's Observations take from it: receive time (`ReceiveTime`).
-            var receipts: [InboxID: ReceiveTime.Receipt] = [:]
+            // What each message's Observations take from it: receive time, notes (`MessageReceipt`).
+            var receipts: [InboxID: MessageReceipt.Receipt] = [:]
             for item in group {
                 let json: JSONValue
                 do {
@@ -170,7 +170,7 @@ final class MappingStage: Service, Sendable {
                          version: profile.templateVersion, device: item.message.deviceID)
                     continue
                 }
-                receipts[item.id] = ReceiveTime.receipt(of: item, message: json)
+                receipts[item.id] = MessageReceipt.receipt(of: item, message: json)
                 let produced: [Measurement]
                 do {
                     produced = try profile.deviceTemplates.normalize(json, ingestionTime: item.message.receivedAt)
@@ -253,7 +253,7 @@ final class MappingStage: Service, Sendable {
                 let identityKey = identifier.map { ($0.system ?? "") + "|" + ($0.value ?? "") } ?? "Observation/" + id
                 let origin = Self.origin(of: converted, among: sources)
                 var observation = converted
-                if let receipt = origin.flatMap({ receipts[$0] }) { ReceiveTime.apply(receipt, to: &observation) }
+                if let receipt = origin.flatMap({ receipts[$0] }) { MessageReceipt.apply(receipt, to: &observation) }
                 // Straight to bytes, the same text the tree would write; the buffer is reused.
                 text.removeAll(keepingCapacity: true)
                 observation.writeJSON(into: &text)

@@ -59,7 +59,8 @@ public struct HealthReading: Hashable, Sendable {
     /// written when given (the patient a configuration assigns to the device), for Create identity.
     /// `device` is what the device's Device Information Service said (`{"manufacturerName": ...,
     /// "modelNumber": ..., "serialNumber": ..., "firmwareRevision": ...}`), written when it said
-    /// anything: the mapping stage puts it on the FHIR Device; templates do not read it.
+    /// anything: the mapping stage puts it on the FHIR Device; templates do not read it. `notes`
+    /// names the quality conditions the status fields report (`measurementNotes`), when any.
     public func message(deviceID: String, receivedAt: Timestamp, patientID: String? = nil, device: DeviceInformation? = nil) -> JSONValue {
         var message = JSONObject()
         message["deviceId"] = .string(deviceID)
@@ -82,6 +83,8 @@ public struct HealthReading: Hashable, Sendable {
         message["units"] = .object(units)
         if !unavailable.isEmpty { message["unavailable"] = .object(unavailable) }
         if !details.isEmpty { message["details"] = .object(details) }
+        let notes = measurementNotes
+        if !notes.isEmpty { message["notes"] = .array(notes.map { .string($0) }) }
         if let device, !device.isEmpty { message["device"] = device.json }
         return .object(message)
     }

@@ -3,24 +3,27 @@ import FHIRModel
 import JSONQuery
 import Store
 
-/// The gateway's receive time on the Observations it maps (docs/phd-ig.md, "Time").
+/// What the Observations the mapping stage builds take from the message they came from, beyond
+/// the templates (docs/phd-ig.md, "Time" and "Measurement status").
 ///
-/// - `issued` is when the gateway received the message the Observation came from, not when the
-///   mapping stage ran: after a backlog (the gateway off line, the store full) the mapping time
-///   would claim a reading was made available hours after it was.
+/// - `issued` is when the gateway received the message, not when the mapping stage ran: after a
+///   backlog (the gateway off line, the store full) the mapping time would claim a reading was
+///   made available hours after it was.
 /// - When the device's clock timed the reading (a Bluetooth message with `timeSource: device`),
 ///   `effective[x]` is that device time, and the gateway's own receive instant, from the message's
 ///   `receivedAt`, is kept beside it in the `received-time` extension: the only trace of when the
 ///   reading reached the gateway, and what tells a stored backlog, or a device clock that is
 ///   wrong, from a live reading.
-enum ReceiveTime {
+/// - A Bluetooth message's `notes` (what the reading's status fields report: body movement,
+///   irregular pulse, low perfusion...) become the Observation's `note`s.
+enum MessageReceipt {
     /// The extension holding the gateway's receive instant (`valueInstant`).
-    static let extensionURL = "urn:fhir-edge:extension:received-time"
+    static let receivedTimeURL = "urn:fhir-edge:extension:received-time"
 
-    /// What an Observation takes from the message it came from.
     struct Receipt {
         var issued: String
         var deviceTimedReceivedAt: String?
+        var notes: [String] = []
     }
 
     static func receipt(of item: InboxItem, message: JSONValue) -> Receipt {
@@ -29,13 +32,20 @@ enum ReceiveTime {
            Timestamp(parsingISO8601Lenient: receivedAt) != nil {
             receipt.deviceTimedReceivedAt = receivedAt
         }
+        // Only the Bluetooth source's own notes: a pushed message's `notes` member is not the gateway's to publish.
+        if item.message.transport == .ble, case .array(let notes)? = message["notes"] {
+            receipt.notes = notes.compactMap { $0.stringValue }.filter { !$0.isEmpty }
+        }
         return receipt
     }
 
     static func apply(_ receipt: Receipt, to observation: inout Observation) {
         observation.issued = receipt.issued
         if let receivedAt = receipt.deviceTimedReceivedAt {
-            observation.otherElements["extension"] = [["url": .string(extensionURL), "valueInstant": .string(receivedAt)]]
+            observation.otherElements["extension"] = [["url": .string(receivedTimeURL), "valueInstant": .string(receivedAt)]]
+        }
+        if !receipt.notes.isEmpty {
+            observation.otherElements["note"] = .array(receipt.notes.map { ["text": .string($0)] })
         }
     }
 }
