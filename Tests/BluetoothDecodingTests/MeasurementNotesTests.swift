@@ -39,3 +39,25 @@ final class MeasurementNotesTests: XCTestCase {
         XCTAssertEqual(try decode(.plxSpotCheckMeasurement, "02620048008000").measurementNotes, [])
     }
 }
+
+/// The thermometer's Temperature Type becomes the body site, coded where a code is certain.
+final class BodySiteTests: XCTestCase {
+    private func site(_ hex: String) throws -> JSONValue? {
+        try HealthDecoder.decode(.temperatureMeasurement, try XCTUnwrap(VectorComparison.bytes(hex: hex))).bodySite
+    }
+
+    func testTemperatureTypeIsTheBodySite() throws {
+        // Flags 0x04 (type present), 36.6 Cel (FLOAT 0xFF00016E), then the type.
+        XCTAssertEqual(try site("046e0100ff07"), [
+            "coding": [["system": "http://snomed.info/sct", "code": "34402009", "display": "Rectum structure"]], "text": "Rectum",
+        ])
+        XCTAssertEqual(try site("046e0100ff09")?["coding"]?.arrayValue?.first?["code"], "42859004", "tympanum")
+        XCTAssertEqual(try site("046e0100ff01")?["coding"]?.arrayValue?.first?["code"], "422543003", "armpit")
+        XCTAssertEqual(try site("046e0100ff05"), ["text": "Gastrointestinal tract"], "no code rather than a guessed one")
+        XCTAssertNil(try site("046e0100ff02"), "body (general) names no site")
+        XCTAssertNil(try site("046e0100ff0a"), "reserved")
+        XCTAssertNil(try site("006e0100ff"), "no type field")
+        let reading = try HealthDecoder.decode(.temperatureMeasurement, try XCTUnwrap(VectorComparison.bytes(hex: "046e0100ff06")))
+        XCTAssertEqual(reading.message(deviceID: "x", receivedAt: Timestamp(millisecondsSinceEpoch: 0))["bodySite"]?["text"], "Mouth")
+    }
+}

@@ -212,3 +212,17 @@ extension MappingStageTests {
         for observation in try mapped(.http) { XCTAssertNil(observation["note"]) }
     }
 }
+
+extension MappingStageTests {
+    /// A Bluetooth message's body site (the thermometer's temperature type) is the Observation's.
+    func testBluetoothBodySiteBecomesTheObservationsBodySite() throws {
+        let catalog = try DeviceProfileCatalog.load(directory: GatewayHTTPTests.profiles)
+        let json = #"{"deviceId": "F0-00-00-00-18-09", "patientId": "p1", "characteristic": "temperatureMeasurement", "time": "2026-11-27T08:15:00.000Z", "timeSource": "receiver", "receivedAt": "2026-11-27T08:15:00.000Z", "values": {"temperature": 37.2}, "units": {"temperature": "Cel"}, "bodySite": {"coding": [{"system": "http://snomed.info/sct", "code": "34402009", "display": "Rectum structure"}], "text": "Rectum"}}"#
+        let item = InboxItem(id: InboxID(1), message: InboxMessage(
+            profile: ProfileID("ble-thermometer"), transport: .ble, sourceID: "s", receivedAt: time, payload: Array(json.utf8)))
+        let (result, _) = MappingStage.map([item], catalog: catalog, issued: time)
+        let observation = try JSONValue(parsing: try XCTUnwrap(result.resources.first { $0.resourceType == "Observation" }).body)
+        XCTAssertEqual(observation["bodySite"]?["coding"]?.arrayValue?.first?["code"], "34402009")
+        XCTAssertEqual(observation["bodySite"]?["text"], "Rectum")
+    }
+}

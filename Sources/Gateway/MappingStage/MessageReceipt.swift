@@ -4,7 +4,7 @@ import JSONQuery
 import Store
 
 /// What the Observations the mapping stage builds take from the message they came from, beyond
-/// the templates (docs/phd-ig.md, "Time" and "Measurement status").
+/// the templates (docs/phd-ig.md: time, notes, body site).
 ///
 /// - `issued` is when the gateway received the message, not when the mapping stage ran: after a
 ///   backlog (the gateway off line, the store full) the mapping time would claim a reading was
@@ -15,7 +15,8 @@ import Store
 ///   reading reached the gateway, and what tells a stored backlog, or a device clock that is
 ///   wrong, from a live reading.
 /// - A Bluetooth message's `notes` (what the reading's status fields report: body movement,
-///   irregular pulse, low perfusion...) become the Observation's `note`s.
+///   irregular pulse, low perfusion...) become the Observation's `note`s, and its `bodySite` (the
+///   thermometer's temperature type) the Observation's `bodySite`.
 enum MessageReceipt {
     /// The extension holding the gateway's receive instant (`valueInstant`).
     static let receivedTimeURL = "urn:fhir-edge:extension:received-time"
@@ -24,6 +25,7 @@ enum MessageReceipt {
         var issued: String
         var deviceTimedReceivedAt: String?
         var notes: [String] = []
+        var bodySite: JSONValue?
     }
 
     static func receipt(of item: InboxItem, message: JSONValue) -> Receipt {
@@ -36,6 +38,9 @@ enum MessageReceipt {
         if item.message.transport == .ble, case .array(let notes)? = message["notes"] {
             receipt.notes = notes.compactMap { $0.stringValue }.filter { !$0.isEmpty }
         }
+        if item.message.transport == .ble, case .object(let site)? = message["bodySite"], !site.isEmpty {
+            receipt.bodySite = .object(site)
+        }
         return receipt
     }
 
@@ -44,6 +49,7 @@ enum MessageReceipt {
         if let receivedAt = receipt.deviceTimedReceivedAt {
             observation.otherElements["extension"] = [["url": .string(receivedTimeURL), "valueInstant": .string(receivedAt)]]
         }
+        if let bodySite = receipt.bodySite { observation.otherElements["bodySite"] = bodySite }
         if !receipt.notes.isEmpty {
             observation.otherElements["note"] = .array(receipt.notes.map { ["text": .string($0)] })
         }

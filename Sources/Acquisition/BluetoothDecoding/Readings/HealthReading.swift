@@ -60,7 +60,8 @@ public struct HealthReading: Hashable, Sendable {
     /// `device` is what the device's Device Information Service said (`{"manufacturerName": ...,
     /// "modelNumber": ..., "serialNumber": ..., "firmwareRevision": ...}`), written when it said
     /// anything: the mapping stage puts it on the FHIR Device; templates do not read it. `notes`
-    /// names the quality conditions the status fields report (`measurementNotes`), when any.
+    /// names the quality conditions the status fields report (`measurementNotes`), when any;
+    /// `bodySite` where the reading was taken (`bodySite`), when the value says.
     public func message(deviceID: String, receivedAt: Timestamp, patientID: String? = nil, device: DeviceInformation? = nil) -> JSONValue {
         var message = JSONObject()
         message["deviceId"] = .string(deviceID)
@@ -85,6 +86,7 @@ public struct HealthReading: Hashable, Sendable {
         if !details.isEmpty { message["details"] = .object(details) }
         let notes = measurementNotes
         if !notes.isEmpty { message["notes"] = .array(notes.map { .string($0) }) }
+        if let bodySite { message["bodySite"] = bodySite }
         if let device, !device.isEmpty { message["device"] = device.json }
         return .object(message)
     }
