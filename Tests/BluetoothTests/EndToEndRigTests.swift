@@ -59,6 +59,7 @@ final class EndToEndRigTests: XCTestCase {
                 "F0:00:00:00:18:22": {profile: ble-pulse-oximeter, patientId: p-hr}
               bthome:
                 "F0:00:00:00:FC:D2": {patientId: p-room}
+            \(DaemonProcess.viewerClientYAML)
             """.write(to: config, atomically: true, encoding: .utf8)
         let daemon = DaemonProcess.run(config: config, dataDirectory: directory.appendingPathComponent("data"))
         try daemon.start()
@@ -75,7 +76,7 @@ final class EndToEndRigTests: XCTestCase {
         XCTAssertNotNil(devices["F0:00:00:00:18:10"]?["details"]?["lastSeen"]?.stringValue)
         XCTAssertEqual(devices["F0:00:00:00:18:10"]?["profile"]?.stringValue, "ble-blood-pressure")
         XCTAssertEqual(devices["controller"]?["state"]?.stringValue, "up")
-        let metrics = daemon.request("GET", "/metrics")?.text ?? ""
+        let metrics = daemon.request("GET", "/metrics", headers: DaemonProcess.viewerHeaders)?.text ?? ""
         XCTAssertTrue(metrics.contains("fhir_edge_acquisition_up{device=\"F0:00:00:00:18:0D\",transport=\"ble\"} 1"), metrics)
         XCTAssertNotNil(rig.waitForEvent(containing: ["indication_confirmed", "\"bp\""], timeout: 5))
         XCTAssertNotNil(rig.waitForEvent(containing: ["\"paired\"", "\"bp\""], timeout: 1))
@@ -121,6 +122,53 @@ final class EndToEndRigTests: XCTestCase {
         XCTAssertEqual(daemon.stop(), 0)
     }
 
+    /// A strap notifying every 300 ms through the daemon: one Observation per notification, each
+    /// with its own receive instant (the strap has no clock), none merged with its neighbour.
+    func testStrapNotifyingEvery300MillisecondsGivesOneObservationPerReading() throws {
+        guard BLERig.directory != nil else { return print("SKIP: ../shared/ble-rig not found") }
+        let directory = try temporaryDirectory("ble-burst")
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let rigPort = try freeLoopbackPort()
+        guard let rig = try BLERig.start(["--port", String(rigPort), "--only", "hr", "--notify-interval-ms", "300"]) else { return }
+        defer { rig.stop() }
+        let profiles = Conformance.packageRoot.appendingPathComponent("device-profiles")
+        let config = directory.appendingPathComponent("gateway.yaml")
+        try """
+            dataDir: data
+            profiles:
+              directory: \(profiles.path)
+            bluetooth:
+              transport: tcp:127.0.0.1:\(rigPort)
+              reconnect: {base: 300ms, cap: 2s}
+              devices:
+                "F0:00:00:00:18:0D": {profile: ble-heart-rate, patientId: p-hr}
+            \(DaemonProcess.viewerClientYAML)
+            """.write(to: config, atomically: true, encoding: .utf8)
+        let data = directory.appendingPathComponent("data")
+        let daemon = DaemonProcess.run(config: config, dataDirectory: data)
+        try daemon.start()
+        defer { daemon.stop() }
+        _ = try waitForStatus(daemon, "30 heart-rate readings") { ($0["F0:00:00:00:18:0D"]?["readings"]?.doubleValue ?? 0) >= 30 }
+        XCTAssertEqual(rig.stop(), 0)
+        let settled = try waitForStatus(daemon, "the controller down after the rig stopped") { $0["controller"]?["state"]?.stringValue == "down" }
+        let readings = Int(settled["F0:00:00:00:18:0D"]?["readings"]?.doubleValue ?? 0)
+        XCTAssertEqual(daemon.stop(), 0)
+
+        let export = try CommandRunner.run(["export", "--data-dir", data.path, "--format", "ndjson", "--state", "all"])
+        XCTAssertEqual(export.status, 0, export.stderr)
+        var starts: [String] = []
+        for line in export.stdoutText.split(separator: "\n") {
+            let resource = try JSONValue(parsing: String(line))
+            guard resource["resourceType"] == .string("Observation"), resource["code"]?["text"] == .string("heartrate") else { continue }
+            let period = resource["effectivePeriod"]
+            XCTAssertEqual(period?["start"], period?["end"], "a reading is an instant, not a merged period")
+            starts.append(period?["start"]?.stringValue ?? "")
+        }
+        XCTAssertGreaterThanOrEqual(readings, 30)
+        XCTAssertEqual(starts.count, readings, "one Observation per notification")
+        XCTAssertEqual(Set(starts).count, starts.count, "each at its own instant")
+    }
+
     static let allAddresses = ["F0:00:00:00:18:0D", "F0:00:00:00:18:10", "F0:00:00:00:18:09", "F0:00:00:00:18:1D", "F0:00:00:00:18:22", "F0:00:00:00:FC:D2"]
 
     /// Polls `/status` until `condition` holds for its `acquisition` devices (by device name); at most 40 s.
@@ -131,7 +179,7 @@ final class EndToEndRigTests: XCTestCase {
         let deadline = Date().addingTimeInterval(40)
         var devices: [String: JSONObject] = [:]
         while Date() < deadline {
-            if let reply = daemon.request("GET", "/status"), reply.status == 200,
+            if let reply = daemon.request("GET", "/status", headers: DaemonProcess.viewerHeaders), reply.status == 200,
                let list = try? JSONValue(parsing: reply.body).objectValue?["acquisition"]?.arrayValue {
                 devices = [:]
                 for case .object(let device) in list {

@@ -92,6 +92,46 @@ final class MapCommandTests: XCTestCase {
         XCTAssertEqual(output["errors"]?.arrayValue?.count, 0)
     }
 
+    func testReadingsWithinASecondStayApartAndTheLaterOfTwoEqualTimesWins() throws {
+        let profile = Conformance.packageRoot.appendingPathComponent("device-profiles/demo-vitals").path
+        let messages = """
+            {"deviceId":"m1","patientId":"p1","measuredAt":"2026-11-27T08:15:00.100Z","heartRate":70}
+            {"deviceId":"m1","patientId":"p1","measuredAt":"2026-11-27T08:15:00.400Z","heartRate":71}
+            {"deviceId":"m1","patientId":"p1","measuredAt":"2026-11-27T08:15:00.400Z","heartRate":72}
+            """
+        func map(_ extra: [String]) throws -> [JSONValue] {
+            let run = try CommandRunner.run([
+                "map", "--device-template", "\(profile)/devicecontent.json", "--fhir-template", "\(profile)/fhirmapping.json",
+                "--identity", "create", "-",
+            ] + extra, stdin: Data(messages.utf8))
+            XCTAssertEqual(run.status, 0, run.stderr)
+            return try JSONValue(parsing: run.stdout)["observations"]?.arrayValue ?? []
+        }
+        let observations = try map([])
+        XCTAssertEqual(observations.compactMap { $0["valueQuantity"]?["value"]?.doubleValue }, [70, 72], "one per reading; the later of two equal times")
+        XCTAssertEqual(Set(observations.compactMap { $0["id"]?.stringValue }).count, 2)
+        let upstream = try map(["--observation-id-precision", "second"])
+        XCTAssertEqual(upstream.count, 1, "upstream's second-precision ids merge the two readings")
+        XCTAssertEqual(upstream.first?["effectivePeriod"]?["end"]?.stringValue, "2026-11-27T08:15:00.400Z")
+
+        let config = try temporaryDirectory("precision")
+        defer { try? FileManager.default.removeItem(at: config) }
+        let copy = config.appendingPathComponent("profiles/demo-vitals")
+        try FileManager.default.createDirectory(at: config.appendingPathComponent("profiles"), withIntermediateDirectories: true)
+        try FileManager.default.copyItem(atPath: profile, toPath: copy.path)
+        let settings = copy.appendingPathComponent("profile.yaml")
+        try "identity:\n  mode: create\n  observationIdPrecision: second\n".write(to: settings, atomically: true, encoding: .utf8)
+        let file = config.appendingPathComponent("config.yaml")
+        try "dataDir: data\ndemo: true\nprofiles:\n  directory: profiles\n".write(to: file, atomically: true, encoding: .utf8)
+        let check = try CommandRunner.run(["config", "check", file.path])
+        XCTAssertEqual(check.status, 0, check.stdoutText)
+        XCTAssertTrue(check.stdoutText.contains("warning: \(settings.path): identity.observationIdPrecision: second-precision"), check.stdoutText)
+        try "identity:\n  observationIdPrecision: minute\n".write(to: settings, atomically: true, encoding: .utf8)
+        let refused = try CommandRunner.run(["config", "check", file.path])
+        XCTAssertEqual(refused.status, 1)
+        XCTAssertTrue(refused.stdoutText.contains("unknown precision 'minute'"), refused.stdoutText)
+    }
+
     // MARK: - Comparison helpers
 
     private func json(_ url: URL) throws -> JSONValue {

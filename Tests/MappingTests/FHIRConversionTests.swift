@@ -145,8 +145,39 @@ final class FHIRConversionTests: XCTestCase {
         XCTAssertEqual(code.coding.map(\.code), ["29463-7", "WEIGHT"])
     }
 
-    func testCreateModeIdsAndSameSecondReadingsMergeIntoOne() throws {
+    func testEveryReadingIsItsOwnObservationWithMillisecondIds() throws {
         let converter = ObservationConverter(templates: standard, identity: .create(deviceSystem: "urn:sys"))
+        let result = converter.convert([
+            reading("note", "text", "first", at: 1100),
+            reading("note", "text", "second", at: 1700),
+            reading("note", "text", "third", at: 1701),
+        ], issued: issued)
+        XCTAssertEqual(result.errors.count, 0)
+        XCTAssertEqual(result.observations.map(\.value), [.string("first"), .string("second"), .string("third")])
+        XCTAssertEqual(result.observations.map(\.status), [.final, .final, .final])
+        XCTAssertEqual(Set(result.observations.compactMap(\.id)).count, 3, "one id per reading")
+        let observation = try XCTUnwrap(result.observations.first)
+        XCTAssertEqual(observation.effectivePeriod, Period(start: "2019-02-01T22:00:01.100Z", end: "2019-02-01T22:00:01.100Z"))
+        let patient = SHA256.hexDigest("_pat"), device = SHA256.hexDigest("urn:sys_dev")
+        let value = "\(patient).\(device).note.20190201220001100Z.20190201220001100Z"
+        XCTAssertEqual(observation.identifier, [Identifier(system: ResourceIdentity.connectorSystem, value: value)])
+        XCTAssertEqual(observation.id, SHA256.hexDigest(ResourceIdentity.connectorSystem + "_" + value))
+        XCTAssertEqual(observation.subject?.reference, "Patient/\(patient)")
+        XCTAssertEqual(observation.device?.reference, "Device/\(device)")
+        XCTAssertEqual(ResourceIdentity.createModeDevice(deviceId: "dev", system: "urn:sys", patientResourceId: patient).id, device)
+    }
+
+    func testAResentReadingGetsTheSameIdInAnotherBatch() throws {
+        let converter = ObservationConverter(templates: standard, identity: .create(deviceSystem: nil))
+        let first = converter.convert([reading("note", "text", "a", at: 1100, ingested: 1)], issued: issued)
+        let resent = converter.convert([reading("note", "text", "a", at: 1100, ingested: 9)], issued: issued)
+        let next = converter.convert([reading("note", "text", "a", at: 1101, ingested: 9)], issued: issued)
+        XCTAssertEqual(first.observations.first?.id, resent.observations.first?.id)
+        XCTAssertNotEqual(first.observations.first?.id, next.observations.first?.id)
+    }
+
+    func testSecondPrecisionIdsMergeReadingsOfOneSecondAsUpstream() throws {
+        let converter = ObservationConverter(templates: standard, identity: .create(deviceSystem: "urn:sys"), idPrecision: .second)
         let result = converter.convert([
             reading("note", "text", "first", at: 1100),
             reading("note", "text", "second", at: 1700),
@@ -161,9 +192,28 @@ final class FHIRConversionTests: XCTestCase {
         let value = "\(patient).\(device).note.20190201220001Z.20190201220001Z"
         XCTAssertEqual(observation.identifier, [Identifier(system: ResourceIdentity.connectorSystem, value: value)])
         XCTAssertEqual(observation.id, SHA256.hexDigest(ResourceIdentity.connectorSystem + "_" + value))
-        XCTAssertEqual(observation.subject?.reference, "Patient/\(patient)")
-        XCTAssertEqual(observation.device?.reference, "Device/\(device)")
-        XCTAssertEqual(ResourceIdentity.createModeDevice(deviceId: "dev", system: "urn:sys", patientResourceId: patient).id, device)
+    }
+
+    func testHourlyIdsKeepUpstreamSecondSegmentsWhateverThePrecision() throws {
+        let result = ObservationConverter(templates: standard, identity: .create(deviceSystem: nil))
+            .convert([reading("weight", "kg", "70", at: 1234)], issued: issued)
+        let value = try XCTUnwrap(result.observations.first?.identifier.first?.value)
+        XCTAssertTrue(value.hasSuffix(".weight.20190201220000Z.20190201225959Z"), value)
+    }
+
+    func testSameTimeAndSameIngestionTimeKeepsTheLaterReceivedMessage() throws {
+        // A reading and its correction posted in one request share the ingestion time; the
+        // receive sequence (the inbox row id) says which came last.
+        func corrected(_ value: String, sequence: Int64) -> Mapping.Measurement {
+            var measurement = reading("weight", "kg", value, at: 5000, ingested: 7)
+            measurement.receiveSequence = sequence
+            return measurement
+        }
+        let converter = ObservationConverter(templates: standard, identity: .none)
+        let result = converter.convert([corrected("70", sequence: 41), corrected("71", sequence: 42)], issued: issued)
+        XCTAssertEqual(result.observations.first?.value, .quantity(Quantity(value: FHIRDecimal("71"), unit: "kg")))
+        let reversed = converter.convert([corrected("71", sequence: 42), corrected("70", sequence: 41)], issued: issued)
+        XCTAssertEqual(reversed.observations.first?.value, .quantity(Quantity(value: FHIRDecimal("71"), unit: "kg")))
     }
 
     func testStringNeedsExactlyOneValue() throws {

@@ -56,7 +56,7 @@ final class ModbusEndToEndTests: XCTestCase {
                   patientId: patient-e2e-101
                   timeout: 300ms
                   interval: 1s
-
+            \(DaemonProcess.viewerClientYAML)
             """.write(to: config, atomically: true, encoding: .utf8)
         let daemon = DaemonProcess.run(config: config, dataDirectory: work.appendingPathComponent("data"))
         try daemon.start()
@@ -79,7 +79,7 @@ final class ModbusEndToEndTests: XCTestCase {
         XCTAssertEqual(Set(noise), [37.5])
 
         // The silent unit is down by name; the others are up.
-        let status = try XCTUnwrap(daemon.request("GET", "/status"))
+        let status = try XCTUnwrap(daemon.request("GET", "/status", headers: DaemonProcess.viewerHeaders))
         let root = try XCTUnwrap(JSONSerialization.jsonObject(with: status.body) as? [String: Any])
         let devices = try XCTUnwrap(root["acquisition"] as? [[String: Any]])
         let byName = Dictionary(uniqueKeysWithValues: devices.compactMap { device in (device["device"] as? String).map { ($0, device) } })
@@ -88,7 +88,7 @@ final class ModbusEndToEndTests: XCTestCase {
         for name in ["room-101-monitor", "gas-panel-ward-3", "room-12a-sensor"] {
             XCTAssertEqual(byName[name]?["state"] as? String, "up", name)
         }
-        let metrics = String(decoding: try XCTUnwrap(daemon.request("GET", "/metrics")).body, as: UTF8.self)
+        let metrics = String(decoding: try XCTUnwrap(daemon.request("GET", "/metrics", headers: DaemonProcess.viewerHeaders)).body, as: UTF8.self)
         XCTAssertTrue(metrics.contains("fhir_edge_acquisition_up{device=\"offline-sensor\",transport=\"modbus\"} 0"), metrics)
 
         // SIGTERM stops the pollers first (one may be waiting out unit 4's timeout) and exits cleanly.

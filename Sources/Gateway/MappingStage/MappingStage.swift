@@ -173,7 +173,8 @@ final class MappingStage: Service, Sendable {
                 receipts[item.id] = MessageReceipt.receipt(of: item, message: json)
                 let produced: [Measurement]
                 do {
-                    produced = try profile.deviceTemplates.normalize(json, ingestionTime: item.message.receivedAt)
+                    produced = try profile.deviceTemplates.normalize(
+                        json, ingestionTime: item.message.receivedAt, receiveSequence: item.id.rawValue)
                 } catch {
                     fail(item, stage: "device-mapping", type: error.type, message: error.description,
                          version: profile.templateVersion, device: item.message.deviceID)

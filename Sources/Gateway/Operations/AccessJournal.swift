@@ -9,10 +9,24 @@ import Synchronization
 /// appended in one transaction per wake-up, so the journal costs one fsync per burst of
 /// requests rather than one per request; what is pending at shutdown is flushed before the
 /// store closes. Ingested messages are journaled by the store in their own commit.
+///
+/// Anonymous calls (`/health` probes) and refusals (401, 403) are aggregated, so that a flood
+/// cannot fill the journal: the first of each client, method, route and status in a minute is
+/// journaled as it happens, the rest of that minute as one entry with their `count`.
 final class AccessJournal: Service, Sendable {
     private let store: Store
     private let logger: Logger
+    private let now: @Sendable () -> Timestamp
     private let pending = Mutex<[JournalEvent]>([])
+    private let tallies = Mutex<[Tally: (since: Timestamp, count: Int)]>([:])
+    static let aggregationWindowMilliseconds: Int64 = 60_000
+
+    private struct Tally: Hashable {
+        var actor: String
+        var method: String
+        var route: String
+        var status: Int
+    }
     private let wakeup: AsyncStream<Void>
     private let wake: AsyncStream<Void>.Continuation
     /// Bounds memory if the store stalls; dropped entries are logged and counted.
@@ -21,15 +35,34 @@ final class AccessJournal: Service, Sendable {
 
     static let kind = JournalKind("api.request")
 
-    init(store: Store, logger: Logger) {
+    init(store: Store, logger: Logger, now: @escaping @Sendable () -> Timestamp) {
         self.store = store
         self.logger = logger
+        self.now = now
         (wakeup, wake) = AsyncStream.makeStream(of: Void.self, bufferingPolicy: .bufferingNewest(1))
     }
 
     func record(client: String?, method: String, route: String, status: Int) {
+        let actor = client.map { "http:" + $0 } ?? "http:anonymous"
+        if client == nil || status == 401 || status == 403 {
+            let key = Tally(actor: actor, method: method, route: route, status: status)
+            let time = now()
+            let first = tallies.withLock { tallies in
+                if tallies[key] != nil {
+                    tallies[key]?.count += 1
+                    return false
+                }
+                tallies[key] = (time, 0)
+                return true
+            }
+            // A counted call only wakes the loop, which writes the summary once its minute is over.
+            guard first else {
+                wake.yield()
+                return
+            }
+        }
         let event = JournalEvent(
-            kind: Self.kind, actor: client.map { "http:" + $0 } ?? "http:anonymous",
+            kind: Self.kind, actor: actor,
             details: ["method": .string(method), "route": .string(route), "status": .int(Int64(status))])
         let accepted = pending.withLock { events in
             guard events.count < maxPending else { return false }
@@ -48,7 +81,7 @@ final class AccessJournal: Service, Sendable {
             for await _ in wakeup {
                 await flush()
             }
-            await flush()
+            await flush(final: true)
         } onGracefulShutdown: {
             self.wake.finish()
         }
@@ -59,18 +92,32 @@ final class AccessJournal: Service, Sendable {
         wake.finish()
     }
 
-    func flush() async {
+    /// `final` also writes the counts of aggregation windows still open (shutdown).
+    func flush(final: Bool = false) async {
         let batch = pending.withLock { events in
             let batch = events
             events.removeAll(keepingCapacity: true)
             return batch
+        }
+        let time = now()
+        let summaries: [JournalEvent] = tallies.withLock { tallies in
+            var summaries: [JournalEvent] = []
+            for (key, tally) in tallies where final || time.millisecondsSinceEpoch - tally.since.millisecondsSinceEpoch >= Self.aggregationWindowMilliseconds {
+                tallies[key] = nil
+                guard tally.count > 0 else { continue }
+                summaries.append(JournalEvent(kind: Self.kind, actor: key.actor, details: [
+                    "method": .string(key.method), "route": .string(key.route), "status": .int(Int64(key.status)),
+                    "count": .int(Int64(tally.count)), "since": .string(tally.since.iso8601),
+                ]))
+            }
+            return summaries.sorted { ($0.details["route"]?.stringValue ?? "") < ($1.details["route"]?.stringValue ?? "") }
         }
         let lost = dropped.withLock { count in
             let lost = count
             count = 0
             return lost
         }
-        var events = batch
+        var events = batch + summaries
         if lost > 0 {
             logger.error("Access journal entries were dropped while the store stalled", metadata: ["edge.journal.dropped": "\(lost)"])
             events.append(JournalEvent(kind: JournalKind("api.journal.dropped"), actor: "gateway", details: ["entries": .int(Int64(lost))]))

@@ -14,6 +14,8 @@ public struct DeviceProfile: Sendable {
     public var deviceSystem: String?
     /// How Observations find their Patient and Device (`profile.yaml` `identity.mode`).
     public var identityMode: IdentityMode
+    /// What loads but costs data or surprises: `config check` prints these, the daemon logs them.
+    public var warnings: [ConfigurationProblem]
     /// What the Devices this profile creates are (`profile.yaml` `device:`); nil: identity only.
     public var deviceTemplate: DeviceTemplate?
 
@@ -27,8 +29,9 @@ public struct DeviceProfile: Sendable {
 
     public init(
         id: ProfileID, deviceTemplates: DeviceTemplateCollection, converter: ObservationConverter, templateVersion: String,
-        deviceSystem: String? = nil, identityMode: IdentityMode = .create
+        deviceSystem: String? = nil, identityMode: IdentityMode = .create, warnings: [ConfigurationProblem] = []
     ) {
+        self.warnings = warnings
         self.id = id
         self.deviceSystem = deviceSystem
         self.identityMode = identityMode

@@ -97,11 +97,21 @@ extension DeviceProfileCatalog {
         case .create: .create(deviceSystem: settings.deviceSystem)
         case .lookup: .lookup(deviceSystem: settings.deviceSystem)
         }
-        var converter = ObservationConverter(templates: fhirTemplates, identity: identity)
+        var converter = ObservationConverter(templates: fhirTemplates, identity: identity, idPrecision: settings.observationIdPrecision)
         converter.dataAbsentValues = settings.dataAbsentValues
+        var warnings: [ConfigurationProblem] = []
+        if settings.observationIdPrecision == .second {
+            warnings.append(ConfigurationProblem(
+                file: PathText.join(folder, settingsFile), keyPath: "identity.observationIdPrecision",
+                message: "second-precision Observation ids (MedTech's form): readings of one device and type less than a second apart "
+                    + "become one Observation and all but the last value are lost; keep it only to match ids already on the server"))
+        }
+        for warning in fhirTemplates.windowedSingleValueWarnings {
+            warnings.append(ConfigurationProblem(file: PathText.join(folder, fhirTemplateFile), keyPath: "type \(warning.typeName)", message: warning.message))
+        }
         var profile = DeviceProfile(
             id: ProfileID(name), deviceTemplates: deviceTemplates, converter: converter, templateVersion: version,
-            deviceSystem: settings.deviceSystem, identityMode: settings.identityMode)
+            deviceSystem: settings.deviceSystem, identityMode: settings.identityMode, warnings: warnings)
         profile.deviceTemplate = settings.device
         return .success(profile)
     }
@@ -126,6 +136,7 @@ extension DeviceProfileCatalog {
 /// identity:
 ///   mode: create                        # or lookup: the Device (and its patient) must exist upstream
 ///   deviceSystem: urn:example:devices   # system of the Device identifier
+///   observationIdPrecision: millisecond # or second: upstream's ids, readings within a second merge
 /// observation:
 ///   specialValues: ieee11073            # NaN, NRes, ±INF values become dataAbsentReason (default none)
 /// device:                               # what every Device this profile creates is (optional)
@@ -144,6 +155,7 @@ struct ProfileSettings {
     /// The register map of a Modbus device model.
     var modbus: RegisterMap?
     var identityMode = DeviceProfile.IdentityMode.create
+    var observationIdPrecision = ObservationIdPrecision.millisecond
 
     static func decode(yaml: String, file: String) -> Result<ProfileSettings, ConfigurationError> {
         var reader = YAMLNodeReader(file: file)
@@ -172,7 +184,7 @@ struct ProfileSettings {
             }
             if let node = members["description"] { settings.description = reader.string(node, at: "description") }
             if let node = members["modbus"] { settings.modbus = ModbusProfileSection.decode(node, at: "modbus", reader: &reader) }
-            if let node = members["identity"], let identity = reader.mapping(node, at: "identity", known: ["mode", "deviceSystem"]) {
+            if let node = members["identity"], let identity = reader.mapping(node, at: "identity", known: ["mode", "deviceSystem", "observationIdPrecision"]) {
                 if let node = identity["mode"], let mode = reader.string(node, at: "identity.mode") {
                     if let known = DeviceProfile.IdentityMode(rawValue: mode.lowercased()) {
                         settings.identityMode = known
@@ -181,6 +193,13 @@ struct ProfileSettings {
                     }
                 }
                 if let node = identity["deviceSystem"] { settings.deviceSystem = reader.string(node, at: "identity.deviceSystem") }
+                if let node = identity["observationIdPrecision"], let text = reader.string(node, at: "identity.observationIdPrecision") {
+                    if let precision = ObservationIdPrecision(rawValue: text.lowercased()) {
+                        settings.observationIdPrecision = precision
+                    } else {
+                        reader.problem("identity.observationIdPrecision", node, "unknown precision '\(text)'; use millisecond or second")
+                    }
+                }
             }
         }
         return reader.problems.isEmpty ? .success(settings) : .failure(ConfigurationError(problems: reader.problems))

@@ -38,7 +38,8 @@ struct MeasurementGroup {
     var measurements: [Measurement]
 
     /// Groups a batch in first-seen order. Of several measurements with the same occurrence time
-    /// the one ingested last is kept; on a tie (or without ingestion times) the first one.
+    /// the one received last is kept: by ingestion time, then by receive sequence. Measurements
+    /// of one message (two templates emitting one type at one time) tie, and the first is kept.
     static func group(_ batch: [Measurement]) -> [MeasurementGroup] {
         // One message usually yields one measurement: no need for the indexes below.
         if batch.count == 1 { return [MeasurementGroup(key: MeasurementGroupKey(batch[0]), measurements: batch)] }
@@ -58,7 +59,7 @@ struct MeasurementGroup {
             }
             if let slot = slotIndex[g][measurement.occurrenceTime] {
                 let kept = groups[g].measurements[slot]
-                if Self.isLater(measurement.ingestionTime, than: kept.ingestionTime) {
+                if Self.isLater(measurement, than: kept) {
                     groups[g].measurements[slot] = measurement
                 }
             } else {
@@ -69,7 +70,12 @@ struct MeasurementGroup {
         return groups
     }
 
-    private static func isLater(_ a: Timestamp?, than b: Timestamp?) -> Bool {
+    private static func isLater(_ a: Measurement, than b: Measurement) -> Bool {
+        if a.ingestionTime != b.ingestionTime { return isLater(a.ingestionTime, than: b.ingestionTime) }
+        return isLater(a.receiveSequence, than: b.receiveSequence)
+    }
+
+    private static func isLater<T: Comparable>(_ a: T?, than b: T?) -> Bool {
         guard let a else { return false }
         guard let b else { return true }
         return a > b

@@ -9,12 +9,14 @@ import FHIRModel
 public struct ObservationConverter: Sendable {
     let templates: FHIRTemplateCollection
     let identity: ResourceIdentity
+    let idPrecision: ObservationIdPrecision
     /// Value texts written as `dataAbsentReason` rather than rejected (none unless a profile asks).
     public var dataAbsentValues: DataAbsentValues = .none
 
-    public init(templates: FHIRTemplateCollection, identity: ResourceIdentity) {
+    public init(templates: FHIRTemplateCollection, identity: ResourceIdentity, idPrecision: ObservationIdPrecision = .millisecond) {
         self.templates = templates
         self.identity = identity
+        self.idPrecision = idPrecision
     }
 
     /// Groups one conversion batch and builds one Observation per observation group.
@@ -22,8 +24,9 @@ public struct ObservationConverter: Sendable {
     public func convert(_ measurements: [Measurement], issued: Timestamp) -> ConversionResult {
         var result = ConversionResult()
         let issuedText = issued.instantText
-        // Observations with the same identity (same second in Single mode) merge into the first,
-        // as upstream's sequential upserts would; never two resources with one id in a batch.
+        // Observations with the same identity (only with second-precision ids: readings within one
+        // second) merge into the first, as upstream's sequential upserts would; never two
+        // resources with one id in a batch.
         var indexById: [String: Int] = [:]
         for group in MeasurementGroup.group(measurements) {
             let key = group.key
@@ -38,7 +41,8 @@ public struct ObservationConverter: Sendable {
             let observationGroups: [ObservationGroup]
             do {
                 resources = try identity.resolve(key)
-                observationGroups = try template.periodInterval.observationGroups(group.measurements, correlationId: key.correlationId)
+                observationGroups = try template.periodInterval.observationGroups(
+                    group.measurements, correlationId: key.correlationId, precision: idPrecision)
             } catch {
                 result.errors.append(ConversionError(type: error.type, message: error.message, groupKey: key, measurements: group.measurements))
                 continue

@@ -56,7 +56,12 @@ extension ObservationPeriodInterval {
     static let dayMilliseconds: Int64 = 86_400_000
 
     /// Splits one measurement group's measurements into observation groups, in first-seen order.
-    func observationGroups(_ measurements: [Measurement], correlationId: String?) throws(GroupingFailure) -> [ObservationGroup] {
+    /// `precision` applies to Single windows only: hourly and daily windows start on whole
+    /// hours, so their second-precision segments never collide and stay as upstream writes them.
+    func observationGroups(
+        _ measurements: [Measurement], correlationId: String?, precision: ObservationIdPrecision = .millisecond
+    ) throws(GroupingFailure) -> [ObservationGroup] {
+        let segmentPrecision: ObservationIdPrecision = self == .single ? precision : .second
         switch self {
         case .correlationId:
             guard let correlationId, !correlationId.isEmpty else {
@@ -77,7 +82,7 @@ extension ObservationPeriodInterval {
             // One measurement, one window: no need for the index below.
             if measurements.count == 1 {
                 let (start, end) = window(containing: measurements[0].occurrenceTime)
-                var group = ObservationGroup(start: start, end: end, segment: Self.segment(start: start, end: end))
+                var group = ObservationGroup(start: start, end: end, segment: Self.segment(start: start, end: end, precision: segmentPrecision))
                 group.add(measurements[0])
                 return [group]
             }
@@ -89,7 +94,7 @@ extension ObservationPeriodInterval {
                     groups[i].add(m)
                 } else {
                     byStart[start] = groups.count
-                    var group = ObservationGroup(start: start, end: end, segment: Self.segment(start: start, end: end))
+                    var group = ObservationGroup(start: start, end: end, segment: Self.segment(start: start, end: end, precision: segmentPrecision))
                     group.add(m)
                     groups.append(group)
                 }
@@ -115,13 +120,18 @@ extension ObservationPeriodInterval {
         return (Timestamp(millisecondsSinceEpoch: floored), Timestamp(millisecondsSinceEpoch: floored + length - 1))
     }
 
-    /// `yyyyMMddHHmmssZ.yyyyMMddHHmmssZ`, second precision, as upstream's identifiers.
-    static func segment(start: Timestamp, end: Timestamp) -> String {
+    /// `yyyyMMddHHmmssZ.yyyyMMddHHmmssZ` (upstream's identifiers, second precision), or with
+    /// `.millisecond` `yyyyMMddHHmmssfffZ.yyyyMMddHHmmssfffZ`, so that readings less than a second
+    /// apart never share an identifier.
+    static func segment(start: Timestamp, end: Timestamp, precision: ObservationIdPrecision = .second) -> String {
         let a = start.components, b = end.components
+        let withMilliseconds = precision == .millisecond
         guard (0...9999).contains(a.year), (0...9999).contains(b.year) else {
-            return "\(a.year)\(a.month)\(a.day)\(a.hour)\(a.minute)\(a.second)Z.\(b.year)\(b.month)\(b.day)\(b.hour)\(b.minute)\(b.second)Z"
+            let ms = { (c: Timestamp.Components) in withMilliseconds ? "\(c.millisecond)" : "" }
+            return "\(a.year)\(a.month)\(a.day)\(a.hour)\(a.minute)\(a.second)\(ms(a))Z.\(b.year)\(b.month)\(b.day)\(b.hour)\(b.minute)\(b.second)\(ms(b))Z"
         }
-        return String(unsafeUninitializedCapacity: 31) { buffer in
+        let half = withMilliseconds ? 18 : 15
+        return String(unsafeUninitializedCapacity: 2 * half + 1) { buffer in
             func put(_ value: Int, _ width: Int, at offset: Int) {
                 var v = value
                 for i in stride(from: offset + width - 1, through: offset, by: -1) {
@@ -129,17 +139,18 @@ extension ObservationPeriodInterval {
                     v /= 10
                 }
             }
-            for (c, base) in [(a, 0), (b, 16)] {
+            for (c, base) in [(a, 0), (b, half + 1)] {
                 put(c.year, 4, at: base)
                 put(c.month, 2, at: base + 4)
                 put(c.day, 2, at: base + 6)
                 put(c.hour, 2, at: base + 8)
                 put(c.minute, 2, at: base + 10)
                 put(c.second, 2, at: base + 12)
-                buffer[base + 14] = UInt8(ascii: "Z")
+                if withMilliseconds { put(c.millisecond, 3, at: base + 14) }
+                buffer[base + half - 1] = UInt8(ascii: "Z")
             }
-            buffer[15] = UInt8(ascii: ".")
-            return 31
+            buffer[half] = UInt8(ascii: ".")
+            return 2 * half + 1
         }
     }
 }

@@ -16,6 +16,10 @@ public struct Measurement: Hashable, Sendable {
     public var occurrenceTime: Timestamp
     /// When the gateway received the message; breaks ties between equal occurrence times.
     public var ingestionTime: Timestamp?
+    /// The message's place in the gateway's receive order (the inbox row id): breaks ties between
+    /// equal ingestion times, so of two messages received in the same millisecond or posted in
+    /// one request the later one wins, as upstream's "latest ingestion wins" intends.
+    public var receiveSequence: Int64?
     public var deviceId: String
     public var patientId: String?
     public var encounterId: String?
@@ -23,13 +27,14 @@ public struct Measurement: Hashable, Sendable {
     public var properties: [Property]
 
     public init(
-        type: String, occurrenceTime: Timestamp, ingestionTime: Timestamp? = nil, deviceId: String,
+        type: String, occurrenceTime: Timestamp, ingestionTime: Timestamp? = nil, receiveSequence: Int64? = nil, deviceId: String,
         patientId: String? = nil, encounterId: String? = nil, correlationId: String? = nil,
         properties: [Property] = []
     ) {
         self.type = type
         self.occurrenceTime = occurrenceTime
         self.ingestionTime = ingestionTime
+        self.receiveSequence = receiveSequence
         self.deviceId = deviceId
         self.patientId = patientId
         self.encounterId = encounterId

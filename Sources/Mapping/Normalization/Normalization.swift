@@ -6,7 +6,11 @@ extension DeviceTemplateCollection {
     ///
     /// Any failure fails the whole message, as upstream: no measurement is returned for it,
     /// including those of matches and templates that succeeded before the failure.
-    public func normalize(_ message: JSONValue, ingestionTime: Timestamp? = nil) throws(NormalizationError) -> [Measurement] {
+    /// `ingestionTime` and `receiveSequence` say when the message arrived and in what order.
+    public func normalize(
+        _ message: JSONValue, ingestionTime: Timestamp? = nil, receiveSequence: Int64? = nil
+    ) throws(NormalizationError) -> [Measurement] {
+        let arrival = Arrival(time: ingestionTime, sequence: receiveSequence)
         var measurements: [Measurement] = []
         // CalculatedContent evaluates against the message plus a `matchedToken` member. The
         // copy is made once per message; each match then replaces the member in place.
@@ -24,12 +28,12 @@ extension DeviceTemplateCollection {
                 context = nil  // keep the storage uniquely referenced while it is mutated
                 for match in matches {
                     object["matchedToken"] = match
-                    measurements.append(try template.measurement(from: .object(object), ingestionTime: ingestionTime))
+                    measurements.append(try template.measurement(from: .object(object), arrival: arrival))
                 }
                 context = object
             } else {
                 for match in matches {
-                    measurements.append(try template.measurement(from: match, ingestionTime: ingestionTime))
+                    measurements.append(try template.measurement(from: match, arrival: arrival))
                 }
             }
         }
@@ -37,11 +41,17 @@ extension DeviceTemplateCollection {
     }
 }
 
+/// When and in what order a message arrived, as every measurement from it carries.
+struct Arrival {
+    var time: Timestamp?
+    var sequence: Int64?
+}
+
 extension DeviceContentTemplate {
     /// Extracts one measurement from the evaluation document of one match, in upstream's order
     /// (device id, timestamp, correlation id, patient id, encounter id, values), which decides
     /// the error reported when several things are wrong.
-    func measurement(from document: JSONValue, ingestionTime: Timestamp?) throws(NormalizationError) -> Measurement {
+    func measurement(from document: JSONValue, arrival: Arrival) throws(NormalizationError) -> Measurement {
         let device = try requiredText(deviceId, in: document)
         let time = try occurrenceTime(in: document)
         var correlation: String?
@@ -71,7 +81,7 @@ extension DeviceContentTemplate {
             }
         }
         return Measurement(
-            type: typeName, occurrenceTime: time, ingestionTime: ingestionTime, deviceId: device,
+            type: typeName, occurrenceTime: time, ingestionTime: arrival.time, receiveSequence: arrival.sequence, deviceId: device,
             patientId: patient, encounterId: encounter, correlationId: correlation, properties: properties)
     }
 

@@ -107,6 +107,8 @@ public struct UpstreamTransportError: Error, Hashable, Sendable, CustomStringCon
         public static let authentication = Kind(rawValue: "authentication")
         /// The calling task was cancelled.
         public static let cancelled = Kind(rawValue: "cancelled")
+        /// The reply body was larger than the configured limit and was not read.
+        public static let replyTooLarge = Kind(rawValue: "reply-too-large")
         public static let other = Kind(rawValue: "other")
     }
 

@@ -19,6 +19,9 @@ struct ConfigCommand: ParsableCommand {
             switch GatewayLauncher.load(file: file) {
             case .success(let (configuration, catalog)):
                 print("\(file): ok (\(catalog.names.count) profile(s): \(catalog.names.joined(separator: ", ")); store \(configuration.storePath); listen \(configuration.http.listen))")
+                for name in catalog.names {
+                    for warning in catalog[name]?.warnings ?? [] { print("warning: \(warning)") }
+                }
             case .failure(let error):
                 for problem in error.problems { print(problem.description) }
                 throw ExitCode(1)

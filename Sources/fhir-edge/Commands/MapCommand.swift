@@ -56,6 +56,14 @@ struct MapCommand: ParsableCommand {
     @Option(help: "How measurements form conversion batches: per-message or batch (all input messages together).")
     var grouping: Grouping = .batch
 
+    @Option(help: "Time precision of Single-window Observation ids: millisecond (one Observation per reading) or second (upstream's ids; readings within a second merge), as profile.yaml identity.observationIdPrecision.")
+    var observationIdPrecision: IdPrecision = .millisecond
+
+    enum IdPrecision: String, ExpressibleByArgument, CaseIterable {
+        case millisecond, second
+        var precision: ObservationIdPrecision { self == .second ? .second : .millisecond }
+    }
+
     @Argument(help: "One device message or a JSON array of messages (or NDJSON); '-' or omitted reads standard input.")
     var input: String?
 
@@ -77,7 +85,7 @@ struct MapCommand: ParsableCommand {
             if let fhirTemplate {
                 do {
                     let templates = try FHIRTemplateCollection(parsing: try readText(fhirTemplate), source: fhirTemplate)
-                    var built = ObservationConverter(templates: templates, identity: resourceIdentity)
+                    var built = ObservationConverter(templates: templates, identity: resourceIdentity, idPrecision: observationIdPrecision.precision)
                     if specialValues == .ieee11073 { built.dataAbsentValues = .ieee11073 }
                     converter = built
                 } catch let error as TemplateLoadError {
@@ -89,9 +97,11 @@ struct MapCommand: ParsableCommand {
 
             var results: [JSONValue] = []
             var measurementsPerMessage: [[Mapping.Measurement]] = []
-            for message in messages {
+            // The file's order is the receive order: of two messages with the same device time
+            // the later one wins, as in the daemon.
+            for (index, message) in messages.enumerated() {
                 do {
-                    let measurements = try device.normalize(message, ingestionTime: now)
+                    let measurements = try device.normalize(message, ingestionTime: now, receiveSequence: Int64(index))
                     measurementsPerMessage.append(measurements)
                     results.append(["outcome": "measurements", "measurements": .array(measurements.map(Self.printable))])
                 } catch let error as NormalizationError {
@@ -124,6 +134,7 @@ struct MapCommand: ParsableCommand {
     private static func printable(_ measurement: Mapping.Measurement) -> JSONValue {
         var measurement = measurement
         measurement.ingestionTime = nil
+        measurement.receiveSequence = nil
         return measurement.normalizedJSON
     }
 

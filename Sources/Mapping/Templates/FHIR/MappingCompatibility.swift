@@ -38,3 +38,29 @@ extension FHIRTemplateCollection {
         return warnings
     }
 }
+
+extension FHIRTemplateCollection {
+    /// Templates whose window (hourly, daily) spans many readings but whose value or a component
+    /// takes one reading only (Quantity, String, CodeableConcept): each window is one
+    /// Observation, so a later reading in the window replaces the earlier one upstream, as
+    /// MedTech does. Worth a warning: the template, not the gateway, collapses the readings.
+    public var windowedSingleValueWarnings: [MappingCompatibilityWarning] {
+        templates.compactMap { template in
+            let window: String
+            switch template.periodInterval {
+            case .hourly: window = "hour"
+            case .daily: window = "day"
+            default: return nil
+            }
+            let values = ([template.value].compactMap { $0 } + template.components.map(\.value)).filter {
+                if case .sampledData = $0.kind { return false }
+                return true
+            }
+            guard let first = values.first else { return nil }
+            return MappingCompatibilityWarning(
+                typeName: template.typeName, valueName: first.valueName,
+                message: "The Fhir Template [\(template.typeName)] makes one Observation per \(window), and its value [\(first.valueName)] holds one reading: "
+                    + "a later reading in the same \(window) replaces the earlier one. Use periodInterval 0 for one Observation per reading, or SampledData for a series.")
+        }
+    }
+}
