@@ -146,7 +146,7 @@ public final class Gateway: Sendable {
         uploaderSlot.set(uploader)
         if let upstream = configuration.upstream {
             logger.info("Uploading to the upstream FHIR server", metadata: [
-                "edge.upstream.url": "\(upstream.url)", "edge.upstream.bundle": "\(upstream.upload.bundleType.rawValue)",
+                "edge.upstream.url": "\(UpstreamTransportError.loggable(upstream.url))", "edge.upstream.bundle": "\(upstream.upload.bundleType.rawValue)",
                 "edge.upstream.idempotency": "\(upstream.upload.idempotency.rawValue)", "edge.upstream.auth": "\(upstream.auth.mode.name)",
             ])
         }

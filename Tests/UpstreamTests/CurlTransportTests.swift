@@ -151,6 +151,15 @@ server.serve_forever()
         XCTAssertEqual(small.status, 200)
     }
 
+    func testURLsInLogsAndErrorsCarryNoCredentials() {
+        XCTAssertEqual(UpstreamTransportError.loggable("https://gw:s3cret@fhir.example.org/r4/Observation?identifier=x"),
+                       "https://***@fhir.example.org/r4/Observation")
+        XCTAssertEqual(UpstreamTransportError.loggable("https://fhir.example.org/r4"), "https://fhir.example.org/r4")
+        XCTAssertEqual(UpstreamTransportError.loggable("http://a@b@127.0.0.1:8080/x"), "http://***@127.0.0.1:8080/x")
+        let error = UpstreamTransportError(.timeout, "slow", url: "https://u:p@h.example/fhir?x=1")
+        XCTAssertFalse(error.description.contains("p@"), error.description)
+    }
+
     func testCancellingTheTaskAbortsASlowExchange() async throws {
         let transport = CurlTransport(options: .init(totalTimeout: .seconds(30)))
         let url = url("/slow")

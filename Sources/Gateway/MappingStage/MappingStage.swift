@@ -191,15 +191,27 @@ final class MappingStage: Service, Sendable {
                         // Observation names both by the Device's placeholder until upload.
                         let key = referenceKeys[measurement.deviceId] ?? {
                             let placeholder = ResourceIdentity.lookupPlaceholder(deviceSystem: profile.deviceSystem, deviceId: measurement.deviceId)
-                            return "Patient/\(placeholder)|Device/\(placeholder)"
+                            return "\(profile.subject == .device ? "Device" : "Patient")/\(placeholder)|Device/\(placeholder)"
                         }()
                         referenceKeys[measurement.deviceId] = key
                         sources[key, default: []].append((measurement.occurrenceTime.millisecondsSinceEpoch, item.id))
+                    } else if profile.subject == .device {
+                        // A room or equipment reading: the Device, without patient, is the subject.
+                        if devices[measurement.deviceId] == nil {
+                            var device = ResourceIdentity.createModeDevice(
+                                deviceId: measurement.deviceId, system: profile.deviceSystem, patientResourceId: nil)
+                            profile.deviceTemplate?.apply(to: &device, reported: json["device"])
+                            devices[measurement.deviceId] = device
+                            referenceKeys[measurement.deviceId] = "Device/\(device.id ?? "")|Device/\(device.id ?? "")"
+                        }
+                        if let key = referenceKeys[measurement.deviceId] {
+                            sources[key, default: []].append((measurement.occurrenceTime.millisecondsSinceEpoch, item.id))
+                        }
                     } else if let patientId = measurement.patientId, !patientId.isEmpty {
                         // Hash ids once per device and patient in the batch, not per measurement.
                         let pair = measurement.deviceId + "\u{0}" + patientId
                         if devices[pair] == nil {
-                            let patient = ResourceIdentity.createModePatient(patientId: patientId)
+                            let patient = ResourceIdentity.createModePatient(patientId: patientId, system: profile.patientSystem)
                             if let patientResourceId = patient.id {
                                 patients[patientResourceId] = patient
                                 var device = ResourceIdentity.createModeDevice(
@@ -236,14 +248,20 @@ final class MappingStage: Service, Sendable {
                          version: profile.templateVersion, device: error.groupKey.deviceId)
                 }
             }
-            // Patient and Device first, so that an upstream in Create mode can resolve the references.
-            for key in patients.keys.sorted() {
+            // Patient and Device first, so that an upstream in Create mode can resolve the references;
+            // only those an Observation of the batch names: a reading that failed queues nothing.
+            var referenced = Set<String>()
+            for observation in conversion.observations {
+                if let subject = observation.subject?.reference { referenced.insert(subject) }
+                if let device = observation.device?.reference { referenced.insert(device) }
+            }
+            for key in patients.keys.sorted() where referenced.contains("Patient/" + key) {
                 guard let patient = patients[key], let id = patient.id else { continue }
                 result.resources.append(OutboxResource(
                     inboxID: nil, resourceType: "Patient", resourceID: id, identityKey: "Patient/" + id, json: patient.json))
             }
             for key in devices.keys.sorted() {
-                guard let device = devices[key], let id = device.id else { continue }
+                guard let device = devices[key], let id = device.id, referenced.contains("Device/" + id) else { continue }
                 result.resources.append(OutboxResource(
                     inboxID: nil, resourceType: "Device", resourceID: id, identityKey: "Device/" + id, json: device.json))
             }

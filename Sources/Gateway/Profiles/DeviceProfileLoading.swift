@@ -94,8 +94,8 @@ extension DeviceProfileCatalog {
         }
         let version = SHA256.hex(hasher.finalize())
         let identity: ResourceIdentity = switch settings.identityMode {
-        case .create: .create(deviceSystem: settings.deviceSystem)
-        case .lookup: .lookup(deviceSystem: settings.deviceSystem)
+        case .create: .create(deviceSystem: settings.deviceSystem, patientSystem: settings.patientSystem, subject: settings.subject)
+        case .lookup: .lookup(deviceSystem: settings.deviceSystem, subject: settings.subject)
         }
         var converter = ObservationConverter(templates: fhirTemplates, identity: identity, idPrecision: settings.observationIdPrecision)
         converter.dataAbsentValues = settings.dataAbsentValues
@@ -111,7 +111,8 @@ extension DeviceProfileCatalog {
         }
         var profile = DeviceProfile(
             id: ProfileID(name), deviceTemplates: deviceTemplates, converter: converter, templateVersion: version,
-            deviceSystem: settings.deviceSystem, identityMode: settings.identityMode, warnings: warnings)
+            deviceSystem: settings.deviceSystem, patientSystem: settings.patientSystem, identityMode: settings.identityMode,
+            subject: settings.subject, warnings: warnings)
         profile.deviceTemplate = settings.device
         return .success(profile)
     }
@@ -137,6 +138,8 @@ extension DeviceProfileCatalog {
 ///   mode: create                        # or lookup: the Device (and its patient) must exist upstream
 ///   deviceSystem: urn:example:devices   # system of the Device identifier
 ///   observationIdPrecision: millisecond # or second: upstream's ids, readings within a second merge
+///   patientSystem: urn:example:mrn      # system of the Patient identifier (create mode)
+///   subject: patient                    # or device: room/equipment readings, no Patient at all
 /// observation:
 ///   specialValues: ieee11073            # NaN, NRes, ±INF values become dataAbsentReason (default none)
 /// device:                               # what every Device this profile creates is (optional)
@@ -149,6 +152,8 @@ extension DeviceProfileCatalog {
 struct ProfileSettings {
     var description: String?
     var deviceSystem: String?
+    var patientSystem: String?
+    var subject = ObservationSubject.patient
     var device: DeviceTemplate?
     /// `observation.specialValues`: quantity texts written as `dataAbsentReason`.
     var dataAbsentValues = DataAbsentValues.none
@@ -184,7 +189,9 @@ struct ProfileSettings {
             }
             if let node = members["description"] { settings.description = reader.string(node, at: "description") }
             if let node = members["modbus"] { settings.modbus = ModbusProfileSection.decode(node, at: "modbus", reader: &reader) }
-            if let node = members["identity"], let identity = reader.mapping(node, at: "identity", known: ["mode", "deviceSystem", "observationIdPrecision"]) {
+            if let node = members["identity"],
+               let identity = reader.mapping(
+                   node, at: "identity", known: ["mode", "deviceSystem", "patientSystem", "subject", "observationIdPrecision"]) {
                 if let node = identity["mode"], let mode = reader.string(node, at: "identity.mode") {
                     if let known = DeviceProfile.IdentityMode(rawValue: mode.lowercased()) {
                         settings.identityMode = known
@@ -192,7 +199,15 @@ struct ProfileSettings {
                         reader.problem("identity.mode", node, "unknown identity mode '\(mode)'; use create or lookup")
                     }
                 }
-                if let node = identity["deviceSystem"] { settings.deviceSystem = reader.string(node, at: "identity.deviceSystem") }
+                if let node = identity["deviceSystem"] { settings.deviceSystem = reader.system(node, at: "identity.deviceSystem") }
+                if let node = identity["patientSystem"] { settings.patientSystem = reader.system(node, at: "identity.patientSystem") }
+                if let node = identity["subject"], let subject = reader.string(node, at: "identity.subject") {
+                    if let known = ObservationSubject(rawValue: subject.lowercased()) {
+                        settings.subject = known
+                    } else {
+                        reader.problem("identity.subject", node, "unknown subject '\(subject)'; use patient (readings about a patient) or device (readings of a room or equipment)")
+                    }
+                }
                 if let node = identity["observationIdPrecision"], let text = reader.string(node, at: "identity.observationIdPrecision") {
                     if let precision = ObservationIdPrecision(rawValue: text.lowercased()) {
                         settings.observationIdPrecision = precision
@@ -217,5 +232,18 @@ struct ProfileSettings {
             return nil
         }
         return CodeableConcept(coding: [Coding(system: system, code: code, display: display)], text: display)
+    }
+}
+
+extension YAMLNodeReader {
+    /// An identifier system: a non-empty URI without spaces or `|` (which would split a
+    /// `system|value` search). Its text is kept exactly as written.
+    mutating func system(_ node: Node, at keyPath: String) -> String? {
+        guard let text = string(node, at: keyPath) else { return nil }
+        guard !text.isEmpty, !text.contains(where: { $0 == "|" || $0.isWhitespace }) else {
+            problem(keyPath, node, "expected an identifier system URI (e.g. urn:example:devices) without spaces or '|'")
+            return nil
+        }
+        return text
     }
 }
