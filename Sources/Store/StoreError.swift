@@ -18,6 +18,8 @@ public struct StoreError: Error, Sendable, CustomStringConvertible {
         /// The file is missing or is not a fhir-edge store.
         public static let notAStore = Code(rawValue: "not-a-store")
         public static let database = Code(rawValue: "database")
+        /// The file system holding the store is full: nothing was written; retry once space is freed.
+        public static let diskFull = Code(rawValue: "disk-full")
         /// The calling task was cancelled (shutdown); nothing was committed.
         public static let cancelled = Code(rawValue: "cancelled")
     }

@@ -40,6 +40,8 @@ struct LocalAPI: Sendable {
     static let demoClient = "demo"
     /// Seconds a refused sender should wait; the mapping stage frees space in batches.
     static let retryAfterSeconds = 5
+    /// A full disk is freed by an operator or by uploads and retention, not within seconds.
+    static let diskFullRetryAfterSeconds = 30
 
     let configuration: GatewayConfiguration
     let catalog: DeviceProfileCatalog
@@ -230,6 +232,14 @@ struct LocalAPI: Sendable {
             case .tooLarge:
                 await monitor.recordRejected(reason: "too-large", messages: messages.count)
                 return Self.error(.contentTooLarge, "too-large", "the batch is larger than the whole store bound; split it")
+            case .diskFull:
+                await monitor.recordRejected(reason: "disk-full", messages: messages.count)
+                await monitor.recordError("ingest: disk-full", at: receivedAt)
+                logger.error("The disk holding the store is full: ingest answers 503 until space is freed", metadata: [
+                    "edge.profile": "\(profileName)", "edge.client": "\(client)",
+                ])
+                return Self.error(.serviceUnavailable, "disk-full", "the gateway's disk is full; nothing was accepted; retry later",
+                                  headers: [.retryAfter: String(Self.diskFullRetryAfterSeconds)])
             default:
                 await monitor.recordRejected(reason: "store-error", messages: messages.count)
                 await monitor.recordError("ingest: \(error.code)", at: receivedAt)
@@ -263,11 +273,13 @@ struct LocalAPI: Sendable {
     }
 
     /// Up or down, open to anyone (load balancers, the unit's watchdog): one read of the store's
-    /// meta row, whatever the backlog. `degraded` while intake is refused (high-water mark).
+    /// meta row, whatever the backlog. `degraded` while intake is refused (high-water mark, or a
+    /// full disk, which it names).
     func health() async -> Response {
         guard let refusing = try? await store.reader.isRefusingIntake() else {
             return Self.json(.serviceUnavailable, ["status": "down"])
         }
+        if store.isDiskFull { return Self.json(.ok, ["status": "degraded", "reason": "disk-full"]) }
         return Self.json(.ok, ["status": .string(refusing ? "degraded" : "ok")])
     }
 

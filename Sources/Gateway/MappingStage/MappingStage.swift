@@ -28,6 +28,8 @@ final class MappingStage: Service, Sendable {
     private let onCommitted: @Sendable () -> Void
     /// Set at graceful shutdown: the batch in hand completes, no new one is claimed.
     private let stopping = Mutex(false)
+    /// Messages of a batch whose commit failed, to hand back to the inbox before the next claim.
+    private let unreleased = Mutex<[InboxID]>([])
 
     init(
         store: Store, catalog: DeviceProfileCatalog, monitor: GatewayMonitor, batchSize: Int,
@@ -82,7 +84,8 @@ final class MappingStage: Service, Sendable {
                 let mapped = try await mapNextBatch()
                 if mapped < batchSize { return }
             } catch {
-                logger.error("Mapping batch failed; its messages stay claimed until the next start", metadata: ["edge.store.error": "\(error.code)"])
+                logger.error("Mapping batch failed; its messages are handed back and mapped again at the next poll",
+                             metadata: ["edge.store.error": "\(error.code)"])
                 await monitor.recordError("mapping: \(error.code)", at: now())
                 return
             }
@@ -94,13 +97,25 @@ final class MappingStage: Service, Sendable {
     func mapNextBatch() async throws(StoreError) -> Int {
         let clock = ContinuousClock()
         let claimStart = clock.now
+        let stranded = unreleased.withLock { $0 }
+        if !stranded.isEmpty {
+            _ = try await store.releaseClaims(stranded)
+            unreleased.withLock { $0.removeAll { stranded.contains($0) } }
+        }
         let items = try await store.claimInbox(limit: batchSize)
         guard !items.isEmpty else { return 0 }
         let mapStart = clock.now
         let time = now()
         let (result, summary) = Self.map(items, catalog: catalog, issued: time)
         let commitStart = clock.now
-        try await store.completeMapping(result)
+        do {
+            try await store.completeMapping(result)
+        } catch {
+            // A full disk or another store failure: the claim must not strand the messages until
+            // a restart. Handing them back may fail too; the next batch's claim retries it.
+            unreleased.withLock { $0 += items.map(\.id) }
+            throw error
+        }
         if !result.resources.isEmpty { onCommitted() }
         let end = clock.now
         await monitor.recordMapping(summary, at: time)

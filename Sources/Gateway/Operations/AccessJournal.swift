@@ -32,6 +32,8 @@ final class AccessJournal: Service, Sendable {
     /// Bounds memory if the store stalls; dropped entries are logged and counted.
     private let maxPending = 100_000
     private let dropped = Mutex<Int>(0)
+    /// The last append failed; its entries wait in `pending` for the next try.
+    private let failing = Mutex(false)
 
     static let kind = JournalKind("api.request")
 
@@ -78,8 +80,19 @@ final class AccessJournal: Service, Sendable {
 
     func run() async throws {
         await withGracefulShutdownHandler {
-            for await _ in wakeup {
-                await flush()
+            await withTaskGroup(of: Void.self) { group in
+                // While a flush has failed (a full disk), retry every second without waiting for
+                // the next request: the entries are kept, not dropped.
+                group.addTask { [self] in
+                    while !Task.isCancelled {
+                        try? await Task.sleep(for: .seconds(1))
+                        if failing.withLock({ $0 }) { wake.yield() }
+                    }
+                }
+                for await _ in wakeup {
+                    await flush()
+                }
+                group.cancelAll()
             }
             await flush(final: true)
         } onGracefulShutdown: {
@@ -125,8 +138,28 @@ final class AccessJournal: Service, Sendable {
         guard !events.isEmpty else { return }
         do {
             try await store.journal(events)
+            if failing.withLock({ $0 }) {
+                failing.withLock { $0 = false }
+                logger.notice("Local API calls are journaled again", metadata: ["edge.journal.entries": "\(events.count)"])
+            }
         } catch {
-            logger.error("Could not journal local API calls", metadata: ["edge.store.error": "\(error.code)", "edge.journal.entries": "\(events.count)"])
+            // Kept for the next try, ahead of what came since, within the same bound.
+            let overflow = pending.withLock { pending in
+                pending = events + pending
+                let overflow = max(0, pending.count - maxPending)
+                pending.removeFirst(overflow)
+                return overflow
+            }
+            if overflow > 0 { dropped.withLock { $0 += overflow } }
+            let first = failing.withLock { failing in
+                defer { failing = true }
+                return !failing
+            }
+            if first {
+                logger.error("Could not journal local API calls; they are kept and retried", metadata: [
+                    "edge.store.error": "\(error.code)", "edge.journal.entries": "\(events.count)",
+                ])
+            }
         }
     }
 }
