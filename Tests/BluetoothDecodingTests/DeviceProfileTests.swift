@@ -15,6 +15,7 @@ final class DeviceProfileTests: XCTestCase {
     static let loinc = "http://loinc.org"
     static let mdc = "urn:iso:std:iso:11073:10101"
     static let ucum = "http://unitsofmeasure.org"
+    static let phdCategories = "http://hl7.org/fhir/uv/phd/CodeSystem/PhdObservationCategories"
 
     struct Profile {
         let folder: URL
@@ -27,7 +28,11 @@ final class DeviceProfileTests: XCTestCase {
             let fhirPath = folder.appendingPathComponent("fhirmapping.json").path
             device = try DeviceTemplateCollection(parsing: try String(contentsOfFile: devicePath, encoding: .utf8), source: devicePath)
             let templates = try FHIRTemplateCollection(parsing: try String(contentsOfFile: fhirPath, encoding: .utf8), source: fhirPath)
-            converter = ObservationConverter(templates: templates, identity: .create(deviceSystem: nil))
+            var converter = ObservationConverter(templates: templates, identity: .create(deviceSystem: nil))
+            // profile.yaml's `observation.specialValues`, as the gateway loads it.
+            let settings = (try? String(contentsOfFile: folder.appendingPathComponent("profile.yaml").path, encoding: .utf8)) ?? ""
+            if settings.contains("specialValues: ieee11073") { converter.dataAbsentValues = .ieee11073 }
+            self.converter = converter
         }
 
         /// `fhir-edge map`'s document for these messages, with `issued` and `meta` left out.
@@ -75,6 +80,15 @@ final class DeviceProfileTests: XCTestCase {
                 let expectedFile = testcases.appendingPathComponent(input.replacingOccurrences(of: "-input.json", with: "-expected.json"))
                 let expected = try JSONValue(parsing: try Data(contentsOf: expectedFile))
                 let got = profile.map(messages)
+                if ProcessInfo.processInfo.environment["FHIR_EDGE_WRITE_GOLDEN"] == "1" {
+                    // Rewrites the expected file from the code under test: review its diff before committing.
+                    var document = JSONObject()
+                    document["results"] = got["results"]
+                    document["observations"] = got["observations"]
+                    document["errors"] = got["errors"]
+                    try JSONWriter().string(.object(document)).write(to: expectedFile, atomically: true, encoding: .utf8)
+                    continue
+                }
                 for part in ["results", "observations"] {
                     let gotPart = try canonical(got[part] ?? .null), wantPart = try canonical(expected[part] ?? .null)
                     // The first differing paths make a mismatch readable.
@@ -91,7 +105,7 @@ final class DeviceProfileTests: XCTestCase {
         print("BLE device profiles: \(Self.profiles.count) profiles, \(cases) golden messages, \(observations) Observations")
     }
 
-    /// FHIR Vital Signs (and the PHD IG's second coding): final, a LOINC code first, an MDC code
+    /// FHIR Vital Signs (and the PHD IG's second coding and `phd` category): final, a LOINC code first, an MDC code
     /// beside it, UCUM quantities, an effective time; vital-signs category except room temperature
     /// and glucose (neither is a vital sign).
     private func assertVitalSignsShape(_ observation: JSONValue, _ where_: String) {
@@ -105,9 +119,14 @@ final class DeviceProfileTests: XCTestCase {
         let category = observation["category"]?[0]?["coding"]?[0]?["code"]?.stringValue
         switch loincCode {
         case "60832-3": XCTAssertNil(category, where_)
-        case "41653-7", "14743-9": XCTAssertEqual(category, "laboratory", where_)
+        case "41653-7", "14743-9", "2345-7", "14749-6", "2339-0", "15074-8": XCTAssertEqual(category, "laboratory", where_)
         default: XCTAssertEqual(category, "vital-signs", "\(where_) \(loincCode)")
         }
+        // The PHD IG's tag of an Observation from a personal health device (a room sensor is none).
+        let phd = (observation["category"]?.arrayValue ?? []).contains { category in
+            (category["coding"]?.arrayValue ?? []).contains { $0["system"] == .string(Self.phdCategories) && $0["code"] == "phd" }
+        }
+        XCTAssertEqual(phd, loincCode != "60832-3", "\(where_) \(loincCode): PHD category")
         XCTAssertNotNil(observation["effectivePeriod"]?["start"]?.stringValue, where_)
         var quantities = [observation["valueQuantity"]].compactMap { $0 }
         for component in observation["component"]?.arrayValue ?? [] {
@@ -115,7 +134,13 @@ final class DeviceProfileTests: XCTestCase {
             XCTAssertTrue((component["code"]?["coding"]?.arrayValue ?? []).contains { $0["system"] == .string(Self.mdc) }, where_)
             quantities += [component["valueQuantity"]].compactMap { $0 }
         }
-        XCTAssertFalse(quantities.isEmpty, "\(where_): a value")
+        // A special value (NaN...) is a dataAbsentReason in place of the value (Vital Signs vs-2, vs-3).
+        let absent = [observation["dataAbsentReason"]].compactMap { $0 }
+            + (observation["component"]?.arrayValue ?? []).compactMap { $0["dataAbsentReason"] }
+        for reason in absent {
+            XCTAssertEqual(reason["coding"]?.arrayValue?.first?["system"], "http://terminology.hl7.org/CodeSystem/data-absent-reason", where_)
+        }
+        XCTAssertFalse(quantities.isEmpty && absent.isEmpty, "\(where_): a value or the reason it is absent")
         for quantity in quantities {
             XCTAssertEqual(quantity["system"], .string(Self.ucum), where_)
             XCTAssertNotNil(quantity["code"]?.stringValue, where_)
@@ -207,10 +232,43 @@ final class DeviceProfileTests: XCTestCase {
         assertQuantity(built.first?["valueQuantity"], 21.5, "Cel")
     }
 
-    func testControlSolutionAndSpecialValuesMakeNoObservation() throws {
-        // Glucose control-solution sample (type 10), thermometer NaN: no Observation.
+    /// The sample the meter names is the one coded: venous plasma is a plasma glucose (2345-7,
+    /// MDC_CONC_GLU_VENOUS_PLASMA), never capillary blood by glucometer.
+    func testGlucoseIsCodedForTheSampleTheMeterNames() throws {
+        let cases: [(hex: String, loinc: String, mdc: String)] = [
+            ("020100e80705010f2d005fb011", "41653-7", "160184"), // capillary whole blood, finger
+            ("020100e80705010f2d005fb0f4", "2345-7", "160196"), // venous plasma
+            ("020100e80705010f2d005fb0f3", "2339-0", "160192"), // venous whole blood
+            ("020100e80705010f2d005fb0f8", "2345-7", "160368"), // undetermined plasma
+        ]
+        for (hex, loinc, mdc) in cases {
+            let built = try observations("ble-glucose", .glucoseMeasurement, hex, device: "meter")
+            XCTAssertEqual(built.count, 1, hex)
+            assertQuantity(find(built, loinc: loinc, mdc: mdc)?["valueQuantity"], 95, "mg/dL")
+        }
+        let venous = try observations("ble-glucose", .glucoseMeasurement, "020100e80705010f2d005fb0f4", device: "meter")
+        XCTAssertNil(find(venous, loinc: "41653-7", mdc: "160184"), "not capillary blood")
+        // Interstitial fluid (a CGM sample) has no mapping yet: no Observation rather than a wrong code.
+        XCTAssertEqual(try observations("ble-glucose", .glucoseMeasurement, "020100e80705010f2d005fb0f9", device: "meter").count, 0)
+    }
+
+    func testControlSolutionMakesNoObservationAndSpecialValuesAreDataAbsent() throws {
+        // Glucose control-solution sample (type 10): no Observation.
         XCTAssertEqual(try observations("ble-glucose", .glucoseMeasurement, "020100e80705010f2d005fb04a", device: "meter").count, 0)
-        XCTAssertEqual(try observations("ble-thermometer", .temperatureMeasurement, "00ffff7f00", device: "thermo").count, 0)
+        // Thermometer NaN: a body temperature whose value is absent, and why.
+        let nan = try observations("ble-thermometer", .temperatureMeasurement, "00ffff7f00", device: "thermo")
+        XCTAssertEqual(nan.count, 1)
+        let temperature = try XCTUnwrap(find(nan, loinc: "8310-5", mdc: "150364"))
+        XCTAssertNil(temperature["valueQuantity"])
+        XCTAssertEqual(temperature["dataAbsentReason"]?["coding"]?.arrayValue?.first?["code"], "not-a-number")
+        XCTAssertEqual(temperature["dataAbsentReason"]?["text"], "NaN")
+        // +INF (SFLOAT 0x07FE) and NRes (0x0800) of a glucose concentration.
+        for (hex, reason) in [("020100e80705010f2d00fe0711", "positive-infinity"), ("020100e80705010f2d00000811", "error")] {
+            let glucose = try observations("ble-glucose", .glucoseMeasurement, hex, device: "meter")
+            XCTAssertEqual(glucose.count, 1, hex)
+            XCTAssertEqual(glucose.first?["dataAbsentReason"]?["coding"]?.arrayValue?.first?["code"]?.stringValue, reason, hex)
+            XCTAssertNil(glucose.first?["valueQuantity"], hex)
+        }
         let glucose = try observations("ble-glucose", .glucoseMeasurement, "020100e80705010f2d005fb011", device: "meter")
         assertQuantity(find(glucose, loinc: "41653-7", mdc: "160184")?["valueQuantity"], 95, "mg/dL")
     }

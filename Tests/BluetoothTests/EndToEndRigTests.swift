@@ -91,6 +91,17 @@ final class EndToEndRigTests: XCTestCase {
         XCTAssertEqual(effective?.hasPrefix("2024-01-15T08:30:00"), true, "the cuff's own time: \(pressure)")
         let category = pressure["category"]?.arrayValue?.first?["coding"]?.arrayValue?.first?["code"]?.stringValue
         XCTAssertEqual(category, "vital-signs")
+        let categories = (pressure["category"]?.arrayValue ?? []).flatMap { $0["coding"]?.arrayValue ?? [] }
+        XCTAssertTrue(categories.contains { $0["code"] == "phd" }, "the PHD IG's category: \(categories)")
+        // The cuff's Device: the PHD IG's Bluetooth identifier and what its Device Information Service said.
+        let cuff = try XCTUnwrap(server.search("Device?identifier=http://hl7.org/fhir/sid/eui-48/bluetooth|F0-00-00-00-18-10").first,
+                                 "the cuff's Device by its EUI-48 identifier")
+        XCTAssertEqual(cuff["identifier"]?.arrayValue?.first?["type"]?["coding"]?.arrayValue?.first?["code"], "BTMAC")
+        XCTAssertEqual(cuff["type"]?["coding"]?.arrayValue?.first?["code"], "65573")
+        XCTAssertEqual(cuff["manufacturer"], "BLE Rig")
+        XCTAssertEqual(cuff["modelNumber"], "RIG-BP")
+        XCTAssertEqual(cuff["serialNumber"], "BP-0001")
+        XCTAssertEqual(cuff["version"]?.arrayValue?.first?["value"], "1.0.0")
         XCTAssertGreaterThanOrEqual(server.waitForCount("Observation?subject=Patient/\(try server.patientID("p-room"))", atLeast: 1, timeout: 30), 1,
                                     "the BTHome advert reached the server")
 

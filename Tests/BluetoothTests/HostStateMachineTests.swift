@@ -333,6 +333,15 @@ final class AddressingTests: XCTestCase {
         XCTAssertFalse(address.sameDevice(as: BluetoothAddress(value: address.value, type: .public)))
     }
 
+    /// The device id of messages (the PHD IG's eui-48/bluetooth identifier value) is one spelling
+    /// for every way a configuration may write the address.
+    func testEUI48IdentifierIsUpperCaseWithDashes() throws {
+        for written in ["F0:00:00:00:18:0D", "f0:00:00:00:18:0d", "F0-00-00-00-18-0D", "f0-00-00-00-18-0d"] {
+            XCTAssertEqual(try XCTUnwrap(BluetoothAddress(written)).eui48, "F0-00-00-00-18-0D", written)
+        }
+        XCTAssertEqual(BluetoothAddress(value: 0x00BE_EF00_0001, type: .public).eui48, "00-BE-EF-00-00-01", "leading zero octets kept")
+    }
+
     func testTransportAddresses() throws {
         XCTAssertEqual(try TransportAddress(parsing: "tcp:127.0.0.1:9000"), .tcp(host: "127.0.0.1", port: 9000))
         XCTAssertEqual(try TransportAddress(parsing: "uart:/dev/ttyUSB0"), .uart(path: "/dev/ttyUSB0", baudRate: 115_200, flowControl: true))

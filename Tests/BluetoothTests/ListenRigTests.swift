@@ -48,7 +48,9 @@ final class ListenRigTests: XCTestCase {
         XCTAssertEqual(Array(rates.prefix(10)), Self.heartRateSequence)
         for message in listened.messages {
             XCTAssertEqual(message["characteristic"]?.stringValue, "heartRateMeasurement")
-            XCTAssertEqual(message["deviceId"]?.stringValue, "F0:00:00:00:18:0D")
+            XCTAssertEqual(message["deviceId"]?.stringValue, "F0-00-00-00-18-0D", "the PHD IG's EUI-48 form of the address")
+            // The strap's Device Information Service, read on connect (rig: manufacturer, model, serial, firmware).
+            XCTAssertEqual(message["device"], ["manufacturerName": "BLE Rig", "modelNumber": "RIG-HR", "serialNumber": "HR-0001", "firmwareRevision": "1.0.0"])
             XCTAssertEqual(Self.unit(message, "heartRate"), "/min")
             XCTAssertEqual(message["timeSource"]?.stringValue, "receiver", "the strap sends no timestamp")
         }
@@ -75,6 +77,8 @@ final class ListenRigTests: XCTestCase {
         XCTAssertEqual(Self.unit(pressure, "systolic"), "mm[Hg]")
         XCTAssertEqual(pressure["time"]?.stringValue, "2024-01-15T08:30:00.000Z")
         XCTAssertEqual(pressure["timeSource"]?.stringValue, "device")
+        XCTAssertEqual(pressure["device"]?["modelNumber"]?.stringValue, "RIG-BP", "read on the encrypted link too")
+        XCTAssertEqual(pressure["device"]?["serialNumber"]?.stringValue, "BP-0001")
         XCTAssertNotNil(rig.waitForEvent(containing: ["indication_confirmed", "\"bp\""], timeout: 2), "the indication was confirmed")
 
         let thermometer = try listen("F0:00:00:00:18:09", rig: rig, seconds: 1.5, dataDirectory: directory)

@@ -14,6 +14,27 @@ final class SessionActorTests: XCTestCase {
     static let address = BluetoothAddress("F0:00:00:00:18:0D")!
     static let rigPressure: [UInt8] = [0x06, 0x78, 0x00, 0x50, 0x00, 0x5D, 0x00, 0xE8, 0x07, 0x01, 0x0F, 0x08, 0x1E, 0x00, 0x48, 0x00]
 
+    /// The Device Information Service is read once per link, after discovery and before the
+    /// subscriptions, and every reading of that link carries it into its message.
+    func testReadingsCarryTheDeviceInformationReadOnConnect() async throws {
+        var information = DeviceInformation()
+        information.record(uuid16: 0x2A29, value: Array("BLE Rig".utf8))
+        information.record(uuid16: 0x2A25, value: Array("HR-0001".utf8))
+        let link = ScriptedLink(measurements: [Self.hr], deviceInformation: information)
+        let recorder = Recorder()
+        let session = makeSession(link: link, recorder: recorder)
+        let task = Task { await session.run() }
+        defer { task.cancel() }
+        let connection = try await link.waitForConnection(1)
+        try await recorder.waitFor { $0.observations.contains(.up([Self.hr])) }
+        connection.send(.notification(handle: 16, value: [0x16, 72, 0x55, 0x03]))
+        try await recorder.waitFor { $0.readings.count == 1 }
+        XCTAssertEqual(link.requests, ["connect", "discover", "device information", "subscribe heartRateMeasurement@16"])
+        let reading = try XCTUnwrap(recorder.snapshot.readings.first)
+        XCTAssertEqual(reading.device, information)
+        XCTAssertEqual(reading.message["device"], ["manufacturerName": "BLE Rig", "serialNumber": "HR-0001"])
+    }
+
     func testDeliversEachDecodedValueInOrderAndReportsUp() async throws {
         let link = ScriptedLink(measurements: [Self.hr])
         let recorder = Recorder()
@@ -28,7 +49,7 @@ final class SessionActorTests: XCTestCase {
         XCTAssertEqual(values, [72, 75, 78])
         let message = recorder.snapshot.readings[0].message
         guard case .object(let object) = message else { return XCTFail("\(message)") }
-        XCTAssertEqual(object["deviceId"], .string("F0:00:00:00:18:0D"))
+        XCTAssertEqual(object["deviceId"], .string("F0-00-00-00-18-0D"), "the PHD IG's EUI-48 form")
         XCTAssertEqual(object["characteristic"], .string("heartRateMeasurement"))
         XCTAssertEqual(link.requests, ["connect", "discover", "subscribe heartRateMeasurement@16"])
     }
@@ -202,11 +223,17 @@ final class ScriptedLink: DeviceLink {
 
     let measurements: [MeasurementCharacteristic]
     let refuseUntilSecured: Bool
+    /// What the device's Device Information Service answers; nil: it has none.
+    let deviceInformation: DeviceInformation?
     private let state: Mutex<State>
 
-    init(measurements: [MeasurementCharacteristic], failingConnects: Int = 0, refuseUntilSecured: Bool = false) {
+    init(
+        measurements: [MeasurementCharacteristic], failingConnects: Int = 0, refuseUntilSecured: Bool = false,
+        deviceInformation: DeviceInformation? = nil
+    ) {
         self.measurements = measurements
         self.refuseUntilSecured = refuseUntilSecured
+        self.deviceInformation = deviceInformation
         self.state = Mutex(State(failingConnects: failingConnects))
     }
 
@@ -260,6 +287,12 @@ final class ScriptedConnection: DeviceConnection {
     func discoverMeasurements() async throws -> [MeasurementCharacteristic] {
         link.log("discover")
         return link.measurements
+    }
+
+    func readDeviceInformation() async -> DeviceInformation? {
+        guard let information = link.deviceInformation else { return nil }
+        link.log("device information")
+        return information
     }
 
     func subscribe(_ characteristic: MeasurementCharacteristic) async throws {

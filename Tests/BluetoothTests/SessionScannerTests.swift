@@ -75,7 +75,7 @@ final class SessionScannerTests: XCTestCase {
         let inbox = try await store.claimInbox(limit: 100)
         XCTAssertEqual(inbox.count, 2, "one message for five identical adverts, one for the encrypted sensor")
         let messages = try inbox.map { try JSONValue(parsing: $0.message.payload) }
-        let room = try XCTUnwrap(inbox.first { $0.message.deviceID == "F0:00:00:00:FC:D2" })
+        let room = try XCTUnwrap(inbox.first { $0.message.deviceID == "F0-00-00-00-FC-D2" })
         XCTAssertEqual(room.message.profile, ProfileID("ble-bthome"))
         XCTAssertEqual(room.message.transport, .ble)
         XCTAssertEqual(room.message.sourceID, "ble:F0:00:00:00:FC:D2")

@@ -2,6 +2,7 @@ import Audit
 import EdgeCore
 import Foundation
 import JSONQuery
+import Mapping
 import Store
 import XCTest
 @testable import Gateway
@@ -105,5 +106,123 @@ extension MappingStageTests {
         XCTAssertTrue(result.failures.isEmpty)
         XCTAssertEqual(summary.observations, 4)
         XCTAssertEqual(summary.devices["m1"]?.messages, 2)
+    }
+}
+
+extension MappingStageTests {
+    /// A ble-* profile's Device is the PHD IG's: a BTMAC identifier in the eui-48/bluetooth system
+    /// with the address as the message writes it, type MDC_MOC_VMS_MDS_SIMP, and what the Device
+    /// Information Service said (the message's `device` object), the newest message's in the batch.
+    func testBluetoothProfilesCreateThePHDDevice() throws {
+        let catalog = try DeviceProfileCatalog.load(directory: GatewayHTTPTests.profiles)
+        func item(_ id: Int64, _ json: String) -> InboxItem {
+            InboxItem(id: InboxID(id), message: message(json, profile: "ble-blood-pressure"))
+        }
+        let reading = #""characteristic": "bloodPressureMeasurement", "uuid": "2A35", "time": "2024-01-15T08:30:00.000Z", "timeSource": "device", "receivedAt": "2026-11-27T08:15:00.000Z", "values": {"systolic": 120, "diastolic": 80}, "units": {"systolic": "mm[Hg]", "diastolic": "mm[Hg]"}"#
+        let items = [
+            item(1, #"{"deviceId": "F0-00-00-00-18-10", "patientId": "p1", "#
+                + #""device": {"manufacturerName": "BLE Rig", "modelNumber": "RIG-BP", "serialNumber": "BP-0001", "firmwareRevision": "0.9.0"}, "# + reading + "}"),
+            item(2, #"{"deviceId": "F0-00-00-00-18-10", "patientId": "p1", "#
+                + #""device": {"manufacturerName": "BLE Rig", "modelNumber": "RIG-BP", "serialNumber": "BP-0001", "firmwareRevision": "1.0.0", "hardwareRevision": "B"}, "# + reading + "}"),
+        ]
+        let (result, _) = MappingStage.map(items, catalog: catalog, issued: time)
+        XCTAssertTrue(result.failures.isEmpty, "\(result.failures)")
+        let devices = result.resources.filter { $0.resourceType == "Device" }
+        XCTAssertEqual(devices.count, 1)
+        let device = try JSONValue(parsing: try XCTUnwrap(devices.first).body)
+        let system = "http://hl7.org/fhir/sid/eui-48/bluetooth"
+        XCTAssertEqual(device["identifier"], [[
+            "type": ["coding": [["system": "http://terminology.hl7.org/CodeSystem/ContinuaDeviceIdentifiers", "code": "BTMAC", "display": "Bluetooth MAC address"]],
+                     "text": "Bluetooth MAC address"],
+            "system": .string(system), "value": "F0-00-00-00-18-10",
+        ]])
+        XCTAssertEqual(device["id"]?.stringValue, ResourceIdentity.hashedId(system: system, value: "F0-00-00-00-18-10"))
+        XCTAssertEqual(device["type"]?["coding"]?.arrayValue?.first?["system"], "urn:iso:std:iso:11073:10101")
+        XCTAssertEqual(device["type"]?["coding"]?.arrayValue?.first?["code"], "65573")
+        XCTAssertEqual(device["manufacturer"], "BLE Rig")
+        XCTAssertEqual(device["modelNumber"], "RIG-BP")
+        XCTAssertEqual(device["serialNumber"], "BP-0001")
+        let versions = device["version"]?.arrayValue ?? []
+        XCTAssertEqual(versions.map { $0["type"]?["coding"]?.arrayValue?.first?["code"]?.stringValue ?? "" }, ["531976", "531974"], "firmware, hardware")
+        XCTAssertEqual(versions.map { $0["value"]?.stringValue ?? "" }, ["1.0.0", "B"], "the newest message's revisions")
+        XCTAssertNotNil(device["patient"]?["reference"]?.stringValue)
+        let observation = try JSONValue(parsing: try XCTUnwrap(result.resources.first { $0.resourceType == "Observation" }).body)
+        XCTAssertEqual(observation["device"]?["reference"]?.stringValue, "Device/" + (device["id"]?.stringValue ?? ""))
+    }
+
+    /// A profile without a `device:` section keeps the identity-only Device, and ignores a
+    /// message member that happens to be called `device`.
+    func testProfilesWithoutADeviceSectionIgnoreTheMessagesDeviceObject() throws {
+        let catalog = try DeviceProfileCatalog.load(directory: GatewayHTTPTests.profiles)
+        let items = [InboxItem(id: InboxID(1), message: message(
+            #"{"deviceId": "m1", "patientId": "p1", "measuredAt": "2025-11-24T10:00:00Z", "heartRate": 72, "device": {"manufacturerName": "X"}}"#))]
+        let (result, _) = MappingStage.map(items, catalog: catalog, issued: time)
+        let device = try JSONValue(parsing: try XCTUnwrap(result.resources.first { $0.resourceType == "Device" }).body)
+        XCTAssertEqual(device.objectValue?.keys.sorted(), ["id", "identifier", "patient", "resourceType"])
+    }
+}
+
+extension MappingStageTests {
+    /// `issued` is when the gateway received the message (not the mapping time after a backlog);
+    /// a reading its device timed keeps the gateway's receive instant in the received-time extension.
+    func testObservationsKeepTheGatewaysReceiveTime() throws {
+        let catalog = try DeviceProfileCatalog.load(directory: GatewayHTTPTests.profiles)
+        let received = Timestamp(millisecondsSinceEpoch: time.millisecondsSinceEpoch - 3_600_000)
+        func item(_ id: Int64, _ json: String) -> InboxItem {
+            InboxItem(id: InboxID(id), message: InboxMessage(
+                profile: ProfileID("ble-heart-rate"), transport: .ble, sourceID: "ble:F0:00:00:00:18:0D", receivedAt: received,
+                payload: Array(json.utf8)))
+        }
+        let values = #""values": {"heartRate": 72}, "units": {"heartRate": "/min"}"#
+        let items = [
+            // The device's clock timed it (as a cuff or thermometer does).
+            item(1, #"{"deviceId": "F0-00-00-00-18-0D", "patientId": "p1", "characteristic": "heartRateMeasurement", "time": "2024-01-15T08:30:00.000Z", "timeSource": "device", "receivedAt": "2026-11-27T08:15:00.123Z", "# + values + "}"),
+            // The receive time is the measurement's time: nothing to add.
+            item(2, #"{"deviceId": "F0-00-00-00-18-0D", "patientId": "p1", "characteristic": "heartRateMeasurement", "time": "2026-11-27T08:16:00.000Z", "timeSource": "receiver", "receivedAt": "2026-11-27T08:16:00.000Z", "# + values + "}"),
+        ]
+        let (result, _) = MappingStage.map(items, catalog: catalog, issued: time)
+        XCTAssertTrue(result.failures.isEmpty, "\(result.failures)")
+        let observations = try result.resources.filter { $0.resourceType == "Observation" }.map { try JSONValue(parsing: $0.body) }
+        XCTAssertEqual(observations.count, 2)
+        let deviceTimed = try XCTUnwrap(observations.first { $0["effectivePeriod"]?["start"] == "2024-01-15T08:30:00.000Z" })
+        XCTAssertEqual(deviceTimed["extension"], [["url": "urn:fhir-edge:extension:received-time", "valueInstant": "2026-11-27T08:15:00.123Z"]])
+        XCTAssertEqual(deviceTimed["issued"]?.stringValue, received.iso8601, "the inbox receive time, not the mapping time")
+        let receiverTimed = try XCTUnwrap(observations.first { $0["effectivePeriod"]?["start"] == "2026-11-27T08:16:00.000Z" })
+        XCTAssertNil(receiverTimed["extension"])
+        XCTAssertEqual(receiverTimed["issued"]?.stringValue, received.iso8601)
+    }
+}
+
+extension MappingStageTests {
+    /// A Bluetooth message's notes (its status fields) become the Observations' notes; a pushed
+    /// message's `notes` member does not.
+    func testBluetoothMeasurementNotesBecomeObservationNotes() throws {
+        let catalog = try DeviceProfileCatalog.load(directory: GatewayHTTPTests.profiles)
+        let json = #"{"deviceId": "F0-00-00-00-18-10", "patientId": "p1", "characteristic": "bloodPressureMeasurement", "time": "2026-11-27T08:15:00.000Z", "timeSource": "receiver", "receivedAt": "2026-11-27T08:15:00.000Z", "values": {"systolic": 120, "diastolic": 80, "pulseRate": 72}, "units": {"systolic": "mm[Hg]", "diastolic": "mm[Hg]", "pulseRate": "/min"}, "notes": ["Irregular pulse detected"]}"#
+        func mapped(_ transport: Transport) throws -> [JSONValue] {
+            let item = InboxItem(id: InboxID(1), message: InboxMessage(
+                profile: ProfileID("ble-blood-pressure"), transport: transport, sourceID: "s", receivedAt: time, payload: Array(json.utf8)))
+            let (result, _) = MappingStage.map([item], catalog: catalog, issued: time)
+            XCTAssertTrue(result.failures.isEmpty, "\(result.failures)")
+            return try result.resources.filter { $0.resourceType == "Observation" }.map { try JSONValue(parsing: $0.body) }
+        }
+        let ble = try mapped(.ble)
+        XCTAssertEqual(ble.count, 2, "panel and pulse")
+        for observation in ble { XCTAssertEqual(observation["note"], [["text": "Irregular pulse detected"]]) }
+        for observation in try mapped(.http) { XCTAssertNil(observation["note"]) }
+    }
+}
+
+extension MappingStageTests {
+    /// A Bluetooth message's body site (the thermometer's temperature type) is the Observation's.
+    func testBluetoothBodySiteBecomesTheObservationsBodySite() throws {
+        let catalog = try DeviceProfileCatalog.load(directory: GatewayHTTPTests.profiles)
+        let json = #"{"deviceId": "F0-00-00-00-18-09", "patientId": "p1", "characteristic": "temperatureMeasurement", "time": "2026-11-27T08:15:00.000Z", "timeSource": "receiver", "receivedAt": "2026-11-27T08:15:00.000Z", "values": {"temperature": 37.2}, "units": {"temperature": "Cel"}, "bodySite": {"coding": [{"system": "http://snomed.info/sct", "code": "34402009", "display": "Rectum structure"}], "text": "Rectum"}}"#
+        let item = InboxItem(id: InboxID(1), message: InboxMessage(
+            profile: ProfileID("ble-thermometer"), transport: .ble, sourceID: "s", receivedAt: time, payload: Array(json.utf8)))
+        let (result, _) = MappingStage.map([item], catalog: catalog, issued: time)
+        let observation = try JSONValue(parsing: try XCTUnwrap(result.resources.first { $0.resourceType == "Observation" }).body)
+        XCTAssertEqual(observation["bodySite"]?["coding"]?.arrayValue?.first?["code"], "34402009")
+        XCTAssertEqual(observation["bodySite"]?["text"], "Rectum")
     }
 }

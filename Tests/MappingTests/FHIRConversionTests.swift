@@ -79,6 +79,27 @@ final class FHIRConversionTests: XCTestCase {
         }
     }
 
+    /// With a profile's IEEE 11073 table, exactly the special-value names become a
+    /// dataAbsentReason in place of the value; every other text fails as MedTech's does.
+    func testSpecialValuesBecomeDataAbsentReasonOnlyWhenAsked() throws {
+        var converter = ObservationConverter(templates: standard, identity: .none)
+        converter.dataAbsentValues = .ieee11073
+        for (text, code) in [("NaN", "not-a-number"), ("NRes", "error"), ("+INF", "positive-infinity"), ("-INF", "negative-infinity"), ("RFU", "error")] {
+            let result = converter.convert([reading("weight", "kg", text, at: 0)], issued: issued)
+            XCTAssertEqual(result.errors.map(\.type), [], text)
+            let observation = try XCTUnwrap(result.observations.first, text)
+            XCTAssertNil(observation.value, text)
+            let reason = observation.json["dataAbsentReason"]
+            XCTAssertEqual(reason?["coding"]?.arrayValue?.first?["system"], "http://terminology.hl7.org/CodeSystem/data-absent-reason", text)
+            XCTAssertEqual(reason?["coding"]?.arrayValue?.first?["code"]?.stringValue, code, text)
+            XCTAssertEqual(reason?["text"]?.stringValue, text)
+        }
+        for text in ["nan", "Infinity", "abc"] {
+            let result = converter.convert([reading("weight", "kg", text, at: 0)], issued: issued)
+            XCTAssertEqual(result.errors.map(\.type), ["InvalidQuantityFhirValueException"], text)
+        }
+    }
+
     func testGroupLevelFailures() {
         let converter = ObservationConverter(templates: standard, identity: .create(deviceSystem: nil))
         let result = converter.convert([

@@ -87,4 +87,28 @@ final class FHIRModelTests: XCTestCase {
         XCTAssertThrowsError(try Device(json: Patient(id: "p").json))
         XCTAssertEqual(try Patient(json: Patient(id: "p").json).id, "p")
     }
+
+    /// The PHD IG's Device members, written in R4 element order, read back unchanged; an
+    /// identifier keeps its type.
+    func testDeviceDescriptionMembersRoundTripInElementOrder() throws {
+        let mdc = "urn:iso:std:iso:11073:10101"
+        let device = Device(
+            id: "d",
+            identifier: [Identifier(
+                type: CodeableConcept(coding: [Coding(system: "http://terminology.hl7.org/CodeSystem/ContinuaDeviceIdentifiers", code: "BTMAC")]),
+                system: "http://hl7.org/fhir/sid/eui-48/bluetooth", value: "F0-00-00-00-18-10")],
+            manufacturer: "BLE Rig", serialNumber: "BP-0001", deviceName: [Device.DeviceName(name: "Rig BP Cuff", type: "user-friendly-name")],
+            modelNumber: "RIG-BP", type: CodeableConcept(coding: [Coding(system: mdc, code: "65573")]),
+            version: [Device.Version(type: CodeableConcept(coding: [Coding(system: mdc, code: "531976")]), value: "1.0.0")],
+            patient: Reference(reference: "Patient/p"), otherElements: ["status": "active"])
+        let json = device.json
+        XCTAssertEqual(json.objectValue?.keys, [
+            "resourceType", "id", "identifier", "manufacturer", "serialNumber", "deviceName", "modelNumber", "type", "version", "patient", "status",
+        ])
+        XCTAssertEqual(json["identifier"]?.arrayValue?.first?.objectValue?.keys, ["type", "system", "value"])
+        XCTAssertEqual(try Device(json: json), device)
+        XCTAssertThrowsError(try Device(json: ["resourceType": "Device", "version": [["type": ["text": "fw"]]]])) { error in
+            XCTAssertTrue("\(error)".contains("version"), "\(error)")
+        }
+    }
 }

@@ -72,11 +72,14 @@ public struct Reference: Hashable, Sendable, FHIRJSONRepresentable, FHIRByteWrit
 /// FHIR `Identifier`: a business identifier (`system` + `value`).
 public struct Identifier: Hashable, Sendable, FHIRJSONRepresentable, FHIRByteWritable {
     public var use: String?
+    /// What kind of identifier it is (the PHD IG's `BTMAC` for a Bluetooth address).
+    public var type: CodeableConcept?
     public var system: String?
     public var value: String?
 
-    public init(use: String? = nil, system: String? = nil, value: String? = nil) {
+    public init(use: String? = nil, type: CodeableConcept? = nil, system: String? = nil, value: String? = nil) {
         self.use = use
+        self.type = type
         self.system = system
         self.value = value
     }
@@ -84,6 +87,7 @@ public struct Identifier: Hashable, Sendable, FHIRJSONRepresentable, FHIRByteWri
     public var json: JSONValue {
         var w = FHIRObjectWriter()
         w.set("use", use)
+        w.set("type", type)
         w.set("system", system)
         w.set("value", value)
         return w.json
@@ -91,6 +95,7 @@ public struct Identifier: Hashable, Sendable, FHIRJSONRepresentable, FHIRByteWri
 
     func writeMembers(to w: inout FHIRByteWriter) {
         w.string("use", use)
+        w.element("type", type)
         w.string("system", system)
         w.string("value", value)
     }
@@ -98,6 +103,7 @@ public struct Identifier: Hashable, Sendable, FHIRJSONRepresentable, FHIRByteWri
     public init(json: JSONValue, path: String) throws(FHIRDecodingError) {
         let r = try FHIRObjectReader(json, path: path)
         use = try r.string("use")
+        type = try r.element("type", as: CodeableConcept.self)
         system = try r.string("system")
         value = try r.string("value")
     }

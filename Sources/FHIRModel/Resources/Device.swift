@@ -1,29 +1,105 @@
 public import JSONQuery
 
-/// FHIR R4 `Device`, as far as identity resolution needs it: identifiers and the patient link.
+/// FHIR R4 `Device`: identifiers and the patient link (identity resolution), and what a device
+/// says about itself (the PHD IG's Device: type, manufacturer, model, serial number, versions).
 public struct Device: Hashable, Sendable, FHIRJSONRepresentable {
     public var id: String?
     public var identifier: [Identifier]
+    public var manufacturer: String?
+    public var serialNumber: String?
+    public var deviceName: [DeviceName]
+    public var modelNumber: String?
+    public var type: CodeableConcept?
+    public var version: [Version]
     public var patient: Reference?
     public var otherElements: JSONObject
 
-    public init(id: String? = nil, identifier: [Identifier] = [], patient: Reference? = nil, otherElements: JSONObject = JSONObject()) {
+    /// `Device.deviceName`: a name and its kind (`user-friendly-name`, `model-name`...).
+    public struct DeviceName: Hashable, Sendable, FHIRJSONRepresentable {
+        public var name: String
+        public var type: String
+
+        public init(name: String, type: String) {
+            self.name = name
+            self.type = type
+        }
+
+        public var json: JSONValue {
+            var w = FHIRObjectWriter()
+            w.set("name", name)
+            w.set("type", type)
+            return w.json
+        }
+
+        public init(json: JSONValue, path: String) throws(FHIRDecodingError) {
+            let r = try FHIRObjectReader(json, path: path)
+            name = try r.requiredString("name")
+            type = try r.requiredString("type")
+        }
+    }
+
+    /// `Device.version`: a firmware, hardware or software revision, its kind coded.
+    public struct Version: Hashable, Sendable, FHIRJSONRepresentable {
+        public var type: CodeableConcept?
+        public var value: String
+
+        public init(type: CodeableConcept? = nil, value: String) {
+            self.type = type
+            self.value = value
+        }
+
+        public var json: JSONValue {
+            var w = FHIRObjectWriter()
+            w.set("type", type)
+            w.set("value", value)
+            return w.json
+        }
+
+        public init(json: JSONValue, path: String) throws(FHIRDecodingError) {
+            let r = try FHIRObjectReader(json, path: path)
+            type = try r.element("type", as: CodeableConcept.self)
+            value = try r.requiredString("value")
+        }
+    }
+
+    public init(
+        id: String? = nil, identifier: [Identifier] = [], manufacturer: String? = nil, serialNumber: String? = nil,
+        deviceName: [DeviceName] = [], modelNumber: String? = nil, type: CodeableConcept? = nil, version: [Version] = [],
+        patient: Reference? = nil, otherElements: JSONObject = JSONObject()
+    ) {
         self.id = id
         self.identifier = identifier
+        self.manufacturer = manufacturer
+        self.serialNumber = serialNumber
+        self.deviceName = deviceName
+        self.modelNumber = modelNumber
+        self.type = type
+        self.version = version
         self.patient = patient
         self.otherElements = otherElements
     }
 
+    /// Members in the order of the R4 Device definition.
     public var json: JSONValue {
         var w = FHIRObjectWriter()
         w.set("resourceType", "Device")
         w.set("id", id)
         if let meta = otherElements["meta"] { w.set("meta", raw: meta) }
         w.set("identifier", identifier)
+        w.set("manufacturer", manufacturer)
+        w.set("serialNumber", serialNumber)
+        w.set("deviceName", deviceName)
+        w.set("modelNumber", modelNumber)
+        w.set("type", type)
+        w.set("version", version)
         w.set("patient", patient)
         w.merge(otherElements)
         return w.json
     }
+
+    static let modelled: Set<String> = [
+        "resourceType", "id", "identifier", "manufacturer", "serialNumber", "deviceName", "modelNumber", "type", "version", "patient",
+    ]
 
     public init(json: JSONValue, path: String) throws(FHIRDecodingError) {
         let r = try FHIRObjectReader(json, path: path)
@@ -32,8 +108,14 @@ public struct Device: Hashable, Sendable, FHIRJSONRepresentable {
         }
         id = try r.string("id")
         identifier = try r.array("identifier", of: Identifier.self)
+        manufacturer = try r.string("manufacturer")
+        serialNumber = try r.string("serialNumber")
+        deviceName = try r.array("deviceName", of: DeviceName.self)
+        modelNumber = try r.string("modelNumber")
+        type = try r.element("type", as: CodeableConcept.self)
+        version = try r.array("version", of: Version.self)
         patient = try r.element("patient", as: Reference.self)
-        otherElements = r.unknownMembers(excluding: ["resourceType", "id", "identifier", "patient"])
+        otherElements = r.unknownMembers(excluding: Self.modelled)
     }
 }
 

@@ -159,6 +159,11 @@ struct BluetoothDeviceReporter: Sendable {
 
     var sourceID: String { "ble:" + address }
 
+    /// The device id in messages and the inbox: the PHD IG's form of a Bluetooth address
+    /// (`F0-00-00-00-18-10`), however the configuration writes it (`f0:00:00:00:18:10` too).
+    /// Status, metrics and logs keep the configuration's spelling.
+    var deviceID: String { BluetoothAddress(address)?.eui48 ?? address }
+
     /// A bond the session kept (first pairing, or again after the device lost it), journaled as
     /// `ble pair` journals one: identifiers and key properties, never a key.
     func bonded(_ bond: Bond, replacedLostBond: Bool) async {
@@ -176,8 +181,8 @@ struct BluetoothDeviceReporter: Sendable {
     /// Durable in the inbox before the session takes the next value.
     func deliver(_ reading: DeviceReading) async throws {
         let message = AcquiredMessage(
-            profile: profile, transport: .ble, sourceID: sourceID, deviceID: address,
-            message: reading.reading.message(deviceID: address, receivedAt: reading.receivedAt, patientID: patientID))
+            profile: profile, transport: .ble, sourceID: sourceID, deviceID: deviceID,
+            message: reading.reading.message(deviceID: deviceID, receivedAt: reading.receivedAt, patientID: patientID, device: reading.device))
         try await sink.deliver([message])
         await health.recordSuccess(
             transport: .ble, device: address, profile: profile, readings: 1, at: reading.receivedAt,
@@ -270,6 +275,7 @@ struct BluetoothScanner: Sendable {
 
     private func deliverAdvert(_ data: [UInt8], from sensor: Listed, at time: Timestamp) async {
         let address = sensor.address, profile = sensor.profile
+        let deviceID = BluetoothAddress(address)?.eui48 ?? address
         let advert: BTHomeAdvert
         do {
             advert = try BTHomeDecoder.decode(serviceData: data, bindKey: sensor.bindKey, address: sensor.bindKey == nil ? nil : sensor.octets)
@@ -279,8 +285,8 @@ struct BluetoothScanner: Sendable {
             return
         }
         let message = AcquiredMessage(
-            profile: profile, transport: .ble, sourceID: "ble:" + address, deviceID: address,
-            message: advert.message(deviceID: address, receivedAt: time, patientID: sensor.patientID))
+            profile: profile, transport: .ble, sourceID: "ble:" + address, deviceID: deviceID,
+            message: advert.message(deviceID: deviceID, receivedAt: time, patientID: sensor.patientID))
         do {
             try await sink.deliver([message])
         } catch {

@@ -174,6 +174,8 @@ final class MappingStage: Service, Sendable {
             // Observation is uploaded).
             var sources: [String: [(time: Int64, id: InboxID)]] = [:]
             var referenceKeys: [String: String] = [:]
+            // What each message's Observations take from it: receive time, notes (`MessageReceipt`).
+            var receipts: [InboxID: MessageReceipt.Receipt] = [:]
             for item in group {
                 let json: JSONValue
                 do {
@@ -183,6 +185,7 @@ final class MappingStage: Service, Sendable {
                          version: profile.templateVersion, device: item.message.deviceID)
                     continue
                 }
+                receipts[item.id] = MessageReceipt.receipt(of: item, message: json)
                 let produced: [Measurement]
                 do {
                     produced = try profile.deviceTemplates.normalize(
@@ -210,8 +213,9 @@ final class MappingStage: Service, Sendable {
                     } else if profile.subject == .device {
                         // A room or equipment reading: the Device, without patient, is the subject.
                         if devices[measurement.deviceId] == nil {
-                            let device = ResourceIdentity.createModeDevice(
+                            var device = ResourceIdentity.createModeDevice(
                                 deviceId: measurement.deviceId, system: profile.deviceSystem, patientResourceId: nil)
+                            profile.deviceTemplate?.apply(to: &device, reported: json["device"])
                             devices[measurement.deviceId] = device
                             referenceKeys[measurement.deviceId] = "Device/\(device.id ?? "")|Device/\(device.id ?? "")"
                         }
@@ -225,11 +229,16 @@ final class MappingStage: Service, Sendable {
                             let patient = ResourceIdentity.createModePatient(patientId: patientId, system: profile.patientSystem)
                             if let patientResourceId = patient.id {
                                 patients[patientResourceId] = patient
-                                let device = ResourceIdentity.createModeDevice(
+                                var device = ResourceIdentity.createModeDevice(
                                     deviceId: measurement.deviceId, system: profile.deviceSystem, patientResourceId: patientResourceId)
+                                profile.deviceTemplate?.apply(to: &device, reported: json["device"])
                                 devices[pair] = device
                                 referenceKeys[pair] = "Patient/\(patientResourceId)|Device/\(device.id ?? "")"
                             }
+                        } else if let template = profile.deviceTemplate, let reported = json["device"], var device = devices[pair] {
+                            // A later message's description of the device (read again on each link) wins.
+                            template.apply(to: &device, reported: reported)
+                            devices[pair] = device
                         }
                         if let key = referenceKeys[pair] {
                             sources[key, default: []].append((measurement.occurrenceTime.millisecondsSinceEpoch, item.id))
@@ -272,11 +281,13 @@ final class MappingStage: Service, Sendable {
                     inboxID: nil, resourceType: "Device", resourceID: id, identityKey: "Device/" + id, json: device.json))
             }
             var text: [UInt8] = []
-            for observation in conversion.observations {
-                guard let id = observation.id else { continue }
-                let identifier = observation.identifier.first
+            for converted in conversion.observations {
+                guard let id = converted.id else { continue }
+                let identifier = converted.identifier.first
                 let identityKey = identifier.map { ($0.system ?? "") + "|" + ($0.value ?? "") } ?? "Observation/" + id
-                let origin = Self.origin(of: observation, among: sources)
+                let origin = Self.origin(of: converted, among: sources)
+                var observation = converted
+                if let receipt = origin.flatMap({ receipts[$0] }) { MessageReceipt.apply(receipt, to: &observation) }
                 // Straight to bytes, the same text the tree would write; the buffer is reused.
                 text.removeAll(keepingCapacity: true)
                 observation.writeJSON(into: &text)

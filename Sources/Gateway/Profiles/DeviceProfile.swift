@@ -21,6 +21,8 @@ public struct DeviceProfile: Sendable {
     public var subject: ObservationSubject
     /// What loads but costs data or surprises: `config check` prints these, the daemon logs them.
     public var warnings: [ConfigurationProblem]
+    /// What the Devices this profile creates are (`profile.yaml` `device:`); nil: identity only.
+    public var deviceTemplate: DeviceTemplate?
 
     /// MedTech's resource identity modes.
     public enum IdentityMode: String, Sendable, CaseIterable {

@@ -1,4 +1,5 @@
 import EdgeCore
+import FHIRModel
 import Foundation
 import Mapping
 import Modbus
@@ -96,7 +97,8 @@ extension DeviceProfileCatalog {
         case .create: .create(deviceSystem: settings.deviceSystem, patientSystem: settings.patientSystem, subject: settings.subject)
         case .lookup: .lookup(deviceSystem: settings.deviceSystem, subject: settings.subject)
         }
-        let converter = ObservationConverter(templates: fhirTemplates, identity: identity, idPrecision: settings.observationIdPrecision)
+        var converter = ObservationConverter(templates: fhirTemplates, identity: identity, idPrecision: settings.observationIdPrecision)
+        converter.dataAbsentValues = settings.dataAbsentValues
         var warnings: [ConfigurationProblem] = []
         if settings.observationIdPrecision == .second {
             warnings.append(ConfigurationProblem(
@@ -107,10 +109,12 @@ extension DeviceProfileCatalog {
         for warning in fhirTemplates.windowedSingleValueWarnings {
             warnings.append(ConfigurationProblem(file: PathText.join(folder, fhirTemplateFile), keyPath: "type \(warning.typeName)", message: warning.message))
         }
-        return .success(DeviceProfile(
+        var profile = DeviceProfile(
             id: ProfileID(name), deviceTemplates: deviceTemplates, converter: converter, templateVersion: version,
             deviceSystem: settings.deviceSystem, patientSystem: settings.patientSystem, identityMode: settings.identityMode,
-            subject: settings.subject, warnings: warnings))
+            subject: settings.subject, warnings: warnings)
+        profile.deviceTemplate = settings.device
+        return .success(profile)
     }
 
     static func problem(from template: TemplateProblem) -> ConfigurationProblem {
@@ -136,12 +140,23 @@ extension DeviceProfileCatalog {
 ///   observationIdPrecision: millisecond # or second: upstream's ids, readings within a second merge
 ///   patientSystem: urn:example:mrn      # system of the Patient identifier (create mode)
 ///   subject: patient                    # or device: room/equipment readings, no Patient at all
+/// observation:
+///   specialValues: ieee11073            # NaN, NRes, ±INF values become dataAbsentReason (default none)
+/// device:                               # what every Device this profile creates is (optional)
+///   type: {system: "urn:iso:std:iso:11073:10101", code: "65573", display: MDC_MOC_VMS_MDS_SIMP}
+///   identifierType: {system: "http://terminology.hl7.org/CodeSystem/ContinuaDeviceIdentifiers", code: BTMAC}
 /// ```
+///
+/// With a `device:` section, the message's own `device` object (the Bluetooth source's Device
+/// Information Service strings) is also put on the Device (`DeviceTemplate`).
 struct ProfileSettings {
     var description: String?
     var deviceSystem: String?
     var patientSystem: String?
     var subject = ObservationSubject.patient
+    var device: DeviceTemplate?
+    /// `observation.specialValues`: quantity texts written as `dataAbsentReason`.
+    var dataAbsentValues = DataAbsentValues.none
     /// The register map of a Modbus device model.
     var modbus: RegisterMap?
     var identityMode = DeviceProfile.IdentityMode.create
@@ -157,7 +172,21 @@ struct ProfileSettings {
             return .failure(ConfigurationError(problems: [ConfigurationProblem(file: file, keyPath: "", message: "not valid YAML: \(error)")]))
         }
         guard let root else { return .success(settings) }
-        if let members = reader.mapping(root, at: "", known: ["description", "identity", "modbus"]) {
+        if let members = reader.mapping(root, at: "", known: ["description", "identity", "device", "observation", "modbus"]) {
+            if let node = members["observation"], let observation = reader.mapping(node, at: "observation", known: ["specialValues"]),
+               let node = observation["specialValues"], let choice = reader.string(node, at: "observation.specialValues") {
+                switch choice {
+                case "ieee11073": settings.dataAbsentValues = .ieee11073
+                case "none": settings.dataAbsentValues = .none
+                default: reader.problem("observation.specialValues", node, "unknown choice '\(choice)'; use ieee11073 or none")
+                }
+            }
+            if let node = members["device"], let device = reader.mapping(node, at: "device", known: ["type", "identifierType"]) {
+                var template = DeviceTemplate()
+                if let node = device["type"] { template.type = Self.concept(node, at: "device.type", reader: &reader) }
+                if let node = device["identifierType"] { template.identifierType = Self.concept(node, at: "device.identifierType", reader: &reader) }
+                settings.device = template
+            }
             if let node = members["description"] { settings.description = reader.string(node, at: "description") }
             if let node = members["modbus"] { settings.modbus = ModbusProfileSection.decode(node, at: "modbus", reader: &reader) }
             if let node = members["identity"],
@@ -189,6 +218,20 @@ struct ProfileSettings {
             }
         }
         return reader.problems.isEmpty ? .success(settings) : .failure(ConfigurationError(problems: reader.problems))
+    }
+
+    /// `{system: ..., code: ..., display: ...}`: one coding, its display also the concept's text.
+    /// System and code are required: a concept without them codes nothing.
+    static func concept(_ node: Node, at path: String, reader: inout YAMLNodeReader) -> CodeableConcept? {
+        guard let members = reader.mapping(node, at: path, known: ["system", "code", "display"]) else { return nil }
+        let system = members["system"].flatMap { reader.string($0, at: path + ".system") }
+        let code = members["code"].flatMap { reader.string($0, at: path + ".code") }
+        let display = members["display"].flatMap { reader.string($0, at: path + ".display") }
+        guard let system, let code else {
+            reader.problem(path, node, "a coding needs both system and code")
+            return nil
+        }
+        return CodeableConcept(coding: [Coding(system: system, code: code, display: display)], text: display)
     }
 }
 

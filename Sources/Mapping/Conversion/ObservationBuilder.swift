@@ -8,6 +8,7 @@ struct ObservationBuilder {
     let type: String
     let resources: ResourceIdentity.ResolvedResources?
     let issued: String
+    var dataAbsentValues: DataAbsentValues = .none
 
     /// A SampledData reading that is not a number: left out of the stream (FHIR allows only
     /// decimals and `E` there) and reported, while the rest of the window is still written.
@@ -24,13 +25,20 @@ struct ObservationBuilder {
             effectivePeriod: Self.period(group),
             issued: issued)
         if let valueTemplate = template.value, let values = group.values(named: valueTemplate.valueName) {
-            observation.value = try Self.value(valueTemplate, values, group, rejected: &rejected)
+            if let reason = absentReason(valueTemplate, values) {
+                observation.otherElements["dataAbsentReason"] = reason.json
+            } else {
+                observation.value = try Self.value(valueTemplate, values, group, rejected: &rejected)
+            }
         }
         for component in template.components {
             guard let values = group.values(named: component.value.valueName) else { continue }
-            observation.component.append(Observation.Component(
-                code: Self.concept(codes: component.codes, name: component.value.valueName),
-                value: try Self.value(component.value, values, group, rejected: &rejected)))
+            let code = Self.concept(codes: component.codes, name: component.value.valueName)
+            if let reason = absentReason(component.value, values) {
+                observation.component.append(Observation.Component(code: code, otherElements: ["dataAbsentReason": reason.json]))
+            } else {
+                observation.component.append(Observation.Component(code: code, value: try Self.value(component.value, values, group, rejected: &rejected)))
+            }
         }
         if let resources {
             let subject = resources.subjectResourceId
@@ -44,6 +52,13 @@ struct ObservationBuilder {
             }
         }
         return observation
+    }
+
+    /// The data-absent reason of a Quantity whose one reading is a special value the profile
+    /// names (NaN...); nil for everything else, which converts (or fails) as MedTech's would.
+    func absentReason(_ template: FHIRValueTemplate, _ values: [TimedValue]) -> CodeableConcept? {
+        guard case .quantity = template.kind, values.count == 1 else { return nil }
+        return dataAbsentValues.reason(for: values[0].value)
     }
 
     /// A single reading's window starts and ends at the same instant: one string serves both.

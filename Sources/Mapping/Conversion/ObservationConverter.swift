@@ -10,6 +10,8 @@ public struct ObservationConverter: Sendable {
     let templates: FHIRTemplateCollection
     let identity: ResourceIdentity
     let idPrecision: ObservationIdPrecision
+    /// Value texts written as `dataAbsentReason` rather than rejected (none unless a profile asks).
+    public var dataAbsentValues: DataAbsentValues = .none
 
     public init(templates: FHIRTemplateCollection, identity: ResourceIdentity, idPrecision: ObservationIdPrecision = .millisecond) {
         self.templates = templates
@@ -45,7 +47,8 @@ public struct ObservationConverter: Sendable {
                 result.errors.append(ConversionError(type: error.type, message: error.message, groupKey: key, measurements: group.measurements))
                 continue
             }
-            let builder = ObservationBuilder(template: template, type: key.type, resources: resources, issued: issuedText)
+            let builder = ObservationBuilder(
+                template: template, type: key.type, resources: resources, issued: issuedText, dataAbsentValues: dataAbsentValues)
             for observationGroup in observationGroups {
                 do {
                     var rejected: [ObservationBuilder.RejectedReading] = []

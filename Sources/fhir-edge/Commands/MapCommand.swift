@@ -56,6 +56,14 @@ struct MapCommand: ParsableCommand {
         case device
     }
 
+    enum SpecialValues: String, ExpressibleByArgument, CaseIterable {
+        case none
+        case ieee11073
+    }
+
+    @Option(help: "Quantity texts written as dataAbsentReason instead of rejected: none (MedTech), or ieee11073 (NaN, NRes, +INF, -INF, RFU; profile.yaml observation.specialValues).")
+    var specialValues: SpecialValues = .none
+
     @Option(help: "How measurements form conversion batches: per-message or batch (all input messages together).")
     var grouping: Grouping = .batch
 
@@ -88,7 +96,9 @@ struct MapCommand: ParsableCommand {
             if let fhirTemplate {
                 do {
                     let templates = try FHIRTemplateCollection(parsing: try readText(fhirTemplate), source: fhirTemplate)
-                    converter = ObservationConverter(templates: templates, identity: resourceIdentity, idPrecision: observationIdPrecision.precision)
+                    var built = ObservationConverter(templates: templates, identity: resourceIdentity, idPrecision: observationIdPrecision.precision)
+                    if specialValues == .ieee11073 { built.dataAbsentValues = .ieee11073 }
+                    converter = built
                 } catch let error as TemplateLoadError {
                     throw UsageFailure("unusable FHIR template:\n\(error)")
                 }

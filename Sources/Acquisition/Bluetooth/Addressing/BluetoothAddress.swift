@@ -65,6 +65,13 @@ public struct BluetoothAddress: Sendable, Hashable, Comparable, CustomStringConv
         littleEndianBytes.reversed().map { hex2($0) }.joined(separator: ":")
     }
 
+    /// `F0-00-00-00-18-0D`: the address as an EUI-48 in IEEE's notation, upper-case hex octets
+    /// joined by `-`, which is how the PHD IG writes a Bluetooth address identifier
+    /// (system `http://hl7.org/fhir/sid/eui-48/bluetooth`) and so the device id in messages.
+    public var eui48: String {
+        littleEndianBytes.reversed().map { hex2($0) }.joined(separator: "-")
+    }
+
     /// A random static address has its two most significant bits set.
     public var isRandomStatic: Bool { type.commandValue == .random && value >> 46 == 0b11 }
 

@@ -1,3 +1,5 @@
+package import BluetoothDecoding
+
 /// What a device session needs from the host stack to reach one device. The host stack's
 /// central implements it for production; tests drive a session with a scripted one.
 package protocol DeviceLink: Sendable {
@@ -17,6 +19,9 @@ package protocol DeviceConnection: Sendable {
     func confirmIndication() async
     /// Every standard measurement characteristic of the device's services, with its CCCD.
     func discoverMeasurements() async throws -> [MeasurementCharacteristic]
+    /// The readable strings of the device's Device Information Service (0x180A); nil when it
+    /// serves none. A characteristic that cannot be read is left out, never an error.
+    func readDeviceInformation() async -> DeviceInformation?
     /// Writes the characteristic's CCCD.
     func subscribe(_ characteristic: MeasurementCharacteristic) async throws
     /// Encrypts the link with the stored bond, or pairs (and bonds) when there is none.
@@ -30,4 +35,5 @@ package protocol DeviceConnection: Sendable {
 
 extension DeviceConnection {
     package func serve() async {}
+    package func readDeviceInformation() async -> DeviceInformation? { nil }
 }

@@ -4,7 +4,7 @@ package import JSONQuery
 
 /// How one device session behaves.
 package struct DeviceSessionSettings: Sendable, Equatable {
-    /// The device's address; written `F0:00:00:00:18:0D`, it is the device id in messages.
+    /// The device's address; written `F0-00-00-00-18-0D` (`eui48`), it is the device id in messages.
     package var address: BluetoothAddress
     /// Secure the link (pair and bond, or re-encrypt with the bond) before discovery.
     package var requiresPairing: Bool
@@ -29,9 +29,18 @@ package struct DeviceReading: Sendable {
     package var reading: HealthReading
     /// When the gateway received it (the message's time when the device sends none).
     package var receivedAt: Timestamp
+    /// What the device's Device Information Service said on this link, if it serves one.
+    package var device: DeviceInformation?
+
+    package init(address: BluetoothAddress, reading: HealthReading, receivedAt: Timestamp, device: DeviceInformation? = nil) {
+        self.address = address
+        self.reading = reading
+        self.receivedAt = receivedAt
+        self.device = device
+    }
 
     /// The JSON device message the profile's templates read.
-    package var message: JSONValue { reading.message(deviceID: address.description, receivedAt: receivedAt) }
+    package var message: JSONValue { reading.message(deviceID: address.eui48, receivedAt: receivedAt, device: device) }
 }
 
 /// What a session reports about its device, for health (`/status`, metrics, the journal) and logs.
@@ -58,6 +67,8 @@ package actor DeviceSession {
     /// Counts links, so that events of an old link are told from the current one's.
     private var generation = 0
     private var characteristics: [UInt16: MeasurementCharacteristic] = [:]
+    /// The Device Information Service's strings, read on each link after discovery.
+    private var deviceInformation: DeviceInformation?
     private var pending: [DeviceSessionStateMachine.Event] = []
 
     /// - Parameters:
@@ -171,6 +182,8 @@ package actor DeviceSession {
             do {
                 let found = try await connection.discoverMeasurements()
                 characteristics = Dictionary(found.map { ($0.valueHandle, $0) }, uniquingKeysWith: { first, _ in first })
+                // Optional: a device without the service, or one that refuses a read, still measures.
+                deviceInformation = await connection.readDeviceInformation()
                 pending.append(.discovered(found))
             } catch {
                 pending.append(.failed(Self.failure(error, stage: .discover)))
@@ -224,7 +237,7 @@ package actor DeviceSession {
             return true
         }
         do {
-            try await deliver(DeviceReading(address: settings.address, reading: reading, receivedAt: now()))
+            try await deliver(DeviceReading(address: settings.address, reading: reading, receivedAt: now(), device: deviceInformation))
             return true
         } catch {
             pending.append(.failed(Self.failure(error, stage: .deliver)))

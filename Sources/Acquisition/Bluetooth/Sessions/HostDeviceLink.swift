@@ -76,6 +76,21 @@ struct HostDeviceConnection: DeviceConnection {
         return found
     }
 
+    func readDeviceInformation() async -> DeviceInformation? {
+        guard let services = try? await gatt.discoverPrimaryServices(),
+              let service = services.first(where: { $0.uuid.uuid16 == DeviceInformation.serviceUUID }),
+              let characteristics = try? await gatt.discoverCharacteristics(of: service)
+        else { return nil }
+        var information = DeviceInformation()
+        for characteristic in characteristics where characteristic.properties.contains(.read) {
+            guard let uuid = characteristic.uuid.uuid16, DeviceInformation.fields.contains(where: { $0.uuid16 == uuid }),
+                  let value = try? await gatt.read(characteristic.valueHandle)
+            else { continue }
+            information.record(uuid16: uuid, value: value)
+        }
+        return information.isEmpty ? nil : information
+    }
+
     func subscribe(_ characteristic: MeasurementCharacteristic) async throws {
         try await gatt.write(characteristic.configurationHandle, value: characteristic.configurationValue)
     }

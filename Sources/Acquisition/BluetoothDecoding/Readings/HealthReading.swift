@@ -57,7 +57,12 @@ public struct HealthReading: Hashable, Sendable {
     /// listed in `unavailable` by name (`{"meanArterialPressure": "NaN"}`), so a template that
     /// requires it rejects the message instead of reading a number that is not one. `patientId` is
     /// written when given (the patient a configuration assigns to the device), for Create identity.
-    public func message(deviceID: String, receivedAt: Timestamp, patientID: String? = nil) -> JSONValue {
+    /// `device` is what the device's Device Information Service said (`{"manufacturerName": ...,
+    /// "modelNumber": ..., "serialNumber": ..., "firmwareRevision": ...}`), written when it said
+    /// anything: the mapping stage puts it on the FHIR Device; templates do not read it. `notes`
+    /// names the quality conditions the status fields report (`measurementNotes`), when any;
+    /// `bodySite` where the reading was taken (`bodySite`), when the value says.
+    public func message(deviceID: String, receivedAt: Timestamp, patientID: String? = nil, device: DeviceInformation? = nil) -> JSONValue {
         var message = JSONObject()
         message["deviceId"] = .string(deviceID)
         if let patientID { message["patientId"] = .string(patientID) }
@@ -79,6 +84,10 @@ public struct HealthReading: Hashable, Sendable {
         message["units"] = .object(units)
         if !unavailable.isEmpty { message["unavailable"] = .object(unavailable) }
         if !details.isEmpty { message["details"] = .object(details) }
+        let notes = measurementNotes
+        if !notes.isEmpty { message["notes"] = .array(notes.map { .string($0) }) }
+        if let bodySite { message["bodySite"] = bodySite }
+        if let device, !device.isEmpty { message["device"] = device.json }
         return .object(message)
     }
 }

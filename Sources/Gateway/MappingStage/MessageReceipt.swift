@@ -1,0 +1,57 @@
+import EdgeCore
+import FHIRModel
+import JSONQuery
+import Store
+
+/// What the Observations the mapping stage builds take from the message they came from, beyond
+/// the templates (docs/phd-ig.md: time, notes, body site).
+///
+/// - `issued` is when the gateway received the message, not when the mapping stage ran: after a
+///   backlog (the gateway off line, the store full) the mapping time would claim a reading was
+///   made available hours after it was.
+/// - When the device's clock timed the reading (a Bluetooth message with `timeSource: device`),
+///   `effective[x]` is that device time, and the gateway's own receive instant, from the message's
+///   `receivedAt`, is kept beside it in the `received-time` extension: the only trace of when the
+///   reading reached the gateway, and what tells a stored backlog, or a device clock that is
+///   wrong, from a live reading.
+/// - A Bluetooth message's `notes` (what the reading's status fields report: body movement,
+///   irregular pulse, low perfusion...) become the Observation's `note`s, and its `bodySite` (the
+///   thermometer's temperature type) the Observation's `bodySite`.
+enum MessageReceipt {
+    /// The extension holding the gateway's receive instant (`valueInstant`).
+    static let receivedTimeURL = "urn:fhir-edge:extension:received-time"
+
+    struct Receipt {
+        var issued: String
+        var deviceTimedReceivedAt: String?
+        var notes: [String] = []
+        var bodySite: JSONValue?
+    }
+
+    static func receipt(of item: InboxItem, message: JSONValue) -> Receipt {
+        var receipt = Receipt(issued: item.message.receivedAt.iso8601)
+        if message["timeSource"]?.stringValue == "device", let receivedAt = message["receivedAt"]?.stringValue,
+           Timestamp(parsingISO8601Lenient: receivedAt) != nil {
+            receipt.deviceTimedReceivedAt = receivedAt
+        }
+        // Only the Bluetooth source's own notes: a pushed message's `notes` member is not the gateway's to publish.
+        if item.message.transport == .ble, case .array(let notes)? = message["notes"] {
+            receipt.notes = notes.compactMap { $0.stringValue }.filter { !$0.isEmpty }
+        }
+        if item.message.transport == .ble, case .object(let site)? = message["bodySite"], !site.isEmpty {
+            receipt.bodySite = .object(site)
+        }
+        return receipt
+    }
+
+    static func apply(_ receipt: Receipt, to observation: inout Observation) {
+        observation.issued = receipt.issued
+        if let receivedAt = receipt.deviceTimedReceivedAt {
+            observation.otherElements["extension"] = [["url": .string(receivedTimeURL), "valueInstant": .string(receivedAt)]]
+        }
+        if let bodySite = receipt.bodySite { observation.otherElements["bodySite"] = bodySite }
+        if !receipt.notes.isEmpty {
+            observation.otherElements["note"] = .array(receipt.notes.map { ["text": .string($0)] })
+        }
+    }
+}
