@@ -36,6 +36,20 @@ final class NormalizationValueTextTests: XCTestCase {
         XCTAssertEqual(ValueText.string(.double(.infinity)), "Infinity")
     }
 
+    /// Integers beyond Int64 print as their digits (Json.NET's BigInteger); other kept numbers
+    /// keep all their significant digits in the layout doubles use.
+    func testKeptNumbersKeepEveryDigit() {
+        XCTAssertEqual(ValueText.string(json("12345678901234567891")), "12345678901234567891")
+        XCTAssertEqual(ValueText.string(json("-98765432109876543210987")), "-98765432109876543210987")
+        XCTAssertEqual(ValueText.string(json("36.12345678901234567890123")), "36.12345678901234567890123")
+        XCTAssertEqual(ValueText.string(json("0.000012345678901234567890123")), "1.2345678901234567890123E-05")
+        XCTAssertEqual(ValueText.string(json("1.234567890123456789012345e20")), "1.234567890123456789012345E+20")
+        XCTAssertEqual(ValueText.string(json("12345.67890123456789012345000")), "12345.67890123456789012345")
+        XCTAssertEqual(ValueText.string(json("1e999999")), "1E+999999")
+        XCTAssertEqual(ValueText.string(json("-2.5e-999999")), "-2.5E-999999")
+        XCTAssertEqual(ValueText.string(json("0e-999999")), "0")
+    }
+
     func testOtherKinds() {
         XCTAssertEqual(ValueText.string(.bool(true)), "True")
         XCTAssertEqual(ValueText.string(.bool(false)), "False")
