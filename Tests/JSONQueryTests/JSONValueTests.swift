@@ -77,6 +77,9 @@ final class JSONValueTests: XCTestCase {
         XCTAssertEqual(try JSONValue(parsing: "-9223372036854775808"), .int(.min))
         XCTAssertTrue(JSONValue(numberText: "12345678901234567891").map { if case .exactNumber = $0 { true } else { false } } ?? false)
         XCTAssertNil(JSONValue(numberText: "12x"))
+        XCTAssertNil(JSONValue(numberText: " 12345678901234567891"))
+        XCTAssertNil(JSONValue(numberText: "12345678901234567891\n"))
+        XCTAssertNil(JSONValue(numberText: ""))
         XCTAssertNil(JSONValue(numberText: "\"1\""))
     }
 

@@ -120,6 +120,11 @@ extension JSONValue {
     /// same decimal value), otherwise `.exactNumber` keeping the text. Nil for anything that is
     /// not RFC 8259 number syntax.
     public init?(numberText text: String) {
+        // The parser would also skip whitespace (and a byte-order mark) around the number.
+        guard let first = text.utf8.first, let last = text.utf8.last,
+            first == UInt8(ascii: "-") || (UInt8(ascii: "0")...UInt8(ascii: "9")).contains(first),
+            (UInt8(ascii: "0")...UInt8(ascii: "9")).contains(last)
+        else { return nil }
         var text = text
         let value = text.withUTF8 { bytes -> JSONValue? in
             var parser = JSONParser(bytes)
