@@ -162,6 +162,28 @@ final class NormalizationExtractionTests: XCTestCase {
         }
     }
 
+    /// Every identifier, and a passed-through value, keeps the exact text of a JSON number that
+    /// neither Int64 nor Double holds, in both template kinds.
+    func testNumericIdsAndValuesKeepTheirExactText() throws {
+        let fields = #""typeName": "t", "values": [{"valueName": "v", "valueExpression": "VALUE", "required": true}]"#
+        let jsonPath = try deviceCollection(#"{"typeMatchExpression": "$", "deviceIdExpression": "$.d", "timestampExpression": "$.t", "patientIdExpression": "$.p", "encounterIdExpression": "$.e", "correlationIdExpression": "$.c", "#
+            + fields.replacingOccurrences(of: "VALUE", with: "$.v") + "}")
+        let jmesPath = try deviceCollection(kind: "CalculatedContent", #"{"defaultExpressionLanguage": "JmesPath", "typeMatchExpression": "@", "deviceIdExpression": "d", "timestampExpression": "t", "patientIdExpression": "p", "encounterIdExpression": "e", "correlationIdExpression": "c", "#
+            + fields.replacingOccurrences(of: "VALUE", with: "v") + "}")
+        let message = json(#"{"d": 98765432109876543211, "p": 12345678901234567891, "e": -12345678901234567891, "c": 18446744073709551616, "t": "2019-02-01", "v": 1.234567890123456789012345}"#)
+        for collection in [jsonPath, jmesPath] {
+            let out = try XCTUnwrap(collection.normalize(message).first)
+            XCTAssertEqual(out.deviceId, "98765432109876543211")
+            XCTAssertEqual(out.patientId, "12345678901234567891")
+            XCTAssertEqual(out.encounterId, "-12345678901234567891")
+            XCTAssertEqual(out.correlationId, "18446744073709551616")
+            XCTAssertEqual(out.properties, [.init(name: "v", value: "1.234567890123456789012345")])
+        }
+        let other = try XCTUnwrap(jsonPath.normalize(json(#"{"d": 98765432109876543212, "p": 12345678901234567892, "e": 1, "c": 2, "t": "2019-02-01", "v": 1}"#)).first)
+        XCTAssertEqual(other.patientId, "12345678901234567892", "ids one apart stay apart")
+        XCTAssertEqual(other.deviceId, "98765432109876543212")
+    }
+
     func testCalculatedContentSeesMessageAndMatchedToken() throws {
         let collection = try deviceCollection(kind: "CalculatedContent", #"""
         {"typeName": "bp", "defaultExpressionLanguage": "JmesPath", "typeMatchExpression": "Body[?systolic]",
