@@ -132,6 +132,35 @@ final class MapCommandTests: XCTestCase {
         XCTAssertTrue(refused.stdoutText.contains("unknown precision 'minute'"), refused.stdoutText)
     }
 
+    /// Ids sent as JSON numbers beyond 64 bits, and a value with 25 significant digits, come out
+    /// of `fhir-edge map` exactly as they went in.
+    func testNumbersBeyondInt64AndDoubleComeOutExactly() throws {
+        let profile = Conformance.packageRoot.appendingPathComponent("device-profiles/demo-vitals").path
+        let messages = """
+            {"deviceId":98765432109876543211,"patientId":12345678901234567891,"measuredAt":"2026-11-27T08:15:00Z","heartRate":70}
+            {"deviceId":98765432109876543212,"patientId":12345678901234567892,"measuredAt":"2026-11-27T08:15:00Z","temperature":36.12345678901234567890123}
+            """
+        let run = try CommandRunner.run([
+            "map", "--device-template", "\(profile)/devicecontent.json", "--fhir-template", "\(profile)/fhirmapping.json",
+            "--identity", "create", "-",
+        ], stdin: Data(messages.utf8))
+        XCTAssertEqual(run.status, 0, run.stderr)
+        XCTAssertTrue(run.stdoutText.contains("36.12345678901234567890123"), run.stdoutText)
+        let output = try JSONValue(parsing: run.stdout)
+        let measurements = (output["results"]?.arrayValue ?? []).flatMap { $0["measurements"]?.arrayValue ?? [] }
+        XCTAssertEqual(measurements.compactMap { $0["PatientId"]?.stringValue }, ["12345678901234567891", "12345678901234567892"])
+        XCTAssertEqual(measurements.compactMap { $0["DeviceId"]?.stringValue }, ["98765432109876543211", "98765432109876543212"])
+        XCTAssertEqual(measurements.last?["Properties"]?[0]?["Value"]?.stringValue, "36.12345678901234567890123")
+        let observations = output["observations"]?.arrayValue ?? []
+        XCTAssertEqual(observations.count, 2)
+        XCTAssertEqual(Set(observations.compactMap { $0["subject"]?["reference"]?.stringValue }).count, 2, "two patients, not one")
+        let temperature = observations.first { $0["code"]?["coding"]?[0]?["code"]?.stringValue == "8310-5" }
+        guard case .exactNumber(let value)? = temperature?["valueQuantity"]?["value"] else {
+            return XCTFail("the value keeps its digits: \(String(describing: temperature))")
+        }
+        XCTAssertEqual(value.text, "36.12345678901234567890123")
+    }
+
     // MARK: - Comparison helpers
 
     private func json(_ url: URL) throws -> JSONValue {

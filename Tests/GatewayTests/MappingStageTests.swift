@@ -225,4 +225,31 @@ extension MappingStageTests {
         XCTAssertEqual(observation["bodySite"]?["coding"]?.arrayValue?.first?["code"], "34402009")
         XCTAssertEqual(observation["bodySite"]?["text"], "Rectum")
     }
+
+    /// Ids beyond 64 bits sent as JSON numbers stay exact: two patients whose ids round to the
+    /// same double are two Patients, each identified by its own digits; devices likewise.
+    func testNumericIdsBeyond64BitsStayDistinctAndExact() throws {
+        let catalog = try DeviceProfileCatalog.load(directory: GatewayHTTPTests.profiles)
+        let items = [
+            InboxItem(id: InboxID(1), message: message(
+                #"{"deviceId": 98765432109876543211, "patientId": 12345678901234567891, "measuredAt": "2025-11-24T10:00:00Z", "heartRate": 72}"#)),
+            InboxItem(id: InboxID(2), message: message(
+                #"{"deviceId": 98765432109876543212, "patientId": 12345678901234567892, "measuredAt": "2025-11-24T10:00:00Z", "temperature": 36.12345678901234567890123}"#)),
+        ]
+        let (result, _) = MappingStage.map(items, catalog: catalog, issued: time)
+        XCTAssertTrue(result.failures.isEmpty, "\(result.failures)")
+        func identifiers(_ type: String) throws -> [String] {
+            try result.resources.filter { $0.resourceType == type }.compactMap {
+                try JSONValue(parsing: $0.body)["identifier"]?.arrayValue?.first?["value"]?.stringValue
+            }.sorted()
+        }
+        XCTAssertEqual(try identifiers("Patient"), ["12345678901234567891", "12345678901234567892"])
+        XCTAssertEqual(try identifiers("Device"), ["98765432109876543211", "98765432109876543212"])
+        let observations = result.resources.filter { $0.resourceType == "Observation" }
+        XCTAssertEqual(observations.count, 2)
+        let subjects = try Set(observations.compactMap { try JSONValue(parsing: $0.body)["subject"]?["reference"]?.stringValue })
+        XCTAssertEqual(subjects.count, 2, "each Observation refers to its own Patient: \(subjects)")
+        let temperature = try XCTUnwrap(observations.first { $0.inboxID == InboxID(2) })
+        XCTAssertTrue(temperature.body.contains(#""value":36.12345678901234567890123"#), "all 25 digits pass through: \(temperature.body)")
+    }
 }

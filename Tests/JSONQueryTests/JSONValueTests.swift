@@ -7,7 +7,9 @@ final class JSONValueTests: XCTestCase {
         XCTAssertEqual(v["a"], .int(1))
         guard case .double(1.0)? = v["b"] else { return XCTFail("b should be a double") }
         guard case .int(Int64.min)? = v["c"] else { return XCTFail("c should be Int64.min") }
-        guard case .double? = v["d"] else { return XCTFail("d overflows Int64 and should be a double") }
+        guard case .exactNumber(let d)? = v["d"], d.text == "9223372036854775808" else {
+            return XCTFail("d overflows Int64 and should keep its text: \(String(describing: v["d"]))")
+        }
         guard case .double(100)? = v["e"] else { return XCTFail("e should be a double") }
     }
 
@@ -50,6 +52,58 @@ final class JSONValueTests: XCTestCase {
         XCTAssertEqual(JSONWriter().string(v), text)
         XCTAssertEqual(JSONWriter(options: .sortedKeys).string(v), #"{"a":"x\"\n\u0001","b":[true,false,null],"i":42,"n":-1.5}"#)
         XCTAssertEqual(try JSONValue(parsing: JSONWriter(options: .pretty).string(v)), v)
+    }
+
+    /// Numbers that neither Int64 nor Double holds exactly keep their text; all others do not.
+    func testKeepsTheTextOfNumbersNoInt64OrDoubleHolds() throws {
+        for text in [
+            "12345678901234567891", "-12345678901234567891", "9223372036854775808", "-9223372036854775809",
+            "100000000000000000000", "1.234567890123456789012345", "0.12345678901234567890123", "1e999999", "-1E999999",
+            "1e-999999", "2.5e-400", "36.12345678901234567890123",
+        ] {
+            let value = try JSONValue(parsing: text)
+            guard case .exactNumber(let kept) = value else { XCTFail("\(text) became \(value)"); continue }
+            XCTAssertEqual(kept.text, text)
+            XCTAssertTrue(value.isNumber, text)
+            XCTAssertEqual(value.typeName, "number", text)
+            XCTAssertEqual(JSONWriter().string(value), text, "written back as read")
+        }
+        for (text, double) in [("0.1", 0.1), ("72.50", 72.5), ("1.0", 1.0), ("1.5e300", 1.5e300), ("1E-5", 1e-5),
+                               ("0.30000000000000004", 0.30000000000000004), ("-0.0", -0.0), ("123456789.12345678", 123456789.12345678)] {
+            guard case .double(let d) = try JSONValue(parsing: text) else { XCTFail("\(text) should be a double"); continue }
+            XCTAssertEqual(d, double, text)
+        }
+        XCTAssertEqual(try JSONValue(parsing: "1e999999").doubleValue, .infinity, "arithmetic sees the nearest double")
+        XCTAssertEqual(try JSONValue(parsing: "-9223372036854775808"), .int(.min))
+        XCTAssertTrue(JSONValue(numberText: "12345678901234567891").map { if case .exactNumber = $0 { true } else { false } } ?? false)
+        XCTAssertNil(JSONValue(numberText: "12x"))
+        XCTAssertNil(JSONValue(numberText: " 12345678901234567891"))
+        XCTAssertNil(JSONValue(numberText: "12345678901234567891\n"))
+        XCTAssertNil(JSONValue(numberText: ""))
+        XCTAssertNil(JSONValue(numberText: "\"1\""))
+    }
+
+    func testKeptNumbersRoundTripInsideDocuments() throws {
+        let text = #"{"patientId":12345678901234567891,"v":[1.234567890123456789012345,1e999999,-1E-999999,0.1,7],"d":{"id":99999999999999999999}}"#
+        let v = try JSONValue(parsing: text)
+        XCTAssertEqual(JSONWriter().string(v), text)
+        XCTAssertEqual(try JSONValue(parsing: JSONWriter(options: .pretty).string(v)), v)
+        XCTAssertEqual(JSONWriter().string(try JSONValue(parsing: JSONWriter(options: .sortedKeys).string(v))),
+                       #"{"d":{"id":99999999999999999999},"patientId":12345678901234567891,"v":[1.234567890123456789012345,1e999999,-1E-999999,0.1,7]}"#)
+    }
+
+    func testKeptNumbersCompareExactlyAmongIntegersAndByDoubleWithDoubles() throws {
+        let a = try JSONValue(parsing: "12345678901234567891"), b = try JSONValue(parsing: "12345678901234567892")
+        XCTAssertNotEqual(a, b, "the two ids differ although their doubles are the same")
+        XCTAssertEqual(a, try JSONValue(parsing: "1234567890123456789.1e1"), "same value, other spelling")
+        XCTAssertEqual(JSONValue.numericOrder(a, b), -1)
+        XCTAssertEqual(JSONValue.numericOrder(try JSONValue(parsing: "9223372036854775808"), .int(.max)), 1)
+        XCTAssertEqual(JSONValue.numericOrder(.int(.min), try JSONValue(parsing: "-9223372036854775809")), 1)
+        XCTAssertEqual(JSONValue.numericOrder(try JSONValue(parsing: "-1e999999"), try JSONValue(parsing: "1e-999999")), -1)
+        XCTAssertEqual(JSONValue.numericOrder(try JSONValue(parsing: "1e-999999"), .int(0)), 1)
+        XCTAssertEqual(a, .double(12345678901234567891.0), "against a double, the double value decides")
+        XCTAssertEqual(Set([a, b]).count, 2)
+        XCTAssertNil(JSONValue.numericOrder(a, "12345678901234567891"))
     }
 
     /// The writer scans eight bytes at a time for characters to escape: put each of them, and

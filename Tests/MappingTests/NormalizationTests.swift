@@ -36,6 +36,20 @@ final class NormalizationValueTextTests: XCTestCase {
         XCTAssertEqual(ValueText.string(.double(.infinity)), "Infinity")
     }
 
+    /// Integers beyond Int64 print as their digits (Json.NET's BigInteger); other kept numbers
+    /// keep all their significant digits in the layout doubles use.
+    func testKeptNumbersKeepEveryDigit() {
+        XCTAssertEqual(ValueText.string(json("12345678901234567891")), "12345678901234567891")
+        XCTAssertEqual(ValueText.string(json("-98765432109876543210987")), "-98765432109876543210987")
+        XCTAssertEqual(ValueText.string(json("36.12345678901234567890123")), "36.12345678901234567890123")
+        XCTAssertEqual(ValueText.string(json("0.000012345678901234567890123")), "1.2345678901234567890123E-05")
+        XCTAssertEqual(ValueText.string(json("1.234567890123456789012345e20")), "1.234567890123456789012345E+20")
+        XCTAssertEqual(ValueText.string(json("12345.67890123456789012345000")), "12345.67890123456789012345")
+        XCTAssertEqual(ValueText.string(json("1e999999")), "1E+999999")
+        XCTAssertEqual(ValueText.string(json("-2.5e-999999")), "-2.5E-999999")
+        XCTAssertEqual(ValueText.string(json("0e-999999")), "0")
+    }
+
     func testOtherKinds() {
         XCTAssertEqual(ValueText.string(.bool(true)), "True")
         XCTAssertEqual(ValueText.string(.bool(false)), "False")
@@ -146,6 +160,28 @@ final class NormalizationExtractionTests: XCTestCase {
         XCTAssertThrowsError(try collection.normalize(json(#"{"d": "x", "t": "2019-02-01"}"#))) { error in
             XCTAssertEqual((error as? NormalizationError)?.message.hasPrefix("Unable to extract required value for [CorrelationIdExpression]"), true)
         }
+    }
+
+    /// Every identifier, and a passed-through value, keeps the exact text of a JSON number that
+    /// neither Int64 nor Double holds, in both template kinds.
+    func testNumericIdsAndValuesKeepTheirExactText() throws {
+        let fields = #""typeName": "t", "values": [{"valueName": "v", "valueExpression": "VALUE", "required": true}]"#
+        let jsonPath = try deviceCollection(#"{"typeMatchExpression": "$", "deviceIdExpression": "$.d", "timestampExpression": "$.t", "patientIdExpression": "$.p", "encounterIdExpression": "$.e", "correlationIdExpression": "$.c", "#
+            + fields.replacingOccurrences(of: "VALUE", with: "$.v") + "}")
+        let jmesPath = try deviceCollection(kind: "CalculatedContent", #"{"defaultExpressionLanguage": "JmesPath", "typeMatchExpression": "@", "deviceIdExpression": "d", "timestampExpression": "t", "patientIdExpression": "p", "encounterIdExpression": "e", "correlationIdExpression": "c", "#
+            + fields.replacingOccurrences(of: "VALUE", with: "v") + "}")
+        let message = json(#"{"d": 98765432109876543211, "p": 12345678901234567891, "e": -12345678901234567891, "c": 18446744073709551616, "t": "2019-02-01", "v": 1.234567890123456789012345}"#)
+        for collection in [jsonPath, jmesPath] {
+            let out = try XCTUnwrap(collection.normalize(message).first)
+            XCTAssertEqual(out.deviceId, "98765432109876543211")
+            XCTAssertEqual(out.patientId, "12345678901234567891")
+            XCTAssertEqual(out.encounterId, "-12345678901234567891")
+            XCTAssertEqual(out.correlationId, "18446744073709551616")
+            XCTAssertEqual(out.properties, [.init(name: "v", value: "1.234567890123456789012345")])
+        }
+        let other = try XCTUnwrap(jsonPath.normalize(json(#"{"d": 98765432109876543212, "p": 12345678901234567892, "e": 1, "c": 2, "t": "2019-02-01", "v": 1}"#)).first)
+        XCTAssertEqual(other.patientId, "12345678901234567892", "ids one apart stay apart")
+        XCTAssertEqual(other.deviceId, "98765432109876543212")
     }
 
     func testCalculatedContentSeesMessageAndMatchedToken() throws {

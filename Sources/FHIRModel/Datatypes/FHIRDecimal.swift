@@ -3,9 +3,9 @@ public import JSONQuery
 /// A FHIR `decimal`, kept as the text it was given so that its precision survives
 /// (`98.43639286275842` stays exactly that).
 ///
-/// It is written as a JSON integer when the text is one, otherwise as a JSON double. The JSON
-/// model has no arbitrary-precision number, so a text whose double does not print back the same
-/// (trailing zeros such as `72.50`, more than 17 significant digits) loses that precision on output.
+/// It is written as a JSON integer when the text is one, as the shortest double when a `Double`
+/// holds its value exactly (so trailing zeros go: `72.50` is written `72.5`), and otherwise as the
+/// text itself (an integer beyond 64 bits, more significant digits than a `Double` keeps).
 public struct FHIRDecimal: Hashable, Sendable, CustomStringConvertible {
     public let text: String
 
@@ -31,6 +31,7 @@ public struct FHIRDecimal: Hashable, Sendable, CustomStringConvertible {
         switch json {
         case .int(let i): self.init(i)
         case .double(let d): self.init(d)
+        case .exactNumber(let n): self.init(n.text)
         default: return nil
         }
     }
@@ -41,7 +42,7 @@ public struct FHIRDecimal: Hashable, Sendable, CustomStringConvertible {
 
     public var json: JSONValue {
         if let integer = Int64(text) { return .int(integer) }
-        return .double(doubleValue)
+        return JSONValue(numberText: text) ?? .double(doubleValue)
     }
 
     /// Writes `json` as JSON text without building it.
@@ -49,7 +50,7 @@ public struct FHIRDecimal: Hashable, Sendable, CustomStringConvertible {
         if let integer = Int64(text) {
             JSONWriter.writeInteger(integer, into: &out)
         } else {
-            JSONWriter.writeDouble(doubleValue, into: &out)
+            JSONWriter().write(json, into: &out)
         }
     }
 

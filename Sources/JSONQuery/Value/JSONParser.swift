@@ -407,9 +407,8 @@ struct JSONParser {
         }
         let text = UnsafeBufferPointer(rebasing: bytes[start..<index])
         if isInteger, let value = parseInt64(text) { return .int(value) }
-        let string = String(decoding: text, as: UTF8.self)
-        guard let double = Double(string) else { throw error("number out of range", at: start) }
-        return .double(double)
+        // Beyond Int64, or not held exactly by a Double: kept as written (never an error or null).
+        return JSONValue.classify(number: String(decoding: text, as: UTF8.self), isInteger: isInteger)
     }
 
     private func parseInt64(_ text: UnsafeBufferPointer<UInt8>) -> Int64? {

@@ -1,14 +1,16 @@
 /// A JSON document as the query engines and templates see it.
 ///
 /// Integers and floating-point numbers are distinct cases because the MedTech template language
-/// depends on it (integer `divide` truncates, `1.0` prints as `1`). Integers that do not fit in
-/// `Int64` are kept as `double`. Objects keep their members in document order, which JSONPath
-/// results and template matches follow.
+/// depends on it (integer `divide` truncates, `1.0` prints as `1`). A number that neither `Int64`
+/// nor `Double` holds exactly (an integer beyond 64 bits, a decimal with more digits than a
+/// `Double` keeps, `1e999999`) is `exactNumber`, which keeps its text. Objects keep their members
+/// in document order, which JSONPath results and template matches follow.
 public enum JSONValue: Sendable {
     case null
     case bool(Bool)
     case int(Int64)
     case double(Double)
+    case exactNumber(JSONNumberText)
     case string(String)
     case array([JSONValue])
     case object(JSONObject)
@@ -20,7 +22,7 @@ extension JSONValue {
         switch self {
         case .null: "null"
         case .bool: "boolean"
-        case .int, .double: "number"
+        case .int, .double, .exactNumber: "number"
         case .string: "string"
         case .array: "array"
         case .object: "object"
@@ -34,7 +36,7 @@ extension JSONValue {
 
     public var isNumber: Bool {
         switch self {
-        case .int, .double: true
+        case .int, .double, .exactNumber: true
         default: false
         }
     }
@@ -44,6 +46,7 @@ extension JSONValue {
         switch self {
         case .int(let i): Double(i)
         case .double(let d): d
+        case .exactNumber(let n): n.doubleValue
         default: nil
         }
     }
@@ -72,8 +75,8 @@ extension JSONValue {
 
 // MARK: - Equality
 //
-// JSON equality: numbers compare by value (1 == 1.0), objects compare without regard to member
-// order, arrays compare in order. This is what JMESPath `==` and the conformance suites expect.
+// JSON equality: numbers compare by value (1 == 1.0; see `numericOrder` for kept numbers),
+// objects compare without regard to member order, arrays compare in order. This is what JMESPath `==` and the conformance suites expect.
 extension JSONValue: Equatable {
     public static func == (lhs: JSONValue, rhs: JSONValue) -> Bool {
         switch (lhs, rhs) {
@@ -83,6 +86,9 @@ extension JSONValue: Equatable {
         case (.int(let a), .double(let b)): return Double(a) == b
         case (.double(let a), .int(let b)): return a == Double(b)
         case (.double(let a), .double(let b)): return a == b
+        case (.exactNumber, .int), (.int, .exactNumber), (.exactNumber, .exactNumber), (.exactNumber, .double),
+            (.double, .exactNumber):
+            return numericOrder(lhs, rhs) == 0
         case (.string(let a), .string(let b)): return a == b
         case (.array(let a), .array(let b)): return a == b
         case (.object(let a), .object(let b)): return a == b
@@ -99,6 +105,7 @@ extension JSONValue: Hashable {
         // Numbers hash by their Double value so that 1 and 1.0 hash alike.
         case .int(let i): hasher.combine(2); hasher.combine(Double(i))
         case .double(let d): hasher.combine(2); hasher.combine(d)
+        case .exactNumber(let n): hasher.combine(2); hasher.combine(n.doubleValue)
         case .string(let s): hasher.combine(3); hasher.combine(s)
         case .array(let a): hasher.combine(4); hasher.combine(a)
         case .object(let o): hasher.combine(5); hasher.combine(o)

@@ -34,6 +34,7 @@ public struct JSONWriter: Sendable {
         case .bool(let b): out.append(contentsOf: (b ? "true" : "false").utf8)
         case .int(let i): Self.writeInteger(i, into: &out)
         case .double(let d): Self.writeDouble(d, into: &out)
+        case .exactNumber(let n): out.append(contentsOf: n.text.utf8)
         case .string(let s): Self.writeString(s, into: &out)
         case .array(let elements):
             if elements.isEmpty { out.append(contentsOf: "[]".utf8); return }

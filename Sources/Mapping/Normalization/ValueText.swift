@@ -4,12 +4,17 @@ import JSONQuery
 /// `Convert.ToString(value, InvariantCulture)` does: strings unchanged, integers in decimal,
 /// floats in .NET's shortest round-trip form (`1.0` -> `1`, `1E-05`), booleans `True`/`False`.
 /// Null, objects and arrays have no string form (nil).
+///
+/// A number kept as text (beyond Int64, or more digits than a Double holds) keeps every digit:
+/// an integer is its digits as written, as Json.NET's `BigInteger` prints; any other is laid out
+/// like a double (fixed or `E` notation by the same rule) with all of its significant digits.
 enum ValueText {
     static func string(_ value: JSONValue) -> String? {
         switch value {
         case .string(let s): s
         case .int(let i): String(i)
         case .double(let d): dotNet(d)
+        case .exactNumber(let n): n.isInteger ? n.text : dotNet(n.decimal)
         case .bool(let b): b ? "True" : "False"
         case .null, .object, .array: nil
         }
@@ -38,7 +43,19 @@ enum ValueText {
 
         // Swift's description is also shortest round-trip; take its digits and exponent.
         let (digits, exponent) = shortestDigits(abs(d))
-        var out = d < 0 ? "-" : ""
+        return layout(negative: d < 0, digits: digits, exponent: exponent)
+    }
+
+    /// An exact decimal in the layout `dotNet(_: Double)` uses.
+    static func dotNet(_ decimal: DecimalDigits) -> String {
+        if decimal.isZero { return "0" }
+        return layout(negative: decimal.negative, digits: decimal.digits, exponent: decimal.exponent)
+    }
+
+    /// Significant digits with the decimal exponent of the first: fixed notation for exponents
+    /// from -4 to 14, otherwise `d.dddE+XX`.
+    private static func layout(negative: Bool, digits: String, exponent: Int) -> String {
+        var out = negative ? "-" : ""
         if exponent >= 15 || exponent < -4 {
             out.append(digits[digits.startIndex])
             if digits.count > 1 {

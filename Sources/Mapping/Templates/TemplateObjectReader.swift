@@ -210,6 +210,7 @@ struct TemplateObjectReader {
         switch value {
         case .int(let i): return Double(i)
         case .double(let d): return d
+        case .exactNumber(let n) where n.doubleValue.isFinite: return n.doubleValue
         case .string(let s):
             if let d = Double(Self.trimmingASCIIWhitespace(s)), d.isFinite { return d }
         default: break

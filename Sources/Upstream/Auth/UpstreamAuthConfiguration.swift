@@ -299,6 +299,7 @@ struct AuthSectionReader {
         switch value {
         case .string(let string): text = string
         case .int(let number): text = String(number)
+        case .exactNumber(let number) where number.isInteger: text = number.text
         default: text = nil
         }
         guard let text, !text.isEmpty else {

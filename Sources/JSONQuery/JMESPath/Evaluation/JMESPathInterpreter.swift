@@ -143,7 +143,7 @@ extension JMESPath {
             case .string(let s): !s.isEmpty
             case .array(let a): !a.isEmpty
             case .object(let o): !o.isEmpty
-            case .int, .double: true
+            case .int, .double, .exactNumber: true
             }
         }
 
@@ -177,13 +177,7 @@ extension JMESPath {
             case .notEqual: return .bool(!equal(left, right))
             default: break
             }
-            let order: Int
-            switch (left, right) {
-            case (.int(let a), .int(let b)): order = a < b ? -1 : (a == b ? 0 : 1)
-            default:
-                guard let a = left.doubleValue, let b = right.doubleValue else { return .null }
-                order = a < b ? -1 : (a == b ? 0 : 1)
-            }
+            guard let order = JSONValue.numericOrder(left, right) else { return .null }
             switch comparator {
             case .less: return .bool(order < 0)
             case .lessOrEqual: return .bool(order <= 0)

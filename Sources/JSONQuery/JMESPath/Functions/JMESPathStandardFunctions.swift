@@ -53,6 +53,7 @@ extension JMESPath {
         private func applyAbs() throws(JMESPathError) -> JSONValue {
             switch try number(0) {
             case .int(let i): return i == .min ? .double(-Double(i)) : .int(Swift.abs(i))
+            case .exactNumber(let n): return .exactNumber(n.magnitude)
             case let n: return .double(Swift.abs(n.doubleValue ?? 0))
             }
         }
@@ -323,7 +324,13 @@ extension JMESPath {
         // MARK: - Helpers
 
         static func integral(_ n: JSONValue, _ rule: FloatingPointRoundingRule) -> JSONValue {
-            guard case .double(let d) = n else { return n }
+            let d: Double
+            switch n {
+            case .double(let value): d = value
+            // An integer beyond Int64 is already integral; other kept numbers round as Doubles.
+            case .exactNumber(let kept) where !kept.isInteger: d = kept.doubleValue
+            default: return n
+            }
             let rounded = d.rounded(rule)
             if rounded >= -9.223372036854775808e18 && rounded < 9.223372036854775808e18 { return .int(Int64(rounded)) }
             return .double(rounded)
@@ -337,9 +344,7 @@ extension JMESPath {
                 if x == y { return 0 }
                 return x.utf8.lexicographicallyPrecedes(y.utf8) ? -1 : 1
             default:
-                let x = a.doubleValue ?? 0
-                let y = b.doubleValue ?? 0
-                return x < y ? -1 : (x == y ? 0 : 1)
+                return JSONValue.numericOrder(a, b) ?? 0
             }
         }
 
@@ -393,6 +398,8 @@ extension JMESPath {
             guard i == bytes.endIndex else { return nil }
             let spelled = String(Substring(bytes))
             if isInteger, let n = Int64(spelled) { return .int(n) }
+            // Text in JSON number syntax that no Int64 or Double holds exactly keeps its text.
+            if let kept = JSONValue(numberText: spelled), case .exactNumber = kept { return kept }
             guard let d = Double(spelled), d.isFinite else { return nil }
             return .double(d)
         }

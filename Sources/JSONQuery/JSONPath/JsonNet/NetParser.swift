@@ -446,6 +446,8 @@ struct NetParser {
         }
         let literal = text(start, position)
         guard position < scalars.count else { throw error("path ends inside an open filter") }
+        // Beyond Int64 or a Double's digits (a 20-digit id): kept exactly, as the data's numbers are.
+        if let kept = JSONValue(numberText: literal), case .exactNumber = kept { return kept }
         if literal.contains(where: { $0 == "." || $0 == "e" || $0 == "E" }) {
             if let d = Double(literal), d.isFinite { return .double(d) }
         } else if let i = Int64(literal) {

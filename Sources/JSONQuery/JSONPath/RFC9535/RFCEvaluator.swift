@@ -247,7 +247,7 @@ struct RFCEvaluator {
         case (.null, .null): return true
         case (.bool(let x), .bool(let y)): return x == y
         case (.int(let x), .int(let y)): return x == y
-        case (.int, .double), (.double, .int), (.double, .double):
+        case (.int, .double), (.double, .int), (.double, .double), (.exactNumber, _), (_, .exactNumber):
             return numericOrder(a, b) == 0
         case (.string(let x), .string(let y)): return x.unicodeScalars.elementsEqual(y.unicodeScalars)
         case (.array(let x), .array(let y)):
@@ -275,14 +275,10 @@ struct RFCEvaluator {
         }
     }
 
-    /// -1, 0, 1, or nil when not both numbers (or NaN). Integers compare exactly.
+    /// -1, 0, 1, or nil when not both numbers (or NaN). Integers and kept number texts compare
+    /// exactly (`JSONValue.numericOrder`).
     static func numericOrder(_ a: JSONValue, _ b: JSONValue) -> Int? {
-        switch (a, b) {
-        case (.int(let x), .int(let y)):
-            return x < y ? -1 : (x == y ? 0 : 1)
-        default:
-            guard let x = a.doubleValue, let y = b.doubleValue, !x.isNaN, !y.isNaN else { return nil }
-            return x < y ? -1 : (x == y ? 0 : 1)
-        }
+        guard let x = a.doubleValue, let y = b.doubleValue, !x.isNaN, !y.isNaN else { return nil }
+        return JSONValue.numericOrder(a, b)
     }
 }

@@ -330,6 +330,8 @@ struct RFCParser {
             }
         }
         if isInteger, text != "-0", let i = Int64(text) { return .int(i) }
+        // A literal no Int64 or Double holds exactly compares exactly, as the data's numbers do.
+        if let kept = JSONValue(numberText: text), case .exactNumber = kept { return kept }
         guard let d = Double(text) else { throw error("invalid number", at: start) }
         return .double(d)
     }
