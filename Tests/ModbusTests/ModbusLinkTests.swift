@@ -224,9 +224,10 @@ final class ModbusLinkTests: XCTestCase {
         guard let peer = try start(.own, .tcp) else { return }
         let link = link(to: peer, options: .init(interRequestDelay: .milliseconds(150)))
         let clock = ContinuousClock()
-        _ = try await words(link, unit: 1, .input, 1, 1)
+        // Four requests hold three delays between them; timing from before the first counts
+        // each delay whole (from after the first reply, the first delay has already begun).
         let started = clock.now
-        for _ in 0..<3 { _ = try await words(link, unit: 1, .input, 1, 1) }
+        for _ in 0..<4 { _ = try await words(link, unit: 1, .input, 1, 1) }
         XCTAssertGreaterThanOrEqual(started.duration(to: clock.now), .milliseconds(450))
     }
 
