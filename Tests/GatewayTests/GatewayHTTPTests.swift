@@ -20,6 +20,8 @@ final class GatewayHTTPTests: XCTestCase {
         let client: LoopbackHTTPClient
         let task: Task<Void, any Error>
         let storePath: String
+        /// The key the gateway created beside its store.
+        let encryption: @Sendable () throws -> StoreEncryption
 
         init(store: String = "", demo: Bool = false) async throws {
             directory = try TemporaryDirectory()
@@ -44,6 +46,7 @@ final class GatewayHTTPTests: XCTestCase {
             let gateway = try Gateway(configuration: configuration, catalog: catalog, now: GatewayHTTPTests.clock)
             self.gateway = gateway
             storePath = configuration.storePath
+            encryption = { try configuration.storeEncryption(create: false) }
             let (addresses, continuation) = AsyncStream.makeStream(of: ListenAddress.self)
             task = Task {
                 try await gateway.run(handlesSignals: false, onListening: { continuation.yield($0) })
@@ -77,7 +80,7 @@ final class GatewayHTTPTests: XCTestCase {
         }
 
         func statistics() async throws -> StoreStatistics {
-            let reader = try StoreReader.openReadOnly(path: storePath)
+            let reader = try StoreReader.openReadOnly(path: storePath, encryption: encryption())
             defer { try? reader.close() }
             return try await reader.statistics(at: GatewayHTTPTests.clock())
         }
@@ -105,7 +108,7 @@ final class GatewayHTTPTests: XCTestCase {
         let statistics = try await harness.statistics()
         XCTAssertEqual(statistics.received, 1)
         await harness.stop()
-        let reader = try StoreReader.openReadOnly(path: harness.storePath)
+        let reader = try StoreReader.openReadOnly(path: harness.storePath, encryption: harness.encryption())
         let verification = try await JournalVerifier().verify(reader)
         XCTAssertTrue(verification.isIntact, "\(verification)")
         try reader.close()
@@ -186,7 +189,7 @@ final class GatewayHTTPTests: XCTestCase {
         let metrics = try await harness.get("/metrics").text
         XCTAssertTrue(metrics.contains(#"fhir_edge_rejected_total{reason="high-water-mark"} 1"#), metrics)
         await harness.stop()
-        let reader = try StoreReader.openReadOnly(path: harness.storePath)
+        let reader = try StoreReader.openReadOnly(path: harness.storePath, encryption: harness.encryption())
         let kinds = try await reader.journal(after: 0).map(\.entry.kind)
         XCTAssertTrue(kinds.contains(.highWaterReached), "the refusal is journaled")
         try reader.close()
@@ -238,7 +241,7 @@ final class GatewayHTTPTests: XCTestCase {
         XCTAssertEqual(missing.status, 404)
         await harness.stop()
         // Every API call is journaled with its client, route and status, flushed before the store closed.
-        let reader = try StoreReader.openReadOnly(path: harness.storePath)
+        let reader = try StoreReader.openReadOnly(path: harness.storePath, encryption: harness.encryption())
         let calls = try await reader.journal(after: 0).filter { $0.entry.kind == AccessJournal.kind }
         XCTAssertEqual(calls.count, 4)
         XCTAssertEqual(calls.first?.entry.actor, "http:ward")

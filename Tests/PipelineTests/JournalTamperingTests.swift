@@ -55,6 +55,8 @@ final class JournalTamperingTests: XCTestCase {
         let source = original.appendingPathComponent("fhir-edge.sqlite").path
         let target = copy.appendingPathComponent("fhir-edge.sqlite").path
         try Pipeline.sql(source, ".backup '\(target)'")
+        // The store is encrypted; its key goes with it (`audit verify` finds it beside the store).
+        try FileManager.default.copyItem(at: original.appendingPathComponent("fhir-edge.key"), to: copy.appendingPathComponent("fhir-edge.key"))
         try Pipeline.sql(target, """
             DROP TRIGGER journal_no_update;
             DROP TRIGGER journal_no_delete;

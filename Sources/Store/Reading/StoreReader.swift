@@ -99,6 +99,18 @@ public struct StoreReader: Sendable {
         return found
     }
 
+    /// Inbox messages (pending, claimed or mapped) after `after`, oldest first, with their state:
+    /// a read for operators and checks that must see payloads of an encrypted store.
+    public func inbox(after: InboxID? = nil, limit: Int = 500) async throws(StoreError) -> [(item: InboxItem, state: String)] {
+        let fields = self.fields
+        return try await read("list inbox") { db in
+            try Row.fetchAll(db, sql: """
+                SELECT id, profile, transport, source_id, device_id, received_at, device_time, payload, replay_count, state
+                FROM inbox WHERE id > ? ORDER BY id LIMIT ?
+                """, arguments: [after?.rawValue ?? 0, limit]).map { (try InboxRow.item($0, fields), $0[9] as String) }
+        }
+    }
+
     /// Writes the bodies of the outbox rows in `states` as NDJSON lines (one compact resource per
     /// line, no trailing newline in the string), oldest first, reading in pages.
     public func exportOutbox(states: Set<OutboxState> = [.pending, .leased], write line: (String) throws -> Void) async throws {
