@@ -55,10 +55,11 @@ public final class Store: Sendable {
             try StoreSchema.migrator.migrate(pool)
             let (opened, sealed) = try pool.write { db in
                 let (fields, sealed) = try StoreKeying.fieldsForWriting(db, encryption: encryption, path: path)
-                if let sealed {
+                if let sealed, let keying = fields.journal {
+                    // The first entry of the keyed chain.
                     try JournalTable.append([JournalEvent(kind: .storeEncrypted, actor: "store", details: [
                         "keyID": .string(encryption?.keyEncryptionKey.id ?? ""), "rows": .int(Int64(sealed)),
-                    ])], at: now(), chain: chain, db)
+                    ])], at: now(), chain: KeyedJournalChain(base: chain, keying: keying), db)
                 }
                 return (fields, sealed)
             }
@@ -81,7 +82,7 @@ public final class Store: Sendable {
         }
         self.path = path
         self.policy = policy
-        self.chain = chain
+        self.chain = fields.journal.map { KeyedJournalChain(base: chain, keying: $0) } ?? chain
         self.now = now
         self.fields = fields
         self.encryption = encryption
@@ -108,7 +109,8 @@ public final class Store: Sendable {
 
     /// Rotates the store's keys in one transaction: the data key is wrapped under `newKey`; with
     /// `newDataKey` every encrypted row is first sealed again under a fresh data key. Either all
-    /// of it commits or nothing does. Returns the rows rewritten. Call with the daemon stopped.
+    /// of it commits or nothing does. Returns the rows rewritten. Call with the daemon stopped,
+    /// and close this store afterwards: it keeps the keys it was opened with.
     public func rekey(to newKey: KeyEncryptionKey, newDataKey: Bool, actor: String) async throws(StoreError) -> Int {
         guard let encryption else { throw StoreKeying.keyRequired(path) }
         let (chain, time, path) = (self.chain, now(), self.path)

@@ -9,6 +9,8 @@ import GRDB
 /// `outbox.identity_key`, `dead_letter.identity_key`, `server_identity.value`.
 struct StoreFields: Sendable {
     let cipher: FieldCipher?
+    /// The journal's key, with the data key's (`JournalKeying`).
+    var journal: JournalKeying? = nil
 
     static let clear = StoreFields(cipher: nil)
 

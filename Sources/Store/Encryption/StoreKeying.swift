@@ -21,7 +21,8 @@ enum StoreKeying {
         guard let wrapped = try wrappedDataKey(db) else { return .clear }
         guard let encryption else { throw keyRequired(path) }
         let dataKey = try FieldCipher.unwrap(wrapped, with: encryption.keyEncryptionKey, store: path)
-        return StoreFields(cipher: FieldCipher(dataKey: dataKey, random: encryption.random))
+        return StoreFields(cipher: FieldCipher(dataKey: dataKey, random: encryption.random),
+                           journal: try JournalKeying.load(db, kek: encryption.keyEncryptionKey, path: path))
     }
 
     static func keyRequired(_ path: String) -> StoreError {
@@ -39,7 +40,8 @@ enum StoreKeying {
         }
         guard let encryption else { return (.clear, nil) }
         let dataKey = FieldCipher.newDataKey(random: encryption.random)
-        let fields = StoreFields(cipher: FieldCipher(dataKey: dataKey, random: encryption.random))
+        var fields = StoreFields(cipher: FieldCipher(dataKey: dataKey, random: encryption.random))
+        fields.journal = try JournalKeying.create(db, encryption: encryption)
         let rows = try rewrite(from: .clear, to: fields, db)
         try db.execute(sql: "INSERT INTO store_meta(key, value, text) VALUES (?, 1, ?)",
                        arguments: [metaKey, try FieldCipher.wrap(dataKey, with: encryption.keyEncryptionKey)])
@@ -53,6 +55,8 @@ enum StoreKeying {
             throw StoreError(.invalidState, "the store is not encrypted yet; start the gateway with a key once, then rotate", location: path)
         }
         var dataKey = try FieldCipher.unwrap(wrapped, with: current.keyEncryptionKey, store: path)
+        // The journal key stays (its chain must keep verifying); only its wrapping changes.
+        try JournalKeying.store(try JournalKeying.load(db, kek: current.keyEncryptionKey, path: path), under: newKey, db)
         var rows = 0
         if newDataKey {
             let old = StoreFields(cipher: FieldCipher(dataKey: dataKey, random: current.random))

@@ -109,10 +109,13 @@ public struct JournalRecord: Sendable, Equatable {
 public struct JournalHead: Sendable, Equatable {
     public var sequence: Int64
     public var hash: String
+    /// In an encrypted store, the journal key's tag over (sequence, hash) (`StoreReader.isAuthentic`).
+    public var tag: String?
 
-    public init(sequence: Int64, hash: String) {
+    public init(sequence: Int64, hash: String, tag: String? = nil) {
         self.sequence = sequence
         self.hash = hash
+        self.tag = tag
     }
 }
 

@@ -8,6 +8,7 @@ import GRDB
 public struct StoreReader: Sendable {
     let pool: DatabasePool
     let fields: StoreFields
+    var journal: JournalKeying? { fields.journal }
 
     init(pool: DatabasePool, fields: StoreFields) {
         self.pool = pool
