@@ -21,7 +21,7 @@ struct JournalKeying: Sendable {
     let keyedFrom: Int64
 
     func tag(_ text: String) -> String {
-        HMAC<SHA256>.authenticationCode(for: Data(text.utf8), using: key).map { String(format: "%02x", $0) }.joined()
+        Hex.string(HMAC<SHA256>.authenticationCode(for: Data(text.utf8), using: key))
     }
 
     func entryHash(_ inner: String, previousTag: String?) -> String { tag("fhir-edge journal entry v1" + inner + "|" + (previousTag ?? "")) }

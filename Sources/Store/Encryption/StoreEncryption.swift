@@ -34,12 +34,12 @@ public struct KeyEncryptionKey: Sendable {
 
     static func keyID(_ key: SymmetricKey) -> String {
         let mac = HMAC<SHA256>.authenticationCode(for: Data("fhir-edge key id".utf8), using: key)
-        return mac.prefix(8).map { String(format: "%02x", $0) }.joined()
+        return Hex.string(mac.prefix(8))
     }
 
     /// 64 hexadecimal digits for a new key file, from `random` (injected by tests).
     public static func newKeyText(random: @Sendable (Int) -> [UInt8] = StoreEncryption.systemRandom) -> String {
-        random(32).map { String(format: "%02x", $0) }.joined() + "\n"
+        Hex.string(random(32)) + "\n"
     }
 
     private static func hex(_ text: String) -> [UInt8]? {
@@ -68,10 +68,15 @@ public struct StoreEncryption: Sendable {
         self.random = random
     }
 
-    /// The operating system's CSPRNG (getrandom on Linux).
+    /// The operating system's CSPRNG (getrandom on Linux), eight bytes per call.
     public static let systemRandom: @Sendable (Int) -> [UInt8] = { count in
         var generator = SystemRandomNumberGenerator()
-        return (0..<count).map { _ in UInt8.random(in: .min ... .max, using: &generator) }
+        var bytes: [UInt8] = []
+        bytes.reserveCapacity(count + 7)
+        while bytes.count < count {
+            withUnsafeBytes(of: generator.next()) { bytes.append(contentsOf: $0) }
+        }
+        return Array(bytes.prefix(count))
     }
 }
 
@@ -137,7 +142,7 @@ struct FieldCipher: Sendable {
     /// HMAC-SHA256 of `value` under the index key, hex: equal values give equal hashes, so
     /// equality lookups and indexes keep working without the clear value on disk.
     func index(_ value: String) -> String {
-        HMAC<SHA256>.authenticationCode(for: Data(value.utf8), using: indexKey).map { String(format: "%02x", $0) }.joined()
+        Hex.string(HMAC<SHA256>.authenticationCode(for: Data(value.utf8), using: indexKey))
     }
 
     /// A new random data key.
@@ -184,5 +189,19 @@ enum OutboxPlaintext {
         let count = Int(bytes[0]) << 24 | Int(bytes[1]) << 16 | Int(bytes[2]) << 8 | Int(bytes[3])
         guard bytes.count >= 4 + count else { throw StoreError(.corruptRow, "an outbox body is truncated", location: place) }
         return (String(decoding: bytes[4..<(4 + count)], as: UTF8.self), Data(bytes[(4 + count)...]))
+    }
+}
+
+/// Lower-case hexadecimal, without Foundation's per-byte formatting (the index hash is computed
+/// for every outbox row).
+enum Hex {
+    static func string(_ bytes: some Sequence<UInt8>) -> String {
+        let digits = Array("0123456789abcdef".utf8)
+        var out: [UInt8] = []
+        for byte in bytes {
+            out.append(digits[Int(byte >> 4)])
+            out.append(digits[Int(byte & 0x0F)])
+        }
+        return String(decoding: out, as: UTF8.self)
     }
 }
