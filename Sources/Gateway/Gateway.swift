@@ -47,6 +47,12 @@ public final class Gateway: Sendable {
         let directory = PathText.directory(of: configuration.storePath)
         try? FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
         let encryption = try configuration.storeEncryption(create: true)
+        if configuration.storeKey == nil, !configuration.demo {
+            logger.warning("Store key kept beside the store", metadata: [
+                "edge.key": "\(configuration.storeKeySource)",
+                "edge.advice": "configure store.encryption so that a stolen disk does not hold the key (docs/security.md)",
+            ])
+        }
         let store = try Store(path: configuration.storePath, policy: Self.policy(configuration.store), chain: AuditChain(), now: now,
                               encryption: encryption)
         self.store = store
