@@ -58,7 +58,7 @@ public final class Gateway: Sendable {
         self.store = store
         let monitor = GatewayMonitor(startedAt: now())
         self.monitor = monitor
-        self.accessJournal = AccessJournal(store: store, logger: logger)
+        self.accessJournal = AccessJournal(store: store, logger: logger, now: now)
         let uploaderSlot = UploaderSlot()
         self.uploaderSlot = uploaderSlot
         // Mapping commits wake the uploader at once instead of at its next poll.
@@ -120,9 +120,18 @@ public final class Gateway: Sendable {
         }
         let listen = configuration.http.listen
         let logger = self.logger
+        let http = configuration.http
+        let connections = api.connections
         let server = Application(
             router: api.router(),
-            configuration: ApplicationConfiguration(address: .hostname(listen.host, port: listen.port), serverName: nil),
+            server: .http1(configuration: .init(additionalChannelHandlers: [
+                ConnectionGuardHandler(
+                    registry: connections, idleTimeout: .milliseconds(http.idleTimeoutMilliseconds),
+                    bodyTimeout: .milliseconds(http.bodyTimeoutMilliseconds)),
+            ])),
+            configuration: ApplicationConfiguration(
+                address: .hostname(listen.host, port: listen.port), serverName: nil, backlog: 1024,
+                availableConnectionsDelegate: ConnectionCap(registry: connections)),
             onServerRunning: { channel in
                 let port = channel.localAddress?.port ?? listen.port
                 logger.info("Local API listening", metadata: ["edge.http.host": "\(listen.host)", "edge.http.port": "\(port)"])
@@ -146,7 +155,7 @@ public final class Gateway: Sendable {
         uploaderSlot.set(uploader)
         if let upstream = configuration.upstream {
             logger.info("Uploading to the upstream FHIR server", metadata: [
-                "edge.upstream.url": "\(upstream.url)", "edge.upstream.bundle": "\(upstream.upload.bundleType.rawValue)",
+                "edge.upstream.url": "\(UpstreamTransportError.loggable(upstream.url))", "edge.upstream.bundle": "\(upstream.upload.bundleType.rawValue)",
                 "edge.upstream.idempotency": "\(upstream.upload.idempotency.rawValue)", "edge.upstream.auth": "\(upstream.auth.mode.name)",
             ])
         }

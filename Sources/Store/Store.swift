@@ -1,6 +1,7 @@
 public import EdgeCore
 import Foundation
 import GRDB
+import Synchronization
 
 /// The gateway's durable buffer: one SQLite database in WAL mode holding the inbox of raw
 /// messages, the outbox of FHIR resources, dead letters and the hash-chained journal.
@@ -26,6 +27,11 @@ public final class Store: Sendable {
     /// Reads from this process, on the same pool.
     public let reader: StoreReader
     public let path: String
+    /// Set when a write failed for want of disk space, cleared by a write that succeeds with at
+    /// least 1 MiB free again: `/health` reports it meanwhile.
+    private let diskFull = Atomic<Bool>(false)
+
+    public var isDiskFull: Bool { diskFull.load(ordering: .relaxed) }
 
     /// Opens (creating and migrating when needed) the store at `path`.
     /// - Parameters:
@@ -190,14 +196,30 @@ public final class Store: Sendable {
     /// Runs `body` in one write transaction, mapping failures to `StoreError`.
     func write<T: Sendable>(_ operation: String, _ body: @escaping @Sendable (Database) throws -> T) async throws(StoreError) -> T {
         do {
-            return try await pool.write(body)
+            let value = try await pool.write(body)
+            // A small write may fit where intake's did not: full until there is room again.
+            if diskFull.load(ordering: .relaxed), !Self.nearlyFull(path) { diskFull.store(false, ordering: .relaxed) }
+            return value
         } catch let error as StoreError {
             throw error
         } catch is CancellationError {
             throw StoreError(.cancelled, "\(operation) was cancelled; the transaction was rolled back", location: path)
+        } catch let error as DatabaseError where error.resultCode == .SQLITE_FULL || (error.resultCode == .SQLITE_IOERR && Self.nearlyFull(path)) {
+            diskFull.store(true, ordering: .relaxed)
+            throw StoreError(.diskFull, "\(operation) failed: the disk holding the store is full; the transaction was rolled back, "
+                + "nothing is lost, and writing resumes by itself once space is freed", location: path, cause: error)
         } catch {
             throw StoreError(.database, "\(operation) failed; the transaction was rolled back", location: path, cause: error)
         }
+    }
+
+    /// Whether the file system of `path` has less than 1 MiB free: SQLite reports some writes
+    /// that ENOSPC failed as I/O errors rather than SQLITE_FULL.
+    static func nearlyFull(_ path: String) -> Bool {
+        var stats = statvfs()
+        let directory = (path as NSString).deletingLastPathComponent
+        guard statvfs(directory.isEmpty ? "." : directory, &stats) == 0 else { return false }
+        return UInt64(stats.f_bavail) * UInt64(stats.f_frsize) < 1 << 20
     }
 }
 

@@ -26,6 +26,8 @@ public struct StoreError: Error, Sendable, CustomStringConvertible {
         public static let wrongKey = Code(rawValue: "wrong-key")
         /// An encrypted field does not authenticate (altered, moved between rows, or another data key).
         public static let corruptRow = Code(rawValue: "corrupt-row")
+        /// The file system holding the store is full: nothing was written; retry once space is freed.
+        public static let diskFull = Code(rawValue: "disk-full")
         /// The calling task was cancelled (shutdown); nothing was committed.
         public static let cancelled = Code(rawValue: "cancelled")
     }

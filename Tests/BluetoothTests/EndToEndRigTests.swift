@@ -59,6 +59,7 @@ final class EndToEndRigTests: XCTestCase {
                 "F0:00:00:00:18:22": {profile: ble-pulse-oximeter, patientId: p-hr}
               bthome:
                 "F0:00:00:00:FC:D2": {patientId: p-room}
+            \(DaemonProcess.viewerClientYAML)
             """.write(to: config, atomically: true, encoding: .utf8)
         let daemon = DaemonProcess.run(config: config, dataDirectory: directory.appendingPathComponent("data"))
         try daemon.start()
@@ -75,7 +76,7 @@ final class EndToEndRigTests: XCTestCase {
         XCTAssertNotNil(devices["F0:00:00:00:18:10"]?["details"]?["lastSeen"]?.stringValue)
         XCTAssertEqual(devices["F0:00:00:00:18:10"]?["profile"]?.stringValue, "ble-blood-pressure")
         XCTAssertEqual(devices["controller"]?["state"]?.stringValue, "up")
-        let metrics = daemon.request("GET", "/metrics")?.text ?? ""
+        let metrics = daemon.request("GET", "/metrics", headers: DaemonProcess.viewerHeaders)?.text ?? ""
         XCTAssertTrue(metrics.contains("fhir_edge_acquisition_up{device=\"F0:00:00:00:18:0D\",transport=\"ble\"} 1"), metrics)
         XCTAssertNotNil(rig.waitForEvent(containing: ["indication_confirmed", "\"bp\""], timeout: 5))
         XCTAssertNotNil(rig.waitForEvent(containing: ["\"paired\"", "\"bp\""], timeout: 1))
@@ -130,6 +131,7 @@ final class EndToEndRigTests: XCTestCase {
               reconnect: {base: 300ms, cap: 2s}
               devices:
                 "F0:00:00:00:18:0D": {profile: ble-heart-rate, patientId: p-hr}
+            \(DaemonProcess.viewerClientYAML)
             """.write(to: config, atomically: true, encoding: .utf8)
         let data = directory.appendingPathComponent("data")
         let daemon = DaemonProcess.run(config: config, dataDirectory: data)
@@ -166,7 +168,7 @@ final class EndToEndRigTests: XCTestCase {
         let deadline = Date().addingTimeInterval(40)
         var devices: [String: JSONObject] = [:]
         while Date() < deadline {
-            if let reply = daemon.request("GET", "/status"), reply.status == 200,
+            if let reply = daemon.request("GET", "/status", headers: DaemonProcess.viewerHeaders), reply.status == 200,
                let list = try? JSONValue(parsing: reply.body).objectValue?["acquisition"]?.arrayValue {
                 devices = [:]
                 for case .object(let device) in list {

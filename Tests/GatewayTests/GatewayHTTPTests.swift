@@ -39,6 +39,10 @@ final class GatewayHTTPTests: XCTestCase {
                 clients:
                   ward: {tokenSHA256: \(GatewayLauncher.tokenHash("ward-token"))}
                   other: {tokenSHA256: \(GatewayLauncher.tokenHash("other-token"))}
+                  nurse: {tokenSHA256: \(GatewayLauncher.tokenHash("nurse-token")), roles: [viewer]}
+                  technician: {tokenSHA256: \(GatewayLauncher.tokenHash("technician-token")), roles: [operator]}
+                  auditor: {tokenSHA256: \(GatewayLauncher.tokenHash("auditor-token")), roles: [auditor]}
+                  admin: {tokenSHA256: \(GatewayLauncher.tokenHash("admin-token")), roles: [admin]}
                 mapping: {batchSize: 50}
                 """
             let configuration = try GatewayConfiguration.decode(yaml: yaml, file: "test.yaml", baseDirectory: directory.path)
@@ -75,8 +79,13 @@ final class GatewayHTTPTests: XCTestCase {
             return try await client.send("POST", "/ingest/" + profile, headers: headers, body: Array(body.utf8))
         }
 
-        func get(_ path: String) async throws -> LoopbackHTTPClient.Reply {
-            try await client.send("GET", path)
+        /// A GET as the `nurse` (viewer) unless another token, or none, is given.
+        func get(_ path: String, token: String? = "nurse-token") async throws -> LoopbackHTTPClient.Reply {
+            try await send("GET", path, token: token)
+        }
+
+        func send(_ method: String, _ path: String, token: String?) async throws -> LoopbackHTTPClient.Reply {
+            try await client.send(method, path, headers: token.map { [("Authorization", "Bearer " + $0)] } ?? [])
         }
 
         func statistics() async throws -> StoreStatistics {
@@ -214,6 +223,89 @@ final class GatewayHTTPTests: XCTestCase {
         XCTAssertEqual(status["counts"]?["deadLettered"], 1)
         XCTAssertEqual(status["counts"]?["mapped"], 1)
         XCTAssertFalse(status.description.contains("patient-1"), "no patient data on /status")
+        await harness.stop()
+    }
+
+    func testEveryRouteAnswersByRole() async throws {
+        let harness = try await Harness()
+        // One dead letter to replay and one to discard.
+        _ = try await harness.post(#"[{"deviceId":"m1","measuredAt":"2026-11-27T08:00:00Z","heartRate":"fast"},"# +
+                                   #"{"deviceId":"m2","measuredAt":"2026-11-27T08:00:01Z","heartRate":"slow"}]"#)
+        try await harness.waitForMapping()
+        let routes: [(method: String, path: String, action: String)] = [
+            ("GET", "/status", "view"), ("GET", "/metrics", "view"), ("GET", "/deadletters", "operate"),
+            ("POST", "/deadletters/999/replay", "operate"), ("POST", "/deadletters/999/discard", "operate"),
+            ("GET", "/journal", "audit"), ("GET", "/journal/verify", "audit"),
+        ]
+        let allowed: [String: Set<String>] = [
+            "nurse-token": ["view"], "technician-token": ["view", "operate"], "auditor-token": ["audit"],
+            "admin-token": ["view", "operate", "audit"], "ward-token": [],
+        ]
+        for (token, actions) in allowed.sorted(by: { $0.key < $1.key }) {
+            for route in routes {
+                let reply = try await harness.send(route.method, route.path, token: token)
+                if actions.contains(route.action) {
+                    XCTAssertTrue([200, 404].contains(reply.status), "\(token) \(route.method) \(route.path): \(reply.status) \(reply.text)")
+                    XCTAssertFalse(route.path.contains("999") && reply.status != 404, "an unknown dead letter is 404")
+                } else {
+                    XCTAssertEqual(reply.status, 403, "\(token) \(route.method) \(route.path): \(reply.text)")
+                    XCTAssertTrue(reply.text.contains("clients.<id>.roles"), reply.text)
+                }
+            }
+        }
+        for route in routes {
+            let anonymous = try await harness.send(route.method, route.path, token: nil)
+            XCTAssertEqual(anonymous.status, 401, "\(route.path) without a token")
+            let wrong = try await harness.send(route.method, route.path, token: "not-a-token")
+            XCTAssertEqual(wrong.status, 401, "\(route.path) with an unknown token")
+        }
+        let health = try await harness.get("/health", token: nil)
+        XCTAssertEqual(health.status, 200, "health stays open")
+        XCTAssertEqual(try json(health), ["status": "ok"], "and tells only up or down")
+
+        // The operator's actions act: list, replay one, discard the other.
+        let list = try json(try await harness.get("/deadletters", token: "technician-token"))
+        let ids = list["deadLetters"]?.arrayValue?.compactMap { $0["id"]?.doubleValue }.map { Int($0) } ?? []
+        XCTAssertEqual(ids.count, 2, "\(list)")
+        XCTAssertFalse(list.description.contains("fast"), "no payloads in the list")
+        let replay = try await harness.send("POST", "/deadletters/\(ids[0])/replay", token: "technician-token")
+        XCTAssertEqual(replay.status, 200, replay.text)
+        XCTAssertEqual(try json(replay)["replayed"], 1)
+        let discard = try await harness.send("POST", "/deadletters/\(ids[1])/discard", token: "admin-token")
+        XCTAssertEqual(discard.status, 200, discard.text)
+        let verify = try json(try await harness.get("/journal/verify", token: "auditor-token"))
+        XCTAssertEqual(verify["intact"], true, "\(verify)")
+        let journal = try json(try await harness.get("/journal?limit=1000", token: "auditor-token"))
+        let kinds = journal["entries"]?.arrayValue?.compactMap { $0["kind"]?.stringValue } ?? []
+        XCTAssertTrue(kinds.contains("deadletter.replayed"), "\(kinds)")
+        XCTAssertTrue(kinds.contains("deadletter.discarded"), "\(kinds)")
+        await harness.stop()
+    }
+
+    func testRefusalsAndAnonymousProbesAreJournaledAggregated() async throws {
+        let harness = try await Harness()
+        for _ in 0..<50 { _ = try await harness.get("/status", token: "not-a-token") }
+        for _ in 0..<30 { _ = try await harness.get("/health", token: nil) }
+        await harness.stop()
+        let reader = try StoreReader.openReadOnly(path: harness.storePath, encryption: harness.encryption())
+        defer { try? reader.close() }
+        let calls = try await reader.journal(after: 0).filter { $0.entry.kind == AccessJournal.kind }
+        let refused = calls.filter { $0.entry.details["route"] == "/status" && $0.entry.details["status"] == 401 }
+        XCTAssertEqual(refused.count, 2, "the first refusal as it happened, the other 49 as one entry")
+        XCTAssertEqual(refused.last?.entry.details["count"], 49)
+        let probes = calls.filter { $0.entry.details["route"] == "/health" }
+        XCTAssertEqual(probes.map { $0.entry.details["count"] ?? 1 }, [1, 29])
+        XCTAssertEqual(probes.first?.entry.actor, "http:anonymous")
+    }
+
+    func testDemoModeOpensThePageToLoopbackButNotTheJournal() async throws {
+        let harness = try await Harness(demo: true)
+        let status = try await harness.get("/status", token: nil)
+        XCTAssertEqual(status.status, 200)
+        let deadLetters = try await harness.get("/deadletters", token: nil)
+        XCTAssertEqual(deadLetters.status, 200)
+        let journal = try await harness.get("/journal", token: nil)
+        XCTAssertEqual(journal.status, 403)
         await harness.stop()
     }
 

@@ -21,10 +21,19 @@ final class IngestBodyTests: XCTestCase {
         XCTAssertEqual(try split(#"{"a": 1}"#, .json).map(\.json), [["a": 1]])
         let array = try split(#"[{"a": 1}, {"b": [2, 3]}]"#, .json)
         XCTAssertEqual(array.map(\.json), [["a": 1], ["b": [2, 3]]])
-        XCTAssertEqual(String(decoding: array[1].bytes, as: UTF8.self), #"{"b":[2,3]}"#)
+        XCTAssertEqual(String(decoding: array[1].bytes, as: UTF8.self), #"{"b": [2, 3]}"#, "the bytes received, not re-serialised")
         let lines = try split("{\"a\": 1}\r\n\n  {\"b\": 2}  \n", .ndjson)
         XCTAssertEqual(lines.map(\.json), [["a": 1], ["b": 2]])
         XCTAssertEqual(String(decoding: lines[1].bytes, as: UTF8.self), #"{"b": 2}"#)
+    }
+
+    func testEveryMessageKeepsTheBytesItWasReceivedAs() throws {
+        let body = " [ {\"id\": 12345678901234567891, \"big\": 1e999999, \"s\": \"a,]}\\\"b\"} ,\n{\"x\":[1,{\"y\":2}]}\t] "
+        let messages = try split(body, .json)
+        XCTAssertEqual(messages.map { String(decoding: $0.bytes, as: UTF8.self) },
+                       [#"{"id": 12345678901234567891, "big": 1e999999, "s": "a,]}\"b"}"#, #"{"x":[1,{"y":2}]}"#])
+        let one = try split("  {\"n\": 1.50}\n", .json)
+        XCTAssertEqual(String(decoding: one[0].bytes, as: UTF8.self), #"{"n": 1.50}"#)
     }
 
     func testMalformedJSONSaysWhere() {
@@ -41,6 +50,19 @@ final class IngestBodyTests: XCTestCase {
         XCTAssertNotNil(problem("\n\n", .ndjson))
         XCTAssertNotNil(problem("\"text\"", .json))
         XCTAssertEqual(problem("[1]", .ndjson)?.line, 1)
+    }
+
+    func testCommentsInADeviceMessageAreRefused() {
+        // Templates may carry comments (as in MedTech); device messages stay strict JSON.
+        let line = problem("{\n  \"a\": 1 // note\n}", .json)
+        XCTAssertEqual(line?.line, 2)
+        XCTAssertEqual(line?.column, 10)
+        XCTAssertTrue(line?.message.contains("comments are not allowed in JSON") ?? false, line?.message ?? "accepted")
+        let block = problem("/* heart rate */ {\"a\": 1}", .json)
+        XCTAssertEqual(block?.line, 1)
+        XCTAssertEqual(block?.column, 1)
+        XCTAssertNotNil(problem("{\"a\": 1,}", .json), "a trailing comma is refused in a device message")
+        XCTAssertNotNil(problem("{\"a\": 1} // x\n", .ndjson))
     }
 
     func testContentTypes() {

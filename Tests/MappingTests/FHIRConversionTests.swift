@@ -58,6 +58,7 @@ final class FHIRConversionTests: XCTestCase {
         XCTAssertEqual(quantityError.segment, "20190201220000Z.20190201225959Z")
         XCTAssertEqual(quantityError.measurements.count, 2)
         XCTAssertFalse(quantityError.description.contains("70.25"), "messages carry no values")
+        XCTAssertFalse(quantityError.description.contains("pat"), "nor patient ids: \(quantityError.description)")
         XCTAssertTrue(quantityError.message.contains("Received 2"))
         XCTAssertEqual(result.observations.count, 2)
         XCTAssertEqual(JSONWriter().string(try XCTUnwrap(result.observations.first?.value).json), #"{"value":98.43639286275842,"unit":"kg"}"#)

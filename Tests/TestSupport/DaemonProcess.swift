@@ -18,9 +18,20 @@ public final class DaemonProcess: @unchecked Sendable {
     public let dataDirectory: URL
     public private(set) var port = 0
     public private(set) var pid: Int32 = 0
+    /// When set, the daemon starts with this open-file limit (soft and hard) through prlimit,
+    /// which execs it in place, so `pid` is still the daemon's.
+    public var openFileLimit: Int?
     private var process: Process?
 
     /// `fhir-edge demo --data-dir DIR --listen 127.0.0.1:0`.
+    /// A `clients:` section with one `viewer` client, for configurations whose tests read
+    /// `/status` and `/metrics`; `viewerHeaders` authenticate as it.
+    public static let viewerClientYAML = """
+        clients:
+          test-viewer: {tokenSHA256: d036bd6d01a1cae081d39a2f8dab751dc042de814fd60df31fcb553170950f29, roles: [viewer]}
+        """
+    public static let viewerHeaders = ["authorization": "Bearer viewer-token"]
+
     public static func demo(dataDirectory: URL) -> DaemonProcess {
         DaemonProcess(arguments: ["demo", "--data-dir", dataDirectory.path, "--listen", "127.0.0.1:0"], dataDirectory: dataDirectory)
     }
@@ -57,8 +68,13 @@ public final class DaemonProcess: @unchecked Sendable {
         let logHandle = try FileHandle(forWritingTo: log)
         logHandle.seekToEndOfFile()
         let process = Process()
-        process.executableURL = CommandRunner.fhirEdge
-        process.arguments = arguments
+        if let openFileLimit {
+            process.executableURL = URL(fileURLWithPath: "/usr/bin/prlimit")
+            process.arguments = ["--nofile=\(openFileLimit):\(openFileLimit)", CommandRunner.fhirEdge.path] + arguments
+        } else {
+            process.executableURL = CommandRunner.fhirEdge
+            process.arguments = arguments
+        }
         let out = Pipe()
         process.standardOutput = out
         process.standardError = logHandle
@@ -169,4 +185,11 @@ public func temporaryDirectory(_ name: String) throws -> URL {
         .appendingPathComponent("fhir-edge-\(name)-\(getpid())-\(UInt32.random(in: 0...UInt32.max))", isDirectory: true)
     try FileManager.default.createDirectory(at: url, withIntermediateDirectories: true)
     return url
+}
+
+/// Writes a secret as an operator should: readable by its owner only (the gateway refuses
+/// secret files that other users may read).
+public func writeSecretFile(_ text: String, to url: URL) throws {
+    try text.write(to: url, atomically: true, encoding: .utf8)
+    try FileManager.default.setAttributes([.posixPermissions: 0o600], ofItemAtPath: url.path)
 }

@@ -36,7 +36,7 @@ final class AuthEndToEndTests: XCTestCase {
         guard let server = try server("server_auth: {types: [bearer], tokens: [e2e-s3cret]}") else { return }
         defer { server.stop() }
         let tokenFile = work.appendingPathComponent("token")
-        try "e2e-s3cret\n".write(to: tokenFile, atomically: true, encoding: .utf8)
+        try writeSecretFile("e2e-s3cret\n", to: tokenFile)
 
         let good = try client(server, UpstreamAuthConfiguration(mode: .bearer(token: .file(tokenFile.path, keyPath: "upstream.auth.token"))))
         let created = try await good.send(good.request("POST", "Patient", body: Self.patient))

@@ -17,6 +17,7 @@ final class IdentityEndToEndTests: XCTestCase {
     var store: Store?
 
     static let deviceSystem = "urn:fhir-edge:test:device-serial"
+    static let patientSystem = "urn:fhir-edge:test:mrn"
 
     override func setUpWithError() throws {
         work = try temporaryDirectory("upstream-identity")
@@ -164,7 +165,10 @@ final class IdentityEndToEndTests: XCTestCase {
     func testCreateModeUnderConditionalCreatePointsObservationsAtTheServersIds() async throws {
         guard try start() else { return }
         let store = try openStore()
-        let patient = ResourceIdentity.createModePatient(patientId: "mrn-cc")
+        // Another system's patient with the same identifier value: a value-only If-None-Exist
+        // would file the readings under this person.
+        let stranger = try create("Patient", #"{"resourceType":"Patient","identifier":[{"system":"urn:other-hospital:mrn","value":"mrn-cc"}]}"#)
+        let patient = ResourceIdentity.createModePatient(patientId: "mrn-cc", system: Self.patientSystem)
         let patientHash = try XCTUnwrap(patient.id)
         let device = ResourceIdentity.createModeDevice(deviceId: "monitor-cc", system: Self.deviceSystem, patientResourceId: patientHash)
         let deviceHash = try XCTUnwrap(device.id)
@@ -188,10 +192,12 @@ final class IdentityEndToEndTests: XCTestCase {
             XCTAssertTrue(drained, "\(bundle)")
         }
 
-        let patients = try search("Patient?identifier=mrn-cc")
+        let patients = try search("Patient?identifier=\(Self.patientSystem)|mrn-cc")
         XCTAssertEqual(patients.count, 1, "one Patient, created by identifier")
         let patientID = try XCTUnwrap(patients.first?["id"] as? String)
         XCTAssertNotEqual(patientID, patientHash, "the server assigned its own id")
+        XCTAssertNotEqual(patientID, stranger, "the other system's patient with the same value was not matched")
+        XCTAssertEqual(try server.count("Observation?subject=Patient/\(stranger)"), 0)
         let devices = try search("Device?identifier=\(Self.deviceSystem)|monitor-cc")
         XCTAssertEqual(devices.count, 1)
         let deviceID = try XCTUnwrap(devices.first?["id"] as? String)

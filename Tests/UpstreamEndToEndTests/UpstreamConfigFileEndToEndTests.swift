@@ -36,7 +36,7 @@ final class UpstreamConfigFileEndToEndTests: XCTestCase {
     private func writeConfiguration(upstream: String?) throws -> String {
         let folder = work.appendingPathComponent("gateway")
         try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
-        try (Self.token + "\n").write(to: folder.appendingPathComponent("upstream-token"), atomically: true, encoding: .utf8)
+        try writeSecretFile(Self.token + "\n", to: folder.appendingPathComponent("upstream-token"))
         var text = """
             dataDir: data
             profiles:

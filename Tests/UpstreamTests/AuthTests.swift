@@ -226,6 +226,23 @@ final class AuthTokenCachingTests: XCTestCase {
         XCTAssertEqual(transport.tokenRequests.count, 3)
     }
 
+    func testSecretFilesOtherUsersMayReadAreRefused() throws {
+        func resolver(mode: UInt16) -> SecretResolver {
+            SecretResolver(environment: { _ in nil }, readFile: { _ in Array("s3cret\n".utf8) }, fileMode: { _ in mode })
+        }
+        let reference = SecretReference.file("/etc/fhir-edge/token", keyPath: "upstream.auth.token")
+        for mode: UInt16 in [0o644, 0o604, 0o666, 0o660] {
+            XCTAssertThrowsError(try resolver(mode: mode).text(reference), "mode \(String(mode, radix: 8))") { error in
+                let message = String(describing: error)
+                XCTAssertTrue(message.contains("upstream.auth.token") && message.contains("chmod 600"), message)
+                XCTAssertFalse(message.contains("s3cret"), "never the secret")
+            }
+        }
+        for mode: UInt16 in [0o600, 0o640, 0o400] {
+            XCTAssertEqual(try resolver(mode: mode).text(reference), "s3cret")
+        }
+    }
+
     func testClientSecretBasicFormEncodesBeforeBase64() async throws {
         let transport = ScriptedTokenTransport(replies: [ScriptedTokenTransport.token("t")])
         let authenticator = try clientCredentials(transport, clock: TestClock(), scope: "https://x.azurehealthcareapis.com/.default")

@@ -26,6 +26,18 @@ class Handler(http.server.BaseHTTPRequestHandler):
         elif self.path == "/slow":
             time.sleep(3)
             self.reply(200)
+        elif self.path == "/endless":
+            # A reply that never ends: chunk after chunk, as a broken or hostile server might send.
+            self.send_response(200)
+            self.send_header("Transfer-Encoding", "chunked")
+            self.end_headers()
+            chunk = b"x" * 65536
+            try:
+                for _ in range(2000):
+                    self.wfile.write(b"%x\r\n%s\r\n" % (len(chunk), chunk))
+                self.wfile.write(b"0\r\n\r\n")
+            except (BrokenPipeError, ConnectionResetError):
+                pass
         elif self.path == "/reset":
             self.connection.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, b"\x01\x00\x00\x00\x00\x00\x00\x00")
             self.close_connection = True
@@ -129,6 +141,23 @@ server.serve_forever()
         await assertFails(transport, "ftp://127.0.0.1/", as: .invalidRequest)
         // Speaking TLS to a plain HTTP server fails the handshake.
         await assertFails(transport, "https://127.0.0.1:\(port)/", as: .tls)
+    }
+
+    func testAReplyLargerThanTheLimitIsAbortedNotRead() async throws {
+        let transport = CurlTransport(options: .init(maxReplyBytes: 1 << 20))
+        await assertFails(transport, url("/endless"), as: .replyTooLarge)
+        // Under the limit the same transport still reads replies.
+        let small = try await transport.send(UpstreamRequest(method: "GET", url: url("/echo")))
+        XCTAssertEqual(small.status, 200)
+    }
+
+    func testURLsInLogsAndErrorsCarryNoCredentials() {
+        XCTAssertEqual(UpstreamTransportError.loggable("https://gw:s3cret@fhir.example.org/r4/Observation?identifier=x"),
+                       "https://***@fhir.example.org/r4/Observation")
+        XCTAssertEqual(UpstreamTransportError.loggable("https://fhir.example.org/r4"), "https://fhir.example.org/r4")
+        XCTAssertEqual(UpstreamTransportError.loggable("http://a@b@127.0.0.1:8080/x"), "http://***@127.0.0.1:8080/x")
+        let error = UpstreamTransportError(.timeout, "slow", url: "https://u:p@h.example/fhir?x=1")
+        XCTAssertFalse(error.description.contains("p@"), error.description)
     }
 
     func testCancellingTheTaskAbortsASlowExchange() async throws {

@@ -11,6 +11,7 @@ import XCTest
 /// map kept in the store, and what happens when the server has nothing, lost an id, or is away.
 final class IdentityResolutionTests: XCTestCase {
     static let deviceSystem = "urn:example:devices"
+    static let patientSystem = "urn:example:mrn"
 
     /// A Lookup-mode Observation as the mapping stage writes it.
     static func lookupObservation(_ n: Int, device: String) -> OutboxResource {
@@ -223,7 +224,7 @@ final class IdentityResolutionTests: XCTestCase {
     func testConditionalCreateMakesPatientAndDeviceByIdentifierAndObservationsPointAtTheServersIds() async throws {
         let server = IdentityFHIRServer()
         let fixture = try fixture(server)
-        let patient = ResourceIdentity.createModePatient(patientId: "mrn-1")
+        let patient = ResourceIdentity.createModePatient(patientId: "mrn-1", system: Self.patientSystem)
         let patientID = try XCTUnwrap(patient.id)
         let device = ResourceIdentity.createModeDevice(deviceId: "monitor-1", system: Self.deviceSystem, patientResourceId: patientID)
         let deviceID = try XCTUnwrap(device.id)
@@ -246,7 +247,7 @@ final class IdentityResolutionTests: XCTestCase {
         let calls = await server.identityCalls
         XCTAssertEqual(calls, ["POST Patient", "POST Device"])
         let requests = await server.requests
-        XCTAssertEqual(requests.first?.headers["If-None-Exist"], "identifier=mrn-1")
+        XCTAssertEqual(requests.first?.headers["If-None-Exist"], "identifier=urn:example:mrn|mrn-1")
         XCTAssertEqual(requests.dropFirst().first?.headers["If-None-Exist"], "identifier=urn:example:devices|monitor-1")
         let storedDevice = await server.resources["Device/device-srv-2"]
         guard case .object(let deviceObject)? = storedDevice else { return XCTFail("the Device was not created") }

@@ -294,7 +294,8 @@ final class UploadStateMachineTests: XCTestCase {
         var source = item(7)
         source.resource.body = #"{"resourceType":"Observation","id":"o7","identifier":[{"system":"urn:sys x","value":"a|b"}]}"#
         let entry = try XCTUnwrap(EntryBuilder(idempotency: .conditionalCreate, baseURL: "http://fhir.test").entry(for: source))
-        XCTAssertEqual(entry.request, Bundle.Request(method: "POST", url: "Observation", ifNoneExist: "identifier=urn:sys%20x|a%7Cb"))
+        XCTAssertEqual(entry.request, Bundle.Request(method: "POST", url: "Observation", ifNoneExist: "identifier=urn:sys%20x|a%5C%7Cb"),
+                       "FHIR escapes the value's '|' as '\\|' (a percent-encoded '|' alone would still split it)")
         XCTAssertEqual(entry.resource?["id"], nil, "the server assigns the id")
         XCTAssertEqual(entry.fullUrl?.hasPrefix("urn:uuid:"), true)
         // Without an identifier there is nothing to be conditional on: PUT by id.

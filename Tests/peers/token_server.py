@@ -12,6 +12,7 @@ POST /token is the endpoint; `keygen` makes keys in every PEM format for tests:
 
     token_server.py keygen --alg RS384|ES384 --format pkcs8|pkcs1|sec1 --out DIR
 """
+import os
 import argparse
 import base64
 import json
@@ -178,7 +179,8 @@ def keygen(args):
     }[args.format]
     private = key.private_bytes(serialization.Encoding.PEM, fmt, serialization.NoEncryption())
     public = key.public_key().public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo)
-    with open(f"{args.out}/private.pem", "wb") as f:
+    # A private key is its owner's alone (the gateway refuses key files others can read).
+    with os.fdopen(os.open(f"{args.out}/private.pem", os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600), "wb") as f:
         f.write(private)
     with open(f"{args.out}/public.pem", "wb") as f:
         f.write(public)

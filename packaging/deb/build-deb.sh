@@ -12,6 +12,9 @@ rm -rf "$root"
 install -D -m 0755 .build/release/fhir-edge "$root/usr/bin/fhir-edge"
 strip "$root/usr/bin/fhir-edge"
 install -D -m 0644 packaging/systemd/fhir-edge.service "$root/lib/systemd/system/fhir-edge.service"
+for dropin in bluetooth serial; do
+    install -D -m 0644 "packaging/systemd/$dropin.conf" "$root/usr/share/fhir-edge/systemd/$dropin.conf"
+done
 mkdir -p "$root/usr/share/fhir-edge"
 cp -r device-profiles "$root/usr/share/fhir-edge/device-profiles"
 [ -d packaging/demo ] && cp -r packaging/demo "$root/usr/share/fhir-edge/demo"

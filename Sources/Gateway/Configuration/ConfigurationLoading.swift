@@ -140,7 +140,8 @@ enum ConfigurationDecoder {
 
     static func decodeHTTP(_ node: Node, reader: inout YAMLNodeReader) -> GatewayConfiguration.HTTP {
         var http = GatewayConfiguration.HTTP()
-        guard let section = reader.mapping(node, at: "http", known: ["listen", "maxBodySize"]) else { return http }
+        let keys: Set<String> = ["listen", "maxBodySize", "idleTimeout", "bodyTimeout", "maxConnections", "maxInFlightBytes"]
+        guard let section = reader.mapping(node, at: "http", known: keys) else { return http }
         if let node = section["listen"], let text = reader.string(node, at: "http.listen") {
             if let address = ListenAddress(parsing: text) {
                 http.listen = address
@@ -154,6 +155,22 @@ enum ConfigurationDecoder {
             } else {
                 http.maxBodyBytes = Int(bytes)
             }
+        }
+        if let node = section["idleTimeout"], let ms = reader.duration(node, at: "http.idleTimeout") { http.idleTimeoutMilliseconds = ms }
+        if let node = section["bodyTimeout"], let ms = reader.duration(node, at: "http.bodyTimeout") { http.bodyTimeoutMilliseconds = ms }
+        if let node = section["maxConnections"], let count = reader.integer(node, at: "http.maxConnections", range: 1...65_536) {
+            http.maxConnections = count
+        }
+        if let node = section["maxInFlightBytes"], let bytes = reader.size(node, at: "http.maxInFlightBytes") {
+            if bytes > 1 << 32 {
+                reader.problem("http.maxInFlightBytes", node, "at most 4GiB: these bytes are held in memory")
+            } else {
+                http.maxInFlightBytes = Int(bytes)
+            }
+        }
+        if http.maxInFlightBytes < http.maxBodyBytes {
+            reader.problem("http.maxInFlightBytes", section["maxInFlightBytes"] ?? section["maxBodySize"],
+                           "must be at least http.maxBodySize (\(http.maxBodyBytes) bytes), or no full-size request could ever be taken")
         }
         return http
     }
@@ -234,7 +251,7 @@ enum ConfigurationDecoder {
         var clients: [GatewayConfiguration.Client] = []
         for (id, value) in named {
             let path = "clients." + id
-            guard let section = reader.mapping(value, at: path, known: ["tokenSHA256"]) else { continue }
+            guard let section = reader.mapping(value, at: path, known: ["tokenSHA256", "roles"]) else { continue }
             guard let hashNode = section["tokenSHA256"] else {
                 reader.problem(path + ".tokenSHA256", value, "missing; `fhir-edge config hash-token` prints it for a token")
                 continue
@@ -244,7 +261,22 @@ enum ConfigurationDecoder {
                 reader.problem(path + ".tokenSHA256", hashNode, "expected 64 hexadecimal digits (the SHA-256 of the token, never the token)")
                 continue
             }
-            clients.append(GatewayConfiguration.Client(id: id, tokenHash: hash))
+            var roles: Set<GatewayConfiguration.Role> = []
+            if let node = section["roles"] {
+                if case .sequence(let items) = node {
+                    for item in items {
+                        guard let name = reader.string(item, at: path + ".roles") else { continue }
+                        if let role = GatewayConfiguration.Role(rawValue: name) {
+                            roles.insert(role)
+                        } else {
+                            reader.problem(path + ".roles", item, "unknown role '\(name)'; use viewer, operator, auditor or admin")
+                        }
+                    }
+                } else {
+                    reader.problem(path + ".roles", node, "expected a list such as [viewer, operator]")
+                }
+            }
+            clients.append(GatewayConfiguration.Client(id: id, tokenHash: hash, roles: roles))
         }
         return clients
     }

@@ -59,9 +59,26 @@ public struct GatewayConfiguration: Sendable {
         public var listen: ListenAddress
         /// Largest request body accepted; larger ones get 413.
         public var maxBodyBytes: Int
-        public init(listen: ListenAddress = .default, maxBodyBytes: Int = 4 << 20) {
+        /// A connection must send a complete request head within this of opening or of its
+        /// previous response (slow headers, idle keep-alive), else it is closed.
+        public var idleTimeoutMilliseconds: Int64
+        /// A request's body must arrive within this of its head.
+        public var bodyTimeoutMilliseconds: Int64
+        /// Open connections at most; over it the longest-waiting idle one is closed.
+        public var maxConnections: Int
+        /// Request body bytes held by all requests at once; past it ingest answers 503.
+        public var maxInFlightBytes: Int
+
+        public init(
+            listen: ListenAddress = .default, maxBodyBytes: Int = 4 << 20, idleTimeoutMilliseconds: Int64 = 30_000,
+            bodyTimeoutMilliseconds: Int64 = 30_000, maxConnections: Int = 512, maxInFlightBytes: Int = 64 << 20
+        ) {
             self.listen = listen
             self.maxBodyBytes = maxBodyBytes
+            self.idleTimeoutMilliseconds = idleTimeoutMilliseconds
+            self.bodyTimeoutMilliseconds = bodyTimeoutMilliseconds
+            self.maxConnections = maxConnections
+            self.maxInFlightBytes = maxInFlightBytes
         }
     }
 
@@ -123,10 +140,25 @@ public struct GatewayConfiguration: Sendable {
         public var id: String
         /// SHA-256 of the bearer token; the token itself is never stored.
         public var tokenHash: [UInt8]
-        public init(id: String, tokenHash: [UInt8]) {
+        /// What the client may do beyond ingest (which `profiles.access` decides).
+        public var roles: Set<Role>
+        public init(id: String, tokenHash: [UInt8], roles: Set<Role> = []) {
             self.id = id
             self.tokenHash = tokenHash
+            self.roles = roles
         }
+    }
+
+    /// `clients.<id>.roles`: who may see, operate and audit the gateway.
+    public enum Role: String, Sendable, Hashable, CaseIterable {
+        /// Status, metrics, the status page.
+        case viewer
+        /// A viewer who may also replay and discard dead letters.
+        case `operator`
+        /// Reads, verifies and exports the journal.
+        case auditor
+        /// Everything.
+        case admin
     }
 
     public struct Mapping: Sendable, Equatable {

@@ -24,7 +24,7 @@ extension GatewayConfiguration {
 
 extension ConfigurationDecoder {
     static let upstreamKeys: Set<String> = [
-        "url", "bundle", "idempotency", "batchSize", "linger", "timeout", "connectTimeout", "retryBase", "retryCap",
+        "url", "bundle", "idempotency", "batchSize", "linger", "timeout", "connectTimeout", "maxReplySize", "retryBase", "retryCap",
         "mergeSampledData", "auth", "tls",
     ]
 
@@ -77,6 +77,13 @@ extension ConfigurationDecoder {
         if let node = section["timeout"], let ms = reader.duration(node, at: "upstream.timeout") { transport.totalTimeout = .milliseconds(ms) }
         if let node = section["connectTimeout"], let ms = reader.duration(node, at: "upstream.connectTimeout") {
             transport.connectTimeout = .milliseconds(ms)
+        }
+        if let node = section["maxReplySize"], let bytes = reader.size(node, at: "upstream.maxReplySize") {
+            if bytes > 1 << 32 {
+                reader.problem("upstream.maxReplySize", node, "at most 4GiB: a reply is held in memory while it is read")
+            } else {
+                transport.maxReplyBytes = Int(bytes)
+            }
         }
         // A lease must outlive the slowest request, or a slow reply races a second lease.
         upload.leaseDuration = max(upload.leaseDuration, transport.totalTimeout * 3)

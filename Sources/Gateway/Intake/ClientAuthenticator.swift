@@ -12,11 +12,16 @@ struct ClientAuthenticator: Sendable {
     /// The client id for `Authorization: Bearer <token>`, or nil. Every configured hash is
     /// compared in full whatever matches, so timing tells nothing about the tokens.
     func client(forAuthorization header: String?) -> String? {
+        authenticated(header)?.id
+    }
+
+    /// The configured client for `Authorization: Bearer <token>`, or nil.
+    func authenticated(_ header: String?) -> GatewayConfiguration.Client? {
         guard let header, let token = Self.bearerToken(header) else { return nil }
         let digest = SHA256.hash(token.utf8)
-        var match: String?
+        var match: GatewayConfiguration.Client?
         for client in clients where Self.constantTimeEqual(client.tokenHash, digest) {
-            match = client.id
+            match = client
         }
         return match
     }

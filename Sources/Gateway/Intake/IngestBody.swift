@@ -1,7 +1,7 @@
 import JSONQuery
 
 /// Splits an ingest request body into device messages: one JSON object, a JSON array of
-/// objects, or NDJSON (one object per line). Each message keeps compact JSON bytes for the inbox.
+/// objects, or NDJSON (one object per line). Each message keeps the bytes it was received as.
 enum IngestBody {
     enum Format: Sendable {
         case json
@@ -57,7 +57,7 @@ enum IngestBody {
         }
         switch value {
         case .object:
-            return [Message(json: value, bytes: compactBytes(value))]
+            return [Message(json: value, bytes: Array(trimmed(body[...])))]
         case .array(let elements):
             guard !elements.isEmpty else { throw Problem(message: "the array holds no messages") }
             guard elements.count <= maxMessages else {
@@ -65,11 +65,12 @@ enum IngestBody {
             }
             var messages: [Message] = []
             messages.reserveCapacity(elements.count)
+            let spans = elementSpans(body)
             for (index, element) in elements.enumerated() {
                 guard case .object = element else {
                     throw Problem(message: "element \(index) is \(element.typeName); each message must be a JSON object", element: index)
                 }
-                messages.append(Message(json: element, bytes: compactBytes(element)))
+                messages.append(Message(json: element, bytes: Array(body[spans[index]])))
             }
             return messages
         default:
@@ -117,9 +118,49 @@ enum IngestBody {
         byte == 0x20 || byte == 0x0A || byte == 0x0D || byte == 0x09
     }
 
-    private static func compactBytes(_ value: JSONValue) -> [UInt8] {
-        var bytes: [UInt8] = []
-        JSONWriter().write(value, into: &bytes)
-        return bytes
+    private static func trimmed(_ bytes: ArraySlice<UInt8>) -> ArraySlice<UInt8> {
+        var slice = bytes
+        while let first = slice.first, isWhitespace(first) { slice = slice.dropFirst() }
+        while let last = slice.last, isWhitespace(last) { slice = slice.dropLast() }
+        return slice
+    }
+
+    /// The byte ranges of the elements of a top-level array that has been parsed already, so each
+    /// message is stored as the bytes received (numbers, escapes and all), not re-serialised.
+    static func elementSpans(_ body: [UInt8]) -> [Range<Int>] {
+        var spans: [Range<Int>] = []
+        var depth = 0
+        var inString = false
+        var escaped = false
+        var start: Int?
+        for (index, byte) in body.enumerated() {
+            if inString {
+                if escaped { escaped = false } else if byte == UInt8(ascii: "\\") { escaped = true } else if byte == UInt8(ascii: "\"") { inString = false }
+                continue
+            }
+            switch byte {
+            case UInt8(ascii: "\""):
+                inString = true
+            case UInt8(ascii: "{"), UInt8(ascii: "["):
+                depth += 1
+                if depth == 1 { start = index + 1; continue }
+            case UInt8(ascii: "}"), UInt8(ascii: "]"):
+                if depth == 1, let first = start {
+                    let span = trimmed(body[first..<index])
+                    if !span.isEmpty { spans.append(span.startIndex..<span.endIndex) }
+                    start = nil
+                }
+                depth -= 1
+            case UInt8(ascii: ","):
+                if depth == 1, let first = start {
+                    let span = trimmed(body[first..<index])
+                    spans.append(span.startIndex..<span.endIndex)
+                    start = index + 1
+                }
+            default:
+                break
+            }
+        }
+        return spans
     }
 }

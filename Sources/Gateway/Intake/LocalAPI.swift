@@ -2,6 +2,7 @@ import EdgeCore
 import Hummingbird
 import JSONQuery
 import Logging
+import Audit
 import Store
 import Synchronization
 
@@ -39,6 +40,8 @@ struct LocalAPI: Sendable {
     static let demoClient = "demo"
     /// Seconds a refused sender should wait; the mapping stage frees space in batches.
     static let retryAfterSeconds = 5
+    /// A full disk is freed by an operator or by uploads and retention, not within seconds.
+    static let diskFullRetryAfterSeconds = 30
 
     let configuration: GatewayConfiguration
     let catalog: DeviceProfileCatalog
@@ -47,6 +50,9 @@ struct LocalAPI: Sendable {
     let accessJournal: AccessJournal
     let acquisition: AcquisitionHealth?
     let authenticator: ClientAuthenticator
+    /// Open connections, closed when idle or slow; and the body bytes all requests hold.
+    let connections: ConnectionRegistry
+    let inFlight: InFlightBytes
     /// Called after each commit, to wake the mapping stage.
     let onCommitted: @Sendable () -> Void
     /// The uploader's Prometheus families, when an upstream is configured.
@@ -69,6 +75,8 @@ struct LocalAPI: Sendable {
         self.accessJournal = accessJournal
         self.acquisition = acquisition
         self.authenticator = ClientAuthenticator(clients: configuration.clients)
+        self.connections = ConnectionRegistry(limit: configuration.http.maxConnections)
+        self.inFlight = InFlightBytes(limit: configuration.http.maxInFlightBytes)
         self.now = now
         self.logger = logger
     }
@@ -82,13 +90,62 @@ struct LocalAPI: Sendable {
         router.get("/health") { _, _ in
             await health()
         }
-        router.get("/metrics") { _, _ in
-            await metrics()
+        router.get("/metrics") { request, context in
+            if let refused = await authorize(request, context, .view) { return refused }
+            return await metrics()
         }
-        router.get("/status") { _, _ in
-            await status()
+        router.get("/status") { request, context in
+            if let refused = await authorize(request, context, .view) { return refused }
+            return await status()
+        }
+        router.get("/deadletters") { request, context in
+            if let refused = await authorize(request, context, .operate) { return refused }
+            return await deadLetters(request)
+        }
+        router.post("/deadletters/:id/replay") { request, context in
+            if let refused = await authorize(request, context, .operate) { return refused }
+            return await settleDeadLetter(context, replay: true)
+        }
+        router.post("/deadletters/:id/discard") { request, context in
+            if let refused = await authorize(request, context, .operate) { return refused }
+            return await settleDeadLetter(context, replay: false)
+        }
+        router.get("/journal") { request, context in
+            if let refused = await authorize(request, context, .audit) { return refused }
+            return await journal(request)
+        }
+        router.get("/journal/verify") { request, context in
+            if let refused = await authorize(request, context, .audit) { return refused }
+            return await verifyJournal()
         }
         return router
+    }
+
+    // MARK: Roles
+
+    /// nil when the request's client has a role that allows `action` (the client is then named
+    /// for the access journal); else the 401 or 403 to answer.
+    func authorize(_ request: Request, _ context: GatewayRequestContext, _ action: APIAction) async -> Response? {
+        let authorization = request.headers[.authorization]
+        let roles: Set<GatewayConfiguration.Role>
+        if authorization == nil, configuration.demo, context.peerIsLoopback != false {
+            context.client.id = Self.demoClient
+            roles = APIAction.demoRoles
+        } else if let client = authenticator.authenticated(authorization) {
+            context.client.id = client.id
+            roles = client.roles
+        } else {
+            await monitor.recordRejected(reason: "unauthorized")
+            return Self.error(.unauthorized, "unauthorized", "send Authorization: Bearer <token> of a configured client",
+                              headers: [.wwwAuthenticate: "Bearer"])
+        }
+        guard action.allowed(for: roles) else {
+            await monitor.recordRejected(reason: "forbidden")
+            let needed = GatewayConfiguration.Role.allCases.filter { action.allowed(for: [$0]) && $0 != .admin }.map(\.rawValue)
+            return Self.error(.forbidden, "forbidden",
+                              "client \(context.client.id ?? "?") may not \(action.rawValue); it needs the role \(needed.joined(separator: " or ")) or admin (clients.<id>.roles)")
+        }
+        return nil
     }
 
     // MARK: Ingest
@@ -127,11 +184,22 @@ struct LocalAPI: Sendable {
             await monitor.recordRejected(reason: "too-large")
             return Self.error(.contentTooLarge, "too-large", "the body is \(length) bytes; at most \(limit) are accepted (http.maxBodySize)")
         }
+        // The body's bytes count against the budget of all requests from before they are read
+        // (its Content-Length) or as they arrive (chunked), until the request is answered.
+        var reserved = request.headers[.contentLength].flatMap { Int($0) } ?? 0
+        guard inFlight.reserve(reserved) else { return await busy() }
+        defer { inFlight.release(reserved) }
         var body: [UInt8] = []
+        body.reserveCapacity(reserved)
         for try await buffer in request.body {
             guard body.count + buffer.readableBytes <= limit else {
                 await monitor.recordRejected(reason: "too-large")
                 return Self.error(.contentTooLarge, "too-large", "the body exceeds \(limit) bytes (http.maxBodySize)")
+            }
+            let needed = body.count + buffer.readableBytes - reserved
+            if needed > 0 {
+                guard inFlight.reserve(needed) else { return await busy() }
+                reserved += needed
             }
             body.append(contentsOf: buffer.readableBytesView)
         }
@@ -164,6 +232,14 @@ struct LocalAPI: Sendable {
             case .tooLarge:
                 await monitor.recordRejected(reason: "too-large", messages: messages.count)
                 return Self.error(.contentTooLarge, "too-large", "the batch is larger than the whole store bound; split it")
+            case .diskFull:
+                await monitor.recordRejected(reason: "disk-full", messages: messages.count)
+                await monitor.recordError("ingest: disk-full", at: receivedAt)
+                logger.error("The disk holding the store is full: ingest answers 503 until space is freed", metadata: [
+                    "edge.profile": "\(profileName)", "edge.client": "\(client)",
+                ])
+                return Self.error(.serviceUnavailable, "disk-full", "the gateway's disk is full; nothing was accepted; retry later",
+                                  headers: [.retryAfter: String(Self.diskFullRetryAfterSeconds)])
             default:
                 await monitor.recordRejected(reason: "store-error", messages: messages.count)
                 await monitor.recordError("ingest: \(error.code)", at: receivedAt)
@@ -196,12 +272,15 @@ struct LocalAPI: Sendable {
         return StoreSnapshot(statistics)
     }
 
+    /// Up or down, open to anyone (load balancers, the unit's watchdog): one read of the store's
+    /// meta row, whatever the backlog. `degraded` while intake is refused (high-water mark, or a
+    /// full disk, which it names).
     func health() async -> Response {
-        let snapshot = await snapshot()
-        let healthy = snapshot != nil
-        var object: JSONObject = ["status": .string(healthy ? "ok" : "unavailable"), "store": .string(healthy ? "ok" : "unreadable")]
-        if let snapshot { object["atHighWaterMark"] = .bool(snapshot.atHighWaterMark) }
-        return Self.json(healthy ? .ok : .serviceUnavailable, .object(object))
+        guard let refusing = try? await store.reader.isRefusingIntake() else {
+            return Self.json(.serviceUnavailable, ["status": "down"])
+        }
+        if store.isDiskFull { return Self.json(.ok, ["status": "degraded", "reason": "disk-full"]) }
+        return Self.json(.ok, ["status": .string(refusing ? "degraded" : "ok")])
     }
 
     func metrics() async -> Response {
@@ -210,6 +289,7 @@ struct LocalAPI: Sendable {
         var text = await monitor.prometheusText(store: snapshot, maxAgeSeconds: maxAge)
         if let acquisition { text += await acquisition.prometheusText(now: now()) }
         if let upstream = await uploaderMetrics() { text += upstream }
+        text += connections.prometheusText
         return Response(
             status: .ok, headers: [.contentType: "text/plain; version=0.0.4; charset=utf-8"],
             body: ResponseBody(byteBuffer: ByteBuffer(string: text)))
@@ -223,6 +303,72 @@ struct LocalAPI: Sendable {
             status = .object(root)
         }
         return Self.json(.ok, status)
+    }
+
+    // MARK: Operations
+
+    func deadLetters(_ request: Request) async -> Response {
+        let after = request.uri.queryParameters.get("after").flatMap { Int64($0) } ?? 0
+        let limit = min(max(request.uri.queryParameters.get("limit").flatMap { Int($0) } ?? 100, 1), 1000)
+        guard let letters = try? await store.reader.deadLetters(after: DeadLetterID(after), limit: limit) else {
+            return Self.error(.serviceUnavailable, "store-unavailable", "the store could not be read; see the daemon log")
+        }
+        return Self.json(.ok, ["deadLetters": .array(letters.map { .object($0.summaryJSON) })])
+    }
+
+    func settleDeadLetter(_ context: GatewayRequestContext, replay: Bool) async -> Response {
+        guard let id = context.parameters.get("id").flatMap({ Int64($0) }) else {
+            return Self.error(.badRequest, "invalid-id", "a dead letter id is a whole number")
+        }
+        let actor = "http:" + (context.client.id ?? "anonymous")
+        do {
+            if replay {
+                let destinations = try await store.replayDeadLetters([DeadLetterID(id)], actor: actor)
+                onCommitted()
+                return Self.json(.ok, ["replayed": .int(Int64(destinations.count)), "to": .array(destinations.map { .string($0.text) })])
+            }
+            try await store.discardDeadLetters([DeadLetterID(id)], actor: actor)
+            return Self.json(.ok, ["discarded": 1])
+        } catch {
+            if error.code == .notFound { return Self.error(.notFound, "not-found", "no dead letter \(id)") }
+            return Self.error(.serviceUnavailable, "store-unavailable", "the dead letter could not be settled: \(error.code)")
+        }
+    }
+
+    func journal(_ request: Request) async -> Response {
+        let after = request.uri.queryParameters.get("after").flatMap { Int64($0) } ?? 0
+        let limit = min(max(request.uri.queryParameters.get("limit").flatMap { Int($0) } ?? 100, 1), 1000)
+        guard let records = try? await store.reader.journal(after: after, limit: limit) else {
+            return Self.error(.serviceUnavailable, "store-unavailable", "the journal could not be read")
+        }
+        let entries: [JSONValue] = records.map { record in
+            [
+                "sequence": .int(record.entry.sequence), "time": .string(record.entry.time.iso8601), "kind": .string(record.entry.kind.rawValue),
+                "actor": .string(record.entry.actor), "subjects": .array(record.entry.subjects.map { .string($0.description) }),
+                "details": .object(record.entry.details), "hash": .string(record.hash),
+            ]
+        }
+        return Self.json(.ok, ["entries": .array(entries)])
+    }
+
+    func verifyJournal() async -> Response {
+        do {
+            switch try await JournalVerifier().verify(store.reader) {
+            case .intact(let entries, let head):
+                return Self.json(.ok, ["intact": true, "entries": .int(entries), "head": head.map(JSONValue.string) ?? .null])
+            case .broken(let sequence, let reason):
+                return Self.json(.ok, ["intact": false, "firstBadSequence": .int(sequence), "reason": .string(reason)])
+            }
+        } catch {
+            return Self.error(.serviceUnavailable, "store-unavailable", "the journal could not be read: \(error.code)")
+        }
+    }
+
+    /// 503 while other requests hold the in-flight byte budget: the sender retries shortly.
+    private func busy() async -> Response {
+        await monitor.recordRejected(reason: "busy")
+        return Self.error(.serviceUnavailable, "busy", "the gateway is reading other requests (http.maxInFlightBytes); retry shortly",
+                          headers: [.retryAfter: "1"])
     }
 
     // MARK: Responses

@@ -1,5 +1,8 @@
 import EdgeCore
 import Foundation
+#if canImport(Glibc)
+import Glibc
+#endif
 import Logging
 import Store
 
@@ -37,6 +40,7 @@ public enum GatewayLauncher {
                 message: "no profile folder \(reference.profile) under \(configuration.profiles.directory)"))
         }
         problems += ModbusProfiles.problems(configuration, catalog: catalog)
+        problems += IdentityRequirements.problems(configuration, catalog: catalog)
         if configuration.demo, catalog[LocalAPI.demoProfile] == nil {
             problems.append(ConfigurationProblem(
                 file: configuration.file, keyPath: "demo",
@@ -65,6 +69,12 @@ public enum GatewayLauncher {
             "edge.config": "\(configuration.file)", "edge.store": "\(configuration.storePath)",
             "edge.profiles": "\(catalog.names.joined(separator: ","))", "edge.demo": "\(configuration.demo)",
         ])
+        let files = raiseOpenFileLimit()
+        if files < configuration.http.maxConnections + reservedFileDescriptors {
+            logger.warning("The open-file limit is below http.maxConnections plus what the store and links need; lower maxConnections or raise LimitNOFILE", metadata: [
+                "edge.limit.openFiles": "\(files)", "edge.http.maxConnections": "\(configuration.http.maxConnections)",
+            ])
+        }
         for name in catalog.names {
             for warning in catalog[name]?.warnings ?? [] {
                 logger.warning("Profile setting costs data", metadata: ["edge.profile": "\(name)", "edge.warning": "\(warning)"])
@@ -74,6 +84,22 @@ public enum GatewayLauncher {
             // Unbuffered, so that a script reading a pipe sees it at once.
             FileHandle.standardOutput.write(Data("listening on \(address)\n".utf8))
         })
+    }
+
+    /// Descriptors beside the API's connections: the store, its WAL, logs, device links, upstream.
+    static let reservedFileDescriptors = 64
+
+    /// Raises the soft open-file limit to the hard one (the unit's LimitNOFILE), so the connection
+    /// cap, not EMFILE, bounds the local API; returns the limit in force.
+    static func raiseOpenFileLimit() -> Int {
+        var limit = rlimit()
+        guard getrlimit(Int32(RLIMIT_NOFILE.rawValue), &limit) == 0 else { return Int.max }
+        if limit.rlim_cur < limit.rlim_max {
+            var raised = limit
+            raised.rlim_cur = limit.rlim_max
+            if setrlimit(Int32(RLIMIT_NOFILE.rawValue), &raised) == 0 { limit = raised }
+        }
+        return limit.rlim_cur > rlim_t(Int.max) ? Int.max : Int(limit.rlim_cur)
     }
 
     public struct LaunchError: Error, CustomStringConvertible {

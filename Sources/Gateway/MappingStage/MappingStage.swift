@@ -28,6 +28,8 @@ final class MappingStage: Service, Sendable {
     private let onCommitted: @Sendable () -> Void
     /// Set at graceful shutdown: the batch in hand completes, no new one is claimed.
     private let stopping = Mutex(false)
+    /// Messages of a batch whose commit failed, to hand back to the inbox before the next claim.
+    private let unreleased = Mutex<[InboxID]>([])
 
     init(
         store: Store, catalog: DeviceProfileCatalog, monitor: GatewayMonitor, batchSize: Int,
@@ -82,7 +84,8 @@ final class MappingStage: Service, Sendable {
                 let mapped = try await mapNextBatch()
                 if mapped < batchSize { return }
             } catch {
-                logger.error("Mapping batch failed; its messages stay claimed until the next start", metadata: ["edge.store.error": "\(error.code)"])
+                logger.error("Mapping batch failed; its messages are handed back and mapped again at the next poll",
+                             metadata: ["edge.store.error": "\(error.code)"])
                 await monitor.recordError("mapping: \(error.code)", at: now())
                 return
             }
@@ -94,13 +97,25 @@ final class MappingStage: Service, Sendable {
     func mapNextBatch() async throws(StoreError) -> Int {
         let clock = ContinuousClock()
         let claimStart = clock.now
+        let stranded = unreleased.withLock { $0 }
+        if !stranded.isEmpty {
+            _ = try await store.releaseClaims(stranded)
+            unreleased.withLock { $0.removeAll { stranded.contains($0) } }
+        }
         let items = try await store.claimInbox(limit: batchSize)
         guard !items.isEmpty else { return 0 }
         let mapStart = clock.now
         let time = now()
         let (result, summary) = Self.map(items, catalog: catalog, issued: time)
         let commitStart = clock.now
-        try await store.completeMapping(result)
+        do {
+            try await store.completeMapping(result)
+        } catch {
+            // A full disk or another store failure: the claim must not strand the messages until
+            // a restart. Handing them back may fail too; the next batch's claim retries it.
+            unreleased.withLock { $0 += items.map(\.id) }
+            throw error
+        }
         if !result.resources.isEmpty { onCommitted() }
         let end = clock.now
         await monitor.recordMapping(summary, at: time)
@@ -188,15 +203,26 @@ final class MappingStage: Service, Sendable {
                         // Observation names both by the Device's placeholder until upload.
                         let key = referenceKeys[measurement.deviceId] ?? {
                             let placeholder = ResourceIdentity.lookupPlaceholder(deviceSystem: profile.deviceSystem, deviceId: measurement.deviceId)
-                            return "Patient/\(placeholder)|Device/\(placeholder)"
+                            return "\(profile.subject == .device ? "Device" : "Patient")/\(placeholder)|Device/\(placeholder)"
                         }()
                         referenceKeys[measurement.deviceId] = key
                         sources[key, default: []].append((measurement.occurrenceTime.millisecondsSinceEpoch, item.id))
+                    } else if profile.subject == .device {
+                        // A room or equipment reading: the Device, without patient, is the subject.
+                        if devices[measurement.deviceId] == nil {
+                            let device = ResourceIdentity.createModeDevice(
+                                deviceId: measurement.deviceId, system: profile.deviceSystem, patientResourceId: nil)
+                            devices[measurement.deviceId] = device
+                            referenceKeys[measurement.deviceId] = "Device/\(device.id ?? "")|Device/\(device.id ?? "")"
+                        }
+                        if let key = referenceKeys[measurement.deviceId] {
+                            sources[key, default: []].append((measurement.occurrenceTime.millisecondsSinceEpoch, item.id))
+                        }
                     } else if let patientId = measurement.patientId, !patientId.isEmpty {
                         // Hash ids once per device and patient in the batch, not per measurement.
                         let pair = measurement.deviceId + "\u{0}" + patientId
                         if devices[pair] == nil {
-                            let patient = ResourceIdentity.createModePatient(patientId: patientId)
+                            let patient = ResourceIdentity.createModePatient(patientId: patientId, system: profile.patientSystem)
                             if let patientResourceId = patient.id {
                                 patients[patientResourceId] = patient
                                 let device = ResourceIdentity.createModeDevice(
@@ -228,14 +254,20 @@ final class MappingStage: Service, Sendable {
                          version: profile.templateVersion, device: error.groupKey.deviceId)
                 }
             }
-            // Patient and Device first, so that an upstream in Create mode can resolve the references.
-            for key in patients.keys.sorted() {
+            // Patient and Device first, so that an upstream in Create mode can resolve the references;
+            // only those an Observation of the batch names: a reading that failed queues nothing.
+            var referenced = Set<String>()
+            for observation in conversion.observations {
+                if let subject = observation.subject?.reference { referenced.insert(subject) }
+                if let device = observation.device?.reference { referenced.insert(device) }
+            }
+            for key in patients.keys.sorted() where referenced.contains("Patient/" + key) {
                 guard let patient = patients[key], let id = patient.id else { continue }
                 result.resources.append(OutboxResource(
                     inboxID: nil, resourceType: "Patient", resourceID: id, identityKey: "Patient/" + id, json: patient.json))
             }
             for key in devices.keys.sorted() {
-                guard let device = devices[key], let id = device.id else { continue }
+                guard let device = devices[key], let id = device.id, referenced.contains("Device/" + id) else { continue }
                 result.resources.append(OutboxResource(
                     inboxID: nil, resourceType: "Device", resourceID: id, identityKey: "Device/" + id, json: device.json))
             }

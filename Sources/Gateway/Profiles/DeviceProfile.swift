@@ -12,8 +12,13 @@ public struct DeviceProfile: Sendable {
     public var templateVersion: String
     /// System of the Device identifier (`profile.yaml` `identity.deviceSystem`).
     public var deviceSystem: String?
+    /// System of the Patient identifier the gateway creates (`profile.yaml` `identity.patientSystem`).
+    public var patientSystem: String?
     /// How Observations find their Patient and Device (`profile.yaml` `identity.mode`).
     public var identityMode: IdentityMode
+    /// What the Observations are about (`profile.yaml` `identity.subject`): a patient, or the
+    /// Device itself for room and equipment readings.
+    public var subject: ObservationSubject
     /// What loads but costs data or surprises: `config check` prints these, the daemon logs them.
     public var warnings: [ConfigurationProblem]
 
@@ -27,12 +32,15 @@ public struct DeviceProfile: Sendable {
 
     public init(
         id: ProfileID, deviceTemplates: DeviceTemplateCollection, converter: ObservationConverter, templateVersion: String,
-        deviceSystem: String? = nil, identityMode: IdentityMode = .create, warnings: [ConfigurationProblem] = []
+        deviceSystem: String? = nil, patientSystem: String? = nil, identityMode: IdentityMode = .create,
+        subject: ObservationSubject = .patient, warnings: [ConfigurationProblem] = []
     ) {
         self.warnings = warnings
         self.id = id
         self.deviceSystem = deviceSystem
+        self.patientSystem = patientSystem
         self.identityMode = identityMode
+        self.subject = subject
         self.deviceTemplates = deviceTemplates
         self.converter = converter
         self.templateVersion = templateVersion

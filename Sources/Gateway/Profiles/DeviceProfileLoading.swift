@@ -93,8 +93,8 @@ extension DeviceProfileCatalog {
         }
         let version = SHA256.hex(hasher.finalize())
         let identity: ResourceIdentity = switch settings.identityMode {
-        case .create: .create(deviceSystem: settings.deviceSystem)
-        case .lookup: .lookup(deviceSystem: settings.deviceSystem)
+        case .create: .create(deviceSystem: settings.deviceSystem, patientSystem: settings.patientSystem, subject: settings.subject)
+        case .lookup: .lookup(deviceSystem: settings.deviceSystem, subject: settings.subject)
         }
         let converter = ObservationConverter(templates: fhirTemplates, identity: identity, idPrecision: settings.observationIdPrecision)
         var warnings: [ConfigurationProblem] = []
@@ -109,7 +109,8 @@ extension DeviceProfileCatalog {
         }
         return .success(DeviceProfile(
             id: ProfileID(name), deviceTemplates: deviceTemplates, converter: converter, templateVersion: version,
-            deviceSystem: settings.deviceSystem, identityMode: settings.identityMode, warnings: warnings))
+            deviceSystem: settings.deviceSystem, patientSystem: settings.patientSystem, identityMode: settings.identityMode,
+            subject: settings.subject, warnings: warnings))
     }
 
     static func problem(from template: TemplateProblem) -> ConfigurationProblem {
@@ -133,10 +134,14 @@ extension DeviceProfileCatalog {
 ///   mode: create                        # or lookup: the Device (and its patient) must exist upstream
 ///   deviceSystem: urn:example:devices   # system of the Device identifier
 ///   observationIdPrecision: millisecond # or second: upstream's ids, readings within a second merge
+///   patientSystem: urn:example:mrn      # system of the Patient identifier (create mode)
+///   subject: patient                    # or device: room/equipment readings, no Patient at all
 /// ```
 struct ProfileSettings {
     var description: String?
     var deviceSystem: String?
+    var patientSystem: String?
+    var subject = ObservationSubject.patient
     /// The register map of a Modbus device model.
     var modbus: RegisterMap?
     var identityMode = DeviceProfile.IdentityMode.create
@@ -155,7 +160,9 @@ struct ProfileSettings {
         if let members = reader.mapping(root, at: "", known: ["description", "identity", "modbus"]) {
             if let node = members["description"] { settings.description = reader.string(node, at: "description") }
             if let node = members["modbus"] { settings.modbus = ModbusProfileSection.decode(node, at: "modbus", reader: &reader) }
-            if let node = members["identity"], let identity = reader.mapping(node, at: "identity", known: ["mode", "deviceSystem", "observationIdPrecision"]) {
+            if let node = members["identity"],
+               let identity = reader.mapping(
+                   node, at: "identity", known: ["mode", "deviceSystem", "patientSystem", "subject", "observationIdPrecision"]) {
                 if let node = identity["mode"], let mode = reader.string(node, at: "identity.mode") {
                     if let known = DeviceProfile.IdentityMode(rawValue: mode.lowercased()) {
                         settings.identityMode = known
@@ -163,7 +170,15 @@ struct ProfileSettings {
                         reader.problem("identity.mode", node, "unknown identity mode '\(mode)'; use create or lookup")
                     }
                 }
-                if let node = identity["deviceSystem"] { settings.deviceSystem = reader.string(node, at: "identity.deviceSystem") }
+                if let node = identity["deviceSystem"] { settings.deviceSystem = reader.system(node, at: "identity.deviceSystem") }
+                if let node = identity["patientSystem"] { settings.patientSystem = reader.system(node, at: "identity.patientSystem") }
+                if let node = identity["subject"], let subject = reader.string(node, at: "identity.subject") {
+                    if let known = ObservationSubject(rawValue: subject.lowercased()) {
+                        settings.subject = known
+                    } else {
+                        reader.problem("identity.subject", node, "unknown subject '\(subject)'; use patient (readings about a patient) or device (readings of a room or equipment)")
+                    }
+                }
                 if let node = identity["observationIdPrecision"], let text = reader.string(node, at: "identity.observationIdPrecision") {
                     if let precision = ObservationIdPrecision(rawValue: text.lowercased()) {
                         settings.observationIdPrecision = precision
@@ -174,5 +189,18 @@ struct ProfileSettings {
             }
         }
         return reader.problems.isEmpty ? .success(settings) : .failure(ConfigurationError(problems: reader.problems))
+    }
+}
+
+extension YAMLNodeReader {
+    /// An identifier system: a non-empty URI without spaces or `|` (which would split a
+    /// `system|value` search). Its text is kept exactly as written.
+    mutating func system(_ node: Node, at keyPath: String) -> String? {
+        guard let text = string(node, at: keyPath) else { return nil }
+        guard !text.isEmpty, !text.contains(where: { $0 == "|" || $0.isWhitespace }) else {
+            problem(keyPath, node, "expected an identifier system URI (e.g. urn:example:devices) without spaces or '|'")
+            return nil
+        }
+        return text
     }
 }

@@ -8,33 +8,48 @@ public struct JSONParseError: Error, Sendable, Equatable, CustomStringConvertibl
     public var description: String { "invalid JSON at line \(line), column \(column): \(reason)" }
 }
 
+/// What a parse accepts beyond RFC 8259. The default is strict JSON: device messages and
+/// everything received over the network are parsed that way.
+public struct JSONParseOptions: OptionSet, Sendable {
+    public let rawValue: Int
+    public init(rawValue: Int) { self.rawValue = rawValue }
+
+    /// `// line` and `/* block */` comments wherever whitespace may stand.
+    public static let comments = JSONParseOptions(rawValue: 1 << 0)
+    /// One trailing comma before the `}` or `]` that closes an object or array.
+    public static let trailingCommas = JSONParseOptions(rawValue: 1 << 1)
+
+    /// What Json.NET (and so MedTech) accepts in template files: comments and trailing commas.
+    public static let template: JSONParseOptions = [.comments, .trailingCommas]
+}
+
 extension JSONValue {
     /// Parses one JSON text (RFC 8259). Whitespace may surround it; anything else after it is an error.
-    public init(parsing text: String) throws(JSONParseError) {
+    public init(parsing text: String, options: JSONParseOptions = []) throws(JSONParseError) {
         var text = text
         let result = text.withUTF8 { bytes in
-            Result { () throws(JSONParseError) in try JSONValue(parsing: bytes) }
+            Result { () throws(JSONParseError) in try JSONValue(parsing: bytes, options: options) }
         }
         self = try result.get()
     }
 
-    public init(parsing bytes: some Collection<UInt8>) throws(JSONParseError) {
+    public init(parsing bytes: some Collection<UInt8>, options: JSONParseOptions = []) throws(JSONParseError) {
         let result: Result<JSONValue, JSONParseError>? = bytes.withContiguousStorageIfAvailable { buffer in
-            Result { () throws(JSONParseError) in try JSONValue(parsing: buffer) }
+            Result { () throws(JSONParseError) in try JSONValue(parsing: buffer, options: options) }
         }
         if let result {
             self = try result.get()
         } else {
             let copy = Array(bytes)
             let result = copy.withUnsafeBufferPointer { buffer in
-                Result { () throws(JSONParseError) in try JSONValue(parsing: buffer) }
+                Result { () throws(JSONParseError) in try JSONValue(parsing: buffer, options: options) }
             }
             self = try result.get()
         }
     }
 
-    public init(parsing buffer: UnsafeBufferPointer<UInt8>) throws(JSONParseError) {
-        var parser = JSONParser(buffer)
+    public init(parsing buffer: UnsafeBufferPointer<UInt8>, options: JSONParseOptions = []) throws(JSONParseError) {
+        var parser = JSONParser(buffer, options: options)
         self = try parser.parseDocument()
     }
 
@@ -69,11 +84,13 @@ struct JSONParser {
     static let maximumDepth = 512
 
     private let bytes: UnsafeBufferPointer<UInt8>
+    private let options: JSONParseOptions
     private var index = 0
     private var depth = 0
 
-    init(_ bytes: UnsafeBufferPointer<UInt8>) {
+    init(_ bytes: UnsafeBufferPointer<UInt8>, options: JSONParseOptions = []) {
         self.bytes = bytes
+        self.options = options
     }
 
     static func isWhitespace(_ byte: UInt8) -> Bool {
@@ -81,21 +98,61 @@ struct JSONParser {
     }
 
     mutating func parseDocument() throws(JSONParseError) -> JSONValue {
-        skipWhitespace()
         // A UTF-8 byte-order mark is tolerated at the very start: Windows tools write one.
-        if index == 0, bytes.count >= 3, bytes[0] == 0xEF, bytes[1] == 0xBB, bytes[2] == 0xBF {
-            index = 3
-            skipWhitespace()
-        }
+        if bytes.count >= 3, bytes[0] == 0xEF, bytes[1] == 0xBB, bytes[2] == 0xBF { index = 3 }
+        try skipWhitespace()
         guard index < bytes.count else { throw error("empty input", at: index) }
         let value = try parseValue()
-        skipWhitespace()
+        try skipWhitespace()
         guard index == bytes.count else { throw error("unexpected content after the JSON value", at: index) }
         return value
     }
 
-    private mutating func skipWhitespace() {
-        while index < bytes.count, Self.isWhitespace(bytes[index]) { index += 1 }
+    /// Skips whitespace and, with `.comments`, comments. Without that option a `/` is left for
+    /// the caller, which reports it as an unexpected character.
+    private mutating func skipWhitespace() throws(JSONParseError) {
+        while index < bytes.count {
+            let byte = bytes[index]
+            if Self.isWhitespace(byte) {
+                index += 1
+            } else if byte == UInt8(ascii: "/"), options.contains(.comments) {
+                try skipComment()
+            } else {
+                return
+            }
+        }
+    }
+
+    /// Skips the comment starting at `index` (a `/`).
+    private mutating func skipComment() throws(JSONParseError) {
+        let start = index
+        guard index + 1 < bytes.count else { throw error("'/' that does not start a comment", at: start) }
+        switch bytes[index + 1] {
+        case UInt8(ascii: "/"):
+            index += 2
+            while index < bytes.count, bytes[index] != 0x0A, bytes[index] != 0x0D { index += 1 }
+        case UInt8(ascii: "*"):
+            index += 2
+            while index + 1 < bytes.count {
+                if bytes[index] == UInt8(ascii: "*"), bytes[index + 1] == UInt8(ascii: "/") {
+                    index += 2
+                    return
+                }
+                index += 1
+            }
+            throw error("unterminated /* comment", at: start)
+        default:
+            throw error("'/' that does not start a comment", at: start)
+        }
+    }
+
+    /// After a `,`: true (and the closer consumed) when trailing commas are allowed and `closer` follows.
+    private mutating func closesAfterComma(_ closer: UInt8) throws(JSONParseError) -> Bool {
+        guard options.contains(.trailingCommas) else { return false }
+        try skipWhitespace()
+        guard index < bytes.count, bytes[index] == closer else { return false }
+        index += 1
+        return true
     }
 
     private mutating func parseValue() throws(JSONParseError) -> JSONValue {
@@ -134,24 +191,24 @@ struct JSONParser {
         index += 1  // {
         var keys: [String] = []
         var values: [JSONValue] = []
-        skipWhitespace()
+        try skipWhitespace()
         if index < bytes.count, bytes[index] == UInt8(ascii: "}") {
             index += 1
             return .object(JSONObject())
         }
         var seen: Set<String>? = nil
         while true {
-            skipWhitespace()
+            try skipWhitespace()
             guard index < bytes.count, bytes[index] == UInt8(ascii: "\"") else {
                 throw error("expected a member name in double quotes", at: index)
             }
             let key = try parseString()
-            skipWhitespace()
+            try skipWhitespace()
             guard index < bytes.count, bytes[index] == UInt8(ascii: ":") else {
                 throw error("expected ':' after member name", at: index)
             }
             index += 1
-            skipWhitespace()
+            try skipWhitespace()
             let value = try parseValue()
             // Duplicate names: the last one wins, as in Json.NET and most parsers. Small objects
             // are checked by scanning; larger ones switch to a set.
@@ -164,10 +221,11 @@ struct JSONParser {
                 values.append(value)
                 seen?.insert(key)
             }
-            skipWhitespace()
+            try skipWhitespace()
             guard index < bytes.count else { throw error("unterminated object", at: index) }
             if bytes[index] == UInt8(ascii: ",") {
                 index += 1
+                if try closesAfterComma(UInt8(ascii: "}")) { return .object(JSONObject(uniqueKeys: keys, values: values)) }
             } else if bytes[index] == UInt8(ascii: "}") {
                 index += 1
                 return .object(JSONObject(uniqueKeys: keys, values: values))
@@ -182,18 +240,19 @@ struct JSONParser {
         defer { depth -= 1 }
         index += 1  // [
         var elements: [JSONValue] = []
-        skipWhitespace()
+        try skipWhitespace()
         if index < bytes.count, bytes[index] == UInt8(ascii: "]") {
             index += 1
             return .array(elements)
         }
         while true {
-            skipWhitespace()
+            try skipWhitespace()
             elements.append(try parseValue())
-            skipWhitespace()
+            try skipWhitespace()
             guard index < bytes.count else { throw error("unterminated array", at: index) }
             if bytes[index] == UInt8(ascii: ",") {
                 index += 1
+                if try closesAfterComma(UInt8(ascii: "]")) { return .array(elements) }
             } else if bytes[index] == UInt8(ascii: "]") {
                 index += 1
                 return .array(elements)
@@ -385,6 +444,11 @@ struct JSONParser {
     }
 
     private func error(_ reason: String, at offset: Int) -> JSONParseError {
+        var reason = reason
+        if !options.contains(.comments), offset + 1 < bytes.count, bytes[offset] == UInt8(ascii: "/"),
+           bytes[offset + 1] == UInt8(ascii: "/") || bytes[offset + 1] == UInt8(ascii: "*") {
+            reason += " (comments are not allowed in JSON)"
+        }
         var line = 1
         var lineStart = 0
         let end = min(offset, bytes.count)

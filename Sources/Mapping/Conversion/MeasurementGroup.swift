@@ -21,13 +21,10 @@ public struct MeasurementGroupKey: Hashable, Sendable, CustomStringConvertible {
         self.init(deviceId: m.deviceId, type: m.type, patientId: m.patientId, encounterId: m.encounterId, correlationId: m.correlationId)
     }
 
-    /// Identifiers only (no values), so it may go to logs and dead-letter reasons.
+    /// Device and type only, so it may go to logs and dead-letter reasons: patient and encounter
+    /// ids are patient data, and the correlation id may be made of them.
     public var description: String {
-        var text = "device=\(deviceId) type=\(type)"
-        if let patientId { text += " patient=\(patientId)" }
-        if let encounterId { text += " encounter=\(encounterId)" }
-        if let correlationId { text += " correlation=\(correlationId)" }
-        return text
+        "device=\(deviceId) type=\(type)"
     }
 }
 

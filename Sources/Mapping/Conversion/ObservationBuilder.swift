@@ -33,10 +33,11 @@ struct ObservationBuilder {
                 value: try Self.value(component.value, values, group, rejected: &rejected)))
         }
         if let resources {
-            let value = Self.joined(resources.patientResourceId, ".", resources.deviceResourceId, ".", type, ".", group.segment)
+            let subject = resources.subjectResourceId
+            let value = Self.joined(subject, ".", resources.deviceResourceId, ".", type, ".", group.segment)
             observation.identifier = [Identifier(system: ResourceIdentity.connectorSystem, value: value)]
             observation.id = ResourceIdentity.observationId(identifierValue: value)
-            observation.subject = Reference(reference: Self.joined("Patient/", resources.patientResourceId))
+            observation.subject = Reference(reference: Self.joined(resources.subject == .device ? "Device/" : "Patient/", subject))
             observation.device = Reference(reference: Self.joined("Device/", resources.deviceResourceId))
             if let encounter = resources.encounterResourceId {
                 observation.encounter = Reference(reference: "Encounter/\(encounter)")

@@ -5,17 +5,22 @@ public import FHIRModel
 /// How an Observation's subject, device, identifier and id are derived.
 ///
 /// - `.none`: no identity at all (the dry-run / mapping-debugger view).
-/// - `.create(deviceSystem:)`: upstream's Create mode computed offline: Patient and Device ids are
-///   SHA-256 hashes of their identifiers, so a gateway can name them before any server is reached.
-/// - `.lookup(deviceSystem:)`: upstream's Lookup mode, which only the server can answer: the
-///   Observation names its Device by a placeholder id (`lookupPlaceholder`) that carries the
+/// - `.create(deviceSystem:patientSystem:subject:)`: upstream's Create mode computed offline:
+///   Patient and Device ids are SHA-256 hashes of their identifiers, so a gateway can name them
+///   before any server is reached.
+/// - `.lookup(deviceSystem:subject:)`: upstream's Lookup mode, which only the server can answer:
+///   the Observation names its Device by a placeholder id (`lookupPlaceholder`) that carries the
 ///   Device identifier, and the uploader replaces it, and the subject, with the server's ids.
+///
+/// With `subject: .device` (room and equipment readings) the Observation's subject is its Device
+/// and no Patient is involved: the patient id of the measurements is not used, and the Device id
+/// takes the patient id's place in the Observation identifier (`{device}.{device}.{type}.{segment}`).
 /// - `.resolving(_:)`: resource ids come from the caller (e.g. ids given on the command line).
 public struct ResourceIdentity: Sendable {
     enum Mode: Sendable {
         case none
-        case create(deviceSystem: String?)
-        case lookup(deviceSystem: String?)
+        case create(deviceSystem: String?, patientSystem: String?, subject: ObservationSubject)
+        case lookup(deviceSystem: String?, subject: ObservationSubject)
         case resolving(@Sendable (MeasurementGroupKey) -> ResolvedResources?)
     }
 
@@ -30,12 +35,12 @@ public struct ResourceIdentity: Sendable {
 
     public static let none = ResourceIdentity(mode: .none)
 
-    public static func create(deviceSystem: String?) -> ResourceIdentity {
-        ResourceIdentity(mode: .create(deviceSystem: deviceSystem))
+    public static func create(deviceSystem: String?, patientSystem: String? = nil, subject: ObservationSubject = .patient) -> ResourceIdentity {
+        ResourceIdentity(mode: .create(deviceSystem: deviceSystem, patientSystem: patientSystem, subject: subject))
     }
 
-    public static func lookup(deviceSystem: String?) -> ResourceIdentity {
-        ResourceIdentity(mode: .lookup(deviceSystem: deviceSystem))
+    public static func lookup(deviceSystem: String?, subject: ObservationSubject = .patient) -> ResourceIdentity {
+        ResourceIdentity(mode: .lookup(deviceSystem: deviceSystem, subject: subject))
     }
 
     /// `resolve` returns the server's resource ids for a group, or nil when the Device (or its
@@ -46,15 +51,30 @@ public struct ResourceIdentity: Sendable {
 
     /// FHIR resource ids of the resources an Observation refers to.
     public struct ResolvedResources: Hashable, Sendable {
+        /// The Patient's id; for a Device subject, the Device's id (it fills the same identifier segment).
         public var patientResourceId: String
         public var deviceResourceId: String
         public var encounterResourceId: String?
+        /// What the Observation's `subject` names.
+        public var subject: ObservationSubject
 
         public init(patientResourceId: String, deviceResourceId: String, encounterResourceId: String? = nil) {
             self.patientResourceId = patientResourceId
             self.deviceResourceId = deviceResourceId
             self.encounterResourceId = encounterResourceId
+            self.subject = .patient
         }
+
+        /// Resources of a reading about a room or a piece of equipment: the Device is the subject.
+        public static func deviceSubject(deviceResourceId: String, encounterResourceId: String? = nil) -> ResolvedResources {
+            var resolved = ResolvedResources(
+                patientResourceId: deviceResourceId, deviceResourceId: deviceResourceId, encounterResourceId: encounterResourceId)
+            resolved.subject = .device
+            return resolved
+        }
+
+        /// The id the Observation's `subject` reference and the first identifier segment use.
+        public var subjectResourceId: String { subject == .device ? deviceResourceId : patientResourceId }
     }
 
     /// The Observation identifier system upstream uses.
@@ -86,16 +106,20 @@ public struct ResourceIdentity: Sendable {
         return hasher
     }()
 
-    /// The Patient a Create-mode gateway PUTs (`PUT Patient/<id>`): its identifier only.
-    public static func createModePatient(patientId: String) -> Patient {
-        Patient(id: hashedId(system: nil, value: patientId), identifier: [Identifier(value: patientId)])
+    /// The Patient a Create-mode gateway PUTs (`PUT Patient/<id>`): its identifier only, with the
+    /// profile's `identity.patientSystem` when set. The id is `hashedId(system:value:)` of that
+    /// identifier: SHA-256 of `_{patientId}` without a system (ids of existing sites stay as they
+    /// were), of `{patientSystem}_{patientId}` with one, as MedTech hashes Device identifiers.
+    public static func createModePatient(patientId: String, system: String? = nil) -> Patient {
+        Patient(id: hashedId(system: system, value: patientId), identifier: [Identifier(system: system, value: patientId)])
     }
 
-    /// The Device a Create-mode gateway PUTs, linked to its Patient.
-    public static func createModeDevice(deviceId: String, system: String?, patientResourceId: String) -> Device {
+    /// The Device a Create-mode gateway PUTs, linked to its Patient; without one (a Device that is
+    /// itself the subject of its readings) it has no `patient`.
+    public static func createModeDevice(deviceId: String, system: String?, patientResourceId: String?) -> Device {
         Device(
             id: hashedId(system: system, value: deviceId), identifier: [Identifier(system: system, value: deviceId)],
-            patient: Reference(reference: "Patient/\(patientResourceId)"))
+            patient: patientResourceId.map { Reference(reference: "Patient/\($0)") })
     }
 
     /// What a Lookup-mode Observation carries in place of the Patient and Device ids until the
@@ -145,18 +169,24 @@ public struct ResourceIdentity: Sendable {
         switch mode {
         case .none:
             return nil
-        case .create(let deviceSystem):
+        case .create(let deviceSystem, let patientSystem, let subject):
+            let deviceResourceId = hashedIds.id(forHashInput: (deviceSystem ?? "") + "_" + key.deviceId)
+            if subject == .device {
+                // A room or equipment reading: the Device is the subject; a patient id is not used.
+                return .deviceSubject(deviceResourceId: deviceResourceId)
+            }
             guard let patientId = key.patientId, !patientId.isEmpty else {
                 throw GroupingFailure(
                     type: "ResourceIdentityNotDefinedException",
                     message: "Create mode needs a patient id for device \(key.deviceId), and the measurements have none (Patient).")
             }
             return ResolvedResources(
-                patientResourceId: hashedIds.id(forHashInput: "_" + patientId),
-                deviceResourceId: hashedIds.id(forHashInput: (deviceSystem ?? "") + "_" + key.deviceId))
-        case .lookup(let deviceSystem):
+                patientResourceId: hashedIds.id(forHashInput: (patientSystem ?? "") + "_" + patientId),
+                deviceResourceId: deviceResourceId)
+        case .lookup(let deviceSystem, let subject):
             // The measurement's patient id is ignored: the Device's `patient` decides (MedTech).
             let placeholder = Self.lookupPlaceholder(deviceSystem: deviceSystem, deviceId: key.deviceId)
+            if subject == .device { return .deviceSubject(deviceResourceId: placeholder) }
             return ResolvedResources(patientResourceId: placeholder, deviceResourceId: placeholder)
         case .resolving(let resolve):
             guard let resolved = resolve(key) else {
@@ -167,6 +197,13 @@ public struct ResourceIdentity: Sendable {
             return resolved
         }
     }
+}
+
+/// What an Observation is about: a patient (the measurements' patient id names it), or the
+/// Device itself, for readings of a room or a piece of equipment that belong to no patient.
+public enum ObservationSubject: String, Sendable, CaseIterable {
+    case patient
+    case device
 }
 
 /// A bounded memo of `hashedId` results, shared by copies of one `ResourceIdentity`.

@@ -270,7 +270,7 @@ struct TemplateObjectReader {
 /// (`{"templateType": ..., "template": [ {"templateType": ..., "template": {...}}, ... ]}`),
 /// so load problems can point at the offending object the way upstream does. The parsed value
 /// model keeps no positions; this scan reads only the first three levels of an already parsed
-/// (hence well-formed) text and skips everything deeper without recursion.
+/// (hence well-formed) text and skips everything deeper, and any comments, without recursion.
 enum SubTemplateLines {
     struct Entry: Equatable {
         /// Line of the sub-template's wrapper object.
@@ -359,10 +359,39 @@ enum SubTemplateLines {
         }
 
         private mutating func skipWhitespace() {
-            while let byte = current, byte == 0x20 || byte == 0x0A || byte == 0x0D || byte == 0x09 {
-                if byte == 0x0A { line += 1 }
-                index += 1
+            while let byte = current {
+                if byte == 0x20 || byte == 0x0A || byte == 0x0D || byte == 0x09 {
+                    if byte == 0x0A { line += 1 }
+                    index += 1
+                } else if !skipComment() {
+                    return
+                }
             }
+        }
+
+        /// Skips a `//` or `/* */` comment at `index` (templates may have them, as in Json.NET),
+        /// counting its lines; false when none starts there. Outside strings, a parsed template
+        /// has a `/` only as the start of a comment.
+        private mutating func skipComment() -> Bool {
+            guard current == UInt8(ascii: "/"), index + 1 < bytes.count else { return false }
+            switch bytes[index + 1] {
+            case UInt8(ascii: "/"):
+                index += 2
+                while let byte = current, byte != 0x0A { index += 1 }
+            case UInt8(ascii: "*"):
+                index += 2
+                while let byte = current {
+                    if byte == UInt8(ascii: "*"), index + 1 < bytes.count, bytes[index + 1] == UInt8(ascii: "/") {
+                        index += 2
+                        break
+                    }
+                    if byte == 0x0A { line += 1 }
+                    index += 1
+                }
+            default:
+                return false
+            }
+            return true
         }
 
         /// Skips a string whose opening quote is at `index`.
@@ -391,6 +420,8 @@ enum SubTemplateLines {
                     if depth == 0 { index += 1; return }
                 case UInt8(ascii: ","):
                     if depth == 0 { return }
+                case UInt8(ascii: "/"):
+                    if skipComment() { continue }
                 case 0x0A:
                     line += 1
                 default:

@@ -77,6 +77,13 @@ public struct StoreReader: Sendable {
         }
     }
 
+    /// Whether the store refuses intake (at its high-water mark): one meta row, whatever the backlog.
+    public func isRefusingIntake() async throws(StoreError) -> Bool {
+        try await read("health") { db in
+            (try Int64.fetchOne(db, sql: "SELECT value FROM store_meta WHERE key = 'high_water'") ?? 0) != 0
+        }
+    }
+
     /// Dead letters, oldest first, after `after` (for paging), without payloads.
     public func deadLetters(after: DeadLetterID? = nil, limit: Int = 100) async throws(StoreError) -> [DeadLetter] {
         let fields = self.fields

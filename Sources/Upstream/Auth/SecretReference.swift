@@ -39,16 +39,33 @@ public struct SecretReference: Sendable, Hashable, CustomStringConvertible {
 public struct SecretResolver: Sendable {
     let environment: @Sendable (String) -> String?
     let readFile: @Sendable (String) -> [UInt8]?
+    /// The permission bits of a file, when the resolver reads a real file system.
+    let fileMode: @Sendable (String) -> UInt16?
 
-    public init(environment: @escaping @Sendable (String) -> String?, readFile: @escaping @Sendable (String) -> [UInt8]?) {
+    public init(
+        environment: @escaping @Sendable (String) -> String?, readFile: @escaping @Sendable (String) -> [UInt8]?,
+        fileMode: @escaping @Sendable (String) -> UInt16? = { _ in nil }
+    ) {
         self.environment = environment
         self.readFile = readFile
+        self.fileMode = fileMode
     }
 
     /// The process environment and the file system.
     public static let process = SecretResolver(
         environment: { ProcessInfo.processInfo.environment[$0] },
-        readFile: { path in FileManager.default.contents(atPath: path).map { [UInt8]($0) } })
+        readFile: { path in FileManager.default.contents(atPath: path).map { [UInt8]($0) } },
+        fileMode: { path in
+            (try? FileManager.default.attributesOfItem(atPath: path)[.posixPermissions] as? NSNumber).map { UInt16(truncating: $0) & 0o7777 }
+        })
+
+    /// Other users may not read or write a secret, nor its group write it: `root:fhir-edge 0640`
+    /// (what the package installs) and `0600` pass.
+    static func exposure(ofMode mode: UInt16) -> String? {
+        if mode & 0o007 != 0 { return "readable or writable by every user" }
+        if mode & 0o020 != 0 { return "writable by its group" }
+        return nil
+    }
 
     /// Fixed values, for tests and for secrets handed over in memory.
     public static func fixed(environment: [String: String] = [:], files: [String: String] = [:]) -> SecretResolver {
@@ -59,6 +76,9 @@ public struct SecretResolver: Sendable {
     public func bytes(_ reference: SecretReference) throws(UpstreamAuthError) -> [UInt8] {
         switch reference.source {
         case .file(let path):
+            if let mode = fileMode(path), let exposure = Self.exposure(ofMode: mode) {
+                throw UpstreamAuthError(.exposedSecret, "\(reference.keyPath): the secret file \(path) is \(exposure) (mode \(String(mode, radix: 8))); chmod 600 it (or 640 with the gateway's group)")
+            }
             guard let bytes = readFile(path) else {
                 throw UpstreamAuthError(.missingSecret, "\(reference.keyPath): cannot read the secret file \(path); check the path and its permissions")
             }
@@ -101,6 +121,8 @@ public struct UpstreamAuthError: Error, Hashable, Sendable, CustomStringConverti
 
         /// A secret file or environment variable is missing or empty.
         public static let missingSecret = Code(rawValue: "missing-secret")
+        /// A secret file other users may read or change.
+        public static let exposedSecret = Code(rawValue: "exposed-secret")
         /// A secret is present but unusable (e.g. a PEM file that holds no supported key).
         public static let invalidSecret = Code(rawValue: "invalid-secret")
         /// The token endpoint could not be reached.

@@ -34,12 +34,14 @@ enum ResourceReferences {
         object[member] = .object(["reference": .string(reference)])
     }
 
-    /// A Lookup-mode Observation with the server's ids in place of its placeholders: subject,
-    /// device, and the connector identifier (`{patient}.{device}.{type}.{segment}`, MedTech's form
-    /// with the server's ids) with the id hashed from it.
-    static func resolvingLookup(_ observation: JSONObject, placeholder: String, patientID: String, deviceID: String) -> JSONObject {
+    /// A Lookup-mode Observation with the server's ids in place of its placeholders: subject
+    /// (`Patient/<id>`, or `Device/<id>` for a reading about the Device itself), device, and the
+    /// connector identifier (`{subject}.{device}.{type}.{segment}`, MedTech's form with the
+    /// server's ids) with the id hashed from it.
+    static func resolvingLookup(_ observation: JSONObject, placeholder: String, subject: String, deviceID: String) -> JSONObject {
         var object = observation
-        setReference(&object, "subject", "Patient/" + patientID)
+        setReference(&object, "subject", subject)
+        let subjectID = subject.split(separator: "/").last.map(String.init) ?? subject
         setReference(&object, "device", "Device/" + deviceID)
         let prefix = placeholder + "." + placeholder + "."
         guard case .array(var identifiers)? = object["identifier"] else { return object }
@@ -47,7 +49,7 @@ enum ResourceReferences {
             guard case .object(var identifier) = identifiers[index], identifier["system"] == .string(ResourceIdentity.connectorSystem),
                   case .string(let value)? = identifier["value"], value.hasPrefix(prefix)
             else { continue }
-            let resolved = patientID + "." + deviceID + "." + value.dropFirst(prefix.count)
+            let resolved = subjectID + "." + deviceID + "." + value.dropFirst(prefix.count)
             identifier["value"] = .string(resolved)
             identifiers[index] = .object(identifier)
             object["identifier"] = .array(identifiers)

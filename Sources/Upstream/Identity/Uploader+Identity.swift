@@ -118,23 +118,37 @@ extension Uploader {
         if let reference = ResourceReferences.id(ResourceReferences.reference(object, "device"), type: "Device"),
            let device = ResourceIdentity.lookupDevice(placeholder: reference) {
             let key = IdentityKey("Device", system: device.system, value: device.value)
+            // A room or equipment reading names its Device as subject and needs no patient.
+            let deviceSubject = ResourceReferences.id(ResourceReferences.reference(object, "subject"), type: "Device") == reference
             switch await resolve(key, localID: nil, creating: nil, patientServerID: nil, for: item, &session) {
             case .resolved(let identity):
-                guard let deviceID = identity.serverID, let patientID = identity.patientServerID else {
+                guard let deviceID = identity.serverID else {
                     return .settle(.reject(errorType: "FhirResourceNotFoundException", errorMessage: Self.noPatient(key)))
                 }
-                object = ResourceReferences.resolvingLookup(object, placeholder: reference, patientID: patientID, deviceID: deviceID)
+                if deviceSubject {
+                    object = ResourceReferences.resolvingLookup(object, placeholder: reference, subject: "Device/" + deviceID, deviceID: deviceID)
+                } else {
+                    guard let patientID = identity.patientServerID else {
+                        return .settle(.reject(errorType: "FhirResourceNotFoundException", errorMessage: Self.noPatient(key)))
+                    }
+                    object = ResourceReferences.resolvingLookup(object, placeholder: reference, subject: "Patient/" + patientID, deviceID: deviceID)
+                }
                 changed = true
             case .failed(let type, let message): return .settle(.reject(errorType: type, errorMessage: message))
             case .unavailable(let wait): return .unavailable(wait)
             }
         } else if conditional {
             var resolved: [String: ServerIdentity] = [:]
-            for (member, type) in [("subject", "Patient"), ("device", "Device")] {
-                guard let local = ResourceReferences.id(ResourceReferences.reference(object, member), type: type) else { continue }
+            // The subject is a Patient, or the Device itself for room and equipment readings.
+            for (member, types) in [("subject", ["Patient", "Device"]), ("device", ["Device"])] {
+                let reference = ResourceReferences.reference(object, member)
+                guard let found = types.lazy.compactMap({ type in ResourceReferences.id(reference, type: type).map { (type, $0) } }).first
+                else { continue }
+                let (type, local) = found
                 switch await resolveLocal(type, local, for: item, &session) {
                 case .resolved(let identity)?:
-                    resolved[type] = identity
+                    if member == "subject", type == "Patient" { resolved["Patient"] = identity }
+                    if member == "device" { resolved["Device"] = identity }
                     if let id = identity.serverID, id != local {
                         ResourceReferences.setReference(&object, member, type + "/" + id)
                         changed = true
@@ -224,7 +238,8 @@ extension Uploader {
                 }
                 note(key, "read", status: response.status, outcome: "resolved", serverID: serverID, for: item, &session)
                 remember(refreshed, &session)
-                return Self.checked(refreshed, lookup: body == nil)
+                // Whether a Device without patient will do is the reading's to say (see `prepare`).
+                return .resolved(refreshed)
             case .success(let response):
                 return failure(response, key, "read", for: item, &session)
             case .failure:
@@ -239,7 +254,8 @@ extension Uploader {
         return await search(key, for: item, &session)
     }
 
-    /// `POST [type]` with `If-None-Exist: identifier=...`: the server's existing resource (200)
+    /// `POST [type]` with `If-None-Exist: identifier=system|value` (`|value` for an identifier
+    /// without system, which matches only identifiers without one): the server's existing resource (200)
     /// or a new one (201), its id from `Location` or the body.
     private func create(
         _ key: IdentityKey, _ body: JSONObject, localID: String?, patientServerID: String?, for item: OutboxItem,
@@ -248,7 +264,7 @@ extension Uploader {
         var bytes: [UInt8] = []
         JSONWriter().write(.object(body), into: &bytes)
         var headers = HTTPHeaders()
-        headers.set("If-None-Exist", "identifier=" + Self.encoded(key, separator: "|"))
+        headers.set("If-None-Exist", "identifier=" + EntryBuilder.tokenParameter(system: key.system, value: key.value))
         headers.set("Prefer", "return=representation")
         let reply = await call(client.request("POST", key.resourceType, body: bytes, headers: headers), key, "create", for: item, &session)
         guard case .success(let response) = reply else { return .unavailable(retryAfter: nil) }
@@ -293,9 +309,13 @@ extension Uploader {
         return .resolved(identity)
     }
 
-    /// `GET [type]?identifier=...` (Lookup): exactly one match, and for a Device its patient.
+    /// `GET [type]?identifier=system|value` (Lookup; the value alone when the profile names no
+    /// system): exactly one match. Whether a Device needs its patient is the caller's to check.
     private func search(_ key: IdentityKey, for item: OutboxItem, _ session: inout ResolutionSession) async -> IdentityResolution {
-        let path = key.resourceType + "?identifier=" + Self.encoded(key, separator: "%7C")
+        let token = key.system.isEmpty
+            ? EntryBuilder.encode(EntryBuilder.escapeToken(key.value))
+            : EntryBuilder.tokenParameter(system: key.system, value: key.value, separator: "%7C")
+        let path = key.resourceType + "?identifier=" + token
         let reply = await call(client.request("GET", path), key, "search", for: item, &session)
         guard case .success(let response) = reply else { return .unavailable(retryAfter: nil) }
         guard (200..<300).contains(response.status) else { return failure(response, key, "search", for: item, &session) }
@@ -328,7 +348,7 @@ extension Uploader {
             let identity = Self.identity(key, matches[0], nil, localID: nil, now: now())
             note(key, "search", status: response.status, outcome: "resolved", serverID: identity.serverID, for: item, &session)
             remember(identity, &session)
-            return Self.checked(identity, lookup: true)
+            return .resolved(identity)
         default:
             note(key, "search", status: response.status, outcome: "multiple", serverID: nil, for: item, &session)
             return .failed(errorType: "MultipleResourceFoundException", message: """
@@ -336,14 +356,6 @@ extension Uploader {
                 remove the duplicates, then replay this dead letter
                 """)
         }
-    }
-
-    /// A Lookup-mode Device is usable only with its patient.
-    private static func checked(_ identity: ServerIdentity, lookup: Bool) -> IdentityResolution {
-        if lookup, identity.resourceType == "Device", identity.patientServerID == nil {
-            return .failed(errorType: "FhirResourceNotFoundException", message: noPatient(IdentityKey(identity)))
-        }
-        return .resolved(identity)
     }
 
     private static func noPatient(_ key: IdentityKey) -> String {
@@ -407,10 +419,6 @@ extension Uploader {
     /// A Device by its identifier; a Patient by the hash of its identifier (patient data stays out).
     static func named(_ key: IdentityKey) -> String {
         key.resourceType == "Patient" ? "sha256:" + SHA256.hexDigest(key.token) : key.token
-    }
-
-    static func encoded(_ key: IdentityKey, separator: String) -> String {
-        (key.system.isEmpty ? "" : EntryBuilder.encode(key.system) + separator) + EntryBuilder.encode(key.value)
     }
 
     /// The map entry for a resource the server returned.

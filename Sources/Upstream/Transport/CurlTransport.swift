@@ -21,10 +21,12 @@ public final class CurlTransport: HTTPTransport {
         public var insecureLoopback: Bool
         /// Parallel exchanges (one thread and one connection each).
         public var connections: Int
+        /// Largest reply body read into memory; a larger one aborts the exchange.
+        public var maxReplyBytes: Int
 
         public init(connectTimeout: Duration = .seconds(10), totalTimeout: Duration = .seconds(60), caBundlePath: String? = nil,
                     clientCertificatePath: String? = nil, clientKeyPath: String? = nil, insecureLoopback: Bool = false,
-                    connections: Int = 1) {
+                    connections: Int = 1, maxReplyBytes: Int = 64 << 20) {
             self.connectTimeout = connectTimeout
             self.totalTimeout = totalTimeout
             self.caBundlePath = caBundlePath
@@ -32,6 +34,7 @@ public final class CurlTransport: HTTPTransport {
             self.clientKeyPath = clientKeyPath
             self.insecureLoopback = insecureLoopback
             self.connections = connections
+            self.maxReplyBytes = maxReplyBytes
         }
     }
 
@@ -103,7 +106,7 @@ private final class CurlWorker: @unchecked Sendable {
         // Reset clears the options but keeps the connection cache, TLS sessions and DNS cache.
         curl_easy_reset(handle)
         errorBuffer[0] = 0
-        let sink = ResponseSink()
+        let sink = ResponseSink(limit: options.maxReplyBytes)
         let sinkPointer = Unmanaged.passUnretained(sink).toOpaque()
         var headerList: UnsafeMutablePointer<curl_slist>?
         defer { curl_slist_free_all(headerList) }
@@ -164,6 +167,10 @@ private final class CurlWorker: @unchecked Sendable {
         _ = fe_curl_setopt_pointer(handle, CURLOPT_XFERINFODATA, nil)
         if code == CURLE_ABORTED_BY_CALLBACK {
             return .failure(UpstreamTransportError(.cancelled, "cancelled while the exchange was in progress", url: request.url))
+        }
+        if code == CURLE_WRITE_ERROR, sink.overLimit {
+            return .failure(UpstreamTransportError(
+                .replyTooLarge, "the server's reply exceeds \(options.maxReplyBytes) bytes (upstream.maxReplySize); it was not read", url: request.url))
         }
         guard code == CURLE_OK else {
             return .failure(UpstreamTransportError(Self.kind(of: code), message(for: code), url: request.url))
@@ -227,6 +234,13 @@ private let curlProgress: fe_curl_progress_callback = { context, _, _, _, _ in
 private final class ResponseSink {
     var body: [UInt8] = []
     var headers: [HTTPHeader] = []
+    /// Bytes of body read at most: a server that answers without end cannot exhaust memory.
+    let limit: Int
+    var overLimit = false
+
+    init(limit: Int) {
+        self.limit = limit
+    }
 
     func header(line: String) {
         let trimmed = line.trimmingCharacters(in: .whitespacesAndNewlines)
@@ -246,6 +260,11 @@ private let curlWriteBody: fe_curl_data_callback = { data, size, count, context 
     guard let context, let data else { return 0 }
     let sink = Unmanaged<ResponseSink>.fromOpaque(context).takeUnretainedValue()
     let length = size * count
+    guard sink.body.count + length <= sink.limit else {
+        // Returning less than given makes libcurl abort the transfer with CURLE_WRITE_ERROR.
+        sink.overLimit = true
+        return 0
+    }
     data.withMemoryRebound(to: UInt8.self, capacity: length) { bytes in
         sink.body.append(contentsOf: UnsafeBufferPointer(start: bytes, count: length))
     }

@@ -107,6 +107,8 @@ public struct UpstreamTransportError: Error, Hashable, Sendable, CustomStringCon
         public static let authentication = Kind(rawValue: "authentication")
         /// The calling task was cancelled.
         public static let cancelled = Kind(rawValue: "cancelled")
+        /// The reply body was larger than the configured limit and was not read.
+        public static let replyTooLarge = Kind(rawValue: "reply-too-large")
         public static let other = Kind(rawValue: "other")
     }
 
@@ -118,7 +120,19 @@ public struct UpstreamTransportError: Error, Hashable, Sendable, CustomStringCon
     public init(_ kind: Kind, _ message: String, url: String? = nil) {
         self.kind = kind
         self.message = message
-        self.url = url.map { String($0.prefix { $0 != "?" }) }
+        self.url = url.map(Self.loggable)
+    }
+
+    /// A URL as logs and errors may show it: without its query, and with any user name and
+    /// password in it replaced by `***`.
+    public static func loggable(_ url: String) -> String {
+        var text = String(url.prefix { $0 != "?" })
+        guard let schemeEnd = text.range(of: "://") else { return text }
+        let authorityEnd = text[schemeEnd.upperBound...].firstIndex(of: "/") ?? text.endIndex
+        if let at = text[schemeEnd.upperBound..<authorityEnd].lastIndex(of: "@") {
+            text.replaceSubrange(schemeEnd.upperBound..<at, with: "***")
+        }
+        return text
     }
 
     public var description: String {

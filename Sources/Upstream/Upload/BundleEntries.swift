@@ -31,18 +31,38 @@ struct EntryBuilder: Sendable {
         Bundle(type: type == .transaction ? "transaction" : "batch", entry: items.compactMap(entry(for:)))
     }
 
-    /// `system|value` of the resource's first identifier, percent-encoded for a query, or nil
-    /// when it has none (such resources fall back to PUT by id).
+    /// `system|value` of the resource's first identifier, for `ifNoneExist`, or nil when it has
+    /// none (such resources fall back to PUT by id). An identifier without system gives `|value`.
     static func identifierQuery(_ resource: OutboxResource, _ json: JSONValue?) -> String? {
         if case .object(let object)? = json, case .array(let identifiers)? = object["identifier"] {
             for case .object(let identifier) in identifiers {
                 guard case .string(let value)? = identifier["value"], !value.isEmpty else { continue }
                 var system = ""
                 if case .string(let text)? = identifier["system"] { system = text }
-                return (system.isEmpty ? "" : encode(system) + "|") + encode(value)
+                return tokenParameter(system: system, value: value)
             }
         }
         return nil
+    }
+
+    /// A token search value `system|value` (FHIR search): system and value each get FHIR's
+    /// escapes (`\` before `\ | , $`, so a `|` in a value does not split it) and are then
+    /// percent-encoded. A missing system gives `|value`, which matches only identifiers without
+    /// a system, never another system's identifier with the same value. `separator` is `|` for
+    /// `ifNoneExist`/`If-None-Exist`, `%7C` in a URL.
+    static func tokenParameter(system: String?, value: String, separator: String = "|") -> String {
+        encode(escapeToken(system ?? "")) + separator + encode(escapeToken(value))
+    }
+
+    /// FHIR search escaping of `\`, `|`, `,` and `$` in a parameter value.
+    static func escapeToken(_ text: String) -> String {
+        guard text.contains(where: { $0 == "\\" || $0 == "|" || $0 == "," || $0 == "$" }) else { return text }
+        var out = ""
+        for character in text {
+            if character == "\\" || character == "|" || character == "," || character == "$" { out.append("\\") }
+            out.append(character)
+        }
+        return out
     }
 
     /// Percent-encodes everything but unreserved characters and `:` `/` (which servers read as is).

@@ -1,5 +1,6 @@
 import ArgumentParser
 import EdgeCore
+import Gateway
 import JSONQuery
 import Store
 
@@ -40,9 +41,9 @@ struct DeadLetterCommand: AsyncParsableCommand {
                 }
                 for letter in letters {
                     if json {
-                        out.write(JSONWriter().string(.object(DeadLetterCommand.json(letter))))
+                        out.write(JSONWriter().string(.object(letter.summaryJSON)))
                     } else {
-                        let origin = DeadLetterCommand.originText(letter.origin)
+                        let origin = letter.origin.text
                         out.write([String(letter.id.rawValue), origin, letter.stage, letter.errorType, letter.deviceID ?? "-",
                                    letter.profile?.rawValue ?? "-", String(letter.replayCount), letter.createdAt.iso8601].joined(separator: "\t"))
                     }
@@ -74,7 +75,7 @@ struct DeadLetterCommand: AsyncParsableCommand {
                 let session = try location.session()
                 defer { session.close() }
                 let letter = try await session.reader.deadLetter(DeadLetterID(id))
-                var object = DeadLetterCommand.json(letter)
+                var object = letter.summaryJSON
                 if payload, let bytes = letter.payload {
                     object["payload"] = (try? JSONValue(parsing: bytes)) ?? .string(String(decoding: bytes, as: UTF8.self))
                 }
@@ -127,12 +128,12 @@ struct DeadLetterCommand: AsyncParsableCommand {
                 }
                 if json {
                     let destinations: [JSONValue] = lines.map { id, destination in
-                        ["deadLetter": .int(id.rawValue), "to": .string(DeadLetterCommand.destinationText(destination))]
+                        ["deadLetter": .int(id.rawValue), "to": .string(destination.text)]
                     }
                     printJSON(["replayed": .int(Int64(lines.count)), "destinations": .array(destinations)], pretty: false)
                 } else {
                     let out = LineWriter()
-                    for (id, destination) in lines { out.write("\(id) -> \(DeadLetterCommand.destinationText(destination))") }
+                    for (id, destination) in lines { out.write("\(id) -> \(destination.text)") }
                     out.write("replayed \(lines.count) dead letter(s)")
                     out.flush()
                 }
@@ -190,36 +191,5 @@ struct DeadLetterCommand: AsyncParsableCommand {
     static func chosen(all: Bool, ids: [Int64], _ reader: StoreReader) async throws(StoreError) -> [DeadLetterID] {
         if all { return try await Self.all(reader, limit: .max).map(\.id) }
         return ids.map { DeadLetterID($0) }
-    }
-
-    static func originText(_ origin: DeadLetter.Origin) -> String {
-        switch origin {
-        case .inbox(let id): id.description
-        case .outbox(let id): id.description
-        }
-    }
-
-    static func destinationText(_ destination: ReplayDestination) -> String {
-        switch destination {
-        case .inbox(let id): id.description
-        case .outbox(let id): id.description
-        }
-    }
-
-    /// Everything but the payload.
-    static func json(_ letter: DeadLetter) -> JSONObject {
-        var object: JSONObject = [
-            "id": .int(letter.id.rawValue), "origin": .string(originText(letter.origin)), "stage": .string(letter.stage),
-            "errorType": .string(letter.errorType), "errorMessage": .string(letter.errorMessage),
-            "replayCount": .int(Int64(letter.replayCount)), "createdAt": .string(letter.createdAt.iso8601),
-            "size": .int(Int64(letter.size)),
-        ]
-        if let version = letter.templateVersion { object["templateVersion"] = .string(version) }
-        if let profile = letter.profile { object["profile"] = .string(profile.rawValue) }
-        if let transport = letter.transport { object["transport"] = .string(transport.rawValue) }
-        if let device = letter.deviceID { object["deviceId"] = .string(device) }
-        if let type = letter.resourceType { object["resourceType"] = .string(type) }
-        if let id = letter.resourceID { object["resourceId"] = .string(id) }
-        return object
     }
 }

@@ -45,6 +45,17 @@ struct MapCommand: ParsableCommand {
     @Option(help: "Device identifier system used by create identity.")
     var deviceSystem: String?
 
+    @Option(help: "Patient identifier system used by create identity (the Patient id is then hashed from system and value).")
+    var patientSystem: String?
+
+    @Option(help: "What create identity's Observations are about: patient, or device (room and equipment readings: subject Device/<id>, no Patient).")
+    var subject: Subject = .patient
+
+    enum Subject: String, ExpressibleByArgument, CaseIterable {
+        case patient
+        case device
+    }
+
     @Option(help: "How measurements form conversion batches: per-message or batch (all input messages together).")
     var grouping: Grouping = .batch
 
@@ -135,7 +146,7 @@ struct MapCommand: ParsableCommand {
         }
         switch identity {
         case .none: return .none
-        case .create: return .create(deviceSystem: deviceSystem)
+        case .create: return .create(deviceSystem: deviceSystem, patientSystem: patientSystem, subject: subject == .device ? .device : .patient)
         }
     }
 

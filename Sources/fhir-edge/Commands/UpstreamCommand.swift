@@ -86,7 +86,7 @@ extension UpstreamCommand {
             let upstream = try connection.resolvingOrExiting(configurationFile: store.config, dataDirectory: store.dataDir)
             if upstream.url.lowercased().hasPrefix("http://"), !CurlTransport.isLoopback(upstream.url) {
                 // The configuration loader's rule, also for a URL given as a flag.
-                reportToStandardError("fhir-edge: --url \(upstream.url): plain http is allowed for loopback servers only; use https://")
+                reportToStandardError("fhir-edge: --url \(UpstreamTransportError.loggable(upstream.url)): plain http is allowed for loopback servers only; use https://")
                 throw ExitCode(2)
             }
             var settings = upstream.upload

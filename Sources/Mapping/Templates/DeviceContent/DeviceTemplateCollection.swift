@@ -5,7 +5,9 @@ import JSONQuery
 public struct DeviceTemplateCollection: Sendable {
     let templates: [DeviceContentTemplate]
 
-    /// Parses and compiles a devicecontent.json; throws every problem found.
+    /// Parses and compiles a devicecontent.json; throws every problem found. The file is read as
+    /// Json.NET reads it for MedTech: `//` and `/* */` comments and trailing commas are allowed
+    /// (device messages stay strict JSON).
     ///
     /// Unlike upstream, which drops bad sub-templates and keeps the rest, any problem rejects
     /// the whole file: upstream production refuses such a mapping too, and a gateway should
@@ -13,7 +15,7 @@ public struct DeviceTemplateCollection: Sendable {
     public init(parsing text: String, source: String) throws(TemplateLoadError) {
         let root: JSONValue
         do {
-            root = try JSONValue(parsing: text)
+            root = try JSONValue(parsing: text, options: .template)
         } catch {
             throw TemplateLoadError(problems: [TemplateProblem(
                 source: source, line: error.line,

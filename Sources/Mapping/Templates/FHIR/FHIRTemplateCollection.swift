@@ -13,10 +13,12 @@ public struct FHIRTemplateCollection: Sendable {
     /// The templates' type names in file order.
     public var typeNames: [String] { templates.map(\.typeName) }
 
+    /// Parses a fhirmapping.json. As in MedTech (Json.NET), `//` and `/* */` comments and
+    /// trailing commas are allowed.
     public init(parsing text: String, source: String) throws(TemplateLoadError) {
         let json: JSONValue
         do {
-            json = try JSONValue(parsing: text)
+            json = try JSONValue(parsing: text, options: .template)
         } catch {
             throw TemplateLoadError(problems: [
                 TemplateProblem(source: source, line: error.line, message: "Invalid JSON: \(error.description)")

@@ -1,0 +1,48 @@
+import Foundation
+import TestSupport
+import XCTest
+
+/// The packaged systemd unit as `systemd-analyze security --offline=yes` scores it: the base unit
+/// and the serial drop-in within 2.0; the Bluetooth drop-in adds only what the HCI user channel needs.
+final class UnitHardeningTests: XCTestCase {
+    static let systemd = Conformance.packageRoot.appendingPathComponent("packaging/systemd")
+
+    /// The overall exposure of a unit file (lower is better; 10 is unconfined).
+    private func exposure(of unit: URL) throws -> Double {
+        let analyze = URL(fileURLWithPath: "/usr/bin/systemd-analyze")
+        guard FileManager.default.isExecutableFile(atPath: analyze.path) else {
+            if ProcessInfo.processInfo.environment["CI"] == "true" { throw HarnessFailure(description: "systemd-analyze is missing; scripts/setup.sh installs systemd") }
+            throw XCTSkip("systemd-analyze is not installed")
+        }
+        let run = try CommandRunner.run(["security", "--offline=yes", "--no-pager", unit.path], executable: analyze)
+        let line = run.stdoutText.split(separator: "\n").first { $0.contains("Overall exposure level") } ?? ""
+        guard let colon = line.lastIndex(of: ":"),
+              let value = Double(line[line.index(after: colon)...].split(separator: " ").first ?? "") else {
+            throw HarnessFailure(description: "no exposure level in: \(run.stdoutText.suffix(500)) \(run.stderr)")
+        }
+        return value
+    }
+
+    /// The unit with a drop-in appended: a repeated [Service] section merges as a drop-in does.
+    private func unit(with dropIn: String) throws -> URL {
+        let directory = try temporaryDirectory("unit")
+        let file = directory.appendingPathComponent("fhir-edge-\(dropIn).service")
+        let base = try Data(contentsOf: Self.systemd.appendingPathComponent("fhir-edge.service"))
+        let extra = try Data(contentsOf: Self.systemd.appendingPathComponent("\(dropIn).conf"))
+        try (base + Data("\n".utf8) + extra).write(to: file)
+        return file
+    }
+
+    func testPackagedUnitExposureStaysWithinBounds() throws {
+        let base = try exposure(of: Self.systemd.appendingPathComponent("fhir-edge.service"))
+        let serial = try exposure(of: unit(with: "serial"))
+        let bluetooth = try exposure(of: unit(with: "bluetooth"))
+        print("systemd-analyze exposure: unit \(base), with serial.conf \(serial), with bluetooth.conf \(bluetooth)")
+        XCTAssertLessThanOrEqual(base, 2.0, "the base unit")
+        XCTAssertLessThanOrEqual(serial, 2.0, "with serial.conf")
+        XCTAssertLessThanOrEqual(bluetooth, 2.5, "with bluetooth.conf (CAP_NET_ADMIN in the host namespace is what the user channel needs)")
+        let text = try String(contentsOf: Self.systemd.appendingPathComponent("fhir-edge.service"), encoding: .utf8)
+        XCTAssertFalse(text.contains("CAP_NET_ADMIN"), "Bluetooth capabilities only in the drop-in")
+        XCTAssertTrue(text.contains("LimitNOFILE="))
+    }
+}
