@@ -50,7 +50,7 @@ public enum StoreKeySource: Sendable, Equatable, CustomStringConvertible {
     private static func readFile(_ path: String, source: String) throws(StoreError) -> KeyEncryptionKey {
         var info = stat()
         guard stat(path, &info) == 0 else {
-            throw StoreError(.keyUnavailable, "the key file does not exist or cannot be read (errno \(errno)); the store cannot be opened without it",
+            throw StoreError(.keyUnavailable, "the key file cannot be found or read (\(Self.reason())); the store cannot be opened without it",
                 location: source)
         }
         // Group or other access to the key defeats the point of the 0600 store files.
@@ -74,14 +74,19 @@ public enum StoreKeySource: Sendable, Equatable, CustomStringConvertible {
         }
         let descriptor = open(path, O_CREAT | O_EXCL | O_WRONLY | O_CLOEXEC, 0o600)
         guard descriptor >= 0 else {
-            throw StoreError(.keyUnavailable, "cannot create the key file (errno \(errno))", location: "key file \(path)")
+            throw StoreError(.keyUnavailable, "cannot create the key file (\(Self.reason()))", location: "key file \(path)")
         }
         defer { close(descriptor) }
         _ = fchmod(descriptor, 0o600)
         let bytes = Array(KeyEncryptionKey.newKeyText(random: random).utf8)
         let written = bytes.withUnsafeBytes { write(descriptor, $0.baseAddress, $0.count) }
         guard written == bytes.count, fsync(descriptor) == 0 else {
-            throw StoreError(.keyUnavailable, "cannot write the key file (errno \(errno))", location: "key file \(path)")
+            throw StoreError(.keyUnavailable, "cannot write the key file (\(Self.reason()))", location: "key file \(path)")
         }
+    }
+
+    /// The C library's words for the last error, e.g. "Read-only file system".
+    private static func reason() -> String {
+        String(cString: strerror(errno)) + ", errno \(errno)"
     }
 }
