@@ -31,7 +31,7 @@ let package = Package(
         .package(url: "https://github.com/jpsim/Yams", from: "6.2.2"),
         .package(url: "https://github.com/swift-server/swift-service-lifecycle", from: "2.13.0"),
         .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
-        // Upstream only: signing SMART Backend Services client assertions (RS384 / ES384).
+        // Signing SMART Backend Services client assertions (RS384 / ES384), BLE pairing, and the store's encryption at rest.
         .package(url: "https://github.com/apple/swift-crypto", from: "4.5.2"),
     ],
     targets: [
@@ -40,7 +40,13 @@ let package = Package(
         .target(name: "FHIRModel", dependencies: ["JSONQuery"], swiftSettings: strict),
         .target(name: "Mapping", dependencies: ["EdgeCore", "JSONQuery", "FHIRModel"], swiftSettings: strict),
         // Store is the one home of GRDB; Audit builds on Store's API.
-        .target(name: "Store", dependencies: ["EdgeCore", "JSONQuery", .product(name: "GRDB", package: "GRDB.swift")], swiftSettings: strict),
+        // Store also encrypts patient data at rest (AES-256-GCM, HMAC-SHA256, AES key wrap from swift-crypto).
+        .target(
+            name: "Store",
+            dependencies: [
+                "EdgeCore", "JSONQuery", .product(name: "GRDB", package: "GRDB.swift"), .product(name: "Crypto", package: "swift-crypto"),
+            ],
+            swiftSettings: strict),
         .target(name: "Audit", dependencies: ["EdgeCore", "JSONQuery", "Store"], swiftSettings: strict),
         // libcurl for the upstream HTTP client (TLS, mTLS, proxies, keep-alive) without a NIO stack.
         .systemLibrary(name: "CCurl", pkgConfig: "libcurl", providers: [.apt(["libcurl4-openssl-dev"])]),

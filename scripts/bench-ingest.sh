@@ -2,7 +2,7 @@
 # Ingest benchmark: durable ingest of N demo-vitals messages (default 100 000) in batches of 100,
 #   http    POSTed to a running `fhir-edge run` (demo profile, loopback) by C concurrent keep-alive
 #           clients (default 4), counting only 202s; the daemon maps concurrently, as in production;
-#   store   through the in-process Store.append API;
+#   store   through the in-process Store.append API, encrypted as the gateway runs it;
 #   sqlite  the baseline: the same rows into the same inbox table with the sqlite3 C API;
 # all with WAL and synchronous = FULL, one transaction per batch of 100. Prints messages/s, the
 # ratios to the baseline, and the daemon's VmRSS idle (after start) and loaded (after the run).

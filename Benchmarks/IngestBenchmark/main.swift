@@ -105,7 +105,11 @@ func runStore() async {
     let path = target + "/store.sqlite"
     let store: Store
     do {
-        store = try Store(path: path, policy: StorePolicy(maxBytes: 1 << 40), chain: AuditChain(), now: Store.systemClock)
+        // Encrypted, as the gateway runs it; FHIR_EDGE_BENCH_STORE_CLEAR=1 measures the store in clear.
+        let clear = ProcessInfo.processInfo.environment["FHIR_EDGE_BENCH_STORE_CLEAR"] != nil
+        let key = try KeyEncryptionKey(material: Array(String(repeating: "5a", count: 32).utf8), source: "benchmark key")
+        store = try Store(path: path, policy: StorePolicy(maxBytes: 1 << 40), chain: AuditChain(), now: Store.systemClock,
+                          encryption: clear ? nil : StoreEncryption(keyEncryptionKey: key))
     } catch {
         fail("\(error)")
     }

@@ -33,7 +33,8 @@ public final class Gateway: Sendable {
     let acquisitionSink: AcquisitionSink
     private let group = Mutex<ServiceGroup?>(nil)
 
-    /// Opens (creating when needed) the store in the configured data directory.
+    /// Opens (creating when needed) the store in the configured data directory, encrypted with
+    /// the configured key (`store.encryption`; by default `fhir-edge.key` beside the store).
     /// - Parameter now: the clock for receive times, journal times and `issued`.
     public init(
         configuration: GatewayConfiguration, catalog: DeviceProfileCatalog,
@@ -45,8 +46,16 @@ public final class Gateway: Sendable {
         self.now = now
         self.logger = logger
         let directory = PathText.directory(of: configuration.storePath)
-        try? FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
-        let store = try Store(path: configuration.storePath, policy: Self.policy(configuration.store), chain: AuditChain(), now: now)
+        try? FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
+        let encryption = try configuration.storeEncryption(create: true)
+        if configuration.storeKey == nil, !configuration.demo {
+            logger.warning("Store key kept beside the store", metadata: [
+                "edge.key": "\(configuration.storeKeySource)",
+                "edge.advice": "configure store.encryption so that a stolen disk does not hold the key (docs/security.md)",
+            ])
+        }
+        let store = try Store(path: configuration.storePath, policy: Self.policy(configuration.store), chain: AuditChain(), now: now,
+                              encryption: encryption)
         self.store = store
         let monitor = GatewayMonitor(startedAt: now())
         self.monitor = monitor

@@ -22,6 +22,8 @@ public final class Store: Sendable {
     let policy: StorePolicy
     let chain: any JournalChain
     let now: @Sendable () -> Timestamp
+    let fields: StoreFields
+    let encryption: StoreEncryption?
     /// Reads from this process, on the same pool.
     public let reader: StoreReader
     public let path: String
@@ -35,11 +37,20 @@ public final class Store: Sendable {
     /// - Parameters:
     ///   - chain: computes journal hashes; the audit module's `AuditChain` in production.
     ///   - now: the clock; every time the store records comes from it.
-    public init(path: String, policy: StorePolicy, chain: some JournalChain, now: @escaping @Sendable () -> Timestamp) throws(StoreError) {
+    ///   - encryption: the key that encrypts patient data at rest. A clear store opened with one
+    ///     is encrypted in place (one transaction, then vacuumed so no clear page remains); an
+    ///     encrypted store opened without one, or with another key, throws `.keyRequired` or
+    ///     `.wrongKey` before anything changes. Without it a new store keeps rows in clear.
+    public init(
+        path: String, policy: StorePolicy, chain: some JournalChain, now: @escaping @Sendable () -> Timestamp,
+        encryption: StoreEncryption? = nil
+    ) throws(StoreError) {
         var configuration = Configuration()
         configuration.label = "fhir-edge.store"
         configuration.busyMode = .timeout(10)
+        let fields: StoreFields
         do {
+            try StoreFiles.prepare(path: path)
             let pool = try DatabasePool(path: path, configuration: configuration)
             // GRDB sets NORMAL on the writer when it enables WAL (after `prepareDatabase`), so
             // FULL is set here, on the one persistent writer connection.
@@ -48,16 +59,88 @@ public final class Store: Sendable {
                 try db.execute(sql: "PRAGMA synchronous = FULL; PRAGMA journal_size_limit = 67108864")
             }
             try StoreSchema.migrator.migrate(pool)
+            let (opened, sealed) = try pool.write { db in
+                let (fields, sealed) = try StoreKeying.fieldsForWriting(db, encryption: encryption, path: path)
+                if let sealed, let keying = fields.journal {
+                    // The first entry of the keyed chain.
+                    try JournalTable.append([JournalEvent(kind: .storeEncrypted, actor: "store", details: [
+                        "keyID": .string(encryption?.keyEncryptionKey.id ?? ""), "rows": .int(Int64(sealed)),
+                    ])], at: now(), chain: KeyedJournalChain(base: chain, keying: keying), db)
+                }
+                return (fields, sealed)
+            }
+            if sealed != nil {
+                // The clear pages of the rows just sealed are still in the file and the WAL.
+                try pool.writeWithoutTransaction { db in
+                    try db.execute(sql: "PRAGMA wal_checkpoint(TRUNCATE)")
+                    try db.execute(sql: "VACUUM")
+                    try db.execute(sql: "PRAGMA wal_checkpoint(TRUNCATE)")
+                }
+            }
+            try StoreFiles.restrict(path: path)
+            fields = opened
             self.pool = pool
+        } catch let error as StoreError {
+            throw error
         } catch {
             throw StoreError(.notAStore, "cannot open or migrate the store; check the path, its permissions and free disk space",
                 location: path, cause: error)
         }
         self.path = path
         self.policy = policy
-        self.chain = chain
+        self.chain = fields.journal.map { KeyedJournalChain(base: chain, keying: $0) } ?? chain
         self.now = now
-        self.reader = StoreReader(pool: pool)
+        self.fields = fields
+        self.encryption = encryption
+        self.reader = StoreReader(pool: pool, fields: fields)
+    }
+
+    /// Whether the store at `path` exists and holds encrypted rows; reads only.
+    public static func encryptionState(path: String) throws(StoreError) -> StoreEncryptionState {
+        guard FileManager.default.fileExists(atPath: path) else { return .absent }
+        var configuration = Configuration()
+        configuration.readonly = true
+        configuration.busyMode = .timeout(10)
+        do {
+            let queue = try DatabaseQueue(path: path, configuration: configuration)
+            defer { try? queue.close() }
+            return try queue.read { db in
+                guard try db.tableExists("store_meta") else { return .clear }
+                return try StoreKeying.state(db)
+            }
+        } catch {
+            throw StoreError(.notAStore, "cannot read the store to see whether it is encrypted", location: path, cause: error)
+        }
+    }
+
+    /// Rotates the store's keys in one transaction: the data key is wrapped under `newKey`; with
+    /// `newDataKey` every encrypted row is first sealed again under a fresh data key. Either all
+    /// of it commits or nothing does. Returns the rows rewritten. Call with the daemon stopped,
+    /// and close this store afterwards: it keeps the keys it was opened with.
+    public func rekey(to newKey: KeyEncryptionKey, newDataKey: Bool, actor: String) async throws(StoreError) -> Int {
+        guard let encryption else { throw StoreKeying.keyRequired(path) }
+        let (chain, time, path) = (self.chain, now(), self.path)
+        let rows = try await write("rekey") { db in
+            let rows = try StoreKeying.rekey(db, current: encryption, newKey: newKey, newDataKey: newDataKey, path: path)
+            let event = JournalEvent(kind: .storeRekeyed, actor: actor, details: [
+                "keyID": .string(newKey.id), "newDataKey": .bool(newDataKey), "rows": .int(Int64(rows)),
+            ])
+            try JournalTable.append([event], at: time, chain: chain, db)
+            return rows
+        }
+        if newDataKey {
+            do {
+                try await pool.writeWithoutTransaction { db in
+                    try db.execute(sql: "PRAGMA wal_checkpoint(TRUNCATE)")
+                    try db.execute(sql: "VACUUM")
+                    try db.execute(sql: "PRAGMA wal_checkpoint(TRUNCATE)")
+                }
+            } catch {
+                throw StoreError(.database, "the keys were rotated but the old ciphertext could not be vacuumed away; run rekey again",
+                    location: path, cause: error)
+            }
+        }
+        return rows
     }
 
     /// Closes the connections; later calls fail. Call after the pipeline has stopped.

@@ -18,6 +18,14 @@ public struct StoreError: Error, Sendable, CustomStringConvertible {
         /// The file is missing or is not a fhir-edge store.
         public static let notAStore = Code(rawValue: "not-a-store")
         public static let database = Code(rawValue: "database")
+        /// The store's key could not be read (missing file, unset variable, unsafe permissions, not 256 bits).
+        public static let keyUnavailable = Code(rawValue: "key-unavailable")
+        /// The store is encrypted and was opened without a key.
+        public static let keyRequired = Code(rawValue: "key-required")
+        /// The key given does not unwrap the store's data key.
+        public static let wrongKey = Code(rawValue: "wrong-key")
+        /// An encrypted field does not authenticate (altered, moved between rows, or another data key).
+        public static let corruptRow = Code(rawValue: "corrupt-row")
         /// The file system holding the store is full: nothing was written; retry once space is freed.
         public static let diskFull = Code(rawValue: "disk-full")
         /// The calling task was cancelled (shutdown); nothing was committed.

@@ -7,6 +7,6 @@ struct FHIREdge: AsyncParsableCommand {
         abstract: "An edge gateway that turns medical-device readings into FHIR R4 Observations.",
         subcommands: [MapCommand.self, QueryCommand.self, RunCommand.self, DemoCommand.self, ConfigCommand.self, SimulateCommand.self,
                       QueueCommand.self, ExportCommand.self, DeadLetterCommand.self, AuditCommand.self,
-                      UpstreamCommand.self, ModbusCommand.self, BluetoothCommand.self]
+                      UpstreamCommand.self, ModbusCommand.self, BluetoothCommand.self, StoreCommand.self]
     )
 }

@@ -20,6 +20,8 @@ final class GatewayHTTPTests: XCTestCase {
         let client: LoopbackHTTPClient
         let task: Task<Void, any Error>
         let storePath: String
+        /// The key the gateway created beside its store.
+        let encryption: @Sendable () throws -> StoreEncryption
 
         init(store: String = "", demo: Bool = false) async throws {
             directory = try TemporaryDirectory()
@@ -48,6 +50,7 @@ final class GatewayHTTPTests: XCTestCase {
             let gateway = try Gateway(configuration: configuration, catalog: catalog, now: GatewayHTTPTests.clock)
             self.gateway = gateway
             storePath = configuration.storePath
+            encryption = { try configuration.storeEncryption(create: false) }
             let (addresses, continuation) = AsyncStream.makeStream(of: ListenAddress.self)
             task = Task {
                 try await gateway.run(handlesSignals: false, onListening: { continuation.yield($0) })
@@ -86,7 +89,7 @@ final class GatewayHTTPTests: XCTestCase {
         }
 
         func statistics() async throws -> StoreStatistics {
-            let reader = try StoreReader.openReadOnly(path: storePath)
+            let reader = try StoreReader.openReadOnly(path: storePath, encryption: encryption())
             defer { try? reader.close() }
             return try await reader.statistics(at: GatewayHTTPTests.clock())
         }
@@ -114,7 +117,7 @@ final class GatewayHTTPTests: XCTestCase {
         let statistics = try await harness.statistics()
         XCTAssertEqual(statistics.received, 1)
         await harness.stop()
-        let reader = try StoreReader.openReadOnly(path: harness.storePath)
+        let reader = try StoreReader.openReadOnly(path: harness.storePath, encryption: harness.encryption())
         let verification = try await JournalVerifier().verify(reader)
         XCTAssertTrue(verification.isIntact, "\(verification)")
         try reader.close()
@@ -195,7 +198,7 @@ final class GatewayHTTPTests: XCTestCase {
         let metrics = try await harness.get("/metrics").text
         XCTAssertTrue(metrics.contains(#"fhir_edge_rejected_total{reason="high-water-mark"} 1"#), metrics)
         await harness.stop()
-        let reader = try StoreReader.openReadOnly(path: harness.storePath)
+        let reader = try StoreReader.openReadOnly(path: harness.storePath, encryption: harness.encryption())
         let kinds = try await reader.journal(after: 0).map(\.entry.kind)
         XCTAssertTrue(kinds.contains(.highWaterReached), "the refusal is journaled")
         try reader.close()
@@ -284,7 +287,7 @@ final class GatewayHTTPTests: XCTestCase {
         for _ in 0..<50 { _ = try await harness.get("/status", token: "not-a-token") }
         for _ in 0..<30 { _ = try await harness.get("/health", token: nil) }
         await harness.stop()
-        let reader = try StoreReader.openReadOnly(path: harness.storePath)
+        let reader = try StoreReader.openReadOnly(path: harness.storePath, encryption: harness.encryption())
         defer { try? reader.close() }
         let calls = try await reader.journal(after: 0).filter { $0.entry.kind == AccessJournal.kind }
         let refused = calls.filter { $0.entry.details["route"] == "/status" && $0.entry.details["status"] == 401 }
@@ -330,7 +333,7 @@ final class GatewayHTTPTests: XCTestCase {
         XCTAssertEqual(missing.status, 404)
         await harness.stop()
         // Every API call is journaled with its client, route and status, flushed before the store closed.
-        let reader = try StoreReader.openReadOnly(path: harness.storePath)
+        let reader = try StoreReader.openReadOnly(path: harness.storePath, encryption: harness.encryption())
         let calls = try await reader.journal(after: 0).filter { $0.entry.kind == AccessJournal.kind }
         XCTAssertEqual(calls.count, 4)
         XCTAssertEqual(calls.first?.entry.actor, "http:ward")

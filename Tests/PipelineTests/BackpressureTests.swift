@@ -112,7 +112,9 @@ final class BackpressureTests: XCTestCase {
 
     /// Leases and accepts every pending resource, as an uploader whose server took them all.
     static func uploadAll(storePath: String) async throws -> Int {
-        let store = try Store(path: storePath, policy: .standard, chain: AuditChain(), now: Store.systemClock)
+        let directory = URL(fileURLWithPath: storePath).deletingLastPathComponent()
+        let store = try Store(path: storePath, policy: .standard, chain: AuditChain(), now: Store.systemClock,
+                              encryption: Pipeline.encryption(directory))
         defer { try? store.close() }
         var uploaded = 0
         while true {

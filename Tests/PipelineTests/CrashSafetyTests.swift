@@ -1,5 +1,6 @@
 import EdgeCore
 import Foundation
+import Store
 import TestSupport
 import XCTest
 
@@ -10,7 +11,7 @@ final class CrashSafetyTests: XCTestCase {
     /// answers count as acknowledged. At the end every acknowledged message is in the store exactly
     /// once, under the inbox id it was acknowledged with, mapped or dead-lettered, and the journal
     /// verifies.
-    func testAcknowledgedMessagesSurviveRepeatedSIGKILL() throws {
+    func testAcknowledgedMessagesSurviveRepeatedSIGKILL() async throws {
         _ = try Pipeline.sqlite3()
         let seed = UInt64(ProcessInfo.processInfo.environment["FHIR_EDGE_CRASH_SEED"] ?? "") ?? 20_261_127
         var random = SplitMix64(seed: seed)
@@ -37,20 +38,29 @@ final class CrashSafetyTests: XCTestCase {
         XCTAssertTrue(drained, "the inbox did not drain after the restarts")
         XCTAssertEqual(daemon.stop(), 0, "graceful stop failed: \(daemon.log.suffix(2000))")
 
-        let rows = try Pipeline.sql(daemon.storePath, """
-            .separator |
-            SELECT json_extract(CAST(payload AS TEXT), '$.messageId'), 'inbox', id, state FROM inbox;
-            SELECT json_extract(CAST(payload AS TEXT), '$.messageId'), 'dead', inbox_id, 'dead' FROM dead_letter;
-            SELECT 'received', value, '', '' FROM store_meta WHERE key = 'received';
-            """)
+        // The payloads are encrypted: read them through the store with the daemon's key.
         var found: [String: [(table: String, id: Int64, state: String)]] = [:]
-        var received: Int64 = -1
-        for row in rows {
-            let fields = row.split(separator: "|", omittingEmptySubsequences: false).map(String.init)
-            guard fields.count == 4 else { XCTFail("unexpected row \(row)"); continue }
-            if fields[0] == "received" { received = Int64(fields[1]) ?? -1; continue }
-            found[fields[0], default: []].append((fields[1], Int64(fields[2]) ?? -1, fields[3]))
+        let reader = try StoreReader.openReadOnly(path: daemon.storePath, encryption: Pipeline.encryption(directory))
+        defer { try? reader.close() }
+        var after: InboxID?
+        while true {
+            let page = try await reader.inbox(after: after)
+            guard let last = page.last else { break }
+            for (item, state) in page { found[Pipeline.messageID(item.message.payload) ?? "?", default: []].append(("inbox", item.id.rawValue, state)) }
+            after = last.item.id
         }
+        var afterLetter: DeadLetterID?
+        while true {
+            let page = try await reader.deadLetters(after: afterLetter)
+            guard let last = page.last else { break }
+            for letter in page {
+                guard case .inbox(let inbox) = letter.origin else { continue }
+                let payload = try await reader.deadLetter(letter.id).payload ?? []
+                found[Pipeline.messageID(payload) ?? "?", default: []].append(("dead", inbox.rawValue, "dead"))
+            }
+            afterLetter = last.id
+        }
+        let received = try await reader.statistics(at: Store.systemClock()).received
         let stored = found.values.reduce(0) { $0 + $1.count }
         XCTAssertEqual(Int64(stored), received, "every committed message is a row, none evicted or duplicated")
 

@@ -1,4 +1,6 @@
+import Audit
 import Foundation
+import Store
 import TestSupport
 import XCTest
 
@@ -55,6 +57,8 @@ final class JournalTamperingTests: XCTestCase {
         let source = original.appendingPathComponent("fhir-edge.sqlite").path
         let target = copy.appendingPathComponent("fhir-edge.sqlite").path
         try Pipeline.sql(source, ".backup '\(target)'")
+        // The store is encrypted; its key goes with it (`audit verify` finds it beside the store).
+        try FileManager.default.copyItem(at: original.appendingPathComponent("fhir-edge.key"), to: copy.appendingPathComponent("fhir-edge.key"))
         try Pipeline.sql(target, """
             DROP TRIGGER journal_no_update;
             DROP TRIGGER journal_no_delete;
@@ -133,5 +137,38 @@ final class JournalTamperingTests: XCTestCase {
             UPDATE journal SET seq = 7 WHERE seq = -1;
             """)
         try assertBroken(directory, at: 6)
+    }
+
+    /// Without the store's key, cutting the last entries and pointing the recorded head at the
+    /// new last one (its real hash) is still found: the head's tag does not match.
+    func testCutTailWithAnUpdatedHeadIsNamed() throws {
+        let (_, count) = try originalStore()
+        let keep = count - 3
+        let directory = try tampered("""
+            DELETE FROM journal WHERE seq > \(keep);
+            UPDATE store_meta SET value = \(keep), text = (SELECT hash FROM journal WHERE seq = \(keep)) WHERE key = 'journal_head';
+            """)
+        try assertBroken(directory, at: keep + 1)
+    }
+
+    /// An edit followed by recomputing every later hash with the published (unkeyed) chain, and
+    /// the head updated to match, as an intruder without the key would: found at the edit.
+    func testEditRehashedWithoutTheKeyIsNamed() async throws {
+        let directory = try tampered("UPDATE journal SET actor = 'someone-else' WHERE seq = 5;")
+        let path = directory.appendingPathComponent("fhir-edge.sqlite").path
+        // The journal's columns are in clear; reading them needs no key (the reader checks it, so it is given).
+        let reader = try StoreReader.openReadOnly(path: path, encryption: Pipeline.encryption(directory))
+        let records = try await reader.journal(after: 0, limit: 100_000)
+        try reader.close()
+        var previous = records.first { $0.entry.sequence == 4 }?.hash
+        var statements = ""
+        for record in records where record.entry.sequence >= 5 {
+            let hash = AuditChain().hash(of: record.entry, previous: previous)
+            statements += "UPDATE journal SET hash = '\(hash)' WHERE seq = \(record.entry.sequence);\n"
+            previous = hash
+        }
+        statements += "UPDATE store_meta SET text = '\(previous ?? "")' WHERE key = 'journal_head';\n"
+        try Pipeline.sql(path, statements)
+        try assertBroken(directory, at: 5)
     }
 }

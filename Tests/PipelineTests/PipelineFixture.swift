@@ -1,6 +1,7 @@
 import EdgeCore
 import Foundation
 import JSONQuery
+import Store
 import TestSupport
 import XCTest
 
@@ -40,6 +41,17 @@ enum Pipeline {
     static func integer(_ object: JSONObject, _ key: String) -> Int64? {
         if case .int(let value)? = object[key] { return value }
         return nil
+    }
+
+    /// The key the daemon created beside its store (`DIR/fhir-edge.key`), to read the store.
+    static func encryption(_ dataDirectory: URL) throws -> StoreEncryption {
+        StoreEncryption(keyEncryptionKey: try StoreKeySource.file(dataDirectory.appendingPathComponent("fhir-edge.key").path).load())
+    }
+
+    /// The `messageId` of a demo-vitals payload.
+    static func messageID(_ payload: [UInt8]) -> String? {
+        guard case .object(let object)? = try? JSONValue(parsing: payload), case .string(let id)? = object["messageId"] else { return nil }
+        return id
     }
 
     /// The `sqlite3` tool, or a skip when the machine has none.

@@ -39,7 +39,9 @@ final class IdentityEndToEndTests: XCTestCase {
     private func openStore() throws -> Store {
         let data = work.appendingPathComponent("data")
         try FileManager.default.createDirectory(at: data, withIntermediateDirectories: true)
-        let opened = try Store(path: data.appendingPathComponent("fhir-edge.sqlite").path, policy: .standard, chain: AuditChain(), now: Store.systemClock)
+        let path = data.appendingPathComponent("fhir-edge.sqlite").path
+        let opened = try Store(path: path, policy: .standard, chain: AuditChain(), now: Store.systemClock,
+                               encryption: storeEncryption(besideStore: path))
         store = opened
         return opened
     }
@@ -288,7 +290,7 @@ final class IdentityEndToEndTests: XCTestCase {
         XCTAssertEqual(try server.count("Device"), 1, "nor a Device")
         XCTAssertEqual(daemon.stop(), 0)
 
-        let reader = try StoreReader.openReadOnly(path: daemon.storePath)
+        let reader = try StoreReader.openReadOnly(path: daemon.storePath, encryption: storeEncryption(besideStore: daemon.storePath))
         let dead = try await reader.deadLetters()
         XCTAssertEqual(dead.count, 1, dead.map(\.errorMessage).joined(separator: "\n"))
         XCTAssertEqual(dead.first?.errorType, "FhirResourceNotFoundException")

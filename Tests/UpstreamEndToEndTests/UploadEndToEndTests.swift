@@ -44,7 +44,8 @@ final class UploadEndToEndTests: XCTestCase {
 
     private func openStore() throws -> Store {
         try FileManager.default.createDirectory(at: work.appendingPathComponent("data"), withIntermediateDirectories: true)
-        let opened = try Store(path: storePath, policy: .standard, chain: AuditChain(), now: Store.systemClock)
+        let opened = try Store(path: storePath, policy: .standard, chain: AuditChain(), now: Store.systemClock,
+                               encryption: storeEncryption(besideStore: storePath))
         store = opened
         return opened
     }

@@ -66,7 +66,9 @@ final class UpstreamConfigFileEndToEndTests: XCTestCase {
     private func enqueue(tag: String, readings: ClosedRange<Int>) async throws {
         let data = work.appendingPathComponent("gateway/data")
         try FileManager.default.createDirectory(at: data, withIntermediateDirectories: true)
-        let store = try Store(path: data.appendingPathComponent("fhir-edge.sqlite").path, policy: .standard, chain: AuditChain(), now: Store.systemClock)
+        let path = data.appendingPathComponent("fhir-edge.sqlite").path
+        let store = try Store(path: path, policy: .standard, chain: AuditChain(), now: Store.systemClock,
+                              encryption: storeEncryption(besideStore: path))
         defer { try? store.close() }
         let resources = [UploadEndToEndTests.patient(tag), UploadEndToEndTests.device(tag)] + readings.map { UploadEndToEndTests.observation($0, tag: tag) }
         try await store.completeMapping(MappingResult(inboxIDs: [], resources: resources))

@@ -10,7 +10,8 @@ import JSONQuery
 /// The chain makes any edit, deletion, insertion or reordering visible to `JournalVerifier`;
 /// it does not stop someone who rewrites the whole database and recomputes every hash. Export
 /// the head hash (`AuditEventExporter` puts each entry's hash in its AuditEvent) to anchor it
-/// outside the device.
+/// outside the device. In an encrypted store the store keys this chain with the journal key
+/// (`StoreReader.verificationChain`), which stops rehashing by anyone without the key.
 public struct AuditChain: JournalChain {
     public init() {}
 

@@ -27,7 +27,12 @@ public struct JournalVerifier: Sendable {
 
     /// Safe to run from a second process while the daemon appends: entries appended during the
     /// walk are either verified or left for the next run, never reported as tampering.
+    ///
+    /// An encrypted store's journal is verified with its journal key: entries must carry the
+    /// keyed hashes and the recorded head its tag, so neither an edit followed by rehashing nor
+    /// a cut tail with a rewritten head passes without the key.
     public func verify(_ reader: StoreReader) async throws(StoreError) -> JournalVerification {
+        let chain = reader.verificationChain(self.chain)
         let headBefore = try await reader.journalHead()
         var hashAtHeadBefore: String?
         var expected: Int64 = 1
@@ -70,6 +75,9 @@ public struct JournalVerifier: Sendable {
         // The head read after the walk covers everything the walk could have seen.
         let headAfter = try await reader.journalHead()
         guard let headAfter else {
+            if reader.journalIsKeyed {
+                return .broken(firstBadSequence: 1, reason: "the journal of an encrypted store has no recorded head: entries and head were removed")
+            }
             return count == 0
                 ? .intact(entries: 0, head: nil)
                 : .broken(firstBadSequence: 1, reason: "the journal has entries but the store recorded no head: inserted")
@@ -80,6 +88,10 @@ public struct JournalVerifier: Sendable {
         if count == headAfter.sequence {
             guard headAfter.hash == previous else {
                 return .broken(firstBadSequence: count, reason: "the last entry does not match the recorded head hash")
+            }
+            guard reader.isAuthentic(headAfter) else {
+                return .broken(firstBadSequence: count + 1,
+                    reason: "the recorded head (entry \(count)) does not carry the journal key's tag: entries after it were cut and the head rewritten")
             }
             return .intact(entries: count, head: previous)
         }

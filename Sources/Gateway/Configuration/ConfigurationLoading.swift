@@ -1,5 +1,6 @@
 import EdgeCore
 import Foundation
+import Store
 import Yams
 
 /// Command-line settings that replace those of the file (`run --data-dir --listen`).
@@ -111,9 +112,10 @@ enum ConfigurationDecoder {
         }
 
         var storePath: String?
+        var storeKey: StoreKeySource?
         var store = GatewayConfiguration.StoreBounds()
         if let node = members["store"] {
-            (store, storePath) = decodeStore(node, reader: &reader, baseDirectory: baseDirectory)
+            (store, storePath, storeKey) = decodeStore(node, reader: &reader, baseDirectory: baseDirectory)
         }
 
         var clients: [GatewayConfiguration.Client] = []
@@ -144,6 +146,7 @@ enum ConfigurationDecoder {
         configuration.bluetooth = bluetooth
         configuration.modbus = modbus
         configuration.warnings = warnings
+        configuration.storeKey = storeKey
         return configuration
     }
 
@@ -193,10 +196,10 @@ enum ConfigurationDecoder {
 
     static func decodeStore(
         _ node: Node, reader: inout YAMLNodeReader, baseDirectory: String
-    ) -> (GatewayConfiguration.StoreBounds, String?) {
+    ) -> (GatewayConfiguration.StoreBounds, String?, StoreKeySource?) {
         var bounds = GatewayConfiguration.StoreBounds()
-        let keys: Set<String> = ["path", "maxBytes", "highWaterMark", "maxAge", "evictionPolicy", "retainSynced"]
-        guard let section = reader.mapping(node, at: "store", known: keys) else { return (bounds, nil) }
+        let keys: Set<String> = ["path", "maxBytes", "highWaterMark", "maxAge", "evictionPolicy", "retainSynced", "encryption"]
+        guard let section = reader.mapping(node, at: "store", known: keys) else { return (bounds, nil, nil) }
         var path: String?
         if let node = section["path"], let text = reader.string(node, at: "store.path") {
             path = PathText.resolve(text, against: baseDirectory)
@@ -234,7 +237,32 @@ enum ConfigurationDecoder {
                 reader.problem("store.evictionPolicy", node, "expected refuse or evict-oldest-unsynced")
             }
         }
-        return (bounds, path)
+        let key = section["encryption"].flatMap { decodeStoreEncryption($0, reader: &reader, baseDirectory: baseDirectory) }
+        return (bounds, path, key)
+    }
+
+    /// `store.encryption`: exactly one of `keyFile`, `keyEnv`, `keyCredential`.
+    static func decodeStoreEncryption(_ section: Node, reader: inout YAMLNodeReader, baseDirectory: String) -> StoreKeySource? {
+        guard let members = reader.mapping(section, at: "store.encryption", known: ["keyFile", "keyEnv", "keyCredential"]) else { return nil }
+        var sources: [StoreKeySource] = []
+        if let node = members["keyFile"], let text = reader.string(node, at: "store.encryption.keyFile") {
+            sources.append(.file(PathText.resolve(text, against: baseDirectory)))
+        }
+        if let node = members["keyEnv"], let text = reader.string(node, at: "store.encryption.keyEnv") {
+            sources.append(.environment(text))
+        }
+        if let node = members["keyCredential"], let text = reader.string(node, at: "store.encryption.keyCredential") {
+            if text.contains("/") {
+                reader.problem("store.encryption.keyCredential", node, "a credential name, not a path (it is read from $CREDENTIALS_DIRECTORY)")
+            } else {
+                sources.append(.credential(text))
+            }
+        }
+        guard sources.count == 1 else {
+            reader.problem("store.encryption", section, "give exactly one of keyFile, keyEnv or keyCredential")
+            return nil
+        }
+        return sources[0]
     }
 
     static func decodeClients(_ node: Node, reader: inout YAMLNodeReader) -> [GatewayConfiguration.Client] {

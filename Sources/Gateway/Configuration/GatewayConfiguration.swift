@@ -1,3 +1,6 @@
+public import Store
+import Foundation
+
 /// The daemon's typed configuration, validated as a whole when it is loaded
 /// (`GatewayConfiguration.load(file:)`); every path in it is absolute or relative to the
 /// working directory, already resolved against the configuration file's folder.
@@ -24,6 +27,24 @@ public struct GatewayConfiguration: Sendable {
     public var modbus = ModbusSection()
     /// The Bluetooth LE controller and devices to read; nil: no Bluetooth.
     public var bluetooth: Bluetooth? = nil
+
+    /// Where the store's key-encryption key comes from (`store.encryption`); nil: the key file
+    /// `fhir-edge.key` beside the store, created on its first start (`storeKeySource`).
+    public var storeKey: StoreKeySource? = nil
+
+    /// The configured key source, or the key file beside the store.
+    public var storeKeySource: StoreKeySource {
+        storeKey ?? .file(GatewayConfiguration.defaultKeyFile(forStore: storePath))
+    }
+
+    /// `fhir-edge.key` in the store's folder: the key a store gets when none is configured. It
+    /// keeps copies of the database alone unreadable, not a stolen disk (docs/security.md).
+    public static func defaultKeyFile(forStore storePath: String) -> String {
+        let directory = (storePath as NSString).deletingLastPathComponent
+        return (directory.isEmpty ? "." : directory) + "/" + defaultKeyFileName
+    }
+
+    public static let defaultKeyFileName = "fhir-edge.key"
 
     /// The SQLite file of the store.
     public var storePath: String {

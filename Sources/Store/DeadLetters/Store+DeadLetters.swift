@@ -9,7 +9,7 @@ extension Store {
     /// the outbox. Each replay is counted on the row and journaled. Unknown ids throw `.notFound`
     /// and change nothing.
     public func replayDeadLetters(_ ids: [DeadLetterID], actor: String) async throws(StoreError) -> [ReplayDestination] {
-        let (chain, time) = (self.chain, now())
+        let (chain, time, fields) = (self.chain, now(), self.fields)
         return try await write("replay dead letters") { db in
             var destinations: [ReplayDestination] = []
             var events: [JournalEvent] = []
@@ -27,16 +27,18 @@ extension Store {
                             COALESCE(received_at, created_at), device_time, payload, size, 'pending', ?
                         FROM dead_letter WHERE id = ?
                         """, arguments: [replayCount, id.rawValue])
-                    destination = .inbox(InboxID(db.lastInsertedRowID))
+                    let inbox = db.lastInsertedRowID
+                    try fields.rebindReplayedInbox(id: inbox, deadLetter: id.rawValue, db)
+                    destination = .inbox(InboxID(inbox))
                 } else {
                     let inbox: Int64? = row["inbox_id"]
-                    let data: Foundation.Data = row["payload"] ?? Foundation.Data()
-                    let payload = [UInt8](data)
+                    let opened = try fields.openDeadLetter(payload: row["payload"], identityColumn: row["identity_key"], origin: origin,
+                                                           id: id.rawValue)
                     let resource = OutboxResource(
                         inboxID: inbox.map(InboxID.init(_:)), resourceType: row["resource_type"] ?? "",
-                        resourceID: row["resource_id"] ?? "", identityKey: row["identity_key"] ?? "",
-                        body: String(decoding: payload, as: UTF8.self))
-                    destination = .outbox(try OutboxTable.enqueue(resource, replayCount: replayCount, time: time, db))
+                        resourceID: row["resource_id"] ?? "", identityKey: opened.identity ?? "",
+                        body: String(decoding: opened.payload, as: UTF8.self))
+                    destination = .outbox(try OutboxTable.enqueue(resource, replayCount: replayCount, time: time, fields, db))
                 }
                 try db.execute(sql: "DELETE FROM dead_letter WHERE id = ?", arguments: [id.rawValue])
                 destinations.append(destination)
@@ -75,15 +77,16 @@ extension Store {
 }
 
 enum DeadLetterRow {
-    static func deadLetter(_ row: Row, withPayload: Bool) -> DeadLetter {
+    static func deadLetter(_ row: Row, withPayload: Bool, _ fields: StoreFields) throws -> DeadLetter {
         let originID: Int64 = row["origin_id"] ?? 0
         let originName: String = row["origin"] ?? ""
         let profile: String? = row["profile"]
         let transport: String? = row["transport"]
         var payload: [UInt8]?
         if withPayload {
-            let data: Foundation.Data? = row["payload"]
-            payload = data.map { [UInt8]($0) } ?? []
+            let opened = try fields.openDeadLetter(payload: row["payload"], identityColumn: row["identity_key"], origin: originName,
+                                                   id: row["id"] ?? 0)
+            payload = [UInt8](opened.payload)
         }
         return DeadLetter(
             id: DeadLetterID(row["id"] ?? 0),

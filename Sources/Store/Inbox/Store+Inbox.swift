@@ -12,7 +12,7 @@ extension Store {
     /// unsynced data; nothing of the batch is stored then.
     public func append(_ messages: [InboxMessage], actor: String) async throws(StoreError) -> [InboxID] {
         guard !messages.isEmpty else { return [] }
-        let (policy, chain, time) = (self.policy, self.chain, now())
+        let (policy, chain, time, fields) = (self.policy, self.chain, now(), self.fields)
         let incoming = messages.reduce(Int64(0)) { $0 + Int64($1.payload.count) }
         if incoming > policy.maxBytes {
             throw StoreError(.tooLarge, "a batch of \(incoming) bytes exceeds the store bound of \(policy.maxBytes) bytes; split it or raise the bound")
@@ -29,21 +29,24 @@ extension Store {
                 return .refused
             }
             let insert = try db.cachedStatement(sql: """
-                INSERT INTO inbox(profile, transport, source_id, device_id, received_at, device_time, payload, size, state)
-                VALUES (?, ?, ?, ?, ?, ?, ?, ?, 'pending')
+                INSERT INTO inbox(id, profile, transport, source_id, device_id, received_at, device_time, payload, size, state)
+                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, 'pending')
                 """)
             var ids: [InboxID] = []
             ids.reserveCapacity(messages.count)
+            // Ids are chosen here so that each payload is sealed for its own row.
+            var id = try StoreFields.nextID("inbox", db)
             // Unchecked: the count matches the SQL, and a statement whose step failed is dropped
             // from GRDB's cache, never reused.
             for message in messages {
                 insert.setUncheckedArguments([
-                    message.profile.rawValue, message.transport.rawValue, message.sourceID, message.deviceID,
+                    id, message.profile.rawValue, message.transport.rawValue, message.sourceID, message.deviceID,
                     message.receivedAt.millisecondsSinceEpoch, message.deviceTime?.millisecondsSinceEpoch,
-                    Data(message.payload), message.payload.count,
+                    try fields.sealPayload(message.payload, "inbox", id), message.payload.count,
                 ])
                 try insert.execute()
-                ids.append(InboxID(db.lastInsertedRowID))
+                ids.append(InboxID(id))
+                id += 1
             }
             try Meta.add(.received, Int64(messages.count), db)
             var events: [JournalEvent] = []
@@ -74,13 +77,14 @@ extension Store {
     /// Claims up to `limit` pending messages, oldest first, for the mapping stage.
     public func claimInbox(limit: Int) async throws(StoreError) -> [InboxItem] {
         guard limit > 0 else { return [] }
+        let fields = self.fields
         return try await write("claim inbox") { db in
             let rows = try Row.fetchAll(db, sql: """
                 UPDATE inbox SET state = 'claimed'
                 WHERE id IN (SELECT id FROM inbox WHERE state = 'pending' ORDER BY id LIMIT ?)
                 RETURNING id, profile, transport, source_id, device_id, received_at, device_time, payload, replay_count
                 """, arguments: [limit])
-            return rows.map(InboxRow.item).sorted { $0.id < $1.id }
+            return try rows.map { try InboxRow.item($0, fields) }.sorted { $0.id < $1.id }
         }
     }
 
@@ -105,7 +109,7 @@ extension Store {
     /// A message with several failures gets one dead letter, with the first failure's type.
     @discardableResult
     public func completeMapping(_ result: MappingResult, actor: String = "mapping") async throws(StoreError) -> [OutboxID] {
-        let (chain, time) = (self.chain, now())
+        let (chain, time, fields) = (self.chain, now(), self.fields)
         let claimed = Set(result.inboxIDs)
         for failure in result.failures where !claimed.contains(failure.inboxID) {
             throw StoreError(.invalidState, "a mapping failure names a message that is not part of the result", location: failure.inboxID.description)
@@ -132,7 +136,7 @@ extension Store {
                     throw StoreError(.invalidState, "the message is \(state), not claimed; claim it before completing its mapping", location: id.description)
                 }
             }
-            let outboxIDs = try OutboxTable.enqueue(result.resources, replayCount: 0, time: time, db)
+            let outboxIDs = try OutboxTable.enqueue(result.resources, replayCount: 0, time: time, fields, db)
             var events: [JournalEvent] = []
             var failed = Set<InboxID>()
             for failure in result.failures where failed.insert(failure.inboxID).inserted {
@@ -145,6 +149,7 @@ extension Store {
                     """, arguments: [failure.stage, failure.errorType, failure.errorMessage, failure.templateVersion,
                                      time.millisecondsSinceEpoch, failure.inboxID.rawValue])
                 let deadLetter = DeadLetterID(db.lastInsertedRowID)
+                try fields.rebindCopiedDeadLetter(id: deadLetter.rawValue, from: "inbox", failure.inboxID.rawValue, db)
                 try db.execute(sql: "DELETE FROM inbox WHERE id = ?", arguments: [failure.inboxID.rawValue])
                 var details: JSONObject = ["stage": .string(failure.stage), "errorType": .string(failure.errorType)]
                 if let version = failure.templateVersion { details["templateVersion"] = .string(version) }
@@ -184,8 +189,9 @@ enum InboxRow {
 
     /// Reads the columns by position (a name lookup folds case on every access), in the order
     /// of `claimInbox`'s RETURNING clause.
-    static func item(_ row: Row) -> InboxItem {
-        let payload: Data = row[7] ?? Data()
+    static func item(_ row: Row, _ fields: StoreFields) throws -> InboxItem {
+        let id: Int64 = row[0] ?? 0
+        let payload = try fields.openPayload(row[7], "inbox", id)
         let deviceTime: Int64? = row[6]
         let message = InboxMessage(
             profile: ProfileID(row[1] ?? ""), transport: Transport(rawValue: row[2] ?? ""),
@@ -193,6 +199,6 @@ enum InboxRow {
             receivedAt: Timestamp(millisecondsSinceEpoch: row[5] ?? 0),
             deviceTime: deviceTime.map(Timestamp.init(millisecondsSinceEpoch:)),
             payload: [UInt8](payload))
-        return InboxItem(id: InboxID(row[0] ?? 0), message: message, replayCount: row[8] ?? 0)
+        return InboxItem(id: InboxID(id), message: message, replayCount: row[8] ?? 0)
     }
 }

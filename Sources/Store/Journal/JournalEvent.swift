@@ -42,6 +42,10 @@ public struct JournalKind: RawRepresentable, Hashable, Sendable, CustomStringCon
     public static let highWaterCleared = JournalKind("store.highwater.cleared")
     /// Claims and leases of a previous process handed back after a restart.
     public static let workResumed = JournalKind("store.resumed")
+    /// A store kept in clear was encrypted in place on its first start with a key.
+    public static let storeEncrypted = JournalKind("store.encrypted")
+    /// The data key was wrapped under a new key (and, on request, every row sealed anew).
+    public static let storeRekeyed = JournalKind("store.rekeyed")
 }
 
 /// A thing a journal entry is about, written `type/id` (`inbox/12`, `device/ab:cd`).
@@ -105,10 +109,13 @@ public struct JournalRecord: Sendable, Equatable {
 public struct JournalHead: Sendable, Equatable {
     public var sequence: Int64
     public var hash: String
+    /// In an encrypted store, the journal key's tag over (sequence, hash) (`StoreReader.isAuthentic`).
+    public var tag: String?
 
-    public init(sequence: Int64, hash: String) {
+    public init(sequence: Int64, hash: String, tag: String? = nil) {
         self.sequence = sequence
         self.hash = hash
+        self.tag = tag
     }
 }
 

@@ -9,7 +9,9 @@ enum JournalTable {
         guard let row = try Row.fetchOne(db.cachedStatement(sql: "SELECT value, text FROM store_meta WHERE key = 'journal_head'")) else { return nil }
         let sequence: Int64 = row["value"]
         guard sequence > 0, let hash: String = row["text"] else { return nil }
-        return JournalHead(sequence: sequence, hash: hash)
+        let tag = try String.fetchOne(db.cachedStatement(sql: "SELECT text FROM store_meta WHERE key = ?"),
+                                      arguments: [JournalKeying.headTagKey])
+        return JournalHead(sequence: sequence, hash: hash, tag: tag)
     }
 
     /// Appends inside the caller's transaction, chaining from the recorded head.
@@ -21,10 +23,15 @@ enum JournalTable {
         let insert = try db.cachedStatement(sql: """
             INSERT INTO journal(seq, time, kind, actor, subjects, details, hash) VALUES (?, ?, ?, ?, ?, ?, ?)
             """)
+        let keyed = chain as? KeyedJournalChain
+        // The first entry binds the head tag as stored (a head moved back without the key
+        // leaves a stale one); the next ones the tags of the entries just appended.
+        var previousTag = head?.tag
         for event in events {
             sequence += 1
             let entry = JournalEntry(sequence: sequence, time: time, event: event)
-            let hash = chain.hash(of: entry, previous: previous)
+            let hash = keyed?.hash(of: entry, previous: previous, previousTag: previousTag) ?? chain.hash(of: entry, previous: previous)
+            previousTag = keyed?.expectedTag(sequence: sequence, hash: hash)
             try insert.execute(arguments: [
                 sequence, time.millisecondsSinceEpoch, event.kind.rawValue, event.actor,
                 subjectsText(event.subjects), detailsText(event.details), hash,
@@ -32,6 +39,10 @@ enum JournalTable {
             previous = hash
         }
         try Meta.set(.journalHead, sequence, text: previous, db)
+        if let keyed, let previous {
+            try db.cachedStatement(sql: "INSERT OR REPLACE INTO store_meta(key, value, text) VALUES (?, 0, ?)")
+                .execute(arguments: [JournalKeying.headTagKey, keyed.keying.headTag(sequence: sequence, hash: previous)])
+        }
     }
 
     static func records(after sequence: Int64, limit: Int, _ db: Database) throws -> [JournalRecord] {

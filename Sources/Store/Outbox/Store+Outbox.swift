@@ -11,6 +11,7 @@ extension Store {
     public func leaseOutbox(limit: Int, for duration: Duration) async throws(StoreError) -> OutboxLease {
         let time = now()
         let expiresAt = time.adding(milliseconds: duration.wholeMilliseconds)
+        let fields = self.fields
         return try await write("lease outbox") { db in
             let leaseID = try Meta.value(.lease, db) + 1
             try Meta.set(.lease, leaseID, db)
@@ -19,13 +20,15 @@ extension Store {
             let rows = try Row.fetchAll(db, sql: OutboxLeaseQuery.lease, arguments: [
                 "lease": leaseID, "expires": expiresAt.millisecondsSinceEpoch, "now": now, "limit": limit,
             ])
-            let items = rows.map { row in
+            let items = try rows.map { row in
                 let inbox: Int64? = row["inbox_id"]
+                let id: Int64 = row["id"] ?? 0
+                let opened = try fields.openBody(identityColumn: row["identity_key"], body: row["body"], id: id)
                 return OutboxItem(
-                    id: OutboxID(row["id"] ?? 0),
+                    id: OutboxID(id),
                     resource: OutboxResource(inboxID: inbox.map(InboxID.init(_:)), resourceType: row["resource_type"] ?? "",
-                                             resourceID: row["resource_id"] ?? "", identityKey: row["identity_key"] ?? "",
-                                             body: row["body"] ?? ""),
+                                             resourceID: row["resource_id"] ?? "", identityKey: opened.identity,
+                                             body: opened.body),
                     attempts: row["attempts"] ?? 0)
             }.sorted { $0.id < $1.id }
             return OutboxLease(id: leaseID, expiresAt: expiresAt, items: items)
@@ -37,7 +40,7 @@ extension Store {
     /// their next attempt. Rows this lease no longer holds are reported as stale.
     @discardableResult
     public func settle(lease: Int64, _ settlements: [OutboxSettlement], actor: String = "uploader") async throws(StoreError) -> SettleReport {
-        let (chain, time) = (self.chain, now())
+        let (chain, time, fields) = (self.chain, now(), self.fields)
         return try await write("settle outbox") { db in
             var report = SettleReport()
             var accepted: [JournalSubject] = []
@@ -69,6 +72,7 @@ extension Store {
                         FROM outbox WHERE id = ?
                         """, arguments: [errorType, errorMessage, time.millisecondsSinceEpoch, id])
                     let deadLetter = DeadLetterID(db.lastInsertedRowID)
+                    try fields.rebindCopiedDeadLetter(id: deadLetter.rawValue, from: "outbox", id, db)
                     try db.execute(sql: "DELETE FROM outbox WHERE id = ?", arguments: [id])
                     report.rejected.append(deadLetter)
                     events.append(JournalEvent(kind: .outboxRejected, actor: actor,
@@ -97,41 +101,47 @@ extension Store {
 enum OutboxTable {
     /// Inserts a pending row, or replaces the body of the pending row with the same identity
     /// (a resend of the newest state is enough; one entry per identity per bundle).
-    static func enqueue(_ resource: OutboxResource, replayCount: Int, time: Timestamp, _ db: Database) throws -> OutboxID {
-        try enqueue([resource], replayCount: replayCount, time: time, db)[0]
+    static func enqueue(_ resource: OutboxResource, replayCount: Int, time: Timestamp, _ fields: StoreFields, _ db: Database) throws -> OutboxID {
+        try enqueue([resource], replayCount: replayCount, time: time, fields, db)[0]
     }
 
     /// `enqueue` for a batch, in order: the pending rows of the batch's identities are looked up
     /// in one statement, and later resources of an identity replace earlier ones of the batch.
-    static func enqueue(_ resources: [OutboxResource], replayCount: Int, time: Timestamp, _ db: Database) throws -> [OutboxID] {
+    static func enqueue(_ resources: [OutboxResource], replayCount: Int, time: Timestamp, _ fields: StoreFields, _ db: Database) throws -> [OutboxID] {
         guard !resources.isEmpty else { return [] }
-        var pending = try pendingRows(identities: resources.map(\.identityKey), db)
+        // The identity column holds keyed hashes in an encrypted store; `pending` is keyed by it.
+        let identities = resources.map { fields.identity($0.identityKey) }
+        var pending = try pendingRows(identities: identities, db)
         let update = try db.cachedStatement(sql: """
             UPDATE outbox SET inbox_id = ?, resource_type = ?, resource_id = ?, body = ?, size = ?, replay_count = ? WHERE id = ?
             """)
         let insert = try db.cachedStatement(sql: """
-            INSERT INTO outbox(inbox_id, resource_type, resource_id, identity_key, body, size, state, replay_count, created_at)
-            VALUES (?, ?, ?, ?, ?, ?, 'pending', ?, ?)
+            INSERT INTO outbox(id, inbox_id, resource_type, resource_id, identity_key, body, size, state, replay_count, created_at)
+            VALUES (?, ?, ?, ?, ?, ?, ?, 'pending', ?, ?)
             """)
         let created = time.millisecondsSinceEpoch
         var ids: [OutboxID] = []
         ids.reserveCapacity(resources.count)
-        for resource in resources {
+        // Ids are chosen here so that each body is sealed for its own row.
+        var next = try StoreFields.nextID("outbox", db)
+        for (resource, identity) in zip(resources, identities) {
             // Unchecked arguments skip GRDB's per-execution validation; the counts match the SQL
             // above, and a statement whose step failed is dropped from the cache, never reused.
             let size = resource.body.utf8.count
-            if let existing = pending[resource.identityKey] {
-                update.setUncheckedArguments([resource.inboxID?.rawValue, resource.resourceType, resource.resourceID, resource.body, size,
+            if let existing = pending[identity] {
+                let body = try fields.sealBody(identity: resource.identityKey, body: resource.body, id: existing)
+                update.setUncheckedArguments([resource.inboxID?.rawValue, resource.resourceType, resource.resourceID, body, size,
                                               replayCount, existing])
                 try update.execute()
                 ids.append(OutboxID(existing))
             } else {
-                insert.setUncheckedArguments([resource.inboxID?.rawValue, resource.resourceType, resource.resourceID, resource.identityKey,
-                                              resource.body, size, replayCount, created])
+                let body = try fields.sealBody(identity: resource.identityKey, body: resource.body, id: next)
+                insert.setUncheckedArguments([next, resource.inboxID?.rawValue, resource.resourceType, resource.resourceID, identity,
+                                              body, size, replayCount, created])
                 try insert.execute()
-                let id = db.lastInsertedRowID
-                pending[resource.identityKey] = id
-                ids.append(OutboxID(id))
+                pending[identity] = next
+                ids.append(OutboxID(next))
+                next += 1
             }
         }
         return ids

@@ -7,13 +7,17 @@ import GRDB
 /// block the writer).
 public struct StoreReader: Sendable {
     let pool: DatabasePool
+    let fields: StoreFields
+    var journal: JournalKeying? { fields.journal }
 
-    init(pool: DatabasePool) {
+    init(pool: DatabasePool, fields: StoreFields) {
         self.pool = pool
+        self.fields = fields
     }
 
     /// Opens an existing store read-only, e.g. for `fhir-edge queue stats` or `audit verify`.
-    public static func openReadOnly(path: String) throws(StoreError) -> StoreReader {
+    /// An encrypted store needs its key (`.keyRequired`, `.wrongKey` otherwise).
+    public static func openReadOnly(path: String, encryption: StoreEncryption? = nil) throws(StoreError) -> StoreReader {
         guard FileManager.default.fileExists(atPath: path) else {
             throw StoreError(.notAStore, "no store at this path; check `store.path` in the configuration", location: path)
         }
@@ -27,13 +31,17 @@ public struct StoreReader: Sendable {
             guard migrated else {
                 throw StoreError(.notAStore, "the database is not a fhir-edge store of this version; open it with the daemon first", location: path)
             }
-            return StoreReader(pool: pool)
+            let fields = try pool.read { db in try StoreKeying.fieldsForReading(db, encryption: encryption, path: path) }
+            return StoreReader(pool: pool, fields: fields)
         } catch let error as StoreError {
             throw error
         } catch {
             throw StoreError(.notAStore, "cannot read the store", location: path, cause: error)
         }
     }
+
+    /// Whether the store's rows are encrypted (it was opened with its key).
+    public var isEncrypted: Bool { fields.cipher != nil }
 
     public func close() throws(StoreError) {
         do { try pool.close() } catch {
@@ -78,23 +86,37 @@ public struct StoreReader: Sendable {
 
     /// Dead letters, oldest first, after `after` (for paging), without payloads.
     public func deadLetters(after: DeadLetterID? = nil, limit: Int = 100) async throws(StoreError) -> [DeadLetter] {
-        try await read("list dead letters") { db in
+        let fields = self.fields
+        return try await read("list dead letters") { db in
             try Row.fetchAll(db, sql: """
                 SELECT id, origin, origin_id, stage, error_type, error_message, template_version, size, replay_count, created_at,
                     profile, transport, device_id, resource_type, resource_id
                 FROM dead_letter WHERE id > ? ORDER BY id LIMIT ?
-                """, arguments: [after?.rawValue ?? 0, limit]).map { DeadLetterRow.deadLetter($0, withPayload: false) }
+                """, arguments: [after?.rawValue ?? 0, limit]).map { try DeadLetterRow.deadLetter($0, withPayload: false, fields) }
         }
     }
 
     /// One dead letter with its payload.
     public func deadLetter(_ id: DeadLetterID) async throws(StoreError) -> DeadLetter {
+        let fields = self.fields
         let found = try await read("show dead letter") { db in
             try Row.fetchOne(db, sql: "SELECT * FROM dead_letter WHERE id = ?", arguments: [id.rawValue])
-                .map { DeadLetterRow.deadLetter($0, withPayload: true) }
+                .map { try DeadLetterRow.deadLetter($0, withPayload: true, fields) }
         }
         guard let found else { throw StoreError(.notFound, "no such dead letter", location: id.description) }
         return found
+    }
+
+    /// Inbox messages (pending, claimed or mapped) after `after`, oldest first, with their state:
+    /// a read for operators and checks that must see payloads of an encrypted store.
+    public func inbox(after: InboxID? = nil, limit: Int = 500) async throws(StoreError) -> [(item: InboxItem, state: String)] {
+        let fields = self.fields
+        return try await read("list inbox") { db in
+            try Row.fetchAll(db, sql: """
+                SELECT id, profile, transport, source_id, device_id, received_at, device_time, payload, replay_count, state
+                FROM inbox WHERE id > ? ORDER BY id LIMIT ?
+                """, arguments: [after?.rawValue ?? 0, limit]).map { (try InboxRow.item($0, fields), $0[9] as String) }
+        }
     }
 
     /// Writes the bodies of the outbox rows in `states` as NDJSON lines (one compact resource per
@@ -103,11 +125,15 @@ public struct StoreReader: Sendable {
         let list = states.map { "'\($0.rawValue)'" }.sorted().joined(separator: ", ")
         guard !list.isEmpty else { return }
         var after: Int64 = 0
+        let fields = self.fields
         while true {
             let start = after
             let page = try await read("export outbox") { db in
-                try Row.fetchAll(db, sql: "SELECT id, body FROM outbox WHERE id > ? AND state IN (\(list)) ORDER BY id LIMIT 500",
-                                 arguments: [start]).map { (id: $0["id"] as Int64, body: $0["body"] as String) }
+                try Row.fetchAll(db, sql: "SELECT id, identity_key, body FROM outbox WHERE id > ? AND state IN (\(list)) ORDER BY id LIMIT 500",
+                                 arguments: [start]).map { row in
+                    let id: Int64 = row[0]
+                    return (id: id, body: try fields.openBody(identityColumn: row[1], body: row[2], id: id).body)
+                }
             }
             guard let last = page.last else { return }
             for row in page { try line(row.body) }

@@ -14,6 +14,9 @@ enum StoreSchema {
         migrator.registerMigration("v3: outbox lease index") { db in
             try db.execute(sql: version3)
         }
+        migrator.registerMigration("v4: sealed server identifiers") { db in
+            try db.execute(sql: version4)
+        }
         return migrator
     }()
 
@@ -149,6 +152,15 @@ extension StoreSchema {
     /// the index and stops after its batch instead of sorting the backlog (`OutboxLeaseQuery`).
     fileprivate static let version3 = """
         CREATE INDEX outbox_unsent ON outbox(id, identity_key, state, not_before, lease_expires_at) WHERE state <> 'sent';
+        """
+}
+
+extension StoreSchema {
+    /// In an encrypted store `server_identity.value` holds the identifier's keyed hash (so the
+    /// primary key still finds it) and `sealed_value` the identifier itself, encrypted.
+    /// The wrapped data key is the `data_key` row of `store_meta` (`StoreKeying`).
+    fileprivate static let version4 = """
+        ALTER TABLE server_identity ADD COLUMN sealed_value BLOB;
         """
 }
 

@@ -106,7 +106,8 @@ extension UpstreamCommand {
             }
             let opened: Store
             do {
-                opened = try Store(path: path, policy: .standard, chain: AuditChain(), now: Store.systemClock)
+                opened = try Store(path: path, policy: .standard, chain: AuditChain(), now: Store.systemClock,
+                                   encryption: store.encryption(forStore: path))
             } catch {
                 reportToStandardError("fhir-edge: \(error)")
                 throw ExitCode(2)

@@ -1,0 +1,207 @@
+import Crypto
+import Foundation
+
+/// The key-encryption key (KEK) of a store: 256 bits that never enter the database. It wraps
+/// the store's data key, which encrypts the rows (`FieldCipher`).
+public struct KeyEncryptionKey: Sendable {
+    let key: SymmetricKey
+    /// Where it came from (`key file /etc/fhir-edge/store.key`), for messages; never the key.
+    public let source: String
+
+    /// From 32 raw bytes, 64 hexadecimal digits or the base64 of 32 bytes (surrounding
+    /// whitespace ignored), as a key file, an environment variable or a credential holds it.
+    public init(material: [UInt8], source: String) throws(StoreError) {
+        self.source = source
+        if material.count == 32 {
+            key = SymmetricKey(data: material)
+            return
+        }
+        let text = String(decoding: material, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
+        if let bytes = Self.hex(text) ?? Data(base64Encoded: text).map([UInt8].init), bytes.count == 32 {
+            key = SymmetricKey(data: bytes)
+            return
+        }
+        throw StoreError(.keyUnavailable,
+            "the key is not 256 bits (expected 32 bytes, 64 hex digits or base64 of 32 bytes; create one with `openssl rand -hex 32`)",
+            location: source)
+    }
+
+    /// A short public name of the key: the first 8 bytes of HMAC-SHA256(key, "fhir-edge key id")
+    /// in hex. Recorded beside the wrapped data key so a wrong key is named as such.
+    public var id: String {
+        Self.keyID(key)
+    }
+
+    static func keyID(_ key: SymmetricKey) -> String {
+        let mac = HMAC<SHA256>.authenticationCode(for: Data("fhir-edge key id".utf8), using: key)
+        return Hex.string(mac.prefix(8))
+    }
+
+    /// 64 hexadecimal digits for a new key file, from `random` (injected by tests).
+    public static func newKeyText(random: @Sendable (Int) -> [UInt8] = StoreEncryption.systemRandom) -> String {
+        Hex.string(random(32)) + "\n"
+    }
+
+    private static func hex(_ text: String) -> [UInt8]? {
+        guard text.count == 64 else { return nil }
+        var bytes: [UInt8] = []
+        bytes.reserveCapacity(32)
+        var index = text.startIndex
+        while index < text.endIndex {
+            let next = text.index(index, offsetBy: 2)
+            guard let byte = UInt8(text[index..<next], radix: 16) else { return nil }
+            bytes.append(byte)
+            index = next
+        }
+        return bytes
+    }
+}
+
+/// What a store is opened with to encrypt patient data at rest: the KEK and the randomness for
+/// new data keys and per-row nonces (injected so tests are deterministic).
+public struct StoreEncryption: Sendable {
+    public var keyEncryptionKey: KeyEncryptionKey
+    public var random: @Sendable (Int) -> [UInt8]
+
+    public init(keyEncryptionKey: KeyEncryptionKey, random: @escaping @Sendable (Int) -> [UInt8] = StoreEncryption.systemRandom) {
+        self.keyEncryptionKey = keyEncryptionKey
+        self.random = random
+    }
+
+    /// The operating system's CSPRNG (getrandom on Linux), eight bytes per call.
+    public static let systemRandom: @Sendable (Int) -> [UInt8] = { count in
+        var generator = SystemRandomNumberGenerator()
+        var bytes: [UInt8] = []
+        bytes.reserveCapacity(count + 7)
+        while bytes.count < count {
+            withUnsafeBytes(of: generator.next()) { bytes.append(contentsOf: $0) }
+        }
+        return Array(bytes.prefix(count))
+    }
+}
+
+/// Whether a store file holds encrypted rows, for start-up decisions (creating a key file).
+public enum StoreEncryptionState: Sendable, Equatable {
+    /// No database at the path.
+    case absent
+    /// A store whose rows are in clear (created before encryption, or without a key).
+    case clear
+    /// Rows encrypted under a data key wrapped by the KEK with this id.
+    case encrypted(keyID: String)
+}
+
+/// Encrypts and decrypts the patient-data columns of one store with its data key, and computes
+/// the keyed hashes that stand in for identifiers in indexed columns.
+///
+/// A sealed field is `0x01 || nonce (12) || ciphertext || tag (16)`, AES-256-GCM with a random
+/// nonce per write and `table/rowid` (or the row's key) as associated data, so a ciphertext
+/// copied to another row or table fails to open.
+struct FieldCipher: Sendable {
+    static let version: UInt8 = 1
+    let dataKey: SymmetricKey
+    let indexKey: SymmetricKey
+    let random: @Sendable (Int) -> [UInt8]
+
+    init(dataKey: SymmetricKey, random: @escaping @Sendable (Int) -> [UInt8]) {
+        self.dataKey = dataKey
+        self.indexKey = HKDF<SHA256>.deriveKey(
+            inputKeyMaterial: dataKey, info: Data("fhir-edge store index v1".utf8), outputByteCount: 32)
+        self.random = random
+    }
+
+    func seal(_ plaintext: some DataProtocol, _ place: String) throws -> Data {
+        let nonce = try AES.GCM.Nonce(data: random(12))
+        let box = try AES.GCM.seal(plaintext, using: dataKey, nonce: nonce, authenticating: Data(place.utf8))
+        var sealed = Data(capacity: 1 + 12 + plaintext.count + 16)
+        sealed.append(Self.version)
+        sealed.append(contentsOf: box.nonce)
+        sealed.append(box.ciphertext)
+        sealed.append(box.tag)
+        return sealed
+    }
+
+    /// Opens a field sealed for `place`; a field of another row, an altered one or one sealed
+    /// under another data key throws `.corruptRow` naming the place.
+    func open(_ sealed: Data?, _ place: String) throws -> Data {
+        guard let sealed, sealed.count >= 29, sealed.first == Self.version else {
+            throw StoreError(.corruptRow, "an encrypted field is missing or not in fhir-edge's format", location: place)
+        }
+        do {
+            let start = sealed.startIndex
+            let box = try AES.GCM.SealedBox(
+                nonce: AES.GCM.Nonce(data: sealed[(start + 1)..<(start + 13)]),
+                ciphertext: sealed[(start + 13)..<(sealed.endIndex - 16)], tag: sealed[(sealed.endIndex - 16)...])
+            return try AES.GCM.open(box, using: dataKey, authenticating: Data(place.utf8))
+        } catch {
+            throw StoreError(.corruptRow,
+                "an encrypted field does not authenticate: it was altered, moved from another row, or sealed under another data key",
+                location: place)
+        }
+    }
+
+    /// HMAC-SHA256 of `value` under the index key, hex: equal values give equal hashes, so
+    /// equality lookups and indexes keep working without the clear value on disk.
+    func index(_ value: String) -> String {
+        Hex.string(HMAC<SHA256>.authenticationCode(for: Data(value.utf8), using: indexKey))
+    }
+
+    /// A new random data key.
+    static func newDataKey(random: @Sendable (Int) -> [UInt8]) -> SymmetricKey {
+        SymmetricKey(data: random(32))
+    }
+
+    /// The data key wrapped (RFC 3394) under the KEK, as stored in `store_meta`: `<kek id>:<base64>`.
+    static func wrap(_ dataKey: SymmetricKey, with kek: KeyEncryptionKey) throws -> String {
+        let wrapped = try AES.KeyWrap.wrap(dataKey, using: kek.key)
+        return kek.id + ":" + wrapped.base64EncodedString()
+    }
+
+    static func unwrap(_ text: String, with kek: KeyEncryptionKey, store: String) throws(StoreError) -> SymmetricKey {
+        let parts = text.split(separator: ":", maxSplits: 1).map(String.init)
+        guard parts.count == 2, let wrapped = Data(base64Encoded: parts[1]) else {
+            throw StoreError(.corruptRow, "the stored data key is not in fhir-edge's format", location: store + " (store_meta data_key)")
+        }
+        guard let key = try? AES.KeyWrap.unwrap(wrapped, using: kek.key) else {
+            throw StoreError(.wrongKey,
+                "the key from \(kek.source) (id \(kek.id)) does not open this store, whose data key is wrapped by key id \(parts[0]); "
+                    + "give the store's own key (nothing was changed)",
+                location: store)
+        }
+        return key
+    }
+}
+
+/// Outbox bodies keep their identity inside the ciphertext (the indexed column holds its keyed
+/// hash): `UInt32 big-endian length || identity || body`.
+enum OutboxPlaintext {
+    static func pack(identity: String, body: some Collection<UInt8>) -> Data {
+        var data = Data()
+        let count = UInt32(identity.utf8.count)
+        data.append(contentsOf: [UInt8(count >> 24), UInt8((count >> 16) & 0xFF), UInt8((count >> 8) & 0xFF), UInt8(count & 0xFF)])
+        data.append(contentsOf: identity.utf8)
+        data.append(contentsOf: body)
+        return data
+    }
+
+    static func unpack(_ data: Data, _ place: String) throws -> (identity: String, body: Data) {
+        let bytes = [UInt8](data)
+        guard bytes.count >= 4 else { throw StoreError(.corruptRow, "an outbox body is truncated", location: place) }
+        let count = Int(bytes[0]) << 24 | Int(bytes[1]) << 16 | Int(bytes[2]) << 8 | Int(bytes[3])
+        guard bytes.count >= 4 + count else { throw StoreError(.corruptRow, "an outbox body is truncated", location: place) }
+        return (String(decoding: bytes[4..<(4 + count)], as: UTF8.self), Data(bytes[(4 + count)...]))
+    }
+}
+
+/// Lower-case hexadecimal, without Foundation's per-byte formatting (the index hash is computed
+/// for every outbox row).
+enum Hex {
+    static func string(_ bytes: some Sequence<UInt8>) -> String {
+        let digits = Array("0123456789abcdef".utf8)
+        var out: [UInt8] = []
+        for byte in bytes {
+            out.append(digits[Int(byte >> 4)])
+            out.append(digits[Int(byte & 0x0F)])
+        }
+        return String(decoding: out, as: UTF8.self)
+    }
+}
