@@ -408,7 +408,9 @@ struct JSONParser {
         let text = UnsafeBufferPointer(rebasing: bytes[start..<index])
         if isInteger, let value = parseInt64(text) { return .int(value) }
         let string = String(decoding: text, as: UTF8.self)
-        guard let double = Double(string) else { throw error("number out of range", at: start) }
+        // Double reads an overflowing exponent as infinity, which has no JSON spelling (the writer
+        // would turn it into null): beyond Double's range is out of range.
+        guard let double = Double(string), double.isFinite else { throw error("number out of range", at: start) }
         return .double(double)
     }
 
