@@ -157,3 +157,25 @@ let package = Package(
     ],
     swiftLanguageModes: [.v6]
 )
+
+// libFuzzer targets over the parsers, declared only when scripts/fuzz.sh builds them
+// (FHIR_EDGE_FUZZ=1, with -sanitize=fuzzer,address into .build-fuzz). They depend on pure targets
+// only, so the sanitizer build compiles no third-party package.
+if Context.environment["FHIR_EDGE_FUZZ"] != nil {
+    let fuzzTargets: [(name: String, dependencies: [Target.Dependency])] = [
+        ("FuzzJSON", ["JSONQuery"]),
+        ("FuzzJSONPath", ["JSONQuery"]),
+        ("FuzzJMESPath", ["JSONQuery"]),
+        ("FuzzTemplates", ["Mapping", "FHIRModel", "JSONQuery", "EdgeCore"]),
+        ("FuzzBluetoothDecoding", ["BluetoothDecoding", "JSONQuery", "EdgeCore"]),
+        ("FuzzModbusRegisters", ["Modbus"]),
+    ]
+    // SwiftPM links `main` to `<Target>_main`; the driver hands that over to libFuzzer.
+    package.targets.append(.target(name: "LibFuzzerDriver", path: "Fuzz/LibFuzzerDriver"))
+    for target in fuzzTargets {
+        package.targets.append(
+            .executableTarget(
+                name: target.name, dependencies: target.dependencies + ["LibFuzzerDriver"], path: "Fuzz/\(target.name)",
+                swiftSettings: strict))
+    }
+}

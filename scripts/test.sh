@@ -12,6 +12,12 @@ status=0
 # into a failure well inside CI's budget instead of a silent stall.
 timeout --signal=TERM --kill-after=30 "${FHIR_EDGE_TEST_TIMEOUT:-1800}" \
     stdbuf -oL -eL swift test --skip-build 2>&1 | tee "$log" || status=$?
+# A short fuzz run of every parser (sanitizer build in .build-fuzz); a crash fails the run.
+# FHIR_EDGE_FUZZ_SECONDS=0 leaves it out.
+fuzz_seconds=${FHIR_EDGE_FUZZ_SECONDS:-3}
+if ((fuzz_seconds > 0)); then
+    scripts/fuzz.sh "$fuzz_seconds" || status=1
+fi
 # One closing line for the whole run: XCTest's overall summary, restated plainly (Swift Testing's own
 # summary follows XCTest's and counts only Swift Testing tests).
 summary=$(grep -E "^\s+Executed [0-9]+ tests?, with" "$log" | tail -1 || true)

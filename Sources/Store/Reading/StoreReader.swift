@@ -58,13 +58,13 @@ public struct StoreReader: Sendable {
                   (SELECT value FROM store_meta WHERE key = 'bytes') AS bytes,
                   (SELECT value FROM store_meta WHERE key = 'high_water') AS high_water,
                   (SELECT value FROM store_meta WHERE key = 'journal_head') AS journal,
-                  (SELECT COUNT(*) FROM inbox WHERE state IN ('pending', 'claimed')) AS inbox,
-                  (SELECT COUNT(*) FROM outbox WHERE state IN ('pending', 'leased')) AS outbox_pending,
-                  (SELECT COUNT(*) FROM outbox WHERE state = 'sent') AS outbox_sent,
-                  (SELECT COUNT(*) FROM dead_letter) AS dead_letters,
+                  (SELECT value FROM store_meta WHERE key = 'count_inbox_open') AS inbox,
+                  (SELECT value FROM store_meta WHERE key = 'count_outbox_open') AS outbox_pending,
+                  (SELECT value FROM store_meta WHERE key = 'count_outbox_sent') AS outbox_sent,
+                  (SELECT value FROM store_meta WHERE key = 'count_dead_letters') AS dead_letters,
                   (SELECT MIN(at) FROM (
-                      SELECT MIN(received_at) AS at FROM inbox WHERE state IN ('pending', 'claimed')
-                      UNION ALL SELECT MIN(created_at) FROM outbox WHERE state IN ('pending', 'leased'))) AS oldest
+                      SELECT MIN(received_at) AS at FROM inbox INDEXED BY inbox_open_by_time WHERE state IN ('pending', 'claimed')
+                      UNION ALL SELECT MIN(created_at) FROM outbox INDEXED BY outbox_open_by_time WHERE state IN ('pending', 'leased'))) AS oldest
                 """)
             guard let row else { return StoreStatistics() }
             let oldest: Int64? = row["oldest"]

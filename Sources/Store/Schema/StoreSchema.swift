@@ -17,6 +17,9 @@ enum StoreSchema {
         migrator.registerMigration("v4: sealed server identifiers") { db in
             try db.execute(sql: version4)
         }
+        migrator.registerMigration("v5: row counts kept by triggers") { db in
+            try db.execute(sql: version5)
+        }
         return migrator
     }()
 
@@ -161,6 +164,54 @@ extension StoreSchema {
     /// The wrapped data key is the `data_key` row of `store_meta` (`StoreKeying`).
     fileprivate static let version4 = """
         ALTER TABLE server_identity ADD COLUMN sealed_value BLOB;
+        """
+}
+
+extension StoreSchema {
+    /// The counts `/status`, `/metrics` and `queue stats` show, kept by triggers in the
+    /// transactions that change the rows, so reading them costs one meta row whatever the backlog
+    /// (they were `COUNT(*)` scans); the oldest unsent times come from partial indexes.
+    fileprivate static let version5 = """
+        INSERT INTO store_meta(key, value) VALUES
+            ('count_inbox_open', (SELECT COUNT(*) FROM inbox WHERE state IN ('pending', 'claimed'))),
+            ('count_outbox_open', (SELECT COUNT(*) FROM outbox WHERE state IN ('pending', 'leased'))),
+            ('count_outbox_sent', (SELECT COUNT(*) FROM outbox WHERE state = 'sent')),
+            ('count_dead_letters', (SELECT COUNT(*) FROM dead_letter));
+
+        CREATE TRIGGER inbox_count_in AFTER INSERT ON inbox WHEN NEW.state IN ('pending', 'claimed')
+            BEGIN UPDATE store_meta SET value = value + 1 WHERE key = 'count_inbox_open'; END;
+        CREATE TRIGGER inbox_count_out AFTER DELETE ON inbox WHEN OLD.state IN ('pending', 'claimed')
+            BEGIN UPDATE store_meta SET value = value - 1 WHERE key = 'count_inbox_open'; END;
+        CREATE TRIGGER inbox_count_state AFTER UPDATE OF state ON inbox
+            WHEN (OLD.state IN ('pending', 'claimed')) <> (NEW.state IN ('pending', 'claimed'))
+            BEGIN UPDATE store_meta SET value = value + (CASE WHEN NEW.state IN ('pending', 'claimed') THEN 1 ELSE -1 END)
+                WHERE key = 'count_inbox_open'; END;
+
+        CREATE TRIGGER outbox_count_in AFTER INSERT ON outbox
+            BEGIN
+                UPDATE store_meta SET value = value + 1 WHERE key = 'count_outbox_open' AND NEW.state IN ('pending', 'leased');
+                UPDATE store_meta SET value = value + 1 WHERE key = 'count_outbox_sent' AND NEW.state = 'sent';
+            END;
+        CREATE TRIGGER outbox_count_out AFTER DELETE ON outbox
+            BEGIN
+                UPDATE store_meta SET value = value - 1 WHERE key = 'count_outbox_open' AND OLD.state IN ('pending', 'leased');
+                UPDATE store_meta SET value = value - 1 WHERE key = 'count_outbox_sent' AND OLD.state = 'sent';
+            END;
+        CREATE TRIGGER outbox_count_state AFTER UPDATE OF state ON outbox WHEN OLD.state <> NEW.state
+            BEGIN
+                UPDATE store_meta SET value = value - 1 WHERE key = 'count_outbox_open' AND OLD.state IN ('pending', 'leased');
+                UPDATE store_meta SET value = value - 1 WHERE key = 'count_outbox_sent' AND OLD.state = 'sent';
+                UPDATE store_meta SET value = value + 1 WHERE key = 'count_outbox_open' AND NEW.state IN ('pending', 'leased');
+                UPDATE store_meta SET value = value + 1 WHERE key = 'count_outbox_sent' AND NEW.state = 'sent';
+            END;
+
+        CREATE TRIGGER dead_letter_count_in AFTER INSERT ON dead_letter
+            BEGIN UPDATE store_meta SET value = value + 1 WHERE key = 'count_dead_letters'; END;
+        CREATE TRIGGER dead_letter_count_out AFTER DELETE ON dead_letter
+            BEGIN UPDATE store_meta SET value = value - 1 WHERE key = 'count_dead_letters'; END;
+
+        CREATE INDEX inbox_open_by_time ON inbox(received_at) WHERE state IN ('pending', 'claimed');
+        CREATE INDEX outbox_open_by_time ON outbox(created_at) WHERE state IN ('pending', 'leased');
         """
 }
 
