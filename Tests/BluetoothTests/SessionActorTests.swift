@@ -35,6 +35,63 @@ final class SessionActorTests: XCTestCase {
         XCTAssertEqual(reading.message["device"], ["manufacturerName": "BLE Rig", "serialNumber": "HR-0001"])
     }
 
+    /// The session clock's 2023-11-14T22:13:20Z as a Current Time value, moved by `seconds`.
+    static func currentTime(offsetBy seconds: Int64) -> [UInt8] {
+        let c = Timestamp(secondsSinceEpoch: 1_700_000_000 + seconds).components
+        return [UInt8(c.year & 0xFF), UInt8(c.year >> 8), UInt8(c.month), UInt8(c.day), UInt8(c.hour), UInt8(c.minute), UInt8(c.second), 0, 0, 0]
+    }
+
+    /// The blood pressure reading the device timed 2024-01-15T08:30:00, delivered on a link to a
+    /// device serving that Current Time.
+    func deliverRigPressure(currentTime: [UInt8]?) async throws -> (reading: DeviceReading, link: ScriptedLink, recorder: Recorder) {
+        let link = ScriptedLink(measurements: [Self.bp], currentTime: currentTime)
+        let recorder = Recorder()
+        let session = makeSession(link: link, recorder: recorder)
+        let task = Task { await session.run() }
+        defer { task.cancel() }
+        let connection = try await link.waitForConnection(1)
+        try await recorder.waitFor { $0.observations.contains(.up([Self.bp])) }
+        connection.send(.indication(handle: 16, value: Self.rigPressure))
+        try await recorder.waitFor { $0.readings.count == 1 }
+        return (try XCTUnwrap(recorder.snapshot.readings.first), link, recorder)
+    }
+
+    /// A device clock two hours behind the gateway's: the delivered reading's time is the device's
+    /// plus two hours, the device's own time and the offset stay in the message.
+    func testAReadingOfADeviceClockTwoHoursBehindIsCorrectedByTheOffset() async throws {
+        let (reading, link, _) = try await deliverRigPressure(currentTime: Self.currentTime(offsetBy: -7200))
+        XCTAssertEqual(link.requests.prefix(3), ["connect", "discover", "current time"], "read on connect, before the subscriptions")
+        XCTAssertEqual(reading.clock?.offsetSeconds, -7200)
+        let message = reading.message
+        XCTAssertEqual(message["time"], "2024-01-15T10:30:00.000Z")
+        XCTAssertEqual(message["deviceTime"], "2024-01-15T08:30:00")
+        XCTAssertEqual(message["timeSource"], "device")
+        XCTAssertEqual(message["clock"], ["offsetSeconds": -7200, "toleranceSeconds": 60, "checkedAt": "2023-11-14T22:13:20.000Z", "status": "off"])
+    }
+
+    func testADeviceClockWithinTheToleranceLeavesTheTimeAsTheDeviceSaid() async throws {
+        let (reading, _, _) = try await deliverRigPressure(currentTime: Self.currentTime(offsetBy: 30))
+        let message = reading.message
+        XCTAssertEqual(message["time"], "2024-01-15T08:30:00.000Z")
+        XCTAssertEqual(message["clock"]?["offsetSeconds"], 30)
+        XCTAssertEqual(message["clock"]?["status"], "synchronised")
+    }
+
+    func testADeviceWithoutTheCurrentTimeServiceIsTimedAsBefore() async throws {
+        let (reading, link, _) = try await deliverRigPressure(currentTime: nil)
+        XCTAssertFalse(link.requests.contains("current time"))
+        XCTAssertNil(reading.clock)
+        XCTAssertEqual(reading.message["time"], "2024-01-15T08:30:00.000Z")
+        XCTAssertNil(reading.message["clock"])
+    }
+
+    func testACurrentTimeThatDoesNotDecodeIsReportedAndTheReadingIsNotCorrected() async throws {
+        let (reading, _, recorder) = try await deliverRigPressure(currentTime: [0xE8, 0x07, 13, 1])
+        XCTAssertNil(reading.clock)
+        XCTAssertEqual(reading.message["time"], "2024-01-15T08:30:00.000Z")
+        XCTAssertTrue(recorder.snapshot.observations.contains { if case .failure(let failure) = $0 { failure.stage == .decode } else { false } })
+    }
+
     func testDeliversEachDecodedValueInOrderAndReportsUp() async throws {
         let link = ScriptedLink(measurements: [Self.hr])
         let recorder = Recorder()
@@ -225,15 +282,18 @@ final class ScriptedLink: DeviceLink {
     let refuseUntilSecured: Bool
     /// What the device's Device Information Service answers; nil: it has none.
     let deviceInformation: DeviceInformation?
+    /// What the device's Current Time characteristic answers; nil: it serves no Current Time Service.
+    let currentTime: [UInt8]?
     private let state: Mutex<State>
 
     init(
         measurements: [MeasurementCharacteristic], failingConnects: Int = 0, refuseUntilSecured: Bool = false,
-        deviceInformation: DeviceInformation? = nil
+        deviceInformation: DeviceInformation? = nil, currentTime: [UInt8]? = nil
     ) {
         self.measurements = measurements
         self.refuseUntilSecured = refuseUntilSecured
         self.deviceInformation = deviceInformation
+        self.currentTime = currentTime
         self.state = Mutex(State(failingConnects: failingConnects))
     }
 
@@ -293,6 +353,12 @@ final class ScriptedConnection: DeviceConnection {
         guard let information = link.deviceInformation else { return nil }
         link.log("device information")
         return information
+    }
+
+    func readCurrentTime() async -> [UInt8]? {
+        guard let value = link.currentTime else { return nil }
+        link.log("current time")
+        return value
     }
 
     func subscribe(_ characteristic: MeasurementCharacteristic) async throws {

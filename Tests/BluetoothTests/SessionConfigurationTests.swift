@@ -133,6 +133,27 @@ final class SessionConfigurationTests: XCTestCase {
         XCTAssertEqual(found.map(\.keyPath), ["bluetooth.devices.F0:00:00:00:18:10.repairWhenKeyMissing"])
     }
 
+    func testClockToleranceIsSixtySecondsUnlessSetAndMustBeWholeSeconds() throws {
+        let configuration = try decode("""
+            bluetooth:
+              transport: hci:0
+              devices:
+                "F0:00:00:00:18:09": {profile: ble-thermometer, clockTolerance: 2m}
+                "F0:00:00:00:18:0D": {profile: ble-heart-rate}
+            """)
+        XCTAssertEqual(try XCTUnwrap(configuration.bluetooth).devices.map(\.clockToleranceSeconds), [120, 60])
+        let found = problems("""
+            bluetooth:
+              transport: hci:0
+              devices:
+                "F0:00:00:00:18:09": {profile: ble-thermometer, clockTolerance: 1500ms}
+                "F0:00:00:00:18:0D": {profile: ble-heart-rate, clockTolerance: soon}
+            """)
+        XCTAssertEqual(Set(found.map(\.keyPath)), [
+            "bluetooth.devices.F0:00:00:00:18:09.clockTolerance", "bluetooth.devices.F0:00:00:00:18:0D.clockTolerance",
+        ])
+    }
+
     func testASectionWithoutTransportOrDevicesIsAProblem() {
         let found = problems("""
             bluetooth:

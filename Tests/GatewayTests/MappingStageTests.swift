@@ -253,3 +253,34 @@ extension MappingStageTests {
         XCTAssertTrue(temperature.body.contains(#""value":36.12345678901234567890123"#), "all 25 digits pass through: \(temperature.body)")
     }
 }
+
+extension MappingStageTests {
+    /// A reading the gateway corrected for a device clock two hours behind (docs/phd-ig.md, Time):
+    /// `effective[x]` is the corrected time, and the Observation keeps the device's own time and
+    /// the offset beside the receive instant. A clock within the tolerance adds nothing.
+    func testACorrectedReadingKeepsTheDeviceTimeAndTheClockOffset() throws {
+        let catalog = try DeviceProfileCatalog.load(directory: GatewayHTTPTests.profiles)
+        func item(_ id: Int64, _ json: String) -> InboxItem {
+            InboxItem(id: InboxID(id), message: InboxMessage(
+                profile: ProfileID("ble-heart-rate"), transport: .ble, sourceID: "ble:F0:00:00:00:18:0D", receivedAt: time,
+                payload: Array(json.utf8)))
+        }
+        let values = #""values": {"heartRate": 72}, "units": {"heartRate": "/min"}, "receivedAt": "2026-11-27T10:30:05.000Z""#
+        let items = [
+            item(1, #"{"deviceId": "F0-00-00-00-18-0D", "patientId": "p1", "characteristic": "heartRateMeasurement", "time": "2026-11-27T10:30:00.000Z", "timeSource": "device", "deviceTime": "2026-11-27T08:30:00", "clock": {"offsetSeconds": -7200, "toleranceSeconds": 60, "checkedAt": "2026-11-27T10:29:00.000Z", "status": "off"}, "# + values + "}"),
+            item(2, #"{"deviceId": "F0-00-00-00-18-0D", "patientId": "p1", "characteristic": "heartRateMeasurement", "time": "2026-11-27T10:31:00.000Z", "timeSource": "device", "deviceTime": "2026-11-27T10:31:00", "clock": {"offsetSeconds": 20, "toleranceSeconds": 60, "checkedAt": "2026-11-27T10:29:00.000Z", "status": "synchronised"}, "# + values + "}"),
+        ]
+        let (result, _) = MappingStage.map(items, catalog: catalog, issued: time)
+        XCTAssertTrue(result.failures.isEmpty, "\(result.failures)")
+        let observations = try result.resources.filter { $0.resourceType == "Observation" }.map { try JSONValue(parsing: $0.body) }
+        let corrected = try XCTUnwrap(observations.first { $0["effectivePeriod"]?["start"] == "2026-11-27T10:30:00.000Z" })
+        XCTAssertEqual(corrected["extension"], [
+            ["url": "urn:fhir-edge:extension:received-time", "valueInstant": "2026-11-27T10:30:05.000Z"],
+            ["url": "urn:fhir-edge:extension:device-time", "valueDateTime": "2026-11-27T08:30:00.000Z"],
+            ["url": "urn:fhir-edge:extension:device-clock-offset",
+             "valueQuantity": ["value": -7200, "unit": "s", "system": "http://unitsofmeasure.org", "code": "s"]],
+        ])
+        let synchronised = try XCTUnwrap(observations.first { $0["effectivePeriod"]?["start"] == "2026-11-27T10:31:00.000Z" })
+        XCTAssertEqual(synchronised["extension"], [["url": "urn:fhir-edge:extension:received-time", "valueInstant": "2026-11-27T10:30:05.000Z"]])
+    }
+}

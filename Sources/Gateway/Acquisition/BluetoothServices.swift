@@ -111,7 +111,7 @@ struct BluetoothService: Service {
                 let settings = DeviceSessionSettings(
                     address: address, requiresPairing: device.requirePairing,
                     backoff: ReconnectBackoff(base: configuration.reconnectBase, cap: configuration.reconnectCap),
-                    connectTimeout: configuration.connectTimeout)
+                    connectTimeout: configuration.connectTimeout, clockToleranceSeconds: device.clockToleranceSeconds)
                 let reporter = BluetoothDeviceReporter(
                     address: device.address, profile: ProfileID(device.profile), patientID: device.patientID, sink: sink, health: health,
                     journal: journal, now: now, logger: logger)
@@ -182,7 +182,8 @@ struct BluetoothDeviceReporter: Sendable {
     func deliver(_ reading: DeviceReading) async throws {
         let message = AcquiredMessage(
             profile: profile, transport: .ble, sourceID: sourceID, deviceID: deviceID,
-            message: reading.reading.message(deviceID: deviceID, receivedAt: reading.receivedAt, patientID: patientID, device: reading.device))
+            message: reading.reading.message(deviceID: deviceID, receivedAt: reading.receivedAt, patientID: patientID, device: reading.device,
+                clock: reading.clock))
         try await sink.deliver([message])
         await health.recordSuccess(
             transport: .ble, device: address, profile: profile, readings: 1, at: reading.receivedAt,

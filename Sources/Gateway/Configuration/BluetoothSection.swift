@@ -13,6 +13,7 @@ extension GatewayConfiguration {
     ///   connectTimeout: 10s
     ///   devices:                    # connected, subscribed to every standard measurement
     ///     "F0:00:00:00:18:10": {profile: ble-blood-pressure, requirePairing: true, repairWhenKeyMissing: true, patientId: p-17}
+    ///     "F0:00:00:00:18:09": {profile: ble-thermometer, clockTolerance: 2m}   # default 60s
     ///   bthome:                     # read from adverts, never connected
     ///     "F0:00:00:00:FC:D2": {profile: ble-bthome, bindKey: 231d39c1d7cc1ab1aee224cd096db932}
     /// ```
@@ -61,11 +62,15 @@ extension GatewayConfiguration {
             public var repairWhenKeyMissing: Bool
             /// The patient the device is assigned to, written into its messages as `patientId`.
             public var patientID: String?
+            /// How far, in whole seconds either way, the device's clock (its Current Time, read on
+            /// connect) may be from the gateway's before device-timed readings are corrected.
+            public var clockToleranceSeconds: Int
 
             public init(
                 address: String, profile: String, requirePairing: Bool = false, allowLegacyPairing: Bool = false,
-                repairWhenKeyMissing: Bool = false, patientID: String? = nil
+                repairWhenKeyMissing: Bool = false, patientID: String? = nil, clockToleranceSeconds: Int = 60
             ) {
+                self.clockToleranceSeconds = clockToleranceSeconds
                 self.address = address
                 self.profile = profile
                 self.requirePairing = requirePairing
@@ -141,7 +146,7 @@ extension ConfigurationDecoder {
             for (name, value) in named {
                 let path = "bluetooth.devices." + name
                 guard let address = address(name, node: value, at: path, seen: &seen, reader: &reader) else { continue }
-                let known: Set<String> = ["profile", "requirePairing", "allowLegacyPairing", "repairWhenKeyMissing", "patientId"]
+                let known: Set<String> = ["profile", "requirePairing", "allowLegacyPairing", "repairWhenKeyMissing", "patientId", "clockTolerance"]
                 guard let fields = reader.mapping(value, at: path, known: known) else { continue }
                 var profile: String?
                 if let node = fields["profile"] {
@@ -160,6 +165,13 @@ extension ConfigurationDecoder {
                     device.repairWhenKeyMissing = flag
                 }
                 if let node = fields["patientId"] { device.patientID = reader.string(node, at: path + ".patientId") }
+                if let node = fields["clockTolerance"], let ms = reader.duration(node, at: path + ".clockTolerance") {
+                    if ms % 1000 == 0, ms <= 86_400_000 {
+                        device.clockToleranceSeconds = Int(ms / 1000)
+                    } else {
+                        reader.problem(path + ".clockTolerance", node, "expected whole seconds up to 24h, e.g. 60s or 2m")
+                    }
+                }
                 if profile != nil { bluetooth.devices.append(device) }
             }
         }

@@ -22,6 +22,9 @@ package protocol DeviceConnection: Sendable {
     /// The readable strings of the device's Device Information Service (0x180A); nil when it
     /// serves none. A characteristic that cannot be read is left out, never an error.
     func readDeviceInformation() async -> DeviceInformation?
+    /// The value of the device's Current Time characteristic (0x2A2B, Current Time Service
+    /// 0x1805), undecoded; nil when it serves none or refuses the read.
+    func readCurrentTime() async -> [UInt8]?
     /// Writes the characteristic's CCCD.
     func subscribe(_ characteristic: MeasurementCharacteristic) async throws
     /// Encrypts the link with the stored bond, or pairs (and bonds) when there is none.
@@ -36,4 +39,5 @@ package protocol DeviceConnection: Sendable {
 extension DeviceConnection {
     package func serve() async {}
     package func readDeviceInformation() async -> DeviceInformation? { nil }
+    package func readCurrentTime() async -> [UInt8]? { nil }
 }

@@ -11,15 +11,20 @@ package struct DeviceSessionSettings: Sendable, Equatable {
     package var backoff: ReconnectBackoff
     /// How long one connection attempt may take (the device may not be advertising).
     package var connectTimeout: Duration
+    /// How far, in seconds either way, the device's clock (its Current Time, read on connect) may
+    /// be from the gateway's before device-timed readings are corrected by the offset.
+    package var clockToleranceSeconds: Int
 
     package init(
         address: BluetoothAddress, requiresPairing: Bool = false,
-        backoff: ReconnectBackoff = ReconnectBackoff(), connectTimeout: Duration = .seconds(10)
+        backoff: ReconnectBackoff = ReconnectBackoff(), connectTimeout: Duration = .seconds(10),
+        clockToleranceSeconds: Int = 60
     ) {
         self.address = address
         self.requiresPairing = requiresPairing
         self.backoff = backoff
         self.connectTimeout = connectTimeout
+        self.clockToleranceSeconds = clockToleranceSeconds
     }
 }
 
@@ -31,16 +36,24 @@ package struct DeviceReading: Sendable {
     package var receivedAt: Timestamp
     /// What the device's Device Information Service said on this link, if it serves one.
     package var device: DeviceInformation?
+    /// The device clock's check on this link, when the device serves a Current Time it knows.
+    package var clock: DeviceClock?
 
-    package init(address: BluetoothAddress, reading: HealthReading, receivedAt: Timestamp, device: DeviceInformation? = nil) {
+    package init(
+        address: BluetoothAddress, reading: HealthReading, receivedAt: Timestamp, device: DeviceInformation? = nil,
+        clock: DeviceClock? = nil
+    ) {
         self.address = address
         self.reading = reading
         self.receivedAt = receivedAt
         self.device = device
+        self.clock = clock
     }
 
     /// The JSON device message the profile's templates read.
-    package var message: JSONValue { reading.message(deviceID: address.eui48, receivedAt: receivedAt, device: device) }
+    package var message: JSONValue {
+        reading.message(deviceID: address.eui48, receivedAt: receivedAt, device: device, clock: clock)
+    }
 }
 
 /// What a session reports about its device, for health (`/status`, metrics, the journal) and logs.
@@ -69,6 +82,8 @@ package actor DeviceSession {
     private var characteristics: [UInt16: MeasurementCharacteristic] = [:]
     /// The Device Information Service's strings, read on each link after discovery.
     private var deviceInformation: DeviceInformation?
+    /// The device clock against the gateway's, checked on each link after the Device Information.
+    private var clock: DeviceClock?
     private var pending: [DeviceSessionStateMachine.Event] = []
 
     /// - Parameters:
@@ -184,6 +199,7 @@ package actor DeviceSession {
                 characteristics = Dictionary(found.map { ($0.valueHandle, $0) }, uniquingKeysWith: { first, _ in first })
                 // Optional: a device without the service, or one that refuses a read, still measures.
                 deviceInformation = await connection.readDeviceInformation()
+                clock = await checkClock(connection)
                 pending.append(.discovered(found))
             } catch {
                 pending.append(.failed(Self.failure(error, stage: .discover)))
@@ -237,11 +253,27 @@ package actor DeviceSession {
             return true
         }
         do {
-            try await deliver(DeviceReading(address: settings.address, reading: reading, receivedAt: now(), device: deviceInformation))
+            try await deliver(DeviceReading(
+                address: settings.address, reading: reading, receivedAt: now(), device: deviceInformation, clock: clock))
             return true
         } catch {
             pending.append(.failed(Self.failure(error, stage: .deliver)))
             return false
+        }
+    }
+
+    /// Reads the device's Current Time, when it serves one, against the gateway's clock. Optional
+    /// like the Device Information: a value that does not decode is reported and the link
+    /// carries on without a check; a clock that is not set gives none either.
+    private func checkClock(_ connection: any DeviceConnection) async -> DeviceClock? {
+        guard let bytes = await connection.readCurrentTime() else { return nil }
+        let checkedAt = now()
+        do {
+            let current = try CurrentTime.decode(bytes)
+            return DeviceClock(current: current, checkedAt: checkedAt, toleranceSeconds: settings.clockToleranceSeconds)
+        } catch {
+            await observe(.failure(SessionFailure(.decode, "\(error)")))
+            return nil
         }
     }
 

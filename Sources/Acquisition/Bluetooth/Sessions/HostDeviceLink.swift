@@ -91,6 +91,17 @@ struct HostDeviceConnection: DeviceConnection {
         return information.isEmpty ? nil : information
     }
 
+    func readCurrentTime() async -> [UInt8]? {
+        guard let services = try? await gatt.discoverPrimaryServices(),
+              let service = services.first(where: { $0.uuid.uuid16 == CurrentTime.serviceUUID }),
+              let characteristics = try? await gatt.discoverCharacteristics(of: service),
+              let characteristic = characteristics.first(where: {
+                  $0.uuid.uuid16 == CurrentTime.characteristicUUID && $0.properties.contains(.read)
+              })
+        else { return nil }
+        return try? await gatt.read(characteristic.valueHandle)
+    }
+
     func subscribe(_ characteristic: MeasurementCharacteristic) async throws {
         try await gatt.write(characteristic.configurationHandle, value: characteristic.configurationValue)
     }

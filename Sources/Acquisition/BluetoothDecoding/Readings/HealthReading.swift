@@ -62,13 +62,22 @@ public struct HealthReading: Hashable, Sendable {
     /// anything: the mapping stage puts it on the FHIR Device; templates do not read it. `notes`
     /// names the quality conditions the status fields report (`measurementNotes`), when any;
     /// `bodySite` where the reading was taken (`bodySite`), when the value says.
-    public func message(deviceID: String, receivedAt: Timestamp, patientID: String? = nil, device: DeviceInformation? = nil) -> JSONValue {
+    ///
+    /// `clock` is the device clock's check on this link (its Current Time against the gateway's
+    /// clock), written as `clock` on a device-timed reading. When that clock is off beyond the
+    /// tolerance, `time` is the device time corrected by the offset (the PHD IG's coincident time
+    /// stamp correction: `deviceTime` minus `clock.offsetSeconds`) and `deviceTime` stays what the
+    /// device said.
+    public func message(
+        deviceID: String, receivedAt: Timestamp, patientID: String? = nil, device: DeviceInformation? = nil,
+        clock: DeviceClock? = nil
+    ) -> JSONValue {
         var message = JSONObject()
         message["deviceId"] = .string(deviceID)
         if let patientID { message["patientId"] = .string(patientID) }
         message["characteristic"] = .string(characteristic.key)
         message["uuid"] = .string(hex4(characteristic.uuid16))
-        appendTime(to: &message, deviceTime: deviceTime, receivedAt: receivedAt)
+        appendTime(to: &message, deviceTime: deviceTime, receivedAt: receivedAt, clock: clock)
         var numbers = JSONObject()
         var units = JSONObject()
         var unavailable = JSONObject()
@@ -92,12 +101,14 @@ public struct HealthReading: Hashable, Sendable {
     }
 }
 
-/// `time`, `timeSource`, `deviceTime` and `receivedAt`, shared by health readings and adverts.
-func appendTime(to message: inout JSONObject, deviceTime: DeviceDateTime?, receivedAt: Timestamp) {
+/// `time`, `timeSource`, `deviceTime`, `clock` and `receivedAt`, shared by health readings and adverts.
+func appendTime(to message: inout JSONObject, deviceTime: DeviceDateTime?, receivedAt: Timestamp, clock: DeviceClock? = nil) {
     if let deviceTime {
-        message["time"] = .string(deviceTime.timestamp().iso8601)
+        let instant = deviceTime.timestamp()
+        message["time"] = .string((clock.map { $0.isOff ? $0.corrected(instant) : instant } ?? instant).iso8601)
         message["timeSource"] = "device"
         message["deviceTime"] = .string(deviceTime.description)
+        if let clock { message["clock"] = clock.json }
     } else {
         message["time"] = .string(receivedAt.iso8601)
         message["timeSource"] = "receiver"
