@@ -92,6 +92,23 @@ final class IdentitySettingsTests: XCTestCase {
         }
     }
 
+    func testABTHomeRoomThermometerIsAboutItsDevice() throws {
+        let catalog = try DeviceProfileCatalog.load(directory: GatewayHTTPTests.profiles)
+        XCTAssertEqual(catalog["ble-bthome-room"]?.subject, .device)
+        XCTAssertEqual(catalog["ble-bthome"]?.subject, .patient, "the BTHome scale stays on its patient")
+        let advert = #"{"deviceId": "F0-00-00-00-FC-D2", "format": "bthome-v2", "time": "2026-11-27T08:15:00.000Z", "timeSource": "receiver", "receivedAt": "2026-11-27T08:15:00.000Z", "values": {"temperature": 21.5}, "units": {"temperature": "Cel"}}"#
+        let item = InboxItem(id: InboxID(1), message: InboxMessage(
+            profile: ProfileID("ble-bthome-room"), transport: .ble, sourceID: "s", receivedAt: time, payload: Array(advert.utf8)))
+        let (result, _) = MappingStage.map([item], catalog: catalog, issued: time)
+        XCTAssertTrue(result.failures.isEmpty, "\(result.failures)")
+        XCTAssertEqual(result.resources.map(\.resourceType), ["Device", "Observation"], "no Patient")
+        let observation = try JSONValue(parsing: result.resources[1].body)
+        let device = try JSONValue(parsing: result.resources[0].body)
+        XCTAssertEqual(observation["subject"]?["reference"], .string("Device/" + (device["id"]?.stringValue ?? "?")))
+        XCTAssertEqual(observation["code"]?["coding"]?.arrayValue?.first?["code"], "60832-3")
+        XCTAssertNil(device["patient"])
+    }
+
     func testARoomMonitorReadingIsAboutItsDeviceAndMakesNoPatient() async throws {
         let directory = try TemporaryDirectory()
         let clock: @Sendable () -> Timestamp = { [time] in time }
