@@ -22,11 +22,8 @@ final class SessionActorTests: XCTestCase {
         information.record(uuid16: 0x2A25, value: Array("HR-0001".utf8))
         let link = ScriptedLink(measurements: [Self.hr], deviceInformation: information)
         let recorder = Recorder()
-        let session = makeSession(link: link, recorder: recorder)
-        let task = Task { await session.run() }
+        let (connection, task) = try await runUntilUp(link, [Self.hr], recorder: recorder)
         defer { task.cancel() }
-        let connection = try await link.waitForConnection(1)
-        try await recorder.waitFor { $0.observations.contains(.up([Self.hr])) }
         connection.send(.notification(handle: 16, value: [0x16, 72, 0x55, 0x03]))
         try await recorder.waitFor { $0.readings.count == 1 }
         XCTAssertEqual(link.requests, ["connect", "discover", "device information", "subscribe heartRateMeasurement@16"])
@@ -46,11 +43,8 @@ final class SessionActorTests: XCTestCase {
     func deliverRigPressure(currentTime: [UInt8]?) async throws -> (reading: DeviceReading, link: ScriptedLink, recorder: Recorder) {
         let link = ScriptedLink(measurements: [Self.bp], currentTime: currentTime)
         let recorder = Recorder()
-        let session = makeSession(link: link, recorder: recorder)
-        let task = Task { await session.run() }
+        let (connection, task) = try await runUntilUp(link, [Self.bp], recorder: recorder)
         defer { task.cancel() }
-        let connection = try await link.waitForConnection(1)
-        try await recorder.waitFor { $0.observations.contains(.up([Self.bp])) }
         connection.send(.indication(handle: 16, value: Self.rigPressure))
         try await recorder.waitFor { $0.readings.count == 1 }
         return (try XCTUnwrap(recorder.snapshot.readings.first), link, recorder)
@@ -95,11 +89,8 @@ final class SessionActorTests: XCTestCase {
     func testDeliversEachDecodedValueInOrderAndReportsUp() async throws {
         let link = ScriptedLink(measurements: [Self.hr])
         let recorder = Recorder()
-        let session = makeSession(link: link, recorder: recorder)
-        let task = Task { await session.run() }
+        let (connection, task) = try await runUntilUp(link, [Self.hr], recorder: recorder)
         defer { task.cancel() }
-        let connection = try await link.waitForConnection(1)
-        try await recorder.waitFor { $0.observations.contains(.up([Self.hr])) }
         for bpm: UInt8 in [72, 75, 78] { connection.send(.notification(handle: 16, value: [0x16, bpm, 0x55, 0x03])) }
         try await recorder.waitFor { $0.readings.count == 3 }
         let values = recorder.snapshot.readings.compactMap { $0.reading.value(named: "heartRate")?.value.doubleValue }
@@ -114,11 +105,8 @@ final class SessionActorTests: XCTestCase {
     func testAValueThatDoesNotDecodeIsReportedAndTheSessionCarriesOn() async throws {
         let link = ScriptedLink(measurements: [Self.hr])
         let recorder = Recorder()
-        let session = makeSession(link: link, recorder: recorder)
-        let task = Task { await session.run() }
+        let (connection, task) = try await runUntilUp(link, [Self.hr], recorder: recorder)
         defer { task.cancel() }
-        let connection = try await link.waitForConnection(1)
-        try await recorder.waitFor { $0.observations.contains(.up([Self.hr])) }
         connection.send(.notification(handle: 16, value: [0x17]))
         connection.send(.notification(handle: 99, value: [0x16, 72]))
         connection.send(.notification(handle: 16, value: [0x16, 72]))
@@ -212,6 +200,23 @@ final class SessionActorTests: XCTestCase {
         XCTAssertEqual(link.requests.last, "disconnect")
         let state = await session.state
         XCTAssertEqual(state, .stopped)
+    }
+
+    /// Runs a session on `link` until its first connection reports the device up with
+    /// `characteristics` subscribed; the caller cancels the task.
+    func runUntilUp(
+        _ link: ScriptedLink, _ characteristics: [MeasurementCharacteristic], recorder: Recorder
+    ) async throws -> (connection: ScriptedConnection, task: Task<Void, Never>) {
+        let session = makeSession(link: link, recorder: recorder)
+        let task = Task { await session.run() }
+        do {
+            let connection = try await link.waitForConnection(1)
+            try await recorder.waitFor { $0.observations.contains(.up(characteristics)) }
+            return (connection, task)
+        } catch {
+            task.cancel()
+            throw error
+        }
     }
 
     func makeSession(link: ScriptedLink, recorder: Recorder, address: BluetoothAddress = address) -> DeviceSession {
