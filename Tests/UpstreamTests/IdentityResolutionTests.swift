@@ -31,21 +31,6 @@ final class IdentityResolutionTests: XCTestCase {
         try UploadFixture(server: FakeFHIRServer())
     }
 
-    private func uploader(_ fixture: UploadFixture, _ server: IdentityFHIRServer, _ settings: UploadSettings = UploadSettings()) -> Uploader {
-        Uploader(store: fixture.store, client: FHIRClient(baseURL: FakeFHIRServer.base, transport: server), settings: settings,
-                 now: fixture.clock.function, sleep: fixture.clock.sleep, randomSeed: 1)
-    }
-
-    private static func string(_ object: JSONObject, _ path: String...) -> String? {
-        var current: JSONValue = .object(object)
-        for key in path {
-            guard case .object(let next) = current, let value = next[key] else { return nil }
-            current = value
-        }
-        if case .string(let text) = current { return text }
-        return nil
-    }
-
     // MARK: Lookup
 
     func testLookupFindsTheDeviceAndItsPatientOnceThenAnswersFromTheMap() async throws {

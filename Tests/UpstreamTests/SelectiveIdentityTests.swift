@@ -11,21 +11,6 @@ import XCTest
 final class SelectiveIdentityTests: XCTestCase {
     static let deviceSystem = "urn:example:devices"
 
-    private func uploader(_ fixture: UploadFixture, _ server: IdentityFHIRServer, _ settings: UploadSettings) -> Uploader {
-        Uploader(store: fixture.store, client: FHIRClient(baseURL: FakeFHIRServer.base, transport: server), settings: settings,
-                 now: fixture.clock.function, sleep: fixture.clock.sleep, randomSeed: 1)
-    }
-
-    private static func string(_ object: JSONObject, _ path: String...) -> String? {
-        var current: JSONValue = .object(object)
-        for key in path {
-            guard case .object(let next) = current, let value = next[key] else { return nil }
-            current = value
-        }
-        if case .string(let text) = current { return text }
-        return nil
-    }
-
     func testTokenParametersEscapeAndEncodeSystemAndValue() {
         XCTAssertEqual(EntryBuilder.tokenParameter(system: "urn:example:mrn", value: "mrn-1"), "urn:example:mrn|mrn-1")
         XCTAssertEqual(

@@ -1,7 +1,8 @@
 import FHIRModel
 import Foundation
 import JSONQuery
-import Upstream
+@testable import Upstream
+import XCTest
 
 /// A FHIR server for identity resolution behind the transport seam: Devices and Patients by id,
 /// search by identifier, conditional create (`If-None-Exist`), and bundles, which go to the
@@ -96,4 +97,23 @@ actor IdentityFHIRServer: HTTPTransport {
     }
 
     static func bytes(_ json: JSONValue) -> [UInt8] { FakeFHIRServer.bytes(json) }
+}
+
+extension XCTestCase {
+    /// An uploader on the fixture's store, the fixture's clock and `server`, as the identity tests use it.
+    func uploader(_ fixture: UploadFixture, _ server: IdentityFHIRServer, _ settings: UploadSettings = UploadSettings()) -> Uploader {
+        Uploader(store: fixture.store, client: FHIRClient(baseURL: FakeFHIRServer.base, transport: server), settings: settings,
+                 now: fixture.clock.function, sleep: fixture.clock.sleep, randomSeed: 1)
+    }
+
+    /// The string at `path` inside a resource, or nil.
+    static func string(_ object: JSONObject, _ path: String...) -> String? {
+        var current: JSONValue = .object(object)
+        for key in path {
+            guard case .object(let next) = current, let value = next[key] else { return nil }
+            current = value
+        }
+        if case .string(let text) = current { return text }
+        return nil
+    }
 }
