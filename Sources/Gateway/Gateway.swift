@@ -98,7 +98,10 @@ public final class Gateway: Sendable {
         }
         // The store refuses at the high-water mark; the rest of maxBytes is headroom for the
         // resources that mapping the inbox still adds.
-        return StorePolicy(maxBytes: bounds.highWaterBytes, retainSynced: .milliseconds(bounds.syncedRetentionMilliseconds), whenFull: whenFull)
+        // The journal's share is kept apart, so that data and journal together stay within maxBytes.
+        return StorePolicy(
+            maxBytes: bounds.dataLimitBytes, retainSynced: .milliseconds(bounds.syncedRetentionMilliseconds), whenFull: whenFull,
+            journal: .init(maxBytes: bounds.journalMaxBytes, retain: bounds.journalRetainMilliseconds.map { .milliseconds($0) }))
     }
 
     /// Journals the configuration, hands back work of a previous process, then runs until

@@ -370,7 +370,7 @@ extension StoreSnapshot {
                 let (seconds, attoseconds) = duration.components
                 return Double(seconds) + Double(attoseconds) / 1e18
             },
-            atHighWaterMark: statistics.atHighWaterMark)
+            atHighWaterMark: statistics.atHighWaterMark, journalBytes: statistics.journalBytes)
     }
 }
 
