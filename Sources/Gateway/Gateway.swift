@@ -163,6 +163,11 @@ public final class Gateway: Sendable {
         var services: [ServiceGroupConfiguration.ServiceConfiguration] = [.init(service: accessJournal), .init(service: retention)]
         // The uploader stops after intake and mapping, and before retention and the journal.
         if let uploader { services.append(.init(service: UploaderService(uploader: uploader))) }
+        if uploader != nil, let witness = configuration.upstream?.journalWitnessMilliseconds {
+            services.append(.init(service: JournalWitnessService(
+                store: store, exporter: AuditEventExporter(gatewayID: ProcessInfo.processInfo.hostName), interval: .milliseconds(witness),
+                logger: logger)))
+        }
         services.append(.init(service: mappingStage))
         // Acquisition sources are intake like the server: they stop first and commit what they read.
         services += acquisition.map { .init(service: $0) }

@@ -56,3 +56,19 @@ extension StoreReader {
         return base.tag == keying.baseTag(sequence: base.sequence, hash: base.hash)
     }
 }
+
+extension Store {
+    /// Appends a checkpoint naming the current head (signed in an encrypted store) and returns
+    /// it; nil when the journal is empty or its head already is a checkpoint (nothing new to witness).
+    public func checkpointJournal() async throws(StoreError) -> JournalRecord? {
+        let (chain, time) = (self.chain, now())
+        return try await write("journal checkpoint") { db -> JournalRecord? in
+            guard let head = try JournalTable.head(db) else { return nil }
+            let kind = try String.fetchOne(db, sql: "SELECT kind FROM journal WHERE seq = ?", arguments: [head.sequence])
+            guard kind != JournalKind.journalCheckpoint.rawValue else { return nil }
+            let details = try JournalCheckpoint.details(through: head.sequence, hash: head.hash, keying: (chain as? KeyedJournalChain)?.keying)
+            try JournalTable.append([JournalEvent(kind: .journalCheckpoint, actor: "store", details: details)], at: time, chain: chain, db)
+            return try JournalTable.records(after: head.sequence, limit: 1, db).first
+        }
+    }
+}
