@@ -176,6 +176,8 @@ public enum MQTTDisposition: Sendable, Equatable {
 /// What the connection did, in order, for health, metrics and logs. Reasons never carry payloads.
 public enum MQTTSessionEvent: Sendable, Equatable {
     case connected(sessionPresent: Bool)
+    /// The broker answered every SUBSCRIBE of this connection; `count` were granted.
+    case subscribed(count: Int)
     case subscriptionRefused(filter: String)
     /// The TCP/TLS connection or the CONNECT failed; the next attempt is in `retryIn`.
     case connectFailed(reason: String, retryIn: Duration)

@@ -191,6 +191,7 @@ final class MQTTLoop: @unchecked Sendable {
     }
 
     private var pendingSubscriptions: [Int32: String] = [:]
+    private var grantedSubscriptions = 0
 
     private func connected(_ mosq: OpaquePointer, rc: Int32, flags: Int32) {
         guard rc == 0 else {
@@ -202,6 +203,7 @@ final class MQTTLoop: @unchecked Sendable {
         // Subscribed on every connect: the broker keeps a persistent session's subscriptions,
         // but the configuration may have changed since it was made.
         pendingSubscriptions = [:]
+        grantedSubscriptions = 0
         for filter in settings.filters {
             var mid: Int32 = 0
             let rc = mosquitto_subscribe(mosq, &mid, filter.text, 1)
@@ -216,7 +218,12 @@ final class MQTTLoop: @unchecked Sendable {
     private func subscribed(mid: Int32, granted: [Int32]) {
         guard let filter = pendingSubscriptions.removeValue(forKey: mid) else { return }
         // 0x80: the broker refused the filter (e.g. its ACL).
-        if granted.contains(where: { $0 == 0x80 }) { events.yield(.subscriptionRefused(filter: filter)) }
+        if granted.contains(where: { $0 == 0x80 }) {
+            events.yield(.subscriptionRefused(filter: filter))
+        } else {
+            grantedSubscriptions += 1
+        }
+        if pendingSubscriptions.isEmpty { events.yield(.subscribed(count: grantedSubscriptions)) }
     }
 
     private func received(_ mosq: OpaquePointer, _ message: mosquitto_message) {
