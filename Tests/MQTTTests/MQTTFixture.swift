@@ -34,7 +34,8 @@ enum MQTTStore {
             guard let last = page.last else { break }
             for letter in page {
                 guard case .inbox = letter.origin else { continue }
-                found[marker(try await reader.deadLetter(letter.id).payload ?? []), default: 0] += 1
+                let payload = try await reader.deadLetter(letter.id).payload ?? []
+                found[marker(payload), default: 0] += 1
             }
             afterLetter = last.id
         }

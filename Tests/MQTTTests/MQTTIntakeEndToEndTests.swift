@@ -24,7 +24,8 @@ final class MQTTIntakeEndToEndTests: XCTestCase {
         run: String, count: Int, daemon: DaemonProcess, data: URL, file: StaticString = #filePath, line: UInt = #line
     ) async throws -> [String: Int] {
         let received = try MQTTStore.eventually(timeout: 90) { (try MQTTStore.count("received", in: data) ?? 0) >= Int64(count) }
-        XCTAssertTrue(received, "not every message arrived: \(try MQTTStore.count("received", in: data) ?? -1) of \(count)", file: file, line: line)
+        let arrived = try MQTTStore.count("received", in: data) ?? -1
+        XCTAssertTrue(received, "not every message arrived: \(arrived) of \(count)", file: file, line: line)
         _ = try MQTTStore.eventually(timeout: 30) { try MQTTStore.count("inbox", in: data) == 0 }
         XCTAssertEqual(daemon.stop(), 0, "graceful stop failed: \(daemon.log.suffix(2000))", file: file, line: line)
         let found = try await MQTTStore.markers(dataDirectory: data, storePath: daemon.storePath)

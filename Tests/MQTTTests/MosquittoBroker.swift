@@ -20,13 +20,15 @@ final class MosquittoBroker: @unchecked Sendable {
         throw XCTSkip("mosquitto is not installed (scripts/setup.sh installs it)")
     }
 
-    init(directory: URL) throws {
+    /// `listenerOptions` go under the listener line (TLS files, `require_certificate`).
+    init(directory: URL, listenerOptions: String = "") throws {
         self.directory = directory
         self.port = try Self.freePort()
         // No limit on what the broker queues for the gateway's session while it is away: the tests
         // count every message (an operator sizes max_queued_messages for their outage budget).
         var config = """
             listener \(port) 127.0.0.1
+            \(listenerOptions)
             allow_anonymous true
             persistence true
             persistence_location \(directory.path)/

@@ -51,11 +51,13 @@ final class SessionBrokerTests: XCTestCase {
         let session = MQTTSession(settings: settings(broker), seed: 1) { await first.take($0) }
         let running = Task { await session.run { await first.record($0) } }
         let subscribed = await waitFor { await first.subscribedCount >= 1 }
-        XCTAssertTrue(subscribed, "no SUBACK: \(await first.events)")
+        let early = await first.events
+        XCTAssertTrue(subscribed, "no SUBACK: \(early)")
         let publisher = try Publisher.start(port: broker.port, count: count, run: "s", interval: 0.002, directory: directory)
         XCTAssertEqual(publisher.finish(timeout: 60), 0, publisher.logText)
         let all = await waitFor { await first.acknowledged.count == count }
-        XCTAssertTrue(all, "acknowledged \(await first.acknowledged.count) of \(count)")
+        let acknowledged = await first.acknowledged.count
+        XCTAssertTrue(all, "acknowledged \(acknowledged) of \(count)")
         running.cancel()
         await running.value
 
@@ -80,7 +82,8 @@ final class SessionBrokerTests: XCTestCase {
         XCTAssertTrue(arrived)
         rerun.cancel()
         await rerun.value
-        XCTAssertEqual(await second.sightings.keys.sorted(), [Publisher.marker(run: "t", 0)], "acknowledged messages were delivered again")
+        let seenAgain = await second.sightings.keys.sorted()
+        XCTAssertEqual(seenAgain, [Publisher.marker(run: "t", 0)], "acknowledged messages were delivered again")
         let connected = await second.events.first { if case .connected = $0 { true } else { false } }
         XCTAssertEqual(connected, .connected(sessionPresent: true), "the broker kept the persistent session")
     }
