@@ -64,6 +64,9 @@ let package = Package(
         // libmodbus blocks, so each Modbus connection runs on its own thread inside `Modbus`.
         .systemLibrary(name: "CModbus", pkgConfig: "libmodbus", providers: [.apt(["libmodbus-dev"])]),
         .target(name: "Modbus", dependencies: ["EdgeCore", "JSONQuery", "CModbus"], path: "Sources/Acquisition/Modbus", swiftSettings: strict),
+        // libmosquitto for MQTT: one dedicated thread per broker runs its network loop (MQTTSession).
+        .systemLibrary(name: "CMosquitto", pkgConfig: "libmosquitto", providers: [.apt(["libmosquitto-dev"])]),
+        .target(name: "MQTT", dependencies: ["EdgeCore", "CMosquitto"], path: "Sources/Acquisition/MQTT", swiftSettings: strict),
         // The kernel's HCI user channel (headers from libbluetooth-dev; nothing is linked from it).
         .target(name: "CBluetoothHCI"),
         .target(name: "BluetoothDecoding", dependencies: ["EdgeCore", "JSONQuery"], path: "Sources/Acquisition/BluetoothDecoding", swiftSettings: strict),
@@ -81,7 +84,7 @@ let package = Package(
             name: "Gateway",
             dependencies: [
                 "EdgeCore", "JSONQuery", "FHIRModel", "Mapping", "Store", "Audit", "Upstream",
-                "Modbus", "Bluetooth", "BluetoothDecoding",
+                "Modbus", "Bluetooth", "BluetoothDecoding", "MQTT",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HummingbirdCore", package: "hummingbird"),
                 .product(name: "NIOCore", package: "swift-nio"),
@@ -150,6 +153,11 @@ let package = Package(
         .testTarget(
             name: "BluetoothTests",
             dependencies: ["Bluetooth", "BluetoothDecoding", "fhir-edge", "Gateway", "Store", "TestSupport", "EdgeCore", "JSONQuery"],
+            swiftSettings: strict),
+        // Unit tests of the MQTT source, and runs against a real Mosquitto broker and paho-mqtt from .venv.
+        .testTarget(
+            name: "MQTTTests",
+            dependencies: ["MQTT", "fhir-edge", "Gateway", "Store", "TestSupport", "EdgeCore", "JSONQuery"],
             swiftSettings: strict),
         .testTarget(name: "GatewayTests", dependencies: ["Gateway", "Upstream", "Store", "Audit", "Mapping", "EdgeCore", "JSONQuery"], swiftSettings: strict),
         // Process-level: runs the built daemon and commands on loopback (crash safety, tampering, backpressure).

@@ -9,11 +9,14 @@ public struct ConfigurationOverrides: Sendable, Equatable {
     public var listen: String?
     /// `demo --upstream URL`: the upstream base URL (no authentication, so loopback only).
     public var upstream: String?
+    /// `demo --mqtt URL`: subscribe to `fhir-edge/<profile>/#` on this broker (replaces `mqtt:`).
+    public var mqtt: String?
 
-    public init(dataDirectory: String? = nil, listen: String? = nil, upstream: String? = nil) {
+    public init(dataDirectory: String? = nil, listen: String? = nil, upstream: String? = nil, mqtt: String? = nil) {
         self.dataDirectory = dataDirectory
         self.listen = listen
         self.upstream = upstream
+        self.mqtt = mqtt
     }
 }
 
@@ -72,7 +75,7 @@ enum ConfigurationDecoder {
     static func decode(
         _ root: Node, reader: inout YAMLNodeReader, file: String, baseDirectory: String, overrides: ConfigurationOverrides
     ) -> GatewayConfiguration? {
-        let keys: Set<String> = ["dataDir", "demo", "http", "store", "profiles", "clients", "mapping", "upstream", "bluetooth", "modbus"]
+        let keys: Set<String> = ["dataDir", "demo", "http", "store", "profiles", "clients", "mapping", "upstream", "bluetooth", "modbus", "mqtt"]
         guard let members = reader.mapping(root, at: "", known: keys) else { return nil }
 
         var dataDirectory: String?
@@ -142,6 +145,7 @@ enum ConfigurationDecoder {
         let upstream = decodeUpstream(members["upstream"], urlOverride: overrides.upstream, reader: &reader, baseDirectory: baseDirectory)
         let bluetooth = decodeBluetooth(members["bluetooth"], reader: &reader)
         let modbus = members["modbus"].map { decodeModbus($0, reader: &reader) } ?? ModbusSection()
+        let mqtt = decodeMQTT(members["mqtt"], urlOverride: overrides.mqtt, reader: &reader, baseDirectory: baseDirectory)
 
         guard let dataDirectory, let profiles else { return nil }
         var configuration = GatewayConfiguration(
@@ -149,6 +153,7 @@ enum ConfigurationDecoder {
             profiles: profiles, clients: clients, mapping: mapping, demo: demo, upstream: upstream)
         configuration.bluetooth = bluetooth
         configuration.modbus = modbus
+        configuration.mqtt = mqtt
         configuration.warnings = warnings
         configuration.storeKey = storeKey
         return configuration

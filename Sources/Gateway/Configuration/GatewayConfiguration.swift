@@ -27,6 +27,8 @@ public struct GatewayConfiguration: Sendable {
     public var modbus = ModbusSection()
     /// The Bluetooth LE controller and devices to read; nil: no Bluetooth.
     public var bluetooth: Bluetooth? = nil
+    /// The MQTT broker and subscriptions (`mqtt:`); nil: no MQTT.
+    public var mqtt: MQTTSection? = nil
 
     /// Where the store's key-encryption key comes from (`store.encryption`); nil: the key file
     /// `fhir-edge.key` beside the store, created on its first start (`storeKeySource`).

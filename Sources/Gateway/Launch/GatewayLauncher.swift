@@ -40,6 +40,7 @@ public enum GatewayLauncher {
                 message: "no profile folder \(reference.profile) under \(configuration.profiles.directory)"))
         }
         problems += ModbusProfiles.problems(configuration, catalog: catalog)
+        problems += MQTTIntake.problems(configuration, catalog: catalog)
         problems += IdentityRequirements.problems(configuration, catalog: catalog)
         if configuration.demo, catalog[LocalAPI.demoProfile] == nil {
             problems.append(ConfigurationProblem(

@@ -1,4 +1,4 @@
-/// How long a device session waits before connecting again: exponential in the number of
+/// How long a device session or a broker connection waits before connecting again: exponential in the number of
 /// consecutive failures, capped, with "equal jitter" (half fixed, half random). The fixed half
 /// keeps a session from hammering a device that drops every link at once; the random half keeps
 /// a room of devices that went away together (a gateway restart, a power cut) from coming back
@@ -33,8 +33,8 @@ package struct ReconnectBackoff: Sendable, Equatable {
 }
 
 extension Duration {
-    /// Whole milliseconds, rounded down.
-    package var wholeMilliseconds: Int64 {
+    /// Whole milliseconds, rounded down. Fileprivate: Store and Upstream keep their own.
+    fileprivate var wholeMilliseconds: Int64 {
         let (seconds, attoseconds) = components
         return seconds * 1000 + attoseconds / 1_000_000_000_000_000
     }
