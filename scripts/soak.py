@@ -158,7 +158,7 @@ class Ingest(threading.Thread):
             if port is None:
                 time.sleep(0.02)
                 continue
-            count = self.random.randint(1, 20)
+            count = self.random.randint(1, 8)
             numbers = list(range(self.next, self.next + count))
             self.next += count
             messages = [json.dumps(self.message(n)) for n in numbers]
@@ -183,7 +183,8 @@ class Ingest(threading.Thread):
                 self.refused += count
                 self.statuses[status] = self.statuses.get(status, 0) + 1
                 time.sleep(0.01)
-            time.sleep(self.random.uniform(0.0, 0.03))
+            # About 30 readings a second: the uploads keep up between kills on a busy machine.
+            time.sleep(self.random.uniform(0.05, 0.25))
 
     @staticmethod
     def message(n):
@@ -215,13 +216,17 @@ class Faults(threading.Thread):
         return {"kind": kind, "method": "POST"}
 
     def run(self):
+        # At most two faults pending, so that some uploads get through between kills and the
+        # backlog drains; most requests still meet a fault.
         while not self.stopping:
-            faults = [self.fault() for _ in range(self.random.randint(1, 3))]
-            status, _ = request(self.proxy_port, "POST", "/_proxy/faults", json.dumps(faults).encode(),
-                                {"content-type": "application/json"})
-            if status == 200:
-                self.injected += len(faults)
-            time.sleep(self.random.uniform(0.3, 1.5))
+            status, body = request(self.proxy_port, "GET", "/_proxy/stats")
+            pending = len(json.loads(body).get("pending", [])) if status == 200 else 2
+            if pending < 2:
+                status, _ = request(self.proxy_port, "POST", "/_proxy/faults", json.dumps([self.fault()]).encode(),
+                                    {"content-type": "application/json"})
+                if status == 200:
+                    self.injected += 1
+            time.sleep(self.random.uniform(0.2, 1.0))
 
 
 class Soak:
@@ -275,7 +280,7 @@ class Soak:
         self.ble = child
         self.ble_port = json.loads(line[len("READY "):])["port"]
 
-    def write_config(self):
+    def write_config(self, upload_timeout, name="fhir-edge.yaml"):
         devices = "\n".join(f'    "{address}": {{profile: {profile}, patientId: soak-ble-patient}}' for address, profile in BLE_DEVICES.items())
         config = f"""\
 dataDir: {self.data}
@@ -289,7 +294,7 @@ upstream:
   bundle: transaction
   batchSize: 50
   linger: 100ms
-  timeout: {self.options.upload_timeout}s
+  timeout: {upload_timeout}s
   connectTimeout: 2s
   retryBase: 100ms
   retryCap: 1s
@@ -307,7 +312,7 @@ bluetooth:
   bthome:
     "F0:00:00:00:FC:D2": {{patientId: soak-room}}
 """
-        self.config = os.path.join(self.work, "fhir-edge.yaml")
+        self.config = os.path.join(self.work, name)
         with open(self.config, "w") as f:
             f.write(config)
 
@@ -364,7 +369,7 @@ bluetooth:
         self.start_proxy()
         self.start_modbus()
         self.start_ble()
-        self.write_config()
+        self.write_config(options.upload_timeout)
         log(f"work folder {self.work}, seed {options.seed}, {options.kills} kills")
         ingest = Ingest(self.random.getrandbits(64))
         faults = Faults(self.random.getrandbits(64), self.proxy_port, options.upload_timeout)
@@ -395,6 +400,8 @@ bluetooth:
         self.modbus.stop()
         self.ble.stop()
 
+        # The last run drains with a patient timeout: a loaded server may take seconds per bundle.
+        self.write_config(30, "fhir-edge-final.yaml")
         daemon, port = self.start_daemon("daemon-final")
         drained = wait_for(lambda: self.drained(self.queue_stats()), options.drain_timeout, 0.5)
         final_rss = rss_kib(daemon.pid)
@@ -516,8 +523,8 @@ def main():
     parser.add_argument("--keep", action="store_true", help="keep the work folder on PASS too")
     parser.add_argument("--rss-after", type=float, default=1.0, help="seconds after /health answers when RSS is read")
     parser.add_argument("--max-run", type=float, default=2.5, help="at most this long after the RSS reading until the kill")
-    parser.add_argument("--upload-timeout", type=int, default=2)
-    parser.add_argument("--drain-timeout", type=float, default=180)
+    parser.add_argument("--upload-timeout", type=int, default=5, help="the upstream timeout while killing (held replies exceed it)")
+    parser.add_argument("--drain-timeout", type=float, default=900)
     options = parser.parse_args()
     soak = Soak(options)
     try:
