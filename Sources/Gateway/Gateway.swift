@@ -29,8 +29,8 @@ public final class Gateway: Sendable {
     let logger: Logger
     let uploaderSlot: UploaderSlot
     let acquisitionHealth: AcquisitionHealth
-    /// Where Modbus pollers and BLE sessions commit their device messages.
-    let acquisitionSink: AcquisitionSink
+    /// Where every source (HTTP ingest, Modbus pollers, BLE sessions, ...) commits its device messages.
+    let intakeSink: IntakeSink
     private let group = Mutex<ServiceGroup?>(nil)
 
     /// Opens (creating when needed) the store in the configured data directory, encrypted with
@@ -69,11 +69,12 @@ public final class Gateway: Sendable {
         self.mappingStage = mappingStage
         let acquisitionHealth = AcquisitionHealth(store: store, logger: logger)
         self.acquisitionHealth = acquisitionHealth
-        self.acquisitionSink = AcquisitionSink(
-            store: store, monitor: monitor, health: acquisitionHealth, onCommitted: { mappingStage.wake() }, now: now)
+        let intakeSink = IntakeSink(
+            store: store, monitor: monitor, profileLoaded: { catalog[$0.rawValue] != nil }, onCommitted: { mappingStage.wake() }, now: now, logger: logger)
+        self.intakeSink = intakeSink
         self.api = LocalAPI(
             configuration: configuration, catalog: catalog, store: store, monitor: monitor, accessJournal: accessJournal,
-            acquisition: acquisitionHealth, onCommitted: { mappingStage.wake() }, uploaderMetrics: { [uploaderSlot] in
+            acquisition: acquisitionHealth, sink: intakeSink, uploaderMetrics: { [uploaderSlot] in
                 guard let uploader = uploaderSlot.uploader else { return nil }
                 return await uploader.metrics().prometheusText(now: now())
             }, now: now, logger: logger)
@@ -97,7 +98,10 @@ public final class Gateway: Sendable {
         }
         // The store refuses at the high-water mark; the rest of maxBytes is headroom for the
         // resources that mapping the inbox still adds.
-        return StorePolicy(maxBytes: bounds.highWaterBytes, retainSynced: .milliseconds(bounds.syncedRetentionMilliseconds), whenFull: whenFull)
+        // The journal's share is kept apart, so that data and journal together stay within maxBytes.
+        return StorePolicy(
+            maxBytes: bounds.dataLimitBytes, retainSynced: .milliseconds(bounds.syncedRetentionMilliseconds), whenFull: whenFull,
+            journal: .init(maxBytes: bounds.journalMaxBytes, retain: bounds.journalRetainMilliseconds.map { .milliseconds($0) }))
     }
 
     /// Journals the configuration, hands back work of a previous process, then runs until
@@ -159,6 +163,11 @@ public final class Gateway: Sendable {
         var services: [ServiceGroupConfiguration.ServiceConfiguration] = [.init(service: accessJournal), .init(service: retention)]
         // The uploader stops after intake and mapping, and before retention and the journal.
         if let uploader { services.append(.init(service: UploaderService(uploader: uploader))) }
+        if uploader != nil, let witness = configuration.upstream?.journalWitnessMilliseconds {
+            services.append(.init(service: JournalWitnessService(
+                store: store, exporter: AuditEventExporter(gatewayID: ProcessInfo.processInfo.hostName), interval: .milliseconds(witness),
+                logger: logger)))
+        }
         services.append(.init(service: mappingStage))
         // Acquisition sources are intake like the server: they stop first and commit what they read.
         services += acquisition.map { .init(service: $0) }

@@ -161,6 +161,33 @@ final class ConfigurationTests: XCTestCase {
         XCTAssertEqual(configuration.store.highWaterBytes, 512 * 1024)
     }
 
+    func testTheJournalHasItsShareOfTheStoreBound() throws {
+        let standard = try decode("dataDir: d\nprofiles: {directory: p}\nstore: {maxBytes: 1000MiB}")
+        XCTAssertEqual(standard.store.journalMaxBytes, 50 << 20, "5% by default")
+        XCTAssertEqual(standard.store.dataLimitBytes, standard.store.highWaterBytes, "90% high water and 5% journal fit")
+        XCTAssertTrue(standard.warnings.isEmpty, "\(standard.warnings)")
+        let policy = Gateway.policy(standard.store)
+        XCTAssertEqual(policy.journal.maxBytes, 50 << 20)
+        XCTAssertEqual(policy.maxBytes, standard.store.highWaterBytes)
+
+        let crowded = try decode("""
+            dataDir: d
+            profiles: {directory: p}
+            store: {maxBytes: 1MiB, highWaterMark: 100%, journal: {maxBytes: 25%, retain: 30d}}
+            """)
+        XCTAssertEqual(crowded.store.journalMaxBytes, 256 * 1024)
+        XCTAssertEqual(crowded.store.journalRetainMilliseconds, 30 * 86_400_000)
+        XCTAssertEqual(crowded.store.dataLimitBytes, 768 * 1024, "data and journal together stay within maxBytes")
+        XCTAssertEqual(crowded.warnings.map(\.keyPath), ["store.highWaterMark"])
+        XCTAssertEqual(Gateway.policy(crowded.store).maxBytes, 768 * 1024)
+
+        XCTAssertEqual(problems("""
+            dataDir: d
+            profiles: {directory: p}
+            store: {maxBytes: 1MiB, journal: {maxBytes: 80%}}
+            """).map(\.keyPath), ["store.journal.maxBytes"])
+    }
+
     func testSizesAndDurations() {
         XCTAssertEqual(ByteSize.parse("512MiB"), 512 << 20)
         XCTAssertEqual(ByteSize.parse("1GB"), 1_000_000_000)

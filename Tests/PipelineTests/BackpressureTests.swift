@@ -21,9 +21,11 @@ final class BackpressureTests: XCTestCase {
             dataDir: data
             demo: true
             store:
-              maxBytes: 48KiB
-              highWaterMark: 100%
+              maxBytes: 1MiB
+              highWaterMark: 48KiB
               evictionPolicy: refuse
+              journal:
+                maxBytes: 50%
             profiles:
               directory: \(Conformance.packageRoot.appendingPathComponent("device-profiles").path)
             """.write(to: config, atomically: true, encoding: .utf8)

@@ -123,6 +123,10 @@ final class BoundsTests: XCTestCase {
         let stats = try await reader.statistics(at: fixture.clock.now)
         XCTAssertEqual(stats, StoreStatistics(
             received: 3, refused: 0, inbox: 1, outboxPending: 1, outboxSent: 0, deadLetters: 1, bytes: 10,
-            oldestUnsentAge: .milliseconds(5000), atHighWaterMark: false, journalEntries: 3))
+            oldestUnsentAge: .milliseconds(5000), atHighWaterMark: false, journalEntries: 3, journalBytes: stats.journalBytes))
+        // The journal's bytes are its rows as stored, kept by triggers.
+        let rows = try fixture.sqlite(
+            "SELECT SUM(length(kind) + length(actor) + length(subjects) + length(details) + length(hash) + 24) FROM journal")
+        XCTAssertEqual(String(stats.journalBytes), rows.output)
     }
 }

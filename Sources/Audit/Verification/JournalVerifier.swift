@@ -1,4 +1,6 @@
 public import Store
+import Foundation
+import JSONQuery
 
 /// The result of walking the journal.
 public enum JournalVerification: Sendable, Equatable {
@@ -37,6 +39,20 @@ public struct JournalVerifier: Sendable {
         var hashAtHeadBefore: String?
         var expected: Int64 = 1
         var previous: String?
+        // Entries removed by journal retention: the chain goes on from the last one's hash.
+        let base = try await reader.journalBase()
+        if let base {
+            guard reader.isAuthenticBase(base) else {
+                return .broken(firstBadSequence: base.sequence + 1,
+                    reason: "the record of entries removed by retention (up to \(base.sequence)) does not carry the journal key's tag: entries were cut from the start")
+            }
+            expected = base.sequence + 1
+            previous = base.hash
+        }
+        let publicKey: Data?
+        do { publicKey = try reader.journalPublicKey() } catch {
+            return .broken(firstBadSequence: expected, reason: "the journal signing key could not be derived: \(error)")
+        }
         var after = Int64.min
         var limit = pageSize
         while true {
@@ -65,6 +81,10 @@ public struct JournalVerifier: Sendable {
                 guard chain.hash(of: record.entry, previous: previous) == record.hash else {
                     return .broken(firstBadSequence: sequence, reason: "entry \(sequence) does not match its hash: edited, inserted or reordered")
                 }
+                let kind = record.entry.kind
+                if kind == .journalCheckpoint || kind == .journalPruned {
+                    if let problem = Self.checkCheckpoint(record, previous: previous, publicKey: publicKey) { return problem }
+                }
                 if sequence == headBefore?.sequence { hashAtHeadBefore = record.hash }
                 previous = record.hash
                 expected += 1
@@ -72,6 +92,7 @@ public struct JournalVerifier: Sendable {
             after = last.entry.sequence
         }
         let count = expected - 1
+        let entries = count - (base?.sequence ?? 0)
         // The head read after the walk covers everything the walk could have seen.
         let headAfter = try await reader.journalHead()
         guard let headAfter else {
@@ -93,7 +114,7 @@ public struct JournalVerifier: Sendable {
                 return .broken(firstBadSequence: count + 1,
                     reason: "the recorded head (entry \(count)) does not carry the journal key's tag: entries after it were cut and the head rewritten")
             }
-            return .intact(entries: count, head: previous)
+            return .intact(entries: entries, head: previous)
         }
         // Fewer entries than the head says: either appended while we walked, or cut off the end.
         guard count >= headBefore?.sequence ?? 0 else {
@@ -103,6 +124,22 @@ public struct JournalVerifier: Sendable {
         if let headBefore, hashAtHeadBefore != headBefore.hash {
             return .broken(firstBadSequence: headBefore.sequence, reason: "entry \(headBefore.sequence) does not match the recorded head hash")
         }
-        return .intact(entries: count, head: previous)
+        return .intact(entries: entries, head: previous)
+    }
+
+    /// A checkpoint names the entry before it; a pruning record the base. In an encrypted store
+    /// both are signed with the journal signing key.
+    static func checkCheckpoint(_ record: JournalRecord, previous: String?, publicKey: Data?) -> JournalVerification? {
+        let sequence = record.entry.sequence
+        let details = record.entry.details
+        if record.entry.kind == .journalCheckpoint {
+            guard details["through"] == .int(sequence - 1), details["hash"] == previous.map(JSONValue.string) else {
+                return .broken(firstBadSequence: sequence, reason: "checkpoint \(sequence) does not name the entry before it")
+            }
+        }
+        if let publicKey, !JournalCheckpoint.isSigned(details, by: publicKey) {
+            return .broken(firstBadSequence: sequence, reason: "checkpoint \(sequence) is not signed by this gateway's journal key")
+        }
+        return nil
     }
 }

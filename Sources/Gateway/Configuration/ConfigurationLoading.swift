@@ -117,6 +117,10 @@ enum ConfigurationDecoder {
         if let node = members["store"] {
             (store, storePath, storeKey) = decodeStore(node, reader: &reader, baseDirectory: baseDirectory)
         }
+        if store.highWaterBytes > store.dataLimitBytes {
+            warnings.append(ConfigurationProblem(file: file, keyPath: "store.highWaterMark",
+                message: "the high-water mark (\(store.highWaterBytes) bytes) and the journal's share (store.journal.maxBytes, \(store.journalMaxBytes) bytes) exceed store.maxBytes; intake refuses from \(store.dataLimitBytes) bytes"))
+        }
 
         var clients: [GatewayConfiguration.Client] = []
         if let node = members["clients"] { clients = decodeClients(node, reader: &reader) }
@@ -198,7 +202,7 @@ enum ConfigurationDecoder {
         _ node: Node, reader: inout YAMLNodeReader, baseDirectory: String
     ) -> (GatewayConfiguration.StoreBounds, String?, StoreKeySource?) {
         var bounds = GatewayConfiguration.StoreBounds()
-        let keys: Set<String> = ["path", "maxBytes", "highWaterMark", "maxAge", "evictionPolicy", "retainSynced", "encryption"]
+        let keys: Set<String> = ["path", "maxBytes", "highWaterMark", "maxAge", "evictionPolicy", "retainSynced", "encryption", "journal"]
         guard let section = reader.mapping(node, at: "store", known: keys) else { return (bounds, nil, nil) }
         var path: String?
         if let node = section["path"], let text = reader.string(node, at: "store.path") {
@@ -208,6 +212,7 @@ enum ConfigurationDecoder {
             bounds.maxBytes = bytes
         }
         bounds.highWaterBytes = bounds.maxBytes / 10 * 9
+        bounds.journalMaxBytes = bounds.maxBytes / 20
         if let node = section["highWaterMark"], case .scalar(let scalar) = node {
             let text = scalar.string.trimmingSpaces
             if text.hasSuffix("%"), let percent = Int(text.dropLast()), (1...100).contains(percent) {
@@ -235,6 +240,23 @@ enum ConfigurationDecoder {
                 bounds.evictionPolicy = policy
             } else {
                 reader.problem("store.evictionPolicy", node, "expected refuse or evict-oldest-unsynced")
+            }
+        }
+        if let node = section["journal"], let journal = reader.mapping(node, at: "store.journal", known: ["maxBytes", "retain"]) {
+            if let node = journal["maxBytes"], case .scalar(let scalar) = node {
+                let text = scalar.string.trimmingSpaces
+                if text.hasSuffix("%"), let percent = Int(text.dropLast()), (1...50).contains(percent) {
+                    bounds.journalMaxBytes = bounds.maxBytes * Int64(percent) / 100
+                } else if let bytes = ByteSize.parse(text), bytes > 0, bytes <= bounds.maxBytes / 2 {
+                    bounds.journalMaxBytes = bytes
+                } else {
+                    reader.problem("store.journal.maxBytes", node, "expected a share of store.maxBytes from 1% to 50% or a size up to half of it")
+                }
+            } else if let node = journal["maxBytes"] {
+                reader.problem("store.journal.maxBytes", node, "expected a share of store.maxBytes like 5% or a size like 50MiB")
+            }
+            if let node = journal["retain"], let milliseconds = reader.duration(node, at: "store.journal.retain") {
+                bounds.journalRetainMilliseconds = milliseconds
             }
         }
         let key = section["encryption"].flatMap { decodeStoreEncryption($0, reader: &reader, baseDirectory: baseDirectory) }

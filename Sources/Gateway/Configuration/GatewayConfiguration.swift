@@ -119,6 +119,15 @@ public struct GatewayConfiguration: Sendable {
         public var evictionPolicy: EvictionPolicy
         /// How long synced data is kept.
         public var syncedRetentionMilliseconds: Int64
+        /// The journal's share of `maxBytes` (`store.journal.maxBytes`, 5 % by default): retention
+        /// removes its oldest entries beyond it, and intake refuses data before data and journal
+        /// together would pass `maxBytes`.
+        public var journalMaxBytes: Int64
+        /// Journal entries older than this are removed (`store.journal.retain`); nil: kept while they fit.
+        public var journalRetainMilliseconds: Int64?
+
+        /// Where intake refuses: the high-water mark, lowered when the journal's share would not fit above it.
+        public var dataLimitBytes: Int64 { min(highWaterBytes, maxBytes - journalMaxBytes) }
 
         public init(
             maxBytes: Int64 = 1 << 30, highWaterBytes: Int64? = nil, maxAgeMilliseconds: Int64? = nil,
@@ -129,6 +138,7 @@ public struct GatewayConfiguration: Sendable {
             self.maxAgeMilliseconds = maxAgeMilliseconds
             self.evictionPolicy = evictionPolicy
             self.syncedRetentionMilliseconds = syncedRetentionMilliseconds
+            self.journalMaxBytes = maxBytes / 20
         }
     }
 

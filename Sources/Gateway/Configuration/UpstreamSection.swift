@@ -11,6 +11,9 @@ extension GatewayConfiguration {
         public var upload: UploadSettings
         public var auth: UpstreamAuthConfiguration
         public var transport: CurlTransport.Options
+        /// How often the journal's head goes upstream as a signed checkpoint AuditEvent
+        /// (`upstream.journalWitness`, 1 h by default); nil: never (`off`).
+        public var journalWitnessMilliseconds: Int64? = 3_600_000
 
         public init(url: String, upload: UploadSettings = UploadSettings(), auth: UpstreamAuthConfiguration = UpstreamAuthConfiguration(),
                     transport: CurlTransport.Options = CurlTransport.Options()) {
@@ -25,7 +28,7 @@ extension GatewayConfiguration {
 extension ConfigurationDecoder {
     static let upstreamKeys: Set<String> = [
         "url", "bundle", "idempotency", "batchSize", "linger", "timeout", "connectTimeout", "maxReplySize", "retryBase", "retryCap",
-        "mergeSampledData", "auth", "tls",
+        "mergeSampledData", "auth", "tls", "journalWitness",
     ]
 
     static func decodeUpstream(
@@ -96,7 +99,19 @@ extension ConfigurationDecoder {
             reader.problem("upstream.auth", section["auth"] ?? where_,
                            "a server that is not on loopback needs authentication (bearer, client-credentials, smart-backend-services) or a client certificate (tls)")
         }
-        return GatewayConfiguration.UpstreamServer(url: url, upload: upload, auth: auth, transport: transport)
+        var server = GatewayConfiguration.UpstreamServer(url: url, upload: upload, auth: auth, transport: transport)
+        if let node = section["journalWitness"] {
+            if case .scalar(let scalar) = node, scalar.string == "off" {
+                server.journalWitnessMilliseconds = nil
+            } else if let ms = reader.duration(node, at: "upstream.journalWitness") {
+                if ms < 60_000 {
+                    reader.problem("upstream.journalWitness", node, "at least 1m, or off: each witness is one AuditEvent on the server")
+                } else {
+                    server.journalWitnessMilliseconds = ms
+                }
+            }
+        }
+        return server
     }
 }
 

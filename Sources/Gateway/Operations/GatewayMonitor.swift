@@ -119,7 +119,7 @@ actor GatewayMonitor {
             counts["outboxSent"] = .int(store.outboxSent)
             counts["deadLetters"] = .int(store.deadLetters)
             root["store"] = .object([
-                "bytes": .int(store.bytes), "atHighWaterMark": .bool(store.atHighWaterMark),
+                "bytes": .int(store.bytes), "journalBytes": .int(store.journalBytes), "atHighWaterMark": .bool(store.atHighWaterMark),
                 "oldestUnsentSeconds": store.oldestUnsentSeconds.map { .double($0) } ?? .null,
             ])
         }
@@ -166,6 +166,8 @@ actor GatewayMonitor {
             text.sample("fhir_edge_dead_letters", [:], Double(store.deadLetters))
             text.family("fhir_edge_store_bytes", "gauge", "Stored payload, resource and dead-letter bytes.")
             text.sample("fhir_edge_store_bytes", [:], Double(store.bytes))
+            text.family("fhir_edge_journal_bytes", "gauge", "Audit journal bytes, bounded by store.journal.maxBytes.")
+            text.sample("fhir_edge_journal_bytes", [:], Double(store.journalBytes))
             text.family("fhir_edge_store_refused_messages_total", "counter", "Messages the store refused at the high-water mark, since it was created.")
             text.sample("fhir_edge_store_refused_messages_total", [:], Double(store.refused))
             text.family("fhir_edge_store_high_water", "gauge", "1 while the store refuses new data.")
@@ -211,6 +213,8 @@ struct StoreSnapshot: Sendable {
     var bytes: Int64
     var oldestUnsentSeconds: Double?
     var atHighWaterMark: Bool
+    /// Journal bytes, within their share of store.maxBytes (store.journal.maxBytes).
+    var journalBytes: Int64 = 0
 }
 
 /// Builds Prometheus text: `# HELP`, `# TYPE` and samples with escaped label values.

@@ -27,6 +27,16 @@ struct JournalKeying: Sendable {
     func entryHash(_ inner: String, previousTag: String?) -> String { tag("fhir-edge journal entry v1" + inner + "|" + (previousTag ?? "")) }
     func headTag(sequence: Int64, hash: String) -> String { tag("fhir-edge journal head v1|\(sequence)|\(hash)") }
     func fromTag() -> String { tag("fhir-edge journal keyed from v1|\(keyedFrom)") }
+    /// The tag of the record of pruned entries (`journal_base`), so it cannot be moved without the key.
+    func baseTag(sequence: Int64, hash: String) -> String { tag("fhir-edge journal base v1|\(sequence)|\(hash)") }
+
+    /// The gateway's journal signing key (Ed25519), derived from the journal key so that it needs
+    /// no storage of its own and lives exactly as long as the journal key. Its public half lets a
+    /// server or an auditor check checkpoints without being able to forge them.
+    func signingKey() throws -> Curve25519.Signing.PrivateKey {
+        let seed = HKDF<SHA256>.deriveKey(inputKeyMaterial: key, info: Data("fhir-edge journal signing v1".utf8), outputByteCount: 32)
+        return try seed.withUnsafeBytes { try Curve25519.Signing.PrivateKey(rawRepresentation: Data($0)) }
+    }
 
     /// A new journal key whose chain starts after the current head.
     static func create(_ db: Database, encryption: StoreEncryption) throws -> JournalKeying {

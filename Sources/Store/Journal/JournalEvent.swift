@@ -46,6 +46,10 @@ public struct JournalKind: RawRepresentable, Hashable, Sendable, CustomStringCon
     public static let storeEncrypted = JournalKind("store.encrypted")
     /// The data key was wrapped under a new key (and, on request, every row sealed anew).
     public static let storeRekeyed = JournalKind("store.rekeyed")
+    /// A signed statement of the chain up to the entry before it (`JournalCheckpoint`).
+    public static let journalCheckpoint = JournalKind("journal.checkpoint")
+    /// Entries up to a point were removed by journal retention; what they chained to is kept.
+    public static let journalPruned = JournalKind("journal.pruned")
 }
 
 /// A thing a journal entry is about, written `type/id` (`inbox/12`, `device/ab:cd`).

@@ -27,7 +27,10 @@ enum JournalTable {
         // The first entry binds the head tag as stored (a head moved back without the key
         // leaves a stale one); the next ones the tags of the entries just appended.
         var previousTag = head?.tag
-        for event in events {
+        let start = sequence
+        var pending = events[...]
+        var checkpointed = false
+        while let event = pending.popFirst() {
             sequence += 1
             let entry = JournalEntry(sequence: sequence, time: time, event: event)
             let hash = keyed?.hash(of: entry, previous: previous, previousTag: previousTag) ?? chain.hash(of: entry, previous: previous)
@@ -37,6 +40,12 @@ enum JournalTable {
                 subjectsText(event.subjects), detailsText(event.details), hash,
             ])
             previous = hash
+            // Crossing a multiple of the interval: a checkpoint of the chain so far follows.
+            if pending.isEmpty, !checkpointed, sequence / JournalCheckpoint.interval > start / JournalCheckpoint.interval {
+                checkpointed = true
+                let details = try JournalCheckpoint.details(through: sequence, hash: hash, keying: keyed?.keying)
+                pending.append(JournalEvent(kind: .journalCheckpoint, actor: "store", details: details))
+            }
         }
         try Meta.set(.journalHead, sequence, text: previous, db)
         if let keyed, let previous {

@@ -163,3 +163,21 @@ enum OutboxTable {
         return pending
     }
 }
+
+extension Store {
+    /// Queues resources that no inbox message produced (the journal witness's AuditEvents) for
+    /// upload, journaled as `outbox.queued` by `actor`.
+    @discardableResult
+    public func enqueue(_ resources: [OutboxResource], actor: String) async throws(StoreError) -> [OutboxID] {
+        guard !resources.isEmpty else { return [] }
+        let (chain, time, fields) = (self.chain, now(), self.fields)
+        return try await write("enqueue") { db in
+            let ids = try OutboxTable.enqueue(resources, replayCount: 0, time: time, fields, db)
+            try JournalTable.append([JournalEvent(
+                kind: JournalKind("outbox.queued"), actor: actor, subjects: ids.map(JournalSubject.outbox),
+                details: ["resources": .int(Int64(ids.count)), "types": .array(Array(Set(resources.map(\.resourceType))).sorted().map(JSONValue.string))])],
+                at: time, chain: chain, db)
+            return ids
+        }
+    }
+}

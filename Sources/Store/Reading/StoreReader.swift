@@ -58,6 +58,7 @@ public struct StoreReader: Sendable {
                   (SELECT value FROM store_meta WHERE key = 'bytes') AS bytes,
                   (SELECT value FROM store_meta WHERE key = 'high_water') AS high_water,
                   (SELECT value FROM store_meta WHERE key = 'journal_head') AS journal,
+                  (SELECT value FROM store_meta WHERE key = 'journal_bytes') AS journal_bytes,
                   (SELECT value FROM store_meta WHERE key = 'count_inbox_open') AS inbox,
                   (SELECT value FROM store_meta WHERE key = 'count_outbox_open') AS outbox_pending,
                   (SELECT value FROM store_meta WHERE key = 'count_outbox_sent') AS outbox_sent,
@@ -73,7 +74,8 @@ public struct StoreReader: Sendable {
                 outboxPending: row["outbox_pending"] ?? 0, outboxSent: row["outbox_sent"] ?? 0,
                 deadLetters: row["dead_letters"] ?? 0, bytes: row["bytes"] ?? 0,
                 oldestUnsentAge: oldest.map { .milliseconds(max(0, now.millisecondsSinceEpoch - $0)) },
-                atHighWaterMark: (row["high_water"] ?? 0) != 0, journalEntries: row["journal"] ?? 0)
+                atHighWaterMark: (row["high_water"] ?? 0) != 0, journalEntries: row["journal"] ?? 0,
+                journalBytes: row["journal_bytes"] ?? 0)
         }
     }
 
@@ -189,11 +191,14 @@ public struct StoreStatistics: Sendable, Equatable {
     /// The last append was refused for lack of room and none has succeeded since. Informational
     /// (health, metrics): ingest decides by calling `append`, which makes room when it can.
     public var atHighWaterMark = false
+    /// Entries appended since the store was created (some may have been removed by journal retention).
     public var journalEntries: Int64 = 0
+    /// Journal bytes as stored, bounded by `StorePolicy.journal.maxBytes`.
+    public var journalBytes: Int64 = 0
 
     public init(received: Int64 = 0, refused: Int64 = 0, inbox: Int64 = 0, outboxPending: Int64 = 0, outboxSent: Int64 = 0,
                 deadLetters: Int64 = 0, bytes: Int64 = 0, oldestUnsentAge: Duration? = nil, atHighWaterMark: Bool = false,
-                journalEntries: Int64 = 0) {
+                journalEntries: Int64 = 0, journalBytes: Int64 = 0) {
         self.received = received
         self.refused = refused
         self.inbox = inbox
@@ -204,5 +209,6 @@ public struct StoreStatistics: Sendable, Equatable {
         self.oldestUnsentAge = oldestUnsentAge
         self.atHighWaterMark = atHighWaterMark
         self.journalEntries = journalEntries
+        self.journalBytes = journalBytes
     }
 }

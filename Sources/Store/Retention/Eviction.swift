@@ -10,6 +10,9 @@ public struct RetentionReport: Sendable, Equatable {
     /// Unsynced rows, only under `StorePolicy.WhenFull.evictOldestUnsynced`; each one journaled.
     public var unsyncedRows = 0
     public var unsyncedBytes: Int64 = 0
+    /// Journal entries removed by journal retention (their chain hash is kept: `journal.pruned`).
+    public var journalEntries = 0
+    public var journalBytes: Int64 = 0
 
     public init() {}
 }
@@ -26,6 +29,9 @@ extension Store {
             let cutoff = time.millisecondsSinceEpoch - policy.retainSynced.wholeMilliseconds
             let byAge = try Eviction.evict(.synced, olderThan: cutoff, downTo: nil, reason: "age", time: time, chain: chain, db)
             let byBytes = try Eviction.evict(.synced, olderThan: nil, downTo: policy.maxBytes, reason: "bytes", time: time, chain: chain, db)
+            let journal = try JournalRetention.prune(policy.journal, time: time, chain: chain, db)
+            report.journalEntries = Int(journal.entries)
+            report.journalBytes = journal.bytes
             report.syncedRows = byAge.rows + byBytes.rows
             report.syncedBytes = byAge.bytes + byBytes.bytes
             if case .evictOldestUnsynced(let olderThan) = policy.whenFull {
@@ -49,6 +55,9 @@ enum Eviction {
     /// Frees room for `incoming` bytes: synced data first, then unsynced data if the policy
     /// allows. Returns whether the bytes fit.
     static func makeRoom(for incoming: Int64, policy: StorePolicy, time: Timestamp, chain: any JournalChain, _ db: Database) throws -> Bool {
+        if try Meta.value(.journalBytes, db) > policy.journal.maxBytes {
+            _ = try JournalRetention.prune(policy.journal, time: time, chain: chain, db)
+        }
         let target = policy.maxBytes - incoming
         if try Meta.value(.bytes, db) <= target { return true }
         _ = try evict(.synced, olderThan: nil, downTo: target, reason: "bytes", time: time, chain: chain, db)

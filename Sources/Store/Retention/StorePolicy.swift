@@ -20,11 +20,28 @@ public struct StorePolicy: Sendable, Equatable {
     public var maxBytes: Int64
     public var retainSynced: Duration
     public var whenFull: WhenFull
+    public var journal: JournalBounds
 
-    public init(maxBytes: Int64, retainSynced: Duration = .seconds(7 * 86_400), whenFull: WhenFull = .refuseNewData) {
+    /// How much journal the store keeps. Retention removes the oldest entries beyond either bound
+    /// and keeps, in their place, the hash they chained to and a journaled record of what went.
+    public struct JournalBounds: Sendable, Equatable {
+        /// Bound on journal bytes (rows as stored), apart from `maxBytes`.
+        public var maxBytes: Int64
+        /// Entries older than this are removed; nil keeps them while they fit.
+        public var retain: Duration?
+        public init(maxBytes: Int64, retain: Duration? = nil) {
+            self.maxBytes = maxBytes
+            self.retain = retain
+        }
+    }
+
+    public init(maxBytes: Int64, retainSynced: Duration = .seconds(7 * 86_400), whenFull: WhenFull = .refuseNewData,
+                journal: JournalBounds? = nil) {
         self.maxBytes = maxBytes
         self.retainSynced = retainSynced
         self.whenFull = whenFull
+        // Unbounded unless asked: a store opened by a tool must not prune what the daemon keeps.
+        self.journal = journal ?? JournalBounds(maxBytes: .max)
     }
 
     /// 1 GiB, synced data kept for 7 days, refuse when full.

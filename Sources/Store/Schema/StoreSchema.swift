@@ -20,6 +20,12 @@ enum StoreSchema {
         migrator.registerMigration("v5: row counts kept by triggers") { db in
             try db.execute(sql: version5)
         }
+        migrator.registerMigration("v6: delivery keys") { db in
+            try db.execute(sql: version6)
+        }
+        migrator.registerMigration("v7: journal retention") { db in
+            try db.execute(sql: version7)
+        }
         return migrator
     }()
 
@@ -213,11 +219,43 @@ extension StoreSchema {
         CREATE INDEX inbox_open_by_time ON inbox(received_at) WHERE state IN ('pending', 'claimed');
         CREATE INDEX outbox_open_by_time ON outbox(created_at) WHERE state IN ('pending', 'leased');
         """
+
+    /// Journal bytes counted like the data's, and entries deletable only up to the recorded base
+    /// (`journal_base`: the last pruned entry and its hash), which retention moves forward
+    /// together with the deletion; any other delete is still refused.
+    private static let version7 = """
+        INSERT INTO store_meta(key, value) VALUES ('journal_bytes', 0), ('journal_base', 0);
+        UPDATE store_meta SET value = (SELECT COALESCE(SUM(length(kind) + length(actor) + length(subjects) + length(details)
+            + length(hash) + 24), 0) FROM journal) WHERE key = 'journal_bytes';
+        CREATE TRIGGER journal_bytes_in AFTER INSERT ON journal
+            BEGIN UPDATE store_meta SET value = value + length(NEW.kind) + length(NEW.actor) + length(NEW.subjects)
+                + length(NEW.details) + length(NEW.hash) + 24 WHERE key = 'journal_bytes'; END;
+        CREATE TRIGGER journal_bytes_out AFTER DELETE ON journal
+            BEGIN UPDATE store_meta SET value = value - length(OLD.kind) - length(OLD.actor) - length(OLD.subjects)
+                - length(OLD.details) - length(OLD.hash) - 24 WHERE key = 'journal_bytes'; END;
+        DROP TRIGGER journal_no_delete;
+        CREATE TRIGGER journal_no_delete BEFORE DELETE ON journal
+            WHEN OLD.seq > (SELECT value FROM store_meta WHERE key = 'journal_base')
+            BEGIN SELECT RAISE(ABORT, 'the journal is append-only; retention removes entries only up to the recorded base'); END;
+        """
+
+    /// A source's redelivery key (an HL7 control id, an MQTT message) per stored message, so a
+    /// retried delivery is recognised; kept as long as synced data (`retainSynced`), keyed-hashed
+    /// when the store is encrypted.
+    private static let version6 = """
+        CREATE TABLE delivery (
+            key TEXT PRIMARY KEY,
+            inbox_id INTEGER NOT NULL,
+            received_at INTEGER NOT NULL
+        ) WITHOUT ROWID;
+        CREATE INDEX delivery_by_time ON delivery(received_at);
+        """
 }
 
 /// Counters in `store_meta`.
 enum Meta: String {
     case bytes, received, highWater = "high_water", refused, lease, journalHead = "journal_head"
+    case journalBytes = "journal_bytes", journalBase = "journal_base"
 
     // Cached statements: every write transaction reads and updates several counters.
     static func value(_ key: Meta, _ db: Database) throws -> Int64 {
