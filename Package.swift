@@ -167,8 +167,9 @@ let package = Package(
 )
 
 // libFuzzer targets over the parsers, declared only when scripts/fuzz.sh builds them
-// (FHIR_EDGE_FUZZ=1, with -sanitize=fuzzer,address into .build-fuzz). They depend on pure targets
-// only, so the sanitizer build compiles no third-party package.
+// (FHIR_EDGE_FUZZ=1, with -sanitize=fuzzer,address into .build-fuzz). The Bluetooth host's packet
+// targets (HCI, L2CAP, ATT, SMP) bring swift-crypto in with the Bluetooth target; the others depend
+// on pure targets only.
 if Context.environment["FHIR_EDGE_FUZZ"] != nil {
     let fuzzTargets: [(name: String, dependencies: [Target.Dependency])] = [
         ("FuzzJSON", ["JSONQuery"]),
@@ -177,6 +178,10 @@ if Context.environment["FHIR_EDGE_FUZZ"] != nil {
         ("FuzzTemplates", ["Mapping", "FHIRModel", "JSONQuery", "EdgeCore"]),
         ("FuzzBluetoothDecoding", ["BluetoothDecoding", "JSONQuery", "EdgeCore"]),
         ("FuzzModbusRegisters", ["Modbus"]),
+        ("FuzzHCI", ["Bluetooth"]),
+        ("FuzzL2CAP", ["Bluetooth"]),
+        ("FuzzATT", ["Bluetooth"]),
+        ("FuzzSMP", ["Bluetooth"]),
     ]
     // SwiftPM links `main` to `<Target>_main`; the driver hands that over to libFuzzer.
     package.targets.append(.target(name: "LibFuzzerDriver", path: "Fuzz/LibFuzzerDriver"))

@@ -105,3 +105,68 @@ registers = bytes.fromhex("41a8cccd0000000c48656c6c6f20202000")
 for kind in ["int16", "uint16", "int32", "uint32", "int64", "uint64", "float32", "float64", "string[4]", "bit[3]", "bool"]:
     for order in ["ABCD", "BADC", "CDAB", "DCBA"]:
         seed("FuzzModbusRegisters", (kind + "\n" + order + "\n").encode() + registers)
+
+# Bluetooth host packets: what a BT 5 controller and a GATT/SMP peer send in a session like the
+# rig's (setup replies, a connection, discovery, pairing), written out here since no capture
+# ships with the conformance data.
+def le16(value):
+    return value.to_bytes(2, "little")
+
+
+def event(code, parameters):
+    return bytes([0x04, code, len(parameters)]) + parameters
+
+
+def acl(handle, channel, payload, boundary=0b10):
+    frame = le16(len(payload)) + le16(channel) + payload
+    return bytes([0x02]) + le16(handle | boundary << 12) + le16(len(frame)) + frame
+
+
+def complete(opcode, parameters=b""):
+    return event(0x0E, b"\x01" + le16(opcode) + b"\x00" + parameters)
+
+
+peer = bytes.fromhex("0d18000000f0")
+setup = (complete(0x0C03) + complete(0x1001, bytes.fromhex("090000 09ffff 0000".replace(" ", "")))
+         + complete(0x1002, b"\xff" * 64) + complete(0x2003, bytes.fromhex("ff1f000000000000"))
+         + complete(0x2002, le16(27) + b"\x04") + complete(0x1009, bytes.fromhex("010000efbe00"))
+         + complete(0x1005, le16(27) + b"\x00" + le16(4) + le16(0)))
+connection = event(0x3E, b"\x01\x00" + le16(0x40) + b"\x00\x01" + peer + le16(24) + le16(0) + le16(500) + b"\x00")
+adverts = (event(0x3E, b"\x02\x01\x00\x01" + peer + b"\x0a" + bytes.fromhex("020106030d18") + b"\xc9")
+           + event(0x3E, b"\x0d\x01" + le16(0x13) + b"\x01" + peer + b"\x01\x00\xff\x7f\xc9" + b"\x00" * 8 + b"\x06" + bytes.fromhex("020106030d18")))
+status = event(0x0F, b"\x00\x01" + le16(0x2043)) + event(0x13, b"\x01" + le16(0x40) + le16(2))
+ends = event(0x08, b"\x00" + le16(0x40) + b"\x01") + event(0x05, b"\x00" + le16(0x40) + b"\x13") + event(0x3E, b"\x05" + le16(0x40) + b"\x00" * 10)
+att_responses = [
+    bytes.fromhex("03f700"),
+    bytes.fromhex("1106") + le16(1) + le16(5) + le16(0x1800) + le16(16) + le16(19) + le16(0x180D),
+    bytes.fromhex("1107") + le16(16) + b"\x10" + le16(17) + le16(0x2A37) + b"\x02" + le16(18) + le16(0x2A38),
+    bytes.fromhex("0115") + le16(21) + b"\x0a",
+    bytes.fromhex("0501") + le16(18) + le16(0x2902) + le16(19) + le16(0x2901),
+    bytes.fromhex("0b") + b"Rig HR Strap",
+    bytes.fromhex("1b") + le16(16) + bytes.fromhex("16485503"),
+    bytes.fromhex("1d") + le16(32) + bytes.fromhex("1e7800500046"),
+    bytes.fromhex("0a0300"), bytes.fromhex("10010000ff0028"), bytes.fromhex("08010000ff0003 28".replace(" ", "")),
+    bytes.fromhex("02f700"), bytes.fromhex("0401000500"), bytes.fromhex("23") + le16(16) + le16(2) + b"\x16\x48",
+]
+smp = [
+    bytes.fromhex("01030009100707"), bytes.fromhex("02030009100707"), bytes.fromhex("0b2d"),
+    b"\x03" + bytes(range(16)), b"\x04" + bytes(range(16, 32)), b"\x05\x05", b"\x06" + b"\x11" * 16,
+    b"\x07" + le16(0x1234) + b"\x22" * 8, b"\x08" + b"\x33" * 16, b"\x09\x01" + peer, b"\x0a" + b"\x44" * 16,
+    b"\x0c" + bytes(range(64)), b"\x0d" + b"\x55" * 16, b"\x0e\x00",
+]
+signalling = [bytes.fromhex("1201080018002800000064 00".replace(" ", "")), bytes.fromhex("7f020000"), bytes.fromhex("0601020000")]
+stream = setup + adverts + connection + status
+for name, data in [("setup", setup), ("session", stream + b"".join(acl(0x40, 4, r) for r in att_responses) + ends)]:
+    seed("FuzzHCI", bytes([len(data) // 2 % 256]) + data)
+seed("FuzzHCI", b"\x05" + stream + acl(0x40, 6, smp[1]) + acl(0x40, 5, signalling[0]))
+fragments = b""
+for channel, payload in [(4, r) for r in att_responses[:4]] + [(6, p) for p in smp[:3]] + [(5, p) for p in signalling]:
+    frame = le16(len(payload)) + le16(channel) + payload
+    first, rest = frame[:7], frame[7:]
+    fragments += bytes([0, 0b10, len(first)]) + first + (bytes([0, 0b01, len(rest)]) + rest if rest else b"")
+seed("FuzzL2CAP", fragments)
+for index, response in enumerate(att_responses):
+    seed("FuzzATT", bytes([index % 5]) + response)
+    seed("FuzzL2CAP", bytes([1, 0b10, len(response) + 4]) + le16(len(response)) + le16(4) + response)
+for pdu in smp:
+    seed("FuzzSMP", pdu)

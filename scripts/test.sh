@@ -12,6 +12,15 @@ status=0
 # into a failure well inside CI's budget instead of a silent stall.
 timeout --signal=TERM --kill-after=30 "${FHIR_EDGE_TEST_TIMEOUT:-1800}" \
     stdbuf -oL -eL swift test --skip-build 2>&1 | tee "$log" || status=$?
+# A short kill soak (scripts/soak.sh: SIGKILLs while HTTP, Modbus and BLE feed uploads through the
+# fault proxy); FHIR_EDGE_SOAK_KILLS=0 leaves it out. The 100-kill run is documented in docs/reliability.md.
+soak_kills=${FHIR_EDGE_SOAK_KILLS:-10}
+if ((soak_kills > 0)); then
+    FHIR_EDGE_BIN="$(swift build --show-bin-path)/fhir-edge" scripts/soak.sh "$soak_kills" 2>.build/soak-output.txt || {
+        tail -20 .build/soak-output.txt >&2
+        status=1
+    }
+fi
 # A short fuzz run of every parser (sanitizer build in .build-fuzz); a crash fails the run.
 # FHIR_EDGE_FUZZ_SECONDS=0 leaves it out.
 fuzz_seconds=${FHIR_EDGE_FUZZ_SECONDS:-3}

@@ -15,6 +15,7 @@ final class ScriptedController: HCITransport {
     struct State {
         var sent: [H4Packet] = []
         var silent: Set<UInt16> = []
+        var mute = false
     }
 
     init(extended: Bool = true) {
@@ -28,6 +29,9 @@ final class ScriptedController: HCITransport {
 
     func stayingSilent(on opcode: UInt16) { _ = state.withLock { $0.silent.insert(opcode) } }
 
+    /// From now on nothing is answered: a controller that hung (or a UART that lost its peer).
+    func goSilent() { state.withLock { $0.mute = true } }
+
     func inject(_ packet: H4Packet) { continuation.yield(packet) }
 
     func injectL2CAP(handle: UInt16, channel: UInt16, _ payload: [UInt8]) {
@@ -37,6 +41,7 @@ final class ScriptedController: HCITransport {
     func send(_ packet: H4Packet) {
         let silent = state.withLock { state in
             state.sent.append(packet)
+            if state.mute { return true }
             if case .command(let opcode, _) = packet { return state.silent.contains(opcode) }
             return false
         }

@@ -223,8 +223,10 @@ final class UploadEndToEndTests: XCTestCase {
         XCTAssertEqual((try proxyStats()["faults"] as? [String: Int])?["delay"], 1, "the upload is in flight: \(gateway.logText)")
         kill(gateway.pid, SIGKILL)
         gateway.stop(grace: 0)
-        usleep(3_500_000)  // the held bundle is committed by the server now; its reply goes nowhere
-        XCTAssertEqual(try server.count("Observation?identifier=urn:fhir-edge:test:reading|sigkill-1"), 1, "the server committed the first upload")
+        // The proxy forwards the held bundle once its delay is over; the server commits it and the
+        // reply goes nowhere. Waiting for the commit itself, not for a fixed time past the delay.
+        let committed = server.waitForCount("Observation?identifier=urn:fhir-edge:test:reading|sigkill-1", atLeast: 1, timeout: 30)
+        XCTAssertEqual(committed, 1, "the server committed the first upload")
 
         let rerun = try CommandRunner.run(arguments, timeout: 90)
         XCTAssertEqual(rerun.status, 0, rerun.stdoutText + rerun.stderr)

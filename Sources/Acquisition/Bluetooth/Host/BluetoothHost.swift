@@ -35,6 +35,9 @@ public actor BluetoothHost {
         var encrypted = false
         /// Runs while an indication waits for its consumer's confirmation.
         var confirmationTimer: Task<Void, Never>?
+        /// Runs from the controller's acceptance of Disconnect until Disconnection Complete.
+        var disconnectTimer: Task<Void, Never>?
+        var disconnectTicket = 0
     }
 
     private struct PendingConnection {
@@ -475,6 +478,7 @@ public actor BluetoothHost {
         guard let link = links.removeValue(forKey: handle) else { return }
         counters.attributeProtocolErrors += link.bearer.protocolErrors
         link.confirmationTimer?.cancel()
+        link.disconnectTimer?.cancel()
         madeConnections[handle] = nil
         reassembler.disconnected(handle: handle)
         sendACL(acl.disconnected(handle: handle))
@@ -493,7 +497,8 @@ public actor BluetoothHost {
         for waiter in link.disconnectWaiters { waiter.resume(returning: reason) }
     }
 
-    /// Ends the link (HCI Disconnect) and returns once the controller reports it gone.
+    /// Ends the link (HCI Disconnect) and returns once the controller reports it gone, or once
+    /// `disconnectTimeout` passed without Disconnection Complete (the link then counts as gone).
     func disconnect(_ handle: UInt16, reason: UInt8) async -> UInt8? {
         guard links[handle] != nil else { return nil }
         return await withCheckedContinuation { continuation in
@@ -502,11 +507,34 @@ public actor BluetoothHost {
                 do {
                     try await self.command(.disconnect(handle: handle, reason: reason))
                 } catch {
-                    // The controller no longer knows the link: treat it as gone.
+                    // The controller no longer knows the link, or does not answer: treat it as gone.
                     self.linkEnded(handle, reason: 0x16)
+                    return
                 }
+                self.awaitDisconnectionComplete(handle)
             }
         }
+    }
+
+    /// The controller took the Disconnect: Disconnection Complete ends the link, or the timer does.
+    private func awaitDisconnectionComplete(_ handle: UInt16) {
+        guard links[handle] != nil, links[handle]?.disconnectTimer == nil else { return }
+        nextTicket += 1
+        let ticket = nextTicket
+        let clock = self.clock
+        let timeout = configuration.disconnectTimeout
+        links[handle]?.disconnectTicket = ticket
+        links[handle]?.disconnectTimer = Task { [weak self] in
+            guard (try? await clock.sleep(for: timeout)) != nil else { return }
+            await self?.disconnectTimedOut(handle, ticket: ticket)
+        }
+    }
+
+    private func disconnectTimedOut(_ handle: UInt16, ticket: Int) {
+        // The ticket tells this link from a later one that got the same handle.
+        guard links[handle]?.disconnectTicket == ticket else { return }
+        counters.unansweredDisconnects += 1
+        linkEnded(handle, reason: 0x16)
     }
 
     func sendSecurity(_ pdu: [UInt8], on handle: UInt16) throws {

@@ -7,6 +7,11 @@ public struct HostConfiguration: Sendable {
     public var commandTimeout: Duration = .seconds(5)
     /// The ATT transaction timeout (the specification's 30 s).
     public var attributeTimeout: Duration = .seconds(30)
+    /// How long a link may wait for Disconnection Complete after the controller took the
+    /// Disconnect command; then the host counts the link as gone (a controller that stopped
+    /// answering must not hold a session or shutdown). The LL itself gives up within the
+    /// supervision timeout (at most 32 s; 5 s with the host's connection parameters).
+    public var disconnectTimeout: Duration = .seconds(6)
     /// A security manager consumes `SecurityChannel` events; when false the host answers Pairing
     /// Request and Security Request with Pairing Failed (Pairing Not Supported).
     public var handlesSecurity = false
@@ -45,6 +50,8 @@ public struct HostStatistics: Sendable, Equatable {
     public var rejectedSignallingRequests = 0
     public var refusedPairingRequests = 0
     public var hardwareErrors = 0
+    /// Links counted as gone after the controller took Disconnect but never completed it.
+    public var unansweredDisconnects = 0
     public var transport = TransportStatistics()
 
     public init() {}

@@ -33,8 +33,10 @@ package actor AdvertSightings {
     package func sighting(of address: BluetoothAddress) -> Sighting? { latest[address.value] }
 
     /// The device's address with the type its adverts carry, once it has advertised connectably;
-    /// nil when it did not within `timeout`.
-    package func connectableAddress(of address: BluetoothAddress, within timeout: Duration) async -> BluetoothAddress? {
+    /// nil when it did not within `timeout` on `clock`.
+    package func connectableAddress(
+        of address: BluetoothAddress, within timeout: Duration, clock: any Clock<Duration> = ContinuousClock()
+    ) async -> BluetoothAddress? {
         if let seen = latest[address.value], seen.connectable { return seen.address }
         nextWaiter += 1
         let id = nextWaiter
@@ -48,7 +50,7 @@ package actor AdvertSightings {
                 }
             }
             group.addTask {
-                try? await Task.sleep(for: timeout)
+                try? await clock.sleep(for: timeout)
                 await self.giveUp(id: id, value: value)
                 return nil
             }

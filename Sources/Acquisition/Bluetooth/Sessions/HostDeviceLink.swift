@@ -25,19 +25,21 @@ package struct HostDeviceLink: DeviceLink {
     }
 
     package func connect(timeout: Duration) async throws -> any DeviceConnection {
-        let clock = ContinuousClock()
-        let started = clock.now
-        guard let peer = await sightings.connectableAddress(of: address, within: timeout) else {
+        // The host's clock times the whole attempt, so a test's clock runs a silent controller's waits.
+        let clock = host.clock
+        var sighted: BluetoothAddress?
+        let waited = await clock.measure { sighted = await sightings.connectableAddress(of: address, within: timeout, clock: clock) }
+        guard let peer = sighted else {
             throw SessionFailure(.connect, "\(address) did not advertise (connectable) within \(timeout)")
         }
-        let left = max(timeout - (clock.now - started), .seconds(1))
+        let left = max(timeout - waited, .seconds(1))
         let gatt: GATTConnection
         do {
             gatt = try await host.connect(to: peer, timeout: left)
         } catch {
             throw SessionFailure(.connect, "\(error)")
         }
-        return HostDeviceConnection(gatt: gatt, security: LinkSecurity(channel: gatt, bonds: bonds, policy: pairing, bondKept: bondKept))
+        return HostDeviceConnection(gatt: gatt, security: LinkSecurity(channel: gatt, bonds: bonds, policy: pairing, clock: clock, bondKept: bondKept))
     }
 }
 

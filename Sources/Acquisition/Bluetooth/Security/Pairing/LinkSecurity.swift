@@ -17,6 +17,8 @@ public actor LinkSecurity {
     let bonds: BondStore
     let policy: PairingPolicy
     let smpTimeout: Duration
+    /// Times the SMP timer (the host's clock, so a test can run a silent peer's 30 s at once).
+    let clock: any Clock<Duration>
     let now: @Sendable () -> Int64
     /// Told each bond kept on this link, and whether it replaced one the device had lost.
     let bondKept: (@Sendable (_ bond: Bond, _ replacedLostBond: Bool) async -> Void)?
@@ -34,10 +36,11 @@ public actor LinkSecurity {
 
     /// `now` gives milliseconds since the epoch (the bond's pairing time); `smpTimeout` is the
     /// specification's 30 s unless a test shortens it; `bondKept` hears of every bond stored
-    /// (for the journal), with whether it replaced a bond the device had lost.
+    /// (for the journal), with whether it replaced a bond the device had lost; `clock` times the
+    /// SMP timer.
     public init(
         channel: some SecurityChannel, bonds: BondStore, policy: PairingPolicy = .standard,
-        smpTimeout: Duration = .seconds(30), now: (@Sendable () -> Int64)? = nil,
+        smpTimeout: Duration = .seconds(30), clock: any Clock<Duration> = ContinuousClock(), now: (@Sendable () -> Int64)? = nil,
         bondKept: (@Sendable (_ bond: Bond, _ replacedLostBond: Bool) async -> Void)? = nil
     ) {
         self.channel = channel
@@ -45,6 +48,7 @@ public actor LinkSecurity {
         self.bonds = bonds
         self.policy = policy
         self.smpTimeout = smpTimeout
+        self.clock = clock
         self.now = now ?? { Int64((Date().timeIntervalSince1970 * 1000).rounded()) }
     }
 
@@ -209,8 +213,9 @@ public actor LinkSecurity {
         timerGeneration += 1
         let generation = timerGeneration
         let timeout = smpTimeout
+        let clock = self.clock
         timer = Task { [weak self] in
-            guard (try? await Task.sleep(for: timeout)) != nil else { return }
+            guard (try? await clock.sleep(for: timeout)) != nil else { return }
             await self?.timerFired(generation)
         }
     }

@@ -1,12 +1,13 @@
 import Synchronization
 
 /// A clock that moves only when the test says so: sleepers wake in deadline order.
-final class ManualClock: Clock, Sendable {
-    struct Instant: InstantProtocol {
-        var offset: Duration
-        func advanced(by duration: Duration) -> Instant { Instant(offset: offset + duration) }
-        func duration(to other: Instant) -> Duration { other.offset - offset }
-        static func < (a: Instant, b: Instant) -> Bool { a.offset < b.offset }
+public final class ManualClock: Clock, Sendable {
+    public struct Instant: InstantProtocol {
+        public var offset: Duration
+        public init(offset: Duration) { self.offset = offset }
+        public func advanced(by duration: Duration) -> Instant { Instant(offset: offset + duration) }
+        public func duration(to other: Instant) -> Duration { other.offset - offset }
+        public static func < (a: Instant, b: Instant) -> Bool { a.offset < b.offset }
     }
 
     private struct Sleeper {
@@ -23,10 +24,12 @@ final class ManualClock: Clock, Sendable {
 
     private let state = Mutex(State())
 
-    var now: Instant { state.withLock { $0.now } }
-    var minimumResolution: Duration { .zero }
+    public init() {}
 
-    func sleep(until deadline: Instant, tolerance: Duration?) async throws {
+    public var now: Instant { state.withLock { $0.now } }
+    public var minimumResolution: Duration { .zero }
+
+    public func sleep(until deadline: Instant, tolerance: Duration?) async throws {
         let id = state.withLock { state in
             state.nextID += 1
             return state.nextID
@@ -57,11 +60,11 @@ final class ManualClock: Clock, Sendable {
         }
     }
 
-    var sleeperCount: Int { state.withLock { $0.sleepers.count } }
-    var earliestDeadline: Duration? { state.withLock { $0.sleepers.map(\.deadline.offset).min() } }
+    public var sleeperCount: Int { state.withLock { $0.sleepers.count } }
+    public var earliestDeadline: Duration? { state.withLock { $0.sleepers.map(\.deadline.offset).min() } }
 
     /// Moves to the earliest deadline and wakes the sleepers due then.
-    func advanceToNextDeadline() {
+    public func advanceToNextDeadline() {
         let due: [Sleeper] = state.withLock { state in
             guard let earliest = state.sleepers.map(\.deadline).min() else { return [] }
             state.now = max(state.now, earliest)
@@ -74,7 +77,7 @@ final class ManualClock: Clock, Sendable {
 
     /// Runs the simulation: whenever all `tasks` sleep on this clock, jumps to the next deadline,
     /// until the clock would pass `end`.
-    func run(until end: Duration, tasks: Int) async throws {
+    public func run(until end: Duration, tasks: Int) async throws {
         while true {
             var waited = 0
             while sleeperCount < tasks {
@@ -87,8 +90,8 @@ final class ManualClock: Clock, Sendable {
         }
     }
 
-    struct SimulationStalled: Error {
-        var sleepers: Int
-        var expected: Int
+    public struct SimulationStalled: Error {
+        public var sleepers: Int
+        public var expected: Int
     }
 }
