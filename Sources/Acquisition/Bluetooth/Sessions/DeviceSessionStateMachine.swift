@@ -1,5 +1,5 @@
 package import BluetoothDecoding
-import EdgeCore
+package import EdgeCore
 
 /// A standard measurement characteristic found on a device, with what subscribing to it needs.
 package struct MeasurementCharacteristic: Sendable, Hashable, CustomStringConvertible {
