@@ -120,7 +120,8 @@ def main():
         seen["signedOut"] = True
     except Exception as error:  # noqa: BLE001 - the report names the step for the Swift test
         seen["failedStep"] = step
-        seen["error"] = f"{type(error).__name__}: {error}"
+        seen["error"] = f"{type(error).__name__}: {str(error)[:200]}"
+        seen["page"] = driver.page_source[:600]
         print(json.dumps(seen), flush=True)
         driver.quit()
         return 1

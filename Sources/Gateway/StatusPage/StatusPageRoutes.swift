@@ -331,13 +331,13 @@ extension LocalAPI {
         return fields
     }
 
-    /// What every page answer carries: no caching of state, no framing, no script, no referrer.
+    /// What every page answer carries: no caching of state, no framing, no script, no referrer to other sites.
     static func pageHeaders(contentType: String, cache: String = "no-store") -> HTTPFields {
         [
             .contentType: contentType, .cacheControl: cache,
             .contentSecurityPolicy: "default-src 'none'; style-src 'self'; img-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'",
             HTTPFields.Element.Name("X-Content-Type-Options")!: "nosniff", HTTPFields.Element.Name("X-Frame-Options")!: "DENY",
-            HTTPFields.Element.Name("Referrer-Policy")!: "no-referrer",
+            HTTPFields.Element.Name("Referrer-Policy")!: "same-origin",
         ]
     }
 
