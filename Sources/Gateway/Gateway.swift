@@ -35,11 +35,15 @@ public final class Gateway: Sendable {
 
     /// Opens (creating when needed) the store in the configured data directory, encrypted with
     /// the configured key (`store.encryption`; by default `fhir-edge.key` beside the store).
-    /// - Parameter now: the clock for receive times, journal times and `issued`.
+    /// - Parameters:
+    ///   - now: the clock for receive times, journal times and `issued`.
+    ///   - sessionRandom: 32 unpredictable bytes per call, for the status page's session ids and
+    ///     CSRF tokens (default: the system's CSPRNG).
     public init(
         configuration: GatewayConfiguration, catalog: DeviceProfileCatalog,
         now: @escaping @Sendable () -> Timestamp = Gateway.systemClock,
-        logger: Logger = Logger(label: "fhir-edge", factory: { _ in SwiftLogNoOpLogHandler() })
+        logger: Logger = Logger(label: "fhir-edge", factory: { _ in SwiftLogNoOpLogHandler() }),
+        sessionRandom: (@Sendable () -> [UInt8])? = nil
     ) throws(StoreError) {
         self.configuration = configuration
         self.catalog = catalog
@@ -77,7 +81,10 @@ public final class Gateway: Sendable {
             acquisition: acquisitionHealth, sink: intakeSink, uploaderMetrics: { [uploaderSlot] in
                 guard let uploader = uploaderSlot.uploader else { return nil }
                 return await uploader.metrics().prometheusText(now: now())
-            }, now: now, logger: logger)
+            }, now: now, logger: logger,
+            page: StatusPageSupport(
+                sessions: PageSessions(random: sessionRandom ?? PageSessions.systemRandom, now: now),
+                random: sessionRandom ?? PageSessions.systemRandom, uploader: { [uploaderSlot] in await uploaderSlot.uploader?.metrics() }))
     }
 
     /// The uploader for `upstream`, with its credentials read now (from files or the environment).

@@ -99,6 +99,11 @@ actor AcquisitionHealth {
         devices[Key(transport: transport.rawValue, device: device)]
     }
 
+    /// Every device, sorted by transport and name, for the status page.
+    func deviceList() -> [(transport: String, device: String, status: Device)] {
+        devices.keys.sorted().compactMap { key in devices[key].map { (key.transport, key.device, $0) } }
+    }
+
     private func event(_ kind: String, _ key: Key, profile: String, details: JSONObject) -> JournalEvent {
         var all = details
         all["transport"] = .string(key.transport)

@@ -33,7 +33,7 @@ final class ClientSlot: Sendable {
     }
 }
 
-/// The local HTTP API: `POST /ingest/{profile}`, `GET /health`, `GET /metrics`, `GET /status`.
+/// The local HTTP API: `POST /ingest/{profile}`, `GET /health`, `GET /metrics`, `GET /status`, and the status page at `/`.
 struct LocalAPI: Sendable {
     /// The demo profile that demo mode opens to loopback peers without a token.
     static let demoProfile = "demo-vitals"
@@ -55,14 +55,17 @@ struct LocalAPI: Sendable {
     let uploaderMetrics: @Sendable () async -> String?
     let now: @Sendable () -> Timestamp
     let logger: Logger
+    /// The status page at `/` (Sources/Gateway/StatusPage).
+    let page: StatusPageSupport
 
     init(
         configuration: GatewayConfiguration, catalog: DeviceProfileCatalog, store: Store, monitor: GatewayMonitor,
         accessJournal: AccessJournal, acquisition: AcquisitionHealth? = nil, sink: IntakeSink,
         uploaderMetrics: @escaping @Sendable () async -> String? = { nil },
-        now: @escaping @Sendable () -> Timestamp, logger: Logger
+        now: @escaping @Sendable () -> Timestamp, logger: Logger, page: StatusPageSupport? = nil
     ) {
         self.sink = sink
+        self.page = page ?? StatusPageSupport(sessions: PageSessions(now: now))
         self.uploaderMetrics = uploaderMetrics
         self.configuration = configuration
         self.catalog = catalog
@@ -114,6 +117,7 @@ struct LocalAPI: Sendable {
             if let refused = await authorize(request, context, .audit) { return refused }
             return await verifyJournal()
         }
+        addStatusPage(to: router)
         return router
     }
 

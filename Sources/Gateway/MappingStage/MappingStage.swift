@@ -128,6 +128,17 @@ final class MappingStage: Service, Sendable {
         return items.count
     }
 
+    /// A battery level (percent) a message reports beside its readings, for the status page:
+    /// `battery`, `batteryLevel` or `battery_level` at the top, or in BTHome's `values`.
+    static func batteryLevel(_ message: JSONValue) -> Double? {
+        for container in [message, message["values"] ?? .null] {
+            for key in ["battery", "batteryLevel", "battery_level"] {
+                if let level = container[key]?.doubleValue, level >= 0, level <= 100 { return level }
+            }
+        }
+        return nil
+    }
+
     /// The pure part: claimed messages in, the store transaction's content out.
     static func map(_ items: [InboxItem], catalog: DeviceProfileCatalog, issued: Timestamp) -> (MappingResult, MappingBatchSummary) {
         var result = MappingResult(inboxIDs: items.map(\.id))
@@ -200,6 +211,8 @@ final class MappingStage: Service, Sendable {
                     var activity = summary.devices[measurement.deviceId]
                         ?? .init(profile: name, lastSeen: item.message.receivedAt)
                     activity.lastSeen = max(activity.lastSeen, item.message.receivedAt)
+                    activity.transport = item.message.transport.rawValue
+                    if let battery = Self.batteryLevel(json) { activity.battery = battery }
                     summary.devices[measurement.deviceId] = activity
                     if profile.identityMode == .lookup {
                         // The server holds the Device and its Patient: nothing to create, and the

@@ -12,6 +12,20 @@ actor GatewayMonitor {
         var failures: Int64 = 0
         var lastError: String?
         var lastErrorAt: Timestamp?
+        var transport: String?
+        /// Messages of the UTC day `day` (days since the epoch), for the status page.
+        var day: Int64 = 0
+        var readingsOfDay: Int64 = 0
+        /// The last battery level (percent) a message reported, where the device sends one.
+        var battery: Double?
+
+        func readingsToday(_ now: Timestamp) -> Int64 {
+            day == Self.day(now) ? readingsOfDay : 0
+        }
+
+        static func day(_ time: Timestamp) -> Int64 {
+            time.millisecondsSinceEpoch >= 0 ? time.millisecondsSinceEpoch / 86_400_000 : (time.millisecondsSinceEpoch - 86_399_999) / 86_400_000
+        }
     }
 
     struct RequestKey: Hashable, Sendable {
@@ -76,6 +90,14 @@ actor GatewayMonitor {
             status.lastSeen = max(status.lastSeen, activity.lastSeen)
             status.messages += Int64(activity.messages)
             status.failures += Int64(activity.failures)
+            let day = DeviceStatus.day(activity.lastSeen)
+            if day > status.day {
+                status.day = day
+                status.readingsOfDay = 0
+            }
+            if day == status.day { status.readingsOfDay += Int64(activity.messages) }
+            if let transport = activity.transport { status.transport = transport }
+            if let battery = activity.battery { status.battery = battery }
             if let error = activity.lastError {
                 status.lastError = error
                 status.lastErrorAt = time
@@ -89,6 +111,11 @@ actor GatewayMonitor {
         lastError = (message, time)
     }
 
+    /// Every device seen since start, sorted by id, for the status page.
+    func deviceList() -> [(id: String, status: DeviceStatus)] {
+        devices.keys.sorted().compactMap { id in devices[id].map { (id, $0) } }
+    }
+
     /// `/status`: per device last seen, counts and last error; the store's counts.
     func statusJSON(store: StoreSnapshot?, now: Timestamp) -> JSONValue {
         var deviceList: [JSONValue] = []
@@ -98,6 +125,8 @@ actor GatewayMonitor {
                 "deviceId": .string(id), "profile": .string(device.profile), "lastSeen": .string(device.lastSeen.iso8601),
                 "messages": .int(device.messages), "failures": .int(device.failures),
             ]
+            if let transport = device.transport { object["transport"] = .string(transport) }
+            if let battery = device.battery { object["battery"] = .double(battery) }
             if let error = device.lastError {
                 object["lastError"] = .string(error)
                 object["lastErrorAt"] = .string(device.lastErrorAt?.iso8601 ?? "")
@@ -193,6 +222,8 @@ struct MappingBatchSummary: Sendable {
         var messages = 0
         var failures = 0
         var lastError: String?
+        var transport: String?
+        var battery: Double?
     }
 
     var messages = 0

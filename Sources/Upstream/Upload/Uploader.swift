@@ -183,6 +183,7 @@ public actor Uploader {
         report.rejected += result.rejected.count
         report.kept += result.kept
         counters.entriesAccepted += result.accepted
+        if result.accepted > 0 { counters.lastSuccessAt = now() }
         counters.entriesRejected += result.rejected.count
         counters.entriesKept += result.kept
         if !result.rejected.isEmpty {
@@ -293,6 +294,8 @@ public struct UploaderMetrics: Sendable, Equatable {
     /// Set while the uploader waits after a failure.
     public var backoffUntil: Timestamp?
     public var lastError: String?
+    /// When the server last accepted a resource.
+    public var lastSuccessAt: Timestamp?
     public var outboxPending: Int64 = 0
     public var oldestUnsentAge: Duration?
     /// Calls made to resolve Device and Patient identifiers (reads, searches, creates).
