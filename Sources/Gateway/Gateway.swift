@@ -29,8 +29,8 @@ public final class Gateway: Sendable {
     let logger: Logger
     let uploaderSlot: UploaderSlot
     let acquisitionHealth: AcquisitionHealth
-    /// Where Modbus pollers and BLE sessions commit their device messages.
-    let acquisitionSink: AcquisitionSink
+    /// Where every source (HTTP ingest, Modbus pollers, BLE sessions, ...) commits its device messages.
+    let intakeSink: IntakeSink
     private let group = Mutex<ServiceGroup?>(nil)
 
     /// Opens (creating when needed) the store in the configured data directory, encrypted with
@@ -69,11 +69,12 @@ public final class Gateway: Sendable {
         self.mappingStage = mappingStage
         let acquisitionHealth = AcquisitionHealth(store: store, logger: logger)
         self.acquisitionHealth = acquisitionHealth
-        self.acquisitionSink = AcquisitionSink(
-            store: store, monitor: monitor, health: acquisitionHealth, onCommitted: { mappingStage.wake() }, now: now)
+        let intakeSink = IntakeSink(
+            store: store, monitor: monitor, profileLoaded: { catalog[$0.rawValue] != nil }, onCommitted: { mappingStage.wake() }, now: now, logger: logger)
+        self.intakeSink = intakeSink
         self.api = LocalAPI(
             configuration: configuration, catalog: catalog, store: store, monitor: monitor, accessJournal: accessJournal,
-            acquisition: acquisitionHealth, onCommitted: { mappingStage.wake() }, uploaderMetrics: { [uploaderSlot] in
+            acquisition: acquisitionHealth, sink: intakeSink, uploaderMetrics: { [uploaderSlot] in
                 guard let uploader = uploaderSlot.uploader else { return nil }
                 return await uploader.metrics().prometheusText(now: now())
             }, now: now, logger: logger)

@@ -43,7 +43,7 @@ final class SessionScannerTests: XCTestCase {
         defer { try? store.close() }
         let logger = Logger(label: "test", factory: { _ in SwiftLogNoOpLogHandler() })
         let health = AcquisitionHealth(store: store, logger: logger)
-        let sink = AcquisitionSink(store: store, monitor: GatewayMonitor(startedAt: clock()), health: health, onCommitted: {}, now: clock)
+        let sink = IntakeSink(store: store, monitor: GatewayMonitor(startedAt: clock()), profileLoaded: { _ in true }, onCommitted: {}, now: clock, logger: logger)
         let configuration = GatewayConfiguration.Bluetooth(
             transport: .tcp(host: "127.0.0.1", port: 9000),
             devices: [.init(address: "F0:00:00:00:18:0D", profile: "ble-heart-rate")],
@@ -106,7 +106,7 @@ final class SessionScannerTests: XCTestCase {
         defer { try? store.close() }
         let logger = Logger(label: "test", factory: { _ in SwiftLogNoOpLogHandler() })
         let health = AcquisitionHealth(store: store, logger: logger)
-        let sink = AcquisitionSink(store: store, monitor: GatewayMonitor(startedAt: clock()), health: health, onCommitted: {}, now: clock)
+        let sink = IntakeSink(store: store, monitor: GatewayMonitor(startedAt: clock()), profileLoaded: { _ in true }, onCommitted: {}, now: clock, logger: logger)
         let journaled = Mutex<[JournalEvent]>([])
         let reporter = BluetoothDeviceReporter(
             address: "F0:00:00:00:18:10", profile: ProfileID("ble-blood-pressure"), patientID: "p-17", sink: sink, health: health,

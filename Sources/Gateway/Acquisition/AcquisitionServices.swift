@@ -2,7 +2,7 @@ import ServiceLifecycle
 
 extension Gateway {
     /// The acquisition sources the configuration asks for (Modbus pollers, BLE sessions), each a
-    /// Service that delivers through `acquisitionSink` and reports to `acquisitionHealth`.
+    /// Service that delivers through `intakeSink` and reports to `acquisitionHealth`.
     /// Built before the store is prepared so that a bad device setting stops the start with a clear error.
     func acquisitionServices() throws -> [any Service] {
         var services: [any Service] = []

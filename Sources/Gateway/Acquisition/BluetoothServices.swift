@@ -24,7 +24,7 @@ extension Gateway {
             "edge.ble.bthome": "\(bluetooth.bthome.map(\.address).joined(separator: ","))",
         ])
         return [BluetoothService(
-            configuration: bluetooth, dataDirectory: configuration.dataDirectory, sink: acquisitionSink, health: acquisitionHealth,
+            configuration: bluetooth, dataDirectory: configuration.dataDirectory, sink: intakeSink, health: acquisitionHealth,
             journal: { [store] events in try? await store.journal(events) },
             now: now, seed: UInt64(bitPattern: now().millisecondsSinceEpoch), logger: logger)]
     }
@@ -36,7 +36,7 @@ extension Gateway {
 struct BluetoothService: Service {
     let configuration: GatewayConfiguration.Bluetooth
     let dataDirectory: String
-    let sink: AcquisitionSink
+    let sink: IntakeSink
     let health: AcquisitionHealth
     /// Bonds the daemon makes (a device that lost its bond, paired again) go to the store's journal.
     let journal: @Sendable ([JournalEvent]) async -> Void
@@ -151,7 +151,7 @@ struct BluetoothDeviceReporter: Sendable {
     let address: String
     let profile: ProfileID
     let patientID: String?
-    let sink: AcquisitionSink
+    let sink: IntakeSink
     let health: AcquisitionHealth
     let journal: @Sendable ([JournalEvent]) async -> Void
     let now: @Sendable () -> Timestamp
@@ -180,11 +180,11 @@ struct BluetoothDeviceReporter: Sendable {
 
     /// Durable in the inbox before the session takes the next value.
     func deliver(_ reading: DeviceReading) async throws {
-        let message = AcquiredMessage(
+        let message = DeviceMessage(
             profile: profile, transport: .ble, sourceID: sourceID, deviceID: deviceID,
             message: reading.reading.message(deviceID: deviceID, receivedAt: reading.receivedAt, patientID: patientID, device: reading.device,
                 clock: reading.clock))
-        try await sink.deliver([message])
+        try await sink.commit([message], actor: sourceID)
         await health.recordSuccess(
             transport: .ble, device: address, profile: profile, readings: 1, at: reading.receivedAt,
             details: ["lastCharacteristic": .string(reading.reading.characteristic.key)])
@@ -220,7 +220,7 @@ struct BluetoothDeviceReporter: Sendable {
 struct BluetoothScanner: Sendable {
     let configuration: GatewayConfiguration.Bluetooth
     let sightings: AdvertSightings
-    let sink: AcquisitionSink
+    let sink: IntakeSink
     let health: AcquisitionHealth
     let now: @Sendable () -> Timestamp
     let logger: Logger
@@ -285,11 +285,11 @@ struct BluetoothScanner: Sendable {
             await health.recordFailure(transport: .ble, device: address, profile: profile, error: "decode: \(error)", at: time)
             return
         }
-        let message = AcquiredMessage(
+        let message = DeviceMessage(
             profile: profile, transport: .ble, sourceID: "ble:" + address, deviceID: deviceID,
             message: advert.message(deviceID: deviceID, receivedAt: time, patientID: sensor.patientID))
         do {
-            try await sink.deliver([message])
+            try await sink.commit([message], actor: message.sourceID)
         } catch {
             // Counted by the sink; the sensor repeats its advert, so the next distinct one is taken.
             await health.recordFailure(transport: .ble, device: address, profile: profile, error: "deliver: \(error)", at: time)

@@ -13,7 +13,7 @@ extension Gateway {
         guard !configuration.modbus.devices.isEmpty else { return [] }
         let (links, problems) = ModbusProfiles.links(configuration, catalog: catalog)
         guard problems.isEmpty else { throw ConfigurationError(problems: problems) }
-        let delivery = ModbusDelivery(sink: acquisitionSink, health: acquisitionHealth, logger: logger)
+        let delivery = ModbusDelivery(sink: intakeSink, health: acquisitionHealth, logger: logger)
         let wallClock = now
         let pollers = links.map { endpoint, devices in
             ModbusLinkPoller(
@@ -44,7 +44,7 @@ struct ModbusPollingService: Service {
 
 /// Turns poll results into inbox messages and device health.
 struct ModbusDelivery: Sendable {
-    let sink: AcquisitionSink
+    let sink: IntakeSink
     let health: AcquisitionHealth
     let logger: Logger
 
@@ -65,13 +65,14 @@ struct ModbusDelivery: Sendable {
             return
         }
         do {
-            try await sink.deliver([AcquiredMessage(
-                profile: device.profile, transport: .modbus, sourceID: "modbus:" + device.name, deviceID: device.name, message: message)])
+            let sourceID = "modbus:" + device.name
+            try await sink.commit([DeviceMessage(
+                profile: device.profile, transport: .modbus, sourceID: sourceID, deviceID: device.name, message: message)], actor: sourceID)
         } catch {
             // Counted by the sink (high-water refusal or store error); the poll's values are dropped.
-            logger.warning("Modbus poll not stored", metadata: ["edge.device": "\(device.name)", "edge.store.error": "\(error.code)"])
+            logger.warning("Modbus poll not stored", metadata: ["edge.device": "\(device.name)", "edge.store.error": "\(error.refusal.code)"])
             await health.recordFailure(
-                transport: .modbus, device: device.name, profile: device.profile, error: "store refused: \(error.code)",
+                transport: .modbus, device: device.name, profile: device.profile, error: "store refused: \(error.refusal.code)",
                 at: result.startedAt, details: details)
             return
         }

@@ -38,10 +38,6 @@ struct LocalAPI: Sendable {
     /// The demo profile that demo mode opens to loopback peers without a token.
     static let demoProfile = "demo-vitals"
     static let demoClient = "demo"
-    /// Seconds a refused sender should wait; the mapping stage frees space in batches.
-    static let retryAfterSeconds = 5
-    /// A full disk is freed by an operator or by uploads and retention, not within seconds.
-    static let diskFullRetryAfterSeconds = 30
 
     let configuration: GatewayConfiguration
     let catalog: DeviceProfileCatalog
@@ -53,8 +49,8 @@ struct LocalAPI: Sendable {
     /// Open connections, closed when idle or slow; and the body bytes all requests hold.
     let connections: ConnectionRegistry
     let inFlight: InFlightBytes
-    /// Called after each commit, to wake the mapping stage.
-    let onCommitted: @Sendable () -> Void
+    /// Where ingest commits, as every other source does.
+    let sink: IntakeSink
     /// The uploader's Prometheus families, when an upstream is configured.
     let uploaderMetrics: @Sendable () async -> String?
     let now: @Sendable () -> Timestamp
@@ -62,11 +58,11 @@ struct LocalAPI: Sendable {
 
     init(
         configuration: GatewayConfiguration, catalog: DeviceProfileCatalog, store: Store, monitor: GatewayMonitor,
-        accessJournal: AccessJournal, acquisition: AcquisitionHealth? = nil, onCommitted: @escaping @Sendable () -> Void = {},
+        accessJournal: AccessJournal, acquisition: AcquisitionHealth? = nil, sink: IntakeSink,
         uploaderMetrics: @escaping @Sendable () async -> String? = { nil },
         now: @escaping @Sendable () -> Timestamp, logger: Logger
     ) {
-        self.onCommitted = onCommitted
+        self.sink = sink
         self.uploaderMetrics = uploaderMetrics
         self.configuration = configuration
         self.catalog = catalog
@@ -210,48 +206,25 @@ struct LocalAPI: Sendable {
             await monitor.recordRejected(reason: "invalid-body")
             return Self.json(.badRequest, error.json)
         }
-        let receivedAt = now()
-        let inbox = messages.map { message in
-            InboxMessage(
-                profile: profile.id, transport: .http, sourceID: client, deviceID: Self.deviceHint(message.json),
-                receivedAt: receivedAt, payload: message.bytes)
+        let deliveries = messages.map { message in
+            DeviceMessage(profile: profile.id, transport: .http, sourceID: client, deviceID: Self.deviceHint(message.json), payload: message.bytes)
         }
-        let ids: [InboxID]
+        let receipt: InboxReceipt
         do {
-            ids = try await store.append(inbox, actor: "http:" + client)
+            receipt = try await sink.commit(deliveries, actor: "http:" + client)
         } catch {
-            switch error.code {
-            case .highWaterMark:
-                if await monitor.recordHighWaterRefusal(messages: messages.count) {
-                    logger.warning("Store at its high-water mark: ingest answers 503 until space is freed", metadata: [
-                        "edge.profile": "\(profileName)", "edge.client": "\(client)",
-                    ])
-                }
-                return Self.error(.serviceUnavailable, "high-water-mark", "the store is full of unsynced data; retry later",
-                                  headers: [.retryAfter: String(Self.retryAfterSeconds)])
-            case .tooLarge:
-                await monitor.recordRejected(reason: "too-large", messages: messages.count)
-                return Self.error(.contentTooLarge, "too-large", "the batch is larger than the whole store bound; split it")
-            case .diskFull:
-                await monitor.recordRejected(reason: "disk-full", messages: messages.count)
-                await monitor.recordError("ingest: disk-full", at: receivedAt)
-                logger.error("The disk holding the store is full: ingest answers 503 until space is freed", metadata: [
-                    "edge.profile": "\(profileName)", "edge.client": "\(client)",
-                ])
-                return Self.error(.serviceUnavailable, "disk-full", "the gateway's disk is full; nothing was accepted; retry later",
-                                  headers: [.retryAfter: String(Self.diskFullRetryAfterSeconds)])
-            default:
-                await monitor.recordRejected(reason: "store-error", messages: messages.count)
-                await monitor.recordError("ingest: \(error.code)", at: receivedAt)
-                logger.error("Ingest could not commit to the store", metadata: ["edge.store.error": "\(error.code)"])
-                return Self.error(.internalServerError, "store-error", "the store could not commit the messages; nothing was accepted")
+            let refusal = error.refusal
+            let status: HTTPResponse.Status = switch refusal.code {
+            case "high-water-mark", "disk-full": .serviceUnavailable
+            case "too-large": .contentTooLarge
+            case "unknown-profile": .notFound
+            default: .internalServerError
             }
+            var headers: HTTPFields = [:]
+            if let after = error.retryAfter { headers[.retryAfter] = String(after.components.seconds) }
+            return Self.error(status, refusal.code, refusal.reason, headers: headers)
         }
-        onCommitted()
-        if await monitor.recordAccepted(profile: profileName, count: ids.count) {
-            logger.notice("Store below its high-water mark again: ingest accepts data")
-        }
-        let answer: JSONValue = ["accepted": .int(Int64(ids.count)), "ids": .array(ids.map { .int($0.rawValue) })]
+        let answer: JSONValue = ["accepted": .int(Int64(receipt.ids.count)), "ids": .array(receipt.ids.map { .int($0.rawValue) })]
         return Self.json(.accepted, answer)
     }
 
@@ -324,7 +297,7 @@ struct LocalAPI: Sendable {
         do {
             if replay {
                 let destinations = try await store.replayDeadLetters([DeadLetterID(id)], actor: actor)
-                onCommitted()
+                sink.onCommitted()
                 return Self.json(.ok, ["replayed": .int(Int64(destinations.count)), "to": .array(destinations.map { .string($0.text) })])
             }
             try await store.discardDeadLetters([DeadLetterID(id)], actor: actor)

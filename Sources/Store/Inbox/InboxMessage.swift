@@ -12,9 +12,11 @@ public struct InboxMessage: Sendable, Equatable {
     /// The device's own time for the message, when it reports one.
     public var deviceTime: Timestamp?
     public var payload: [UInt8]
+    /// The source's redelivery key (`DeviceMessage.deliveryKey`): one stored message per key and profile.
+    public var deliveryKey: String?
 
     public init(profile: ProfileID, transport: Transport, sourceID: String, deviceID: String? = nil,
-                receivedAt: Timestamp, deviceTime: Timestamp? = nil, payload: [UInt8]) {
+                receivedAt: Timestamp, deviceTime: Timestamp? = nil, payload: [UInt8], deliveryKey: String? = nil) {
         self.profile = profile
         self.transport = transport
         self.sourceID = sourceID
@@ -22,6 +24,27 @@ public struct InboxMessage: Sendable, Equatable {
         self.receivedAt = receivedAt
         self.deviceTime = deviceTime
         self.payload = payload
+        self.deliveryKey = deliveryKey
+    }
+
+    /// `message` as received at `receivedAt`.
+    public init(_ message: DeviceMessage, receivedAt: Timestamp) {
+        self.init(
+            profile: message.profile, transport: message.transport, sourceID: message.sourceID, deviceID: message.deviceID,
+            receivedAt: receivedAt, payload: message.payload, deliveryKey: message.deliveryKey)
+    }
+}
+
+/// What `Store.receive` did with a batch.
+public struct InboxReceipt: Sendable, Equatable {
+    /// One id per message, in order; a duplicate gets the id of the message first stored under its key.
+    public var ids: [InboxID]
+    /// How many of the batch were already held under their delivery key (not stored again).
+    public var duplicates: Int
+
+    public init(ids: [InboxID], duplicates: Int) {
+        self.ids = ids
+        self.duplicates = duplicates
     }
 }
 

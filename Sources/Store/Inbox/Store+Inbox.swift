@@ -11,7 +11,13 @@ extension Store {
     /// `StoreError.Code.highWaterMark` (answer 503 with Retry-After) unless the policy evicts
     /// unsynced data; nothing of the batch is stored then.
     public func append(_ messages: [InboxMessage], actor: String) async throws(StoreError) -> [InboxID] {
-        guard !messages.isEmpty else { return [] }
+        try await receive(messages, actor: actor).ids
+    }
+
+    /// `append`, telling which messages were already held under their delivery key: those are
+    /// not stored again (a sender retrying after a lost acknowledgement), and get the first copy's id.
+    public func receive(_ messages: [InboxMessage], actor: String) async throws(StoreError) -> InboxReceipt {
+        guard !messages.isEmpty else { return InboxReceipt(ids: [], duplicates: 0) }
         let (policy, chain, time, fields) = (self.policy, self.chain, now(), self.fields)
         let incoming = messages.reduce(Int64(0)) { $0 + Int64($1.payload.count) }
         if incoming > policy.maxBytes {
@@ -34,21 +40,46 @@ extension Store {
                 """)
             var ids: [InboxID] = []
             ids.reserveCapacity(messages.count)
+            var stored: [InboxID] = []
+            var duplicates = 0
+            var storedBytes: Int64 = 0
+            let hasKeys = messages.contains { $0.deliveryKey != nil }
+            if hasKeys {
+                // Keys live as long as synced data does; a sender retries within minutes, not weeks.
+                try db.execute(sql: "DELETE FROM delivery WHERE received_at < ?",
+                               arguments: [time.millisecondsSinceEpoch - policy.retainSynced.wholeMilliseconds])
+            }
             // Ids are chosen here so that each payload is sealed for its own row.
             var id = try StoreFields.nextID("inbox", db)
             // Unchecked: the count matches the SQL, and a statement whose step failed is dropped
             // from GRDB's cache, never reused.
             for message in messages {
+                var deliveryKey: String?
+                if let key = message.deliveryKey {
+                    let indexed = fields.identity(message.profile.rawValue + "\u{1F}" + key)
+                    if let held = try Int64.fetchOne(db, sql: "SELECT inbox_id FROM delivery WHERE key = ?", arguments: [indexed]) {
+                        ids.append(InboxID(held))
+                        duplicates += 1
+                        continue
+                    }
+                    deliveryKey = indexed
+                }
                 insert.setUncheckedArguments([
                     id, message.profile.rawValue, message.transport.rawValue, message.sourceID, message.deviceID,
                     message.receivedAt.millisecondsSinceEpoch, message.deviceTime?.millisecondsSinceEpoch,
                     try fields.sealPayload(message.payload, "inbox", id), message.payload.count,
                 ])
                 try insert.execute()
+                if let deliveryKey {
+                    try db.execute(sql: "INSERT INTO delivery(key, inbox_id, received_at) VALUES (?, ?, ?)",
+                                   arguments: [deliveryKey, id, message.receivedAt.millisecondsSinceEpoch])
+                }
                 ids.append(InboxID(id))
+                stored.append(InboxID(id))
+                storedBytes += Int64(message.payload.count)
                 id += 1
             }
-            try Meta.add(.received, Int64(messages.count), db)
+            try Meta.add(.received, Int64(stored.count), db)
             var events: [JournalEvent] = []
             if try Meta.value(.highWater, db) != 0 {
                 try Meta.set(.highWater, 0, db)
@@ -60,14 +91,18 @@ extension Store {
             for message in messages {
                 if let device = message.deviceID, seen.insert(device).inserted { devices.append(.device(device)) }
             }
+            var details: JSONObject = [
+                "messages": .int(Int64(stored.count)),
+                "bytes": .int(storedBytes),
+            ]
+            if duplicates > 0 { details["duplicates"] = .int(Int64(duplicates)) }
             events.append(JournalEvent(
-                kind: .inboxReceived, actor: actor, subjects: ids.map(JournalSubject.inbox) + devices,
-                details: ["messages": .int(Int64(ids.count)), "bytes": .int(incoming)]))
+                kind: .inboxReceived, actor: actor, subjects: stored.map(JournalSubject.inbox) + devices, details: details))
             try JournalTable.append(events, at: time, chain: chain, db)
-            return .stored(ids)
+            return .stored(InboxReceipt(ids: ids, duplicates: duplicates))
         }
         switch outcome {
-        case .stored(let ids): return ids
+        case .stored(let receipt): return receipt
         case .refused:
             throw StoreError(.highWaterMark,
                 "the store holds \(policy.maxBytes) bytes of unsynced data; refuse new data (503) until uploads catch up, or configure eviction")
@@ -171,7 +206,7 @@ extension Store {
 }
 
 enum AppendOutcome: Sendable {
-    case stored([InboxID])
+    case stored(InboxReceipt)
     case refused
 }
 

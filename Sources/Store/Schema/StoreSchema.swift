@@ -20,6 +20,9 @@ enum StoreSchema {
         migrator.registerMigration("v5: row counts kept by triggers") { db in
             try db.execute(sql: version5)
         }
+        migrator.registerMigration("v6: delivery keys") { db in
+            try db.execute(sql: version6)
+        }
         return migrator
     }()
 
@@ -212,6 +215,18 @@ extension StoreSchema {
 
         CREATE INDEX inbox_open_by_time ON inbox(received_at) WHERE state IN ('pending', 'claimed');
         CREATE INDEX outbox_open_by_time ON outbox(created_at) WHERE state IN ('pending', 'leased');
+        """
+
+    /// A source's redelivery key (an HL7 control id, an MQTT message) per stored message, so a
+    /// retried delivery is recognised; kept as long as synced data (`retainSynced`), keyed-hashed
+    /// when the store is encrypted.
+    private static let version6 = """
+        CREATE TABLE delivery (
+            key TEXT PRIMARY KEY,
+            inbox_id INTEGER NOT NULL,
+            received_at INTEGER NOT NULL
+        ) WITHOUT ROWID;
+        CREATE INDEX delivery_by_time ON delivery(received_at);
         """
 }
 
