@@ -93,7 +93,7 @@ let package = Package(
             name: "Gateway",
             dependencies: [
                 "EdgeCore", "JSONQuery", "FHIRModel", "Mapping", "Store", "Audit", "Upstream",
-                "Modbus", "Bluetooth", "BluetoothDecoding",
+                "Modbus", "Bluetooth", "BluetoothDecoding", "HL7", "MLLP",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HummingbirdCore", package: "hummingbird"),
                 .product(name: "NIOCore", package: "swift-nio"),

@@ -105,3 +105,10 @@ registers = bytes.fromhex("41a8cccd0000000c48656c6c6f20202000")
 for kind in ["int16", "uint16", "int32", "uint32", "int64", "uint64", "float32", "float64", "string[4]", "bit[3]", "bool"]:
     for order in ["ABCD", "BADC", "CDAB", "DCBA"]:
         seed("FuzzModbusRegisters", (kind + "\n" + order + "\n").encode() + registers)
+
+# HL7: the PCD-01 profile's sample messages, bare and MLLP-framed.
+for path in sorted(glob.glob(os.path.join(repo, "device-profiles", "*", "testcases", "*.hl7"))):
+    with open(path, "rb") as f:
+        message = f.read()
+    seed("FuzzHL7", message)
+    seed("FuzzHL7", b"\x05\x0b" + message + b"\x1c\x0d\x0b" + message.replace(b"\r", b"\n") + b"\x1c\x0d")

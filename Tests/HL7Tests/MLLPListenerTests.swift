@@ -89,30 +89,30 @@ final class MLLPListenerTests: XCTestCase {
         return (listener, task)
     }
 
-    private func code(_ ack: HL7Message?) -> String? { ack?.segments.first { $0.id == "MSA" }?.field(1).value }
+    private static func code(_ ack: HL7Message?) -> String? { ack?.segments.first { $0.id == "MSA" }?.field(1).value }
 
     func testAcceptDuplicateMalformedAndFullStore() async throws {
         let sink = RecordingSink()
         let (listener, task) = try await start(sink: sink, facilities: ["ICU-EAST"])
         defer { task.cancel() }
         let port = listener.localPort
-        try await Task.detached {
+        try await blocking {
             let client = try MLLPClient(port: port)
             let first = client.exchange(Self.message(control: "C1"))
-            XCTAssertEqual(self.code(first), "AA")
+            XCTAssertEqual(Self.code(first), "AA")
             XCTAssertEqual(first?.segments[1].field(2).value, "C1")
             XCTAssertEqual(first?.header.field(9).first.components.map { $0.first ?? "" }, ["ACK", "R01", "ACK"])
             XCTAssertEqual(first?.header.field(5).value, "Mon", "MSH-5 of the ACK is the sender's MSH-3")
-            XCTAssertEqual(self.code(client.exchange(Self.message(control: "C1"))), "AA", "a resend is acknowledged again")
+            XCTAssertEqual(Self.code(client.exchange(Self.message(control: "C1"))), "AA", "a resend is acknowledged again")
             let malformed = client.exchange(Self.message(control: "C2").replacingOccurrences(of: "|97|", with: "|9\\X7|"))
-            XCTAssertEqual(self.code(malformed), "AE")
+            XCTAssertEqual(Self.code(malformed), "AE")
             XCTAssertEqual(malformed?.segments.first { $0.id == "ERR" }?.field(2).first.components.map { $0.first ?? "" }, ["OBX", "1", "5", "1", "1", "1"])
             XCTAssertEqual(malformed?.segments.first { $0.id == "ERR" }?.field(3).value, "102")
             let stranger = client.exchange(Self.message(control: "C3", facility: "ELSEWHERE"))
-            XCTAssertEqual(self.code(stranger), "AR")
+            XCTAssertEqual(Self.code(stranger), "AR")
             XCTAssertEqual(stranger?.segments.first { $0.id == "ERR" }?.field(2).value, "MSH")
-            XCTAssertEqual(self.code(client.exchange("not hl7 at all")), "AE")
-        }.value
+            XCTAssertEqual(Self.code(client.exchange("not hl7 at all")), "AE")
+        }
         let stored = await sink.stored
         XCTAssertEqual(stored.count, 1, "the duplicate was not stored twice")
         let message = try XCTUnwrap(stored.values.first)
@@ -122,18 +122,18 @@ final class MLLPListenerTests: XCTestCase {
         XCTAssertEqual(message.deliveryKey, MLLPIntake.deliveryKey(facility: "ICU-EAST", controlID: "C1"))
 
         await sink.setFull(true)
-        try await Task.detached {
+        try await blocking {
             let client = try MLLPClient(port: port)
             let refused = client.exchange(Self.message(control: "C4"))
-            XCTAssertEqual(self.code(refused), "AR")
+            XCTAssertEqual(Self.code(refused), "AR")
             XCTAssertEqual(refused?.segments.first { $0.id == "ERR" }?.field(3).value, "207")
-        }.value
+        }
         let afterFull = await sink.stored.count
         XCTAssertEqual(afterFull, 1)
         await sink.setFull(false)
-        try await Task.detached {
-            XCTAssertEqual(self.code(try MLLPClient(port: port).exchange(Self.message(control: "C4"))), "AA", "the resend after AR is taken")
-        }.value
+        try await blocking {
+            XCTAssertEqual(Self.code(try MLLPClient(port: port).exchange(Self.message(control: "C4"))), "AA", "the resend after AR is taken")
+        }
         let afterResend = await sink.stored.count
         XCTAssertEqual(afterResend, 2)
         XCTAssertTrue(listener.metrics.prometheusText.contains("fhir_edge_mllp_acks_total{code=\"AA\"} 3"), listener.metrics.prometheusText)
@@ -144,13 +144,13 @@ final class MLLPListenerTests: XCTestCase {
         let (listener, task) = try await start(sink: sink, maxMessageBytes: 600, idle: .milliseconds(300), frame: .milliseconds(300), connections: 2)
         defer { task.cancel() }
         let port = listener.localPort
-        try await Task.detached {
+        try await blocking {
             let client = try MLLPClient(port: port)
             let big = Self.message(control: "BIG") + String(repeating: "NTE|1||padding\r", count: 100)
             let ack = client.exchange(big)
-            XCTAssertEqual(self.code(ack), "AR")
+            XCTAssertEqual(Self.code(ack), "AR")
             XCTAssertEqual(ack?.segments[1].field(2).value, "BIG", "the ACK still names the oversized message")
-            XCTAssertEqual(self.code(client.exchange(Self.message(control: "SMALL"))), "AA")
+            XCTAssertEqual(Self.code(client.exchange(Self.message(control: "SMALL"))), "AA")
 
             // A frame that starts and never ends, and a connection that sends nothing: both closed.
             let slow = try MLLPClient(port: port)
@@ -158,7 +158,7 @@ final class MLLPListenerTests: XCTestCase {
             XCTAssertNil(slow.receive())
             let idle = try MLLPClient(port: port)
             XCTAssertNil(idle.receive())
-        }.value
+        }
         let text = listener.metrics.prometheusText
         XCTAssertTrue(text.contains("reason=\"frame-timeout\"} 1"), text)
         XCTAssertTrue(text.contains("reason=\"idle-timeout\"} "), text)
@@ -172,14 +172,28 @@ final class MLLPListenerTests: XCTestCase {
         let (listener, task) = try await start(sink: sink, connections: 1)
         defer { task.cancel() }
         let port = listener.localPort
-        try await Task.detached {
+        try await blocking {
             let held = try MLLPClient(port: port)
-            XCTAssertEqual(self.code(held.exchange(Self.message(control: "K1"))), "AA")
+            XCTAssertEqual(Self.code(held.exchange(Self.message(control: "K1"))), "AA")
             let refused = try MLLPClient(port: port)
             XCTAssertNil(refused.exchange(Self.message(control: "K2")), "over the cap the connection is closed")
-            XCTAssertEqual(self.code(held.exchange(Self.message(control: "K3"))), "AA")
-        }.value
+            XCTAssertEqual(Self.code(held.exchange(Self.message(control: "K3"))), "AA")
+        }
         XCTAssertTrue(listener.metrics.prometheusText.contains("reason=\"over-capacity\"} 1"))
+    }
+}
+
+/// Runs blocking socket work on its own thread, off the cooperative pool the listener's sink uses.
+func blocking(_ body: @escaping @Sendable () throws -> Void) async throws {
+    try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<Void, any Error>) in
+        Thread {
+            do {
+                try body()
+                continuation.resume()
+            } catch {
+                continuation.resume(throwing: error)
+            }
+        }.start()
     }
 }
 

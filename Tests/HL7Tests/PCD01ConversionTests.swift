@@ -113,7 +113,7 @@ final class PCD01ConversionTests: XCTestCase {
         XCTAssertEqual(failure(head + "PID|||X\r")?.location?.segment, "OBR")
         XCTAssertEqual(failure(head + "OBR|1\rOBX|1|NM|1^A^MDC|1.1.1.1|five\r")?.location?.description, "OBX-5")
         XCTAssertEqual(failure(head + "OBR|1\rOBX|1|NM||1.1.1.1|5\r")?.location?.description, "OBX-3")
-        XCTAssertEqual(failure(head + "OBR|1\rOBX|1|NM|1^A^MDC|1.1.1.1|5|||||R|||2026-12-06\r")?.location?.description, "OBX-14")
+        XCTAssertEqual(failure(head + "OBR|1\rOBX|1|NM|1^A^MDC|1.1.1.1|5||||||R|||2026-12-06\r")?.location?.description, "OBX-14")
         XCTAssertEqual(failure(head.replacingOccurrences(of: "|Mon|", with: "||") + "OBR|1\rOBX|1|NM|1^A^MDC|1.1.1.1|5\r")?.location?.description, "OBX-18")
         XCTAssertNil(failure(head + "OBR|1\rOBX|1|NM|1^A^MDC|1.1.1.1|5\r"))
         for version in ["2.3", "2.3.1", "2.4", "2.5", "2.5.1", "2.6", "2.7", "2.7.1", "2.8", "2.8.2"] {
@@ -158,7 +158,7 @@ final class PCD01ConversionTests: XCTestCase {
                 let codings = observation["code"]?["coding"]?.arrayValue ?? []
                 XCTAssertEqual(codings.first?["system"], "http://loinc.org", input)
                 XCTAssertTrue(codings.contains { $0["system"] == "urn:iso:std:iso:11073:10101" }, input)
-                XCTAssertEqual(observation["category"]?[0]?["coding"]?[0]?["code"], "vital-signs")
+                XCTAssertEqual(observation["category"]?.arrayValue?.first?["coding"]?.arrayValue?.first?["code"], "vital-signs")
                 XCTAssertEqual(observation["valueQuantity"]?["system"], "http://unitsofmeasure.org")
                 XCTAssertNotNil(observation["effectivePeriod"]?["start"])
             }

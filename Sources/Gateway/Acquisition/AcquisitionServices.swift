@@ -8,6 +8,7 @@ extension Gateway {
         var services: [any Service] = []
         services += try modbusServices()
         services += try bluetoothServices()
+        services += try hl7Services()
         return services
     }
 }

@@ -27,6 +27,8 @@ public struct GatewayConfiguration: Sendable {
     public var modbus = ModbusSection()
     /// The Bluetooth LE controller and devices to read; nil: no Bluetooth.
     public var bluetooth: Bluetooth? = nil
+    /// The MLLP listener for HL7 v2 PCD-01 messages (`hl7:`); nil: none.
+    public var hl7: HL7Section? = nil
 
     /// Where the store's key-encryption key comes from (`store.encryption`); nil: the key file
     /// `fhir-edge.key` beside the store, created on its first start (`storeKeySource`).

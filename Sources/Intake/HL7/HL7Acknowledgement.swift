@@ -83,6 +83,15 @@ public struct HL7AcknowledgementBuilder: Sendable {
         let c = String(decoding: [d.component], as: UTF8.self)
         let s = String(decoding: [d.subcomponent], as: UTF8.self)
         func escaped(_ text: String) -> String { HL7Escaping.escape(text, delimiters: d) }
+        // A field echoed as written, unless its escapes are broken: then as literal text, so the
+        // ACK itself always parses.
+        func echoed(_ n: Int) -> String {
+            let raw = original[field: n]
+            guard (try? HL7Escaping.unescape(Array(raw.utf8)[...], delimiters: d, at: HL7Location(segment: "MSH", field: n))) != nil else {
+                return escaped(raw)
+            }
+            return raw
+        }
         let version = original.version.isEmpty ? "2.6" : original.version
         let modern = !(version.hasPrefix("2.3") || version.hasPrefix("2.4") || version.hasPrefix("2.2") || version.hasPrefix("2.1"))
         let trigger = original.value(field: 9, component: 2)
@@ -91,11 +100,11 @@ public struct HL7AcknowledgementBuilder: Sendable {
         if !["2.1", "2.2", "2.3"].contains(version) { typeParts.append("ACK") }
         while typeParts.last == "" { typeParts.removeLast() }
         let messageType = typeParts.joined(separator: c)
-        let receivingApplication = original[field: 5].isEmpty ? escaped(application) : original[field: 5]
-        let receivingFacility = original[field: 6].isEmpty ? escaped(facility) : original[field: 6]
-        let processing = original[field: 11].isEmpty ? "P" : original[field: 11]
+        let receivingApplication = original[field: 5].isEmpty ? escaped(application) : echoed(5)
+        let receivingFacility = original[field: 6].isEmpty ? escaped(facility) : echoed(6)
+        let processing = original[field: 11].isEmpty ? "P" : echoed(11)
         let msh = [
-            "MSH", d.encodingCharacters, receivingApplication, receivingFacility, original[field: 3], original[field: 4],
+            "MSH", d.encodingCharacters, receivingApplication, receivingFacility, echoed(3), echoed(4),
             HL7Time.format(time), "", messageType, escaped(controlID), processing, escaped(version),
         ]
         var segments = [msh.joined(separator: f)]

@@ -1,4 +1,4 @@
-public import EdgeCore
+import EdgeCore
 public import JSONQuery
 
 /// IHE PCD-01 (Communicate PCD Data, ORU^R01) to the JSON device message a device profile's
@@ -162,7 +162,7 @@ public struct PCD01Conversion: Sendable {
                 for index in pendingPRT {
                     guard var entry = observations[index].objectValue else { continue }
                     entry["deviceId"] = .string(device.id)
-                    entry["deviceIdType"] = device.type.map { .string($0) }
+                    entry["deviceIdType"] = device.type.map { JSONValue.string($0) }
                     observations[index] = .object(entry)
                 }
                 pendingPRT = []
@@ -274,27 +274,27 @@ public struct PCD01Conversion: Sendable {
         case "NM":
             let text = first[component: 1].trimmingSpaces
             guard !text.isEmpty else { return nil }
-            guard let number = number(text) else { throw HL7Error(.dataType, at: location, "OBX-2 is NM but OBX-5 is not a number") }
+            guard let number = Self.number(text) else { throw HL7Error(.dataType, at: location, "OBX-2 is NM but OBX-5 is not a number") }
             return number
         case "NA":
             var values: [JSONValue] = []
             for component in first.components {
                 let text = (component.first ?? "").trimmingSpaces
-                guard let number = number(text) else { throw HL7Error(.dataType, at: location, "OBX-2 is NA but a component of OBX-5 is not a number") }
+                guard let number = Self.number(text) else { throw HL7Error(.dataType, at: location, "OBX-2 is NA but a component of OBX-5 is not a number") }
                 values.append(number)
             }
             return .array(values)
         case "SN":
             // comparator ^ num1 ^ separator/suffix ^ num2; a plain number when only num1 is given.
             let comparator = first[component: 1], separator = first[component: 3], second = first[component: 4]
-            guard let num1 = number(first[component: 2].trimmingSpaces) else {
+            guard let num1 = Self.number(first[component: 2].trimmingSpaces) else {
                 throw HL7Error(.dataType, at: location, "OBX-2 is SN but OBX-5.2 is not a number")
             }
             if comparator.isEmpty, separator.isEmpty, second.isEmpty { return num1 }
             var object: JSONObject = ["number": num1]
             if !comparator.isEmpty { object["comparator"] = .string(comparator) }
             if !separator.isEmpty { object["separator"] = .string(separator) }
-            if !second.isEmpty { object["number2"] = number(second.trimmingSpaces) ?? .string(second) }
+            if !second.isEmpty { object["number2"] = Self.number(second.trimmingSpaces) ?? .string(second) }
             return .object(object)
         case "CWE", "CE", "CNE", "CF":
             var object = JSONObject()

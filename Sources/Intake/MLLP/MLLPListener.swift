@@ -1,6 +1,6 @@
-public import HL7
+import HL7
 public import NIOCore
-import NIOPosix
+public import NIOPosix
 public import NIOSSL
 import Synchronization
 
@@ -38,7 +38,7 @@ public final class MLLPMetrics: Sendable {
 
     public init() {}
 
-    func opened() -> Bool { state.withLock { $0.open += 1; $0.accepted += 1; return true } }
+    func opened() { state.withLock { $0.open += 1; $0.accepted += 1 } }
     func closedConnection() { state.withLock { $0.open -= 1 } }
     func closed(reason: String) { state.withLock { $0.closed[reason, default: 0] += 1 } }
     func acknowledged(_ outcome: MLLPOutcome) {
@@ -121,7 +121,7 @@ public final class MLLPListener: Sendable {
                         metrics.closed(reason: "over-capacity")
                         try sync.addHandler(CloseOnActive())
                     } else {
-                        _ = metrics.opened()
+                        metrics.opened()
                         channel.closeFuture.whenComplete { _ in metrics.closedConnection() }
                         if let tls = settings.tls { try sync.addHandler(NIOSSLServerHandler(context: tls)) }
                         try sync.addHandler(
