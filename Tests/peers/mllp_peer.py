@@ -68,6 +68,9 @@ def esc(text):
     return hl7.util.escape(SEPARATORS, text)
 
 
+NOTE = "probe ok | lead II ~ good & steady \\ done"
+
+
 def pcd01(control, version="2.6", facility="ICU-EAST", groups=(), patient="HO2009001", when="20261206110000+0000"):
     """An ORU^R01 with the given OBR groups: each a device EUI-64 and (MDC code, name, value, unit code, unit name, time) rows."""
     lines = [
@@ -80,7 +83,7 @@ def pcd01(control, version="2.6", facility="ICU-EAST", groups=(), patient="HO200
         for index, (code, name, value, unit, unit_name, at) in enumerate(rows, start=2):
             lines.append(
                 f"OBX|{index}|NM|{code}^{name}^MDC|{number}.1.1.{index - 1}|{value}|{unit}^{unit_name}^MDC|||||R|||{at}")
-        lines.append(f"NTE|1||{esc('probe ok | lead II ~ good & steady \\ done')}")
+        lines.append("NTE|1||" + esc(NOTE))
     return "\r".join(lines) + "\r"
 
 
