@@ -79,12 +79,24 @@ let package = Package(
                 .product(name: "_CryptoExtras", package: "swift-crypto"),
             ],
             path: "Sources/Acquisition/Bluetooth", swiftSettings: strict),
+        // HL7 v2: ER7 parsing, ACKs, MLLP framing and PCD-01 to device messages; pure, so it fuzzes without NIO.
+        .target(name: "HL7", dependencies: ["EdgeCore", "JSONQuery"], path: "Sources/Intake/HL7", swiftSettings: strict),
+        // The MLLP listener: NIO on its own event loops, delivering through the intake seam.
+        .target(
+            name: "MLLP",
+            dependencies: [
+                "EdgeCore", "JSONQuery", "HL7",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOSSL", package: "swift-nio-ssl"),
+            ],
+            path: "Sources/Intake/MLLP", swiftSettings: strict),
         // Gateway is the one home of Hummingbird, Yams, ServiceLifecycle and Logging.
         .target(
             name: "Gateway",
             dependencies: [
                 "EdgeCore", "JSONQuery", "FHIRModel", "Mapping", "Store", "Audit", "Upstream",
-                "Modbus", "Bluetooth", "BluetoothDecoding", "MQTT",
+                "Modbus", "Bluetooth", "BluetoothDecoding", "MQTT", "HL7", "MLLP",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HummingbirdCore", package: "hummingbird"),
                 .product(name: "NIOCore", package: "swift-nio"),
@@ -159,6 +171,7 @@ let package = Package(
             name: "MQTTTests",
             dependencies: ["MQTT", "fhir-edge", "Gateway", "Store", "TestSupport", "EdgeCore", "JSONQuery"],
             swiftSettings: strict),
+        .testTarget(name: "HL7Tests", dependencies: ["HL7", "MLLP", "Mapping", "EdgeCore", "JSONQuery", "TestSupport"], swiftSettings: strict),
         .testTarget(name: "GatewayTests", dependencies: ["Gateway", "Upstream", "Store", "Audit", "Mapping", "EdgeCore", "JSONQuery"], swiftSettings: strict),
         // Process-level: runs the built daemon and commands on loopback (crash safety, tampering, backpressure).
         .testTarget(name: "PipelineTests", dependencies: ["fhir-edge", "TestSupport", "Store", "Audit", "JSONQuery", "EdgeCore"], swiftSettings: strict),
@@ -182,6 +195,7 @@ if Context.environment["FHIR_EDGE_FUZZ"] != nil {
         ("FuzzL2CAP", ["Bluetooth"]),
         ("FuzzATT", ["Bluetooth"]),
         ("FuzzSMP", ["Bluetooth"]),
+        ("FuzzHL7", ["HL7", "JSONQuery", "EdgeCore"]),
     ]
     // SwiftPM links `main` to `<Target>_main`; the driver hands that over to libFuzzer.
     package.targets.append(.target(name: "LibFuzzerDriver", path: "Fuzz/LibFuzzerDriver"))

@@ -170,3 +170,9 @@ for index, response in enumerate(att_responses):
     seed("FuzzL2CAP", bytes([1, 0b10, len(response) + 4]) + le16(len(response)) + le16(4) + response)
 for pdu in smp:
     seed("FuzzSMP", pdu)
+# HL7: the PCD-01 profile's sample messages, bare and MLLP-framed.
+for path in sorted(glob.glob(os.path.join(repo, "device-profiles", "*", "testcases", "*.hl7"))):
+    with open(path, "rb") as f:
+        message = f.read()
+    seed("FuzzHL7", message)
+    seed("FuzzHL7", b"\x05\x0b" + message + b"\x1c\x0d\x0b" + message.replace(b"\r", b"\n") + b"\x1c\x0d")

@@ -8,6 +8,7 @@ public import Logging
 import ServiceLifecycle
 import UnixSignals
 import Upstream
+import MLLP
 public import Store
 import Synchronization
 
@@ -31,6 +32,8 @@ public final class Gateway: Sendable {
     let acquisitionHealth: AcquisitionHealth
     /// Where every source (HTTP ingest, Modbus pollers, BLE sessions, ...) commits its device messages.
     let intakeSink: IntakeSink
+    /// The MLLP listener's counters (zero without `hl7:`), in `/metrics`.
+    let mllpMetrics: MLLPMetrics
     private let group = Mutex<ServiceGroup?>(nil)
 
     /// Opens (creating when needed) the store in the configured data directory, encrypted with
@@ -76,12 +79,15 @@ public final class Gateway: Sendable {
         let intakeSink = IntakeSink(
             store: store, monitor: monitor, profileLoaded: { catalog[$0.rawValue] != nil }, onCommitted: { mappingStage.wake() }, now: now, logger: logger)
         self.intakeSink = intakeSink
+        let mllpMetrics = MLLPMetrics()
+        self.mllpMetrics = mllpMetrics
+        let serveMLLP = configuration.hl7 != nil
         self.api = LocalAPI(
             configuration: configuration, catalog: catalog, store: store, monitor: monitor, accessJournal: accessJournal,
             acquisition: acquisitionHealth, sink: intakeSink, uploaderMetrics: { [uploaderSlot] in
                 guard let uploader = uploaderSlot.uploader else { return nil }
                 return await uploader.metrics().prometheusText(now: now())
-            }, now: now, logger: logger,
+            }, sourceMetrics: { serveMLLP ? mllpMetrics.prometheusText : "" }, now: now, logger: logger,
             page: StatusPageSupport(
                 sessions: PageSessions(random: sessionRandom ?? PageSessions.systemRandom, now: now),
                 random: sessionRandom ?? PageSessions.systemRandom, uploader: { [uploaderSlot] in await uploaderSlot.uploader?.metrics() }))

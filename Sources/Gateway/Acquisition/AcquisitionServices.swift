@@ -9,6 +9,7 @@ extension Gateway {
         services += try modbusServices()
         services += try bluetoothServices()
         services += try mqttServices()
+        services += try hl7Services()
         return services
     }
 }

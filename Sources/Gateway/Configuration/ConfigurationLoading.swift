@@ -11,12 +11,15 @@ public struct ConfigurationOverrides: Sendable, Equatable {
     public var upstream: String?
     /// `demo --mqtt URL`: subscribe to `fhir-edge/<profile>/#` on this broker (replaces `mqtt:`).
     public var mqtt: String?
+    /// `demo --mllp-listen HOST:PORT`: an MLLP listener (hl7.listen) for the bundled PCD-01 profile.
+    public var mllpListen: String?
 
-    public init(dataDirectory: String? = nil, listen: String? = nil, upstream: String? = nil, mqtt: String? = nil) {
+    public init(dataDirectory: String? = nil, listen: String? = nil, upstream: String? = nil, mqtt: String? = nil, mllpListen: String? = nil) {
         self.dataDirectory = dataDirectory
         self.listen = listen
         self.upstream = upstream
         self.mqtt = mqtt
+        self.mllpListen = mllpListen
     }
 }
 
@@ -75,7 +78,7 @@ enum ConfigurationDecoder {
     static func decode(
         _ root: Node, reader: inout YAMLNodeReader, file: String, baseDirectory: String, overrides: ConfigurationOverrides
     ) -> GatewayConfiguration? {
-        let keys: Set<String> = ["dataDir", "demo", "http", "store", "profiles", "clients", "mapping", "upstream", "bluetooth", "modbus", "mqtt"]
+        let keys: Set<String> = ["dataDir", "demo", "http", "store", "profiles", "clients", "mapping", "upstream", "bluetooth", "modbus", "mqtt", "hl7"]
         guard let members = reader.mapping(root, at: "", known: keys) else { return nil }
 
         var dataDirectory: String?
@@ -146,6 +149,18 @@ enum ConfigurationDecoder {
         let bluetooth = decodeBluetooth(members["bluetooth"], reader: &reader)
         let modbus = members["modbus"].map { decodeModbus($0, reader: &reader) } ?? ModbusSection()
         let mqtt = decodeMQTT(members["mqtt"], urlOverride: overrides.mqtt, reader: &reader, baseDirectory: baseDirectory)
+        var hl7 = members["hl7"].flatMap { decodeHL7($0, reader: &reader, baseDirectory: baseDirectory) }
+        if let listen = overrides.mllpListen {
+            if let address = ListenAddress(parsing: listen), address.port > 0 {
+                if hl7 == nil { hl7 = HL7Section(listen: address) }
+                hl7?.listen = address
+            } else {
+                reader.problem("hl7.listen", nil, "--mllp-listen \(listen): expected HOST:PORT, e.g. 127.0.0.1:2575")
+            }
+        }
+        if demo, let hl7, !hl7.listen.isLoopback {
+            reader.problem("demo", members["demo"], "demo mode takes data from anyone who can connect, so MLLP listens on loopback only; hl7.listen is \(hl7.listen)")
+        }
 
         guard let dataDirectory, let profiles else { return nil }
         var configuration = GatewayConfiguration(
@@ -154,6 +169,7 @@ enum ConfigurationDecoder {
         configuration.bluetooth = bluetooth
         configuration.modbus = modbus
         configuration.mqtt = mqtt
+        configuration.hl7 = hl7
         configuration.warnings = warnings
         configuration.storeKey = storeKey
         return configuration

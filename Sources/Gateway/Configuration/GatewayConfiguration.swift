@@ -29,6 +29,8 @@ public struct GatewayConfiguration: Sendable {
     public var bluetooth: Bluetooth? = nil
     /// The MQTT broker and subscriptions (`mqtt:`); nil: no MQTT.
     public var mqtt: MQTTSection? = nil
+    /// The MLLP listener for HL7 v2 PCD-01 messages (`hl7:`); nil: none.
+    public var hl7: HL7Section? = nil
 
     /// Where the store's key-encryption key comes from (`store.encryption`); nil: the key file
     /// `fhir-edge.key` beside the store, created on its first start (`storeKeySource`).

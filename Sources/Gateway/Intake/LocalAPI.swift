@@ -53,6 +53,8 @@ struct LocalAPI: Sendable {
     let sink: IntakeSink
     /// The uploader's Prometheus families, when an upstream is configured.
     let uploaderMetrics: @Sendable () async -> String?
+    /// Prometheus families of listeners outside this server (MLLP).
+    let sourceMetrics: @Sendable () -> String
     let now: @Sendable () -> Timestamp
     let logger: Logger
     /// The status page at `/` (Sources/Gateway/StatusPage).
@@ -62,11 +64,13 @@ struct LocalAPI: Sendable {
         configuration: GatewayConfiguration, catalog: DeviceProfileCatalog, store: Store, monitor: GatewayMonitor,
         accessJournal: AccessJournal, acquisition: AcquisitionHealth? = nil, sink: IntakeSink,
         uploaderMetrics: @escaping @Sendable () async -> String? = { nil },
+        sourceMetrics: @escaping @Sendable () -> String = { "" },
         now: @escaping @Sendable () -> Timestamp, logger: Logger, page: StatusPageSupport? = nil
     ) {
         self.sink = sink
         self.page = page ?? StatusPageSupport(sessions: PageSessions(now: now))
         self.uploaderMetrics = uploaderMetrics
+        self.sourceMetrics = sourceMetrics
         self.configuration = configuration
         self.catalog = catalog
         self.store = store
@@ -267,6 +271,7 @@ struct LocalAPI: Sendable {
         if let acquisition { text += await acquisition.prometheusText(now: now()) }
         if let upstream = await uploaderMetrics() { text += upstream }
         text += connections.prometheusText
+        text += sourceMetrics()
         return Response(
             status: .ok, headers: [.contentType: "text/plain; version=0.0.4; charset=utf-8"],
             body: ResponseBody(byteBuffer: ByteBuffer(string: text)))

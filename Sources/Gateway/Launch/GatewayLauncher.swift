@@ -39,6 +39,11 @@ public enum GatewayLauncher {
                 file: configuration.file, keyPath: reference.keyPath,
                 message: "no profile folder \(reference.profile) under \(configuration.profiles.directory)"))
         }
+        if let hl7 = configuration.hl7, catalog[hl7.profile] == nil {
+            problems.append(ConfigurationProblem(
+                file: configuration.file, keyPath: "hl7.profile",
+                message: "no profile folder \(hl7.profile) under \(configuration.profiles.directory)"))
+        }
         problems += ModbusProfiles.problems(configuration, catalog: catalog)
         problems += MQTTIntake.problems(configuration, catalog: catalog)
         problems += IdentityRequirements.problems(configuration, catalog: catalog)

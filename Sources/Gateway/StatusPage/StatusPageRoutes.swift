@@ -181,7 +181,7 @@ extension LocalAPI {
         do {
             if action == "replay" {
                 _ = try await store.replayDeadLetters([DeadLetterID(id)], actor: actor)
-                onCommitted()
+                sink.onCommitted()
                 return Self.redirect("/?done=replayed")
             }
             try await store.discardDeadLetters([DeadLetterID(id)], actor: actor)

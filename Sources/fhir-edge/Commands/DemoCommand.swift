@@ -24,13 +24,15 @@ struct DemoCommand: AsyncParsableCommand {
 
     @Option(name: .long, help: "MQTT broker URL (mqtt://HOST:PORT): messages on fhir-edge/<profile>/# go into that profile.")
     var mqtt: String?
+    @Option(name: .customLong("mllp-listen"), help: "HOST:PORT of an MLLP listener (loopback only) taking IHE PCD-01 messages into hl7-pcd01-vitals.")
+    var mllpListen: String?
 
     func run() async throws {
         guard let bundled = GatewayLauncher.bundledDemo(executablePath: CommandLine.arguments.first ?? "") else {
             reportToStandardError("fhir-edge: cannot find the bundled demo (share/fhir-edge/demo/config.yaml or packaging/demo/config.yaml)")
             throw ExitCode(1)
         }
-        let overrides = ConfigurationOverrides(dataDirectory: dataDir, listen: listen, upstream: upstream, mqtt: mqtt)
+        let overrides = ConfigurationOverrides(dataDirectory: dataDir, listen: listen, upstream: upstream, mqtt: mqtt, mllpListen: mllpListen)
         try await DaemonStart.run(file: bundled.config, overrides: overrides, profilesDirectory: bundled.profiles)
     }
 }
