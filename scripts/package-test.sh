@@ -45,7 +45,7 @@ else
     packaging/deb/build-deb.sh "$base_version"
 fi
 build_seconds=$((SECONDS - t0))
-packaging/deb/build-deb.sh --no-build "$next_version" >/dev/null
+FHIR_EDGE_DEB_LINT=0 packaging/deb/build-deb.sh --no-build "$next_version" >/dev/null
 arch=$(dpkg --print-architecture)
 first=$work/deb/fhir-edge_${base_version}_${arch}.deb
 second=$work/deb/fhir-edge_${next_version}_${arch}.deb
@@ -107,7 +107,10 @@ grep -qx /etc/fhir-edge/config.yaml "$root/var/lib/dpkg/info/fhir-edge.conffiles
 [ -f "$root/usr/share/man/man1/fhir-edge.1.gz" ] || fail "no man page"
 
 as_service() { in_root setpriv --reuid=fhir-edge --regid=fhir-edge --init-groups "$@"; }
-if in_root fhir-edge doctor --help > /dev/null 2>&1; then
+# `fhir-edge doctor --help` exits 0 even without a doctor (the root help), so ask the command tree.
+has_doctor=$(in_root fhir-edge --experimental-dump-help \
+    | python3 -c 'import json,sys; print(any(c["commandName"] == "doctor" for c in json.load(sys.stdin)["command"]["subcommands"]))')
+if [ "$has_doctor" = True ]; then
     step "fhir-edge doctor on the packaged configuration"
     as_service fhir-edge doctor --config /etc/fhir-edge/config.yaml || fail "doctor found problems on a fresh install"
 else
