@@ -27,6 +27,19 @@ fuzz_seconds=${FHIR_EDGE_FUZZ_SECONDS:-3}
 if ((fuzz_seconds > 0)); then
     scripts/fuzz.sh "$fuzz_seconds" || status=1
 fi
+# The packaging test (scripts/package-test.sh): a release build packaged as a deb, installed,
+# upgraded and purged in a fresh debootstrap'd Debian 12. It counts as one test; exit 77 is a skip
+# (not root, or no Debian mirror), announced by its SKIP line. FHIR_EDGE_PACKAGE_TEST=0 leaves it out.
+package_passed=0 package_failed=0 package_skipped=0
+if [ "${FHIR_EDGE_PACKAGE_TEST:-1}" != 0 ]; then
+    package_status=0
+    scripts/package-test.sh 2>&1 | tee .build/package-test-output.txt || package_status=${PIPESTATUS[0]}
+    case $package_status in
+        0) package_passed=1 ;;
+        77) package_skipped=1 ;;
+        *) package_failed=1; status=1 ;;
+    esac
+fi
 # One closing line for the whole run: XCTest's overall summary, restated plainly (Swift Testing's own
 # summary follows XCTest's and counts only Swift Testing tests).
 summary=$(grep -E "^\s+Executed [0-9]+ tests?, with" "$log" | tail -1 || true)
@@ -34,6 +47,6 @@ if [[ $summary =~ Executed\ ([0-9]+)\ tests?,\ with\ (([0-9]+)\ tests?\ skipped\
     executed=${BASH_REMATCH[1]}
     skipped=${BASH_REMATCH[3]:-0}
     failed=${BASH_REMATCH[4]}
-    echo "tests: $((executed - skipped - failed)) passed, $failed failed, $skipped skipped"
+    echo "tests: $((executed - skipped - failed + package_passed)) passed, $((failed + package_failed)) failed, $((skipped + package_skipped)) skipped"
 fi
 exit $status

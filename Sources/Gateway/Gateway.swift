@@ -72,7 +72,7 @@ public final class Gateway: Sendable {
         // Mapping commits wake the uploader at once instead of at its next poll.
         let mappingStage = MappingStage(
             store: store, catalog: catalog, monitor: monitor, batchSize: configuration.mapping.batchSize, now: now, logger: logger,
-            onCommitted: { uploaderSlot.wake() })
+            heartbeat: Heartbeat(), onCommitted: { uploaderSlot.wake() })
         self.mappingStage = mappingStage
         let acquisitionHealth = AcquisitionHealth(store: store, logger: logger)
         self.acquisitionHealth = acquisitionHealth
@@ -122,8 +122,10 @@ public final class Gateway: Sendable {
     /// - Parameters:
     ///   - handlesSignals: SIGTERM and SIGINT start the graceful shutdown (off in tests, which cancel).
     ///   - onListening: called with the bound address once the HTTP server accepts connections.
+    ///   - serviceManager: systemd's notification socket and watchdog (`Type=notify`), when it started the gateway.
     public func run(
         handlesSignals: Bool = true,
+        serviceManager: ServiceManager? = nil,
         onListening: @escaping @Sendable (ListenAddress) async -> Void = { _ in }
     ) async throws {
         let uploader: Uploader?
@@ -169,6 +171,10 @@ public final class Gateway: Sendable {
                 let port = channel.localAddress?.port ?? listen.port
                 logger.info("Local API listening", metadata: ["edge.http.host": "\(listen.host)", "edge.http.port": "\(port)"])
                 await onListening(ListenAddress(host: listen.host, port: port))
+                // Ready once the store is open, earlier work is handed back and the API accepts connections.
+                if let error = serviceManager?.notifier.send("READY=1\nSTATUS=Listening on \(listen.host):\(port)") {
+                    logger.warning("Cannot tell the service manager the gateway is ready", metadata: ["edge.notify.error": "\(error)"])
+                }
             },
             logger: logger)
         let retention = RetentionService(store: store, logger: logger)
@@ -186,6 +192,13 @@ public final class Gateway: Sendable {
         services += acquisition.map { .init(service: $0) }
         services.append(.init(service: server))
         if let tls, handlesSignals { services.append(.init(service: TLSReloadService(tls: tls, logger: logger))) }
+        // Last, so it hears the shutdown first and says STOPPING=1 before intake stops.
+        if let serviceManager {
+            let stage = mappingStage
+            services.append(.init(service: SystemdService(
+                notifier: serviceManager.notifier, watchdog: serviceManager.watchdog, heartbeat: stage.heartbeat,
+                poke: { stage.wake() }, sleep: serviceManager.sleep, logger: logger)))
+        }
         let group = ServiceGroup(configuration: ServiceGroupConfiguration(
             services: services,
             gracefulShutdownSignals: handlesSignals ? [.sigterm, .sigint] : [],

@@ -1,52 +1,131 @@
 #!/usr/bin/env bash
-# Builds fhir-edge_<version>_<arch>.deb from a release build: one binary, the systemd unit,
-# the bundled device profiles and an example configuration.
-# Usage: packaging/deb/build-deb.sh [VERSION]   (output in .build/deb/)
+# Builds fhir-edge_<version>_<arch>.deb from a release build, for a Debian machine that has never
+# seen a Swift toolchain: the Swift runtime and Foundation are linked into the binary
+# (--static-swift-stdlib), and Depends lists only what the stripped binary's shared libraries need
+# (dpkg-shlibdeps). The package carries the systemd unit and its drop-ins, the device profiles, the
+# demo, /etc/fhir-edge/config.yaml (a conffile that `fhir-edge config check` accepts), a DEP-5
+# copyright file naming every statically linked package, a changelog and a man page generated
+# from the binary's own command definitions.
+#
+# Usage: packaging/deb/build-deb.sh [--no-build] [VERSION]
+#   --no-build   package the release binary already built (the packaging test builds once and
+#                packages two versions of it)
+#   VERSION      default: the top entry of packaging/deb/changelog; another version gets a
+#                changelog entry of its own
+#   FHIR_EDGE_DEB_OUT   output folder (default .build/deb)
+#
+# arm64: build on an arm64 Debian 12 machine (or container) with the same command; the
+# architecture comes from dpkg --print-architecture and the dependencies from that binary.
+# Cross-building from amd64 needs a Swift SDK for aarch64-unknown-linux-gnu
+# (`swift build --swift-sdk aarch64-unknown-linux-gnu ...`) and dpkg-shlibdeps run against an
+# arm64 sysroot, which this recipe does not do.
+#
+# lintian (run at the end when installed) reports 0 errors and 0 warnings; its one override,
+# embedded-library libyaml, is justified in packaging/deb/lintian-overrides.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
-version=${1:-0.1.0}
+here=packaging/deb
+
+build=1
+if [ "${1:-}" = --no-build ]; then build=0; shift; fi
+changelog_version=$(sed -n '1s/^fhir-edge (\([^)]*\)).*/\1/p' "$here/changelog")
+version=${1:-$changelog_version}
 arch=$(dpkg --print-architecture)
-swift build -c release --product fhir-edge
-root=.build/deb/fhir-edge_${version}_${arch}
-rm -rf "$root"
-install -D -m 0755 .build/release/fhir-edge "$root/usr/bin/fhir-edge"
-strip "$root/usr/bin/fhir-edge"
+out=${FHIR_EDGE_DEB_OUT:-.build/deb}
+
+# -z relro/now: full RELRO, which lintian's hardening check expects of a network daemon.
+swift_flags=(-c release --product fhir-edge --static-swift-stdlib
+    -Xlinker -z -Xlinker relro -Xlinker -z -Xlinker now)
+if ((build)); then
+    swift build "${swift_flags[@]}"
+fi
+bin_dir=$(swift build "${swift_flags[@]}" --show-bin-path)
+binary=$bin_dir/fhir-edge
+[ -x "$binary" ] || { echo "build-deb: no release binary at $binary; run without --no-build" >&2; exit 1; }
+
+root=$out/fhir-edge_${version}_${arch}
+rm -rf "$root" "$root.deb"
+mkdir -p "$root/DEBIAN"
+
+install -D -m 0755 "$binary" "$root/usr/bin/fhir-edge"
+# What dh_strip does: no symbols, no compiler comment or notes.
+strip --remove-section=.comment --remove-section=.note --strip-unneeded "$root/usr/bin/fhir-edge"
+
 install -D -m 0644 packaging/systemd/fhir-edge.service "$root/lib/systemd/system/fhir-edge.service"
 for dropin in bluetooth serial; do
     install -D -m 0644 "packaging/systemd/$dropin.conf" "$root/usr/share/fhir-edge/systemd/$dropin.conf"
 done
-mkdir -p "$root/usr/share/fhir-edge"
 cp -r device-profiles "$root/usr/share/fhir-edge/device-profiles"
-[ -d packaging/demo ] && cp -r packaging/demo "$root/usr/share/fhir-edge/demo"
-install -D -m 0644 README.md "$root/usr/share/doc/fhir-edge/README.md"
-if [ -f packaging/config.example.yaml ]; then
-    install -D -m 0640 packaging/config.example.yaml "$root/etc/fhir-edge/config.yaml"
-    echo /etc/fhir-edge/config.yaml > "$root/DEBIAN.conffiles"
+cp -r packaging/demo "$root/usr/share/fhir-edge/demo"
+install -D -m 0644 "$here/config.yaml" "$root/etc/fhir-edge/config.yaml"
+echo /etc/fhir-edge/config.yaml > "$root/DEBIAN/conffiles"
+
+doc=$root/usr/share/doc/fhir-edge
+install -D -m 0644 README.md "$doc/README.md"
+for page in docs/*.md; do install -D -m 0644 "$page" "$doc/$(basename "$page")"; done
+
+# The changelog, with an entry for a version the file does not have yet (a local or test build).
+changelog=$(mktemp)
+trap 'rm -f "$changelog"' EXIT
+if [ "$version" != "$changelog_version" ]; then
+    {
+        echo "fhir-edge ($version) unstable; urgency=medium"
+        echo
+        echo "  * Built from the source tree as version $version."
+        echo
+        echo " -- fhir-edge maintainers <maintainers@fhir-edge.invalid>  $(date -R -u)"
+        echo
+    } > "$changelog"
 fi
-mkdir -p "$root/DEBIAN"
-[ -f "$root/DEBIAN.conffiles" ] && mv "$root/DEBIAN.conffiles" "$root/DEBIAN/conffiles"
+cat "$here/changelog" >> "$changelog"
+gzip -9n < "$changelog" > "$doc/changelog.gz"
+changelog_date=$(sed -n 's/^ -- .*>  \(.*\)$/\1/p' "$changelog" | head -1)
+
+python3 "$here/copyright.py" . "$bin_dir/fhir-edge.product/Objects.LinkFileList" \
+    "$(dirname "$(command -v swift)")/../share/swift/LICENSE.txt" > "$doc/copyright"
+
+# The man page from ArgumentParser's description of every command, so it cannot drift from the CLI.
+dump=$(mktemp)
+"$root/usr/bin/fhir-edge" --experimental-dump-help > "$dump"
+python3 "$here/manpage.py" "$dump" "$version" "$(date -u -d "$changelog_date" +%Y-%m-%d)" \
+    | gzip -9n > "$(install -d "$root/usr/share/man/man1" && echo "$root/usr/share/man/man1/fhir-edge.1.gz")"
+rm -f "$dump"
+
+install -D -m 0644 "$here/lintian-overrides" "$root/usr/share/lintian/overrides/fhir-edge"
+for script in postinst prerm postrm; do install -m 0755 "$here/$script" "$root/DEBIAN/$script"; done
+
+# Everything in the tree as dpkg expects it, whatever the checkout's umask was.
+find "$root" -path "$root/DEBIAN" -prune -o -type d -exec chmod 0755 {} +
+find "$root/usr/share" "$root/etc" "$root/lib" -type f -exec chmod 0644 {} +
+
+# Depends from the binary's real shared libraries (libc, libcurl, libsqlite3, libmodbus, libstdc++, ...).
+shlibs=$(mktemp -d)
+mkdir -p "$shlibs/debian"
+printf 'Source: fhir-edge\n\nPackage: fhir-edge\nArchitecture: any\n' > "$shlibs/debian/control"
+depends=$(cd "$shlibs" && dpkg-shlibdeps -O -e"$OLDPWD/$root/usr/bin/fhir-edge" 2>/dev/null | sed -n 's/^shlibs:Depends=//p')
+rm -rf "$shlibs"
+[ -n "$depends" ] || { echo "build-deb: dpkg-shlibdeps found no dependencies" >&2; exit 1; }
+
 cat > "$root/DEBIAN/control" <<CONTROL
 Package: fhir-edge
 Version: $version
 Architecture: $arch
 Maintainer: fhir-edge maintainers <maintainers@fhir-edge.invalid>
-Depends: libsqlite3-0, libcurl4, libmodbus5
+Installed-Size: $(du -sk --exclude=DEBIAN "$root" | cut -f1)
+Depends: adduser, $depends
 Section: net
 Priority: optional
-Description: Edge gateway from medical devices to FHIR R4
+Description: edge gateway from medical devices to FHIR R4
  Reads BLE and Modbus sensors and device-pushed JSON, maps readings to FHIR R4
- Observations with MedTech templates, buffers them durably in SQLite and syncs
- them to an upstream FHIR server.
+ Observations with MedTech templates, buffers them durably and encrypted in
+ SQLite and syncs them exactly once to an upstream FHIR server, with a keyed
+ tamper-evident audit journal.
 CONTROL
-cat > "$root/DEBIAN/postinst" <<'POSTINST'
-#!/bin/sh
-set -e
-if [ "$1" = configure ]; then
-    getent passwd fhir-edge >/dev/null || adduser --system --group --home /var/lib/fhir-edge --no-create-home fhir-edge
-    [ -f /etc/fhir-edge/config.yaml ] && chgrp fhir-edge /etc/fhir-edge/config.yaml || true
-    if [ -d /run/systemd/system ]; then systemctl daemon-reload || true; fi
+
+dpkg-deb --root-owner-group -Zxz --build "$root" "$root.deb" >/dev/null
+echo "built $root.deb ($(du -k "$root.deb" | cut -f1) KiB; binary $(du -k "$root/usr/bin/fhir-edge" | cut -f1) KiB)"
+# FHIR_EDGE_DEB_LINT=0 skips it (the packaging test lints the first of its two builds only).
+if [ "${FHIR_EDGE_DEB_LINT:-1}" != 0 ] && command -v lintian >/dev/null; then
+    lintian --fail-on error,warning "$root.deb"
+    echo "lintian: no errors, no warnings"
 fi
-POSTINST
-chmod 0755 "$root/DEBIAN/postinst"
-dpkg-deb --root-owner-group --build "$root" >/dev/null
-echo "built $root.deb"

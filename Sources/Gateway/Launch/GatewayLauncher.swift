@@ -57,11 +57,21 @@ public enum GatewayLauncher {
     }
 
     /// Runs the daemon until SIGTERM/SIGINT. Logs go to stderr (level from `FHIR_EDGE_LOG_LEVEL`,
-    /// default `info`); one line `listening on HOST:PORT` goes to stdout when the API is up.
+    /// default `info`), with priority prefixes and no timestamps when stderr is the journal; one
+    /// line `listening on HOST:PORT` goes to stdout when the API is up. Under systemd
+    /// (`NOTIFY_SOCKET`) it reports READY/STOPPING and feeds the unit's watchdog.
     public static func run(configuration: GatewayConfiguration, catalog: DeviceProfileCatalog) async throws {
+        let environment = ProcessInfo.processInfo.environment
+        let level = environment["FHIR_EDGE_LOG_LEVEL"].flatMap(Logger.Level.init(rawValue:)) ?? .info
+        let journal = JournalLogHandler.standardErrorIsJournal(environment: environment)
         LoggingSystem.bootstrap { label in
+            if journal {
+                var handler = JournalLogHandler()
+                handler.logLevel = level
+                return handler
+            }
             var handler = StreamLogHandler.standardError(label: label)
-            handler.logLevel = ProcessInfo.processInfo.environment["FHIR_EDGE_LOG_LEVEL"].flatMap(Logger.Level.init(rawValue:)) ?? .info
+            handler.logLevel = level
             return handler
         }
         let logger = Logger(label: "fhir-edge")
@@ -89,7 +99,8 @@ public enum GatewayLauncher {
                 logger.warning("Profile setting costs data", metadata: ["edge.profile": "\(name)", "edge.warning": "\(warning)"])
             }
         }
-        try await gateway.run(onListening: { address in
+        let serviceManager = ServiceManager.fromEnvironment(environment, processID: getpid())
+        try await gateway.run(serviceManager: serviceManager, onListening: { address in
             // Unbuffered, so that a script reading a pipe sees it at once.
             FileHandle.standardOutput.write(Data("listening on \(address)\n".utf8))
         })

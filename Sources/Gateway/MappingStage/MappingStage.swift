@@ -30,13 +30,16 @@ final class MappingStage: Service, Sendable {
     private let stopping = Mutex(false)
     /// Messages of a batch whose commit failed, to hand back to the inbox before the next claim.
     private let unreleased = Mutex<[InboxID]>([])
+    /// Advanced at every pass of the loop and every batch: the watchdog's sign of life.
+    let heartbeat: Heartbeat
 
     init(
         store: Store, catalog: DeviceProfileCatalog, monitor: GatewayMonitor, batchSize: Int,
         pollInterval: Duration = .seconds(1), now: @escaping @Sendable () -> Timestamp,
         logger: Logger = Logger(label: "fhir-edge", factory: { _ in SwiftLogNoOpLogHandler() }),
-        onCommitted: @escaping @Sendable () -> Void = {}
+        heartbeat: Heartbeat = Heartbeat(), onCommitted: @escaping @Sendable () -> Void = {}
     ) {
+        self.heartbeat = heartbeat
         self.onCommitted = onCommitted
         self.store = store
         self.catalog = catalog
@@ -68,6 +71,7 @@ final class MappingStage: Service, Sendable {
                 continuation.yield()
                 for await _ in signal {
                     await drain()
+                    heartbeat.beat()
                 }
                 group.cancelAll()
             }
@@ -82,6 +86,7 @@ final class MappingStage: Service, Sendable {
         while !stopping.withLock({ $0 }) {
             do {
                 let mapped = try await mapNextBatch()
+                heartbeat.beat()
                 if mapped < batchSize { return }
             } catch {
                 logger.error("Mapping batch failed; its messages are handed back and mapped again at the next poll",
