@@ -1,5 +1,6 @@
 import Modbus
 import Synchronization
+import TestSupport
 
 /// A scripted link: each unit answers from its registers, stays silent (costing the timeout on
 /// the test's clock), or answers exceptions; every request is recorded with the clock's time.

@@ -2,6 +2,7 @@ import EdgeCore
 import JSONQuery
 @testable import Modbus
 import Synchronization
+import TestSupport
 import XCTest
 
 final class PollerTests: XCTestCase {
