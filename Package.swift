@@ -106,12 +106,10 @@ let package = Package(
             ],
             swiftSettings: strict
         ),
-        // `fhir-edge simulate`: seeded vitals pushed to a running gateway's local API, outside the daemon.
-        .target(name: "Simulator", dependencies: ["EdgeCore", "JSONQuery"], swiftSettings: strict),
         .executableTarget(
             name: "fhir-edge",
             dependencies: [
-                "EdgeCore", "JSONQuery", "FHIRModel", "Mapping", "Store", "Audit", "Gateway", "Upstream", "Simulator",
+                "EdgeCore", "JSONQuery", "FHIRModel", "Mapping", "Store", "Audit", "Gateway", "Upstream",
                 "Modbus", "Bluetooth", "BluetoothDecoding",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
@@ -166,7 +164,7 @@ let package = Package(
             name: "BluetoothTests",
             dependencies: ["Bluetooth", "BluetoothDecoding", "fhir-edge", "Gateway", "Store", "TestSupport", "EdgeCore", "JSONQuery"],
             swiftSettings: strict),
-        .testTarget(name: "GatewayTests", dependencies: ["Gateway", "Simulator", "FHIRConventions", "Upstream", "Store", "Audit", "Mapping", "EdgeCore", "JSONQuery"], swiftSettings: strict),
+        .testTarget(name: "GatewayTests", dependencies: ["Gateway", "FHIRConventions", "Upstream", "Store", "Audit", "Mapping", "EdgeCore", "JSONQuery"], swiftSettings: strict),
         // Process-level: runs the built daemon and commands on loopback (crash safety, tampering, backpressure).
         .testTarget(
             name: "PipelineTests", dependencies: ["fhir-edge", "Gateway", "EdgeCrypto", "TestSupport", "Store", "Audit", "JSONQuery", "EdgeCore"],

@@ -2,7 +2,6 @@ import Audit
 import EdgeCore
 import Foundation
 import JSONQuery
-import Simulator
 import Store
 import XCTest
 @testable import Gateway

@@ -1,6 +1,5 @@
 import EdgeCore
 import JSONQuery
-import Simulator
 import XCTest
 @testable import Gateway
 

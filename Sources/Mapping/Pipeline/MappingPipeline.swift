@@ -79,7 +79,7 @@ public struct MappingPipeline: Sendable {
     }
 
     /// Why a message (or part of it) was not mapped.
-    public struct Failure: Sendable, Equatable {
+    public struct Failure: Error, Sendable, Equatable {
         /// `device-mapping` (parsing, device templates) or `fhir-mapping` (FHIR templates).
         public var stage: String
         public var type: String
@@ -261,8 +261,9 @@ public struct MappingPipeline: Sendable {
                 return (nil, .failure(Failure(stage: "device-mapping", type: "InvalidJSON", message: error.description, description: error.description)))
             }
         }
-        do {
-            return (json, .success(try deviceTemplates.normalize(json, ingestionTime: message.receivedAt, receiveSequence: message.sequence)))
+        do throws(NormalizationError) {
+            let measurements = try deviceTemplates.normalize(json, ingestionTime: message.receivedAt, receiveSequence: message.sequence)
+            return (json, .success(measurements))
         } catch {
             return (json, .failure(Failure(stage: "device-mapping", type: error.type, message: error.message, description: error.description)))
         }

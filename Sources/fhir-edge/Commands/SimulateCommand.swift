@@ -1,6 +1,5 @@
 import ArgumentParser
 import Gateway
-import Simulator
 
 struct SimulateCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
