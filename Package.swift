@@ -146,7 +146,7 @@ let package = Package(
         .testTarget(name: "CLITests", dependencies: ["fhir-edge", "TestSupport", "JSONQuery", "EdgeCore"], swiftSettings: strict),
         .testTarget(name: "StoreTests", dependencies: ["Store", "EdgeCore", "JSONQuery", "TestSupport"], swiftSettings: strict),
         .testTarget(name: "AuditTests", dependencies: ["Audit", "Store", "EdgeCore", "JSONQuery"], swiftSettings: strict),
-        .testTarget(name: "UpstreamTests", dependencies: ["Upstream", "Store", "Audit", "FHIRModel", "FHIRConventions", "Mapping", "EdgeCore", "JSONQuery", "TestSupport"], swiftSettings: strict),
+        .testTarget(name: "UpstreamTests", dependencies: ["Upstream", "EdgeCrypto", "Store", "Audit", "FHIRModel", "FHIRConventions", "Mapping", "EdgeCore", "JSONQuery", "TestSupport"], swiftSettings: strict),
         // Against a real FHIR server (sekmet-fhir) and Python peers from .venv; runs the built binary.
         .testTarget(
             name: "UpstreamEndToEndTests",

@@ -1,3 +1,4 @@
+import EdgeCrypto
 import FHIRConventions
 import EdgeCore
 import FHIRModel

@@ -22,7 +22,7 @@ final class MappingStage: Service, Sendable {
     private let pollInterval: Duration
     private let now: @Sendable () -> Timestamp
     private let logger: Logger
-    private let signal = WakeSignal()
+    private let signal = WakeUp()
     /// Called after a commit that added outbox rows: the uploader's wake-up.
     private let onCommitted: @Sendable () -> Void
     /// Set at graceful shutdown: the batch in hand completes, no new one is claimed.

@@ -27,7 +27,7 @@ final class AccessJournal: Service, Sendable {
         var route: String
         var status: Int
     }
-    private let signal = WakeSignal()
+    private let signal = WakeUp()
     /// Bounds memory if the store stalls; dropped entries are logged and counted.
     private let maxPending = 100_000
     private let dropped = Mutex<Int>(0)

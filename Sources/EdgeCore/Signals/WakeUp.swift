@@ -1,6 +1,6 @@
 /// A coalescing wake-up between one producer side and one waiting loop: any number of `wake()`
 /// calls before the loop looks again count as one, so a burst of work costs one pass.
-package struct WakeSignal: Sendable {
+package struct WakeUp: Sendable {
     /// The loop's `for await _ in wakes`; it ends after `finish()`.
     package let wakes: AsyncStream<Void>
     private let continuation: AsyncStream<Void>.Continuation
