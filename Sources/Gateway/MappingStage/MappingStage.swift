@@ -184,7 +184,7 @@ final class MappingStage: Service, Sendable {
                 fail(group[index], stage: failure.stage, type: failure.type, message: failure.description,
                      version: profile.templateVersion, device: failure.deviceId)
             }
-            for resource in mapped.resources {
+            for resource in mapped.resources where !resource.resourceID.isEmpty {
                 let inboxID = resource.origin.map { group[$0].id }
                 result.resources.append(OutboxResource(
                     inboxID: inboxID.flatMap { failed.contains($0) ? nil : $0 }, resourceType: resource.resourceType,

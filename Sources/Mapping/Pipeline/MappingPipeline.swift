@@ -1,6 +1,6 @@
 import FHIRConventions
 public import EdgeCore
-public import FHIRModel
+import FHIRModel
 public import JSONQuery
 
 /// A device profile's whole mapping, profile → normalize → convert, as one pure function: the
@@ -226,7 +226,9 @@ public struct MappingPipeline: Sendable {
         }
         var text: [UInt8] = []
         for converted in conversion.observations {
-            guard let id = converted.id else { continue }
+            // Without an identity (a dry run of bare templates) an Observation has no id; it is
+            // printed all the same, and the mapping stage queues only those with one.
+            let id = converted.id ?? ""
             let identifier = converted.identifier.first
             let identityKey = identifier.map { ($0.system ?? "") + "|" + ($0.value ?? "") } ?? "Observation/" + id
             // Without linked resources no message is traced: the Observation keeps the converter's issue time.
