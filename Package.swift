@@ -2,7 +2,8 @@
 import PackageDescription
 
 // The targets read like the data path: sources -> inbox -> mapping -> outbox -> upstream.
-// Pure targets (EdgeCore, JSONQuery, FHIRModel, Mapping) do no I/O and have no third-party imports.
+// Pure targets (EdgeCore, JSONQuery, FHIRModel, Mapping) do no I/O and have no third-party imports;
+// the cryptography they need comes from swift-crypto through EdgeCrypto, the one target between them.
 let strict: [SwiftSetting] = [
     .enableUpcomingFeature("ExistentialAny"),
     .enableUpcomingFeature("InternalImportsByDefault"),
@@ -38,7 +39,18 @@ let package = Package(
         .target(name: "EdgeCore", swiftSettings: strict),
         .target(name: "JSONQuery", swiftSettings: strict),
         .target(name: "FHIRModel", dependencies: ["JSONQuery"], swiftSettings: strict),
-        .target(name: "Mapping", dependencies: ["EdgeCore", "JSONQuery", "FHIRModel"], swiftSettings: strict),
+        // SHA-256 (resource ids, profile versions, the journal's chain) and BTHome's AES-CCM from
+        // swift-crypto. Apart from EdgeCore so that EdgeCore stays free of packages, and small so
+        // that the pure targets depending on it pull in the library and nothing else.
+        .target(
+            name: "EdgeCrypto",
+            dependencies: ["EdgeCore", .product(name: "Crypto", package: "swift-crypto"), .product(name: "_CryptoExtras", package: "swift-crypto")],
+            swiftSettings: strict),
+        // MedTech's conventions for resources, apart from the templates: deterministic ids, Lookup
+        // placeholders, SampledData streams and their merge. The mapping makes them; the uploader
+        // reads and merges them without the mapping.
+        .target(name: "FHIRConventions", dependencies: ["EdgeCore", "EdgeCrypto", "FHIRModel"], swiftSettings: strict),
+        .target(name: "Mapping", dependencies: ["EdgeCore", "EdgeCrypto", "JSONQuery", "FHIRModel", "FHIRConventions"], swiftSettings: strict),
         // Store is the one home of GRDB; Audit builds on Store's API.
         // Store also encrypts patient data at rest (AES-256-GCM, HMAC-SHA256, AES key wrap from swift-crypto).
         .target(
@@ -47,13 +59,13 @@ let package = Package(
                 "EdgeCore", "JSONQuery", .product(name: "GRDB", package: "GRDB.swift"), .product(name: "Crypto", package: "swift-crypto"),
             ],
             swiftSettings: strict),
-        .target(name: "Audit", dependencies: ["EdgeCore", "JSONQuery", "Store"], swiftSettings: strict),
+        .target(name: "Audit", dependencies: ["EdgeCore", "EdgeCrypto", "JSONQuery", "Store"], swiftSettings: strict),
         // libcurl for the upstream HTTP client (TLS, mTLS, proxies, keep-alive) without a NIO stack.
         .systemLibrary(name: "CCurl", pkgConfig: "libcurl", providers: [.apt(["libcurl4-openssl-dev"])]),
         .target(
             name: "Upstream",
             dependencies: [
-                "EdgeCore", "JSONQuery", "FHIRModel", "Mapping", "Store", "Audit", "CCurl",
+                "EdgeCore", "EdgeCrypto", "JSONQuery", "FHIRModel", "FHIRConventions", "Store", "Audit", "CCurl",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "_CryptoExtras", package: "swift-crypto"),
@@ -66,10 +78,10 @@ let package = Package(
         .target(name: "Modbus", dependencies: ["EdgeCore", "JSONQuery", "CModbus"], path: "Sources/Acquisition/Modbus", swiftSettings: strict),
         // libmosquitto for MQTT: one dedicated thread per broker runs its network loop (MQTTSession).
         .systemLibrary(name: "CMosquitto", pkgConfig: "libmosquitto", providers: [.apt(["libmosquitto-dev"])]),
-        .target(name: "MQTT", dependencies: ["EdgeCore", "CMosquitto"], path: "Sources/Acquisition/MQTT", swiftSettings: strict),
+        .target(name: "MQTT", dependencies: ["EdgeCore", "EdgeCrypto", "CMosquitto"], path: "Sources/Acquisition/MQTT", swiftSettings: strict),
         // The kernel's HCI user channel (headers from libbluetooth-dev; nothing is linked from it).
         .target(name: "CBluetoothHCI"),
-        .target(name: "BluetoothDecoding", dependencies: ["EdgeCore", "JSONQuery"], path: "Sources/Acquisition/BluetoothDecoding", swiftSettings: strict),
+        .target(name: "BluetoothDecoding", dependencies: ["EdgeCore", "EdgeCrypto", "JSONQuery"], path: "Sources/Acquisition/BluetoothDecoding", swiftSettings: strict),
         // SMP's P-256 ECDH and AES-CMAC come from swift-crypto, as the upstream's JWS signatures do.
         .target(
             name: "Bluetooth",
@@ -95,7 +107,7 @@ let package = Package(
         .target(
             name: "Gateway",
             dependencies: [
-                "EdgeCore", "JSONQuery", "FHIRModel", "Mapping", "Store", "Audit", "Upstream",
+                "EdgeCore", "EdgeCrypto", "JSONQuery", "FHIRModel", "Mapping", "Store", "Audit", "Upstream",
                 "Modbus", "Bluetooth", "BluetoothDecoding", "MQTT", "HL7", "MLLP",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HummingbirdCore", package: "hummingbird"),
@@ -136,23 +148,24 @@ let package = Package(
         .executableTarget(
             name: "BluetoothBenchmark", dependencies: ["Bluetooth", "BluetoothDecoding", "EdgeCore", "JSONQuery"],
             path: "Benchmarks/BluetoothBenchmark", swiftSettings: strict),
-        .target(name: "TestSupport", path: "Tests/TestSupport", swiftSettings: strict),
+        .target(name: "TestSupport", dependencies: ["EdgeCore"], path: "Tests/TestSupport", swiftSettings: strict),
         .testTarget(name: "EdgeCoreTests", dependencies: ["EdgeCore"], swiftSettings: strict),
+        .testTarget(name: "EdgeCryptoTests", dependencies: ["EdgeCrypto", "EdgeCore"], swiftSettings: strict),
         .testTarget(
             name: "JSONQueryTests", dependencies: ["JSONQuery", "EdgeCore", "TestSupport"],
             exclude: ["JSONPathExpectedFailures.json"], swiftSettings: strict
         ),
         .testTarget(
-            name: "MappingTests", dependencies: ["Mapping", "JSONQuery", "FHIRModel", "EdgeCore", "TestSupport"],
+            name: "MappingTests", dependencies: ["Mapping", "FHIRConventions", "EdgeCrypto", "JSONQuery", "FHIRModel", "EdgeCore", "TestSupport"],
             exclude: ["IoMTConversionExpectedFailures.json"], swiftSettings: strict),
         .testTarget(name: "CLITests", dependencies: ["fhir-edge", "TestSupport", "JSONQuery", "EdgeCore"], swiftSettings: strict),
-        .testTarget(name: "StoreTests", dependencies: ["Store", "EdgeCore", "JSONQuery"], swiftSettings: strict),
+        .testTarget(name: "StoreTests", dependencies: ["Store", "EdgeCore", "JSONQuery", "TestSupport"], swiftSettings: strict),
         .testTarget(name: "AuditTests", dependencies: ["Audit", "Store", "EdgeCore", "JSONQuery"], swiftSettings: strict),
-        .testTarget(name: "UpstreamTests", dependencies: ["Upstream", "Store", "Audit", "FHIRModel", "Mapping", "EdgeCore", "JSONQuery", "TestSupport"], swiftSettings: strict),
+        .testTarget(name: "UpstreamTests", dependencies: ["Upstream", "EdgeCrypto", "Store", "Audit", "FHIRModel", "FHIRConventions", "Mapping", "EdgeCore", "JSONQuery", "TestSupport"], swiftSettings: strict),
         // Against a real FHIR server (sekmet-fhir) and Python peers from .venv; runs the built binary.
         .testTarget(
             name: "UpstreamEndToEndTests",
-            dependencies: ["fhir-edge", "Upstream", "Store", "Audit", "FHIRModel", "EdgeCore", "JSONQuery", "TestSupport"],
+            dependencies: ["fhir-edge", "Upstream", "Store", "Audit", "FHIRModel", "FHIRConventions", "EdgeCore", "JSONQuery", "TestSupport"],
             swiftSettings: strict),
         .testTarget(
             name: "ModbusTests",
@@ -172,9 +185,11 @@ let package = Package(
             dependencies: ["MQTT", "fhir-edge", "Gateway", "Store", "TestSupport", "EdgeCore", "JSONQuery"],
             swiftSettings: strict),
         .testTarget(name: "HL7Tests", dependencies: ["HL7", "MLLP", "Mapping", "EdgeCore", "JSONQuery", "TestSupport"], swiftSettings: strict),
-        .testTarget(name: "GatewayTests", dependencies: ["Gateway", "Upstream", "Store", "Audit", "Mapping", "EdgeCore", "JSONQuery"], swiftSettings: strict),
+        .testTarget(name: "GatewayTests", dependencies: ["Gateway", "FHIRConventions", "Upstream", "Store", "Audit", "Mapping", "EdgeCore", "JSONQuery"], swiftSettings: strict),
         // Process-level: runs the built daemon and commands on loopback (crash safety, tampering, backpressure).
-        .testTarget(name: "PipelineTests", dependencies: ["fhir-edge", "TestSupport", "Store", "Audit", "JSONQuery", "EdgeCore"], swiftSettings: strict),
+        .testTarget(
+            name: "PipelineTests", dependencies: ["fhir-edge", "Gateway", "EdgeCrypto", "TestSupport", "Store", "Audit", "JSONQuery", "EdgeCore"],
+            swiftSettings: strict),
     ],
     swiftLanguageModes: [.v6]
 )
@@ -182,7 +197,7 @@ let package = Package(
 // libFuzzer targets over the parsers, declared only when scripts/fuzz.sh builds them
 // (FHIR_EDGE_FUZZ=1, with -sanitize=fuzzer,address into .build-fuzz). The Bluetooth host's packet
 // targets (HCI, L2CAP, ATT, SMP) bring swift-crypto in with the Bluetooth target; the others depend
-// on pure targets only.
+// on pure targets, whose one package is swift-crypto, through EdgeCrypto (Mapping, BluetoothDecoding).
 if Context.environment["FHIR_EDGE_FUZZ"] != nil {
     let fuzzTargets: [(name: String, dependencies: [Target.Dependency])] = [
         ("FuzzJSON", ["JSONQuery"]),

@@ -8,7 +8,7 @@ import XCTest
 /// known failures.
 final class ConformanceVectorTests: XCTestCase {
     private func suite(_ file: String) throws -> [JSONValue]? {
-        guard let directory = Conformance.directory("ble") else { return nil }
+        guard let directory = try Conformance.directory("ble") else { return nil }
         let document = try JSONValue(parsing: try Data(contentsOf: directory.appendingPathComponent(file)))
         return try XCTUnwrap(document["cases"]?.arrayValue, "\(file) has cases")
     }
@@ -63,7 +63,7 @@ final class ConformanceVectorTests: XCTestCase {
         ]
         var total = 0
         for file in files {
-            guard let directory = Conformance.directory("ble") else { return }
+            guard let directory = try Conformance.directory("ble") else { return }
             let document = try JSONValue(parsing: try Data(contentsOf: directory.appendingPathComponent(file)))
             let uuidText = try XCTUnwrap(document["uuid"]?.stringValue, file)
             let uuid = try XCTUnwrap(UInt16(uuidText.dropFirst(2), radix: 16), file)

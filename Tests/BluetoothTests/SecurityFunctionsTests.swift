@@ -1,3 +1,4 @@
+import EdgeCore
 @testable import Bluetooth
 import XCTest
 
@@ -122,13 +123,5 @@ final class SecurityFunctionsTests: XCTestCase {
 
 /// Octets from hex text; spaces and newlines are ignored.
 func hex(_ text: String) -> [UInt8] {
-    let digits = text.filter { !$0.isWhitespace }
-    var bytes: [UInt8] = []
-    var index = digits.startIndex
-    while index < digits.endIndex {
-        let next = digits.index(index, offsetBy: 2)
-        bytes.append(UInt8(digits[index..<next], radix: 16)!)
-        index = next
-    }
-    return bytes
+    Hex.bytes(text.filter { !$0.isWhitespace })!
 }

@@ -23,13 +23,6 @@ final class SessionScannerTests: XCTestCase {
     /// bthome-ble's encrypted sample (../shared/conformance/ble bthome-encrypted): 25.06 °C, 50.55 %.
     static let encryptedServiceData = hex("41a47266c95f730011223378237214")
 
-    static func hex(_ text: String) -> [UInt8] {
-        stride(from: 0, to: text.count, by: 2).map { offset in
-            let start = text.index(text.startIndex, offsetBy: offset)
-            return UInt8(text[start..<text.index(start, offsetBy: 2)], radix: 16) ?? 0
-        }
-    }
-
     /// An advert carrying only `serviceData` for 0xFCD2.
     static func bthomeAdvert(_ serviceData: [UInt8]) -> [UInt8] {
         [0x02, 0x01, 0x06, UInt8(serviceData.count + 3), 0x16, 0xD2, 0xFC] + serviceData
@@ -49,7 +42,7 @@ final class SessionScannerTests: XCTestCase {
             devices: [.init(address: "F0:00:00:00:18:0D", profile: "ble-heart-rate")],
             bthome: [
                 .init(address: "F0:00:00:00:FC:D2", patientID: "room-12"),
-                .init(address: "54:48:E6:8F:80:A5", bindKey: Self.hex("231d39c1d7cc1ab1aee224cd096db932")),
+                .init(address: "54:48:E6:8F:80:A5", bindKey: hex("231d39c1d7cc1ab1aee224cd096db932")),
                 .init(address: "54:48:E6:8F:80:A6"),
             ])
         let sightings = AdvertSightings()

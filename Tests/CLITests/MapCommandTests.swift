@@ -7,7 +7,7 @@ import XCTest
 /// The `fhir-edge map` contract, end to end through the binary: it reproduces the IoMT cases.
 final class MapCommandTests: XCTestCase {
     func testReproducesEveryIoMTCase() throws {
-        guard let iomt = Conformance.directory("iomt") else { return }
+        guard let iomt = try Conformance.directory("iomt") else { return }
         let cases = try FileManager.default.contentsOfDirectory(atPath: iomt.appendingPathComponent("cases").path).sorted()
         var checked = 0
         for name in cases {

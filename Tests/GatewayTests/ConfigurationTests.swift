@@ -1,3 +1,4 @@
+import EdgeCore
 import Foundation
 import XCTest
 @testable import Gateway
@@ -216,7 +217,7 @@ final class ConfigurationTests: XCTestCase {
         XCTAssertEqual(catalog.names, shipped)
         XCTAssertEqual(catalog["demo-vitals"]?.templateVersion.count, 64)
         XCTAssertEqual(GatewayLauncher.tokenHash("demo-token"), SHA256Hex.demoToken)
-        XCTAssertEqual(configuration.clients.first?.tokenHash, HexText.bytes(SHA256Hex.demoToken))
+        XCTAssertEqual(configuration.clients.first?.tokenHash, Hex.bytes(SHA256Hex.demoToken))
     }
 
     func testConfigCheckReportsFileAndTemplateProblemsTogether() throws {

@@ -1,3 +1,4 @@
+import FHIRConventions
 import Audit
 import EdgeCore
 import Foundation
@@ -128,7 +129,7 @@ final class IdentitySettingsTests: XCTestCase {
         let types = lease.items.map(\.resource.resourceType)
         XCTAssertEqual(types, ["Device", "Observation", "Observation", "Observation", "Observation"], "no Patient")
 
-        let deviceID = ResourceIdentity.hashedId(system: nil, value: "room-101-monitor")
+        let deviceID = ResourceIds.hashedId(system: nil, value: "room-101-monitor")
         let device = try JSONValue(parsing: lease.items[0].resource.body)
         XCTAssertEqual(device["id"], .string(deviceID))
         XCTAssertEqual(device["identifier"], [["value": "room-101-monitor"]])
@@ -139,7 +140,7 @@ final class IdentitySettingsTests: XCTestCase {
             XCTAssertEqual(observation["device"], ["reference": .string("Device/" + deviceID)])
             let value = try XCTUnwrap(observation["identifier"]?.arrayValue?.first?["value"]?.stringValue)
             XCTAssertTrue(value.hasPrefix(deviceID + "." + deviceID + "."), value)
-            XCTAssertEqual(observation["id"], .string(ResourceIdentity.hashedId(system: ResourceIdentity.connectorSystem, value: value)))
+            XCTAssertEqual(observation["id"], .string(ResourceIds.hashedId(system: ResourceIds.connectorSystem, value: value)))
             XCTAssertFalse(item.resource.body.contains("patient-0017"), "the message's patient id is not used")
         }
         try store.close()

@@ -75,8 +75,8 @@ final class IngestBodyTests: XCTestCase {
 
     func testTokensAreComparedByHash() {
         let authenticator = ClientAuthenticator(clients: [
-            .init(id: "a", tokenHash: HexText.bytes(GatewayLauncher.tokenHash("alpha")) ?? []),
-            .init(id: "b", tokenHash: HexText.bytes(GatewayLauncher.tokenHash("beta")) ?? []),
+            .init(id: "a", tokenHash: Hex.bytes(GatewayLauncher.tokenHash("alpha")) ?? []),
+            .init(id: "b", tokenHash: Hex.bytes(GatewayLauncher.tokenHash("beta")) ?? []),
         ])
         XCTAssertEqual(authenticator.client(forAuthorization: "Bearer beta"), "b")
         XCTAssertEqual(authenticator.client(forAuthorization: "bearer alpha"), "a")

@@ -1,3 +1,4 @@
+import FHIRConventions
 import Audit
 import EdgeCore
 import Foundation
@@ -136,7 +137,7 @@ extension MappingStageTests {
                      "text": "Bluetooth MAC address"],
             "system": .string(system), "value": "F0-00-00-00-18-10",
         ]])
-        XCTAssertEqual(device["id"]?.stringValue, ResourceIdentity.hashedId(system: system, value: "F0-00-00-00-18-10"))
+        XCTAssertEqual(device["id"]?.stringValue, ResourceIds.hashedId(system: system, value: "F0-00-00-00-18-10"))
         XCTAssertEqual(device["type"]?["coding"]?.arrayValue?.first?["system"], "urn:iso:std:iso:11073:10101")
         XCTAssertEqual(device["type"]?["coding"]?.arrayValue?.first?["code"], "65573")
         XCTAssertEqual(device["manufacturer"], "BLE Rig")

@@ -1,25 +1,13 @@
 import Foundation
 import JSONQuery
 import TestSupport
+import Testing
 import XCTest
 
-/// Runs the official JMESPath compliance suite (jmespath.test) as published, one test per file.
-/// Error cases pass when any error of the named kind is thrown, at compile or evaluation time.
+/// Runs the official JMESPath compliance suite (jmespath.test) as published: one result per
+/// case (`JMESPathComplianceCases`), and the checks over the whole suite here. Error cases pass
+/// when any error of the named kind is thrown, at compile or evaluation time.
 final class JMESPathComplianceTests: XCTestCase {
-    func testBasic() throws { try runSuite("basic") }
-    func testBoolean() throws { try runSuite("boolean") }
-    func testCurrent() throws { try runSuite("current") }
-    func testEscape() throws { try runSuite("escape") }
-    func testFilters() throws { try runSuite("filters") }
-    func testFunctions() throws { try runSuite("functions") }
-    func testIdentifiers() throws { try runSuite("identifiers") }
-    func testIndices() throws { try runSuite("indices") }
-    func testLiteral() throws { try runSuite("literal") }
-    func testPipe() throws { try runSuite("pipe") }
-    func testSyntax() throws { try runSuite("syntax") }
-    func testUnicode() throws { try runSuite("unicode") }
-    func testWildcard() throws { try runSuite("wildcard") }
-
     /// Benchmark cases have no expected value; they must compile and evaluate, except the
     /// 104-level nested projection, which the nesting cap (64) rejects by design.
     func testBenchmarkExpressionsRun() throws {
@@ -42,7 +30,7 @@ final class JMESPathComplianceTests: XCTestCase {
 
     /// Every file of the suite has a test above, so a new upstream file cannot go unnoticed.
     func testEveryFileIsCovered() throws {
-        guard let dir = Conformance.directory("jmespath") else { return }
+        guard let dir = try Conformance.directory("jmespath") else { return }
         let files = try FileManager.default.contentsOfDirectory(atPath: dir.appendingPathComponent("tests").path)
             .filter { $0.hasSuffix(".json") }.map { String($0.dropLast(5)) }.sorted()
         XCTAssertEqual(files, [
@@ -65,7 +53,7 @@ final class JMESPathComplianceTests: XCTestCase {
     }
 
     static func load(_ name: String) throws -> [Suite]? {
-        guard let dir = Conformance.directory("jmespath") else { return nil }
+        guard let dir = try Conformance.directory("jmespath") else { return nil }
         let data = try Data(contentsOf: dir.appendingPathComponent("tests/\(name).json"))
         let document = try JSONValue(parsing: [UInt8](data))
         return (document.arrayValue ?? []).map { suite in
@@ -78,38 +66,55 @@ final class JMESPathComplianceTests: XCTestCase {
         }
     }
 
-    private func runSuite(_ name: String, file: StaticString = #filePath, line: UInt = #line) throws {
-        guard let suites = try Self.load(name) else { return }
-        var failures: [String] = []
-        var checked = 0
-        for suite in suites {
-            for testCase in suite.cases {
-                if let expected = testCase.error {
-                    checked += 1
-                    do {
-                        let got = try JMESPathExpression(testCase.expression).evaluate(suite.given)
-                        failures.append("\(name).json: \(testCase.expression): got \(got), expected a \(expected) error")
-                    } catch {
-                        if error.kind.rawValue != expected {
-                            failures.append("\(name).json: \(testCase.expression): got \(error), expected a \(expected) error")
-                        }
-                    }
-                } else if let expected = testCase.result {
-                    checked += 1
-                    do {
-                        let got = try JMESPathExpression(testCase.expression).evaluate(suite.given)
-                        if got != expected {
-                            failures.append("\(name).json: \(testCase.expression): got \(got), expected \(expected)")
-                        }
-                    } catch {
-                        failures.append("\(name).json: \(testCase.expression): got \(error), expected \(expected)")
-                    }
-                }
+}
+
+/// One result per case of the files with expected results (all but `benchmarks`).
+@Suite struct JMESPathComplianceCases {
+    static let files = [
+        "basic", "boolean", "current", "escape", "filters", "functions", "identifiers", "indices", "literal", "pipe",
+        "syntax", "unicode", "wildcard",
+    ]
+
+    struct Case: Sendable, CustomTestStringConvertible {
+        var file: String
+        var given: JSONValue
+        var expression: String
+        var result: JSONValue?
+        var error: String?
+        var testDescription: String { "\(file).json: \(expression)" }
+    }
+
+    static let cases: [Case] = files.flatMap { file in
+        ((try? JMESPathComplianceTests.load(file)) ?? []).flatMap { suite in
+            suite.cases.filter { $0.error != nil || $0.result != nil }.map {
+                Case(file: file, given: suite.given, expression: $0.expression, result: $0.result, error: $0.error)
             }
         }
-        print("JMESPath compliance \(name).json: \(checked - failures.count)/\(checked) passed")
-        for failure in failures { print("  FAIL \(failure)") }
-        XCTAssertGreaterThan(checked, 0, "\(name).json has no cases", file: file, line: line)
-        XCTAssertEqual(failures.count, 0, failures.joined(separator: "\n"), file: file, line: line)
+    }
+
+    /// Every file is there (under `CI=true` it must be) and has cases to check.
+    @Test(arguments: files)
+    func fileHasCases(_ file: String) throws {
+        guard let suites = try JMESPathComplianceTests.load(file) else { return }
+        #expect(suites.contains { suite in suite.cases.contains { $0.error != nil || $0.result != nil } }, "\(file).json has no cases")
+    }
+
+    @Test(arguments: cases)
+    func compliance(_ testCase: Case) {
+        if let expected = testCase.error {
+            do {
+                let got = try JMESPathExpression(testCase.expression).evaluate(testCase.given)
+                Issue.record("got \(got), expected a \(expected) error")
+            } catch {
+                #expect(error.kind.rawValue == expected, "got \(error), expected a \(expected) error")
+            }
+        } else if let expected = testCase.result {
+            do {
+                let got = try JMESPathExpression(testCase.expression).evaluate(testCase.given)
+                #expect(got == expected, "got \(got), expected \(expected)")
+            } catch {
+                Issue.record("got \(error), expected \(expected)")
+            }
+        }
     }
 }

@@ -6,7 +6,7 @@ import XCTest
 /// The 130 vectors of the eight Azure MedTech custom functions, plus the opt-in rule.
 final class JMESPathMedTechFunctionTests: XCTestCase {
     func testVectors() throws {
-        guard let dir = Conformance.directory("iomt") else { return }
+        guard let dir = try Conformance.directory("iomt") else { return }
         let data = try Data(contentsOf: dir.appendingPathComponent("vectors/jmespath-custom-functions.json"))
         let document = try JSONValue(parsing: [UInt8](data))
         let cases = document["cases"]?.arrayValue ?? []

@@ -1,42 +1,58 @@
 import Foundation
 import JSONQuery
 import TestSupport
-import XCTest
+import Testing
 
 /// Runs the RFC 9535 JSONPath Compliance Test Suite (`cts.json`) as published under the
-/// `rfc9535` dialect. Every case must pass except those named in
-/// `JSONPathExpectedFailures.json`; a listed case that starts passing fails the test too, so the
-/// list only shrinks.
-final class JSONPathComplianceTests: XCTestCase {
+/// `rfc9535` dialect, one result per case. Every case must pass except those named in
+/// `JSONPathExpectedFailures.json`; a listed case that starts passing fails too, so the list
+/// only shrinks.
+@Suite struct JSONPathComplianceTests {
     struct ExpectedFailure: Decodable {
         var name: String
         var why: String
     }
 
-    func testComplianceSuite() throws {
-        guard let dir = Conformance.directory("jsonpath") else { return }
-        let data = try Data(contentsOf: dir.appendingPathComponent("cts.json"))
-        let suite = try JSONValue(parsing: [UInt8](data))
-        let tests = try XCTUnwrap(suite["tests"]?.arrayValue)
-        XCTAssertEqual(tests.count, 703, "the suite changed size; review the expected-failures list")
+    struct Case: Sendable, CustomTestStringConvertible {
+        var name: String
+        var test: JSONValue
+        var testDescription: String { name }
+    }
 
-        var failures: [String: String] = [:]
-        for test in tests {
-            let name = test["name"]?.stringValue ?? "?"
-            if let why = Self.run(test) { failures[name] = why }
-        }
+    static let cases: [Case] = (try? loadCases()) ?? []
 
+    static func loadCases() throws -> [Case]? {
+        guard let dir = try Conformance.directory("jsonpath") else { return nil }
+        let suite = try JSONValue(parsing: [UInt8](try Data(contentsOf: dir.appendingPathComponent("cts.json"))))
+        return (suite["tests"]?.arrayValue ?? []).map { Case(name: $0["name"]?.stringValue ?? "?", test: $0) }
+    }
+
+    static let expectedFailures: Set<String> = {
         let listURL = URL(fileURLWithPath: #filePath).deletingLastPathComponent()
             .appendingPathComponent("JSONPathExpectedFailures.json")
-        let expected = try JSONDecoder().decode([ExpectedFailure].self, from: Data(contentsOf: listURL))
-        let expectedNames = Set(expected.map(\.name))
-        for (name, why) in failures.sorted(by: { $0.key < $1.key }) where !expectedNames.contains(name) {
-            XCTFail("\(name): \(why)")
+        let list = (try? JSONDecoder().decode([ExpectedFailure].self, from: Data(contentsOf: listURL))) ?? []
+        return Set(list.map(\.name))
+    }()
+
+    /// The suite is there (under `CI=true` it must be), has the size the expected-failures list
+    /// was reviewed against, and lists no case it does not hold.
+    @Test func suiteIsTheReviewedOne() throws {
+        guard let loaded = try Self.loadCases() else { return }
+        #expect(loaded.count == 703, "the suite changed size; review the expected-failures list")
+        let names = Set(loaded.map(\.name))
+        for name in Self.expectedFailures.sorted() where !names.contains(name) {
+            Issue.record("\(name) is not in the suite; remove it from JSONPathExpectedFailures.json")
         }
-        for name in expectedNames.sorted() where failures[name] == nil {
-            XCTFail("\(name) now passes; remove it from JSONPathExpectedFailures.json")
+    }
+
+    @Test(arguments: cases)
+    func compliance(_ testCase: Case) {
+        let why = Self.run(testCase.test)
+        if Self.expectedFailures.contains(testCase.name) {
+            #expect(why != nil, "\(testCase.name) now passes; remove it from JSONPathExpectedFailures.json")
+        } else {
+            #expect(why == nil, "\(testCase.name): \(why ?? "")")
         }
-        print("JSONPath compliance: \(tests.count - failures.count)/\(tests.count) passed")
     }
 
     /// nil when the case passes, else why it failed.

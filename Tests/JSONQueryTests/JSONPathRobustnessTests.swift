@@ -31,7 +31,7 @@ final class JSONPathRobustnessTests: XCTestCase {
     }
 
     func testMutatedComplianceSelectorsNeverCrash() throws {
-        guard let dir = Conformance.directory("jsonpath") else { return }
+        guard let dir = try Conformance.directory("jsonpath") else { return }
         let suite = try JSONValue(parsing: [UInt8](Data(contentsOf: dir.appendingPathComponent("cts.json"))))
         let tests = try XCTUnwrap(suite["tests"]?.arrayValue)
         let documents = tests.compactMap { $0["document"] }

@@ -1,4 +1,6 @@
+import FHIRConventions
 import EdgeCore
+import EdgeCrypto
 import FHIRModel
 import JSONQuery
 import Mapping
@@ -161,8 +163,8 @@ final class FHIRConversionTests: XCTestCase {
         XCTAssertEqual(observation.effectivePeriod, Period(start: "2019-02-01T22:00:01.100Z", end: "2019-02-01T22:00:01.100Z"))
         let patient = SHA256.hexDigest("_pat"), device = SHA256.hexDigest("urn:sys_dev")
         let value = "\(patient).\(device).note.20190201220001100Z.20190201220001100Z"
-        XCTAssertEqual(observation.identifier, [Identifier(system: ResourceIdentity.connectorSystem, value: value)])
-        XCTAssertEqual(observation.id, SHA256.hexDigest(ResourceIdentity.connectorSystem + "_" + value))
+        XCTAssertEqual(observation.identifier, [Identifier(system: ResourceIds.connectorSystem, value: value)])
+        XCTAssertEqual(observation.id, SHA256.hexDigest(ResourceIds.connectorSystem + "_" + value))
         XCTAssertEqual(observation.subject?.reference, "Patient/\(patient)")
         XCTAssertEqual(observation.device?.reference, "Device/\(device)")
         XCTAssertEqual(ResourceIdentity.createModeDevice(deviceId: "dev", system: "urn:sys", patientResourceId: patient).id, device)
@@ -191,8 +193,8 @@ final class FHIRConversionTests: XCTestCase {
         XCTAssertEqual(observation.effectivePeriod, Period(start: "2019-02-01T22:00:01.100Z", end: "2019-02-01T22:00:01.700Z"))
         let patient = SHA256.hexDigest("_pat"), device = SHA256.hexDigest("urn:sys_dev")
         let value = "\(patient).\(device).note.20190201220001Z.20190201220001Z"
-        XCTAssertEqual(observation.identifier, [Identifier(system: ResourceIdentity.connectorSystem, value: value)])
-        XCTAssertEqual(observation.id, SHA256.hexDigest(ResourceIdentity.connectorSystem + "_" + value))
+        XCTAssertEqual(observation.identifier, [Identifier(system: ResourceIds.connectorSystem, value: value)])
+        XCTAssertEqual(observation.id, SHA256.hexDigest(ResourceIds.connectorSystem + "_" + value))
     }
 
     func testHourlyIdsKeepUpstreamSecondSegmentsWhateverThePrecision() throws {

@@ -1,10 +1,11 @@
+import FHIRConventions
 import FHIRModel
 import JSONQuery
 import Mapping
 import XCTest
 
 final class FHIRObservationMergeTests: XCTestCase {
-    private let connector = ResourceIdentity.connectorSystem
+    private let connector = ResourceIds.connectorSystem
 
     private func observation(
         data: String, start: String = "2019-01-01T00:00:00.0000000Z", end: String = "2019-01-01T00:00:09.0000000Z",

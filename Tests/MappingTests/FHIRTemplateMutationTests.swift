@@ -48,7 +48,7 @@ final class FHIRTemplateMutationTests: XCTestCase {
     }
 
     func testMutatedMappingsLoadOrReportAndConvertSafely() throws {
-        guard let suite = Conformance.directory("iomt") else { return }
+        guard let suite = try Conformance.directory("iomt") else { return }
         let cases = suite.appendingPathComponent("cases")
         var sources: [JSONValue] = []
         for name in try FileManager.default.contentsOfDirectory(atPath: cases.path).sorted() {

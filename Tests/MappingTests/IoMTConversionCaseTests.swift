@@ -16,7 +16,7 @@ final class IoMTConversionCaseTests: XCTestCase {
     }
 
     func testConversionCases() throws {
-        guard let suite = Conformance.directory("iomt") else { return }
+        guard let suite = try Conformance.directory("iomt") else { return }
         let casesDirectory = suite.appendingPathComponent("cases")
         let names = try FileManager.default.contentsOfDirectory(atPath: casesDirectory.path).sorted()
         let knownFailures = try Self.expectedFailures()
@@ -47,7 +47,7 @@ final class IoMTConversionCaseTests: XCTestCase {
     /// The whole path as published: device template on `input.json`, then the FHIR mapping;
     /// the Observations must be the same as when converting the case's listed measurements.
     func testConversionCasesEndToEnd() throws {
-        guard let suite = Conformance.directory("iomt") else { return }
+        guard let suite = try Conformance.directory("iomt") else { return }
         let casesDirectory = suite.appendingPathComponent("cases")
         var ran = 0
         for name in try FileManager.default.contentsOfDirectory(atPath: casesDirectory.path).sorted() {

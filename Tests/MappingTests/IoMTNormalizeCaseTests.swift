@@ -11,7 +11,7 @@ import TestSupport
 /// case that starts passing fails the test so the list only shrinks.
 final class IoMTNormalizeCaseTests: XCTestCase {
     func testDeviceTemplateCases() throws {
-        guard let suite = Conformance.directory("iomt") else { return }
+        guard let suite = try Conformance.directory("iomt") else { return }
         let casesDirectory = suite.appendingPathComponent("cases")
         let names = try FileManager.default.contentsOfDirectory(atPath: casesDirectory.path).sorted()
         let expectedFailures = try loadExpectedFailures()

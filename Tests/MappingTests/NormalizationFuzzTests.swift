@@ -39,7 +39,7 @@ final class NormalizationFuzzTests: XCTestCase {
         var templates = Self.baseTemplates
         var messages = Self.baseMessages.compactMap { try? JSONValue(parsing: $0) }
         // The conformance cases' templates and inputs, when present, widen the corpus.
-        if let suite = Conformance.directory("iomt") {
+        if let suite = try Conformance.directory("iomt") {
             let cases = suite.appendingPathComponent("cases")
             for name in (try? FileManager.default.contentsOfDirectory(atPath: cases.path).sorted()) ?? [] {
                 let dir = cases.appendingPathComponent(name)

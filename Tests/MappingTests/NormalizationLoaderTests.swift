@@ -48,7 +48,7 @@ final class NormalizationLoaderTests: XCTestCase {
 
     /// The suite's `vectors/template-type-names.json`, read in place.
     func testTemplateTypeNameVectors() throws {
-        guard let suite = Conformance.directory("iomt") else { return }
+        guard let suite = try Conformance.directory("iomt") else { return }
         let data = try Data(contentsOf: suite.appendingPathComponent("vectors/template-type-names.json"))
         let vectors = try JSONValue(parsing: data)
         var checked = 0

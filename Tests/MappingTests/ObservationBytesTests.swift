@@ -1,3 +1,4 @@
+import FHIRConventions
 import EdgeCore
 import FHIRModel
 import Foundation
@@ -12,7 +13,7 @@ final class ObservationBytesTests: XCTestCase {
     /// Every Observation the IoMT cases produce (with and without Create-mode identity), and every
     /// Observation the cases expect, read back from its JSON (these carry extension elements).
     func testIoMTCaseObservationsWriteTheTreeBytes() throws {
-        guard let suite = Conformance.directory("iomt") else { return }
+        guard let suite = try Conformance.directory("iomt") else { return }
         let casesDirectory = suite.appendingPathComponent("cases")
         var compared = 0
         for name in try FileManager.default.contentsOfDirectory(atPath: casesDirectory.path).sorted() {
@@ -88,7 +89,7 @@ final class ObservationBytesTests: XCTestCase {
             let value = String(repeating: "x", count: length)
             XCTAssertEqual(
                 ResourceIdentity.observationId(identifierValue: value),
-                ResourceIdentity.hashedId(system: ResourceIdentity.connectorSystem, value: value), "length \(length)")
+                ResourceIds.hashedId(system: ResourceIds.connectorSystem, value: value), "length \(length)")
         }
     }
 

@@ -1,3 +1,4 @@
+import FHIRConventions
 import EdgeCore
 import FHIRModel
 import Foundation
@@ -10,7 +11,7 @@ import XCTest
 /// grouping, deterministic ids and the accepted FHIR template type names.
 final class VectorFHIRConversionTests: XCTestCase {
     private func vectors(_ name: String) throws -> JSONValue? {
-        guard let suite = Conformance.directory("iomt") else { return nil }
+        guard let suite = try Conformance.directory("iomt") else { return nil }
         let url = suite.appendingPathComponent("vectors").appendingPathComponent(name)
         return try JSONValue(parsing: Array(try Data(contentsOf: url)))
     }
@@ -127,17 +128,17 @@ final class VectorFHIRConversionTests: XCTestCase {
     func testIdentityHashVectors() throws {
         guard let file = try vectors("identity-hashes.json") else { return }
         let system = try XCTUnwrap(file["connectorSystem"]?.stringValue)
-        XCTAssertEqual(system, ResourceIdentity.connectorSystem)
+        XCTAssertEqual(system, ResourceIds.connectorSystem)
         let resources = file["resourceIds"]?.arrayValue ?? []
         XCTAssertEqual(resources.count, 5)
         for vector in resources {
-            let id = ResourceIdentity.hashedId(
+            let id = ResourceIds.hashedId(
                 system: vector["identifier"]?["system"]?.stringValue, value: vector["identifier"]?["value"]?.stringValue ?? "")
             XCTAssertEqual(id, vector["expectedId"]?.stringValue, vector["hashInput"]?.stringValue ?? "")
         }
         for vector in file["observations"]?.arrayValue ?? [] {
             let value = try XCTUnwrap(vector["identifier"]?["value"]?.stringValue)
-            XCTAssertEqual(ResourceIdentity.hashedId(system: system, value: value), vector["id"]?.stringValue)
+            XCTAssertEqual(ResourceIds.hashedId(system: system, value: value), vector["id"]?.stringValue)
         }
     }
 

@@ -1,3 +1,4 @@
+import EdgeCrypto
 import EdgeCore
 import Foundation
 import JSONQuery

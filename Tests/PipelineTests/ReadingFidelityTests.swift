@@ -1,4 +1,5 @@
 import EdgeCore
+import EdgeCrypto
 import Foundation
 import JSONQuery
 import TestSupport

@@ -3,16 +3,8 @@ import Foundation
 import JSONQuery
 import Store
 import Synchronization
+import TestSupport
 import XCTest
-
-/// A clock the test moves by hand.
-final class ManualClock: Sendable {
-    private let current: Mutex<Int64>
-    init(_ start: Int64 = 1_700_000_000_000) { current = Mutex(start) }
-    var now: Timestamp { Timestamp(millisecondsSinceEpoch: current.withLock { $0 }) }
-    func advance(milliseconds: Int64) { current.withLock { $0 += milliseconds } }
-    var function: @Sendable () -> Timestamp { { [self] in now } }
-}
 
 /// A chain that only numbers entries; the real one lives in the audit module and is tested there.
 struct NumberingChain: JournalChain {
@@ -22,7 +14,7 @@ struct NumberingChain: JournalChain {
 /// A fresh folder per test, removed afterwards.
 final class StoreFixture {
     let directory: URL
-    let clock = ManualClock()
+    let clock = TestClock(Timestamp(millisecondsSinceEpoch: 1_700_000_000_000))
 
     init() throws {
         directory = FileManager.default.temporaryDirectory.appendingPathComponent("fhir-edge-store-\(UUID().uuidString)")

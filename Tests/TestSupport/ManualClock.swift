@@ -1,10 +1,12 @@
 import Synchronization
 
-/// A clock that moves only when the test says so: sleepers wake in deadline order.
+/// A monotonic `Clock` that moves only when the test says so: sleepers wake in deadline order
+/// (pollers and sessions that sleep between attempts). `TestClock` is the wall clock beside it.
 public final class ManualClock: Clock, Sendable {
+    public init() {}
+
     public struct Instant: InstantProtocol {
         public var offset: Duration
-        public init(offset: Duration) { self.offset = offset }
         public func advanced(by duration: Duration) -> Instant { Instant(offset: offset + duration) }
         public func duration(to other: Instant) -> Duration { other.offset - offset }
         public static func < (a: Instant, b: Instant) -> Bool { a.offset < b.offset }
@@ -23,8 +25,6 @@ public final class ManualClock: Clock, Sendable {
     }
 
     private let state = Mutex(State())
-
-    public init() {}
 
     public var now: Instant { state.withLock { $0.now } }
     public var minimumResolution: Duration { .zero }

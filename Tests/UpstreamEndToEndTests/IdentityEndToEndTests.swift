@@ -1,3 +1,4 @@
+import FHIRConventions
 import Audit
 import EdgeCore
 import Foundation
@@ -74,18 +75,18 @@ final class IdentityEndToEndTests: XCTestCase {
 
     /// A Lookup-mode Observation as the mapping stage writes it (placeholders for Patient and Device).
     static func lookupObservation(_ n: Int, device: String) -> OutboxResource {
-        let placeholder = ResourceIdentity.lookupPlaceholder(deviceSystem: deviceSystem, deviceId: device)
+        let placeholder = ResourceIds.lookupPlaceholder(deviceSystem: deviceSystem, deviceId: device)
         let value = "\(placeholder).\(placeholder).HeartRate.\(n)"
-        let id = ResourceIdentity.hashedId(system: ResourceIdentity.connectorSystem, value: value)
+        let id = ResourceIds.hashedId(system: ResourceIds.connectorSystem, value: value)
         let body = """
-            {"resourceType":"Observation","id":"\(id)","identifier":[{"system":"\(ResourceIdentity.connectorSystem)","value":"\(value)"}],\
+            {"resourceType":"Observation","id":"\(id)","identifier":[{"system":"\(ResourceIds.connectorSystem)","value":"\(value)"}],\
             "status":"final","code":{"coding":[{"system":"http://loinc.org","code":"8867-4"}],"text":"HeartRate"},\
             "subject":{"reference":"Patient/\(placeholder)"},"device":{"reference":"Device/\(placeholder)"},\
             "effectivePeriod":{"start":"2026-11-27T10:00:\(String(format: "%02d", n % 60))Z","end":"2026-11-27T10:00:\(String(format: "%02d", n % 60))Z"},\
             "valueQuantity":{"value":\(60 + n % 40),"unit":"/min","system":"http://unitsofmeasure.org","code":"/min"}}
             """
         return OutboxResource(inboxID: nil, resourceType: "Observation", resourceID: id,
-                              identityKey: ResourceIdentity.connectorSystem + "|" + value, body: body)
+                              identityKey: ResourceIds.connectorSystem + "|" + value, body: body)
     }
 
     private func makeDevice(_ serial: String, patientIdentifier: String?) throws -> (device: String, patient: String?) {

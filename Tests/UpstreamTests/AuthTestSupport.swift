@@ -39,20 +39,6 @@ final class ScriptedTokenTransport: HTTPTransport, @unchecked Sendable {
     }
 }
 
-/// A settable clock.
-final class TestClock: @unchecked Sendable {
-    private let lock = NSLock()
-    private var value: Timestamp
-
-    init(_ start: Timestamp = Timestamp(millisecondsSinceEpoch: 1_800_000_000_123)) {
-        value = start
-    }
-
-    var now: Timestamp { lock.withLock { value } }
-    func advance(seconds: Int64) { lock.withLock { value = value.adding(milliseconds: seconds * 1000) } }
-    var function: @Sendable () -> Timestamp { { self.now } }
-}
-
 /// Keys made by the openssl command line for each test run (nothing secret is committed).
 enum TestKeys {
     static func make(in directory: URL) throws -> URL? {

@@ -2,6 +2,7 @@ import EdgeCore
 import Foundation
 import JSONQuery
 @testable import Upstream
+import TestSupport
 import XCTest
 
 /// Client assertions (SMART Backend Services), PEM keys, token caching and refresh, client

@@ -1,3 +1,4 @@
+import FHIRConventions
 import EdgeCore
 import FHIRModel
 import JSONQuery
@@ -15,16 +16,16 @@ final class IdentityResolutionTests: XCTestCase {
 
     /// A Lookup-mode Observation as the mapping stage writes it.
     static func lookupObservation(_ n: Int, device: String) -> OutboxResource {
-        let placeholder = ResourceIdentity.lookupPlaceholder(deviceSystem: deviceSystem, deviceId: device)
+        let placeholder = ResourceIds.lookupPlaceholder(deviceSystem: deviceSystem, deviceId: device)
         let value = "\(placeholder).\(placeholder).HeartRate.\(n)"
-        let id = ResourceIdentity.hashedId(system: ResourceIdentity.connectorSystem, value: value)
+        let id = ResourceIds.hashedId(system: ResourceIds.connectorSystem, value: value)
         let body = """
-            {"resourceType":"Observation","id":"\(id)","identifier":[{"system":"\(ResourceIdentity.connectorSystem)","value":"\(value)"}],\
+            {"resourceType":"Observation","id":"\(id)","identifier":[{"system":"\(ResourceIds.connectorSystem)","value":"\(value)"}],\
             "status":"final","code":{"text":"HeartRate"},"subject":{"reference":"Patient/\(placeholder)"},\
             "device":{"reference":"Device/\(placeholder)"},"valueQuantity":{"value":\(60 + n)}}
             """
         return OutboxResource(inboxID: nil, resourceType: "Observation", resourceID: id,
-                              identityKey: ResourceIdentity.connectorSystem + "|" + value, body: body)
+                              identityKey: ResourceIds.connectorSystem + "|" + value, body: body)
     }
 
     private func fixture(_ server: IdentityFHIRServer) throws -> UploadFixture {
@@ -52,7 +53,7 @@ final class IdentityResolutionTests: XCTestCase {
             guard case .array(let identifiers)? = observation["identifier"], case .object(let identifier)? = identifiers.first,
                   case .string(let value)? = identifier["value"] else { return XCTFail("no identifier") }
             XCTAssertTrue(value.hasPrefix("pat-3.dev-7.HeartRate."), value)
-            XCTAssertEqual(Self.string(observation, "id"), ResourceIdentity.hashedId(system: ResourceIdentity.connectorSystem, value: value),
+            XCTAssertEqual(Self.string(observation, "id"), ResourceIds.hashedId(system: ResourceIds.connectorSystem, value: value),
                            "the id follows the resolved identifier")
         }
         // The PUTs go to those ids.
@@ -352,17 +353,17 @@ final class IdentityResolutionTests: XCTestCase {
     // MARK: placeholders
 
     func testLookupPlaceholdersRoundTripAndAreNeverValidFHIRIds() {
-        let placeholder = ResourceIdentity.lookupPlaceholder(deviceSystem: "urn:x|y", deviceId: "dev.1/é")
+        let placeholder = ResourceIds.lookupPlaceholder(deviceSystem: "urn:x|y", deviceId: "dev.1/é")
         XCTAssertTrue(placeholder.hasPrefix("lookup:"))
         XCTAssertFalse(placeholder.dropFirst("lookup:".count).contains { !$0.isHexDigit })
-        let decoded = ResourceIdentity.lookupDevice(placeholder: placeholder)
+        let decoded = ResourceIds.lookupDevice(placeholder: placeholder)
         XCTAssertEqual(decoded?.system, "urn:x")  // a system holds no "|": the first one separates
         XCTAssertEqual(decoded?.value, "y|dev.1/é")
-        let plain = ResourceIdentity.lookupDevice(placeholder: ResourceIdentity.lookupPlaceholder(deviceSystem: nil, deviceId: "d"))
+        let plain = ResourceIds.lookupDevice(placeholder: ResourceIds.lookupPlaceholder(deviceSystem: nil, deviceId: "d"))
         XCTAssertNil(plain?.system)
         XCTAssertEqual(plain?.value, "d")
-        XCTAssertNil(ResourceIdentity.lookupDevice(placeholder: "abc"))
-        XCTAssertNil(ResourceIdentity.lookupDevice(placeholder: "lookup:7g"))
+        XCTAssertNil(ResourceIds.lookupDevice(placeholder: "abc"))
+        XCTAssertNil(ResourceIds.lookupDevice(placeholder: "lookup:7g"))
         XCTAssertTrue(ResourceReferences.mayHoldPlaceholder(#"{"device":{"reference":"Device/lookup:00"}}"#))
         XCTAssertFalse(ResourceReferences.mayHoldPlaceholder(#"{"device":{"reference":"Device/abc"}}"#))
     }

@@ -1,3 +1,5 @@
+import EdgeCrypto
+import FHIRConventions
 import EdgeCore
 import FHIRModel
 import JSONQuery
@@ -43,7 +45,7 @@ final class SelectiveIdentityTests: XCTestCase {
         let first = ResourceIdentity.createModePatient(patientId: "0042", system: "urn:hospital-a:mrn")
         let second = ResourceIdentity.createModePatient(patientId: "0042", system: "urn:hospital-b:mrn")
         XCTAssertNotEqual(first.id, second.id)
-        XCTAssertEqual(first.id, ResourceIdentity.hashedId(system: "urn:hospital-a:mrn", value: "0042"))
+        XCTAssertEqual(first.id, ResourceIds.hashedId(system: "urn:hospital-a:mrn", value: "0042"))
         XCTAssertEqual(first.json["identifier"], [["system": "urn:hospital-a:mrn", "value": "0042"]])
         // Without a system the id stays MedTech's sha256("_" + id), so existing data keeps its ids.
         XCTAssertEqual(ResourceIdentity.createModePatient(patientId: "0042").id, SHA256.hexDigest("_0042"))
@@ -64,14 +66,14 @@ final class SelectiveIdentityTests: XCTestCase {
         let deviceID = try XCTUnwrap(device.id)
         let value = "\(deviceID).\(deviceID).roomtemperature.20261127081501"
         let body = """
-            {"resourceType":"Observation","id":"obs-1","identifier":[{"system":"\(ResourceIdentity.connectorSystem)","value":"\(value)"}],\
+            {"resourceType":"Observation","id":"obs-1","identifier":[{"system":"\(ResourceIds.connectorSystem)","value":"\(value)"}],\
             "status":"final","code":{"text":"roomtemperature"},"subject":{"reference":"Device/\(deviceID)"},\
             "device":{"reference":"Device/\(deviceID)"},"valueQuantity":{"value":20.1}}
             """
         return (device, [
             OutboxResource(inboxID: nil, resourceType: "Device", resourceID: deviceID, identityKey: "Device/" + deviceID, json: device.json),
             OutboxResource(inboxID: nil, resourceType: "Observation", resourceID: "obs-1",
-                           identityKey: ResourceIdentity.connectorSystem + "|" + value, body: body),
+                           identityKey: ResourceIds.connectorSystem + "|" + value, body: body),
         ])
     }
 
@@ -98,15 +100,15 @@ final class SelectiveIdentityTests: XCTestCase {
         await server.addDevice(id: "dev-bed", system: Self.deviceSystem, value: "bed-monitor", patient: nil)
         let fixture = try UploadFixture(server: FakeFHIRServer())
         func observation(_ device: String, subject: String) -> OutboxResource {
-            let placeholder = ResourceIdentity.lookupPlaceholder(deviceSystem: Self.deviceSystem, deviceId: device)
+            let placeholder = ResourceIds.lookupPlaceholder(deviceSystem: Self.deviceSystem, deviceId: device)
             let value = "\(placeholder).\(placeholder).roomtemperature.1"
             let body = """
-                {"resourceType":"Observation","id":"x","identifier":[{"system":"\(ResourceIdentity.connectorSystem)","value":"\(value)"}],\
+                {"resourceType":"Observation","id":"x","identifier":[{"system":"\(ResourceIds.connectorSystem)","value":"\(value)"}],\
                 "status":"final","code":{"text":"roomtemperature"},"subject":{"reference":"\(subject)/\(placeholder)"},\
                 "device":{"reference":"Device/\(placeholder)"}}
                 """
             return OutboxResource(inboxID: nil, resourceType: "Observation", resourceID: "x-\(device)",
-                                  identityKey: ResourceIdentity.connectorSystem + "|" + value, body: body)
+                                  identityKey: ResourceIds.connectorSystem + "|" + value, body: body)
         }
         try await fixture.enqueue([observation("room-101-monitor", subject: "Device"), observation("bed-monitor", subject: "Patient")])
         _ = try await uploader(fixture, server, UploadSettings()).drain(timeout: .seconds(60))
@@ -120,7 +122,7 @@ final class SelectiveIdentityTests: XCTestCase {
         guard case .array(let identifiers)? = room["identifier"], case .object(let identifier)? = identifiers.first,
               case .string(let value)? = identifier["value"] else { return XCTFail("no identifier") }
         XCTAssertEqual(value, "dev-room.dev-room.roomtemperature.1")
-        XCTAssertEqual(Self.string(room, "id"), ResourceIdentity.hashedId(system: ResourceIdentity.connectorSystem, value: value))
+        XCTAssertEqual(Self.string(room, "id"), ResourceIds.hashedId(system: ResourceIds.connectorSystem, value: value))
         let statistics = try await fixture.store.statistics()
         XCTAssertEqual(statistics.deadLetters, 1, "the patient reading is a dead letter (its Device has no patient)")
     }

@@ -37,34 +37,34 @@ final class UploadStateMachineTests: XCTestCase {
     // MARK: Backoff
 
     func testBackoffCeilingDoublesFromTheBaseUpToTheCap() {
-        let ceilings = (1...8).map { Backoff.ceiling(policy, failures: $0) }
+        let ceilings = (1...8).map { UploadBackoff.ceiling(policy, failures: $0) }
         XCTAssertEqual(ceilings, [1, 2, 4, 8, 16, 30, 30, 30].map { Duration.seconds($0) })
-        XCTAssertEqual(Backoff.ceiling(policy, failures: 0), .zero)
-        XCTAssertEqual(Backoff.ceiling(policy, failures: 10_000), .seconds(30), "huge failure counts must not overflow")
+        XCTAssertEqual(UploadBackoff.ceiling(policy, failures: 0), .zero)
+        XCTAssertEqual(UploadBackoff.ceiling(policy, failures: 10_000), .seconds(30), "huge failure counts must not overflow")
     }
 
     func testFullJitterIsReproducibleWithASeedAndStaysWithinTheCeiling() {
         var first = SplitMix64(seed: 7), second = SplitMix64(seed: 7), other = SplitMix64(seed: 8)
-        let a = (1...12).map { Backoff.delay(policy, failures: $0, using: &first) }
-        let b = (1...12).map { Backoff.delay(policy, failures: $0, using: &second) }
-        let c = (1...12).map { Backoff.delay(policy, failures: $0, using: &other) }
+        let a = (1...12).map { UploadBackoff.delay(policy, failures: $0, using: &first) }
+        let b = (1...12).map { UploadBackoff.delay(policy, failures: $0, using: &second) }
+        let c = (1...12).map { UploadBackoff.delay(policy, failures: $0, using: &other) }
         XCTAssertEqual(a, b)
         XCTAssertNotEqual(a, c)
         for (n, delay) in a.enumerated() {
             XCTAssertGreaterThanOrEqual(delay, .zero)
-            XCTAssertLessThanOrEqual(delay, Backoff.ceiling(policy, failures: n + 1))
+            XCTAssertLessThanOrEqual(delay, UploadBackoff.ceiling(policy, failures: n + 1))
         }
         // Full jitter spreads over the whole range, not just near the ceiling.
         var random = SplitMix64(seed: 1)
-        let samples = (0..<2000).map { _ in Backoff.delay(policy, failures: 6, using: &random).milliseconds }
+        let samples = (0..<2000).map { _ in UploadBackoff.delay(policy, failures: 6, using: &random).wholeMilliseconds }
         XCTAssertLessThan(samples.min() ?? .max, 3_000)
         XCTAssertGreaterThan(samples.max() ?? 0, 27_000)
     }
 
     func testRetryAfterOverridesTheJitterAndIsCapped() {
         var random = SplitMix64(seed: 1)
-        XCTAssertEqual(Backoff.wait(policy, failures: 1, retryAfter: .seconds(120), using: &random), .seconds(120))
-        XCTAssertEqual(Backoff.wait(policy, failures: 1, retryAfter: .seconds(100_000), using: &random), .seconds(600))
+        XCTAssertEqual(UploadBackoff.wait(policy, failures: 1, retryAfter: .seconds(120), using: &random), .seconds(120))
+        XCTAssertEqual(UploadBackoff.wait(policy, failures: 1, retryAfter: .seconds(100_000), using: &random), .seconds(600))
     }
 
     func testRetryAfterParsesSecondsAndHTTPDates() {
@@ -204,9 +204,9 @@ final class UploadStateMachineTests: XCTestCase {
             _ = machine.leased(candidates([item(1), item(2)]), now: now)
             let step = machine.replied(.response(status: 503, retryAfter: nil, body: .other), now: now)
             guard case .done(let pause?) = step.next else { return XCTFail("a 503 must pause") }
-            XCTAssertLessThanOrEqual(pause, Backoff.ceiling(policy, failures: round))
+            XCTAssertLessThanOrEqual(pause, UploadBackoff.ceiling(policy, failures: round))
             pauses.append(pause)
-            XCTAssertEqual(step.settle, [1, 2].map { OutboxSettlement(OutboxID($0), .keep(retryAt: now.adding(milliseconds: pause.milliseconds))) })
+            XCTAssertEqual(step.settle, [1, 2].map { OutboxSettlement(OutboxID($0), .keep(retryAt: now.adding(milliseconds: pause.wholeMilliseconds))) })
             XCTAssertEqual(machine.consecutiveFailures, round)
         }
         // The same seed gives the same sequence.

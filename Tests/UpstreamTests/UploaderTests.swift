@@ -72,7 +72,7 @@ final class UploaderTests: XCTestCase {
         let pauses = fixture.clock.sleeps
         XCTAssertGreaterThanOrEqual(pauses.count, 4)
         for (n, pause) in pauses.prefix(4).enumerated() {
-            XCTAssertLessThanOrEqual(pause, Backoff.ceiling(policy, failures: n + 1), "pause \(n + 1)")
+            XCTAssertLessThanOrEqual(pause, UploadBackoff.ceiling(policy, failures: n + 1), "pause \(n + 1)")
         }
         let metrics = await uploader.metrics()
         XCTAssertEqual(metrics.consecutiveFailures, 0)

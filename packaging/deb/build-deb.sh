@@ -36,6 +36,10 @@ out=${FHIR_EDGE_DEB_OUT:-.build/deb}
 # -z relro/now: full RELRO, which lintian's hardening check expects of a network daemon.
 swift_flags=(-c release --product fhir-edge --static-swift-stdlib
     -Xlinker -z -Xlinker relro -Xlinker -z -Xlinker now)
+# FHIR_EDGE_DEB_OPTIMIZE=0: the release configuration (static runtime, dead stripping) without the
+# optimizer, for the packaging test, which checks the package and not the code's speed, and would
+# otherwise spend most of its time optimizing. Never for a deb that ships.
+if [ "${FHIR_EDGE_DEB_OPTIMIZE:-1}" = 0 ]; then swift_flags+=(-Xswiftc -Onone); fi
 if ((build)); then
     swift build "${swift_flags[@]}"
 fi

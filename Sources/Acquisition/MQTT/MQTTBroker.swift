@@ -1,4 +1,5 @@
 package import EdgeCore
+import EdgeCrypto
 
 /// Where the broker listens: `mqtt://HOST[:PORT]` (TCP, 1883) or `mqtts://HOST[:PORT]` (TLS, 8883).
 /// IPv6 literals go in brackets: `mqtt://[::1]:1883`. No path, query or credentials in the URL:

@@ -1,5 +1,6 @@
 public import Store
 import EdgeCore
+import EdgeCrypto
 import JSONQuery
 
 /// The journal's hash chain: `hash(n) = SHA-256(hash(n-1) ‖ canonical(entry n))`, with 32 zero

@@ -16,26 +16,11 @@ package struct ReconnectBackoff: Sendable, Equatable {
 
     /// `min(cap, base * 2^(failures-1))`; zero for no failures.
     package func ceiling(failures: Int) -> Duration {
-        let base = base.wholeMilliseconds, cap = cap.wholeMilliseconds
-        guard failures > 0, base > 0 else { return .zero }
-        // Doubling past 2^40 ms is beyond any cap; stop shifting before overflow.
-        let (scaled, overflow) = base.multipliedReportingOverflow(by: Int64(1) << min(failures - 1, 40))
-        return .milliseconds(overflow ? cap : min(cap, scaled))
+        Backoff.ceiling(base: base, cap: cap, failures: failures)
     }
 
     /// Uniform in `[ceiling/2, ceiling]`, whole milliseconds.
     package func delay(failures: Int, using random: inout some RandomNumberGenerator) -> Duration {
-        let ceiling = ceiling(failures: failures).wholeMilliseconds
-        guard ceiling > 0 else { return .zero }
-        let half = ceiling / 2
-        return .milliseconds(half + Int64.random(in: 0...(ceiling - half), using: &random))
-    }
-}
-
-extension Duration {
-    /// Whole milliseconds, rounded down. Fileprivate: Store and Upstream keep their own.
-    fileprivate var wholeMilliseconds: Int64 {
-        let (seconds, attoseconds) = components
-        return seconds * 1000 + attoseconds / 1_000_000_000_000_000
+        Backoff.equalJitter(ceiling(failures: failures), using: &random)
     }
 }

@@ -141,13 +141,7 @@ public enum ModbusProfiles {
 
     /// The compiled profile in `folder` and its register map.
     public static func load(folder: String) throws(ConfigurationError) -> (profile: DeviceProfile, map: RegisterMap) {
-        let name = folder.split(separator: "/").last.map(String.init) ?? folder
-        let profile: DeviceProfile
-        switch DeviceProfileCatalog.loadProfile(name: name, folder: folder) {
-        case .success(let loaded): profile = loaded
-        case .failure(let error): throw error
-        }
-        return (profile, try registerMap(folder: folder))
+        (try DeviceProfile.load(folder: folder), try registerMap(folder: folder))
     }
 
     /// The `modbus:` section of `folder/profile.yaml`.

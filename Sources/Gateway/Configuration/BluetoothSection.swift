@@ -1,3 +1,4 @@
+import EdgeCore
 public import Bluetooth
 import Yams
 
@@ -189,7 +190,7 @@ extension ConfigurationDecoder {
                 if let node = fields["profile"], let profile = reader.string(node, at: path + ".profile") { sensor.profile = profile }
                 if let node = fields["patientId"] { sensor.patientID = reader.string(node, at: path + ".patientId") }
                 if let node = fields["bindKey"], let text = reader.string(node, at: path + ".bindKey") {
-                    if let key = HexText.bytes(text), key.count == 16 {
+                    if let key = Hex.bytes(text), key.count == 16 {
                         sensor.bindKey = key
                     } else {
                         reader.problem(path + ".bindKey", node, "expected the sensor's bind key as 32 hexadecimal digits")

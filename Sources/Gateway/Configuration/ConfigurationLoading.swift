@@ -319,7 +319,7 @@ enum ConfigurationDecoder {
                 continue
             }
             guard let text = reader.string(hashNode, at: path + ".tokenSHA256") else { continue }
-            guard let hash = HexText.bytes(text), hash.count == 32 else {
+            guard let hash = Hex.bytes(text), hash.count == 32 else {
                 reader.problem(path + ".tokenSHA256", hashNode, "expected 64 hexadecimal digits (the SHA-256 of the token, never the token)")
                 continue
             }
@@ -377,30 +377,6 @@ enum ConfigurationDecoder {
         guard let directory else { return nil }
         reader.profilesDirectory = directory
         return GatewayConfiguration.Profiles(directory: directory, access: access)
-    }
-}
-
-enum HexText {
-    static func bytes(_ text: String) -> [UInt8]? {
-        var bytes: [UInt8] = []
-        bytes.reserveCapacity(text.utf8.count / 2)
-        var high: UInt8?
-        for character in text.utf8 {
-            let nibble: UInt8
-            switch character {
-            case UInt8(ascii: "0")...UInt8(ascii: "9"): nibble = character - UInt8(ascii: "0")
-            case UInt8(ascii: "a")...UInt8(ascii: "f"): nibble = character - UInt8(ascii: "a") + 10
-            case UInt8(ascii: "A")...UInt8(ascii: "F"): nibble = character - UInt8(ascii: "A") + 10
-            default: return nil
-            }
-            if let value = high {
-                bytes.append(value << 4 | nibble)
-                high = nil
-            } else {
-                high = nibble
-            }
-        }
-        return high == nil ? bytes : nil
     }
 }
 

@@ -1,4 +1,5 @@
 import EdgeCore
+import EdgeCrypto
 
 /// Who is posting: a configured client, identified by a bearer token whose SHA-256 is in the
 /// configuration.

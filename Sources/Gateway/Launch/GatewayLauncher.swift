@@ -1,4 +1,5 @@
 import EdgeCore
+import EdgeCrypto
 import Foundation
 #if canImport(Glibc)
 import Glibc

@@ -22,8 +22,7 @@ final class MappingStage: Service, Sendable {
     private let pollInterval: Duration
     private let now: @Sendable () -> Timestamp
     private let logger: Logger
-    private let signal: AsyncStream<Void>
-    private let signalContinuation: AsyncStream<Void>.Continuation
+    private let signal = WakeUp()
     /// Called after a commit that added outbox rows: the uploader's wake-up.
     private let onCommitted: @Sendable () -> Void
     /// Set at graceful shutdown: the batch in hand completes, no new one is claimed.
@@ -48,16 +47,15 @@ final class MappingStage: Service, Sendable {
         self.pollInterval = pollInterval
         self.now = now
         self.logger = logger
-        (signal, signalContinuation) = AsyncStream.makeStream(of: Void.self, bufferingPolicy: .bufferingNewest(1))
     }
 
     /// New messages are in the inbox.
     func wake() {
-        signalContinuation.yield()
+        signal.wake()
     }
 
     func run() async throws {
-        let continuation = signalContinuation
+        let signal = signal
         let interval = pollInterval
         await withGracefulShutdownHandler {
             await withTaskGroup(of: Void.self) { group in
@@ -65,11 +63,11 @@ final class MappingStage: Service, Sendable {
                     // The poll: a wake-up every interval until the stage stops.
                     while !Task.isCancelled {
                         try? await Task.sleep(for: interval)
-                        continuation.yield()
+                        signal.wake()
                     }
                 }
-                continuation.yield()
-                for await _ in signal {
+                signal.wake()
+                for await _ in signal.wakes {
                     await drain()
                     heartbeat.beat()
                 }
@@ -77,7 +75,7 @@ final class MappingStage: Service, Sendable {
             }
         } onGracefulShutdown: {
             self.stopping.withLock { $0 = true }
-            continuation.finish()
+            signal.finish()
         }
     }
 
@@ -179,168 +177,41 @@ final class MappingStage: Service, Sendable {
                 }
                 continue
             }
-            var measurements: [Measurement] = []
-            // The message of each measurement, by position in `measurements`; hashed into a
-            // lookup only when a conversion error has to be traced back to its messages.
-            var measurementOrigins: [InboxItem] = []
-            var patients: [String: Patient] = [:]
-            var devices: [String: Device] = [:]
-            // "Patient/<id>|Device/<id>" -> the measurements' times and messages, to link each
-            // Observation to a message it came from (retention keeps that message until the
-            // Observation is uploaded).
-            var sources: [String: [(time: Int64, id: InboxID)]] = [:]
-            var referenceKeys: [String: String] = [:]
-            // What each message's Observations take from it: receive time, notes (`MessageReceipt`).
-            var receipts: [InboxID: MessageReceipt.Receipt] = [:]
-            for item in group {
-                let json: JSONValue
-                do {
-                    json = try JSONValue(parsing: item.message.payload)
-                } catch {
-                    fail(item, stage: "device-mapping", type: "InvalidJSON", message: error.description,
+            let mapped = profile.pipeline.map(
+                group.map { MappingPipeline.Message(payload: $0.message.payload, receivedAt: $0.message.receivedAt, sequence: $0.id.rawValue, transport: $0.message.transport) },
+                issued: issued)
+            for (item, outcome) in zip(group, mapped.outcomes) {
+                switch outcome {
+                case .failure(let failure):
+                    fail(item, stage: failure.stage, type: failure.type, message: failure.description,
                          version: profile.templateVersion, device: item.message.deviceID)
-                    continue
-                }
-                receipts[item.id] = MessageReceipt.receipt(of: item, message: json)
-                let produced: [Measurement]
-                do {
-                    produced = try profile.deviceTemplates.normalize(
-                        json, ingestionTime: item.message.receivedAt, receiveSequence: item.id.rawValue)
-                } catch {
-                    fail(item, stage: "device-mapping", type: error.type, message: error.description,
-                         version: profile.templateVersion, device: item.message.deviceID)
-                    continue
-                }
-                for measurement in produced {
-                    measurementOrigins.append(item)
-                    var activity = summary.devices[measurement.deviceId]
-                        ?? .init(profile: name, lastSeen: item.message.receivedAt)
-                    activity.lastSeen = max(activity.lastSeen, item.message.receivedAt)
-                    activity.transport = item.message.transport.rawValue
-                    if let battery = Self.batteryLevel(json) { activity.battery = battery }
-                    summary.devices[measurement.deviceId] = activity
-                    if profile.identityMode == .lookup {
-                        // The server holds the Device and its Patient: nothing to create, and the
-                        // Observation names both by the Device's placeholder until upload.
-                        let key = referenceKeys[measurement.deviceId] ?? {
-                            let placeholder = ResourceIdentity.lookupPlaceholder(deviceSystem: profile.deviceSystem, deviceId: measurement.deviceId)
-                            return "\(profile.subject == .device ? "Device" : "Patient")/\(placeholder)|Device/\(placeholder)"
-                        }()
-                        referenceKeys[measurement.deviceId] = key
-                        sources[key, default: []].append((measurement.occurrenceTime.millisecondsSinceEpoch, item.id))
-                    } else if profile.subject == .device {
-                        // A room or equipment reading: the Device, without patient, is the subject.
-                        if devices[measurement.deviceId] == nil {
-                            var device = ResourceIdentity.createModeDevice(
-                                deviceId: measurement.deviceId, system: profile.deviceSystem, patientResourceId: nil)
-                            profile.deviceTemplate?.apply(to: &device, reported: json["device"])
-                            devices[measurement.deviceId] = device
-                            referenceKeys[measurement.deviceId] = "Device/\(device.id ?? "")|Device/\(device.id ?? "")"
-                        }
-                        if let key = referenceKeys[measurement.deviceId] {
-                            sources[key, default: []].append((measurement.occurrenceTime.millisecondsSinceEpoch, item.id))
-                        }
-                    } else if let patientId = measurement.patientId, !patientId.isEmpty {
-                        // Hash ids once per device and patient in the batch, not per measurement.
-                        let pair = measurement.deviceId + "\u{0}" + patientId
-                        if devices[pair] == nil {
-                            let patient = ResourceIdentity.createModePatient(patientId: patientId, system: profile.patientSystem)
-                            if let patientResourceId = patient.id {
-                                patients[patientResourceId] = patient
-                                var device = ResourceIdentity.createModeDevice(
-                                    deviceId: measurement.deviceId, system: profile.deviceSystem, patientResourceId: patientResourceId)
-                                profile.deviceTemplate?.apply(to: &device, reported: json["device"])
-                                devices[pair] = device
-                                referenceKeys[pair] = "Patient/\(patientResourceId)|Device/\(device.id ?? "")"
-                            }
-                        } else if let template = profile.deviceTemplate, let reported = json["device"], var device = devices[pair] {
-                            // A later message's description of the device (read again on each link) wins.
-                            template.apply(to: &device, reported: reported)
-                            devices[pair] = device
-                        }
-                        if let key = referenceKeys[pair] {
-                            sources[key, default: []].append((measurement.occurrenceTime.millisecondsSinceEpoch, item.id))
-                        }
+                case .success(let produced):
+                    // The battery level a message reports (top level or BTHome values), for the status page.
+                    let battery = produced.isEmpty ? nil : (try? JSONValue(parsing: item.message.payload)).flatMap(Self.batteryLevel)
+                    for measurement in produced {
+                        var activity = summary.devices[measurement.deviceId]
+                            ?? .init(profile: name, lastSeen: item.message.receivedAt)
+                        activity.lastSeen = max(activity.lastSeen, item.message.receivedAt)
+                        activity.transport = item.message.transport.rawValue
+                        if let battery { activity.battery = battery }
+                        summary.devices[measurement.deviceId] = activity
                     }
-                }
-                // Count each message once per device it reported for.
-                for device in Set(produced.map(\.deviceId)) { summary.devices[device]?.messages += 1 }
-                measurements += produced
-            }
-
-            for key in sources.keys { sources[key]?.sort { $0.time < $1.time } }
-            let conversion = profile.converter.convert(measurements, issued: issued)
-            var origins: [Measurement: [InboxItem]] = [:]
-            if !conversion.errors.isEmpty {
-                for (measurement, item) in zip(measurements, measurementOrigins) { origins[measurement, default: []].append(item) }
-            }
-            for error in conversion.errors {
-                let involved = error.measurements.flatMap { origins[$0] ?? [] }
-                for item in involved {
-                    fail(item, stage: "fhir-mapping", type: error.type, message: error.description,
-                         version: profile.templateVersion, device: error.groupKey.deviceId)
+                    // Count each message once per device it reported for.
+                    for device in Set(produced.map(\.deviceId)) { summary.devices[device]?.messages += 1 }
                 }
             }
-            // Patient and Device first, so that an upstream in Create mode can resolve the references;
-            // only those an Observation of the batch names: a reading that failed queues nothing.
-            var referenced = Set<String>()
-            for observation in conversion.observations {
-                if let subject = observation.subject?.reference { referenced.insert(subject) }
-                if let device = observation.device?.reference { referenced.insert(device) }
+            for (index, failure) in mapped.conversionFailures {
+                fail(group[index], stage: failure.stage, type: failure.type, message: failure.description,
+                     version: profile.templateVersion, device: failure.deviceId)
             }
-            for key in patients.keys.sorted() where referenced.contains("Patient/" + key) {
-                guard let patient = patients[key], let id = patient.id else { continue }
+            for resource in mapped.resources where !resource.resourceID.isEmpty {
+                let inboxID = resource.origin.map { group[$0].id }
                 result.resources.append(OutboxResource(
-                    inboxID: nil, resourceType: "Patient", resourceID: id, identityKey: "Patient/" + id, json: patient.json))
+                    inboxID: inboxID.flatMap { failed.contains($0) ? nil : $0 }, resourceType: resource.resourceType,
+                    resourceID: resource.resourceID, identityKey: resource.identityKey, body: resource.body))
             }
-            for key in devices.keys.sorted() {
-                guard let device = devices[key], let id = device.id, referenced.contains("Device/" + id) else { continue }
-                result.resources.append(OutboxResource(
-                    inboxID: nil, resourceType: "Device", resourceID: id, identityKey: "Device/" + id, json: device.json))
-            }
-            var text: [UInt8] = []
-            for converted in conversion.observations {
-                guard let id = converted.id else { continue }
-                let identifier = converted.identifier.first
-                let identityKey = identifier.map { ($0.system ?? "") + "|" + ($0.value ?? "") } ?? "Observation/" + id
-                let origin = Self.origin(of: converted, among: sources)
-                var observation = converted
-                if let receipt = origin.flatMap({ receipts[$0] }) { MessageReceipt.apply(receipt, to: &observation) }
-                // Straight to bytes, the same text the tree would write; the buffer is reused.
-                text.removeAll(keepingCapacity: true)
-                observation.writeJSON(into: &text)
-                result.resources.append(OutboxResource(
-                    inboxID: origin.flatMap { failed.contains($0) ? nil : $0 }, resourceType: "Observation", resourceID: id,
-                    identityKey: identityKey, jsonText: text))
-            }
-            summary.observations += conversion.observations.count
+            summary.observations += mapped.observationCount
         }
         return (result, summary)
-    }
-
-    /// The newest message whose measurements fall in the Observation's period for its patient
-    /// and device; failing a time match, the last one of that patient and device.
-    /// `sources` lists are sorted by time.
-    static func origin(of observation: Observation, among sources: [String: [(time: Int64, id: InboxID)]]) -> InboxID? {
-        let key = (observation.subject?.reference ?? "") + "|" + (observation.device?.reference ?? "")
-        guard let candidates = sources[key], let last = candidates.last else { return nil }
-        guard let startText = observation.effectivePeriod?.start, let start = Timestamp(parsingISO8601Lenient: startText) else {
-            return last.id
-        }
-        let end = observation.effectivePeriod?.end.flatMap { Timestamp(parsingISO8601Lenient: $0) } ?? start
-        // First candidate at or after the start, then the newest message up to the end.
-        var low = 0
-        var high = candidates.count
-        while low < high {
-            let middle = (low + high) / 2
-            if candidates[middle].time < start.millisecondsSinceEpoch { low = middle + 1 } else { high = middle }
-        }
-        var newest: InboxID?
-        var index = low
-        while index < candidates.count, candidates[index].time <= end.millisecondsSinceEpoch {
-            newest = max(newest ?? candidates[index].id, candidates[index].id)
-            index += 1
-        }
-        return newest ?? last.id
     }
 }

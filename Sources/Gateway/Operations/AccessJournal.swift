@@ -27,8 +27,7 @@ final class AccessJournal: Service, Sendable {
         var route: String
         var status: Int
     }
-    private let wakeup: AsyncStream<Void>
-    private let wake: AsyncStream<Void>.Continuation
+    private let signal = WakeUp()
     /// Bounds memory if the store stalls; dropped entries are logged and counted.
     private let maxPending = 100_000
     private let dropped = Mutex<Int>(0)
@@ -41,7 +40,6 @@ final class AccessJournal: Service, Sendable {
         self.store = store
         self.logger = logger
         self.now = now
-        (wakeup, wake) = AsyncStream.makeStream(of: Void.self, bufferingPolicy: .bufferingNewest(1))
     }
 
     func record(client: String?, method: String, route: String, status: Int) {
@@ -59,7 +57,7 @@ final class AccessJournal: Service, Sendable {
             }
             // A counted call only wakes the loop, which writes the summary once its minute is over.
             guard first else {
-                wake.yield()
+                signal.wake()
                 return
             }
         }
@@ -72,7 +70,7 @@ final class AccessJournal: Service, Sendable {
             return true
         }
         if accepted {
-            wake.yield()
+            signal.wake()
         } else {
             dropped.withLock { $0 += 1 }
         }
@@ -86,23 +84,23 @@ final class AccessJournal: Service, Sendable {
                 group.addTask { [self] in
                     while !Task.isCancelled {
                         try? await Task.sleep(for: .seconds(1))
-                        if failing.withLock({ $0 }) { wake.yield() }
+                        if failing.withLock({ $0 }) { signal.wake() }
                     }
                 }
-                for await _ in wakeup {
+                for await _ in signal.wakes {
                     await flush()
                 }
                 group.cancelAll()
             }
             await flush(final: true)
         } onGracefulShutdown: {
-            self.wake.finish()
+            self.signal.finish()
         }
     }
 
     /// Ends the journal from outside a service group (tests, one-shot tools).
     func finish() {
-        wake.finish()
+        signal.finish()
     }
 
     /// `final` also writes the counts of aggregation windows still open (shutdown).

@@ -248,39 +248,3 @@ struct StoreSnapshot: Sendable {
     var journalBytes: Int64 = 0
 }
 
-/// Builds Prometheus text: `# HELP`, `# TYPE` and samples with escaped label values.
-struct PrometheusText {
-    private(set) var output = ""
-
-    mutating func family(_ name: String, _ type: String, _ help: String) {
-        output += "# HELP \(name) \(help)\n# TYPE \(name) \(type)\n"
-    }
-
-    mutating func sample(_ name: String, _ labels: [String: String], _ value: Double) {
-        output += name
-        if !labels.isEmpty {
-            output += "{"
-            output += labels.keys.sorted().map { key in "\(key)=\"\(Self.escape(labels[key] ?? ""))\"" }.joined(separator: ",")
-            output += "}"
-        }
-        output += " " + Self.format(value) + "\n"
-    }
-
-    static func escape(_ value: String) -> String {
-        var escaped = ""
-        for character in value {
-            switch character {
-            case "\\": escaped += "\\\\"
-            case "\"": escaped += "\\\""
-            case "\n": escaped += "\\n"
-            default: escaped.append(character)
-            }
-        }
-        return escaped
-    }
-
-    static func format(_ value: Double) -> String {
-        if value == value.rounded(), abs(value) < 1e15 { return String(Int64(value)) }
-        return String(value)
-    }
-}

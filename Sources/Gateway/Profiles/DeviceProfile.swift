@@ -47,6 +47,13 @@ public struct DeviceProfile: Sendable {
         self.converter = converter
         self.templateVersion = templateVersion
     }
+
+    /// The profile's whole mapping, as the daemon and every command run it.
+    public var pipeline: MappingPipeline {
+        MappingPipeline(
+            deviceTemplates: deviceTemplates, converter: converter, resources: identityMode == .lookup ? .lookup : .create,
+            deviceSystem: deviceSystem, patientSystem: patientSystem, subject: subject, deviceTemplate: deviceTemplate)
+    }
 }
 
 /// Every profile the gateway serves, by name.

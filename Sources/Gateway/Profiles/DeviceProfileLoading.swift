@@ -1,9 +1,18 @@
 import EdgeCore
+import EdgeCrypto
 import FHIRModel
 import Foundation
 import Mapping
 import Modbus
 import Yams
+
+extension DeviceProfile {
+    /// One profile folder, compiled as the daemon compiles it; named after the folder.
+    public static func load(folder: String) throws(ConfigurationError) -> DeviceProfile {
+        let name = folder.split(separator: "/").last.map(String.init) ?? folder
+        return try DeviceProfileCatalog.loadProfile(name: name, folder: folder).get()
+    }
+}
 
 extension DeviceProfileCatalog {
     /// Compiles every profile folder under `directory` (a folder holding `devicecontent.json`;
@@ -92,7 +101,7 @@ extension DeviceProfileCatalog {
             hasher.update([0])
             hasher.update(part)
         }
-        let version = SHA256.hex(hasher.finalize())
+        let version = hasher.hexDigest()
         let identity: ResourceIdentity = switch settings.identityMode {
         case .create: .create(deviceSystem: settings.deviceSystem, patientSystem: settings.patientSystem, subject: settings.subject)
         case .lookup: .lookup(deviceSystem: settings.deviceSystem, subject: settings.subject)

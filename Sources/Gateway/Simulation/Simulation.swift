@@ -59,7 +59,7 @@ public struct Simulation: Sendable {
         // Each device reads once per step: in real time with --interval, otherwise back-dated so
         // that a fast run still gives every reading its own second (and its own Observation).
         let step = max(interval, .seconds(1))
-        let stepMilliseconds = step.components.seconds * 1000 + step.components.attoseconds / 1_000_000_000_000_000
+        let stepMilliseconds = step.wholeMilliseconds
         let readings = Int64(max(0, count))
         let start = interval > .zero ? now() : now().adding(milliseconds: -readings * stepMilliseconds)
         var sent = 0

@@ -1,4 +1,5 @@
 import EdgeCore
+import EdgeCrypto
 import Synchronization
 
 /// The status page's signed-in sessions, in memory only (a restart signs everyone out): the

@@ -1,3 +1,4 @@
+import FHIRConventions
 import EdgeCore
 import FHIRModel
 
@@ -43,7 +44,7 @@ struct ObservationBuilder {
         if let resources {
             let subject = resources.subjectResourceId
             let value = Self.joined(subject, ".", resources.deviceResourceId, ".", type, ".", group.segment)
-            observation.identifier = [Identifier(system: ResourceIdentity.connectorSystem, value: value)]
+            observation.identifier = [Identifier(system: ResourceIds.connectorSystem, value: value)]
             observation.id = ResourceIdentity.observationId(identifierValue: value)
             observation.subject = Reference(reference: Self.joined(resources.subject == .device ? "Device/" : "Patient/", subject))
             observation.device = Reference(reference: Self.joined("Device/", resources.deviceResourceId))
@@ -87,7 +88,7 @@ struct ObservationBuilder {
     /// Template codes followed by the connector coding for `name`; `text` = `name`.
     static func concept(codes: [Coding], name: String) -> CodeableConcept {
         var coding = codes
-        coding.append(Coding(system: ResourceIdentity.connectorSystem, code: name, display: name))
+        coding.append(Coding(system: ResourceIds.connectorSystem, code: name, display: name))
         return CodeableConcept(coding: coding, text: name)
     }
 

@@ -1,3 +1,4 @@
+import FHIRConventions
 public import EdgeCore
 import FHIRModel
 

@@ -1,10 +1,5 @@
 import EdgeCore
-
-/// One reading of one property inside an observation group.
-struct TimedValue: Hashable, Sendable {
-    var time: Timestamp
-    var value: String
-}
+import FHIRConventions
 
 /// The measurements of one measurement group that become one Observation: a time window
 /// (or a correlation id) and the values per property name, each sorted by time.

@@ -1,4 +1,6 @@
 import EdgeCore
+import EdgeCrypto
+import FHIRConventions
 import Synchronization
 public import FHIRModel
 
@@ -77,20 +79,9 @@ public struct ResourceIdentity: Sendable {
         public var subjectResourceId: String { subject == .device ? deviceResourceId : patientResourceId }
     }
 
-    /// The Observation identifier system upstream uses.
-    public static let connectorSystem = "https://azure.microsoft.com/en-us/services/iomt-fhir-connector/"
 
-    /// Deterministic resource id: lowercase hex SHA-256 of `{system}_{value}` (missing system = "").
-    public static func hashedId(system: String?, value: String) -> String {
-        // Streamed in three parts rather than concatenated: this runs for every Observation.
-        var hasher = SHA256()
-        if let system { hasher.update(system.utf8) }
-        hasher.update("_".utf8)
-        hasher.update(value.utf8)
-        return hasher.hexDigest()
-    }
 
-    /// `hashedId(system: connectorSystem, value:)`, the id of every Observation. The system and
+    /// `ResourceIds.hashedId(system: connectorSystem, value:)`, the id of every Observation. The system and
     /// `_` fill exactly one 64-byte SHA-256 block, so the state after it is computed once and
     /// each id hashes only its identifier value.
     static func observationId(identifierValue value: String) -> String {
@@ -101,68 +92,27 @@ public struct ResourceIdentity: Sendable {
 
     private static let connectorPrefixHasher: SHA256 = {
         var hasher = SHA256()
-        hasher.update(connectorSystem.utf8)
+        hasher.update(ResourceIds.connectorSystem.utf8)
         hasher.update("_".utf8)
         return hasher
     }()
 
     /// The Patient a Create-mode gateway PUTs (`PUT Patient/<id>`): its identifier only, with the
-    /// profile's `identity.patientSystem` when set. The id is `hashedId(system:value:)` of that
+    /// profile's `identity.patientSystem` when set. The id is `ResourceIds.hashedId(system:value:)` of that
     /// identifier: SHA-256 of `_{patientId}` without a system (ids of existing sites stay as they
     /// were), of `{patientSystem}_{patientId}` with one, as MedTech hashes Device identifiers.
     public static func createModePatient(patientId: String, system: String? = nil) -> Patient {
-        Patient(id: hashedId(system: system, value: patientId), identifier: [Identifier(system: system, value: patientId)])
+        Patient(id: ResourceIds.hashedId(system: system, value: patientId), identifier: [Identifier(system: system, value: patientId)])
     }
 
     /// The Device a Create-mode gateway PUTs, linked to its Patient; without one (a Device that is
     /// itself the subject of its readings) it has no `patient`.
     public static func createModeDevice(deviceId: String, system: String?, patientResourceId: String?) -> Device {
         Device(
-            id: hashedId(system: system, value: deviceId), identifier: [Identifier(system: system, value: deviceId)],
+            id: ResourceIds.hashedId(system: system, value: deviceId), identifier: [Identifier(system: system, value: deviceId)],
             patient: patientResourceId.map { Reference(reference: "Patient/\($0)") })
     }
 
-    /// What a Lookup-mode Observation carries in place of the Patient and Device ids until the
-    /// uploader has asked the server: `lookup:` and the hex of `{system}|{deviceId}`. The colon
-    /// cannot occur in a FHIR id, so a placeholder is never mistaken for a server's id, and a
-    /// server refuses one that slipped through rather than storing a dangling reference.
-    public static func lookupPlaceholder(deviceSystem: String?, deviceId: String) -> String {
-        let digits = Array("0123456789abcdef".utf8)
-        var text: [UInt8] = Array(lookupPrefix.utf8)
-        for byte in ((deviceSystem ?? "") + "|" + deviceId).utf8 {
-            text.append(digits[Int(byte >> 4)])
-            text.append(digits[Int(byte & 0xF)])
-        }
-        return String(decoding: text, as: UTF8.self)
-    }
-
-    /// The Device identifier a `lookupPlaceholder` stands for; nil for anything else.
-    public static func lookupDevice(placeholder: some StringProtocol) -> (system: String?, value: String)? {
-        guard placeholder.hasPrefix(lookupPrefix) else { return nil }
-        var bytes: [UInt8] = []
-        var high: UInt8?
-        for character in placeholder.utf8.dropFirst(lookupPrefix.utf8.count) {
-            let nibble: UInt8
-            switch character {
-            case UInt8(ascii: "0")...UInt8(ascii: "9"): nibble = character - UInt8(ascii: "0")
-            case UInt8(ascii: "a")...UInt8(ascii: "f"): nibble = character - UInt8(ascii: "a") + 10
-            default: return nil
-            }
-            if let first = high {
-                bytes.append(first << 4 | nibble)
-                high = nil
-            } else {
-                high = nibble
-            }
-        }
-        guard high == nil, let bar = bytes.firstIndex(of: UInt8(ascii: "|")) else { return nil }
-        let system = String(decoding: bytes[..<bar], as: UTF8.self)
-        let value = String(decoding: bytes[(bar + 1)...], as: UTF8.self)
-        guard !value.isEmpty else { return nil }
-        return (system.isEmpty ? nil : system, value)
-    }
-
-    static let lookupPrefix = "lookup:"
 
     /// Resource ids for a group, or the upstream error a group without them gets.
     func resolve(_ key: MeasurementGroupKey) throws(GroupingFailure) -> ResolvedResources? {
@@ -185,7 +135,7 @@ public struct ResourceIdentity: Sendable {
                 deviceResourceId: deviceResourceId)
         case .lookup(let deviceSystem, let subject):
             // The measurement's patient id is ignored: the Device's `patient` decides (MedTech).
-            let placeholder = Self.lookupPlaceholder(deviceSystem: deviceSystem, deviceId: key.deviceId)
+            let placeholder = ResourceIds.lookupPlaceholder(deviceSystem: deviceSystem, deviceId: key.deviceId)
             if subject == .device { return .deviceSubject(deviceResourceId: placeholder) }
             return ResolvedResources(patientResourceId: placeholder, deviceResourceId: placeholder)
         case .resolving(let resolve):

@@ -1,3 +1,4 @@
+import EdgeCore
 import Crypto
 import Foundation
 import GRDB

@@ -1,3 +1,4 @@
+import EdgeCore
 import Crypto
 import Foundation
 
@@ -43,17 +44,7 @@ public struct KeyEncryptionKey: Sendable {
     }
 
     private static func hex(_ text: String) -> [UInt8]? {
-        guard text.count == 64 else { return nil }
-        var bytes: [UInt8] = []
-        bytes.reserveCapacity(32)
-        var index = text.startIndex
-        while index < text.endIndex {
-            let next = text.index(index, offsetBy: 2)
-            guard let byte = UInt8(text[index..<next], radix: 16) else { return nil }
-            bytes.append(byte)
-            index = next
-        }
-        return bytes
+        text.utf8.count == 64 ? Hex.bytes(text) : nil
     }
 }
 
@@ -192,16 +183,3 @@ enum OutboxPlaintext {
     }
 }
 
-/// Lower-case hexadecimal, without Foundation's per-byte formatting (the index hash is computed
-/// for every outbox row).
-enum Hex {
-    static func string(_ bytes: some Sequence<UInt8>) -> String {
-        let digits = Array("0123456789abcdef".utf8)
-        var out: [UInt8] = []
-        for byte in bytes {
-            out.append(digits[Int(byte >> 4)])
-            out.append(digits[Int(byte & 0x0F)])
-        }
-        return String(decoding: out, as: UTF8.self)
-    }
-}

@@ -1,3 +1,4 @@
+import EdgeCore
 /// How much the store may hold and what happens when it is full. Chosen by the operator in
 /// configuration; there is no implicit dropping of data.
 ///
@@ -46,11 +47,4 @@ public struct StorePolicy: Sendable, Equatable {
 
     /// 1 GiB, synced data kept for 7 days, refuse when full.
     public static let standard = StorePolicy(maxBytes: 1 << 30)
-}
-
-extension Duration {
-    var wholeMilliseconds: Int64 {
-        let (seconds, attoseconds) = components
-        return seconds &* 1000 &+ attoseconds / 1_000_000_000_000_000
-    }
 }

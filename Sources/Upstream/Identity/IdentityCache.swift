@@ -1,4 +1,5 @@
 import EdgeCore
+import EdgeCrypto
 import Store
 
 /// A Device or Patient business identifier: what the identity map is keyed by.
@@ -60,7 +61,7 @@ struct IdentityCache: Sendable {
     func decide(_ key: IdentityKey, now: Timestamp) -> Decision {
         guard let entry = entries[key], entry.serverID != nil else { return .unresolved(entries[key]) }
         let age = now.millisecondsSinceEpoch - entry.resolvedAt.millisecondsSinceEpoch
-        return age < refreshAfter.milliseconds ? .fresh(entry) : .stale(entry)
+        return age < refreshAfter.wholeMilliseconds ? .fresh(entry) : .stale(entry)
     }
 
     /// The identifier behind a reference to the gateway's own id (`Patient/<hash>`), if known.

@@ -1,5 +1,5 @@
+import FHIRConventions
 import JSONQuery
-import Mapping
 
 /// Reading and rewriting the references a resource makes to Patients and Devices, on the JSON
 /// the outbox holds. Pure: the uploader decides what the new ids are.
@@ -46,14 +46,14 @@ enum ResourceReferences {
         let prefix = placeholder + "." + placeholder + "."
         guard case .array(var identifiers)? = object["identifier"] else { return object }
         for index in identifiers.indices {
-            guard case .object(var identifier) = identifiers[index], identifier["system"] == .string(ResourceIdentity.connectorSystem),
+            guard case .object(var identifier) = identifiers[index], identifier["system"] == .string(ResourceIds.connectorSystem),
                   case .string(let value)? = identifier["value"], value.hasPrefix(prefix)
             else { continue }
             let resolved = subjectID + "." + deviceID + "." + value.dropFirst(prefix.count)
             identifier["value"] = .string(resolved)
             identifiers[index] = .object(identifier)
             object["identifier"] = .array(identifiers)
-            object["id"] = .string(ResourceIdentity.hashedId(system: ResourceIdentity.connectorSystem, value: resolved))
+            object["id"] = .string(ResourceIds.hashedId(system: ResourceIds.connectorSystem, value: resolved))
             break
         }
         return object

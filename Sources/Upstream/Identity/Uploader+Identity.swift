@@ -1,8 +1,9 @@
+import FHIRConventions
 import EdgeCore
+import EdgeCrypto
 import FHIRModel
 import JSONQuery
 import Logging
-import Mapping
 public import Store
 
 /// How resolving one identity ended.
@@ -72,7 +73,7 @@ extension Uploader {
         }
         if let wait = retryAfter {
             let pause = machine.failedWithoutBundle(retryAfter: wait)
-            let retryAt = now().adding(milliseconds: pause.milliseconds)
+            let retryAt = now().adding(milliseconds: pause.wholeMilliseconds)
             prepared.settlements += kept.map { OutboxSettlement($0, .keep(retryAt: retryAt)) }
             prepared.pause = pause
         }
@@ -116,7 +117,7 @@ extension Uploader {
 
         var changed = false
         if let reference = ResourceReferences.id(ResourceReferences.reference(object, "device"), type: "Device"),
-           let device = ResourceIdentity.lookupDevice(placeholder: reference) {
+           let device = ResourceIds.lookupDevice(placeholder: reference) {
             let key = IdentityKey("Device", system: device.system, value: device.value)
             // A room or equipment reading names its Device as subject and needs no patient.
             let deviceSubject = ResourceReferences.id(ResourceReferences.reference(object, "subject"), type: "Device") == reference

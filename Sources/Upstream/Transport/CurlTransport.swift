@@ -1,3 +1,4 @@
+import EdgeCore
 import CCurl
 import Dispatch
 import Foundation
@@ -187,8 +188,7 @@ private final class CurlWorker: @unchecked Sendable {
     }
 
     private func milliseconds(_ duration: Duration) -> Int {
-        let (seconds, attoseconds) = duration.components
-        return max(1, Int(seconds) * 1000 + Int(attoseconds / 1_000_000_000_000_000))
+        max(1, Int(duration.wholeMilliseconds))
     }
 
     static func kind(of code: CURLcode) -> UpstreamTransportError.Kind {

@@ -1,7 +1,7 @@
+import FHIRConventions
 import EdgeCore
 import FHIRModel
 import JSONQuery
-import Mapping
 import Store
 
 /// A SampledData Observation whose window may already be on the server (a series that spans
@@ -84,8 +84,8 @@ struct SampledDataMerge: Sendable {
     }
 
     private func keep(_ item: OutboxItem, now: Timestamp, retryAfter: Duration?) -> OutboxOutcome {
-        let wait = retryAfter.map { min($0, policy.retryAfterCap) } ?? Backoff.ceiling(policy, failures: max(1, item.attempts))
-        return .keep(retryAt: now.adding(milliseconds: wait.milliseconds))
+        let wait = retryAfter.map { min($0, policy.retryAfterCap) } ?? UploadBackoff.ceiling(policy, failures: max(1, item.attempts))
+        return .keep(retryAt: now.adding(milliseconds: wait.wholeMilliseconds))
     }
 
     static func versionId(_ json: JSONValue) -> String? {

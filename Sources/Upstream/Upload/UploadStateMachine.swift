@@ -131,7 +131,7 @@ struct UploadStateMachine<Random: RandomNumberGenerator> {
     /// like a failed bundle and say how long to pause.
     mutating func failedWithoutBundle(retryAfter: Duration?) -> Duration {
         consecutiveFailures += 1
-        return Backoff.wait(policy, failures: consecutiveFailures, retryAfter: retryAfter, using: &random)
+        return UploadBackoff.wait(policy, failures: consecutiveFailures, retryAfter: retryAfter, using: &random)
     }
 
     private mutating func sendNext() -> Next {
@@ -144,8 +144,8 @@ struct UploadStateMachine<Random: RandomNumberGenerator> {
     /// unsettled, pause.
     private mutating func failWhole(retryAfter: Duration?, now: Timestamp) -> Step {
         consecutiveFailures += 1
-        let pause = Backoff.wait(policy, failures: consecutiveFailures, retryAfter: retryAfter, using: &random)
-        return Step(settle: keepRemaining(until: now.adding(milliseconds: pause.milliseconds)), next: .done(pause: pause))
+        let pause = UploadBackoff.wait(policy, failures: consecutiveFailures, retryAfter: retryAfter, using: &random)
+        return Step(settle: keepRemaining(until: now.adding(milliseconds: pause.wholeMilliseconds)), next: .done(pause: pause))
     }
 
     private mutating func keepRemaining(until retryAt: Timestamp?) -> [OutboxSettlement] {
@@ -192,7 +192,7 @@ struct UploadStateMachine<Random: RandomNumberGenerator> {
 
     /// An entry kept on its own (its neighbours succeeded) backs off by its own attempt count.
     private mutating func itemRetry(_ item: OutboxItem, now: Timestamp) -> Timestamp {
-        now.adding(milliseconds: Backoff.delay(policy, failures: max(1, item.attempts), using: &random).milliseconds)
+        now.adding(milliseconds: UploadBackoff.delay(policy, failures: max(1, item.attempts), using: &random).wholeMilliseconds)
     }
 
     static func rejection(status: Int, body: ReplyBody) -> OutboxOutcome {

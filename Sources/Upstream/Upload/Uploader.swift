@@ -88,7 +88,7 @@ public actor Uploader {
     /// the uploader's clock (false). Waits out backoff pauses on the way. For tests, demos and
     /// one-shot runs.
     public func drain(timeout: Duration) async throws -> Bool {
-        let deadline = now().adding(milliseconds: timeout.milliseconds)
+        let deadline = now().adding(milliseconds: timeout.wholeMilliseconds)
         while true {
             let report = try await uploadOnce()
             if report.leased == 0, try await store.statistics().outboxPending == 0 { return true }
@@ -113,7 +113,7 @@ public actor Uploader {
 
     private func nextPause(after report: RoundReport) -> Duration {
         if let pause = report.pause {
-            counters.backoffUntil = now().adding(milliseconds: pause.milliseconds)
+            counters.backoffUntil = now().adding(milliseconds: pause.wholeMilliseconds)
             return pause
         }
         counters.backoffUntil = nil
@@ -170,7 +170,7 @@ public actor Uploader {
             }
         } else if !merged.isEmpty {
             // The server is failing: the merges wait with the rest.
-            let retryAt = report.pause.map { now().adding(milliseconds: $0.milliseconds) }
+            let retryAt = report.pause.map { now().adding(milliseconds: $0.wholeMilliseconds) }
             try await settle(lease, merged.map { OutboxSettlement($0.id, .keep(retryAt: retryAt)) }, into: &report)
         }
         return report

@@ -1,6 +1,7 @@
 import ArgumentParser
 import Bluetooth
 import BluetoothDecoding
+import EdgeCore
 import Foundation
 import JSONQuery
 
@@ -185,7 +186,7 @@ struct Dump {
         var value: [UInt8]?
         var readError: String?
 
-        var hex: String? { value.map { $0.map { String(format: "%02x", $0) }.joined() } }
+        var hex: String? { value.map { Hex.string($0) } }
 
         /// The value as text when it is printable ASCII of a few characters (DIS strings, names).
         var text: String? {

@@ -1,6 +1,7 @@
 import ArgumentParser
 import EdgeCore
 import Foundation
+import Gateway
 import JSONQuery
 import Mapping
 
@@ -10,6 +11,9 @@ struct MapCommand: ParsableCommand {
         commandName: "map",
         abstract: "Run MedTech device and FHIR mapping templates on device messages and print the results.",
         discussion: """
+            With --profile, runs a device profile folder exactly as the daemon maps its messages (templates, \
+            identity, Patient and Device links, receive time and notes on the Observations); otherwise the \
+            templates given with --device-template and --fhir-template and the identity options.
             Prints one JSON document {"results": [...], "observations": [...], "errors": [...]}: one result per input
             message (its measurements, or the error that rejected it), the FHIR Observations built from them, and
             the errors of observation groups that could not be converted. Exits 0 when it ran, even with
@@ -22,8 +26,11 @@ struct MapCommand: ParsableCommand {
         case batch
     }
 
+    @Option(help: "A device profile folder (devicecontent.json, fhirmapping.json, profile.yaml), mapped as the daemon maps it.")
+    var profile: String?
+
     @Option(help: "The device-content template (devicecontent.json).")
-    var deviceTemplate: String
+    var deviceTemplate: String?
 
     @Option(help: "The FHIR mapping template (fhirmapping.json); without it only measurements are printed.")
     var fhirTemplate: String?
@@ -75,6 +82,12 @@ struct MapCommand: ParsableCommand {
         var precision: ObservationIdPrecision { self == .second ? .second : .millisecond }
     }
 
+    @Option(help: "The receive time every message is given (ISO 8601, e.g. 2026-11-27T08:15:00Z); default: now.")
+    var receivedAt: String?
+
+    @Option(help: "How the messages arrived, as the daemon's sources name it (http, ble, modbus): Bluetooth messages' notes and body site reach the Observations.")
+    var transport: String = Transport.http.rawValue
+
     @Argument(help: "One device message or a JSON array of messages (or NDJSON); '-' or omitted reads standard input.")
     var input: String?
 
@@ -82,63 +95,94 @@ struct MapCommand: ParsableCommand {
         if (patientId == nil) != (deviceId == nil) {
             throw ValidationError("--patient-id and --device-id go together")
         }
+        if (profile == nil) == (deviceTemplate == nil) {
+            throw ValidationError("give --profile, or --device-template (with --fhir-template)")
+        }
+        let templateOptions = fhirTemplate != nil || patientId != nil || identity != .none || deviceSystem != nil
+            || patientSystem != nil || subject != .patient || specialValues != .none || observationIdPrecision != .millisecond
+        if profile != nil, templateOptions {
+            throw ValidationError("--profile brings its own templates and identity; drop the template and identity options")
+        }
+        if let receivedAt, Timestamp(parsingISO8601Lenient: receivedAt) == nil {
+            throw ValidationError("--received-at: expected an ISO 8601 time, got \(receivedAt)")
+        }
     }
 
     func run() throws {
         try exitingOnUsageFailure {
-            let device: DeviceTemplateCollection
-            do {
-                device = try DeviceTemplateCollection(parsing: try readText(deviceTemplate), source: deviceTemplate)
-            } catch let error as TemplateLoadError {
-                throw UsageFailure("unusable device template:\n\(error)")
-            }
-            var converter: ObservationConverter?
-            if let fhirTemplate {
-                do {
-                    let templates = try FHIRTemplateCollection(parsing: try readText(fhirTemplate), source: fhirTemplate)
-                    var built = ObservationConverter(templates: templates, identity: resourceIdentity, idPrecision: observationIdPrecision.precision)
-                    if specialValues == .ieee11073 { built.dataAbsentValues = .ieee11073 }
-                    converter = built
-                } catch let error as TemplateLoadError {
-                    throw UsageFailure("unusable FHIR template:\n\(error)")
-                }
-            }
+            let (deviceTemplates, pipeline) = try load()
             let messages = try readMessages()
-            let now = Timestamp(millisecondsSinceEpoch: Int64(Date().timeIntervalSince1970 * 1000))
-
-            var results: [JSONValue] = []
-            var measurementsPerMessage: [[Mapping.Measurement]] = []
+            let now = receivedAt.flatMap { Timestamp(parsingISO8601Lenient: $0) }
+                ?? Timestamp(millisecondsSinceEpoch: Int64(Date().timeIntervalSince1970 * 1000))
+            let transport = Transport(rawValue: transport)
             // The file's order is the receive order: of two messages with the same device time
             // the later one wins, as in the daemon.
-            for (index, message) in messages.enumerated() {
-                do {
-                    let measurements = try device.normalize(message, ingestionTime: now, receiveSequence: Int64(index))
-                    measurementsPerMessage.append(measurements)
-                    results.append(["outcome": "measurements", "measurements": .array(measurements.map(Self.printable))])
-                } catch let error as NormalizationError {
-                    measurementsPerMessage.append([])
-                    results.append(["outcome": "error", "error": ["type": .string(error.type), "message": .string(error.message)]])
-                }
+            let inputs = messages.enumerated().map { index, message in
+                MappingPipeline.Message(json: message, receivedAt: now, sequence: Int64(index), transport: transport)
             }
-
-            var output: JSONObject = ["results": .array(results)]
-            if let converter {
-                var conversionErrors: [JSONValue] = []
-                func convert(_ batch: [Mapping.Measurement]) -> [JSONValue] {
-                    let result = converter.convert(batch, issued: now)
-                    conversionErrors += result.errors.map { ["type": .string($0.type), "message": .string($0.message)] }
-                    return result.observations.map(\.json)
-                }
-                switch grouping {
-                case .batch:
-                    output["observations"] = .array(convert(measurementsPerMessage.flatMap { $0 }))
-                case .perMessage:
-                    output["observations"] = .array(measurementsPerMessage.map { .array(convert($0)) })
-                }
-                output["errors"] = .array(conversionErrors)
+            var output: JSONObject = [:]
+            guard let pipeline else {
+                // No FHIR template: the device templates alone, measurements only.
+                output["results"] = .array(MappingPipeline.normalize(inputs, with: deviceTemplates).map(Self.result))
+                printJSON(.object(output))
+                return
+            }
+            // The Observations exactly as the daemon queues them, parsed back for printing.
+            func observations(_ mapped: MappingPipeline.Output) -> [JSONValue] {
+                mapped.observations.map(\.json)
+            }
+            let batch = pipeline.map(inputs, issued: now)
+            output["results"] = .array(batch.outcomes.map(Self.result))
+            switch grouping {
+            case .batch:
+                output["observations"] = .array(observations(batch))
+                output["errors"] = .array(batch.conversionErrors.map(Self.printable))
+            case .perMessage:
+                let single = inputs.map { pipeline.map([$0], issued: now) }
+                output["observations"] = .array(single.map { .array(observations($0)) })
+                output["errors"] = .array(single.flatMap(\.conversionErrors).map(Self.printable))
             }
             printJSON(.object(output))
         }
+    }
+
+    /// The device templates and, with a FHIR template, the whole pipeline `--profile` or the
+    /// template options describe.
+    private func load() throws -> (DeviceTemplateCollection, MappingPipeline?) {
+        if let profile {
+            do {
+                let pipeline = try DeviceProfile.load(folder: profile).pipeline
+                return (pipeline.deviceTemplates, pipeline)
+            } catch {
+                throw UsageFailure("unusable profile:\n\(error)")
+            }
+        }
+        let deviceTemplates: DeviceTemplateCollection
+        do {
+            deviceTemplates = try DeviceTemplateCollection(parsing: try readText(deviceTemplate ?? ""), source: deviceTemplate ?? "")
+        } catch let error as TemplateLoadError {
+            throw UsageFailure("unusable device template:\n\(error)")
+        }
+        guard let fhirTemplate else { return (deviceTemplates, nil) }
+        do {
+            let templates = try FHIRTemplateCollection(parsing: try readText(fhirTemplate), source: fhirTemplate)
+            var converter = ObservationConverter(templates: templates, identity: resourceIdentity, idPrecision: observationIdPrecision.precision)
+            if specialValues == .ieee11073 { converter.dataAbsentValues = .ieee11073 }
+            return (deviceTemplates, MappingPipeline(deviceTemplates: deviceTemplates, converter: converter))
+        } catch let error as TemplateLoadError {
+            throw UsageFailure("unusable FHIR template:\n\(error)")
+        }
+    }
+
+    private static func result(_ outcome: Result<[Mapping.Measurement], MappingPipeline.Failure>) -> JSONValue {
+        switch outcome {
+        case .success(let measurements): ["outcome": "measurements", "measurements": .array(measurements.map(printable))]
+        case .failure(let failure): ["outcome": "error", "error": ["type": .string(failure.type), "message": .string(failure.message)]]
+        }
+    }
+
+    private static func printable(_ error: ConversionError) -> JSONValue {
+        ["type": .string(error.type), "message": .string(error.message)]
     }
 
     /// Measurements print without `IngestionTimeUtc`: it is the run's own clock, not part of the mapping.

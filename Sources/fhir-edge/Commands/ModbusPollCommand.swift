@@ -100,16 +100,15 @@ extension ModbusCommand {
             printJSON(.object(output))
         }
 
-        /// The profile's templates on one message, as `fhir-edge map` runs them.
+        /// The profile's pipeline on one message, as the daemon and `fhir-edge map --profile` run it.
         static func map(_ message: JSONValue, with profile: DeviceProfile, issued: Timestamp) -> (observations: [JSONValue], errors: [JSONValue]) {
-            let measurements: [Mapping.Measurement]
-            do {
-                measurements = try profile.deviceTemplates.normalize(message, ingestionTime: issued)
-            } catch {
-                return ([], [["type": .string(error.type), "message": .string(error.message)]])
+            let mapped = profile.pipeline.map([.init(json: message, receivedAt: issued, sequence: 0, transport: .modbus)], issued: issued)
+            if case .failure(let failure)? = mapped.outcomes.first {
+                return ([], [["type": .string(failure.type), "message": .string(failure.message)]])
             }
-            let converted = profile.converter.convert(measurements, issued: issued)
-            return (converted.observations.map(\.json), converted.errors.map { ["type": .string($0.type), "message": .string($0.message)] })
+            return (
+                mapped.observations.map(\.json),
+                mapped.conversionErrors.map { ["type": .string($0.type), "message": .string($0.message)] })
         }
     }
 }

@@ -54,13 +54,13 @@ struct QueueCommand: AsyncParsableCommand {
                 "received": .int(s.received), "refused": .int(s.refused), "inbox": .int(s.inbox),
                 "outboxPending": .int(s.outboxPending), "outboxSent": .int(s.outboxSent), "confirmed": .int(s.outboxSent),
                 "deadLetters": .int(s.deadLetters), "bytes": .int(s.bytes),
-                "oldestUnsentAgeSeconds": s.oldestUnsentAge.map { .double($0.seconds) } ?? .null,
+                "oldestUnsentAgeSeconds": s.oldestUnsentAge.map { .double($0.fractionalSeconds) } ?? .null,
                 "atHighWaterMark": .bool(s.atHighWaterMark), "journalEntries": .int(s.journalEntries),
             ]
         }
 
         static func text(_ s: StoreStatistics, path: String) -> String {
-            let age = s.oldestUnsentAge.map { String(format: "%.1f s", $0.seconds) } ?? "none"
+            let age = s.oldestUnsentAge.map { String(format: "%.1f s", $0.fractionalSeconds) } ?? "none"
             return """
                 store            \(path)
                 received         \(s.received)

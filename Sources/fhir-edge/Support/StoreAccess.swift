@@ -175,10 +175,3 @@ final class LineWriter {
         buffer.removeAll(keepingCapacity: true)
     }
 }
-
-extension Duration {
-    var seconds: Double {
-        let (seconds, attoseconds) = components
-        return Double(seconds) + Double(attoseconds) / 1e18
-    }
-}

@@ -3,25 +3,8 @@ import Foundation
 import JSONQuery
 import Store
 import Synchronization
+import TestSupport
 import Upstream
-
-/// A clock the uploader's sleeps move forward, so backoff runs in no time and is recorded.
-final class SteppingClock: Sendable {
-    private let state = Mutex<(now: Int64, sleeps: [Duration])>((1_700_000_000_000, []))
-    var now: Timestamp { Timestamp(millisecondsSinceEpoch: state.withLock { $0.now }) }
-    var sleeps: [Duration] { state.withLock { $0.sleeps } }
-    func advance(_ duration: Duration) {
-        let (seconds, attoseconds) = duration.components
-        state.withLock { $0.now += seconds * 1000 + attoseconds / 1_000_000_000_000_000 }
-    }
-    var function: @Sendable () -> Timestamp { { [self] in now } }
-    var sleep: @Sendable (Duration) async throws -> Void {
-        { [self] duration in
-            state.withLock { $0.sleeps.append(duration) }
-            advance(duration)
-        }
-    }
-}
 
 struct OnlyNumbers: JournalChain {
     func hash(of entry: JournalEntry, previous: String?) -> String { "h\(entry.sequence)" }
@@ -30,7 +13,7 @@ struct OnlyNumbers: JournalChain {
 /// A store in a fresh folder, a fake server and an uploader between them.
 final class UploadFixture: @unchecked Sendable {
     let directory: URL
-    let clock = SteppingClock()
+    let clock = TestClock(Timestamp(millisecondsSinceEpoch: 1_700_000_000_000))
     let store: Store
     let server: FakeFHIRServer
 

@@ -46,8 +46,17 @@ enum ATTErrorCode {
     static let invalidOffset: UInt8 = 0x07
     static let attributeNotFound: UInt8 = 0x0A
     static let attributeNotLong: UInt8 = 0x0B
+    static let insufficientEncryptionKeySize: UInt8 = 0x0C
     static let insufficientEncryption: UInt8 = 0x0F
     static let unsupportedGroupType: UInt8 = 0x10
+
+    /// The errors a paired, encrypted link answers: raise the link's security, then ask again.
+    /// Insufficient Authorization (0x08) is not one of them: authorization is the server
+    /// application's decision (Core Vol 3 Part C 10.5), which pairing does not change, so
+    /// retrying after pairing would only repeat the refusal.
+    static func asksForSecurity(_ code: UInt8) -> Bool {
+        code == insufficientAuthentication || code == insufficientEncryptionKeySize || code == insufficientEncryption
+    }
 
     static func describe(_ code: UInt8) -> String {
         let name: String

@@ -1,3 +1,4 @@
+import EdgeCore
 /// How a device address is to be read: public (IEEE-assigned) or random (static, resolvable or
 /// not). A wire enum that may grow (identity-address types in enhanced events), so unknown values
 /// round-trip.
@@ -86,6 +87,5 @@ public struct BluetoothAddress: Sendable, Hashable, Comparable, CustomStringConv
 }
 
 func hex2(_ octet: UInt8) -> String {
-    let digits: [Character] = Array("0123456789ABCDEF")
-    return String([digits[Int(octet >> 4)], digits[Int(octet & 0x0F)]])
+    Hex.string([octet], uppercase: true)
 }

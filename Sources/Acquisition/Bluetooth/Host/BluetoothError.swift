@@ -30,7 +30,7 @@ public struct BluetoothError: Error, Sendable, Equatable, CustomStringConvertibl
 
     /// ATT errors a bonded, encrypted link would avoid: raise security, then retry.
     public var needsSecurity: Bool {
-        if case .att(let code) = kind { return code == 0x05 || code == 0x0F || code == 0x0C || code == 0x08 }
+        if case .att(let code) = kind { return ATTErrorCode.asksForSecurity(code) }
         return false
     }
 }

@@ -47,11 +47,9 @@ package struct SessionFailure: Error, Sendable, Hashable, CustomStringConvertibl
 
     package var description: String { stage.rawValue + ": " + message }
 
-    /// ATT errors that mean "raise the link's security, then ask again": Insufficient
-    /// Authentication (0x05), Insufficient Encryption Key Size (0x0C), Insufficient Encryption (0x0F).
+    /// ATT errors that mean "raise the link's security, then ask again" (`ATTErrorCode.asksForSecurity`).
     package var asksForSecurity: Bool {
-        guard let attError else { return false }
-        return attError == 0x05 || attError == 0x0C || attError == 0x0F
+        attError.map(ATTErrorCode.asksForSecurity) ?? false
     }
 }
 

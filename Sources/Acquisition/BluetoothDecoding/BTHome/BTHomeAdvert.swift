@@ -72,7 +72,7 @@ public struct BTHomeAdvert: Hashable, Sendable {
             case .text(let text):
                 values[measurement.name] = .string(text)
             case .bytes(let bytes):
-                values[measurement.name] = .string(hex(bytes))
+                values[measurement.name] = .string(Hex.string(bytes))
             case .time(let time):
                 values[measurement.name] = .string(time.iso8601)
                 deviceClock = deviceClock ?? time
@@ -99,12 +99,3 @@ public struct BTHomeAdvert: Hashable, Sendable {
     }
 }
 
-func hex(_ bytes: [UInt8]) -> String {
-    let digits: [Character] = Array("0123456789abcdef")
-    var text = ""
-    for byte in bytes {
-        text.append(digits[Int(byte >> 4)])
-        text.append(digits[Int(byte & 0x0F)])
-    }
-    return text
-}

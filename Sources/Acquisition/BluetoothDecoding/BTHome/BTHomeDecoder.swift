@@ -1,4 +1,5 @@
 import EdgeCore
+import EdgeCrypto
 
 /// Decodes BTHome v2 service data (the data of UUID 0xFCD2, starting with the device-information
 /// byte), following bthome-ble: a truncated object is dropped and parsing stops at an unknown

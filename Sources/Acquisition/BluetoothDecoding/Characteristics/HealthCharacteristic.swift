@@ -1,3 +1,4 @@
+import EdgeCore
 /// A Bluetooth SIG measurement characteristic that `HealthDecoder` reads, by its 16-bit UUID.
 public struct HealthCharacteristic: Hashable, Sendable, CustomStringConvertible {
     /// How the peripheral delivers values: notifications, or indications that must be confirmed.
@@ -68,6 +69,5 @@ public struct HealthCharacteristic: Hashable, Sendable, CustomStringConvertible 
 }
 
 func hex4(_ value: UInt16) -> String {
-    let digits = String(value, radix: 16, uppercase: true)
-    return String(repeating: "0", count: 4 - digits.count) + digits
+    Hex.string([UInt8(value >> 8), UInt8(value & 0xFF)], uppercase: true)
 }

@@ -1,3 +1,4 @@
+import EdgeCore
 import CModbus
 
 #if canImport(Glibc)
@@ -196,14 +197,11 @@ final class LinkSession {
     }
 
     static func microseconds(_ duration: Duration) -> UInt32 {
-        let (seconds, attoseconds) = duration.components
-        let micros = seconds * 1_000_000 + attoseconds / 1_000_000_000_000
-        return UInt32(clamping: max(1000, min(micros, 3_600_000_000)))
+        UInt32(clamping: max(1000, min(duration.wholeMicroseconds, 3_600_000_000)))
     }
 
     static func milliseconds(_ duration: Duration) -> Int64 {
-        let (seconds, attoseconds) = duration.components
-        return seconds * 1000 + attoseconds / 1_000_000_000_000_000
+        duration.wholeMilliseconds
     }
 }
 

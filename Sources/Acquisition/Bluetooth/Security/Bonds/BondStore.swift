@@ -108,7 +108,7 @@ public actor BondStore {
         guard json["format"] == .int(1) else { throw bad("unknown format (expected \"format\": 1)") }
         var contents = Contents()
         if let irk = json["localIdentityResolvingKey"]?.stringValue {
-            guard let key = SecretKey(octets: octets(hex: irk) ?? []) else { throw bad("localIdentityResolvingKey is not 16 hex octets") }
+            guard let key = SecretKey(octets: Hex.bytes(irk) ?? []) else { throw bad("localIdentityResolvingKey is not 16 hex octets") }
             contents.localIRK = key
         }
         for (index, entry) in (json["bonds"]?.arrayValue ?? []).enumerated() {
@@ -116,7 +116,7 @@ public actor BondStore {
             guard let text = entry["address"]?.stringValue, let type = entry["addressType"]?.stringValue,
                   type == "random" || type == "public", let address = BluetoothAddress(text, type: type == "random" ? .random : .public)
             else { throw bad("\(at): address and addressType (public|random) are required") }
-            guard let ltk = SecretKey(octets: octets(hex: entry["longTermKey"]?.stringValue ?? "") ?? []) else {
+            guard let ltk = SecretKey(octets: Hex.bytes(entry["longTermKey"]?.stringValue ?? "") ?? []) else {
                 throw bad("\(at): longTermKey is not 16 hex octets")
             }
             guard case .int(let ediv)? = entry["ediv"], (0...0xFFFF).contains(ediv),
@@ -128,7 +128,7 @@ public actor BondStore {
             else { throw bad("\(at): ediv, rand, keySize, authenticated, secureConnections and pairedAt are required") }
             var irk: SecretKey?
             if let text = entry["identityResolvingKey"]?.stringValue {
-                guard let key = SecretKey(octets: octets(hex: text) ?? []) else { throw bad("\(at): identityResolvingKey is not 16 hex octets") }
+                guard let key = SecretKey(octets: Hex.bytes(text) ?? []) else { throw bad("\(at): identityResolvingKey is not 16 hex octets") }
                 irk = key
             }
             contents.bonds.append(Bond(
@@ -141,18 +141,18 @@ public actor BondStore {
 
     static func json(_ contents: Contents) -> JSONValue {
         var object: JSONObject = ["format": 1]
-        if let irk = contents.localIRK { object["localIdentityResolvingKey"] = .string(hex(irk.octets)) }
+        if let irk = contents.localIRK { object["localIdentityResolvingKey"] = .string(Hex.string(irk.octets)) }
         object["bonds"] = .array(contents.bonds.map { bond in
             var entry: JSONObject = [
                 "address": .string(bond.address.description),
                 "addressType": .string(bond.address.type.commandValue == .random ? "random" : "public"),
-                "longTermKey": .string(hex(bond.longTermKey.octets)), "ediv": .int(Int64(bond.ediv)),
+                "longTermKey": .string(Hex.string(bond.longTermKey.octets)), "ediv": .int(Int64(bond.ediv)),
                 "rand": .string(String(format: "%016llx", bond.rand)),
                 "keySize": .int(Int64(bond.keySize)), "authenticated": .bool(bond.authenticated),
                 "secureConnections": .bool(bond.secureConnections),
                 "pairedAt": .string(Timestamp(millisecondsSinceEpoch: bond.pairedAtMilliseconds).iso8601),
             ]
-            if let irk = bond.identityResolvingKey { entry["identityResolvingKey"] = .string(hex(irk.octets)) }
+            if let irk = bond.identityResolvingKey { entry["identityResolvingKey"] = .string(Hex.string(irk.octets)) }
             return .object(entry)
         })
         return .object(object)
@@ -223,21 +223,4 @@ public actor BondStore {
     }
 
     private func failure(_ reason: String) -> BondStoreError { BondStoreError(path: path, reason: reason) }
-}
-
-func hex(_ octets: [UInt8]) -> String {
-    octets.map { ($0 < 0x10 ? "0" : "") + String($0, radix: 16) }.joined()
-}
-
-func octets(hex text: String) -> [UInt8]? {
-    guard text.count.isMultiple(of: 2) else { return nil }
-    var result: [UInt8] = []
-    var index = text.startIndex
-    while index < text.endIndex {
-        let next = text.index(index, offsetBy: 2)
-        guard let octet = UInt8(text[index..<next], radix: 16) else { return nil }
-        result.append(octet)
-        index = next
-    }
-    return result
 }

@@ -1,3 +1,4 @@
+import EdgeCore
 import Foundation
 
 /// Secures one LE link over its `SecurityChannel`: re-encrypts with the stored bond, or pairs
@@ -202,7 +203,7 @@ public actor LinkSecurity {
     }
 
     private func gone(_ reason: UInt8) -> PairingError {
-        PairingError(.disconnected(reason: reason), "the link to \(channel.link.peer) is gone (HCI reason 0x\(hex([reason])))")
+        PairingError(.disconnected(reason: reason), "the link to \(channel.link.peer) is gone (HCI reason 0x\(Hex.string([reason])))")
     }
 
     // MARK: SMP timer

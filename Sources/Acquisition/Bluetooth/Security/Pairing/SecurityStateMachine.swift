@@ -1,3 +1,4 @@
+import EdgeCore
 /// Per-procedure values that must be fresh and secret; injected so tests are deterministic.
 struct PairingSecrets: Sendable {
     /// The P-256 key pair for LE Secure Connections.
@@ -128,7 +129,7 @@ struct SecurityStateMachine {
                 return [.failed(keyMissing())]
             }
             state = .failed
-            return [.failed(PairingError(.disconnected(reason: reason), "the link to \(peer) dropped while securing it (HCI reason 0x\(hex([reason])))"))]
+            return [.failed(PairingError(.disconnected(reason: reason), "the link to \(peer) dropped while securing it (HCI reason 0x\(Hex.string([reason])))"))]
         case (_, .timedOut):
             state = .failed
             return [.failed(PairingError(.timeout, "\(peer) did not answer SMP within 30 s; the link must be reconnected before pairing again"))]
@@ -364,7 +365,7 @@ struct SecurityStateMachine {
     }
 
     private func encryptionFailed(_ status: UInt8) -> PairingError {
-        PairingError(.encryptionFailed(status: status), "the controller could not encrypt the link to \(peer) (HCI status 0x\(hex([status])))")
+        PairingError(.encryptionFailed(status: status), "the controller could not encrypt the link to \(peer) (HCI status 0x\(Hex.string([status])))")
     }
 
     private func shortened(_ key: [UInt8], to size: Int) -> [UInt8] {

@@ -1,4 +1,5 @@
 import EdgeCore
+import EdgeCrypto
 import XCTest
 
 final class SHA256Tests: XCTestCase {
@@ -22,9 +23,9 @@ final class SHA256Tests: XCTestCase {
         var hasher = SHA256()
         let chunk = [UInt8](repeating: UInt8(ascii: "a"), count: 1000)
         for _ in 0..<1000 { hasher.update(chunk) }
-        XCTAssertEqual(SHA256.hex(hasher.finalize()), "cdc76e5c9914fb9281a1c7e284d73e67f1809a48a497200e046d39ccc7112cd0")
+        XCTAssertEqual(Hex.string(hasher.finalize()), "cdc76e5c9914fb9281a1c7e284d73e67f1809a48a497200e046d39ccc7112cd0")
         XCTAssertEqual(
-            SHA256.hex(SHA256.hash([UInt8](repeating: UInt8(ascii: "a"), count: 1_000_000))),
+            Hex.string(SHA256.hash([UInt8](repeating: UInt8(ascii: "a"), count: 1_000_000))),
             "cdc76e5c9914fb9281a1c7e284d73e67f1809a48a497200e046d39ccc7112cd0"
         )
     }
@@ -47,7 +48,7 @@ final class SHA256Tests: XCTestCase {
         hasher.update(Array("ab".utf8))
         _ = hasher.finalize()
         hasher.update(Array("c".utf8))
-        XCTAssertEqual(SHA256.hex(hasher.finalize()), SHA256.hexDigest("abc"))
+        XCTAssertEqual(Hex.string(hasher.finalize()), SHA256.hexDigest("abc"))
     }
 
     func testNonContiguousSequence() {

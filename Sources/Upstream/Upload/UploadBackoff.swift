@@ -1,23 +1,15 @@
 import EdgeCore
 
-/// Backoff arithmetic: pure, with the randomness passed in.
-enum Backoff {
-    /// The upper bound of the wait after `failures` consecutive failures (1 = the first):
-    /// `min(cap, base * 2^(failures-1))`.
+/// The uploader's backoff: `EdgeCore.Backoff` with the retry policy's numbers and full jitter.
+enum UploadBackoff {
+    /// The upper bound of the wait after `failures` consecutive failures (1 = the first).
     static func ceiling(_ policy: RetryPolicy, failures: Int) -> Duration {
-        let base = policy.base.milliseconds, cap = policy.cap.milliseconds
-        guard failures > 0, base > 0 else { return .zero }
-        // Doubling past 2^40 ms (35 years) is beyond any cap; stop shifting before overflow.
-        let exponent = min(failures - 1, 40)
-        let (scaled, overflow) = base.multipliedReportingOverflow(by: Int64(1) << exponent)
-        return .milliseconds(overflow ? cap : min(cap, scaled))
+        Backoff.ceiling(base: policy.base, cap: policy.cap, failures: failures)
     }
 
     /// Full jitter: uniformly random in `[0, ceiling]`, whole milliseconds.
     static func delay(_ policy: RetryPolicy, failures: Int, using random: inout some RandomNumberGenerator) -> Duration {
-        let ceiling = ceiling(policy, failures: failures).milliseconds
-        guard ceiling > 0 else { return .zero }
-        return .milliseconds(Int64.random(in: 0...ceiling, using: &random))
+        Backoff.fullJitter(ceiling(policy, failures: failures), using: &random)
     }
 
     /// The wait before the next attempt: the server's Retry-After when it gave one (capped),
@@ -28,13 +20,6 @@ enum Backoff {
     }
 }
 
-extension Duration {
-    /// Whole milliseconds, rounded down.
-    var milliseconds: Int64 {
-        let (seconds, attoseconds) = components
-        return seconds * 1000 + attoseconds / 1_000_000_000_000_000
-    }
-}
 
 /// The `Retry-After` header: delay-seconds or an HTTP-date (RFC 9110 §10.2.3).
 enum RetryAfter {

@@ -80,7 +80,7 @@ public enum ObservationMerge {
     }
 
     private static func connectorCode(of concept: CodeableConcept) -> String? {
-        concept.coding.first { $0.system == ResourceIdentity.connectorSystem }?.code
+        concept.coding.first { $0.system == ResourceIds.connectorSystem }?.code
     }
 
     private static func mergeValue(

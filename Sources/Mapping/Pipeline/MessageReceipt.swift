@@ -1,12 +1,11 @@
 import EdgeCore
 import FHIRModel
 import JSONQuery
-import Store
 
-/// What the Observations the mapping stage builds take from the message they came from, beyond
+/// What the Observations the pipeline builds take from the message they came from, beyond
 /// the templates (docs/phd-ig.md: time, notes, body site).
 ///
-/// - `issued` is when the gateway received the message, not when the mapping stage ran: after a
+/// - `issued` is when the gateway received the message, not when the mapping ran: after a
 ///   backlog (the gateway off line, the store full) the mapping time would claim a reading was
 ///   made available hours after it was.
 /// - When the device's clock timed the reading (a Bluetooth message with `timeSource: device`),
@@ -24,13 +23,13 @@ import Store
 /// - A Bluetooth message's `notes` (what the reading's status fields report: body movement,
 ///   irregular pulse, low perfusion...) become the Observation's `note`s, and its `bodySite` (the
 ///   thermometer's temperature type) the Observation's `bodySite`.
-enum MessageReceipt {
+package enum MessageReceipt {
     /// The extension holding the gateway's receive instant (`valueInstant`).
-    static let receivedTimeURL = "urn:fhir-edge:extension:received-time"
+    package static let receivedTimeURL = "urn:fhir-edge:extension:received-time"
     /// The extension holding the device's own, uncorrected time of a corrected reading (`valueDateTime`).
-    static let deviceTimeURL = "urn:fhir-edge:extension:device-time"
+    package static let deviceTimeURL = "urn:fhir-edge:extension:device-time"
     /// The extension holding the device clock's offset from the gateway's (`valueQuantity`, s).
-    static let deviceClockOffsetURL = "urn:fhir-edge:extension:device-clock-offset"
+    package static let deviceClockOffsetURL = "urn:fhir-edge:extension:device-clock-offset"
 
     struct Receipt {
         var issued: String
@@ -41,12 +40,12 @@ enum MessageReceipt {
         var bodySite: JSONValue?
     }
 
-    static func receipt(of item: InboxItem, message: JSONValue) -> Receipt {
-        var receipt = Receipt(issued: item.message.receivedAt.iso8601)
+    static func receipt(receivedAt: Timestamp, transport: Transport, message: JSONValue) -> Receipt {
+        var receipt = Receipt(issued: receivedAt.iso8601)
         if message["timeSource"]?.stringValue == "device", let receivedAt = message["receivedAt"]?.stringValue,
            Timestamp(parsingISO8601Lenient: receivedAt) != nil {
             receipt.deviceTimedReceivedAt = receivedAt
-            if item.message.transport == .ble, let clock = message["clock"], clock["status"]?.stringValue == "off",
+            if transport == .ble, let clock = message["clock"], clock["status"]?.stringValue == "off",
                let seconds = clock["offsetSeconds"]?.doubleValue, seconds.rounded() == seconds, abs(seconds) < 1e12,
                let time = message["time"]?.stringValue, let corrected = Timestamp(parsingISO8601Lenient: time) {
                 let offset = Int64(seconds)
@@ -54,10 +53,10 @@ enum MessageReceipt {
             }
         }
         // Only the Bluetooth source's own notes: a pushed message's `notes` member is not the gateway's to publish.
-        if item.message.transport == .ble, case .array(let notes)? = message["notes"] {
+        if transport == .ble, case .array(let notes)? = message["notes"] {
             receipt.notes = notes.compactMap { $0.stringValue }.filter { !$0.isEmpty }
         }
-        if item.message.transport == .ble, case .object(let site)? = message["bodySite"], !site.isEmpty {
+        if transport == .ble, case .object(let site)? = message["bodySite"], !site.isEmpty {
             receipt.bodySite = .object(site)
         }
         return receipt

@@ -1,17 +1,28 @@
-import EdgeCore
+package import EdgeCore
+
+/// One reading of one property inside an observation group, or one slot of a stream.
+package struct TimedValue: Hashable, Sendable {
+    package var time: Timestamp
+    package var value: String
+
+    package init(time: Timestamp, value: String) {
+        self.time = time
+        self.value = value
+    }
+}
 
 /// The SampledData `data` encoding: one token per `period` slot from `start` to `end` inclusive,
 /// slot k covering `[start + k*period, start + (k+1)*period)`, holding the last value in it or `E`.
-enum SampledDataStream {
+package enum SampledDataStream {
     /// `E E E ... E` (odd length), copied in chunks for runs of empty slots.
     private static let emptyRun: [UInt8] = Array(repeating: Array("E ".utf8), count: 2048).flatMap { $0 }.dropLast()
 
     /// The most slots one stream may have (a day at 100 ms is 864 000). A correlation group
     /// spanning months, or a 1 ms period over a day, is refused instead of exhausting memory.
-    static let maximumSlots: Int64 = 1_000_000
+    package static let maximumSlots: Int64 = 1_000_000
 
     /// The number of slots from `start` to `end` inclusive, or nil beyond `maximumSlots`.
-    static func slotCount(start: Timestamp, end: Timestamp, periodMilliseconds period: Int64) -> Int? {
+    package static func slotCount(start: Timestamp, end: Timestamp, periodMilliseconds period: Int64) -> Int? {
         guard period > 0, end >= start else { return 0 }
         let (span, overflow) = end.millisecondsSinceEpoch.subtractingReportingOverflow(start.millisecondsSinceEpoch)
         guard !overflow, span / period < maximumSlots else { return nil }
@@ -20,7 +31,7 @@ enum SampledDataStream {
 
     /// Values must be time-sorted. Values before `start` or beyond the last slot are left out.
     /// Callers check `slotCount` first; a window beyond the limit encodes as an empty stream.
-    static func encode(_ values: [TimedValue], start: Timestamp, end: Timestamp, periodMilliseconds period: Int64) -> String {
+    package static func encode(_ values: [TimedValue], start: Timestamp, end: Timestamp, periodMilliseconds period: Int64) -> String {
         guard let count = slotCount(start: start, end: end, periodMilliseconds: period), count > 0 else { return "" }
         var slots = [Int](repeating: -1, count: count)
         for (i, value) in values.enumerated() {
@@ -66,7 +77,7 @@ enum SampledDataStream {
     }
 
     /// The (slot start, token) pairs of a stream, `E` slots skipped.
-    static func decode(_ data: String, start: Timestamp, periodMilliseconds period: Int64) -> [TimedValue] {
+    package static func decode(_ data: String, start: Timestamp, periodMilliseconds period: Int64) -> [TimedValue] {
         var result: [TimedValue] = []
         var k: Int64 = 0
         for token in data.split(separator: " ", omittingEmptySubsequences: true) {
@@ -81,7 +92,7 @@ enum SampledDataStream {
     }
 
     /// Both lists time-sorted; on equal times the new value replaces the existing one.
-    static func merge(existing: [TimedValue], new: [TimedValue]) -> [TimedValue] {
+    package static func merge(existing: [TimedValue], new: [TimedValue]) -> [TimedValue] {
         var result: [TimedValue] = []
         result.reserveCapacity(existing.count + new.count)
         var i = 0, j = 0
