@@ -37,16 +37,22 @@ final class MQTTIntakeEndToEndTests: XCTestCase {
         return found
     }
 
-    func testEveryPublishedMessageIsStoredOnceAcrossGatewaySIGKILLs() async throws {
-        let seed = UInt64(ProcessInfo.processInfo.environment["FHIR_EDGE_CRASH_SEED"] ?? "") ?? 20_261_206
-        var random = SplitMix64(seed: seed)
-        let directory = try temporaryDirectory("mqtt-kill")
-        defer { try? FileManager.default.removeItem(at: directory) }
+    /// A broker and `demo --mqtt` on it, subscribed, with their folders under `directory`.
+    func started(in directory: URL) throws -> (MosquittoBroker, DaemonProcess, URL) {
         let brokerDirectory = directory.appendingPathComponent("broker"), data = directory.appendingPathComponent("data")
         try FileManager.default.createDirectory(at: brokerDirectory, withIntermediateDirectories: true)
         let broker = try MosquittoBroker(directory: brokerDirectory)
         let daemon = demo(broker: broker, data: data)
         try start(daemon, subscriptions: 1)
+        return (broker, daemon, data)
+    }
+
+    func testEveryPublishedMessageIsStoredOnceAcrossGatewaySIGKILLs() async throws {
+        let seed = UInt64(ProcessInfo.processInfo.environment["FHIR_EDGE_CRASH_SEED"] ?? "") ?? 20_261_206
+        var random = SplitMix64(seed: seed)
+        let directory = try temporaryDirectory("mqtt-kill")
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let (broker, daemon, data) = try started(in: directory)
 
         let count = 800, kills = 4
         let publisher = try Publisher.start(port: broker.port, count: count, run: "k", interval: 0.004, directory: directory)
@@ -68,11 +74,7 @@ final class MQTTIntakeEndToEndTests: XCTestCase {
     func testTheBrokerRestartedUnderLoadLosesNothing() async throws {
         let directory = try temporaryDirectory("mqtt-broker-restart")
         defer { try? FileManager.default.removeItem(at: directory) }
-        let brokerDirectory = directory.appendingPathComponent("broker"), data = directory.appendingPathComponent("data")
-        try FileManager.default.createDirectory(at: brokerDirectory, withIntermediateDirectories: true)
-        let broker = try MosquittoBroker(directory: brokerDirectory)
-        let daemon = demo(broker: broker, data: data)
-        try start(daemon, subscriptions: 1)
+        let (broker, daemon, data) = try started(in: directory)
 
         let count = 600, restarts = 2
         let publisher = try Publisher.start(port: broker.port, count: count, run: "b", interval: 0.005, directory: directory)
