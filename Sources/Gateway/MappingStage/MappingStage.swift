@@ -180,14 +180,14 @@ final class MappingStage: Service, Sendable {
             let mapped = profile.pipeline.map(
                 group.map { MappingPipeline.Message(payload: $0.message.payload, receivedAt: $0.message.receivedAt, sequence: $0.id.rawValue, transport: $0.message.transport) },
                 issued: issued)
-            for (item, outcome) in zip(group, mapped.outcomes) {
+            for (item, (outcome, json)) in zip(group, zip(mapped.outcomes, mapped.messages)) {
                 switch outcome {
                 case .failure(let failure):
                     fail(item, stage: failure.stage, type: failure.type, message: failure.description,
                          version: profile.templateVersion, device: item.message.deviceID)
                 case .success(let produced):
                     // The battery level a message reports (top level or BTHome values), for the status page.
-                    let battery = produced.isEmpty ? nil : (try? JSONValue(parsing: item.message.payload)).flatMap(Self.batteryLevel)
+                    let battery = json.flatMap(Self.batteryLevel)
                     for measurement in produced {
                         var activity = summary.devices[measurement.deviceId]
                             ?? .init(profile: name, lastSeen: item.message.receivedAt)

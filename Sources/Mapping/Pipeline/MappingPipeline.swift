@@ -108,6 +108,9 @@ public struct MappingPipeline: Sendable {
     public struct Output: Sendable {
         /// Per message, in input order: its measurements, or why its templates rejected it.
         public var outcomes: [Result<[Measurement], Failure>] = []
+        /// Per message, in input order: the message as parsed (nil where it is not JSON), so a
+        /// caller that reads more of it (a battery level for the status page) need not parse it again.
+        public var messages: [JSONValue?] = []
         /// Failures of the FHIR stage, with the messages whose measurements they involve, in the order they occurred.
         public var conversionFailures: [(message: Int, failure: Failure)] = []
         /// The conversion errors as the converter reported them.
@@ -141,6 +144,7 @@ public struct MappingPipeline: Sendable {
         for (index, message) in messages.enumerated() {
             let (json, outcome) = Self.normalize(message, with: deviceTemplates)
             output.outcomes.append(outcome)
+            output.messages.append(json)
             guard let json, case .success(let produced) = outcome else { continue }
             receipts[index] = MessageReceipt.receipt(receivedAt: message.receivedAt, transport: message.transport, message: json)
             for measurement in produced {
