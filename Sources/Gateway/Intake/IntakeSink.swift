@@ -24,20 +24,13 @@ struct IntakeSink: MessageSink {
     let now: @Sendable () -> Timestamp
     let logger: Logger
 
-    /// Why a commit took nothing, with the answer a source gives its sender.
+    /// Why a commit took nothing, with the answer a source gives its sender: retry after
+    /// `retryAfter`, or (nil) never as it is.
     struct Refused: Error, CustomStringConvertible {
-        var decision: IntakeDecision
-        var refusal: IntakeRefusal {
-            switch decision {
-            case .rejected(let refusal), .retryLater(let refusal, _): refusal
-            case .accepted: IntakeRefusal(code: "accepted", reason: "")
-            }
-        }
+        var refusal: IntakeRefusal
+        var retryAfter: Duration?
+        var decision: IntakeDecision { retryAfter.map { .retryLater(refusal, after: $0) } ?? .rejected(refusal) }
         var description: String { refusal.description }
-        var retryAfter: Duration? {
-            if case .retryLater(_, let after) = decision { return after }
-            return nil
-        }
     }
 
     func deliver(_ messages: [DeviceMessage]) async -> IntakeDecision {
@@ -56,8 +49,7 @@ struct IntakeSink: MessageSink {
         guard !messages.isEmpty else { return InboxReceipt(ids: [], duplicates: 0) }
         for message in messages where !profileLoaded(message.profile) {
             await monitor.recordRejected(reason: "unknown-profile", messages: messages.count)
-            throw Refused(decision: .rejected(IntakeRefusal(
-                code: "unknown-profile", reason: "no device profile named \(message.profile) is loaded")))
+            throw Refused(refusal: IntakeRefusal(code: "unknown-profile", reason: "no device profile named \(message.profile) is loaded"))
         }
         let receivedAt = now()
         let receipt: InboxReceipt
@@ -87,27 +79,26 @@ struct IntakeSink: MessageSink {
             if await monitor.recordHighWaterRefusal(messages: messages.count) {
                 logger.warning("Store at its high-water mark: intake refuses new data until space is freed", metadata: metadata)
             }
-            return Refused(decision: .retryLater(
-                IntakeRefusal(code: "high-water-mark", reason: "the store is full of unsynced data; retry later"),
-                after: Self.highWaterRetryAfter))
+            return Refused(
+                refusal: IntakeRefusal(code: "high-water-mark", reason: "the store is full of unsynced data; retry later"),
+                retryAfter: Self.highWaterRetryAfter)
         case .tooLarge:
             await monitor.recordRejected(reason: "too-large", messages: messages.count)
-            return Refused(decision: .rejected(
-                IntakeRefusal(code: "too-large", reason: "the batch is larger than the whole store bound; split it")))
+            return Refused(refusal: IntakeRefusal(code: "too-large", reason: "the batch is larger than the whole store bound; split it"))
         case .diskFull:
             await monitor.recordRejected(reason: "disk-full", messages: messages.count)
             await monitor.recordError("intake: disk-full", at: time)
             logger.error("The disk holding the store is full: intake refuses new data until space is freed", metadata: metadata)
-            return Refused(decision: .retryLater(
-                IntakeRefusal(code: "disk-full", reason: "the gateway's disk is full; nothing was accepted; retry later"),
-                after: Self.diskFullRetryAfter))
+            return Refused(
+                refusal: IntakeRefusal(code: "disk-full", reason: "the gateway's disk is full; nothing was accepted; retry later"),
+                retryAfter: Self.diskFullRetryAfter)
         default:
             await monitor.recordRejected(reason: "store-error", messages: messages.count)
             await monitor.recordError("intake: \(error.code)", at: time)
             logger.error("Intake could not commit to the store", metadata: metadata.merging(["edge.store.error": "\(error.code)"]) { $1 })
-            return Refused(decision: .retryLater(
-                IntakeRefusal(code: "store-error", reason: "the store could not commit the messages; nothing was accepted"),
-                after: Self.storeErrorRetryAfter))
+            return Refused(
+                refusal: IntakeRefusal(code: "store-error", reason: "the store could not commit the messages; nothing was accepted"),
+                retryAfter: Self.storeErrorRetryAfter)
         }
     }
 }
