@@ -20,7 +20,7 @@ public struct AuditChain: JournalChain {
         var hasher = SHA256()
         hasher.update(previous.flatMap(Self.bytes(hex:)) ?? Self.genesis)
         hasher.update(Self.canonical(entry))
-        return Self.hex(hasher.finalize())
+        return Hex.string(hasher.finalize())
     }
 
     /// The bytes that are hashed for `entry`.
@@ -40,37 +40,8 @@ public struct AuditChain: JournalChain {
 
     static let genesis = [UInt8](repeating: 0, count: 32)
 
-    static func hex(_ bytes: [UInt8]) -> String {
-        let digits = Array("0123456789abcdef".utf8)
-        var out: [UInt8] = []
-        out.reserveCapacity(bytes.count * 2)
-        for byte in bytes {
-            out.append(digits[Int(byte >> 4)])
-            out.append(digits[Int(byte & 0x0F)])
-        }
-        return String(decoding: out, as: UTF8.self)
-    }
-
     /// Decodes 64 hex digits; anything else (an altered hash) is nil.
     static func bytes(hex: String) -> [UInt8]? {
-        let utf8 = Array(hex.utf8)
-        guard utf8.count == 64 else { return nil }
-        func nibble(_ c: UInt8) -> UInt8? {
-            switch c {
-            case UInt8(ascii: "0")...UInt8(ascii: "9"): c - UInt8(ascii: "0")
-            case UInt8(ascii: "a")...UInt8(ascii: "f"): c - UInt8(ascii: "a") + 10
-            case UInt8(ascii: "A")...UInt8(ascii: "F"): c - UInt8(ascii: "A") + 10
-            default: nil
-            }
-        }
-        var out: [UInt8] = []
-        out.reserveCapacity(32)
-        var i = 0
-        while i < 64 {
-            guard let high = nibble(utf8[i]), let low = nibble(utf8[i + 1]) else { return nil }
-            out.append(high << 4 | low)
-            i += 2
-        }
-        return out
+        hex.utf8.count == 64 ? Hex.bytes(hex) : nil
     }
 }
