@@ -56,5 +56,9 @@ final class DeliveryKeyTests: XCTestCase {
         let late = try await store.receive([keyed(fixture, "K")], actor: "x")
         XCTAssertEqual(late.duplicates, 0, "a key older than the synced-data retention is forgotten")
         XCTAssertEqual(try fixture.sqlite("SELECT count(*) FROM delivery").output, "1")
+        // The retention pass removes keys too old to count.
+        fixture.clock.advance(milliseconds: 61_000)
+        try await store.enforceRetention()
+        XCTAssertEqual(try fixture.sqlite("SELECT count(*) FROM delivery").output, "0")
     }
 }

@@ -43,12 +43,9 @@ extension Store {
             var stored: [InboxID] = []
             var duplicates = 0
             var storedBytes: Int64 = 0
-            let hasKeys = messages.contains { $0.deliveryKey != nil }
-            if hasKeys {
-                // Keys live as long as synced data does; a sender retries within minutes, not weeks.
-                try db.execute(sql: "DELETE FROM delivery WHERE received_at < ?",
-                               arguments: [time.millisecondsSinceEpoch - policy.retainSynced.wholeMilliseconds])
-            }
+            // Keys count as long as synced data is kept (a sender retries within minutes, not
+            // weeks); older ones are removed by the retention pass.
+            let keysSince = time.millisecondsSinceEpoch - policy.retainSynced.wholeMilliseconds
             // Ids are chosen here so that each payload is sealed for its own row.
             var id = try StoreFields.nextID("inbox", db)
             // Unchecked: the count matches the SQL, and a statement whose step failed is dropped
@@ -57,7 +54,8 @@ extension Store {
                 var deliveryKey: String?
                 if let key = message.deliveryKey {
                     let indexed = fields.identity(message.profile.rawValue + "\u{1F}" + key)
-                    if let held = try Int64.fetchOne(db, sql: "SELECT inbox_id FROM delivery WHERE key = ?", arguments: [indexed]) {
+                    if let held = try Int64.fetchOne(db.cachedStatement(sql: "SELECT inbox_id FROM delivery WHERE key = ? AND received_at >= ?"),
+                                                     arguments: [indexed, keysSince]) {
                         ids.append(InboxID(held))
                         duplicates += 1
                         continue
@@ -71,8 +69,9 @@ extension Store {
                 ])
                 try insert.execute()
                 if let deliveryKey {
-                    try db.execute(sql: "INSERT INTO delivery(key, inbox_id, received_at) VALUES (?, ?, ?)",
-                                   arguments: [deliveryKey, id, message.receivedAt.millisecondsSinceEpoch])
+                    // Replacing a key too old to count that the retention pass has not removed yet.
+                    try db.cachedStatement(sql: "INSERT OR REPLACE INTO delivery(key, inbox_id, received_at) VALUES (?, ?, ?)")
+                        .execute(arguments: [deliveryKey, id, message.receivedAt.millisecondsSinceEpoch])
                 }
                 ids.append(InboxID(id))
                 stored.append(InboxID(id))

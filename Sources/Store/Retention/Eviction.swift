@@ -29,6 +29,8 @@ extension Store {
             let cutoff = time.millisecondsSinceEpoch - policy.retainSynced.wholeMilliseconds
             let byAge = try Eviction.evict(.synced, olderThan: cutoff, downTo: nil, reason: "age", time: time, chain: chain, db)
             let byBytes = try Eviction.evict(.synced, olderThan: nil, downTo: policy.maxBytes, reason: "bytes", time: time, chain: chain, db)
+            // Delivery keys are kept as long as synced data (`Store.receive` ignores older ones).
+            try db.execute(sql: "DELETE FROM delivery WHERE received_at < ?", arguments: [cutoff])
             let journal = try JournalRetention.prune(policy.journal, time: time, chain: chain, db)
             report.journalEntries = Int(journal.entries)
             report.journalBytes = journal.bytes
