@@ -15,6 +15,8 @@ from selenium import webdriver
 from selenium.webdriver.chrome.service import Service
 from selenium.webdriver.common.by import By
 from selenium.common.exceptions import NoSuchElementException
+from selenium.webdriver.support import expected_conditions
+from selenium.webdriver.support.ui import WebDriverWait
 
 
 def post(base, profile, token, body):
@@ -32,6 +34,15 @@ def reload_until(driver, base, found, attempts):
         if found(driver):
             return True
     return False
+
+
+def submit(driver, button, seconds=10):
+    """Clicks a form's button and waits for the page it loads: a click returns before the
+    browser has the answer, and reading the old page then is a race."""
+    old = driver.find_element(By.TAG_NAME, "html")
+    button.click()
+    WebDriverWait(driver, seconds).until(expected_conditions.staleness_of(old))
+    WebDriverWait(driver, seconds).until(lambda d: d.execute_script("return document.readyState") == "complete")
 
 
 def has(driver, css):
@@ -73,7 +84,7 @@ def main():
         seen["label"] = label.text
         step = "sign in"
         field.send_keys(args.token)
-        driver.find_element(By.CSS_SELECTOR, "form[action='/signin'] button").click()
+        submit(driver, driver.find_element(By.CSS_SELECTOR, "form[action='/signin'] button"))
         who = driver.find_element(By.CSS_SELECTOR, ".who").text
         seen["signedIn"] = who
         if "Signed in as" not in who:
@@ -104,14 +115,14 @@ def main():
         step = "replay"
         button = driver.find_element(By.CSS_SELECTOR, "#dead-letter-list button[value=replay]")
         seen["replayButton"] = button.get_attribute("aria-label")
-        button.click()
+        submit(driver, button)
         notice = driver.find_element(By.CSS_SELECTOR, ".notice").text
         seen["notice"] = notice
         if "replayed" not in notice:
             raise AssertionError(f"no replay notice: {notice!r}")
 
         step = "sign out"
-        driver.find_element(By.CSS_SELECTOR, "form[action='/signout'] button").click()
+        submit(driver, driver.find_element(By.CSS_SELECTOR, "form[action='/signout'] button"))
         if not has(driver, "#token"):
             raise AssertionError("signing out did not bring back the sign-in form")
         driver.get(args.base + "/")

@@ -103,8 +103,7 @@ final class MQTTLoop: @unchecked Sendable {
 
     /// Waits `delay`, or less when stopped.
     private func pause(_ delay: Duration) {
-        let (seconds, attoseconds) = delay.components
-        let deadline = Date(timeIntervalSinceNow: Double(seconds) + Double(attoseconds) / 1e18)
+        let deadline = Date(timeIntervalSinceNow: delay.fractionalSeconds)
         wake.lock()
         while !stopping, wake.wait(until: deadline) {}
         wake.unlock()

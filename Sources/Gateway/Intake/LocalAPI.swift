@@ -375,10 +375,7 @@ extension StoreSnapshot {
             received: statistics.received, refused: statistics.refused, inbox: statistics.inbox,
             outboxPending: statistics.outboxPending, outboxSent: statistics.outboxSent,
             deadLetters: statistics.deadLetters, bytes: statistics.bytes,
-            oldestUnsentSeconds: statistics.oldestUnsentAge.map { duration in
-                let (seconds, attoseconds) = duration.components
-                return Double(seconds) + Double(attoseconds) / 1e18
-            },
+            oldestUnsentSeconds: statistics.oldestUnsentAge?.fractionalSeconds,
             atHighWaterMark: statistics.atHighWaterMark, journalBytes: statistics.journalBytes)
     }
 }

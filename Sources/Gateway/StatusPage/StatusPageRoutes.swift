@@ -230,8 +230,8 @@ extension LocalAPI {
         let queue = statistics.map { statistics in
             StatusPageModel.Queue(
                 inbox: statistics.inbox, outboxPending: statistics.outboxPending, deadLetters: statistics.deadLetters,
-                bytes: statistics.bytes, highWaterBytes: configuration.store.highWaterBytes, maxBytes: configuration.store.maxBytes,
-                oldestUnsentSeconds: statistics.oldestUnsentAge.map { Double($0.components.seconds) + Double($0.components.attoseconds) / 1e18 },
+                bytes: statistics.bytes, highWaterBytes: configuration.store.dataLimitBytes, maxBytes: configuration.store.maxBytes,
+                oldestUnsentSeconds: statistics.oldestUnsentAge?.fractionalSeconds,
                 maxAgeSeconds: configuration.store.maxAgeMilliseconds.map { Double($0) / 1000 },
                 atHighWaterMark: statistics.atHighWaterMark)
         }
