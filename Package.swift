@@ -60,6 +60,10 @@ let package = Package(
             ],
             swiftSettings: strict),
         .target(name: "Audit", dependencies: ["EdgeCore", "EdgeCrypto", "JSONQuery", "Store"], swiftSettings: strict),
+        // Field kits: signed, optionally encrypted Bulk Data exports carried between gateways (X25519, ChaCha20-Poly1305, Ed25519).
+        .target(
+            name: "FieldKit", dependencies: ["EdgeCore", "JSONQuery", "Store", .product(name: "Crypto", package: "swift-crypto")],
+            swiftSettings: strict),
         // libcurl for the upstream HTTP client (TLS, mTLS, proxies, keep-alive) without a NIO stack.
         .systemLibrary(name: "CCurl", pkgConfig: "libcurl", providers: [.apt(["libcurl4-openssl-dev"])]),
         .target(
@@ -124,8 +128,9 @@ let package = Package(
         .executableTarget(
             name: "fhir-edge",
             dependencies: [
-                "EdgeCore", "JSONQuery", "FHIRModel", "Mapping", "Store", "Audit", "Gateway", "Upstream",
+                "EdgeCore", "JSONQuery", "FHIRModel", "Mapping", "Store", "Audit", "Gateway", "Upstream", "FieldKit",
                 "Modbus", "Bluetooth", "BluetoothDecoding",
+                .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             swiftSettings: strict
@@ -160,12 +165,15 @@ let package = Package(
             exclude: ["IoMTConversionExpectedFailures.json"], swiftSettings: strict),
         .testTarget(name: "CLITests", dependencies: ["fhir-edge", "TestSupport", "JSONQuery", "EdgeCore"], swiftSettings: strict),
         .testTarget(name: "StoreTests", dependencies: ["Store", "EdgeCore", "JSONQuery", "TestSupport"], swiftSettings: strict),
+        .testTarget(
+            name: "FieldKitTests", dependencies: ["FieldKit", "Store", "Audit", "EdgeCore", "JSONQuery", .product(name: "Crypto", package: "swift-crypto")],
+            swiftSettings: strict),
         .testTarget(name: "AuditTests", dependencies: ["Audit", "Store", "EdgeCore", "JSONQuery"], swiftSettings: strict),
         .testTarget(name: "UpstreamTests", dependencies: ["Upstream", "EdgeCrypto", "Store", "Audit", "FHIRModel", "FHIRConventions", "Mapping", "EdgeCore", "JSONQuery", "TestSupport"], swiftSettings: strict),
         // Against a real FHIR server (sekmet-fhir) and Python peers from .venv; runs the built binary.
         .testTarget(
             name: "UpstreamEndToEndTests",
-            dependencies: ["fhir-edge", "Upstream", "Store", "Audit", "FHIRModel", "FHIRConventions", "EdgeCore", "JSONQuery", "TestSupport"],
+            dependencies: ["fhir-edge", "Upstream", "Store", "Audit", "FHIRModel", "FHIRConventions", "EdgeCore", "JSONQuery", "TestSupport", "FieldKit"],
             swiftSettings: strict),
         .testTarget(
             name: "ModbusTests",

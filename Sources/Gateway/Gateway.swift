@@ -179,7 +179,9 @@ public final class Gateway: Sendable {
             logger: logger)
         let retention = RetentionService(store: store, logger: logger)
         // Started in this order, stopped in the reverse: intake first, journal last.
-        var services: [ServiceGroupConfiguration.ServiceConfiguration] = [.init(service: accessJournal), .init(service: retention)]
+        var services: [ServiceGroupConfiguration.ServiceConfiguration] = [
+            .init(service: accessJournal), .init(service: retention), .init(service: ClockWatchService(store: store, logger: logger)),
+        ]
         // The uploader stops after intake and mapping, and before retention and the journal.
         if let uploader { services.append(.init(service: UploaderService(uploader: uploader))) }
         if uploader != nil, let witness = configuration.upstream?.journalWitnessMilliseconds {

@@ -30,6 +30,8 @@ public struct StoreError: Error, Sendable, CustomStringConvertible {
         public static let diskFull = Code(rawValue: "disk-full")
         /// The calling task was cancelled (shutdown); nothing was committed.
         public static let cancelled = Code(rawValue: "cancelled")
+        /// A field kit that cannot be taken: already imported, older than one imported, or signed by another key than the source's.
+        public static let kitRefused = Code(rawValue: "kit-refused")
     }
 
     public var code: Code

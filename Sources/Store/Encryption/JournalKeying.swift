@@ -39,6 +39,14 @@ struct JournalKeying: Sendable {
         return try seed.withUnsafeBytes { try Curve25519.Signing.PrivateKey(rawRepresentation: Data($0)) }
     }
 
+    /// The key that signs field-kit manifests and acknowledgements (Ed25519), derived like the
+    /// journal signing key but apart from it, so that a kit signature can never pass for a
+    /// checkpoint or the reverse.
+    func kitSigningKey() throws -> Curve25519.Signing.PrivateKey {
+        let seed = HKDF<SHA256>.deriveKey(inputKeyMaterial: key, info: Data("fhir-edge kit signing v1".utf8), outputByteCount: 32)
+        return try seed.withUnsafeBytes { try Curve25519.Signing.PrivateKey(rawRepresentation: Data($0)) }
+    }
+
     /// A new journal key whose chain starts after the current head.
     static func create(_ db: Database, encryption: StoreEncryption) throws -> JournalKeying {
         let head = try Int64.fetchOne(db, sql: "SELECT value FROM store_meta WHERE key = 'journal_head'") ?? 0

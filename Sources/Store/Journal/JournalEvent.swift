@@ -50,6 +50,16 @@ public struct JournalKind: RawRepresentable, Hashable, Sendable, CustomStringCon
     public static let journalCheckpoint = JournalKind("journal.checkpoint")
     /// Entries up to a point were removed by journal retention; what they chained to is kept.
     public static let journalPruned = JournalKind("journal.pruned")
+    /// A field kit was written (`fhir-edge export --to`): its id, sequence, range and count.
+    public static let kitExported = JournalKind("kit.exported")
+    /// A field kit was verified and its resources queued for upload (`fhir-edge import`).
+    public static let kitImported = JournalKind("kit.imported")
+    /// An importing gateway's acknowledgement marked exported resources as delivered.
+    public static let kitReconciled = JournalKind("kit.reconciled")
+    /// The wall clock moved against the monotonic clock by more than the watch's tolerance.
+    public static let clockJumped = JournalKind("clock.jumped")
+    /// The clock's synchronisation state changed (or was first seen) (`details.state`).
+    public static let clockSync = JournalKind("clock.sync")
 }
 
 /// A thing a journal entry is about, written `type/id` (`inbox/12`, `device/ab:cd`).

@@ -113,7 +113,7 @@ enum OutboxTable {
         let identities = resources.map { fields.identity($0.identityKey) }
         var pending = try pendingRows(identities: identities, db)
         let update = try db.cachedStatement(sql: """
-            UPDATE outbox SET inbox_id = ?, resource_type = ?, resource_id = ?, body = ?, size = ?, replay_count = ? WHERE id = ?
+            UPDATE outbox SET inbox_id = ?, resource_type = ?, resource_id = ?, body = ?, size = ?, replay_count = ?, kit_export = NULL WHERE id = ?
             """)
         let insert = try db.cachedStatement(sql: """
             INSERT INTO outbox(id, inbox_id, resource_type, resource_id, identity_key, body, size, state, replay_count, created_at)
@@ -129,6 +129,7 @@ enum OutboxTable {
             // above, and a statement whose step failed is dropped from the cache, never reused.
             let size = resource.body.utf8.count
             if let existing = pending[identity] {
+                // A newer body than a field kit carried: the next export carries it again.
                 let body = try fields.sealBody(identity: resource.identityKey, body: resource.body, id: existing)
                 update.setUncheckedArguments([resource.inboxID?.rawValue, resource.resourceType, resource.resourceID, body, size,
                                               replayCount, existing])

@@ -26,6 +26,9 @@ enum StoreSchema {
         migrator.registerMigration("v7: journal retention") { db in
             try db.execute(sql: version7)
         }
+        migrator.registerMigration("v8: field kits") { db in
+            try db.execute(sql: version8)
+        }
         return migrator
     }()
 
@@ -252,10 +255,37 @@ extension StoreSchema {
         """
 }
 
+extension StoreSchema {
+    /// Field kits (`Store+Kits`): which export carried each unsent outbox row (NULL: not yet
+    /// exported, and again NULL once a newer body replaces it), the last export's sequence
+    /// number, and on the importing side every export taken, per source key, so that a replayed
+    /// export is refused, and the key first seen for each source gateway name.
+    fileprivate static let version8 = """
+        ALTER TABLE outbox ADD COLUMN kit_export INTEGER;
+        CREATE INDEX outbox_unexported ON outbox(id) WHERE kit_export IS NULL AND state <> 'sent';
+        CREATE INDEX outbox_by_kit_export ON outbox(kit_export) WHERE kit_export IS NOT NULL;
+        INSERT INTO store_meta(key, value) VALUES ('kit_export_sequence', 0);
+        CREATE TABLE kit_import (
+            source_key TEXT NOT NULL,
+            sequence INTEGER NOT NULL,
+            export_id TEXT NOT NULL,
+            gateway TEXT NOT NULL,
+            resources INTEGER NOT NULL,
+            imported_at INTEGER NOT NULL,
+            PRIMARY KEY (source_key, sequence)
+        ) WITHOUT ROWID;
+        CREATE TABLE kit_source (
+            gateway TEXT PRIMARY KEY,
+            source_key TEXT NOT NULL,
+            pinned_at INTEGER NOT NULL
+        ) WITHOUT ROWID;
+        """
+}
+
 /// Counters in `store_meta`.
 enum Meta: String {
     case bytes, received, highWater = "high_water", refused, lease, journalHead = "journal_head"
-    case journalBytes = "journal_bytes", journalBase = "journal_base"
+    case journalBytes = "journal_bytes", journalBase = "journal_base", kitExportSequence = "kit_export_sequence"
 
     // Cached statements: every write transaction reads and updates several counters.
     static func value(_ key: Meta, _ db: Database) throws -> Int64 {
