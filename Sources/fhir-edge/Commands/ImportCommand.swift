@@ -58,7 +58,8 @@ struct ImportCommand: AsyncParsableCommand {
             defer { try? store.close() }
             let sourceKey = manifest.signingKey.base64EncodedString()
             let imported = try await store.reader.kitImportedSequences(sourceKey: sourceKey)
-            let missing = imported.last.map { last in Array((last + 1)..<manifest.sequence) } ?? []
+            // Skipped exports; a replay or an older export is refused in the import's transaction.
+            let missing = imported.last.map { last in last + 1 < manifest.sequence ? Array((last + 1)..<manifest.sequence) : [] } ?? []
             var details: JSONObject = [
                 "exportID": .string(manifest.exportID), "gateway": .string(manifest.gateway), "sequence": .int(manifest.sequence),
                 "resources": .int(Int64(verified.resources.count)), "signingKey": .string(KitVerifier.fingerprint(manifest.signingKey)),
