@@ -53,6 +53,12 @@ struct AuditCoding {
             AuditCoding(type: applicationActivity, subtype: nil, action: "E", outcome: "4")
         case .highWaterCleared, .workResumed:
             AuditCoding(type: applicationActivity, subtype: nil, action: "E", outcome: "0")
+        case .kitExported:
+            AuditCoding(type: export, subtype: interaction("search-type"), action: "R", outcome: "0")
+        case .kitImported:
+            AuditCoding(type: importing, subtype: interaction("create"), action: "C", outcome: "0")
+        case .kitReconciled:
+            AuditCoding(type: applicationActivity, subtype: interaction("update"), action: "U", outcome: "0")
         default:
             fallback(kind.rawValue)
         }
