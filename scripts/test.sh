@@ -8,10 +8,17 @@ export FHIR_EDGE_VENV="$PWD/.venv"
 swift build --build-tests
 log=.build/test-output.txt
 status=0
-# Line-buffered, so a stuck test is named by the last "started" line; the timeout turns a hang
-# into a failure well inside CI's budget instead of a silent stall.
+# Line-buffered, so the stall watch (scripts/stall-watch.sh) sees progress: a test that gains no
+# output for FHIR_EDGE_TEST_STALL seconds is named, its process's backtraces kept and the process
+# killed; the overall timeout is the last resort. Either way a hang is a failure well inside CI's budget.
+: >"$log"
 timeout --signal=TERM --kill-after=30 "${FHIR_EDGE_TEST_TIMEOUT:-1800}" \
-    stdbuf -oL -eL swift test --skip-build 2>&1 | tee "$log" || status=$?
+    stdbuf -oL -eL swift test --skip-build >>"$log" 2>&1 &
+test_pid=$!
+tail -n +1 -f --pid="$test_pid" "$log" &
+scripts/stall-watch.sh "$log" .build "${FHIR_EDGE_TEST_STALL:-300}" "$test_pid" &
+wait "$test_pid" || status=$?
+wait
 # A short kill soak (scripts/soak.sh: SIGKILLs while HTTP, Modbus and BLE feed uploads through the
 # fault proxy); FHIR_EDGE_SOAK_KILLS=0 leaves it out. The 100-kill run is documented in docs/reliability.md.
 soak_kills=${FHIR_EDGE_SOAK_KILLS:-10}
