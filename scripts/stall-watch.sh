@@ -2,7 +2,7 @@
 # Watches a running test log: when it gains no line for STALL seconds (a test that hangs), names
 # the test that started and never ended, writes every thread's backtrace of the test process to
 # DIR/stall-backtrace.txt (gdb), and kills that process, so a hang ends as a named failure within
-# minutes instead of running into CI's time limit.
+# minutes instead of running into CI's time limit. The stuck tests' names go to DIR/stalled.
 #   scripts/stall-watch.sh LOG DIR STALL_SECONDS WATCHED_PID
 set -uo pipefail
 log=$1 dir=$2 stall=$3 watched=$4
@@ -21,6 +21,7 @@ while kill -0 "$watched" 2>/dev/null; do
         /^Test Case .* (passed|failed|skipped)/ { delete open[$3] }
         END { for (n in open) print n }' "$log" | tr -d "'" | tr '\n' ' ')
     echo "stall: no test output for ${stall} s; still running: ${stuck:-unknown}" | tee -a "$log" >&2
+    echo "${stuck:-unknown}" >>"$dir/stalled"
     if command -v gdb >/dev/null; then
         timeout 120 gdb -p "$victim" -batch -ex "thread apply all bt" >"$dir/stall-backtrace.txt" 2>&1
         echo "stall: backtraces of every thread in $dir/stall-backtrace.txt; the test's threads:" >&2
