@@ -14,7 +14,7 @@ final class InboxTests: XCTestCase {
         XCTAssertEqual(settings.journalMode, "wal")
         XCTAssertEqual(settings.synchronous, 2, "synchronous must be FULL so acknowledged data survives power loss")
         let tables = try fixture.sqlite("SELECT group_concat(name, ',') FROM (SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY name)")
-        XCTAssertEqual(tables.output, "dead_letter,delivery,grdb_migrations,inbox,journal,outbox,server_identity,sqlite_sequence,store_meta")
+        XCTAssertEqual(tables.output, "dead_letter,delivery,grdb_migrations,inbox,journal,kit_import,kit_source,outbox,server_identity,sqlite_sequence,store_meta")
     }
 
     func testAFileThatIsNotADatabaseIsReportedWithItsPath() throws {
