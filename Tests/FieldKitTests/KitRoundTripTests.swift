@@ -115,6 +115,42 @@ final class KitRoundTripTests: XCTestCase {
         XCTAssertEqual(homeKinds.filter { $0 == .kitImported }.count, 2)
     }
 
+    func testAResearchExtractIsPseudonymisedLeavesTheRowsDueAndCannotBeImported() async throws {
+        let kit = try openStore("a")
+        defer { try? kit.close() }
+        try await kit.enqueue([Self.reading(1)], actor: "test")
+        let options = KitExporter.Options(gateway: "kit-a", recipient: nil, pseudonymiser: Pseudonymiser(key: Data(repeating: 7, count: 32)),
+                                          clock: [:], actor: "test")
+        let extract = try await KitExporter(random: KitFormatTests.random, now: Store.systemClock)
+            .export(from: kit, to: work.appendingPathComponent("extract").path, options: options)
+        XCTAssertNotNil(extract.pseudonymKeyID)
+        let text = try String(contentsOf: work.appendingPathComponent("extract/Observation.ndjson"), encoding: .utf8)
+        XCTAssertFalse(text.contains("obs-1"), text)
+        XCTAssertTrue(text.contains("2026-11-27T10:00:01Z"), "dates are kept: \(text)")
+        XCTAssertThrowsError(try KitVerifier().verify(work.appendingPathComponent("extract").path, identity: nil, trustedKey: nil)) { error in
+            XCTAssertTrue("\(error)".contains("pseudonymised research extract"), "\(error)")
+        }
+        let carry = try await export(kit, "carry")
+        XCTAssertEqual(carry.resourceCount, 1, "the extract did not carry the reading home")
+    }
+
+    func testTheManifestSaysHowFarItsTimesCanBeTrusted() async throws {
+        let kit = try openStore("a")
+        defer { try? kit.close() }
+        try await kit.journal([JournalEvent(kind: .clockSync, actor: "gateway", details: ["state": .string("synchronised")])])
+        try await kit.journal([JournalEvent(kind: .clockSync, actor: "gateway", details: ["state": .string("unsynchronised")])])
+        try await kit.journal([JournalEvent(kind: .clockJumped, actor: "gateway", details: ["byMilliseconds": .int(-90_000)])])
+        try await kit.journal([JournalEvent(kind: .clockJumped, actor: "gateway", details: ["byMilliseconds": .int(4_000)])])
+        let report = try await KitClockReport.make(reader: kit.reader, since: nil, currentState: "unsynchronised")
+        XCTAssertEqual(report["trust"], .string("unsynchronised"))
+        XCTAssertEqual(report["jumps"], .int(2))
+        XCTAssertEqual(report["largestJumpMilliseconds"], .int(90_000))
+        XCTAssertNotNil(report["unsynchronisedSince"])
+        try await kit.journal([JournalEvent(kind: .clockSync, actor: "gateway", details: ["state": .string("synchronised")])])
+        let later = try await KitClockReport.make(reader: kit.reader, since: Store.systemClock().adding(milliseconds: 60_000), currentState: "synchronised")
+        XCTAssertEqual(later["trust"], .string("synchronised"), "no jump since the resources were queued: \(later)")
+    }
+
     func testAClearStoreCannotSignAKit() async throws {
         let store = try Store(path: work.appendingPathComponent("clear.sqlite").path, policy: .standard, chain: AuditChain(),
                               now: Store.systemClock, encryption: nil)
