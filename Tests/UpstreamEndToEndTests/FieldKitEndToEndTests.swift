@@ -200,6 +200,9 @@ final class FieldKitEndToEndTests: XCTestCase {
             XCTAssertFalse(result.stderr.contains("patient-kit"), "no patient data in errors")
             XCTAssertFalse(FileManager.default.fileExists(atPath: path("home/fhir-edge.sqlite")), "\(refused.name): nothing was taken")
         }
+        let noIdentity = try fhirEdge(["import", path("kit"), "--identity", path("no-such-key"), "--data-dir", path("home")])
+        XCTAssertEqual(noIdentity.status, 2, "an unreadable key file is a usage problem: \(noIdentity.stderr)")
+        XCTAssertTrue(noIdentity.stderr.contains("no-such-key"), noIdentity.stderr)
         // A kit signed by another gateway's key than the one pinned with --trust.
         let other = path("other-kit")
         try ingestOffline(other, readings: 0..<1)

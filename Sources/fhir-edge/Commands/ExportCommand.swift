@@ -125,6 +125,15 @@ struct ExportCommand: AsyncParsableCommand {
     }
 }
 
+/// A key file that cannot be read is a usage failure (exit 2), not a refusal of the kit.
+func usableKeyFile<T>(_ read: () throws -> T) throws -> T {
+    do {
+        return try read()
+    } catch let error as KitError {
+        throw UsageFailure(error.description)
+    }
+}
+
 /// Runs a field-kit command: refusals of a kit or acknowledgement exit 1 with the file and the
 /// reason, unusable stores and keys exit 2.
 func runningKitCommand(refusal: String = "", _ body: () async throws -> Void) async throws {

@@ -44,8 +44,8 @@ struct ImportCommand: AsyncParsableCommand {
 
     func run() async throws {
         try await runningKitCommand(refusal: "import refused: ") {
-            let identityKey = try identity.map { try KitKeyFile.readIdentity($0) }
-            let trusted = try trust.map { try KitKeyFile.readSigningKey($0) }
+            let identityKey = try identity.map { path in try usableKeyFile { try KitKeyFile.readIdentity(path) } }
+            let trusted = try trust.map { path in try usableKeyFile { try KitKeyFile.readSigningKey(path) } }
             // Everything in the kit is checked before the store is touched.
             let verified: KitVerifier.Verified
             do throws(KitError) {

@@ -29,7 +29,7 @@ struct ReconcileCommand: AsyncParsableCommand {
 
     func run() async throws {
         try await runningKitCommand(refusal: "reconcile refused: ") {
-            let trusted = try KitKeyFile.readSigningKey(trust)
+            let trusted = try usableKeyFile { try KitKeyFile.readSigningKey(trust) }
             let ack = try KitAcknowledgement(file: acknowledgement, trustedKey: trusted)
             let session = try location.session()
             defer { session.close() }
