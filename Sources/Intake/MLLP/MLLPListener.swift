@@ -161,8 +161,9 @@ public final class MLLPListener: Sendable {
                     case .frame(let bytes): (ack, outcome) = await intake.handle(frame: bytes, peer: peer)
                     case .oversized(let head): (ack, outcome) = intake.oversized(head: head)
                     }
-                    try await outbound.write(ByteBuffer(bytes: MLLPFramer.frame(ack.utf8)))
+                    // Counted before the write: a sender that has read its ACK must find it in the metrics.
                     metrics.acknowledged(outcome)
+                    try await outbound.write(ByteBuffer(bytes: MLLPFramer.frame(ack.utf8)))
                     await onOutcome(outcome, peer)
                 }
             }
