@@ -1,7 +1,7 @@
 import Crypto
 public import EdgeCore
 public import Foundation
-public import JSONQuery
+import JSONQuery
 
 /// What an importing gateway took from a field kit (`import` writes it, `reconcile` on the kit
 /// reads it): the export, who took it, and each resource's type, id and the SHA-256 of the body

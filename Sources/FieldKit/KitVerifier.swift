@@ -1,6 +1,6 @@
 public import Crypto
 public import Foundation
-public import JSONQuery
+import JSONQuery
 public import Store
 
 /// Reads a field kit and checks all of it before anything is taken: the signature over the
