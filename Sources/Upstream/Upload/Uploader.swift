@@ -10,7 +10,7 @@ public import Store
 /// store never leases an identity that is already in flight, so there is one upload in flight
 /// per identity.
 public actor Uploader {
-    let store: Store
+    let store: any OutboxStore
     let client: FHIRClient
     public let settings: UploadSettings
     let now: @Sendable () -> Timestamp
@@ -27,7 +27,7 @@ public actor Uploader {
     ///   - now: the clock; pass the store's, so that retry times compare with its own.
     ///   - sleep: how to wait (backoff, linger, idle polls); tests advance a manual clock instead.
     ///   - randomSeed: seeds the backoff jitter; nil draws one from the system generator.
-    public init(store: Store, client: FHIRClient, settings: UploadSettings = UploadSettings(),
+    public init(store: some OutboxStore, client: FHIRClient, settings: UploadSettings = UploadSettings(),
                 now: @escaping @Sendable () -> Timestamp = Store.systemClock,
                 sleep: @escaping @Sendable (Duration) async throws -> Void = { try await Task.sleep(for: $0) },
                 randomSeed: UInt64? = nil, logger: Logger = Logger(label: "fhir-edge.upstream")) {
@@ -91,7 +91,7 @@ public actor Uploader {
         let deadline = now().adding(milliseconds: timeout.wholeMilliseconds)
         while true {
             let report = try await uploadOnce()
-            if report.leased == 0, try await store.statistics().outboxPending == 0 { return true }
+            if report.leased == 0, try await store.outboxBacklog().pending == 0 { return true }
             let remaining = deadline.millisecondsSinceEpoch - now().millisecondsSinceEpoch
             guard remaining > 0 else { return false }
             let pause = nextPause(after: report)
@@ -104,9 +104,9 @@ public actor Uploader {
     public func metrics() async -> UploaderMetrics {
         var metrics = counters
         metrics.consecutiveFailures = machine.consecutiveFailures
-        if let statistics = try? await store.statistics() {
-            metrics.outboxPending = statistics.outboxPending
-            metrics.oldestUnsentAge = statistics.oldestUnsentAge
+        if let backlog = try? await store.outboxBacklog() {
+            metrics.outboxPending = backlog.pending
+            metrics.oldestUnsentAge = backlog.oldestUnsentAge
         }
         return metrics
     }
