@@ -21,7 +21,7 @@ public actor Uploader {
     var counters = UploaderMetrics()
     /// Server ids of Devices and Patients, loaded from the store on first use.
     var identities: IdentityCache
-    let wakeSignal = WakeSignal()
+    let wakeUp = WakeUp()
 
     /// - Parameters:
     ///   - now: the clock; pass the store's, so that retry times compare with its own.
@@ -47,7 +47,7 @@ public actor Uploader {
     /// New resources are in the outbox: an idle uploader leases at once instead of at its next
     /// poll (the poll stays, for rows that arrive another way).
     public nonisolated func wake() {
-        wakeSignal.signal()
+        wakeUp.wake()
     }
 
     /// Uploads until the task is cancelled. Store failures are logged and retried after a pause;
@@ -75,10 +75,10 @@ public actor Uploader {
 
     /// Waits `pause`, or less when woken.
     private func idle(for pause: Duration) async throws {
-        let (sleep, signal) = (self.sleep, wakeSignal)
+        let (sleep, wakeUp) = (self.sleep, self.wakeUp)
         try await withThrowingTaskGroup(of: Void.self) { group in
             group.addTask { try await sleep(pause) }
-            group.addTask { await signal.wait() }
+            group.addTask { _ = await wakeUp.wait() }
             defer { group.cancelAll() }
             try await group.next()
         }
