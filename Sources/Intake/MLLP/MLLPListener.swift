@@ -149,8 +149,9 @@ public final class MLLPListener: Sendable {
                     case .frame(let bytes): (ack, outcome) = await intake.handle(frame: bytes, peer: peer)
                     case .oversized(let head): (ack, outcome) = intake.oversized(head: head)
                     }
-                    try await outbound.write(ByteBuffer(bytes: MLLPFramer.frame(ack.utf8)))
+                    // Counted before the write, so a sender that has its ACK finds it in /metrics.
                     metrics.acknowledged(outcome)
+                    try await outbound.write(ByteBuffer(bytes: MLLPFramer.frame(ack.utf8)))
                     await onOutcome(outcome, peer)
                 }
             }
