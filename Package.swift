@@ -107,6 +107,9 @@ let package = Package(
                 .product(name: "NIOSSL", package: "swift-nio-ssl"),
             ],
             path: "Sources/Intake/MLLP", swiftSettings: strict),
+        // Simulated monitors pushing demo-vitals to the local API (`fhir-edge simulate`, the demo,
+        // tests), with the small loopback HTTP client they and the diagnostics use: not the daemon's.
+        .target(name: "Simulator", dependencies: ["EdgeCore", "JSONQuery"], swiftSettings: strict),
         // Gateway is the one home of Hummingbird, Yams, ServiceLifecycle and Logging.
         .target(
             name: "Gateway",
@@ -129,7 +132,7 @@ let package = Package(
             name: "fhir-edge",
             dependencies: [
                 "EdgeCore", "JSONQuery", "FHIRModel", "Mapping", "Store", "Audit", "Gateway", "Upstream", "FieldKit",
-                "Modbus", "Bluetooth", "BluetoothDecoding",
+                "Modbus", "Bluetooth", "BluetoothDecoding", "Simulator",
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
@@ -141,7 +144,7 @@ let package = Package(
             swiftSettings: strict),
         .executableTarget(
             name: "IngestBenchmark",
-            dependencies: ["Store", "Audit", "EdgeCore", "JSONQuery", "Gateway", .product(name: "GRDBSQLite", package: "GRDB.swift")],
+            dependencies: ["Store", "Audit", "EdgeCore", "JSONQuery", "Gateway", "Simulator", .product(name: "GRDBSQLite", package: "GRDB.swift")],
             path: "Benchmarks/IngestBenchmark", swiftSettings: strict),
         .executableTarget(
             name: "UploadBenchmark",
@@ -193,7 +196,7 @@ let package = Package(
             dependencies: ["MQTT", "fhir-edge", "Gateway", "Store", "TestSupport", "EdgeCore", "JSONQuery"],
             swiftSettings: strict),
         .testTarget(name: "HL7Tests", dependencies: ["HL7", "MLLP", "Mapping", "EdgeCore", "JSONQuery", "TestSupport"], swiftSettings: strict),
-        .testTarget(name: "GatewayTests", dependencies: ["Gateway", "FHIRConventions", "Upstream", "Store", "Audit", "Mapping", "EdgeCore", "JSONQuery"], swiftSettings: strict),
+        .testTarget(name: "GatewayTests", dependencies: ["Gateway", "Simulator", "FHIRConventions", "Upstream", "Store", "Audit", "Mapping", "EdgeCore", "JSONQuery"], swiftSettings: strict),
         // Process-level: runs the built daemon and commands on loopback (crash safety, tampering, backpressure).
         .testTarget(
             name: "PipelineTests", dependencies: ["fhir-edge", "Gateway", "EdgeCrypto", "TestSupport", "Store", "Audit", "JSONQuery", "EdgeCore"],

@@ -14,6 +14,7 @@ import Foundation
 import Gateway
 import GRDBSQLite
 import JSONQuery
+import Simulator
 import Store
 
 let arguments = CommandLine.arguments

@@ -1,3 +1,5 @@
+public import EdgeCore
+
 /// A failure of the store, with a code to branch on, a message that says what to do, where it
 /// happened and the underlying cause. Messages never contain payloads or statement arguments.
 public struct StoreError: Error, Sendable, CustomStringConvertible {
@@ -56,3 +58,5 @@ public struct StoreError: Error, Sendable, CustomStringConvertible {
         return text
     }
 }
+
+extension StoreError: CodedError {}

@@ -2,6 +2,7 @@ import Audit
 import EdgeCore
 import Foundation
 import JSONQuery
+import Simulator
 import Store
 import XCTest
 @testable import Gateway

@@ -1,5 +1,6 @@
 import EdgeCore
 import JSONQuery
+import Simulator
 import XCTest
 @testable import Gateway
 

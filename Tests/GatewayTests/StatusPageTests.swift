@@ -1,6 +1,7 @@
 import EdgeCore
 import Foundation
 import JSONQuery
+import Simulator
 import Store
 import Synchronization
 import XCTest

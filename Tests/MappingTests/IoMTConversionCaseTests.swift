@@ -4,93 +4,87 @@ import Foundation
 import JSONQuery
 import Mapping
 import TestSupport
-import XCTest
+import Testing
 
 /// Runs the FHIR side of the IoMT conformance cases (`stage: normalize+fhir`, and the FHIR
 /// template-load case) as published. Conversion input is the case's expected measurements, so
 /// this suite checks grouping and Observation building independently of normalization.
-final class IoMTConversionCaseTests: XCTestCase {
+@Suite struct IoMTConversionCaseTests {
     struct ExpectedFailure: Decodable {
         var `case`: String
         var why: String
     }
 
-    func testConversionCases() throws {
-        guard let suite = try Conformance.directory("iomt") else { return }
-        let casesDirectory = suite.appendingPathComponent("cases")
-        let names = try FileManager.default.contentsOfDirectory(atPath: casesDirectory.path).sorted()
-        let knownFailures = try Self.expectedFailures()
-        var ran = 0, passed = 0
-        var unexpected: [String] = []
-        for name in names {
-            let directory = casesDirectory.appendingPathComponent(name)
-            let expected = try Self.json(directory.appendingPathComponent("expected.json"))
-            let stage = expected["stage"]?.stringValue
-            guard stage == "normalize+fhir" || expected["fhirTemplateLoad"] != nil else { continue }
-            ran += 1
-            let failures = try Self.run(directory: directory, expected: expected)
-            if failures.isEmpty { passed += 1 }
-            switch (failures.isEmpty, knownFailures[name]) {
-            case (true, let why?):
-                unexpected.append("\(name) passes but is listed as an expected failure (\(why)); remove it from the list")
-            case (false, nil):
-                unexpected.append("\(name):\n  " + failures.joined(separator: "\n  "))
-            default:
-                break
-            }
+    /// The cases with a FHIR side: conversion and the FHIR template-load case.
+    static let conversionCases = IoMTCase.all.filter {
+        $0.expected["stage"]?.stringValue == "normalize+fhir" || $0.expected["fhirTemplateLoad"] != nil
+    }
+    static let endToEndCases = IoMTCase.all.filter {
+        $0.expected["stage"]?.stringValue == "normalize+fhir" && $0.expected["fhir"] != nil
+    }
+
+    /// The suite is there (under `CI=true` it must be), holds the FHIR cases 35-45, and the
+    /// expected-failures list names only cases it holds.
+    @Test func suiteIsTheReviewedOne() throws {
+        guard let loaded = try IoMTCase.load() else { return }
+        let conversion = loaded.filter { $0.expected["stage"]?.stringValue == "normalize+fhir" || $0.expected["fhirTemplateLoad"] != nil }
+        #expect(conversion.count >= 11, "expected cases 35-45")
+        #expect(loaded.filter { $0.expected["stage"]?.stringValue == "normalize+fhir" && $0.expected["fhir"] != nil }.count >= 10)
+        let names = Set(loaded.map(\.name))
+        for name in try Self.expectedFailures().keys.sorted() where !names.contains(name) {
+            Issue.record("\(name) is not in the suite; remove it from IoMTConversionExpectedFailures.json")
         }
-        print("IoMT FHIR conversion cases: \(passed)/\(ran) passed, \(knownFailures.count) listed as expected failures")
-        XCTAssertGreaterThanOrEqual(ran, 11, "expected cases 35-45")
-        for problem in unexpected { XCTFail(problem) }
+    }
+
+    @Test(arguments: conversionCases)
+    func conversion(_ testCase: IoMTCase) throws {
+        let failures = try Self.run(directory: testCase.directory, expected: testCase.expected)
+        if let why = try Self.expectedFailures()[testCase.name] {
+            #expect(!failures.isEmpty, "\(testCase.name) passes but is listed as an expected failure (\(why)); remove it from the list")
+        } else {
+            #expect(failures.isEmpty, "\(testCase.name):\n  \(failures.joined(separator: "\n  "))")
+        }
     }
 
     /// The whole path as published: device template on `input.json`, then the FHIR mapping;
     /// the Observations must be the same as when converting the case's listed measurements.
-    func testConversionCasesEndToEnd() throws {
-        guard let suite = try Conformance.directory("iomt") else { return }
-        let casesDirectory = suite.appendingPathComponent("cases")
-        var ran = 0
-        for name in try FileManager.default.contentsOfDirectory(atPath: casesDirectory.path).sorted() {
-            let directory = casesDirectory.appendingPathComponent(name)
-            let expected = try Self.json(directory.appendingPathComponent("expected.json"))
-            guard expected["stage"]?.stringValue == "normalize+fhir", let fhir = expected["fhir"] else { continue }
-            ran += 1
-            let deviceText = try String(contentsOf: directory.appendingPathComponent("device-template.json"), encoding: .utf8)
-            let fhirText = try String(contentsOf: directory.appendingPathComponent("fhir-template.json"), encoding: .utf8)
-            let device = try DeviceTemplateCollection(parsing: deviceText, source: "device-template.json")
-            let templates = try FHIRTemplateCollection(parsing: fhirText, source: "fhir-template.json")
-            let warnings = templates.compatibilityWarnings(with: device).map(\.message)
-            for wanted in expected["templateCompatibilityWarnings"]?.arrayValue ?? [] {
-                let prefix = wanted["messageStartsWith"]?.stringValue, part = wanted["messageContains"]?.stringValue
-                if !warnings.contains(where: { w in prefix.map(w.hasPrefix) ?? part.map(w.contains) ?? false }) {
-                    XCTFail("\(name): no compatibility warning like \(wanted); got \(warnings)")
-                }
-            }
-            if expected["templateCompatibilityWarnings"] == nil, name.hasPrefix("36") || name.hasPrefix("43") {
-                XCTAssertEqual(warnings, [], name)
-            }
-            let input = try Self.json(directory.appendingPathComponent("input.json"))
-            let messages = input.arrayValue ?? [input]
-            let perMessage = try messages.map { try device.normalize($0) }
-            let context = try? Self.json(directory.appendingPathComponent("context.json"))
-            let identity: ResourceIdentity = context?["resourceIdentityResolutionType"]?.stringValue == "Create"
-                ? .create(deviceSystem: context?["defaultDeviceIdentifierSystem"]?.stringValue) : .none
-            let converter = ObservationConverter(templates: templates, identity: identity)
-            let issued = Timestamp(millisecondsSinceEpoch: 0)
-            var failures: [String] = []
-            if fhir["grouping"]?.stringValue == "per-message" {
-                let lists = fhir["observations"]?.arrayValue ?? []
-                for (index, measurements) in perMessage.enumerated() where index < lists.count {
-                    let result = converter.convert(measurements, issued: issued)
-                    failures += Self.compare(result.observations, lists[index].arrayValue ?? [], context != nil, "message \(index)")
-                }
-            } else {
-                let result = converter.convert(perMessage.flatMap { $0 }, issued: issued)
-                failures += Self.compare(result.observations, fhir["observations"]?.arrayValue ?? [], context != nil, "batch")
-            }
-            for failure in failures { XCTFail("\(name) end to end: \(failure)") }
+    @Test(arguments: endToEndCases)
+    func conversionEndToEnd(_ testCase: IoMTCase) throws {
+        let (name, directory, expected) = (testCase.name, testCase.directory, testCase.expected)
+        let fhir = try #require(expected["fhir"])
+        let deviceText = try String(contentsOf: directory.appendingPathComponent("device-template.json"), encoding: .utf8)
+        let fhirText = try String(contentsOf: directory.appendingPathComponent("fhir-template.json"), encoding: .utf8)
+        let device = try DeviceTemplateCollection(parsing: deviceText, source: "device-template.json")
+        let templates = try FHIRTemplateCollection(parsing: fhirText, source: "fhir-template.json")
+        let warnings = templates.compatibilityWarnings(with: device).map(\.message)
+        for wanted in expected["templateCompatibilityWarnings"]?.arrayValue ?? [] {
+            let prefix = wanted["messageStartsWith"]?.stringValue, part = wanted["messageContains"]?.stringValue
+            #expect(warnings.contains(where: { w in prefix.map(w.hasPrefix) ?? part.map(w.contains) ?? false }),
+                    "\(name): no compatibility warning like \(wanted); got \(warnings)")
         }
-        XCTAssertGreaterThanOrEqual(ran, 10)
+        if expected["templateCompatibilityWarnings"] == nil, name.hasPrefix("36") || name.hasPrefix("43") {
+            #expect(warnings == [], "\(name)")
+        }
+        let input = try Self.json(directory.appendingPathComponent("input.json"))
+        let messages = input.arrayValue ?? [input]
+        let perMessage = try messages.map { try device.normalize($0) }
+        let context = try? Self.json(directory.appendingPathComponent("context.json"))
+        let identity: ResourceIdentity = context?["resourceIdentityResolutionType"]?.stringValue == "Create"
+            ? .create(deviceSystem: context?["defaultDeviceIdentifierSystem"]?.stringValue) : .none
+        let converter = ObservationConverter(templates: templates, identity: identity)
+        let issued = Timestamp(millisecondsSinceEpoch: 0)
+        var failures: [String] = []
+        if fhir["grouping"]?.stringValue == "per-message" {
+            let lists = fhir["observations"]?.arrayValue ?? []
+            for (index, measurements) in perMessage.enumerated() where index < lists.count {
+                let result = converter.convert(measurements, issued: issued)
+                failures += Self.compare(result.observations, lists[index].arrayValue ?? [], context != nil, "message \(index)")
+            }
+        } else {
+            let result = converter.convert(perMessage.flatMap { $0 }, issued: issued)
+            failures += Self.compare(result.observations, fhir["observations"]?.arrayValue ?? [], context != nil, "batch")
+        }
+        #expect(failures.isEmpty, "\(name) end to end:\n  \(failures.joined(separator: "\n  "))")
     }
 
     // MARK: One case

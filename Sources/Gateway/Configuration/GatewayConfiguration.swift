@@ -1,3 +1,4 @@
+public import EdgeCore
 public import Store
 import Foundation
 
@@ -218,45 +219,4 @@ public struct GatewayConfiguration: Sendable {
         self.demo = demo
         self.upstream = upstream
     }
-}
-
-/// `host:port` the local API listens on; `127.0.0.1:8088` by default.
-public struct ListenAddress: Sendable, Equatable, CustomStringConvertible {
-    public var host: String
-    public var port: Int
-
-    public init(host: String, port: Int) {
-        self.host = host
-        self.port = port
-    }
-
-    public static let `default` = ListenAddress(host: "127.0.0.1", port: 8088)
-
-    /// Parses `HOST:PORT`, `[v6]:PORT` or `:PORT` (loopback); port 0 asks for any free port.
-    public init?(parsing text: String) {
-        var host: Substring
-        var portText: Substring
-        if text.hasPrefix("[") {
-            guard let close = text.firstIndex(of: "]") else { return nil }
-            host = text[text.index(after: text.startIndex)..<close]
-            let rest = text[text.index(after: close)...]
-            guard rest.hasPrefix(":") else { return nil }
-            portText = rest.dropFirst()
-        } else {
-            guard let colon = text.lastIndex(of: ":") else { return nil }
-            host = text[..<colon]
-            portText = text[text.index(after: colon)...]
-            if host.contains(":") { return nil }
-        }
-        if host.isEmpty { host = "127.0.0.1" }
-        guard let port = Int(portText), (0...65_535).contains(port) else { return nil }
-        self.init(host: String(host), port: port)
-    }
-
-    /// Only this machine can connect.
-    public var isLoopback: Bool {
-        host == "localhost" || host == "::1" || host.hasPrefix("127.")
-    }
-
-    public var description: String { host.contains(":") ? "[\(host)]:\(port)" : "\(host):\(port)" }
 }

@@ -1,3 +1,4 @@
+public import EdgeCore
 import Yams
 
 /// The gateway configuration's `hl7:` section: an MLLP listener taking IHE PCD-01 (ORU^R01) messages.

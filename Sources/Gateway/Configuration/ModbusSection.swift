@@ -1,3 +1,4 @@
+import EdgeCore
 public import Modbus
 import Yams
 

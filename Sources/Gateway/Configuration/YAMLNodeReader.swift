@@ -1,3 +1,4 @@
+import EdgeCore
 import Yams
 
 /// Walks a YAML node tree, reading typed values and collecting every problem with its key path.
@@ -192,14 +193,5 @@ enum DurationText {
         case "w": return number * 604_800_000
         default: return nil
         }
-    }
-}
-
-extension StringProtocol {
-    var trimmingSpaces: String {
-        var slice = Substring(self)
-        while let first = slice.first, first == " " || first == "\t" { slice = slice.dropFirst() }
-        while let last = slice.last, last == " " || last == "\t" { slice = slice.dropLast() }
-        return String(slice)
     }
 }

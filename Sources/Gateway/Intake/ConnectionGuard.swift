@@ -1,3 +1,4 @@
+import EdgeCore
 import HummingbirdCore
 import NIOCore
 import NIOHTTPTypes
@@ -28,17 +29,14 @@ final class ConnectionRegistry: Sendable {
     /// Prometheus lines: open connections, and those closed to make room or for being too slow.
     var prometheusText: String {
         let (open, evicted, idle, body) = state.withLock { ($0.open, $0.evicted, $0.idleTimeouts, $0.bodyTimeouts) }
-        return """
-            # HELP fhir_edge_http_connections Open local API connections.
-            # TYPE fhir_edge_http_connections gauge
-            fhir_edge_http_connections \(open)
-            # HELP fhir_edge_http_connections_closed_total Connections the gateway closed, by reason.
-            # TYPE fhir_edge_http_connections_closed_total counter
-            fhir_edge_http_connections_closed_total{reason="evicted"} \(evicted)
-            fhir_edge_http_connections_closed_total{reason="idle-timeout"} \(idle)
-            fhir_edge_http_connections_closed_total{reason="body-timeout"} \(body)
-
-            """
+        var text = PrometheusText()
+        text.family("fhir_edge_http_connections", "gauge", "Open local API connections.")
+        text.sample("fhir_edge_http_connections", [:], Double(open))
+        text.family("fhir_edge_http_connections_closed_total", "counter", "Connections the gateway closed, by reason.")
+        for (reason, count) in [("evicted", evicted), ("idle-timeout", idle), ("body-timeout", body)] {
+            text.sample("fhir_edge_http_connections_closed_total", ["reason": reason], Double(count))
+        }
+        return text.output
     }
 
     func timedOut(readingBody: Bool) {

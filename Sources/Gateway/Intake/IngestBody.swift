@@ -1,3 +1,4 @@
+import EdgeCore
 import JSONQuery
 
 /// Splits an ingest request body into device messages: one JSON object, a JSON array of

@@ -90,14 +90,15 @@ struct IntakeSink: MessageSink {
             await monitor.recordError("intake: disk-full", at: time)
             logger.error("The disk holding the store is full: intake refuses new data until space is freed", metadata: metadata)
             return Refused(
-                refusal: IntakeRefusal(code: "disk-full", reason: "the gateway's disk is full; nothing was accepted; retry later"),
+                refusal: IntakeRefusal(code: "disk-full", reason: "the gateway's disk is full; nothing was accepted; retry later", cause: error),
                 retryAfter: Self.diskFullRetryAfter)
         default:
             await monitor.recordRejected(reason: "store-error", messages: messages.count)
             await monitor.recordError("intake: \(error.code)", at: time)
             logger.error("Intake could not commit to the store", metadata: metadata.merging(["edge.store.error": "\(error.code)"]) { $1 })
             return Refused(
-                refusal: IntakeRefusal(code: "store-error", reason: "the store could not commit the messages; nothing was accepted"),
+                refusal: IntakeRefusal(
+                    code: "store-error", reason: "the store could not commit the messages; nothing was accepted", cause: error),
                 retryAfter: Self.storeErrorRetryAfter)
         }
     }

@@ -1,3 +1,4 @@
+import EdgeCore
 import HL7
 public import NIOCore
 public import NIOPosix
@@ -51,33 +52,20 @@ public final class MLLPMetrics: Sendable {
 
     public var prometheusText: String {
         let state = state.withLock { $0 }
-        var text = """
-            # HELP fhir_edge_mllp_connections Open MLLP connections.
-            # TYPE fhir_edge_mllp_connections gauge
-            fhir_edge_mllp_connections \(state.open)
-            # HELP fhir_edge_mllp_connections_accepted_total MLLP connections accepted.
-            # TYPE fhir_edge_mllp_connections_accepted_total counter
-            fhir_edge_mllp_connections_accepted_total \(state.accepted)
-            # HELP fhir_edge_mllp_connections_closed_total MLLP connections the gateway closed, by reason.
-            # TYPE fhir_edge_mllp_connections_closed_total counter
-
-            """
+        var text = PrometheusText()
+        text.family("fhir_edge_mllp_connections", "gauge", "Open MLLP connections.")
+        text.sample("fhir_edge_mllp_connections", [:], Double(state.open))
+        text.family("fhir_edge_mllp_connections_accepted_total", "counter", "MLLP connections accepted.")
+        text.sample("fhir_edge_mllp_connections_accepted_total", [:], Double(state.accepted))
+        text.family("fhir_edge_mllp_connections_closed_total", "counter", "MLLP connections the gateway closed, by reason.")
         for reason in state.closed.keys.sorted() {
-            text += "fhir_edge_mllp_connections_closed_total{reason=\"\(reason)\"} \(state.closed[reason] ?? 0)\n"
+            text.sample("fhir_edge_mllp_connections_closed_total", ["reason": reason], Double(state.closed[reason] ?? 0))
         }
-        text += """
-            # HELP fhir_edge_mllp_acks_total HL7 acknowledgments sent, by MSA-1 code.
-            # TYPE fhir_edge_mllp_acks_total counter
-
-            """
-        for code in state.acks.keys.sorted() { text += "fhir_edge_mllp_acks_total{code=\"\(code)\"} \(state.acks[code] ?? 0)\n" }
-        text += """
-            # HELP fhir_edge_mllp_duplicates_total Messages acknowledged again that the store already held.
-            # TYPE fhir_edge_mllp_duplicates_total counter
-            fhir_edge_mllp_duplicates_total \(state.duplicates)
-
-            """
-        return text
+        text.family("fhir_edge_mllp_acks_total", "counter", "HL7 acknowledgments sent, by MSA-1 code.")
+        for code in state.acks.keys.sorted() { text.sample("fhir_edge_mllp_acks_total", ["code": code], Double(state.acks[code] ?? 0)) }
+        text.family("fhir_edge_mllp_duplicates_total", "counter", "Messages acknowledged again that the store already held.")
+        text.sample("fhir_edge_mllp_duplicates_total", [:], Double(state.duplicates))
+        return text.output
     }
 }
 

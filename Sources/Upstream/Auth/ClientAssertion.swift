@@ -76,7 +76,7 @@ struct AssertionSigningKey: Sendable {
                 return [UInt8](try ec.signature(for: input).rawRepresentation)
             }
         } catch {
-            throw UpstreamAuthError(.invalidSecret, "the private key could not sign the client assertion: \(error)")
+            throw UpstreamAuthError(.invalidSecret, "the private key could not sign the client assertion: \(error)", cause: error)
         }
     }
 }

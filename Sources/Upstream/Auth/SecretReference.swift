@@ -1,3 +1,4 @@
+public import EdgeCore
 import Foundation
 
 /// Where a secret lives: a file (`secretFile: PATH`) or an environment variable
@@ -113,7 +114,7 @@ public struct SecretResolver: Sendable {
 
 /// Why credentials could not be obtained. Messages name configuration keys, files, variables
 /// and token endpoints, never secret values.
-public struct UpstreamAuthError: Error, Hashable, Sendable, CustomStringConvertible {
+public struct UpstreamAuthError: CodedError, Hashable, Sendable {
     public struct Code: RawRepresentable, Hashable, Sendable, CustomStringConvertible {
         public let rawValue: String
         public init(rawValue: String) { self.rawValue = rawValue }
@@ -135,11 +136,21 @@ public struct UpstreamAuthError: Error, Hashable, Sendable, CustomStringConverti
 
     public var code: Code
     public var message: String
+    /// The transport or parsing failure underneath; never part of equality.
+    public var cause: (any Error)?
 
-    public init(_ code: Code, _ message: String) {
+    public init(_ code: Code, _ message: String, cause: (any Error)? = nil) {
         self.code = code
         self.message = message
+        self.cause = cause
     }
 
     public var description: String { message }
+
+    public static func == (lhs: Self, rhs: Self) -> Bool { lhs.code == rhs.code && lhs.message == rhs.message }
+
+    public func hash(into hasher: inout Hasher) {
+        hasher.combine(code)
+        hasher.combine(message)
+    }
 }

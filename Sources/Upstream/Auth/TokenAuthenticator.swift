@@ -82,7 +82,8 @@ public actor OAuth2TokenAuthenticator: UpstreamAuthenticator, CredentialRequestC
         do {
             response = try await transport.send(request)
         } catch {
-            throw UpstreamAuthError(.tokenEndpointUnreachable, "token endpoint \(Self.withoutQuery(tokenURL)): \(error.message) (\(error.kind))")
+            throw UpstreamAuthError(
+                .tokenEndpointUnreachable, "token endpoint \(Self.withoutQuery(tokenURL)): \(error.message) (\(error.kind))", cause: error)
         }
         return try Self.token(from: response, tokenURL: tokenURL, receivedAt: now())
     }

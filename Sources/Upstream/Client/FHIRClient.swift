@@ -46,7 +46,7 @@ public struct FHIRClient: Sendable {
         } catch is CancellationError {
             throw UpstreamTransportError(.cancelled, "cancelled while obtaining credentials", url: request.url)
         } catch {
-            throw UpstreamTransportError(.authentication, "could not obtain credentials: \(error)", url: request.url)
+            throw UpstreamTransportError(.authentication, "could not obtain credentials: \(error)", url: request.url, cause: error)
         }
         return try await transport.send(authorized)
     }

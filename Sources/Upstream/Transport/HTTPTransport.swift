@@ -1,3 +1,5 @@
+public import EdgeCore
+
 /// One HTTP exchange with the upstream server. The seam between the uploader (and `upstream
 /// check`) and the network: `CurlTransport` in production, scripted fakes in tests.
 public protocol HTTPTransport: Sendable {
@@ -85,7 +87,7 @@ public struct UpstreamResponse: Hashable, Sendable {
 
 /// Why an exchange produced no HTTP response, classified so the uploader can decide (every
 /// kind is retried with backoff except `invalidRequest`) and with the transport's own message.
-public struct UpstreamTransportError: Error, Hashable, Sendable, CustomStringConvertible {
+public struct UpstreamTransportError: CodedError, Hashable, Sendable {
     public struct Kind: RawRepresentable, Hashable, Sendable, CustomStringConvertible {
         public let rawValue: String
         public init(rawValue: String) { self.rawValue = rawValue }
@@ -116,11 +118,26 @@ public struct UpstreamTransportError: Error, Hashable, Sendable, CustomStringCon
     public var message: String
     /// The URL without its query.
     public var url: String?
+    /// What failed underneath (e.g. obtaining credentials); never part of equality.
+    public var cause: (any Error)?
 
-    public init(_ kind: Kind, _ message: String, url: String? = nil) {
+    public init(_ kind: Kind, _ message: String, url: String? = nil, cause: (any Error)? = nil) {
         self.kind = kind
         self.message = message
         self.url = url.map(Self.loggable)
+        self.cause = cause
+    }
+
+    public var code: Kind { kind }
+
+    public static func == (lhs: Self, rhs: Self) -> Bool {
+        lhs.kind == rhs.kind && lhs.message == rhs.message && lhs.url == rhs.url
+    }
+
+    public func hash(into hasher: inout Hasher) {
+        hasher.combine(kind)
+        hasher.combine(message)
+        hasher.combine(url)
     }
 
     /// A URL as logs and errors may show it: without its query, and with any user name and

@@ -10,7 +10,7 @@ public import Store
 /// store never leases an identity that is already in flight, so there is one upload in flight
 /// per identity.
 public actor Uploader {
-    let store: Store
+    let store: any OutboxStore
     let client: FHIRClient
     public let settings: UploadSettings
     let now: @Sendable () -> Timestamp
@@ -21,13 +21,13 @@ public actor Uploader {
     var counters = UploaderMetrics()
     /// Server ids of Devices and Patients, loaded from the store on first use.
     var identities: IdentityCache
-    let wakeSignal = WakeSignal()
+    let wakeUp = WakeUp()
 
     /// - Parameters:
     ///   - now: the clock; pass the store's, so that retry times compare with its own.
     ///   - sleep: how to wait (backoff, linger, idle polls); tests advance a manual clock instead.
     ///   - randomSeed: seeds the backoff jitter; nil draws one from the system generator.
-    public init(store: Store, client: FHIRClient, settings: UploadSettings = UploadSettings(),
+    public init(store: some OutboxStore, client: FHIRClient, settings: UploadSettings = UploadSettings(),
                 now: @escaping @Sendable () -> Timestamp = Store.systemClock,
                 sleep: @escaping @Sendable (Duration) async throws -> Void = { try await Task.sleep(for: $0) },
                 randomSeed: UInt64? = nil, logger: Logger = Logger(label: "fhir-edge.upstream")) {
@@ -47,7 +47,7 @@ public actor Uploader {
     /// New resources are in the outbox: an idle uploader leases at once instead of at its next
     /// poll (the poll stays, for rows that arrive another way).
     public nonisolated func wake() {
-        wakeSignal.signal()
+        wakeUp.wake()
     }
 
     /// Uploads until the task is cancelled. Store failures are logged and retried after a pause;
@@ -75,10 +75,10 @@ public actor Uploader {
 
     /// Waits `pause`, or less when woken.
     private func idle(for pause: Duration) async throws {
-        let (sleep, signal) = (self.sleep, wakeSignal)
+        let (sleep, wakeUp) = (self.sleep, self.wakeUp)
         try await withThrowingTaskGroup(of: Void.self) { group in
             group.addTask { try await sleep(pause) }
-            group.addTask { await signal.wait() }
+            group.addTask { _ = await wakeUp.wait() }
             defer { group.cancelAll() }
             try await group.next()
         }
@@ -91,7 +91,7 @@ public actor Uploader {
         let deadline = now().adding(milliseconds: timeout.wholeMilliseconds)
         while true {
             let report = try await uploadOnce()
-            if report.leased == 0, try await store.statistics().outboxPending == 0 { return true }
+            if report.leased == 0, try await store.outboxBacklog().pending == 0 { return true }
             let remaining = deadline.millisecondsSinceEpoch - now().millisecondsSinceEpoch
             guard remaining > 0 else { return false }
             let pause = nextPause(after: report)
@@ -104,9 +104,9 @@ public actor Uploader {
     public func metrics() async -> UploaderMetrics {
         var metrics = counters
         metrics.consecutiveFailures = machine.consecutiveFailures
-        if let statistics = try? await store.statistics() {
-            metrics.outboxPending = statistics.outboxPending
-            metrics.oldestUnsentAge = statistics.oldestUnsentAge
+        if let backlog = try? await store.outboxBacklog() {
+            metrics.outboxPending = backlog.pending
+            metrics.oldestUnsentAge = backlog.oldestUnsentAge
         }
         return metrics
     }

@@ -6,6 +6,7 @@ import Glibc
 #endif
 import Gateway
 import JSONQuery
+import Simulator
 import Store
 
 struct DiagnosticsCommand: AsyncParsableCommand {

@@ -1,5 +1,6 @@
 import ArgumentParser
 import Gateway
+import Simulator
 
 struct SimulateCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(

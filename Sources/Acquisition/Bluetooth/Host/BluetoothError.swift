@@ -1,7 +1,9 @@
+public import EdgeCore
+
 /// Why a Bluetooth operation failed. `description` names where (transport, command, link, ATT
 /// handle) and why, and says what to do when there is something to do; never payload bytes.
-public struct BluetoothError: Error, Sendable, Equatable, CustomStringConvertible {
-    public enum Kind: Sendable, Equatable {
+public struct BluetoothError: CodedError, Sendable, Equatable {
+    public enum Kind: Sendable, Hashable, CustomStringConvertible {
         /// The transport could not be opened, or it failed or closed.
         case transport
         /// The controller answered a command with a non-zero HCI status.
@@ -16,17 +18,36 @@ public struct BluetoothError: Error, Sendable, Equatable, CustomStringConvertibl
         case protocolViolation
         /// The caller asked for something invalid or unsupported (argument, state).
         case invalidRequest
+
+        /// `att-0x05`, `command-0x0c`, `disconnected-0x13`, `timeout`, ...
+        public var description: String {
+            switch self {
+            case .transport: "transport"
+            case .command(let status): "command-0x" + Hex.string([status])
+            case .timeout: "timeout"
+            case .disconnected(let reason): "disconnected-0x" + Hex.string([reason])
+            case .att(let code): "att-0x" + Hex.string([code])
+            case .protocolViolation: "protocol-violation"
+            case .invalidRequest: "invalid-request"
+            }
+        }
     }
 
     public var kind: Kind
     public var message: String
+    /// The system call's or the codec's error underneath; never part of equality.
+    public var cause: (any Error)?
 
-    public init(_ kind: Kind, _ message: String) {
+    public init(_ kind: Kind, _ message: String, cause: (any Error)? = nil) {
         self.kind = kind
         self.message = message
+        self.cause = cause
     }
 
+    public var code: Kind { kind }
     public var description: String { message }
+
+    public static func == (lhs: Self, rhs: Self) -> Bool { lhs.kind == rhs.kind && lhs.message == rhs.message }
 
     /// ATT errors a bonded, encrypted link would avoid: raise security, then retry.
     public var needsSecurity: Bool {

@@ -23,7 +23,7 @@ public struct HealthReading: Hashable, Sendable {
     /// The quantities, in the characteristic's field order; absent optional fields are not listed.
     public let values: [MeasuredValue]
     /// Everything else the value says, by name: sensor contact, RR intervals, user id, status bits,
-    /// sequence number, sample type... (see the README's table per characteristic).
+    /// sequence number, sample type... (see docs/bluetooth.md's table per characteristic).
     public let details: JSONObject
     /// The measurement's time by the device's clock, when the value carries one it knows.
     public let deviceTime: DeviceDateTime?

@@ -1,3 +1,5 @@
+public import EdgeCore
+
 /// The four Modbus data tables.
 public enum ModbusTable: String, Sendable, Hashable, CaseIterable {
     /// Read/write 16-bit registers (function 3).
@@ -66,8 +68,8 @@ public enum ModbusException: UInt8, Sendable, Equatable, CaseIterable, CustomStr
 }
 
 /// Why a read failed; `description` names the request's endpoint and the cause, never values.
-public struct ModbusError: Error, Sendable, Equatable, CustomStringConvertible {
-    public enum Kind: Sendable, Equatable {
+public struct ModbusError: CodedError, Sendable, Equatable {
+    public enum Kind: Sendable, Hashable, CustomStringConvertible {
         /// The server answered with an exception response.
         case exception(ModbusException)
         /// No (complete) reply within the response timeout.
@@ -78,17 +80,34 @@ public struct ModbusError: Error, Sendable, Equatable, CustomStringConvertible {
         case badReply
         /// The request itself is invalid (count out of range, settings).
         case invalidRequest
+
+        /// `exception-6`, `timeout`, `connection`, `bad-reply`, `invalid-request`.
+        public var description: String {
+            switch self {
+            case .exception(let exception): "exception-\(exception.rawValue)"
+            case .timeout: "timeout"
+            case .connection: "connection"
+            case .badReply: "bad-reply"
+            case .invalidRequest: "invalid-request"
+            }
+        }
     }
 
     public var kind: Kind
     public var message: String
+    /// The system call's error underneath (a serial port, a socket); never part of equality.
+    public var cause: (any Error)?
 
-    public init(_ kind: Kind, _ message: String) {
+    public init(_ kind: Kind, _ message: String, cause: (any Error)? = nil) {
         self.kind = kind
         self.message = message
+        self.cause = cause
     }
 
+    public var code: Kind { kind }
     public var description: String { message }
+
+    public static func == (lhs: Self, rhs: Self) -> Bool { lhs.kind == rhs.kind && lhs.message == rhs.message }
 }
 
 /// One Modbus connection: a TCP device or an RS-485 bus. Requests on one link are served one at

@@ -1,4 +1,5 @@
 import Dispatch
+import EdgeCore
 import Glibc
 
 /// A small HTTP/1.1 client for the gateway's own local API (`fhir-edge simulate`, tests): one
@@ -16,6 +17,7 @@ public final class LoopbackHTTPClient: @unchecked Sendable {
 
     public struct Failure: Error, Sendable, CustomStringConvertible {
         public var message: String
+        public init(message: String) { self.message = message }
         public var description: String { message }
     }
 
