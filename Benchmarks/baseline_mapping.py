@@ -1,10 +1,12 @@
 """Python baseline for the mapping benchmark: the same extraction and FHIR conversion as the
 gateway's templates in Benchmarks/fixtures, written with PyPI jmespath and jsonpath-ng.
 
-Usage: baseline_mapping.py jsonpath|jmespath MESSAGES.ndjson
+Usage: baseline_mapping.py jsonpath|jmespath MESSAGES.ndjson [OUT.ndjson]
 It does all three stages the Swift side measures (parse + normalize, convert with Create-mode
 SHA-256 ids, serialize) and writes the same Observations byte for byte, so the byte counts match.
 Prints one JSON line: {"case", "messages", "observations", "bytes", "seconds", "messagesPerSecond", "peakRssKiB"}.
+With OUT, it also writes every Observation as one line there, for a byte-for-byte comparison
+with the gateway's (scripts/bench-mapping.sh runs that on a smaller file, untimed).
 """
 import hashlib
 import json
@@ -65,7 +67,8 @@ def concept(codes, name):
 
 def observation(type_name, device, patient, when, codes, value=None, components=()):
     patient_id, device_id = create_mode_id(patient), create_mode_id(device)
-    stamp = when.strftime("%Y%m%d%H%M%SZ")
+    # Single-window ids carry milliseconds, the gateway's default (ObservationIdPrecision.millisecond).
+    stamp = when.strftime("%Y%m%d%H%M%S") + f"{when.microsecond // 1000:03d}Z"
     identifier = f"{patient_id}.{device_id}.{type_name}.{stamp}.{stamp}"
     # Member order as the gateway writes them, so that both sides print the same bytes.
     obs = {
@@ -95,7 +98,7 @@ def dumps(obs):
     return json.dumps(obs, separators=(",", ":"), ensure_ascii=False).encode()
 
 
-def run_jsonpath(lines):
+def run_jsonpath(lines, sink):
     has_hr = jsonpath_parse("$.heartRate")
     device_expr = jsonpath_parse("$.deviceId")
     patient_expr = jsonpath_parse("$.patientId")
@@ -112,12 +115,15 @@ def run_jsonpath(lines):
         when = datetime.fromisoformat(time_expr.find(message)[0].value.replace("Z", "+00:00"))
         hr = has_hr.find(message)[0].value
         obs = observation("heartrate", device, patient, when, hr_codes, quantity(hr, "/min", "/min"))
-        written += len(dumps(obs))
+        data = dumps(obs)
+        written += len(data)
+        if sink is not None:
+            sink.append(data)
         out += 1
     return out, written
 
 
-def run_jmespath(lines):
+def run_jmespath(lines, sink):
     options = jmespath.Options(custom_functions=MedTechFunctions())
     match = jmespath.compile("Body[?systolic && diastolic]")
     device_expr = jmespath.compile("Body[0].deviceId")
@@ -147,18 +153,25 @@ def run_jmespath(lines):
                 {"code": concept(diastolic_codes, "diastolic"), "valueQuantity": quantity(diastolic, "mmHg", "mm[Hg]")},
             ]
             obs = observation("bloodpressure", device, patient, when, bp_codes, components=components)
-            written += len(dumps(obs))
+            data = dumps(obs)
+            written += len(data)
+            if sink is not None:
+                sink.append(data)
             out += 1
     return out, written
 
 
 def main():
     case, path = sys.argv[1], sys.argv[2]
+    sink = [] if len(sys.argv) > 3 else None
     with open(path, "rb") as f:
         lines = f.read().splitlines()
     start = time.perf_counter()
-    produced, written = run_jsonpath(lines) if case == "jsonpath" else run_jmespath(lines)
+    produced, written = run_jsonpath(lines, sink) if case == "jsonpath" else run_jmespath(lines, sink)
     seconds = time.perf_counter() - start
+    if sink is not None:
+        with open(sys.argv[3], "wb") as f:
+            f.writelines(data + b"\n" for data in sink)
     print(json.dumps({
         "case": case, "messages": len(lines), "observations": produced, "bytes": written, "seconds": round(seconds, 4),
         "messagesPerSecond": round(len(lines) / seconds), "peakRssKiB": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss,

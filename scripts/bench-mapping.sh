@@ -7,7 +7,9 @@
 # Swift figures are given per stage, each adding one step: normalize (parse + device template),
 # convert (+ FHIR Observations with Create-mode SHA-256 ids), serialize (+ compact JSON bytes), and
 # tree (serialize through Observation.json and JSONWriter instead). The ratio compares full
-# pipelines. Peak RSS is per process (Swift runs all its stages in one process).
+# pipelines. Peak RSS is per process (Swift runs all its stages in one process). Beyond the byte
+# counts, both sides also write the Observations of the first 2 000 messages to files (untimed),
+# which must be identical byte for byte.
 #
 # Usage: scripts/bench-mapping.sh [COUNT]   (BENCH_SCRATCH_PATH picks the build folder; default .build)
 set -euo pipefail
@@ -24,6 +26,14 @@ for case in jsonpath jmespath; do
     .venv/bin/python Benchmarks/make_messages.py "$case" "$count" "$work/$case.ndjson"
     swift_line=$("$scratch/release/MappingBenchmark" "$fixtures/$case-devicecontent.json" "$fixtures/fhirmapping.json" "$work/$case.ndjson" "$case")
     python_line=$(.venv/bin/python Benchmarks/baseline_mapping.py "$case" "$work/$case.ndjson")
+    head -n 2000 "$work/$case.ndjson" > "$work/$case-sample.ndjson"
+    MAPPING_BENCH_DUMP="$work/$case-swift.ndjson" "$scratch/release/MappingBenchmark" \
+        "$fixtures/$case-devicecontent.json" "$fixtures/fhirmapping.json" "$work/$case-sample.ndjson" "$case" normalize > /dev/null
+    .venv/bin/python Benchmarks/baseline_mapping.py "$case" "$work/$case-sample.ndjson" "$work/$case-python.ndjson" > /dev/null
+    if ! cmp -s "$work/$case-swift.ndjson" "$work/$case-python.ndjson"; then
+        echo "$case: the Observations differ from the baseline's (first difference: $(cmp "$work/$case-swift.ndjson" "$work/$case-python.ndjson" | head -1))" >&2
+        exit 1
+    fi
     python3 - "$swift_line" "$python_line" <<'PY'
 import json, sys
 s, p = json.loads(sys.argv[1]), json.loads(sys.argv[2])

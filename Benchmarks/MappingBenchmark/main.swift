@@ -10,6 +10,8 @@
 //   tree       + Observation.json then JSONWriter, the same bytes through the JSONValue tree
 //
 // Usage: MappingBenchmark DEVICE_TEMPLATE FHIR_TEMPLATE MESSAGES.ndjson CASE [STAGE...]
+// With MAPPING_BENCH_DUMP=PATH it also writes every Observation as one line to PATH (untimed),
+// which the script compares byte for byte with the baseline's.
 import EdgeCore
 import FHIRModel
 import Foundation
@@ -114,6 +116,25 @@ for stage in stages {
     entry["seconds"] = .double((outcome.seconds * 10_000).rounded() / 10_000)
     entry["messagesPerSecond"] = .int(Int64(Double(lines.count) / max(outcome.seconds, 1e-9)))
     figures[stage.rawValue] = .object(entry)
+}
+if let path = ProcessInfo.processInfo.environment["MAPPING_BENCH_DUMP"] {
+    var all: [UInt8] = []
+    input.withUnsafeBytes { raw in
+        let bytes = raw.bindMemory(to: UInt8.self)
+        for range in lines {
+            guard let message = try? JSONValue(parsing: UnsafeBufferPointer(rebasing: bytes[range])),
+                let measurements = try? device.normalize(message, ingestionTime: issued)
+            else { continue }
+            for observation in converter.convert(measurements, issued: issued).observations {
+                observation.writeJSON(into: &all)
+                all.append(0x0A)
+            }
+        }
+    }
+    guard FileManager.default.createFile(atPath: path, contents: Data(all)) else {
+        FileHandle.standardError.write(Data("cannot write \(path)\n".utf8))
+        exit(2)
+    }
 }
 var usage = rusage()
 getrusage(RUSAGE_SELF.rawValue, &usage)

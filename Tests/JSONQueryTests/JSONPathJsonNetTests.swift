@@ -35,6 +35,26 @@ final class JSONPathJsonNetTests: XCTestCase {
 
     // MARK: - Descendant filters test the start node itself (rule 1)
 
+    /// `..[?(@a.b)]` alone is walked by a recursive scan; `selectWithPaths` still takes the
+    /// general evaluator, so the two must select the same nodes in the same order.
+    func testDescendantExistenceScanSelectsWhatTheGeneralEvaluatorSelects() throws {
+        let documents = [
+            #"{"heartRate":78,"deviceId":"d"}"#,
+            #"{"heartRate":null,"readings":[{"heartRate":1},{"x":{"heartRate":2}},[{"heartRate":3}],"heartRate"]}"#,
+            #"[{"a":{"b":1}},{"a":{"c":1}},{"a":[{"b":2}]},{"a":{"b":null,"d":{"a":{"b":0}}}}]"#,
+            #"{"a":{"b":{"a":{"b":{}}}}}"#,
+            #"[]"#, #"7"#, #""heartRate""#,
+        ]
+        for path in ["$..[?(@heartRate)]", "$..[?(@a.b)]", "$..[?(@)]"] {
+            let expression = try JSONPathExpression(path, dialect: .jsonNet)
+            for text in documents {
+                let document = try JSONValue(parsing: text)
+                XCTAssertEqual(try expression.select(document), try expression.selectWithPaths(document).map(\.value), "\(path) on \(text)")
+            }
+        }
+        XCTAssertEqual(try select("$..[?(@a.b)]", documents[2]).count, 3)
+    }
+
     func testDescendantFilterSelectsTheRootOfAFlatMessage() throws {
         let message = #"{"heartRate":"78","deviceId":"device123","endDate":"2019-02-01T22:46:01.8750000Z"}"#
         XCTAssertEqual(try select("$..[?(@heartRate)]", message), [try JSONValue(parsing: message)])

@@ -45,15 +45,6 @@ public struct FHIRDecimal: Hashable, Sendable, CustomStringConvertible {
         return JSONValue(numberText: text) ?? .double(doubleValue)
     }
 
-    /// Writes `json` as JSON text without building it.
-    func write(into out: inout [UInt8]) {
-        if let integer = Int64(text) {
-            JSONWriter.writeInteger(integer, into: &out)
-        } else {
-            JSONWriter().write(json, into: &out)
-        }
-    }
-
     private static func isNumberLiteral(_ text: String) -> Bool {
         var bytes = Array(text.utf8)[...]
         if bytes.first == UInt8(ascii: "-") { bytes = bytes.dropFirst() }

@@ -112,12 +112,7 @@ public struct Observation: Hashable, Sendable, FHIRJSONRepresentable, FHIRByteWr
     /// Appends the compact JSON text of `json` to `out`, byte for byte what
     /// `JSONWriter().write(json, into: &out)` writes, without building the tree first.
     public func writeJSON(into out: inout [UInt8]) {
-        var writer = FHIRByteWriter(out: [])
-        swap(&writer.out, &out)
-        writer.out.append(UInt8(ascii: "{"))
-        writeMembers(to: &writer)
-        writer.out.append(UInt8(ascii: "}"))
-        swap(&writer.out, &out)
+        FHIRByteWriter.write(appendingTo: &out) { $0.document(self) }
     }
 
     func writeMembers(to w: inout FHIRByteWriter) {
@@ -219,7 +214,7 @@ public enum ObservationValue: Hashable, Sendable {
         switch self {
         case .quantity(let q): w.required("valueQuantity", q)
         case .codeableConcept(let c): w.required("valueCodeableConcept", c)
-        case .string(let s): w.raw("valueString", .string(s))
+        case .string(let s): w.rawString("valueString", s)
         case .sampledData(let s): w.required("valueSampledData", s)
         case .other(let name, let json): w.raw(name, json)
         }

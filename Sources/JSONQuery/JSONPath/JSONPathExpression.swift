@@ -52,6 +52,10 @@ public struct JSONPathExpression: Sendable {
                 }
                 return [value]
             }
+            if let names = path.scanExistsNames {
+                var selected: [JSONValue] = []
+                if NetEvaluator.scanExists(names, in: document, into: &selected) { return selected }
+            }
             return try NetEvaluator(root: document).select(path, from: document, at: NoLocation()).map(\.value)
         }
     }

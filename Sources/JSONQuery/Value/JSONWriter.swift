@@ -89,22 +89,26 @@ public struct JSONWriter: Sendable {
     }
 
     package static func writeInteger(_ value: Int64, into out: inout [UInt8]) {
-        if value == 0 { out.append(UInt8(ascii: "0")); return }
+        withIntegerDigits(value) { out.append(contentsOf: $0) }
+    }
+
+    /// The integer's text (sign and digits) in a buffer that lives for the call of `body`.
+    package static func withIntegerDigits(_ value: Int64, _ body: (UnsafeRawBufferPointer) -> Void) {
         // Digits are produced backwards into a fixed buffer; magnitude as UInt64 covers Int64.min.
         var magnitude = value.magnitude
         var digits: (UInt64, UInt64, UInt64) = (0, 0, 0)
-        let count = withUnsafeMutableBytes(of: &digits) { buffer -> Int in
+        withUnsafeMutableBytes(of: &digits) { buffer in
             var i = buffer.count
-            while magnitude > 0 {
+            repeat {
                 i -= 1
                 buffer[i] = UInt8(ascii: "0") + UInt8(magnitude % 10)
                 magnitude /= 10
+            } while magnitude > 0
+            if value < 0 {
+                i -= 1
+                buffer[i] = UInt8(ascii: "-")
             }
-            return buffer.count - i
-        }
-        if value < 0 { out.append(UInt8(ascii: "-")) }
-        withUnsafeBytes(of: &digits) { buffer in
-            out.append(contentsOf: buffer[(buffer.count - count)...])
+            body(UnsafeRawBufferPointer(rebasing: buffer[i...]))
         }
     }
 
@@ -137,6 +141,13 @@ public struct JSONWriter: Sendable {
             }
         }
         out.append(UInt8(ascii: "\""))
+    }
+}
+
+extension JSONWriter {
+    /// Whether `writeString` has anything to escape in these bytes (typed writers copy them as they are otherwise).
+    package static func needsEscaping(_ bytes: UnsafeBufferPointer<UInt8>) -> Bool {
+        JSONQuery.needsEscaping(bytes)
     }
 }
 

@@ -22,7 +22,7 @@ struct ObservationBuilder {
         var observation = Observation(
             status: .final,
             category: template.categories,
-            code: Self.concept(codes: template.codes, name: type),
+            code: type == template.typeName ? template.concept : Self.concept(codes: template.codes, name: type),
             effectivePeriod: Self.period(group),
             issued: issued)
         if let valueTemplate = template.value, let values = group.values(named: valueTemplate.valueName) {
@@ -34,7 +34,7 @@ struct ObservationBuilder {
         }
         for component in template.components {
             guard let values = group.values(named: component.value.valueName) else { continue }
-            let code = Self.concept(codes: component.codes, name: component.value.valueName)
+            let code = component.concept
             if let reason = absentReason(component.value, values) {
                 observation.component.append(Observation.Component(code: code, otherElements: ["dataAbsentReason": reason.json]))
             } else {

@@ -63,6 +63,11 @@ public struct ObservationConverter: Sendable {
                             groupKey: key, segment: observationGroup.segment,
                             measurements: observationGroup.measurements.filter { times.contains($0.occurrenceTime) }))
                     }
+                    // The index is built only once a second Observation arrives: most batches of
+                    // one message convert to one Observation, and hashing its id would be waste.
+                    if indexById.isEmpty, result.observations.count == 1, let id = result.observations[0].id {
+                        indexById[id] = 0
+                    }
                     if let id = observation.id, let first = indexById[id] {
                         let existing = result.observations[first]
                         if var merged = try ObservationMerge.merge(existing: existing, new: observation) {
@@ -70,7 +75,7 @@ public struct ObservationConverter: Sendable {
                             result.observations[first] = merged
                         }
                     } else {
-                        if let id = observation.id { indexById[id] = result.observations.count }
+                        if let id = observation.id, !result.observations.isEmpty { indexById[id] = result.observations.count }
                         result.observations.append(observation)
                     }
                 } catch let failure as GroupingFailure {

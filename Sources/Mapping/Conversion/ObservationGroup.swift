@@ -119,7 +119,8 @@ extension ObservationPeriodInterval {
     /// `.millisecond` `yyyyMMddHHmmssfffZ.yyyyMMddHHmmssfffZ`, so that readings less than a second
     /// apart never share an identifier.
     static func segment(start: Timestamp, end: Timestamp, precision: ObservationIdPrecision = .second) -> String {
-        let a = start.components, b = end.components
+        // A single reading's window starts and ends at one instant: its fields are computed once.
+        let a = start.components, b = start == end ? a : end.components
         let withMilliseconds = precision == .millisecond
         guard (0...9999).contains(a.year), (0...9999).contains(b.year) else {
             let ms = { (c: Timestamp.Components) in withMilliseconds ? "\(c.millisecond)" : "" }
@@ -134,7 +135,8 @@ extension ObservationPeriodInterval {
                     v /= 10
                 }
             }
-            for (c, base) in [(a, 0), (b, half + 1)] {
+            // Two calls rather than a loop over an array literal, which would allocate per Observation.
+            func stamp(_ c: Timestamp.Components, at base: Int) {
                 put(c.year, 4, at: base)
                 put(c.month, 2, at: base + 4)
                 put(c.day, 2, at: base + 6)
@@ -144,6 +146,8 @@ extension ObservationPeriodInterval {
                 if withMilliseconds { put(c.millisecond, 3, at: base + 14) }
                 buffer[base + half - 1] = UInt8(ascii: "Z")
             }
+            stamp(a, at: 0)
+            stamp(b, at: half + 1)
             buffer[half] = UInt8(ascii: ".")
             return 2 * half + 1
         }

@@ -117,6 +117,40 @@ extension JMESPath.Call {
         let day = doy - (153 * mp + 2) / 5 + 1
         let month = mp < 10 ? mp + 3 : mp - 9
         let year = yoe + era * 400 + (month <= 2 ? 1 : 0)
+        let millisecond = msOfDay % 1000
+
+        // Written into the string's storage: device templates call this for every reading, and
+        // interpolating padded pieces cost more than the rest of a CalculatedContent template.
+        if (0...9999).contains(year) {
+            return String(unsafeUninitializedCapacity: 24) { buffer in
+                func put(_ value: Int64, _ width: Int, at offset: Int) {
+                    var v = value
+                    for i in stride(from: offset + width - 1, through: offset, by: -1) {
+                        buffer[i] = UInt8(ascii: "0") &+ UInt8(truncatingIfNeeded: v % 10)
+                        v /= 10
+                    }
+                }
+                put(year, 4, at: 0)
+                buffer[4] = UInt8(ascii: "-")
+                put(month, 2, at: 5)
+                buffer[7] = UInt8(ascii: "-")
+                put(day, 2, at: 8)
+                buffer[10] = UInt8(ascii: "T")
+                put(msOfDay / 3_600_000, 2, at: 11)
+                buffer[13] = UInt8(ascii: ":")
+                put(msOfDay / 60_000 % 60, 2, at: 14)
+                buffer[16] = UInt8(ascii: ":")
+                put(msOfDay / 1000 % 60, 2, at: 17)
+                guard millisecond != 0 else {
+                    buffer[19] = UInt8(ascii: "Z")
+                    return 20
+                }
+                buffer[19] = UInt8(ascii: ".")
+                put(millisecond, 3, at: 20)
+                buffer[23] = UInt8(ascii: "Z")
+                return 24
+            }
+        }
 
         func pad(_ n: Int64, _ width: Int) -> String {
             let digits = String(n)
@@ -124,7 +158,6 @@ extension JMESPath.Call {
         }
         var text = "\(pad(year, 4))-\(pad(month, 2))-\(pad(day, 2))T"
         text += "\(pad(msOfDay / 3_600_000, 2)):\(pad(msOfDay / 60_000 % 60, 2)):\(pad(msOfDay / 1000 % 60, 2))"
-        let millisecond = msOfDay % 1000
         if millisecond != 0 { text += ".\(pad(millisecond, 3))" }
         return text + "Z"
     }

@@ -143,6 +143,34 @@ struct NetEvaluator {
         }
     }
 
+    /// `..[?(@names)]`: the start node and each descendant, in document order (pre-order), for
+    /// which the member walk `names` finds a value (a present `null` counts), as `scanQuery` with
+    /// that one existence test selects them. False, with `out` incomplete, for a document nested
+    /// deeper than parsed ones can be: recursion is kept for what the parser admits, and the
+    /// caller then takes the general evaluator with its explicit stack.
+    static func scanExists(_ names: [String], in node: JSONValue, into out: inout [JSONValue], depth: Int = 0) -> Bool {
+        guard depth <= JSONParser.maximumDepth else { return false }
+        var value = node
+        var found = true
+        for name in names {
+            guard case .object(let object) = value, let i = object.exactIndex(of: name) else {
+                found = false
+                break
+            }
+            value = object.values[i]
+        }
+        if found { out.append(node) }
+        switch node {
+        case .array(let elements):
+            for element in elements where !scanExists(names, in: element, into: &out, depth: depth + 1) { return false }
+        case .object(let object):
+            for child in object.values where !scanExists(names, in: child, into: &out, depth: depth + 1) { return false }
+        default:
+            break
+        }
+        return true
+    }
+
     /// Json.NET `ArraySliceFilter` bounds.
     static func forEachSliceIndex(count: Int, start: Int?, end: Int?, step: Int?, _ body: (Int) -> Void) {
         let step = step ?? 1

@@ -7,8 +7,15 @@ struct NetPath: Sendable {
     /// such paths are walked directly, without node lists.
     var simpleNames: [String]?
 
+    /// For `..[?(@a.b)]` alone, the most common type match of device templates: the names of the
+    /// existence test, so the scan is one recursive walk without node lists.
+    var scanExistsNames: [String]?
+
     init(filters: [NetFilter]) {
         self.filters = filters
+        if filters.count == 1, case .scanQuery(.boolean(.path(let test, fromRoot: false), .exists, nil)) = filters[0] {
+            scanExistsNames = test.simpleNames
+        }
         var names: [String] = []
         for filter in filters {
             guard case .field(let name?) = filter else {

@@ -3,17 +3,41 @@ import FHIRModel
 /// One `CodeValueFhir` template: how the measurements of one type become Observations.
 /// Codings and categories are built once at load, so conversion only copies them.
 struct CodeValueFHIRTemplate: Sendable {
-    var typeName: String
+    let typeName: String
     var periodInterval: ObservationPeriodInterval
     /// `Observation.code` codings from the template, before the connector coding.
-    var codes: [Coding]
+    let codes: [Coding]
     var categories: [CodeableConcept]
     var value: FHIRValueTemplate?
     var components: [Component]
+    /// `Observation.code` for a measurement type written exactly as `typeName` (the common case),
+    /// built once here instead of copying and extending `codes` for every Observation.
+    let concept: CodeableConcept
+
+    init(
+        typeName: String, periodInterval: ObservationPeriodInterval, codes: [Coding], categories: [CodeableConcept],
+        value: FHIRValueTemplate?, components: [Component]
+    ) {
+        self.typeName = typeName
+        self.periodInterval = periodInterval
+        self.codes = codes
+        self.categories = categories
+        self.value = value
+        self.components = components
+        self.concept = ObservationBuilder.concept(codes: codes, name: typeName)
+    }
 
     struct Component: Sendable {
-        var codes: [Coding]
-        var value: FHIRValueTemplate
+        let codes: [Coding]
+        let value: FHIRValueTemplate
+        /// The component's `code`: its codes and the connector coding for the value name, built once.
+        let concept: CodeableConcept
+
+        init(codes: [Coding], value: FHIRValueTemplate) {
+            self.codes = codes
+            self.value = value
+            self.concept = ObservationBuilder.concept(codes: codes, name: value.valueName)
+        }
     }
 }
 
