@@ -8,7 +8,7 @@ import XCTest
 /// An upgrade from the previous release: release 0.1.0 (packaging/deb/changelog) left stores at
 /// schema v5. Its rows were written as today's are (the later migrations add tables, triggers and
 /// meta rows, never change a row's format), so the fixture is a store written by this code and
-/// then taken back to v5 by undoing migrations v6 and v7 exactly, checked against the objects
+/// then taken back to v5 by undoing migrations v6 to v8 exactly, checked against the objects
 /// v1-v5 create. The current code must open it, run the migrations, and keep every message,
 /// resource, dead letter and the journal's chain.
 final class SchemaMigrationTests: XCTestCase {
@@ -38,10 +38,16 @@ final class SchemaMigrationTests: XCTestCase {
         "outbox_open_by_time",
     ]
 
-    /// Undoes v7 (journal bytes and base, the base-aware delete guard) and v6 (delivery keys),
-    /// restoring v1's delete guard word for word.
+    /// Undoes v8 (field-kit marks and tables), v7 (journal bytes and base, the base-aware delete
+    /// guard) and v6 (delivery keys), restoring v1's delete guard word for word.
     private static let backToVersion5 = """
         BEGIN;
+        DROP INDEX outbox_unexported;
+        DROP INDEX outbox_by_kit_export;
+        ALTER TABLE outbox DROP COLUMN kit_export;
+        DROP TABLE kit_import;
+        DROP TABLE kit_source;
+        DELETE FROM store_meta WHERE key = 'kit_export_sequence';
         DROP INDEX delivery_by_time;
         DROP TABLE delivery;
         DROP TRIGGER journal_bytes_in;
@@ -50,7 +56,7 @@ final class SchemaMigrationTests: XCTestCase {
         CREATE TRIGGER journal_no_delete BEFORE DELETE ON journal
             BEGIN SELECT RAISE(ABORT, 'the journal is append-only'); END;
         DELETE FROM store_meta WHERE key IN ('journal_bytes', 'journal_base');
-        DELETE FROM grdb_migrations WHERE identifier IN ('v6: delivery keys', 'v7: journal retention');
+        DELETE FROM grdb_migrations WHERE identifier IN ('v6: delivery keys', 'v7: journal retention', 'v8: field kits');
         COMMIT;
         """
 
@@ -78,9 +84,9 @@ final class SchemaMigrationTests: XCTestCase {
         XCTAssertEqual(try fixture.sqlite("SELECT COUNT(*) FROM grdb_migrations"), "5")
         XCTAssertEqual(try fixture.sqlite("SELECT COUNT(*) FROM store_meta WHERE key LIKE 'journal_b%'"), "0")
 
-        // The current code opens it: migrations v6 and v7 run, nothing is lost.
+        // The current code opens it: migrations v6 to v8 run, nothing is lost.
         store = try open(fixture)
-        XCTAssertEqual(try fixture.sqlite("SELECT COUNT(*) FROM grdb_migrations"), "7")
+        XCTAssertEqual(try fixture.sqlite("SELECT COUNT(*) FROM grdb_migrations"), "8")
         let after = try await store.reader.statistics(at: fixture.now)
         XCTAssertEqual(after.received, before.received)
         XCTAssertEqual(after.inbox, 1)
