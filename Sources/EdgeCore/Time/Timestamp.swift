@@ -48,10 +48,37 @@ public struct Timestamp: Hashable, Comparable, Sendable {
         }
     }
 
-    /// ISO 8601 in UTC with milliseconds: `2019-02-01T22:46:01.875Z`.
+    /// ISO 8601 in UTC with milliseconds: `2019-02-01T22:46:01.875Z`. Written into a fixed buffer
+    /// for four-digit years: every Observation needs two or three of these.
     public var iso8601: String {
         let c = components
-        return "\(pad(c.year, 4))-\(pad(c.month, 2))-\(pad(c.day, 2))T\(pad(c.hour, 2)):\(pad(c.minute, 2)):\(pad(c.second, 2)).\(pad(c.millisecond, 3))Z"
+        guard c.year >= 0, c.year <= 9999 else {
+            return "\(pad(c.year, 4))-\(pad(c.month, 2))-\(pad(c.day, 2))T\(pad(c.hour, 2)):\(pad(c.minute, 2)):\(pad(c.second, 2)).\(pad(c.millisecond, 3))Z"
+        }
+        return String(unsafeUninitializedCapacity: 24) { buffer in
+            func put(_ value: Int, _ width: Int, at offset: Int) {
+                var v = value
+                for i in stride(from: offset + width - 1, through: offset, by: -1) {
+                    buffer[i] = UInt8(ascii: "0") &+ UInt8(truncatingIfNeeded: v % 10)
+                    v /= 10
+                }
+            }
+            put(c.year, 4, at: 0)
+            buffer[4] = UInt8(ascii: "-")
+            put(c.month, 2, at: 5)
+            buffer[7] = UInt8(ascii: "-")
+            put(c.day, 2, at: 8)
+            buffer[10] = UInt8(ascii: "T")
+            put(c.hour, 2, at: 11)
+            buffer[13] = UInt8(ascii: ":")
+            put(c.minute, 2, at: 14)
+            buffer[16] = UInt8(ascii: ":")
+            put(c.second, 2, at: 17)
+            buffer[19] = UInt8(ascii: ".")
+            put(c.millisecond, 3, at: 20)
+            buffer[23] = UInt8(ascii: "Z")
+            return 24
+        }
     }
 
     // Howard Hinnant's days-from-civil algorithms (proleptic Gregorian calendar).

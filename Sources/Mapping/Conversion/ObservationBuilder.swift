@@ -64,8 +64,8 @@ struct ObservationBuilder {
 
     /// A single reading's window starts and ends at the same instant: one string serves both.
     static func period(_ group: ObservationGroup) -> Period {
-        let start = group.start.instantText
-        return Period(start: start, end: group.start == group.end ? start : group.end.instantText)
+        let start = group.start.iso8601
+        return Period(start: start, end: group.start == group.end ? start : group.end.iso8601)
     }
 
     /// Concatenation by copying bytes into one allocation of the right size: interpolation and

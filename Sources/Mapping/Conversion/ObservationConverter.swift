@@ -24,7 +24,7 @@ public struct ObservationConverter: Sendable {
     /// `issued` is the conversion time written to `Observation.issued`.
     public func convert(_ measurements: [Measurement], issued: Timestamp) -> ConversionResult {
         var result = ConversionResult()
-        let issuedText = issued.instantText
+        let issuedText = issued.iso8601
         // Observations with the same identity (only with second-precision ids: readings within one
         // second) merge into the first, as upstream's sequential upserts would; never two
         // resources with one id in a batch.
