@@ -4,8 +4,12 @@
 //   http URL     POST /ingest/demo-vitals to a running daemon from several concurrent clients
 //                (each a keep-alive connection), counting only 202s
 //   store DIR    Store.append through the in-process API (journal entry, counters, byte triggers)
-//   sqlite DIR   the baseline: the same rows into the same inbox table with the sqlite3 C API
+//                from CLIENTS concurrent callers; those arriving while another commits share
+//                its successor's transaction (group commit): reports transactions and appends
+//   sqlite DIR   the baseline: the same rows into the same inbox table with the sqlite3 C API,
+//                one caller, one transaction per batch
 //
+// Each line carries the process's CPU time (user + system, getrusage) per message, in µs.
 // Usage: IngestBenchmark http|store|sqlite TARGET [MESSAGES] [CLIENTS]
 // Driven by scripts/bench-ingest.sh, which starts the daemon, reads its RSS and prints ratios.
 import Audit
@@ -42,13 +46,29 @@ let payloads: [[[UInt8]]] = (0..<batches).map { batch in
     (0..<batchSize).map { Array(message(batch * batchSize + $0).utf8) }
 }
 
-func elapsed(_ start: ContinuousClock.Instant) -> Double {
-    let (seconds, attoseconds) = (ContinuousClock.now - start).components
-    return Double(seconds) + Double(attoseconds) / 1e18
+/// Where a measurement began: the clock and this process's CPU time.
+struct Interval {
+    let start = ContinuousClock.now
+    let cpu = cpuSeconds()
+
+    var seconds: Double {
+        let (seconds, attoseconds) = (ContinuousClock.now - start).components
+        return Double(seconds) + Double(attoseconds) / 1e18
+    }
 }
 
-func report(_ seconds: Double, _ extra: JSONObject = JSONObject()) {
+/// User plus system CPU time of this process so far, in seconds.
+func cpuSeconds() -> Double {
+    var usage = rusage()
+    getrusage(RUSAGE_SELF.rawValue, &usage)
+    func seconds(_ time: timeval) -> Double { Double(time.tv_sec) + Double(time.tv_usec) / 1e6 }
+    return seconds(usage.ru_utime) + seconds(usage.ru_stime)
+}
+
+func report(_ interval: Interval, _ extra: JSONObject = JSONObject()) {
+    let (seconds, cpu) = (interval.seconds, cpuSeconds() - interval.cpu)
     var figures: JSONObject = [
+        "cpuMicrosecondsPerMessage": .double((cpu * 1e6 / Double(batches * batchSize) * 100).rounded() / 100),
         "mode": .string(mode), "messages": .int(Int64(batches * batchSize)), "batch": .int(Int64(batchSize)),
         "seconds": .double((seconds * 1000).rounded() / 1000),
         "messagesPerSecond": .int(Int64((Double(batches * batchSize) / seconds).rounded())),
@@ -75,7 +95,7 @@ func runHTTP() async {
         body.append(UInt8(ascii: "]"))
         return body
     }
-    let start = ContinuousClock.now
+    let interval = Interval()
     let results = await withTaskGroup(of: (accepted: Int, other: Int).self) { group in
         for client in 0..<clients {
             group.addTask {
@@ -95,9 +115,8 @@ func runHTTP() async {
         for await result in group { sum.accepted += result.accepted; sum.other += result.other }
         return sum
     }
-    let seconds = elapsed(start)
     if results.other > 0 { fail("\(results.other) messages were not accepted") }
-    report(seconds, ["clients": .int(Int64(clients))])
+    report(interval, ["clients": .int(Int64(clients))])
 }
 
 // MARK: In-process store
@@ -121,17 +140,25 @@ func runStore() async {
                          receivedAt: receivedAt, payload: payload)
         }
     }
-    let start = ContinuousClock.now
-    for batch in batchesOfMessages {
-        do {
-            _ = try await store.append(batch, actor: "http:bench")
-        } catch {
-            fail("\(error)")
+    let interval = Interval()
+    await withTaskGroup(of: Void.self) { group in
+        for client in 0..<clients {
+            group.addTask {
+                var index = client
+                while index < batchesOfMessages.count {
+                    do {
+                        _ = try await store.append(batchesOfMessages[index], actor: "http:bench")
+                    } catch {
+                        fail("\(error)")
+                    }
+                    index += clients
+                }
+            }
         }
     }
-    let seconds = elapsed(start)
+    let commits = store.appendCommits
     try? store.close()
-    report(seconds)
+    report(interval, ["clients": .int(Int64(clients)), "transactions": .int(Int64(commits.transactions)), "appends": .int(Int64(commits.appends))])
 }
 
 // MARK: Raw SQLite baseline
@@ -161,7 +188,7 @@ func runSQLite() {
     guard sqlite3_prepare_v2(db, sql, -1, &statement, nil) == SQLITE_OK, let insert = statement else { fail("prepare failed") }
     let transient = unsafeBitCast(-1, to: sqlite3_destructor_type.self)
     let receivedAt = Store.systemClock().millisecondsSinceEpoch
-    let start = ContinuousClock.now
+    let interval = Interval()
     for batch in payloads {
         exec("BEGIN IMMEDIATE")
         for payload in batch {
@@ -180,10 +207,9 @@ func runSQLite() {
         }
         exec("COMMIT")
     }
-    let seconds = elapsed(start)
     sqlite3_finalize(insert)
     sqlite3_close(db)
-    report(seconds)
+    report(interval)
 }
 
 switch mode {

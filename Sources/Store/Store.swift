@@ -16,7 +16,8 @@ import Synchronization
 /// Durability: `synchronous = FULL`. In WAL mode NORMAL survives a process kill but can lose the
 /// last committed transactions on power loss; an acknowledged message must survive both, so
 /// every commit waits for the WAL fsync. Callers amortise it by committing a whole HTTP request
-/// or BLE/Modbus batch in one `append`.
+/// or BLE/Modbus batch in one `append`, and appends that arrive while another commits share the
+/// next transaction and its fsync (`GroupCommit`).
 public final class Store: Sendable {
     let pool: DatabasePool
     let policy: StorePolicy
@@ -30,8 +31,20 @@ public final class Store: Sendable {
     /// Set when a write failed for want of disk space, cleared by a write that succeeds with at
     /// least 1 MiB free again: `/health` reports it meanwhile.
     private let diskFull = Atomic<Bool>(false)
+    /// Inbox appends waiting for, or in, their group's transaction.
+    let appends = GroupCommit<PendingAppend, AppendOutcome>()
 
     public var isDiskFull: Bool { diskFull.load(ordering: .relaxed) }
+
+    /// Transactions begun for inbox appends, and the appends they held: more appends than
+    /// transactions means requests shared commits. For tests and benchmarks.
+    package var appendCommits: (transactions: Int, appends: Int) {
+        let counts = appends.counts
+        return (counts.groups, counts.requests)
+    }
+
+    /// Appends queued behind the transaction being committed.
+    package var appendsWaiting: Int { appends.waiting }
 
     /// Opens (creating and migrating when needed) the store at `path`.
     /// - Parameters:

@@ -16,89 +16,26 @@ extension Store {
 
     /// `append`, telling which messages were already held under their delivery key: those are
     /// not stored again (a sender retrying after a lost acknowledgement), and get the first copy's id.
+    ///
+    /// Appends from concurrent callers that arrive while another commits are committed together
+    /// in one transaction; each returns once that transaction has committed. When it fails, every
+    /// append of the group throws and none of them is stored. A refusal (high-water mark) is one
+    /// append's outcome and does not affect the others of its group. An append whose task is
+    /// already cancelled throws `.cancelled` and stores nothing.
     public func receive(_ messages: [InboxMessage], actor: String) async throws(StoreError) -> InboxReceipt {
         guard !messages.isEmpty else { return InboxReceipt(ids: [], duplicates: 0) }
-        let (policy, chain, time, fields) = (self.policy, self.chain, now(), self.fields)
         let incoming = messages.reduce(Int64(0)) { $0 + Int64($1.payload.count) }
         if incoming > policy.maxBytes {
             throw StoreError(.tooLarge, "a batch of \(incoming) bytes exceeds the store bound of \(policy.maxBytes) bytes; split it or raise the bound")
         }
-        let outcome = try await write("append") { db -> AppendOutcome in
-            guard try Eviction.makeRoom(for: incoming, policy: policy, time: time, chain: chain, db) else {
-                try Meta.add(.refused, Int64(messages.count), db)
-                if try Meta.value(.highWater, db) == 0 {
-                    try Meta.set(.highWater, 1, db)
-                    let event = JournalEvent(kind: .highWaterReached, actor: "store",
-                                             details: ["bytes": .int(try Meta.value(.bytes, db)), "maxBytes": .int(policy.maxBytes)])
-                    try JournalTable.append([event], at: time, chain: chain, db)
-                }
-                return .refused
-            }
-            let insert = try db.cachedStatement(sql: """
-                INSERT INTO inbox(id, profile, transport, source_id, device_id, received_at, device_time, payload, size, state)
-                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, 'pending')
-                """)
-            var ids: [InboxID] = []
-            ids.reserveCapacity(messages.count)
-            var stored: [InboxID] = []
-            var duplicates = 0
-            var storedBytes: Int64 = 0
-            // Keys count as long as synced data is kept (a sender retries within minutes, not
-            // weeks); older ones are removed by the retention pass.
-            let keysSince = time.millisecondsSinceEpoch - policy.retainSynced.wholeMilliseconds
-            // Ids are chosen here so that each payload is sealed for its own row.
-            var id = try StoreFields.nextID("inbox", db)
-            // Unchecked: the count matches the SQL, and a statement whose step failed is dropped
-            // from GRDB's cache, never reused.
-            for message in messages {
-                var deliveryKey: String?
-                if let key = message.deliveryKey {
-                    let indexed = fields.identity(message.profile.rawValue + "\u{1F}" + key)
-                    if let held = try Int64.fetchOne(db.cachedStatement(sql: "SELECT inbox_id FROM delivery WHERE key = ? AND received_at >= ?"),
-                                                     arguments: [indexed, keysSince]) {
-                        ids.append(InboxID(held))
-                        duplicates += 1
-                        continue
-                    }
-                    deliveryKey = indexed
-                }
-                insert.setUncheckedArguments([
-                    id, message.profile.rawValue, message.transport.rawValue, message.sourceID, message.deviceID,
-                    message.receivedAt.millisecondsSinceEpoch, message.deviceTime?.millisecondsSinceEpoch,
-                    try fields.sealPayload(message.payload, "inbox", id), message.payload.count,
-                ])
-                try insert.execute()
-                if let deliveryKey {
-                    // Replacing a key too old to count that the retention pass has not removed yet.
-                    try db.cachedStatement(sql: "INSERT OR REPLACE INTO delivery(key, inbox_id, received_at) VALUES (?, ?, ?)")
-                        .execute(arguments: [deliveryKey, id, message.receivedAt.millisecondsSinceEpoch])
-                }
-                ids.append(InboxID(id))
-                stored.append(InboxID(id))
-                storedBytes += Int64(message.payload.count)
-                id += 1
-            }
-            try Meta.add(.received, Int64(stored.count), db)
-            var events: [JournalEvent] = []
-            if try Meta.value(.highWater, db) != 0 {
-                try Meta.set(.highWater, 0, db)
-                events.append(JournalEvent(kind: .highWaterCleared, actor: "store", details: ["bytes": .int(try Meta.value(.bytes, db))]))
-            }
-            // The devices too, once each, so a device's readings can be traced through the journal.
-            var devices: [JournalSubject] = []
-            var seen = Set<String>()
-            for message in messages {
-                if let device = message.deviceID, seen.insert(device).inserted { devices.append(.device(device)) }
-            }
-            var details: JSONObject = [
-                "messages": .int(Int64(stored.count)),
-                "bytes": .int(storedBytes),
-            ]
-            if duplicates > 0 { details["duplicates"] = .int(Int64(duplicates)) }
-            events.append(JournalEvent(
-                kind: .inboxReceived, actor: actor, subjects: stored.map(JournalSubject.inbox) + devices, details: details))
-            try JournalTable.append(events, at: time, chain: chain, db)
-            return .stored(InboxReceipt(ids: ids, duplicates: duplicates))
+        // Cancelled before it is queued (shutdown): nothing is stored. Once queued, the append gets
+        // its group's true outcome whether or not its caller is cancelled meanwhile.
+        if Task.isCancelled {
+            throw StoreError(.cancelled, "append was cancelled before it was queued; nothing was stored", location: path)
+        }
+        let outcome = try await appends.submit(PendingAppend(messages: messages, actor: actor, bytes: incoming)) {
+            [self] (group: [PendingAppend]) async throws(StoreError) -> [AppendOutcome] in
+            try await self.commitAppends(group)
         }
         switch outcome {
         case .stored(let receipt): return receipt
@@ -106,6 +43,97 @@ extension Store {
             throw StoreError(.highWaterMark,
                 "the store holds \(policy.maxBytes) bytes of unsynced data; refuse new data (503) until uploads catch up, or configure eviction")
         }
+    }
+
+    /// One transaction for a group of appends, each in arrival order, at one time by the store's clock.
+    private func commitAppends(_ group: [PendingAppend]) async throws(StoreError) -> [AppendOutcome] {
+        let (policy, chain, time, fields) = (self.policy, self.chain, now(), self.fields)
+        let operation = group.count == 1 ? "append" : "append of \(group.count) concurrent requests in one transaction"
+        return try await write(operation) { db in
+            try group.map { try Self.insert($0, policy: policy, chain: chain, time: time, fields: fields, db) }
+        }
+    }
+
+    /// One append of a group, as `receive` describes it.
+    private static func insert(
+        _ request: PendingAppend, policy: StorePolicy, chain: any JournalChain, time: Timestamp, fields: StoreFields, _ db: Database
+    ) throws -> AppendOutcome {
+        let (messages, actor, incoming) = (request.messages, request.actor, request.bytes)
+        guard try Eviction.makeRoom(for: incoming, policy: policy, time: time, chain: chain, db) else {
+            try Meta.add(.refused, Int64(messages.count), db)
+            if try Meta.value(.highWater, db) == 0 {
+                try Meta.set(.highWater, 1, db)
+                let event = JournalEvent(kind: .highWaterReached, actor: "store",
+                                         details: ["bytes": .int(try Meta.value(.bytes, db)), "maxBytes": .int(policy.maxBytes)])
+                try JournalTable.append([event], at: time, chain: chain, db)
+            }
+            return .refused
+        }
+        let insert = try db.cachedStatement(sql: """
+            INSERT INTO inbox(id, profile, transport, source_id, device_id, received_at, device_time, payload, size, state)
+            VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, 'pending')
+            """)
+        var ids: [InboxID] = []
+        ids.reserveCapacity(messages.count)
+        var stored: [InboxID] = []
+        var duplicates = 0
+        var storedBytes: Int64 = 0
+        // Keys count as long as synced data is kept (a sender retries within minutes, not
+        // weeks); older ones are removed by the retention pass.
+        let keysSince = time.millisecondsSinceEpoch - policy.retainSynced.wholeMilliseconds
+        // Ids are chosen here so that each payload is sealed for its own row.
+        var id = try StoreFields.nextID("inbox", db)
+        // Unchecked: the count matches the SQL, and a statement whose step failed is dropped
+        // from GRDB's cache, never reused.
+        for message in messages {
+            var deliveryKey: String?
+            if let key = message.deliveryKey {
+                let indexed = fields.identity(message.profile.rawValue + "\u{1F}" + key)
+                if let held = try Int64.fetchOne(db.cachedStatement(sql: "SELECT inbox_id FROM delivery WHERE key = ? AND received_at >= ?"),
+                                                 arguments: [indexed, keysSince]) {
+                    ids.append(InboxID(held))
+                    duplicates += 1
+                    continue
+                }
+                deliveryKey = indexed
+            }
+            insert.setUncheckedArguments([
+                id, message.profile.rawValue, message.transport.rawValue, message.sourceID, message.deviceID,
+                message.receivedAt.millisecondsSinceEpoch, message.deviceTime?.millisecondsSinceEpoch,
+                try fields.sealPayload(message.payload, "inbox", id), message.payload.count,
+            ])
+            try insert.execute()
+            if let deliveryKey {
+                // Replacing a key too old to count that the retention pass has not removed yet.
+                try db.cachedStatement(sql: "INSERT OR REPLACE INTO delivery(key, inbox_id, received_at) VALUES (?, ?, ?)")
+                    .execute(arguments: [deliveryKey, id, message.receivedAt.millisecondsSinceEpoch])
+            }
+            ids.append(InboxID(id))
+            stored.append(InboxID(id))
+            storedBytes += Int64(message.payload.count)
+            id += 1
+        }
+        try Meta.add(.received, Int64(stored.count), db)
+        var events: [JournalEvent] = []
+        if try Meta.value(.highWater, db) != 0 {
+            try Meta.set(.highWater, 0, db)
+            events.append(JournalEvent(kind: .highWaterCleared, actor: "store", details: ["bytes": .int(try Meta.value(.bytes, db))]))
+        }
+        // The devices too, once each, so a device's readings can be traced through the journal.
+        var devices: [JournalSubject] = []
+        var seen = Set<String>()
+        for message in messages {
+            if let device = message.deviceID, seen.insert(device).inserted { devices.append(.device(device)) }
+        }
+        var details: JSONObject = [
+            "messages": .int(Int64(stored.count)),
+            "bytes": .int(storedBytes),
+        ]
+        if duplicates > 0 { details["duplicates"] = .int(Int64(duplicates)) }
+        events.append(JournalEvent(
+            kind: .inboxReceived, actor: actor, subjects: stored.map(JournalSubject.inbox) + devices, details: details))
+        try JournalTable.append(events, at: time, chain: chain, db)
+        return .stored(InboxReceipt(ids: ids, duplicates: duplicates))
     }
 
     /// Claims up to `limit` pending messages, oldest first, for the mapping stage.
@@ -202,6 +230,13 @@ extension Store {
             return outboxIDs
         }
     }
+}
+
+/// One caller's append, queued for its group's transaction.
+struct PendingAppend: Sendable {
+    let messages: [InboxMessage]
+    let actor: String
+    let bytes: Int64
 }
 
 enum AppendOutcome: Sendable {
