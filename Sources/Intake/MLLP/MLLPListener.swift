@@ -3,7 +3,6 @@ import HL7
 public import NIOCore
 public import NIOPosix
 public import NIOSSL
-import Synchronization
 
 /// The MLLP listener's settings (the gateway's `hl7:` section).
 public struct MLLPListenerSettings: Sendable {
@@ -35,7 +34,7 @@ public final class MLLPMetrics: Sendable {
         var acks: [String: Int] = ["AA": 0, "AE": 0, "AR": 0]
         var duplicates = 0
     }
-    private let state = Mutex(State())
+    private let state = Locked(State())
 
     public init() {}
 
