@@ -6,10 +6,10 @@ import Darwin
 
 /// A value that threads share, guarded by a pthread mutex: the one lock of the project.
 ///
-/// Not Synchronization's `Mutex`, for two reasons measured here. On Linux it waits on a futex
-/// that ThreadSanitizer cannot see, so every access it guards is reported as a race and
-/// `scripts/tsan.sh` would find nothing real among them; a pthread mutex is intercepted by the
-/// sanitizer. And under contention it spins where a pthread mutex parks the waiter.
+/// Not Synchronization's `Mutex`: on Linux (Swift 6.3) it waits on a futex that ThreadSanitizer
+/// cannot see, so every access it guards is reported as a race (a two-thread counter under it
+/// gives three reports) and `scripts/tsan.sh` could find nothing real among them. The sanitizer
+/// intercepts pthread mutexes.
 /// Keep the critical sections short and never suspend or block inside `withLock`.
 package final class Locked<Value: Sendable>: @unchecked Sendable {
     private let mutex: UnsafeMutablePointer<pthread_mutex_t>
