@@ -20,13 +20,7 @@ clients=${2:-4}
 source scripts/bench-common.sh
 build_release fhir-edge IngestBenchmark
 bin="$scratch/release"
-work=$(mktemp -d)
-pid=""
-cleanup() {
-    if [[ -n "$pid" ]] && kill -0 "$pid" 2>/dev/null; then kill -KILL "$pid" 2>/dev/null || true; fi
-    rm -rf "$work"
-}
-trap cleanup EXIT
+daemon_scratch
 
 cat > "$work/bench.yaml" <<YAML
 dataDir: data
@@ -39,23 +33,13 @@ store:
 profiles:
   directory: $PWD/device-profiles
 YAML
-"$bin/fhir-edge" run --config "$work/bench.yaml" >"$work/daemon.out" 2>"$work/daemon.log" &
-pid=$!
-port=""
-for _ in $(seq 1 300); do
-    port=$(sed -n 's/^listening on .*:\([0-9]*\)$/\1/p' "$work/daemon.out" | head -1)
-    [[ -n "$port" ]] && break
-    sleep 0.1
-done
-[[ -n "$port" ]] || { cat "$work/daemon.log" >&2; echo "the daemon did not start" >&2; exit 1; }
+start_daemon "$work/bench.yaml"
 sleep 1
 rss() { awk '/^VmRSS/ {print $2}' "/proc/$pid/status"; }
-# utime + stime in clock ticks (fields 14 and 15; the command name in field 2 has no spaces here).
-cpu_ticks() { awk '{print $14 + $15}' "/proc/$pid/stat"; }
 idle_rss=$(rss)
-cpu_before=$(cpu_ticks)
+cpu_before=$(daemon_ticks)
 http_line=$("$bin/IngestBenchmark" http "http://127.0.0.1:$port" "$count" "$clients")
-cpu_after_run=$(cpu_ticks)
+cpu_after_run=$(daemon_ticks)
 loaded_rss=$(rss)
 # How long the mapping stage needs after the last 202 to empty the inbox.
 drain_start=$(date +%s.%N)
@@ -65,7 +49,7 @@ for _ in $(seq 1 1200); do
     sleep 0.1
 done
 drain_seconds=$(python3 -c "import sys; print(round($(date +%s.%N) - $drain_start, 1))")
-cpu_after_drain=$(cpu_ticks)
+cpu_after_drain=$(daemon_ticks)
 peak_rss=$(awk '/^VmHWM/ {print $2}' "/proc/$pid/status")
 kill -TERM "$pid"
 wait "$pid" || true

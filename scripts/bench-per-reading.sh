@@ -19,13 +19,7 @@ idle=${3:-10}
 source scripts/bench-common.sh
 build_release fhir-edge
 bin="$scratch/release"
-work=$(mktemp -d)
-pid=""
-cleanup() {
-    if [[ -n "$pid" ]] && kill -0 "$pid" 2>/dev/null; then kill -KILL "$pid" 2>/dev/null || true; fi
-    rm -rf "$work"
-}
-trap cleanup EXIT
+daemon_scratch
 
 cat > "$work/bench.yaml" <<YAML
 dataDir: data
@@ -39,22 +33,13 @@ upstream:
   bundle: transaction
   batchSize: 100
 YAML
-"$bin/fhir-edge" run --config "$work/bench.yaml" >"$work/daemon.out" 2>"$work/daemon.log" &
-pid=$!
-port=""
-for _ in $(seq 1 300); do
-    port=$(sed -n 's/^listening on .*:\([0-9]*\)$/\1/p' "$work/daemon.out" | head -1)
-    [[ -n "$port" ]] && break
-    sleep 0.1
-done
-[[ -n "$port" ]] || { cat "$work/daemon.log" >&2; echo "the daemon did not start" >&2; exit 1; }
+start_daemon "$work/bench.yaml"
 sleep 2
-ticks() { awk '{print $14 + $15}' "/proc/$pid/stat"; }
-idle_start=$(ticks)
+idle_start=$(daemon_ticks)
 sleep "$idle"
-idle_end=$(ticks)
+idle_end=$(daemon_ticks)
 
-load_start=$(ticks)
+load_start=$(daemon_ticks)
 load_wall_start=$(date +%s.%N)
 python3 - "$port" "$rate" "$seconds" > "$work/load.json" <<'PY'
 import http.client, json, sys, time
@@ -90,7 +75,7 @@ for _ in $(seq 1 1200); do
     fi
     sleep 0.1
 done
-load_end=$(ticks)
+load_end=$(daemon_ticks)
 load_wall=$(python3 -c "import sys; print($(date +%s.%N) - $load_wall_start)")
 rss=$(awk '/^VmRSS/ {print $2}' "/proc/$pid/status")
 peak=$(awk '/^VmHWM/ {print $2}' "/proc/$pid/status")
