@@ -1,3 +1,4 @@
+import Crypto
 package import EdgeCore
 package import Foundation
 package import JSONQuery

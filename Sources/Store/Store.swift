@@ -1,6 +1,7 @@
 package import EdgeCore
 import Foundation
 import GRDB
+import JSONQuery
 import Synchronization
 
 /// The gateway's durable buffer: one SQLite database in WAL mode holding the inbox of raw

@@ -3,6 +3,7 @@ import Foundation
 import JSONQuery
 import Store
 import Synchronization
+import TestSupport
 import XCTest
 
 /// Deterministic bytes for nonces and data keys: a counter, so a test run is repeatable.

@@ -1,3 +1,4 @@
+import EdgeCore
 package import JSONQuery
 
 extension Measurement {

@@ -1,4 +1,5 @@
 import EdgeCore
+import Foundation
 
 /// One HTTP exchange with the upstream server. The seam between the uploader (and `upstream
 /// check`) and the network: `CurlTransport` in production, scripted fakes in tests.

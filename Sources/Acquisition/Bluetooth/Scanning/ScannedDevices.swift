@@ -1,4 +1,5 @@
 package import BluetoothDecoding
+import EdgeCore
 package import JSONQuery
 
 /// What a scan learned about one advertiser: the advert and scan response merged, the latest
