@@ -10,7 +10,6 @@ import UnixSignals
 import Upstream
 import MLLP
 package import Store
-import Synchronization
 
 /// The running gateway: the store, the local HTTP API, the mapping stage, retention and the
 /// access journal, as Services in one ServiceGroup.
@@ -34,7 +33,7 @@ package final class Gateway: Sendable {
     let intakeSink: IntakeSink
     /// The MLLP listener's counters (zero without `hl7:`), in `/metrics`.
     let mllpMetrics: MLLPMetrics
-    private let group = Mutex<ServiceGroup?>(nil)
+    private let group = Locked<ServiceGroup?>(nil)
 
     /// Opens (creating when needed) the store in the configured data directory, encrypted with
     /// the configured key (`store.encryption`; by default `fhir-edge.key` beside the store).

@@ -3,14 +3,13 @@ import EdgeCore
 import Foundation
 import JSONQuery
 import Store
-import Synchronization
 import XCTest
 
 /// A store with the real chain in a fresh folder, a hand-moved clock and the sqlite3 tool for
 /// tampering as an intruder would.
 final class AuditFixture: Sendable {
     let directory: URL
-    private let millis = Mutex<Int64>(1_700_000_000_000)
+    private let millis = Locked<Int64>(1_700_000_000_000)
 
     init() throws {
         directory = FileManager.default.temporaryDirectory.appendingPathComponent("fhir-edge-audit-\(UUID().uuidString)")

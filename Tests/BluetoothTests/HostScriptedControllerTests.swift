@@ -1,5 +1,5 @@
 import BluetoothDecoding
-import Synchronization
+import EdgeCore
 import XCTest
 
 @testable import Bluetooth
@@ -9,7 +9,7 @@ import XCTest
 final class ScriptedController: HCITransport {
     let incoming: AsyncThrowingStream<H4Packet, any Error>
     private let continuation: AsyncThrowingStream<H4Packet, any Error>.Continuation
-    private let state = Mutex<State>(State())
+    private let state = Locked<State>(State())
     let extended: Bool
 
     struct State {

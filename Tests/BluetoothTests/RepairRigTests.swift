@@ -1,7 +1,6 @@
 import BluetoothDecoding
 import EdgeCore
 import Foundation
-import Synchronization
 import TestSupport
 import XCTest
 
@@ -58,7 +57,7 @@ final class RepairRigTests: XCTestCase {
     }
 
     final class RunRecorder: Sendable {
-        private let run = Mutex(Run())
+        private let run = Locked(Run())
         func withLock<T>(_ body: (inout Run) -> T) -> T { run.withLock { body(&$0) } }
     }
 

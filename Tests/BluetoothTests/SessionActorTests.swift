@@ -1,7 +1,6 @@
 import BluetoothDecoding
 import EdgeCore
 import JSONQuery
-import Synchronization
 import XCTest
 
 @testable import Bluetooth
@@ -242,10 +241,10 @@ final class Recorder: Sendable {
         var description: String { "store refused the reading (high-water mark)" }
     }
 
-    private let state: Mutex<Snapshot>
+    private let state: Locked<Snapshot>
 
     init(refusals: Int = 0) {
-        state = Mutex(Snapshot(refusals: refusals))
+        state = Locked(Snapshot(refusals: refusals))
     }
 
     var snapshot: Snapshot { state.withLock { $0 } }
@@ -289,7 +288,7 @@ final class ScriptedLink: DeviceLink {
     let deviceInformation: DeviceInformation?
     /// What the device's Current Time characteristic answers; nil: it serves no Current Time Service.
     let currentTime: [UInt8]?
-    private let state: Mutex<State>
+    private let state: Locked<State>
 
     init(
         measurements: [MeasurementCharacteristic], failingConnects: Int = 0, refuseUntilSecured: Bool = false,
@@ -299,7 +298,7 @@ final class ScriptedLink: DeviceLink {
         self.refuseUntilSecured = refuseUntilSecured
         self.deviceInformation = deviceInformation
         self.currentTime = currentTime
-        self.state = Mutex(State(failingConnects: failingConnects))
+        self.state = Locked(State(failingConnects: failingConnects))
     }
 
     var requests: [String] { state.withLock { $0.requests } }

@@ -5,7 +5,6 @@ import Foundation
 import JSONQuery
 import Logging
 import Store
-import Synchronization
 import TestSupport
 import XCTest
 
@@ -100,7 +99,7 @@ final class SessionScannerTests: XCTestCase {
         let logger = Logger(label: "test", factory: { _ in SwiftLogNoOpLogHandler() })
         let health = AcquisitionHealth(store: store, logger: logger)
         let sink = IntakeSink(store: store, monitor: GatewayMonitor(startedAt: clock()), profileLoaded: { _ in true }, onCommitted: {}, now: clock, logger: logger)
-        let journaled = Mutex<[JournalEvent]>([])
+        let journaled = Locked<[JournalEvent]>([])
         let reporter = BluetoothDeviceReporter(
             address: "F0:00:00:00:18:10", profile: ProfileID("ble-blood-pressure"), patientID: "p-17", sink: sink, health: health,
             journal: { events in journaled.withLock { $0 += events } }, now: clock, logger: logger)

@@ -1,7 +1,6 @@
 import BluetoothDecoding
 import EdgeCore
 import Foundation
-import Synchronization
 import TestSupport
 import XCTest
 
@@ -52,7 +51,7 @@ final class SilentControllerTests: XCTestCase {
         _ clock: ManualClock, limit: Duration, _ what: String, file: StaticString = #filePath, line: UInt = #line,
         _ operation: @escaping @Sendable () async throws -> T
     ) async throws -> T {
-        let done = Mutex(false)
+        let done = Locked(false)
         let task = Task {
             defer { done.withLock { $0 = true } }
             return try await operation()
@@ -263,7 +262,7 @@ final class SilentControllerTests: XCTestCase {
         await sightings.record(ScanReport(address: peer, rssi: -50, connectable: true, isScanResponse: false, data: []),
                                at: Timestamp(millisecondsSinceEpoch: 0))
         controller.goSilent()
-        let failures = Mutex<[SessionFailure]>([])
+        let failures = Locked<[SessionFailure]>([])
         let link = HostDeviceLink(host: host, address: peer, sightings: sightings, bonds: BondStore(dataDirectory: directory), pairing: .standard)
         let session = DeviceSession(
             settings: DeviceSessionSettings(address: peer, connectTimeout: .seconds(10)), link: link, seed: 1,

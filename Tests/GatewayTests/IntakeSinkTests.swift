@@ -4,7 +4,6 @@ import Foundation
 @testable import Gateway
 import Logging
 import Store
-import Synchronization
 import XCTest
 
 /// The one sink every source delivers to answers the same way whatever the transport.
@@ -71,7 +70,7 @@ final class IntakeSinkTests: XCTestCase {
 }
 
 final class WakeCounter: Sendable {
-    private let value = Mutex(0)
+    private let value = Locked(0)
     func add() { value.withLock { $0 += 1 } }
     var count: Int { value.withLock { $0 } }
 }

@@ -3,7 +3,6 @@ import Foundation
 import JSONQuery
 import Simulator
 import Store
-import Synchronization
 import XCTest
 @testable import Gateway
 
@@ -199,12 +198,12 @@ final class StatusPageTests: XCTestCase {
     // MARK: Sessions alone
 
     final class Counter: Sendable {
-        let value = Mutex<UInt8>(0)
+        let value = Locked<UInt8>(0)
         func next() -> [UInt8] { value.withLock { $0 &+= 1; return [UInt8](repeating: $0, count: 32) } }
     }
 
     final class Clock: Sendable {
-        let value = Mutex<Int64>(1_000_000)
+        let value = Locked<Int64>(1_000_000)
         func now() -> Timestamp { Timestamp(millisecondsSinceEpoch: value.withLock { $0 }) }
         func advance(_ milliseconds: Int64) { value.withLock { $0 += milliseconds } }
     }

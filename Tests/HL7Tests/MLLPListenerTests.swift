@@ -3,7 +3,6 @@ import Foundation
 import HL7
 import MLLP
 import NIOCore
-import Synchronization
 import XCTest
 
 #if canImport(Glibc)
@@ -198,6 +197,6 @@ func blocking(_ body: @escaping @Sendable () throws -> Void) async throws {
 }
 
 final class LockedCounter: Sendable {
-    private let value = Mutex(0)
+    private let value = Locked(0)
     func next() -> Int { value.withLock { $0 += 1; return $0 } }
 }

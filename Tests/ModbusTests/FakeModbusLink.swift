@@ -1,5 +1,5 @@
 import Modbus
-import Synchronization
+import EdgeCore
 import TestSupport
 
 /// A scripted link: each unit answers from its registers, stays silent (costing the timeout on
@@ -28,7 +28,7 @@ final class FakeModbusLink: ModbusLink, Sendable {
 
     let endpoint: String
     let clock: ManualClock
-    private let state = Mutex(State())
+    private let state = Locked(State())
 
     init(endpoint: String, clock: ManualClock) {
         self.endpoint = endpoint

@@ -1,7 +1,6 @@
 import EdgeCore
 import JSONQuery
 import Modbus
-import Synchronization
 import TestSupport
 import XCTest
 
@@ -43,7 +42,7 @@ final class OwnPeerPollingTests: XCTestCase {
             name: "silent", profile: ProfileID("test"), points: [Self.points[0]],
             settings: ModbusPollSettings(unit: 4, interval: interval, timeout: .milliseconds(300)))
         XCTAssertEqual(types.plan.reads.count, 8, types.plan.describe(points: types.points).joined(separator: "\n"))
-        let results = Mutex<[ModbusPollResult]>([])
+        let results = Locked<[ModbusPollResult]>([])
         let link = LibmodbusLink(.tcp(host: peer.host, port: peer.port))
         let poller = ModbusLinkPoller(
             link: link, devices: [types, silent], clock: ContinuousClock(), wallClock: { Timestamp(millisecondsSinceEpoch: 0) },

@@ -1,7 +1,6 @@
 import EdgeCore
 import JSONQuery
 @testable import Modbus
-import Synchronization
 import TestSupport
 import XCTest
 
@@ -14,7 +13,7 @@ final class PollerTests: XCTestCase {
             var result: ModbusPollResult
         }
 
-        private let entries = Mutex<[Entry]>([])
+        private let entries = Locked<[Entry]>([])
         let clock: ManualClock
         init(clock: ManualClock) { self.clock = clock }
         func record(_ result: ModbusPollResult) {

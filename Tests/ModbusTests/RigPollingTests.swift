@@ -3,7 +3,6 @@ import Foundation
 import Gateway
 import JSONQuery
 import Modbus
-import Synchronization
 import TestSupport
 import XCTest
 
@@ -100,8 +99,8 @@ final class RigPollingTests: XCTestCase {
     /// shared connection it costs them at most its timeout per poll.
     func testAnOfflineUnitNextToHealthyOnes() async throws {
         guard let rig = try startRig(tick: nil) else { return }
-        let starts = Mutex<[String: [ContinuousClock.Instant]]>([:])
-        let failures = Mutex<[String: [String]]>([:])
+        let starts = Locked<[String: [ContinuousClock.Instant]]>([:])
+        let failures = Locked<[String: [String]]>([:])
         let record: @Sendable (ModbusPollResult) async -> Void = { result in
             let start = ContinuousClock.now - result.elapsed
             starts.withLock { $0[result.device.name, default: []].append(start) }

@@ -2,13 +2,12 @@ import EdgeCore
 import Foundation
 import JSONQuery
 import Store
-import Synchronization
 import TestSupport
 import XCTest
 
 /// Deterministic bytes for nonces and data keys: a counter, so a test run is repeatable.
 final class CountingRandom: Sendable {
-    private let next = Mutex<UInt8>(1)
+    private let next = Locked<UInt8>(1)
     var function: @Sendable (Int) -> [UInt8] {
         { [self] count in next.withLock { value in (0..<count).map { _ in value &+= 1; return value } } }
     }

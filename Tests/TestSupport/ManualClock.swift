@@ -1,4 +1,4 @@
-import Synchronization
+import EdgeCore
 
 /// A monotonic `Clock` that moves only when the test says so: sleepers wake in deadline order
 /// (pollers and sessions that sleep between attempts). `TestClock` is the wall clock beside it.
@@ -24,7 +24,7 @@ package final class ManualClock: Clock, Sendable {
         var nextID = 0
     }
 
-    private let state = Mutex(State())
+    private let state = Locked(State())
 
     package var now: Instant { state.withLock { $0.now } }
     package var minimumResolution: Duration { .zero }

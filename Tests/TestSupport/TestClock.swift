@@ -1,14 +1,13 @@
 package import EdgeCore
-import Synchronization
 
 /// The wall clock tests inject (`now: @Sendable () -> Timestamp`): it moves only when the test
 /// moves it, or when code under test sleeps through `sleep`, which records the wait and jumps
 /// over it, so backoff runs in no time and can be asserted.
 package final class TestClock: Sendable {
-    private let state: Mutex<(now: Int64, sleeps: [Duration])>
+    private let state: Locked<(now: Int64, sleeps: [Duration])>
 
     package init(_ start: Timestamp = Timestamp(millisecondsSinceEpoch: 1_800_000_000_123)) {
-        state = Mutex((start.millisecondsSinceEpoch, []))
+        state = Locked((start.millisecondsSinceEpoch, []))
     }
 
     package var now: Timestamp { Timestamp(millisecondsSinceEpoch: state.withLock { $0.now }) }

@@ -1,7 +1,6 @@
 import CMosquitto
 import EdgeCore
 import Foundation
-import Synchronization
 
 /// One persistent MQTT session with a broker through libmosquitto: QoS 1 subscriptions under a
 /// fixed client id with clean session off, so the broker keeps what the gateway has not
@@ -254,7 +253,7 @@ final class MQTTLoop: @unchecked Sendable {
     }
 
     private final class Answer: Sendable {
-        let value = Mutex<MQTTDisposition?>(nil)
+        let value = Locked<MQTTDisposition?>(nil)
         let ready = DispatchSemaphore(value: 0)
     }
 

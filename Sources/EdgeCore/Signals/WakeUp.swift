@@ -1,4 +1,3 @@
-import Synchronization
 
 /// A coalescing wake-up between any number of producers and one waiting loop: `wake()` ends the
 /// current `wait()`, or the next one when nobody waits, so a wake-up is never lost, and any number
@@ -11,7 +10,7 @@ package final class WakeUp: Sendable {
         var waiter: CheckedContinuation<Bool, Never>?
     }
 
-    private let state = Mutex(State())
+    private let state = Locked(State())
 
     package init() {}
 

@@ -5,7 +5,6 @@ import Logging
 import MLLP
 import NIOCore
 import ServiceLifecycle
-import Synchronization
 
 extension Gateway {
     /// The MLLP listener of `hl7:`, when configured. TLS files are read here, so that a bad
@@ -33,7 +32,7 @@ extension Gateway {
 /// MSH-10 of the ACKs: unique per process start and counter, within v2.5's 20 characters.
 final class ACKControlIDs: Sendable {
     private let prefix: String
-    private let counter = Mutex<UInt64>(0)
+    private let counter = Locked<UInt64>(0)
 
     init(startedAt: Timestamp) {
         prefix = "FE" + String(UInt64(max(0, startedAt.millisecondsSinceEpoch)), radix: 36).uppercased()

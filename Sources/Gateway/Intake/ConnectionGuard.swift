@@ -2,7 +2,6 @@ import EdgeCore
 import HummingbirdCore
 import NIOCore
 import NIOHTTPTypes
-import Synchronization
 
 /// The local API's connections, so that slow or idle clients cannot hold the gateway: at most
 /// `limit` connections are open; over it the connection that has waited longest without sending a
@@ -10,7 +9,7 @@ import Synchronization
 /// every connection is busy with a request does the server stop accepting until one ends.
 final class ConnectionRegistry: Sendable {
     let limit: Int
-    private let state = Mutex(State())
+    private let state = Locked(State())
 
     private struct State {
         var open = 0
@@ -169,7 +168,7 @@ final class ConnectionGuardHandler: ChannelDuplexHandler, RemovableChannelHandle
 /// cannot exhaust memory: a request that would pass the budget is answered 503 with Retry-After.
 final class InFlightBytes: Sendable {
     let limit: Int
-    private let held = Mutex(0)
+    private let held = Locked(0)
 
     init(limit: Int) {
         self.limit = limit

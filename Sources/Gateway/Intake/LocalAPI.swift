@@ -4,7 +4,6 @@ import JSONQuery
 import Logging
 import Audit
 import Store
-import Synchronization
 
 /// Per-request context: the peer's loopback-ness (for demo ingest) and a slot in which the
 /// handler names the authenticated client for the access journal.
@@ -26,7 +25,7 @@ struct GatewayRequestContext: RequestContext {
 }
 
 final class ClientSlot: Sendable {
-    private let value = Mutex<String?>(nil)
+    private let value = Locked<String?>(nil)
     var id: String? {
         get { value.withLock { $0 } }
         set { value.withLock { $0 = newValue } }

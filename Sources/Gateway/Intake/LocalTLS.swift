@@ -4,7 +4,7 @@ import Logging
 import NIOCore
 import NIOSSL
 import ServiceLifecycle
-import Synchronization
+import EdgeCore
 import UnixSignals
 
 /// The local API's TLS: the certificate and key files of `http.tls`, loaded into a context that
@@ -13,11 +13,11 @@ import UnixSignals
 /// certificate that CA signed.
 final class LocalTLS: Sendable {
     let settings: GatewayConfiguration.TLS
-    private let context: Mutex<NIOSSLContext>
+    private let context: Locked<NIOSSLContext>
 
     init(_ settings: GatewayConfiguration.TLS) throws(LocalTLSError) {
         self.settings = settings
-        self.context = Mutex(try Self.makeContext(settings))
+        self.context = Locked(try Self.makeContext(settings))
     }
 
     var current: NIOSSLContext { context.withLock { $0 } }

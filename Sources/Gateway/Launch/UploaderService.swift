@@ -1,6 +1,6 @@
 import Logging
 import ServiceLifecycle
-import Synchronization
+import EdgeCore
 import Upstream
 
 /// Runs the uploader as a Service; graceful shutdown cancels it, which aborts the request in
@@ -17,7 +17,7 @@ struct UploaderService: Service {
 
 /// The running uploader, once `Gateway.run` has made it, for `/metrics`.
 final class UploaderSlot: Sendable {
-    private let current = Mutex<Uploader?>(nil)
+    private let current = Locked<Uploader?>(nil)
 
     func set(_ uploader: Uploader?) {
         current.withLock { $0 = uploader }

@@ -5,7 +5,6 @@ import Logging
 import Mapping
 import ServiceLifecycle
 import Store
-import Synchronization
 
 /// Moves the inbox to the outbox: claims a batch, runs each message's profile (normalize every
 /// message, then convert the batch's measurements per profile), and commits resources, dead
@@ -26,9 +25,9 @@ final class MappingStage: Service, Sendable {
     /// Called after a commit that added outbox rows: the uploader's wake-up.
     private let onCommitted: @Sendable () -> Void
     /// Set at graceful shutdown: the batch in hand completes, no new one is claimed.
-    private let stopping = Mutex(false)
+    private let stopping = Locked(false)
     /// Messages of a batch whose commit failed, to hand back to the inbox before the next claim.
-    private let unreleased = Mutex<[InboxID]>([])
+    private let unreleased = Locked<[InboxID]>([])
     /// Advanced at every pass of the loop and every batch: the watchdog's sign of life.
     let heartbeat: Heartbeat
 

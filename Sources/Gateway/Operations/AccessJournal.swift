@@ -3,7 +3,6 @@ import JSONQuery
 import Logging
 import ServiceLifecycle
 import Store
-import Synchronization
 
 /// Journals every local API call (client, method, route, status). Calls are gathered and
 /// appended in one transaction per wake-up, so the journal costs one fsync per burst of
@@ -17,8 +16,8 @@ final class AccessJournal: Service, Sendable {
     private let store: Store
     private let logger: Logger
     private let now: @Sendable () -> Timestamp
-    private let pending = Mutex<[JournalEvent]>([])
-    private let tallies = Mutex<[Tally: (since: Timestamp, count: Int)]>([:])
+    private let pending = Locked<[JournalEvent]>([])
+    private let tallies = Locked<[Tally: (since: Timestamp, count: Int)]>([:])
     static let aggregationWindowMilliseconds: Int64 = 60_000
 
     private struct Tally: Hashable {
@@ -30,9 +29,9 @@ final class AccessJournal: Service, Sendable {
     private let signal = WakeUp()
     /// Bounds memory if the store stalls; dropped entries are logged and counted.
     private let maxPending = 100_000
-    private let dropped = Mutex<Int>(0)
+    private let dropped = Locked<Int>(0)
     /// The last append failed; its entries wait in `pending` for the next try.
-    private let failing = Mutex(false)
+    private let failing = Locked(false)
 
     static let kind = JournalKind("api.request")
 

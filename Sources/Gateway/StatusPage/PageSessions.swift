@@ -1,6 +1,5 @@
 import EdgeCore
 import EdgeCrypto
-import Synchronization
 
 /// The status page's signed-in sessions, in memory only (a restart signs everyone out): the
 /// one owner of the table. A session id is 32 random bytes from the injected source; the table
@@ -27,7 +26,7 @@ final class PageSessions: Sendable {
     let capacity: Int
     private let random: @Sendable () -> [UInt8]
     private let now: @Sendable () -> Timestamp
-    private let table = Mutex<[String: Session]>([:])
+    private let table = Locked<[String: Session]>([:])
 
     static let defaultLifetimeMilliseconds: Int64 = 8 * 3_600_000
     static let defaultCapacity = 256
@@ -44,10 +43,7 @@ final class PageSessions: Sendable {
     }
 
     /// The system's CSPRNG (getrandom on Linux).
-    static let systemRandom: @Sendable () -> [UInt8] = {
-        var generator = SystemRandomNumberGenerator()
-        return (0..<4).flatMap { _ in withUnsafeBytes(of: generator.next()) { Array($0) } }
-    }
+    static let systemRandom: @Sendable () -> [UInt8] = { SystemRandom.bytes(32) }
 
     func start(client: String, roles: Set<GatewayConfiguration.Role>) -> Started {
         let id = Self.token(random())

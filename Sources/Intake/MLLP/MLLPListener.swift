@@ -3,7 +3,6 @@ import HL7
 package import NIOCore
 import NIOPosix
 package import NIOSSL
-import Synchronization
 
 /// The MLLP listener's settings (the gateway's `hl7:` section).
 package struct MLLPListenerSettings: Sendable {
@@ -35,7 +34,7 @@ package final class MLLPMetrics: Sendable {
         var acks: [String: Int] = ["AA": 0, "AE": 0, "AR": 0]
         var duplicates = 0
     }
-    private let state = Mutex(State())
+    private let state = Locked(State())
 
     package init() {}
 

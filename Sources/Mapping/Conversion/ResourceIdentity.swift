@@ -1,7 +1,6 @@
 import EdgeCore
 import EdgeCrypto
 import FHIRConventions
-import Synchronization
 package import FHIRModel
 
 /// How an Observation's subject, device, identifier and id are derived.
@@ -158,7 +157,7 @@ package enum ObservationSubject: String, Sendable, CaseIterable {
 
 /// A bounded memo of `hashedId` results, shared by copies of one `ResourceIdentity`.
 private final class HashedIdCache: Sendable {
-    private let entries = Mutex<[String: String]>([:])
+    private let entries = Locked<[String: String]>([:])
     private static let capacity = 4096
 
     func id(forHashInput input: String) -> String {

@@ -59,16 +59,8 @@ package struct StoreEncryption: Sendable {
         self.random = random
     }
 
-    /// The operating system's CSPRNG (getrandom on Linux), eight bytes per call.
-    package static let systemRandom: @Sendable (Int) -> [UInt8] = { count in
-        var generator = SystemRandomNumberGenerator()
-        var bytes: [UInt8] = []
-        bytes.reserveCapacity(count + 7)
-        while bytes.count < count {
-            withUnsafeBytes(of: generator.next()) { bytes.append(contentsOf: $0) }
-        }
-        return Array(bytes.prefix(count))
-    }
+    /// The operating system's CSPRNG (getrandom on Linux).
+    package static let systemRandom: @Sendable (Int) -> [UInt8] = { SystemRandom.bytes($0) }
 }
 
 /// Whether a store file holds encrypted rows, for start-up decisions (creating a key file).

@@ -1,4 +1,4 @@
-import Synchronization
+import EdgeCore
 
 /// Commits requests that arrive together in one transaction: while a commit runs, new requests
 /// wait; the writer then takes every waiting request at once and commits them as one group, so a
@@ -25,7 +25,7 @@ final class GroupCommit<Request: Sendable, Answer: Sendable>: Sendable {
         var requests = 0
     }
 
-    private let state = Mutex(State())
+    private let state = Locked(State())
 
     /// Requests waiting for the next group (not those being committed).
     var waiting: Int { state.withLock { $0.waiting.count } }

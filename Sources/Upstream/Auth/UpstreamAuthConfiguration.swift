@@ -155,10 +155,7 @@ package struct UpstreamAuthConfiguration: Sendable, Hashable {
     /// Wall-clock time, as the store reads it.
     package static let systemClock: @Sendable () -> Timestamp = { Store.systemClock() }
 
-    package static let systemRandomBytes: @Sendable (Int) -> [UInt8] = { count in
-        var generator = SystemRandomNumberGenerator()
-        return (0..<count).map { _ in UInt8.random(in: .min ... .max, using: &generator) }
-    }
+    package static let systemRandomBytes: @Sendable (Int) -> [UInt8] = { SystemRandom.bytes($0) }
 }
 
 /// One problem in the `auth:` or `tls:` sections, with its dotted key path.

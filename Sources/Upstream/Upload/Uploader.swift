@@ -39,9 +39,8 @@ package actor Uploader {
         self.logger = logger
         self.builder = EntryBuilder(idempotency: settings.idempotency, baseURL: client.baseURL)
         self.identities = IdentityCache(refreshAfter: settings.identityRefresh)
-        var system = SystemRandomNumberGenerator()
         self.machine = UploadStateMachine(policy: settings.retry, bundleType: settings.bundleType,
-                                          random: SplitMix64(seed: randomSeed ?? system.next()))
+                                          random: SplitMix64(seed: randomSeed ?? SystemRandom.seed()))
     }
 
     /// New resources are in the outbox: an idle uploader leases at once instead of at its next

@@ -5,7 +5,6 @@ import EdgeCore
 import Foundation
 import Gateway
 import JSONQuery
-import Synchronization
 
 extension BluetoothCommand {
     struct Listen: AsyncParsableCommand {
@@ -108,7 +107,7 @@ enum BluetoothListening {
             report("cannot scan: \(error)")
             return Outcome(subscribed: false, readings: 0)
         }
-        let counts = Mutex((subscribed: false, readings: 0))
+        let counts = Locked((subscribed: false, readings: 0))
         let session = DeviceSession(
             settings: settings,
             link: HostDeviceLink(

@@ -1,5 +1,5 @@
 import Foundation
-import Synchronization
+import EdgeCore
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -13,7 +13,7 @@ final class FileDescriptorTransport: CountingTransport {
     let name: String
     let incoming: AsyncThrowingStream<H4Packet, any Error>
     private let continuation: AsyncThrowingStream<H4Packet, any Error>.Continuation
-    private let state: Mutex<State>
+    private let state: Locked<State>
     private let writer: DispatchQueue
 
     private struct State {
@@ -33,7 +33,7 @@ final class FileDescriptorTransport: CountingTransport {
 
     private init(descriptor: Int32, name: String) {
         self.name = name
-        state = Mutex(State(descriptor: descriptor))
+        state = Locked(State(descriptor: descriptor))
         writer = DispatchQueue(label: "hci-write \(name)")
         (incoming, continuation) = AsyncThrowingStream.makeStream(of: H4Packet.self, throwing: (any Error).self)
     }

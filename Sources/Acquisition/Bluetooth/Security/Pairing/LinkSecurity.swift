@@ -127,10 +127,7 @@ package actor LinkSecurity {
         let localIRK: SecretKey
         do {
             bond = try await bonds.bond(for: link.peer)
-            localIRK = try await bonds.localIdentityResolvingKey {
-                var generator = SystemRandomNumberGenerator()
-                return randomOctets(16, using: &generator)
-            }
+            localIRK = try await bonds.localIdentityResolvingKey { SystemRandom.bytes(16) }
         } catch {
             let failure = PairingError(.storage(error.description), "cannot secure the link to \(link.peer): \(error)")
             result = .failure(failure)

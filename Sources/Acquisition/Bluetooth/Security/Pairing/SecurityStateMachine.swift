@@ -10,13 +10,8 @@ struct PairingSecrets: Sendable {
 
     /// A fresh key pair and nonce from the system's secure generator.
     static func generate(localIRK: SecretKey) -> PairingSecrets {
-        var generator = SystemRandomNumberGenerator()
-        return PairingSecrets(keyPair: .generate(), nonce: randomOctets(16, using: &generator), localIRK: localIRK)
+        PairingSecrets(keyPair: .generate(), nonce: SystemRandom.bytes(16), localIRK: localIRK)
     }
-}
-
-func randomOctets(_ count: Int, using generator: inout some RandomNumberGenerator) -> [UInt8] {
-    (0..<count).map { _ in UInt8.random(in: .min ... .max, using: &generator) }
 }
 
 /// The central's side of securing one LE link (Core spec Vol 3 Part H): re-encryption with a
