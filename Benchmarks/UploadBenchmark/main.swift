@@ -20,6 +20,7 @@ import EdgeCore
 import Foundation
 import JSONQuery
 import Store
+import Synchronization
 import Upstream
 
 func fail(_ message: String) -> Never {

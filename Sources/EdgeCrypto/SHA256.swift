@@ -6,12 +6,12 @@ import EdgeCore
 ///
 /// Streaming: `update` may be called any number of times; copies are independent, so a hasher
 /// fed a common prefix can be copied and finished many times.
-public struct SHA256: Sendable {
+package struct SHA256: Sendable {
     private var hasher = Crypto.SHA256()
 
-    public init() {}
+    package init() {}
 
-    public mutating func update(_ bytes: some Sequence<UInt8>) {
+    package mutating func update(_ bytes: some Sequence<UInt8>) {
         let handled: Void? = bytes.withContiguousStorageIfAvailable { buffer in
             hasher.update(bufferPointer: UnsafeRawBufferPointer(buffer))
         }
@@ -22,23 +22,23 @@ public struct SHA256: Sendable {
     }
 
     /// The 32-byte digest of everything passed to `update`. Does not change `self`.
-    public func finalize() -> [UInt8] {
+    package func finalize() -> [UInt8] {
         hasher.finalize().withUnsafeBytes { Array($0) }
     }
 
     /// Lowercase hex of the digest of everything passed to `update`. Does not change `self`.
-    public func hexDigest() -> String {
+    package func hexDigest() -> String {
         hasher.finalize().withUnsafeBytes { Hex.string($0) }
     }
 
-    public static func hash(_ bytes: some Sequence<UInt8>) -> [UInt8] {
+    package static func hash(_ bytes: some Sequence<UInt8>) -> [UInt8] {
         var hasher = SHA256()
         hasher.update(bytes)
         return hasher.finalize()
     }
 
     /// Lowercase hex SHA-256 of the string's UTF-8 bytes.
-    public static func hexDigest(_ string: String) -> String {
+    package static func hexDigest(_ string: String) -> String {
         var hasher = SHA256()
         hasher.update(string.utf8)
         return hasher.hexDigest()

@@ -1,27 +1,27 @@
 import EdgeCore
-public import FHIRModel
+package import FHIRModel
 
 /// Why new data cannot be merged into a stored Observation.
-public struct ObservationMergeError: Error, Hashable, Sendable, CustomStringConvertible {
+package struct ObservationMergeError: Error, Hashable, Sendable, CustomStringConvertible {
     /// Upstream's exception name (`NotSupportedException`).
-    public var type: String
-    public var message: String
+    package var type: String
+    package var message: String
 
-    public init(type: String = "NotSupportedException", message: String) {
+    package init(type: String = "NotSupportedException", message: String) {
         self.type = type
         self.message = message
     }
 
-    public var description: String { "\(type): \(message)" }
+    package var description: String { "\(type): \(message)" }
 }
 
 /// Merges a newly built Observation into the stored one with the same identifier (upstream's
 /// update path): the stored `code`, `identifier`, `subject`, `device` and `issued` are kept,
 /// `category` is replaced by the template's, values and components are merged, the period is
 /// widened, and the status becomes `amended`.
-public enum ObservationMerge {
+package enum ObservationMerge {
     /// The Observation to write, or nil when the merge changes nothing (no write needed).
-    public static func merge(existing: Observation, new: Observation) throws(ObservationMergeError) -> Observation? {
+    package static func merge(existing: Observation, new: Observation) throws(ObservationMergeError) -> Observation? {
         var merged = existing
         merged.category = new.category
         let existingWindow = try window(of: existing.effectivePeriod, name: "stored")

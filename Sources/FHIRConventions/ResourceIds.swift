@@ -3,12 +3,12 @@ import EdgeCrypto
 
 /// The resource ids MedTech's conventions give, computed offline: the mapping names resources
 /// with them and the uploader reads them back, so they live apart from both.
-public enum ResourceIds {
+package enum ResourceIds {
     /// The Observation identifier system upstream uses.
-    public static let connectorSystem = "https://azure.microsoft.com/en-us/services/iomt-fhir-connector/"
+    package static let connectorSystem = "https://azure.microsoft.com/en-us/services/iomt-fhir-connector/"
 
     /// Deterministic resource id: lowercase hex SHA-256 of `{system}_{value}` (missing system = "").
-    public static func hashedId(system: String?, value: String) -> String {
+    package static func hashedId(system: String?, value: String) -> String {
         // Streamed in three parts rather than concatenated: this runs for every Observation.
         var hasher = SHA256()
         if let system { hasher.update(system.utf8) }
@@ -21,12 +21,12 @@ public enum ResourceIds {
     /// uploader has asked the server: `lookup:` and the hex of `{system}|{deviceId}`. The colon
     /// cannot occur in a FHIR id, so a placeholder is never mistaken for a server's id, and a
     /// server refuses one that slipped through rather than storing a dangling reference.
-    public static func lookupPlaceholder(deviceSystem: String?, deviceId: String) -> String {
+    package static func lookupPlaceholder(deviceSystem: String?, deviceId: String) -> String {
         lookupPrefix + Hex.string(((deviceSystem ?? "") + "|" + deviceId).utf8)
     }
 
     /// The Device identifier a `lookupPlaceholder` stands for; nil for anything else.
-    public static func lookupDevice(placeholder: some StringProtocol) -> (system: String?, value: String)? {
+    package static func lookupDevice(placeholder: some StringProtocol) -> (system: String?, value: String)? {
         guard placeholder.hasPrefix(lookupPrefix) else { return nil }
         guard let bytes = Hex.bytes(placeholder.dropFirst(lookupPrefix.count), lowercaseOnly: true),
             let bar = bytes.firstIndex(of: UInt8(ascii: "|"))

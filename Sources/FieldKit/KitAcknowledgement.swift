@@ -1,32 +1,32 @@
 import Crypto
-public import EdgeCore
-public import Foundation
+package import EdgeCore
+package import Foundation
 import JSONQuery
 
 /// What an importing gateway took from a field kit (`import` writes it, `reconcile` on the kit
 /// reads it): the export, who took it, and each resource's type, id and the SHA-256 of the body
 /// taken. Signed like a manifest by the importer's kit signing key: the `.sig` file beside it
 /// holds the base64 Ed25519 signature over `"fhir-edge kit acknowledgement v1\n"` and the file's bytes.
-public struct KitAcknowledgement: Sendable, Equatable {
-    public static let format = "fhir-edge kit acknowledgement v1"
+package struct KitAcknowledgement: Sendable, Equatable {
+    package static let format = "fhir-edge kit acknowledgement v1"
 
-    public struct Entry: Sendable, Equatable {
-        public var type: String
-        public var id: String
-        public var sha256: String
+    package struct Entry: Sendable, Equatable {
+        package var type: String
+        package var id: String
+        package var sha256: String
     }
 
-    public var exportID: String
-    public var sequence: Int64
+    package var exportID: String
+    package var sequence: Int64
     /// The exporting gateway and its kit signing key.
-    public var gateway: String
-    public var gatewayKey: Data
-    public var importedBy: String
-    public var importerKey: Data
-    public var importedAt: Timestamp
-    public var entries: [Entry]
+    package var gateway: String
+    package var gatewayKey: Data
+    package var importedBy: String
+    package var importerKey: Data
+    package var importedAt: Timestamp
+    package var entries: [Entry]
 
-    public init(manifest: KitManifest, resources: [(type: String, id: String, body: String)], importedBy: String, importerKey: Data, importedAt: Timestamp) {
+    package init(manifest: KitManifest, resources: [(type: String, id: String, body: String)], importedBy: String, importerKey: Data, importedAt: Timestamp) {
         exportID = manifest.exportID
         sequence = manifest.sequence
         gateway = manifest.gateway
@@ -37,7 +37,7 @@ public struct KitAcknowledgement: Sendable, Equatable {
         entries = resources.map { Entry(type: $0.type, id: $0.id, sha256: sha256Hex(Data($0.body.utf8))) }
     }
 
-    public var text: Data {
+    package var text: Data {
         let json: JSONValue = .object([
             "format": .string(Self.format), "exportID": .string(exportID), "sequence": .int(sequence), "gateway": .string(gateway),
             "gatewayKey": .string(gatewayKey.base64EncodedString()), "importedBy": .string(importedBy),
@@ -48,11 +48,11 @@ public struct KitAcknowledgement: Sendable, Equatable {
         return Data((JSONWriter().string(json) + "\n").utf8)
     }
 
-    public static func signedStatement(_ text: Data) -> Data { Data("fhir-edge kit acknowledgement v1\n".utf8) + text }
+    package static func signedStatement(_ text: Data) -> Data { Data("fhir-edge kit acknowledgement v1\n".utf8) + text }
 
     /// Reads an acknowledgement and its `.sig`, checking the signature by the key inside it and,
     /// when given, that this key is the trusted one.
-    public init(file path: String, trustedKey: Data?) throws(KitError) {
+    package init(file path: String, trustedKey: Data?) throws(KitError) {
         guard let data = FileManager.default.contents(atPath: path) else { throw KitError(path, "cannot be read (missing, or no permission)") }
         guard let signatureText = FileManager.default.contents(atPath: path + ".sig"),
               let signature = Data(base64Encoded: String(decoding: signatureText, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)) else {

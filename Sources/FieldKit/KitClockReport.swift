@@ -1,14 +1,14 @@
-public import EdgeCore
-public import JSONQuery
-public import Store
+package import EdgeCore
+package import JSONQuery
+package import Store
 
 /// What an export says about its times: the clock's state now, the last synchronisation state
 /// the journal recorded (`clock.sync`) and since when, and the clock jumps (`clock.jumped`) the
 /// journal saw since the oldest resource it carries was queued. `trust` sums it up: `synchronised`
 /// (synchronised now, and no jump since), `unsynchronised` (with `unsynchronisedSince` when the
 /// journal saw the change) or `unknown`; `jumps` above 0 means times across a jump are not comparable.
-public enum KitClockReport {
-    public static func make(reader: StoreReader, since: Timestamp?, currentState: String) async throws(StoreError) -> JSONObject {
+package enum KitClockReport {
+    package static func make(reader: StoreReader, since: Timestamp?, currentState: String) async throws(StoreError) -> JSONObject {
         var after: Int64 = 0
         var jumps: Int64 = 0
         var largest: Int64 = 0

@@ -1,7 +1,8 @@
-public import EdgeCore
-public import Foundation
-public import JSONQuery
-public import Store
+import Crypto
+package import EdgeCore
+package import Foundation
+package import JSONQuery
+package import Store
 
 #if canImport(Glibc)
 import Glibc
@@ -14,17 +15,17 @@ import Glibc
 /// marks the rows exported and journals `kit.exported`. If that transaction fails the files are
 /// removed and the rows stay unexported; a kit left behind anyway only carries rows the next
 /// export carries again, which the server's deterministic ids make harmless.
-public struct KitExporter: Sendable {
-    public struct Options: Sendable {
-        public var gateway: String
-        public var recipient: Data?
-        public var pseudonymiser: Pseudonymiser?
-        public var clock: JSONObject
-        public var actor: String
+package struct KitExporter: Sendable {
+    package struct Options: Sendable {
+        package var gateway: String
+        package var recipient: Data?
+        package var pseudonymiser: Pseudonymiser?
+        package var clock: JSONObject
+        package var actor: String
         /// Also carry unsent rows earlier kits carried (a kit that was lost on the way).
-        public var includingCarried = false
+        package var includingCarried = false
 
-        public init(gateway: String, recipient: Data?, pseudonymiser: Pseudonymiser?, clock: JSONObject, actor: String, includingCarried: Bool = false) {
+        package init(gateway: String, recipient: Data?, pseudonymiser: Pseudonymiser?, clock: JSONObject, actor: String, includingCarried: Bool = false) {
             self.includingCarried = includingCarried
             self.gateway = gateway
             self.recipient = recipient
@@ -34,16 +35,16 @@ public struct KitExporter: Sendable {
         }
     }
 
-    public let random: @Sendable (Int) -> [UInt8]
-    public let now: @Sendable () -> Timestamp
+    package let random: @Sendable (Int) -> [UInt8]
+    package let now: @Sendable () -> Timestamp
 
-    public init(random: @escaping @Sendable (Int) -> [UInt8], now: @escaping @Sendable () -> Timestamp) {
+    package init(random: @escaping @Sendable (Int) -> [UInt8], now: @escaping @Sendable () -> Timestamp) {
         self.random = random
         self.now = now
     }
 
     /// Writes the kit into `directory` (created; it must not exist or be empty) and returns its manifest.
-    public func export(from store: Store, to directory: String, options: Options) async throws -> KitManifest {
+    package func export(from store: Store, to directory: String, options: Options) async throws -> KitManifest {
         try Self.prepare(directory)
         let reader = store.reader
         let signingKey = try reader.kitSigningPublicKey()

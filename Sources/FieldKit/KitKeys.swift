@@ -1,5 +1,5 @@
-public import Crypto
-public import Foundation
+package import Crypto
+package import Foundation
 
 #if canImport(Glibc)
 import Glibc
@@ -11,14 +11,14 @@ import Glibc
 /// - `fhir-edge kit identity v1 <base64>`: a recipient's X25519 private key (0600), for `import --identity`.
 /// - `fhir-edge kit recipient v1 <base64>`: its public half, for `export --recipient`.
 /// - `fhir-edge kit signing key v1 <base64>`: a gateway's Ed25519 kit signing public key, to pin with `--trust`.
-public enum KitKeyFile {
-    public static let identityLabel = "fhir-edge kit identity v1"
-    public static let recipientLabel = "fhir-edge kit recipient v1"
-    public static let signingLabel = "fhir-edge kit signing key v1"
+package enum KitKeyFile {
+    package static let identityLabel = "fhir-edge kit identity v1"
+    package static let recipientLabel = "fhir-edge kit recipient v1"
+    package static let signingLabel = "fhir-edge kit signing key v1"
 
     /// A recipient key pair's two files: `path` (private, 0600) and `path.pub`. Refuses to
     /// overwrite either.
-    public static func generate(at path: String, random: @Sendable (Int) -> [UInt8]) throws(KitError) -> (privatePath: String, publicPath: String) {
+    package static func generate(at path: String, random: @Sendable (Int) -> [UInt8]) throws(KitError) -> (privatePath: String, publicPath: String) {
         let publicPath = path + ".pub"
         for file in [path, publicPath] where FileManager.default.fileExists(atPath: file) {
             throw KitError(file, "already exists; choose another --out or remove it first (a lost identity cannot open the kits made for it)")
@@ -34,7 +34,7 @@ public enum KitKeyFile {
         return (path, publicPath)
     }
 
-    public static func readRecipient(_ path: String) throws(KitError) -> Curve25519.KeyAgreement.PublicKey {
+    package static func readRecipient(_ path: String) throws(KitError) -> Curve25519.KeyAgreement.PublicKey {
         let bytes = try read(path, label: recipientLabel)
         do { return try Curve25519.KeyAgreement.PublicKey(rawRepresentation: bytes) } catch {
             throw KitError(path, "not an X25519 public key")
@@ -42,7 +42,7 @@ public enum KitKeyFile {
     }
 
     /// A recipient's private key; the file must not be readable by group or others.
-    public static func readIdentity(_ path: String) throws(KitError) -> Curve25519.KeyAgreement.PrivateKey {
+    package static func readIdentity(_ path: String) throws(KitError) -> Curve25519.KeyAgreement.PrivateKey {
         var info = stat()
         if stat(path, &info) == 0, info.st_mode & 0o077 != 0 {
             throw KitError(path, "the identity file is accessible to group or others (mode \(String(info.st_mode & 0o777, radix: 8))); chmod 600 it")
@@ -54,13 +54,13 @@ public enum KitKeyFile {
     }
 
     /// A pinned signing public key (32 bytes).
-    public static func readSigningKey(_ path: String) throws(KitError) -> Data {
+    package static func readSigningKey(_ path: String) throws(KitError) -> Data {
         let bytes = try read(path, label: signingLabel)
         guard bytes.count == 32 else { throw KitError(path, "not an Ed25519 public key (\(bytes.count) bytes)") }
         return bytes
     }
 
-    public static func signingKeyText(_ publicKey: Data) -> String {
+    package static func signingKeyText(_ publicKey: Data) -> String {
         signingLabel + " " + publicKey.base64EncodedString() + "\n"
     }
 

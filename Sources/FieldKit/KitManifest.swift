@@ -1,27 +1,27 @@
 import Crypto
-public import EdgeCore
-public import Foundation
-public import JSONQuery
+package import EdgeCore
+package import Foundation
+package import JSONQuery
 
 /// A field kit's manifest (`manifest.json`): the FHIR Bulk Data `$export` manifest layout
 /// (`transactionTime`, `request`, `requiresAccessToken`, `output`, `error`), with fhir-edge's
 /// own fields under `extension.fhir-edge`. It is signed as written: `manifest.sig` holds the
 /// base64 Ed25519 signature over `"fhir-edge kit manifest v1\n"` followed by manifest.json's bytes.
-public struct KitManifest: Sendable, Equatable {
-    public static let format = "fhir-edge field kit v1"
-    public static let fileName = "manifest.json"
-    public static let signatureFileName = "manifest.sig"
+package struct KitManifest: Sendable, Equatable {
+    package static let format = "fhir-edge field kit v1"
+    package static let fileName = "manifest.json"
+    package static let signatureFileName = "manifest.sig"
 
-    public struct File: Sendable, Equatable {
-        public var type: String
+    package struct File: Sendable, Equatable {
+        package var type: String
         /// The file's name inside the kit.
-        public var url: String
-        public var count: Int
+        package var url: String
+        package var count: Int
         /// SHA-256 (hex) of the file's bytes as stored (sealed, when encrypted).
-        public var sha256: String
-        public var bytes: Int
+        package var sha256: String
+        package var bytes: Int
 
-        public init(type: String, url: String, count: Int, sha256: String, bytes: Int) {
+        package init(type: String, url: String, count: Int, sha256: String, bytes: Int) {
             self.type = type
             self.url = url
             self.count = count
@@ -30,36 +30,36 @@ public struct KitManifest: Sendable, Equatable {
         }
     }
 
-    public struct Encryption: Sendable, Equatable {
-        public var scheme: String
-        public var recipient: Data
-        public var ephemeralKey: Data
+    package struct Encryption: Sendable, Equatable {
+        package var scheme: String
+        package var recipient: Data
+        package var ephemeralKey: Data
     }
 
-    public var exportID: String
-    public var gateway: String
-    public var sequence: Int64
-    public var exportedAt: Timestamp
+    package var exportID: String
+    package var gateway: String
+    package var sequence: Int64
+    package var exportedAt: Timestamp
     /// The kit's signing key (Ed25519 public, 32 bytes).
-    public var signingKey: Data
-    public var files: [File]
+    package var signingKey: Data
+    package var files: [File]
     /// When the resources entered the kit's outbox, by its clock (nil for an empty export).
-    public var queuedFrom: Timestamp?
-    public var queuedTo: Timestamp?
+    package var queuedFrom: Timestamp?
+    package var queuedTo: Timestamp?
     /// The earliest and latest effective times the resources carry (device time, as recorded).
-    public var effectiveFrom: Timestamp?
-    public var effectiveTo: Timestamp?
+    package var effectiveFrom: Timestamp?
+    package var effectiveTo: Timestamp?
     /// The journal's head when the export was read: sequence, hash and the journal's public key.
-    public var journal: JSONObject
+    package var journal: JSONObject
     /// How far the kit's times can be trusted (`KitClockReport`).
-    public var clock: JSONObject
-    public var encryption: Encryption?
+    package var clock: JSONObject
+    package var encryption: Encryption?
     /// The pseudonymisation key's id when identifiers were replaced by keyed hashes.
-    public var pseudonymKeyID: String?
+    package var pseudonymKeyID: String?
 
-    public var resourceCount: Int { files.reduce(0) { $0 + $1.count } }
+    package var resourceCount: Int { files.reduce(0) { $0 + $1.count } }
 
-    public init(exportID: String, gateway: String, sequence: Int64, exportedAt: Timestamp, signingKey: Data, files: [File],
+    package init(exportID: String, gateway: String, sequence: Int64, exportedAt: Timestamp, signingKey: Data, files: [File],
                 queuedFrom: Timestamp?, queuedTo: Timestamp?, effectiveFrom: Timestamp?, effectiveTo: Timestamp?,
                 journal: JSONObject, clock: JSONObject, encryption: Encryption?, pseudonymKeyID: String?) {
         self.exportID = exportID
@@ -78,7 +78,7 @@ public struct KitManifest: Sendable, Equatable {
         self.pseudonymKeyID = pseudonymKeyID
     }
 
-    public var json: JSONValue {
+    package var json: JSONValue {
         var own: JSONObject = [
             "format": .string(Self.format), "exportID": .string(exportID), "gateway": .string(gateway), "sequence": .int(sequence),
             "signingKey": .string(signingKey.base64EncodedString()), "resources": .int(Int64(resourceCount)),
@@ -112,12 +112,12 @@ public struct KitManifest: Sendable, Equatable {
     }
 
     /// The bytes written to manifest.json.
-    public var text: Data { Data((JSONWriter(options: [.pretty]).string(json) + "\n").utf8) }
+    package var text: Data { Data((JSONWriter(options: [.pretty]).string(json) + "\n").utf8) }
 
     static func signedStatement(_ manifest: Data) -> Data { Data("fhir-edge kit manifest v1\n".utf8) + manifest }
 
     /// Reads manifest.json's bytes; every failure names the member and why.
-    public init(parsing data: Data, location: String) throws(KitError) {
+    package init(parsing data: Data, location: String) throws(KitError) {
         let root: JSONValue
         do { root = try JSONValue(parsing: Array(data)) } catch { throw KitError(location, "not valid JSON (\(error))") }
         guard let own = root["extension"]?["fhir-edge"]?.objectValue else {
@@ -186,7 +186,7 @@ public struct KitManifest: Sendable, Equatable {
     }
 
     /// Whether `signature` is `signingKey`'s over these manifest bytes.
-    public static func isSigned(_ manifest: Data, signature: Data, by publicKey: Data) -> Bool {
+    package static func isSigned(_ manifest: Data, signature: Data, by publicKey: Data) -> Bool {
         guard let key = try? Curve25519.Signing.PublicKey(rawRepresentation: publicKey) else { return false }
         return key.isValidSignature(signature, for: signedStatement(manifest))
     }

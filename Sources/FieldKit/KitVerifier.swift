@@ -1,23 +1,23 @@
-public import Crypto
-public import Foundation
+package import Crypto
+package import Foundation
 import JSONQuery
-public import Store
+package import Store
 
 /// Reads a field kit and checks all of it before anything is taken: the signature over the
 /// manifest (and, when given, that it is the pinned key), that every file the manifest names is
 /// there with its size and SHA-256, that no kit file is there that it does not name, that each
 /// sealed file opens for this identity, and that each file holds as many resources of its type
 /// as the manifest says. The first failure is thrown, naming the file and why.
-public struct KitVerifier: Sendable {
-    public struct Verified: Sendable {
-        public var manifest: KitManifest
+package struct KitVerifier: Sendable {
+    package struct Verified: Sendable {
+        package var manifest: KitManifest
         /// The resources to queue, in the kit's order, with the identity the outbox keys them by.
-        public var resources: [OutboxResource]
+        package var resources: [OutboxResource]
     }
 
-    public init() {}
+    package init() {}
 
-    public func verify(_ directory: String, identity: Curve25519.KeyAgreement.PrivateKey?, trustedKey: Data?) throws(KitError) -> Verified {
+    package func verify(_ directory: String, identity: Curve25519.KeyAgreement.PrivateKey?, trustedKey: Data?) throws(KitError) -> Verified {
         let manifestPath = directory + "/" + KitManifest.fileName
         let signaturePath = directory + "/" + KitManifest.signatureFileName
         guard let manifestData = FileManager.default.contents(atPath: manifestPath) else {
@@ -101,7 +101,7 @@ public struct KitVerifier: Sendable {
     }
 
     /// A short public name of a key: the first 8 bytes of its SHA-256, hex.
-    public static func fingerprint(_ key: Data) -> String {
+    package static func fingerprint(_ key: Data) -> String {
         String(sha256Hex(key).prefix(16))
     }
 }

@@ -1,6 +1,6 @@
 import Crypto
-public import Foundation
-public import JSONQuery
+package import Foundation
+package import JSONQuery
 import EdgeCore
 
 /// Replaces what identifies a patient in a resource with keyed hashes, for research extracts.
@@ -14,23 +14,23 @@ import EdgeCore
 /// gets the same pseudonym under the same key, across kits, and nobody without the key can
 /// compute or check one. It is pseudonymisation, not anonymisation: dates, values and devices
 /// can still single a person out, and whoever holds the key can re-link.
-public struct Pseudonymiser: Sendable {
-    public static let scheme = "HMAC-SHA256"
+package struct Pseudonymiser: Sendable {
+    package static let scheme = "HMAC-SHA256"
     let key: SymmetricKey
 
-    public init(key: Data) {
+    package init(key: Data) {
         self.key = SymmetricKey(data: key)
     }
 
     /// Reads a key file (at least 16 bytes; its bytes as they are).
-    public init(keyFile path: String) throws(KitError) {
+    package init(keyFile path: String) throws(KitError) {
         guard let data = FileManager.default.contents(atPath: path) else { throw KitError(path, "cannot be read (missing, or no permission)") }
         guard data.count >= 16 else { throw KitError(path, "a pseudonymisation key needs at least 16 bytes, the file has \(data.count)") }
         self.init(key: data)
     }
 
     /// A public name of the key: whether two extracts used the same key, without revealing it.
-    public var keyID: String {
+    package var keyID: String {
         String(Hex.string(HMAC<SHA256>.authenticationCode(for: Data("fhir-edge pseudonym key id".utf8), using: key)).prefix(16))
     }
 
@@ -39,7 +39,7 @@ public struct Pseudonymiser: Sendable {
     }
 
     /// The resource with its patient identifiers replaced.
-    public func apply(to resource: JSONValue) -> JSONValue {
+    package func apply(to resource: JSONValue) -> JSONValue {
         guard case .object(var object) = resource else { return resource }
         let type = object["resourceType"]?.stringValue ?? ""
         let identifying = type == "Patient" || type == "Observation"

@@ -1,15 +1,15 @@
-public import EdgeCore
+package import EdgeCore
 import Audit
 import Foundation
 import Hummingbird
 import HummingbirdCore
 import JSONQuery
-public import Logging
+package import Logging
 import ServiceLifecycle
 import UnixSignals
 import Upstream
 import MLLP
-public import Store
+package import Store
 
 /// The running gateway: the store, the local HTTP API, the mapping stage, retention and the
 /// access journal, as Services in one ServiceGroup.
@@ -17,9 +17,9 @@ public import Store
 /// Shutdown order (SIGTERM/SIGINT): the HTTP server stops taking requests first, then the
 /// mapping stage finishes the batch in hand, then retention and the access journal flush;
 /// the store closes last, after the group has returned.
-public final class Gateway: Sendable {
-    public let configuration: GatewayConfiguration
-    public let catalog: DeviceProfileCatalog
+package final class Gateway: Sendable {
+    package let configuration: GatewayConfiguration
+    package let catalog: DeviceProfileCatalog
     let store: Store
     let monitor: GatewayMonitor
     let accessJournal: AccessJournal
@@ -41,7 +41,7 @@ public final class Gateway: Sendable {
     ///   - now: the clock for receive times, journal times and `issued`.
     ///   - sessionRandom: 32 unpredictable bytes per call, for the status page's session ids and
     ///     CSRF tokens (default: the system's CSPRNG).
-    public init(
+    package init(
         configuration: GatewayConfiguration, catalog: DeviceProfileCatalog,
         now: @escaping @Sendable () -> Timestamp = Gateway.systemClock,
         logger: Logger = Logger(label: "fhir-edge", factory: { _ in SwiftLogNoOpLogHandler() }),
@@ -100,7 +100,7 @@ public final class Gateway: Sendable {
         return Uploader(store: store, client: client, settings: upstream.upload, now: now, logger: logger)
     }
 
-    public static let systemClock: @Sendable () -> Timestamp = Store.systemClock
+    package static let systemClock: @Sendable () -> Timestamp = Store.systemClock
 
     static func policy(_ bounds: GatewayConfiguration.StoreBounds) -> StorePolicy {
         let whenFull: StorePolicy.WhenFull
@@ -122,7 +122,7 @@ public final class Gateway: Sendable {
     ///   - handlesSignals: SIGTERM and SIGINT start the graceful shutdown (off in tests, which cancel).
     ///   - onListening: called with the bound address once the HTTP server accepts connections.
     ///   - serviceManager: systemd's notification socket and watchdog (`Type=notify`), when it started the gateway.
-    public func run(
+    package func run(
         handlesSignals: Bool = true,
         serviceManager: ServiceManager? = nil,
         onListening: @escaping @Sendable (ListenAddress) async -> Void = { _ in }
@@ -225,7 +225,7 @@ public final class Gateway: Sendable {
 
     /// Starts the graceful shutdown that SIGTERM starts: intake stops, the mapping batch in hand
     /// completes, the access journal flushes, then `run()` closes the store and returns.
-    public func shutdown() async {
+    package func shutdown() async {
         let running = group.withLock { $0 }
         await running?.triggerGracefulShutdown()
     }

@@ -6,29 +6,29 @@ import Glibc
 /// keep-alive connection, plain HTTP, bounded waits. Kept here rather than pulling in an HTTP
 /// client library (or libcurl through FoundationNetworking, which would grow the daemon's memory)
 /// for what is a loopback test peer.
-public final class LoopbackHTTPClient: @unchecked Sendable {
-    public struct Reply: Sendable {
-        public var status: Int
+package final class LoopbackHTTPClient: @unchecked Sendable {
+    package struct Reply: Sendable {
+        package var status: Int
         /// Header names in lowercase.
-        public var headers: [String: String]
-        public var body: [UInt8]
-        public var text: String { String(decoding: body, as: UTF8.self) }
+        package var headers: [String: String]
+        package var body: [UInt8]
+        package var text: String { String(decoding: body, as: UTF8.self) }
     }
 
-    public struct Failure: Error, Sendable, CustomStringConvertible {
-        public var message: String
-        public init(message: String) { self.message = message }
-        public var description: String { message }
+    package struct Failure: Error, Sendable, CustomStringConvertible {
+        package var message: String
+        package init(message: String) { self.message = message }
+        package var description: String { message }
     }
 
-    public let host: String
-    public let port: Int
+    package let host: String
+    package let port: Int
     private let timeoutSeconds: Int
     private var socket: Int32 = -1
     /// Serialises use: callers may share one client from several tasks.
     private let queue = DispatchQueue(label: "fhir-edge.loopback-http")
 
-    public init(host: String, port: Int, timeoutSeconds: Int = 10) {
+    package init(host: String, port: Int, timeoutSeconds: Int = 10) {
         self.host = host
         self.port = port
         self.timeoutSeconds = timeoutSeconds
@@ -39,7 +39,7 @@ public final class LoopbackHTTPClient: @unchecked Sendable {
     }
 
     /// Sends one request off the cooperative thread pool (the I/O blocks) and returns the reply.
-    public func send(_ method: String, _ path: String, headers: [(String, String)] = [], body: [UInt8] = []) async throws -> Reply {
+    package func send(_ method: String, _ path: String, headers: [(String, String)] = [], body: [UInt8] = []) async throws -> Reply {
         try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<Reply, any Error>) in
             queue.async {
                 do {

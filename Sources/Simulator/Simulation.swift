@@ -1,30 +1,30 @@
-public import EdgeCore
+package import EdgeCore
 import JSONQuery
 
 /// Pushes simulated vital signs to a gateway's ingest API and counts the answers.
-public struct Simulation: Sendable {
-    public struct Report: Sendable, Equatable {
-        public var messages = 0
-        public var requests = 0
+package struct Simulation: Sendable {
+    package struct Report: Sendable, Equatable {
+        package var messages = 0
+        package var requests = 0
         /// Messages acknowledged with 202 (committed by the gateway).
-        public var accepted = 0
+        package var accepted = 0
         /// Requests by HTTP status; 0 stands for a request that got no answer.
-        public var statuses: [Int: Int] = [:]
+        package var statuses: [Int: Int] = [:]
     }
 
-    public var host: String
-    public var port: Int
-    public var profile: String
-    public var token: String?
-    public var devices: Int
+    package var host: String
+    package var port: Int
+    package var profile: String
+    package var token: String?
+    package var devices: Int
     /// Messages per device.
-    public var count: Int
+    package var count: Int
     /// Messages per request (a JSON array when above 1).
-    public var batch: Int
-    public var interval: Duration
-    public var seed: UInt64
+    package var batch: Int
+    package var interval: Duration
+    package var seed: UInt64
 
-    public init(
+    package init(
         host: String, port: Int, profile: String = "demo-vitals", token: String? = nil, devices: Int = 3, count: Int = 10,
         batch: Int = 1, interval: Duration = .zero, seed: UInt64 = 1
     ) {
@@ -40,7 +40,7 @@ public struct Simulation: Sendable {
     }
 
     /// Parses `http://HOST:PORT[/...]`; the path is ignored (messages go to `/ingest/{profile}`).
-    public static func endpoint(_ url: String) -> (host: String, port: Int)? {
+    package static func endpoint(_ url: String) -> (host: String, port: Int)? {
         guard url.hasPrefix("http://") else { return nil }
         let rest = url.dropFirst("http://".count)
         let authority = rest.prefix { $0 != "/" }
@@ -49,7 +49,7 @@ public struct Simulation: Sendable {
     }
 
     /// Runs to the end; `now` stamps `measuredAt`.
-    public func run(now: @escaping @Sendable () -> Timestamp) async -> Report {
+    package func run(now: @escaping @Sendable () -> Timestamp) async -> Report {
         var simulator = VitalsSimulator(devices: devices, seed: seed)
         let client = LoopbackHTTPClient(host: host, port: port)
         var report = Report()

@@ -1,10 +1,10 @@
-public import EdgeCore
-public import JSONQuery
+package import EdgeCore
+package import JSONQuery
 
 /// Generates realistic `demo-vitals` messages for a few devices: each device drifts around its
 /// own baseline, so the series look like a patient monitor's rather than noise. Deterministic
 /// for a seed, so a run can be reproduced.
-public struct VitalsSimulator: Sendable {
+package struct VitalsSimulator: Sendable {
     struct Patient: Sendable {
         var deviceId: String
         var patientId: String
@@ -19,7 +19,7 @@ public struct VitalsSimulator: Sendable {
     private var patients: [Patient]
     private var next = 0
 
-    public init(devices: Int, seed: UInt64) {
+    package init(devices: Int, seed: UInt64) {
         var random = SplitMix64(seed: seed)
         patients = (0..<max(1, devices)).map { index in
             let number = String(index + 1)
@@ -35,7 +35,7 @@ public struct VitalsSimulator: Sendable {
 
     /// The next message, round-robin over the devices, measured at `time`. Now and then a
     /// message carries only some of the measurements, as real monitors send them.
-    public mutating func nextMessage(at time: Timestamp) -> JSONValue {
+    package mutating func nextMessage(at time: Timestamp) -> JSONValue {
         var patient = patients[next]
         patient.heartRate = drift(patient.heartRate, by: 2, within: 45...140)
         patient.spo2 = drift(patient.spo2, by: 0.5, within: 88...100)

@@ -1,6 +1,7 @@
-public import EdgeCore
+package import EdgeCore
 import Foundation
 import GRDB
+import JSONQuery
 import Synchronization
 
 /// The gateway's durable buffer: one SQLite database in WAL mode holding the inbox of raw
@@ -18,7 +19,7 @@ import Synchronization
 /// every commit waits for the WAL fsync. Callers amortise it by committing a whole HTTP request
 /// or BLE/Modbus batch in one `append`, and appends that arrive while another commits share the
 /// next transaction and its fsync (`GroupCommit`).
-public final class Store: Sendable {
+package final class Store: Sendable {
     let pool: DatabasePool
     let policy: StorePolicy
     let chain: any JournalChain
@@ -26,15 +27,15 @@ public final class Store: Sendable {
     let fields: StoreFields
     let encryption: StoreEncryption?
     /// Reads from this process, on the same pool.
-    public let reader: StoreReader
-    public let path: String
+    package let reader: StoreReader
+    package let path: String
     /// Set when a write failed for want of disk space, cleared by a write that succeeds with at
     /// least 1 MiB free again: `/health` reports it meanwhile.
     private let diskFull = Atomic<Bool>(false)
     /// Inbox appends waiting for, or in, their group's transaction.
     let appends = GroupCommit<PendingAppend, AppendOutcome>()
 
-    public var isDiskFull: Bool { diskFull.load(ordering: .relaxed) }
+    package var isDiskFull: Bool { diskFull.load(ordering: .relaxed) }
 
     /// Transactions begun for inbox appends, and the appends they held: more appends than
     /// transactions means requests shared commits. For tests and benchmarks.
@@ -54,7 +55,7 @@ public final class Store: Sendable {
     ///     is encrypted in place (one transaction, then vacuumed so no clear page remains); an
     ///     encrypted store opened without one, or with another key, throws `.keyRequired` or
     ///     `.wrongKey` before anything changes. Without it a new store keeps rows in clear.
-    public init(
+    package init(
         path: String, policy: StorePolicy, chain: some JournalChain, now: @escaping @Sendable () -> Timestamp,
         encryption: StoreEncryption? = nil
     ) throws(StoreError) {
@@ -109,7 +110,7 @@ public final class Store: Sendable {
     }
 
     /// Whether the store at `path` exists and holds encrypted rows; reads only.
-    public static func encryptionState(path: String) throws(StoreError) -> StoreEncryptionState {
+    package static func encryptionState(path: String) throws(StoreError) -> StoreEncryptionState {
         guard FileManager.default.fileExists(atPath: path) else { return .absent }
         var configuration = Configuration()
         configuration.readonly = true
@@ -130,7 +131,7 @@ public final class Store: Sendable {
     /// `newDataKey` every encrypted row is first sealed again under a fresh data key. Either all
     /// of it commits or nothing does. Returns the rows rewritten. Call with the daemon stopped,
     /// and close this store afterwards: it keeps the keys it was opened with.
-    public func rekey(to newKey: KeyEncryptionKey, newDataKey: Bool, actor: String) async throws(StoreError) -> Int {
+    package func rekey(to newKey: KeyEncryptionKey, newDataKey: Bool, actor: String) async throws(StoreError) -> Int {
         guard let encryption else { throw StoreKeying.keyRequired(path) }
         let (chain, time, path) = (self.chain, now(), self.path)
         let rows = try await write("rekey") { db in
@@ -157,7 +158,7 @@ public final class Store: Sendable {
     }
 
     /// Closes the connections; later calls fail. Call after the pipeline has stopped.
-    public func close() throws(StoreError) {
+    package func close() throws(StoreError) {
         do { try pool.close() } catch {
             throw StoreError(.database, "could not close the store cleanly", location: path, cause: error)
         }
@@ -165,7 +166,7 @@ public final class Store: Sendable {
 
     /// Appends caller-defined journal entries (operator access, configuration changes) in their
     /// own transaction.
-    public func journal(_ events: [JournalEvent]) async throws(StoreError) {
+    package func journal(_ events: [JournalEvent]) async throws(StoreError) {
         let chain = self.chain
         let time = now()
         try await write("journal") { db in
@@ -174,14 +175,14 @@ public final class Store: Sendable {
     }
 
     /// Statistics as of now, by the store's clock.
-    public func statistics() async throws(StoreError) -> StoreStatistics {
+    package func statistics() async throws(StoreError) -> StoreStatistics {
         try await reader.statistics(at: now())
     }
 
     /// Hands back inbox claims and outbox leases of a previous process. Call once at daemon
     /// start, before the mapping stage and the uploader run; never from a second process.
     @discardableResult
-    public func resumeAfterRestart() async throws(StoreError) -> (inbox: Int, outbox: Int) {
+    package func resumeAfterRestart() async throws(StoreError) -> (inbox: Int, outbox: Int) {
         let chain = self.chain
         let time = now()
         return try await write("resume") { db in
@@ -200,7 +201,7 @@ public final class Store: Sendable {
 
     /// The writer connection's journal mode and synchronous level, for `fhir-edge doctor`:
     /// expected `wal` and 2 (FULL).
-    public func durabilitySettings() async throws(StoreError) -> (journalMode: String, synchronous: Int) {
+    package func durabilitySettings() async throws(StoreError) -> (journalMode: String, synchronous: Int) {
         try await write("read durability settings") { db in
             (try String.fetchOne(db, sql: "PRAGMA journal_mode") ?? "", try Int.fetchOne(db, sql: "PRAGMA synchronous") ?? -1)
         }
@@ -238,7 +239,7 @@ public final class Store: Sendable {
 
 extension Store {
     /// Wall-clock time, for the composition root to inject; logic takes the clock it is given.
-    public static let systemClock: @Sendable () -> Timestamp = {
+    package static let systemClock: @Sendable () -> Timestamp = {
         Timestamp(millisecondsSinceEpoch: Int64((Date().timeIntervalSince1970 * 1000).rounded(.down)))
     }
 }

@@ -1,6 +1,7 @@
 import Audit
 import EdgeCore
 import Foundation
+import JSONQuery
 import Store
 import XCTest
 

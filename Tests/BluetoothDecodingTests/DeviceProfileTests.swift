@@ -1,5 +1,6 @@
 import BluetoothDecoding
 import EdgeCore
+import FHIRModel
 import Foundation
 import JSONQuery
 import Mapping

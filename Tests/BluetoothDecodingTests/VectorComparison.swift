@@ -1,4 +1,5 @@
 import BluetoothDecoding
+import EdgeCore
 import Foundation
 import JSONQuery
 

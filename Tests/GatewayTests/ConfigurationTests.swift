@@ -1,5 +1,6 @@
 import EdgeCore
 import Foundation
+import Store
 import XCTest
 @testable import Gateway
 

@@ -1,3 +1,4 @@
+import EdgeCore
 import HL7
 import XCTest
 

@@ -2,6 +2,7 @@ import EdgeCore
 import Foundation
 import Gateway
 import JSONQuery
+import Mapping
 import Modbus
 import TestSupport
 import XCTest

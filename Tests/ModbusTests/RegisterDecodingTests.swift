@@ -1,3 +1,4 @@
+import JSONQuery
 import Modbus
 import XCTest
 

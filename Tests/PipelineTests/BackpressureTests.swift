@@ -1,5 +1,6 @@
 import Audit
 import Foundation
+import JSONQuery
 import Store
 import TestSupport
 import XCTest

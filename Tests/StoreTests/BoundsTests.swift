@@ -2,6 +2,7 @@ import EdgeCore
 import Foundation
 import JSONQuery
 import Store
+import TestSupport
 import XCTest
 
 final class BoundsTests: XCTestCase {

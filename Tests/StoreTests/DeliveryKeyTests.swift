@@ -2,6 +2,7 @@ import EdgeCore
 import Foundation
 import JSONQuery
 import Store
+import TestSupport
 import XCTest
 
 /// A sender that retries after a lost acknowledgement (an HL7 sender without its ACK, an MQTT

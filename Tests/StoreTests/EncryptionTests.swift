@@ -2,6 +2,7 @@ import EdgeCore
 import Foundation
 import JSONQuery
 import Store
+import TestSupport
 import XCTest
 
 /// Deterministic bytes for nonces and data keys: a counter, so a test run is repeatable.

@@ -3,6 +3,7 @@ import Foundation
 import JSONQuery
 @testable import Store
 import Synchronization
+import TestSupport
 import XCTest
 
 /// Group commit through the store: appends that arrive while another commits share the next

@@ -1,6 +1,7 @@
 import EdgeCore
 import Foundation
 import Store
+import TestSupport
 import XCTest
 
 /// The counts `/status` and `queue stats` read are kept by triggers: after every kind of change

@@ -1,4 +1,4 @@
-public import Foundation
+package import Foundation
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -8,29 +8,29 @@ import Glibc
 /// with the venv's Python (`$FHIR_EDGE_VENV` or `<repo>/.venv`) and `--max-runtime` as a safety
 /// net, and stopped by PID with SIGTERM (SIGKILL if it lingers); `deinit` stops a rig still
 /// running. Its stdout `EVENT` lines and its stderr (where `HOST BUG:` lines go) are collected.
-public final class BLERig: @unchecked Sendable {
-    public struct Failure: Error, CustomStringConvertible {
-        public var description: String
+package final class BLERig: @unchecked Sendable {
+    package struct Failure: Error, CustomStringConvertible {
+        package var description: String
     }
 
-    public let port: Int
+    package let port: Int
     /// `tcp:127.0.0.1:PORT`, for `--transport`.
-    public var transport: String { "tcp:127.0.0.1:\(port)" }
+    package var transport: String { "tcp:127.0.0.1:\(port)" }
     /// The READY line's JSON text.
-    public let readyJSON: String
+    package let readyJSON: String
     private let process: Process
     private let output: Lines
     private let errors: Lines
 
     /// The rig's folder: `$FHIR_EDGE_BLE_RIG`, else `../shared/ble-rig` beside the checkout.
-    public static var directory: URL? {
+    package static var directory: URL? {
         if let path = ProcessInfo.processInfo.environment["FHIR_EDGE_BLE_RIG"], !path.isEmpty { return URL(fileURLWithPath: path, isDirectory: true) }
         let candidate = Conformance.packageRoot.deletingLastPathComponent().appendingPathComponent("shared/ble-rig", isDirectory: true)
         return FileManager.default.fileExists(atPath: candidate.appendingPathComponent("ble_rig.py").path) ? candidate : nil
     }
 
     /// The venv's Python: `$FHIR_EDGE_VENV/bin/python`, else `<repo>/.venv/bin/python`.
-    public static var python: URL {
+    package static var python: URL {
         if let venv = ProcessInfo.processInfo.environment["FHIR_EDGE_VENV"], !venv.isEmpty {
             return URL(fileURLWithPath: venv).appendingPathComponent("bin/python")
         }
@@ -40,7 +40,7 @@ public final class BLERig: @unchecked Sendable {
     /// Starts the rig with extra `arguments` (`--only hr,bp`, `--notify-interval-ms 50`,
     /// `--legacy-controller`...) and waits for READY; nil after printing a SKIP line when the rig
     /// is absent.
-    public static func start(_ arguments: [String] = [], maxRuntime: Int = 240, timeout: TimeInterval = 30) throws -> BLERig? {
+    package static func start(_ arguments: [String] = [], maxRuntime: Int = 240, timeout: TimeInterval = 30) throws -> BLERig? {
         guard let directory else {
             print("SKIP: ../shared/ble-rig not found (set FHIR_EDGE_BLE_RIG or place ../shared/ble-rig beside the checkout)")
             return nil
@@ -82,24 +82,24 @@ public final class BLERig: @unchecked Sendable {
     deinit { Self.terminate(process) }
 
     /// The JSON of every `EVENT` line so far.
-    public var events: [String] {
+    package var events: [String] {
         output.all.filter { $0.hasPrefix("EVENT ") }.map { String($0.dropFirst("EVENT ".count)) }
     }
 
     /// Waits for an `EVENT` line containing every one of `fragments`.
-    public func waitForEvent(containing fragments: [String], timeout: TimeInterval = 10) -> String? {
+    package func waitForEvent(containing fragments: [String], timeout: TimeInterval = 10) -> String? {
         output.wait(for: { line in line.hasPrefix("EVENT ") && fragments.allSatisfy { line.contains($0) } }, timeout: timeout)
     }
 
     /// Standard error so far.
-    public var stderr: String { errors.text }
+    package var stderr: String { errors.text }
 
     /// The `HOST BUG:` lines: mistakes a real controller would punish.
-    public var hostBugs: [String] { errors.all.filter { $0.contains("HOST BUG") } }
+    package var hostBugs: [String] { errors.all.filter { $0.contains("HOST BUG") } }
 
     /// SIGTERM, a bounded wait, then SIGKILL. Returns the exit status.
     @discardableResult
-    public func stop() -> Int32 {
+    package func stop() -> Int32 {
         guard process.isRunning else { return process.terminationStatus }
         kill(process.processIdentifier, SIGTERM)
         Self.terminate(process)

@@ -1,4 +1,4 @@
-public import Foundation
+package import Foundation
 
 #if canImport(Glibc)
 import Glibc
@@ -6,12 +6,12 @@ import Glibc
 
 /// A child process stopped by its PID: SIGTERM with a bounded wait, then SIGKILL; `deinit`
 /// kills one still running so no test leaks a server.
-public final class ChildProcess: @unchecked Sendable {
-    public let name: String
+package final class ChildProcess: @unchecked Sendable {
+    package let name: String
     private var process: Process?
-    public let log: URL
+    package let log: URL
 
-    public init(name: String, executable: URL, arguments: [String], directory: URL, log: URL) throws {
+    package init(name: String, executable: URL, arguments: [String], directory: URL, log: URL) throws {
         self.name = name
         self.log = log
         if !FileManager.default.fileExists(atPath: log.path) { _ = FileManager.default.createFile(atPath: log.path, contents: nil) }
@@ -31,12 +31,12 @@ public final class ChildProcess: @unchecked Sendable {
 
     deinit { stop(grace: 0) }
 
-    public var pid: Int32 { process?.processIdentifier ?? 0 }
-    public var isRunning: Bool { process?.isRunning ?? false }
+    package var pid: Int32 { process?.processIdentifier ?? 0 }
+    package var isRunning: Bool { process?.isRunning ?? false }
 
     /// Waits for a short-lived child to finish by itself (killing it after `timeout`); its exit status.
     @discardableResult
-    public func finish(timeout: TimeInterval = 60) -> Int32 {
+    package func finish(timeout: TimeInterval = 60) -> Int32 {
         guard let process else { return -1 }
         let deadline = Date().addingTimeInterval(timeout)
         while process.isRunning, Date() < deadline { usleep(10_000) }
@@ -46,7 +46,7 @@ public final class ChildProcess: @unchecked Sendable {
         return process.terminationStatus
     }
 
-    public func stop(grace: TimeInterval = 5) {
+    package func stop(grace: TimeInterval = 5) {
         guard let process else { return }
         if process.isRunning {
             kill(process.processIdentifier, SIGTERM)
@@ -58,5 +58,5 @@ public final class ChildProcess: @unchecked Sendable {
         self.process = nil
     }
 
-    public var logText: String { (try? String(contentsOf: log, encoding: .utf8)) ?? "" }
+    package var logText: String { (try? String(contentsOf: log, encoding: .utf8)) ?? "" }
 }

@@ -1,4 +1,4 @@
-public import Foundation
+package import Foundation
 import Glibc
 
 extension Process {
@@ -6,7 +6,7 @@ extension Process {
     /// its spawner's signal mask, and the threads async tests run on block those signals, so a
     /// peer or daemon spawned from an async test would otherwise ignore the SIGTERM that stops it
     /// (and a graceful-shutdown test would silently end in SIGKILL).
-    public func runWithStopSignalsUnblocked() throws {
+    package func runWithStopSignalsUnblocked() throws {
         let outcome = LaunchOutcome()
         let thread = Thread { [self] in
             var signals = sigset_t()

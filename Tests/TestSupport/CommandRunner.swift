@@ -1,18 +1,18 @@
-public import Foundation
+package import Foundation
 
 /// Runs the built `fhir-edge` binary (or any program) as a child process, for tests of the
 /// command-line contract: arguments, standard streams and exit status.
-public struct CommandResult: Sendable {
-    public var status: Int32
-    public var stdout: Data
-    public var stderr: String
+package struct CommandResult: Sendable {
+    package var status: Int32
+    package var stdout: Data
+    package var stderr: String
 
-    public var stdoutText: String { String(decoding: stdout, as: UTF8.self) }
+    package var stdoutText: String { String(decoding: stdout, as: UTF8.self) }
 }
 
-public enum CommandRunner {
+package enum CommandRunner {
     /// The `fhir-edge` executable built beside the test bundle (`.build/<config>/fhir-edge`).
-    public static var fhirEdge: URL {
+    package static var fhirEdge: URL {
         let bundleDirectory = URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent()
         for directory in [bundleDirectory, bundleDirectory.deletingLastPathComponent()] {
             let candidate = directory.appendingPathComponent("fhir-edge")
@@ -23,7 +23,7 @@ public enum CommandRunner {
 
     /// Runs `executable` with `arguments`, feeding `stdin`, and waits at most `timeout` seconds
     /// (then the child is killed and the status is SIGKILL's).
-    public static func run(
+    package static func run(
         _ arguments: [String], executable: URL = fhirEdge, stdin: Data? = nil,
         environment: [String: String]? = nil, timeout: TimeInterval = 60
     ) throws -> CommandResult {

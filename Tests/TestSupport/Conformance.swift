@@ -1,10 +1,10 @@
-public import Foundation
+package import Foundation
 
 /// Locates the third-party conformance suites, read in place: `$FHIR_EDGE_CONFORMANCE`, else
 /// `../shared/conformance` beside the checkout. Tests call `Conformance.directory(_:)` and skip
 /// with a printed SKIP line when the suites are absent, or fail under `CI=true`.
-public enum Conformance {
-    public static var root: URL? {
+package enum Conformance {
+    package static var root: URL? {
         if let path = ProcessInfo.processInfo.environment["FHIR_EDGE_CONFORMANCE"], !path.isEmpty {
             return URL(fileURLWithPath: path, isDirectory: true)
         }
@@ -15,7 +15,7 @@ public enum Conformance {
     /// The folder of one suite (`jmespath`, `jsonpath`, `iomt`, `ble`), or nil after printing a
     /// SKIP line. Under `CI=true` a missing suite is an error instead: a CI run that silently
     /// skipped the conformance suites would pass without testing what they test.
-    public static func directory(_ suite: String) throws(Missing) -> URL? {
+    package static func directory(_ suite: String) throws(Missing) -> URL? {
         guard let root, FileManager.default.fileExists(atPath: root.appendingPathComponent(suite).path) else {
             let place = root?.appendingPathComponent(suite).path ?? "../shared/conformance/\(suite)"
             if ProcessInfo.processInfo.environment["CI"] == "true" { throw Missing(suite: suite, place: place) }
@@ -26,16 +26,16 @@ public enum Conformance {
     }
 
     /// A suite that CI needs and does not find.
-    public struct Missing: Error, CustomStringConvertible {
-        public var suite: String
-        public var place: String
-        public var description: String {
+    package struct Missing: Error, CustomStringConvertible {
+        package var suite: String
+        package var place: String
+        package var description: String {
             "conformance suite '\(suite)' not found at \(place) under CI=true; set FHIR_EDGE_CONFORMANCE to the conformance folder"
         }
     }
 
     /// The repository root (the folder holding Package.swift).
-    public static var packageRoot: URL {
+    package static var packageRoot: URL {
         URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
     }
 }

@@ -1,4 +1,4 @@
-public import Foundation
+package import Foundation
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -8,44 +8,44 @@ import Glibc
 /// `listening on HOST:PORT` line, waits for `GET /health`, and is stopped by PID: SIGTERM and a
 /// bounded wait, then SIGKILL. `deinit` kills a daemon still running, so no test leaks one.
 /// The daemon's standard error goes to `daemon.log` in the data directory.
-public final class DaemonProcess: @unchecked Sendable {
-    public struct Failure: Error, CustomStringConvertible {
-        public var description: String
-        public init(description: String) { self.description = description }
+package final class DaemonProcess: @unchecked Sendable {
+    package struct Failure: Error, CustomStringConvertible {
+        package var description: String
+        package init(description: String) { self.description = description }
     }
 
-    public let arguments: [String]
-    public let dataDirectory: URL
-    public private(set) var port = 0
-    public private(set) var pid: Int32 = 0
+    package let arguments: [String]
+    package let dataDirectory: URL
+    package private(set) var port = 0
+    package private(set) var pid: Int32 = 0
     /// When set, the daemon starts with this open-file limit (soft and hard) through prlimit,
     /// which execs it in place, so `pid` is still the daemon's.
-    public var openFileLimit: Int?
+    package var openFileLimit: Int?
     /// How `start` knows the daemon is up; the plain-HTTP `/health` probe unless replaced (a
     /// daemon that speaks TLS is probed by the test's own client).
-    public var readiness: (@Sendable (_ port: Int) -> Bool)?
+    package var readiness: (@Sendable (_ port: Int) -> Bool)?
     private var process: Process?
 
     /// `fhir-edge demo --data-dir DIR --listen 127.0.0.1:0`.
     /// A `clients:` section with one `viewer` client, for configurations whose tests read
     /// `/status` and `/metrics`; `viewerHeaders` authenticate as it.
-    public static let viewerClientYAML = """
+    package static let viewerClientYAML = """
         clients:
           test-viewer: {tokenSHA256: d036bd6d01a1cae081d39a2f8dab751dc042de814fd60df31fcb553170950f29, roles: [viewer]}
         """
-    public static let viewerHeaders = ["authorization": "Bearer viewer-token"]
+    package static let viewerHeaders = ["authorization": "Bearer viewer-token"]
 
-    public static func demo(dataDirectory: URL) -> DaemonProcess {
+    package static func demo(dataDirectory: URL) -> DaemonProcess {
         DaemonProcess(arguments: ["demo", "--data-dir", dataDirectory.path, "--listen", "127.0.0.1:0"], dataDirectory: dataDirectory)
     }
 
     /// `fhir-edge run --config FILE --data-dir DIR --listen 127.0.0.1:0`.
-    public static func run(config: URL, dataDirectory: URL) -> DaemonProcess {
+    package static func run(config: URL, dataDirectory: URL) -> DaemonProcess {
         DaemonProcess(arguments: ["run", "--config", config.path, "--data-dir", dataDirectory.path, "--listen", "127.0.0.1:0"],
                       dataDirectory: dataDirectory)
     }
 
-    public init(arguments: [String], dataDirectory: URL) {
+    package init(arguments: [String], dataDirectory: URL) {
         self.arguments = arguments
         self.dataDirectory = dataDirectory
     }
@@ -58,12 +58,12 @@ public final class DaemonProcess: @unchecked Sendable {
     }
 
     /// The store the daemon writes (`DIR/fhir-edge.sqlite`).
-    public var storePath: String { dataDirectory.appendingPathComponent("fhir-edge.sqlite").path }
+    package var storePath: String { dataDirectory.appendingPathComponent("fhir-edge.sqlite").path }
 
-    public var isRunning: Bool { process?.isRunning ?? false }
+    package var isRunning: Bool { process?.isRunning ?? false }
 
     /// Starts the daemon and returns once `/health` answers 200 (at most `timeout` seconds).
-    public func start(timeout: TimeInterval = 30) throws {
+    package func start(timeout: TimeInterval = 30) throws {
         precondition(!isRunning, "the daemon is already running")
         try FileManager.default.createDirectory(at: dataDirectory, withIntermediateDirectories: true)
         let log = dataDirectory.appendingPathComponent("daemon.log")
@@ -121,7 +121,7 @@ public final class DaemonProcess: @unchecked Sendable {
     /// SIGTERM (graceful: intake stops, mapping finishes its batch, the store closes), then
     /// SIGKILL if it has not exited after `grace` seconds. Returns the exit status.
     @discardableResult
-    public func stop(grace: TimeInterval = 15) -> Int32 {
+    package func stop(grace: TimeInterval = 15) -> Int32 {
         guard let process else { return 0 }
         if process.isRunning {
             Glibc.kill(process.processIdentifier, SIGTERM)
@@ -135,7 +135,7 @@ public final class DaemonProcess: @unchecked Sendable {
     }
 
     /// SIGKILL at once, as a power cut would stop it, and wait for the exit.
-    public func killNow() {
+    package func killNow() {
         guard let process else { return }
         if process.isRunning { Glibc.kill(process.processIdentifier, SIGKILL) }
         process.waitUntilExit()
@@ -143,12 +143,12 @@ public final class DaemonProcess: @unchecked Sendable {
     }
 
     /// The daemon's log so far (for failure messages).
-    public var log: String {
+    package var log: String {
         (try? String(contentsOf: dataDirectory.appendingPathComponent("daemon.log"), encoding: .utf8)) ?? ""
     }
 
     /// One request to the daemon's API.
-    public func request(_ method: String, _ path: String, headers: [String: String] = [:], body: Data = Data(),
+    package func request(_ method: String, _ path: String, headers: [String: String] = [:], body: Data = Data(),
                         timeoutSeconds: Int = 10) -> LoopbackHTTP.Reply? {
         LoopbackHTTP.request(port: port, method: method, path: path, headers: headers, body: body, timeoutSeconds: timeoutSeconds)
     }
@@ -187,7 +187,7 @@ private final class ListeningLine: @unchecked Sendable {
 }
 
 /// A temporary folder removed when the test ends.
-public func temporaryDirectory(_ name: String) throws -> URL {
+package func temporaryDirectory(_ name: String) throws -> URL {
     let url = FileManager.default.temporaryDirectory
         .appendingPathComponent("fhir-edge-\(name)-\(getpid())-\(UInt32.random(in: 0...UInt32.max))", isDirectory: true)
     try FileManager.default.createDirectory(at: url, withIntermediateDirectories: true)
@@ -196,7 +196,7 @@ public func temporaryDirectory(_ name: String) throws -> URL {
 
 /// Writes a secret as an operator should: readable by its owner only (the gateway refuses
 /// secret files that other users may read).
-public func writeSecretFile(_ text: String, to url: URL) throws {
+package func writeSecretFile(_ text: String, to url: URL) throws {
     try text.write(to: url, atomically: true, encoding: .utf8)
     try FileManager.default.setAttributes([.posixPermissions: 0o600], ofItemAtPath: url.path)
 }

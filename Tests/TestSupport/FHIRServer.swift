@@ -1,4 +1,4 @@
-public import Foundation
+package import Foundation
 
 #if canImport(Glibc)
 import Glibc
@@ -6,12 +6,12 @@ import Glibc
 
 /// The Python venv with sekmet-fhir and the test peers' packages (`$FHIR_EDGE_VENV`, else the
 /// checkout's `.venv`, made by `scripts/setup.sh` when missing).
-public enum TestVenv {
+package enum TestVenv {
     private static let lock = NSLock()
     nonisolated(unsafe) private static var checked: URL??
 
     /// The venv folder, or nil after printing a SKIP line when it cannot be created.
-    public static func directory() -> URL? {
+    package static func directory() -> URL? {
         lock.withLock {
             if let checked { return checked }
             let found = locate()
@@ -39,13 +39,13 @@ public enum TestVenv {
     }
 }
 
-public struct HarnessFailure: Error, CustomStringConvertible {
-    public var description: String
-    public init(description: String) { self.description = description }
+package struct HarnessFailure: Error, CustomStringConvertible {
+    package var description: String
+    package init(description: String) { self.description = description }
 }
 
 /// A free loopback TCP port (bound and released; the child binds it right after).
-public func freeLoopbackPort() throws -> Int {
+package func freeLoopbackPort() throws -> Int {
     let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
     guard fd >= 0 else { throw HarnessFailure(description: "socket() failed") }
     defer { close(fd) }
@@ -66,19 +66,19 @@ public func freeLoopbackPort() throws -> Int {
 
 /// sekmet-fhir on a loopback port with its own data folder; restartable on the same port and
 /// data (for outage tests). `extraSettings` are settings.yaml lines (e.g. `server_auth: ...`).
-public final class FHIRServer: @unchecked Sendable {
-    public let venv: URL
-    public let home: URL
-    public let port: Int
+package final class FHIRServer: @unchecked Sendable {
+    package let venv: URL
+    package let home: URL
+    package let port: Int
     /// The self-signed certificate (PEM) when the server speaks https.
-    public let certificate: URL?
+    package let certificate: URL?
     private var child: ChildProcess?
 
-    public var scheme: String { certificate == nil ? "http" : "https" }
-    public var baseURL: String { "\(scheme)://127.0.0.1:\(port)/fhir" }
-    public var rootURL: String { "\(scheme)://127.0.0.1:\(port)" }
+    package var scheme: String { certificate == nil ? "http" : "https" }
+    package var baseURL: String { "\(scheme)://127.0.0.1:\(port)/fhir" }
+    package var rootURL: String { "\(scheme)://127.0.0.1:\(port)" }
 
-    public init(venv: URL, home: URL, extraSettings: String = "", https: Bool = false) throws {
+    package init(venv: URL, home: URL, extraSettings: String = "", https: Bool = false) throws {
         self.venv = venv
         self.home = home
         self.port = try freeLoopbackPort()
@@ -113,7 +113,7 @@ public final class FHIRServer: @unchecked Sendable {
     deinit { stop() }
 
     /// Starts and waits (at most 60 s) until `/metadata` answers.
-    public func start() throws {
+    package func start() throws {
         child = try ChildProcess(
             name: "sekmet", executable: venv.appendingPathComponent("bin/sekmet"),
             arguments: ["serve", "-c", home.appendingPathComponent("settings.yaml").path], directory: home,
@@ -133,7 +133,7 @@ public final class FHIRServer: @unchecked Sendable {
         throw HarnessFailure(description: "sekmet did not become ready on port \(port):\n\(log.suffix(2000))")
     }
 
-    public func stop() {
+    package func stop() {
         child?.stop()
         child = nil
     }
@@ -149,17 +149,17 @@ public final class FHIRServer: @unchecked Sendable {
         return process.terminationStatus == 0
     }
 
-    public var pid: Int32 { child?.pid ?? 0 }
+    package var pid: Int32 { child?.pid ?? 0 }
 
     /// A GET on the server directly (not through any proxy), with an optional bearer token.
-    public func get(_ path: String, token: String? = nil) -> LoopbackHTTP.Reply? {
+    package func get(_ path: String, token: String? = nil) -> LoopbackHTTP.Reply? {
         var headers = ["Accept": "application/fhir+json"]
         if let token { headers["Authorization"] = "Bearer \(token)" }
         return LoopbackHTTP.request(port: port, method: "GET", path: "/fhir/" + path, headers: headers, timeoutSeconds: 30)
     }
 
     /// `total` of a `_summary=count` search.
-    public func count(_ query: String, token: String? = nil) throws -> Int {
+    package func count(_ query: String, token: String? = nil) throws -> Int {
         let separator = query.contains("?") ? "&" : "?"
         guard let reply = get(query + separator + "_summary=count", token: token), reply.status == 200,
             let object = try JSONSerialization.jsonObject(with: reply.body) as? [String: Any], let total = object["total"] as? Int
@@ -167,7 +167,7 @@ public final class FHIRServer: @unchecked Sendable {
         return total
     }
     /// A search on the server, as the JSON Bundle.
-    public func search(_ query: String, token: String? = nil) throws -> [String: Any] {
+    package func search(_ query: String, token: String? = nil) throws -> [String: Any] {
         guard let reply = get(query, token: token), reply.status == 200,
             let object = try JSONSerialization.jsonObject(with: reply.body) as? [String: Any]
         else { throw HarnessFailure(description: "search \(query) failed") }
@@ -175,13 +175,13 @@ public final class FHIRServer: @unchecked Sendable {
     }
 
     /// The resources of a search's first page.
-    public func resources(_ query: String, token: String? = nil) throws -> [[String: Any]] {
+    package func resources(_ query: String, token: String? = nil) throws -> [[String: Any]] {
         let bundle = try search(query, token: token)
         return (bundle["entry"] as? [[String: Any]] ?? []).compactMap { $0["resource"] as? [String: Any] }
     }
 
     /// `count(query)`, polled until it reaches `atLeast` or `timeout` seconds pass; the last total.
-    public func waitForCount(_ query: String, atLeast: Int, timeout: TimeInterval, token: String? = nil) -> Int {
+    package func waitForCount(_ query: String, atLeast: Int, timeout: TimeInterval, token: String? = nil) -> Int {
         let deadline = Date().addingTimeInterval(timeout)
         var total = 0
         while Date() < deadline {

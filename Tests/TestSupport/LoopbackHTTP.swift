@@ -1,4 +1,4 @@
-public import Foundation
+package import Foundation
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -6,16 +6,16 @@ import Glibc
 /// A blocking one-request-per-connection HTTP/1.1 client for tests that talk to a daemon on
 /// loopback. It answers nil when the connection fails (refused, reset, timed out), which is what
 /// a crash test needs to tell "acknowledged" from "unknown".
-public enum LoopbackHTTP {
-    public struct Reply: Sendable {
-        public var status: Int
+package enum LoopbackHTTP {
+    package struct Reply: Sendable {
+        package var status: Int
         /// Header names in lowercase.
-        public var headers: [String: String]
-        public var body: Data
-        public var text: String { String(decoding: body, as: UTF8.self) }
+        package var headers: [String: String]
+        package var body: Data
+        package var text: String { String(decoding: body, as: UTF8.self) }
     }
 
-    public static func request(
+    package static func request(
         port: Int, method: String, path: String, headers: [String: String] = [:], body: Data = Data(),
         host: String = "127.0.0.1", timeoutSeconds: Int = 10
     ) -> Reply? {

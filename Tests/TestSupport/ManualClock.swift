@@ -2,14 +2,14 @@ import EdgeCore
 
 /// A monotonic `Clock` that moves only when the test says so: sleepers wake in deadline order
 /// (pollers and sessions that sleep between attempts). `TestClock` is the wall clock beside it.
-public final class ManualClock: Clock, Sendable {
-    public init() {}
+package final class ManualClock: Clock, Sendable {
+    package init() {}
 
-    public struct Instant: InstantProtocol {
-        public var offset: Duration
-        public func advanced(by duration: Duration) -> Instant { Instant(offset: offset + duration) }
-        public func duration(to other: Instant) -> Duration { other.offset - offset }
-        public static func < (a: Instant, b: Instant) -> Bool { a.offset < b.offset }
+    package struct Instant: InstantProtocol {
+        package var offset: Duration
+        package func advanced(by duration: Duration) -> Instant { Instant(offset: offset + duration) }
+        package func duration(to other: Instant) -> Duration { other.offset - offset }
+        package static func < (a: Instant, b: Instant) -> Bool { a.offset < b.offset }
     }
 
     private struct Sleeper {
@@ -26,10 +26,10 @@ public final class ManualClock: Clock, Sendable {
 
     private let state = Locked(State())
 
-    public var now: Instant { state.withLock { $0.now } }
-    public var minimumResolution: Duration { .zero }
+    package var now: Instant { state.withLock { $0.now } }
+    package var minimumResolution: Duration { .zero }
 
-    public func sleep(until deadline: Instant, tolerance: Duration?) async throws {
+    package func sleep(until deadline: Instant, tolerance: Duration?) async throws {
         let id = state.withLock { state in
             state.nextID += 1
             return state.nextID
@@ -60,11 +60,11 @@ public final class ManualClock: Clock, Sendable {
         }
     }
 
-    public var sleeperCount: Int { state.withLock { $0.sleepers.count } }
-    public var earliestDeadline: Duration? { state.withLock { $0.sleepers.map(\.deadline.offset).min() } }
+    package var sleeperCount: Int { state.withLock { $0.sleepers.count } }
+    package var earliestDeadline: Duration? { state.withLock { $0.sleepers.map(\.deadline.offset).min() } }
 
     /// Moves to the earliest deadline and wakes the sleepers due then.
-    public func advanceToNextDeadline() {
+    package func advanceToNextDeadline() {
         let due: [Sleeper] = state.withLock { state in
             guard let earliest = state.sleepers.map(\.deadline).min() else { return [] }
             state.now = max(state.now, earliest)
@@ -77,7 +77,7 @@ public final class ManualClock: Clock, Sendable {
 
     /// Runs the simulation: whenever all `tasks` sleep on this clock, jumps to the next deadline,
     /// until the clock would pass `end`.
-    public func run(until end: Duration, tasks: Int) async throws {
+    package func run(until end: Duration, tasks: Int) async throws {
         while true {
             var waited = 0
             while sleeperCount < tasks {
@@ -90,8 +90,8 @@ public final class ManualClock: Clock, Sendable {
         }
     }
 
-    public struct SimulationStalled: Error {
-        public var sleepers: Int
-        public var expected: Int
+    package struct SimulationStalled: Error {
+        package var sleepers: Int
+        package var expected: Int
     }
 }

@@ -1,4 +1,4 @@
-public import Foundation
+package import Foundation
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -8,52 +8,52 @@ import Glibc
 /// fault; tests print a SKIP line when it is absent). Both run on loopback TCP or on a socat pty
 /// pair, announce themselves with the same `READY key=value ...` line, take faults on a control
 /// port, and are stopped by PID (SIGTERM, bounded wait, SIGKILL), also from `deinit`.
-public final class ModbusPeer: @unchecked Sendable {
-    public enum Kind: String, Sendable {
+package final class ModbusPeer: @unchecked Sendable {
+    package enum Kind: String, Sendable {
         /// `Tests/peers/modbus_peer.py`.
         case own
         /// `../shared/modbus-rig/modbus_rig.py`.
         case rig
     }
 
-    public enum Transport: String, Sendable {
+    package enum Transport: String, Sendable {
         case tcp
         case rtu
     }
 
-    public struct Failure: Error, CustomStringConvertible {
-        public var description: String
-        public init(_ description: String) { self.description = description }
+    package struct Failure: Error, CustomStringConvertible {
+        package var description: String
+        package init(_ description: String) { self.description = description }
     }
 
     /// The fields of the latest READY line (`proto`, `host`, `port`, `device`, `baud`, `parity`,
     /// `data_bits`, `stop_bits`, `control_port`, `restarts`, ...).
-    public private(set) var ready: [String: String] = [:]
-    public let kind: Kind
-    public let transport: Transport
-    public let directory: URL
+    package private(set) var ready: [String: String] = [:]
+    package let kind: Kind
+    package let transport: Transport
+    package let directory: URL
     private var child: ChildProcess?
     private let readyFile: URL
     private let log: URL
 
-    public var host: String { ready["host"] ?? "127.0.0.1" }
-    public var port: Int { Int(ready["port"] ?? "") ?? 0 }
+    package var host: String { ready["host"] ?? "127.0.0.1" }
+    package var port: Int { Int(ready["port"] ?? "") ?? 0 }
     /// RTU: the pty the client opens.
-    public var device: String { ready["device"] ?? "" }
-    public var baud: Int { Int(ready["baud"] ?? "") ?? 19200 }
-    public var parity: String { ready["parity"] ?? "E" }
-    public var controlPort: Int { Int(ready["control_port"] ?? "") ?? 0 }
-    public var pid: Int32 { child?.pid ?? 0 }
-    public var isRunning: Bool { child?.isRunning ?? false }
+    package var device: String { ready["device"] ?? "" }
+    package var baud: Int { Int(ready["baud"] ?? "") ?? 19200 }
+    package var parity: String { ready["parity"] ?? "E" }
+    package var controlPort: Int { Int(ready["control_port"] ?? "") ?? 0 }
+    package var pid: Int32 { child?.pid ?? 0 }
+    package var isRunning: Bool { child?.isRunning ?? false }
 
     /// `fhir-edge modbus read` connection flags for this peer.
-    public var commandLineEndpoint: [String] {
+    package var commandLineEndpoint: [String] {
         transport == .tcp ? ["--tcp", "\(host):\(port)"] : ["--rtu", device, "--baud", String(baud), "--parity", parity]
     }
 
     /// The rig's folder (`$FHIR_EDGE_MODBUS_RIG`, else `../shared/modbus-rig` beside the checkout), or
     /// nil after printing a SKIP line.
-    public static func rigDirectory(file: StaticString = #filePath, line: UInt = #line) -> URL? {
+    package static func rigDirectory(file: StaticString = #filePath, line: UInt = #line) -> URL? {
         var candidate = Conformance.packageRoot.deletingLastPathComponent().appendingPathComponent("shared/modbus-rig", isDirectory: true)
         if let path = ProcessInfo.processInfo.environment["FHIR_EDGE_MODBUS_RIG"], !path.isEmpty {
             candidate = URL(fileURLWithPath: path, isDirectory: true)
@@ -67,7 +67,7 @@ public final class ModbusPeer: @unchecked Sendable {
 
     /// The venv's python with pymodbus (`$FHIR_EDGE_VENV`, else the checkout's `.venv`, made by
     /// `scripts/setup.sh` when missing), or nil after printing a SKIP line.
-    public static func python() -> URL? {
+    package static func python() -> URL? {
         pythonLock.withLock {
             if let checkedPython { return checkedPython }
             let root = Conformance.packageRoot
@@ -108,7 +108,7 @@ public final class ModbusPeer: @unchecked Sendable {
     /// Starts the peer and waits (at most `timeout` s) for its READY line. Returns nil (after a
     /// SKIP line) when the rig or the venv is missing. `extraArguments` go to the script as they
     /// are (e.g. the rig's `--fault SPEC`, `--restart-down S`).
-    public static func start(
+    package static func start(
         _ kind: Kind, _ transport: Transport, extraArguments: [String] = [], timeout: TimeInterval = 30
     ) throws -> ModbusPeer? {
         guard let python = python() else { return nil }
@@ -176,30 +176,30 @@ public final class ModbusPeer: @unchecked Sendable {
     }
 
     /// Everything the peer printed so far (for failure messages).
-    public var logText: String { (try? String(contentsOf: log, encoding: .utf8)) ?? "" }
+    package var logText: String { (try? String(contentsOf: log, encoding: .utf8)) ?? "" }
 
     /// Sends one control command (e.g. `fault delay 0.8 unit=1 count=1`, `fault clear`,
     /// `ttyreset`) and returns the reply after `OK `; an `ERR` reply throws.
     @discardableResult
-    public func control(_ command: String, timeout: TimeInterval = 30) throws -> String {
+    package func control(_ command: String, timeout: TimeInterval = 30) throws -> String {
         let reply = try Self.exchange(command, port: controlPort, timeout: timeout)
         guard reply.hasPrefix("OK") else { throw Failure("control command '\(command)' failed: \(reply)") }
         return String(reply.dropFirst(2)).trimmingCharacters(in: .whitespaces)
     }
 
     /// Adds a fault (`delay 0.8 unit=1 count=1`, `silent unit=2`, `exception 6 count=1`).
-    public func fault(_ spec: String) throws { try control("fault " + spec) }
+    package func fault(_ spec: String) throws { try control("fault " + spec) }
 
     /// Restarts the server (TCP: listener and connections closed, refused for `down` seconds, then
     /// listening again on the same port; ticks reset) and waits for its new READY line.
-    public func restart(down: Double = 1) throws {
+    package func restart(down: Double = 1) throws {
         let next = (Int(ready["restarts"] ?? "0") ?? 0) + 1
         try control("restart down=\(down)", timeout: down + 30)
         try waitForReady(restarts: next, timeout: 30)
     }
 
     /// SIGTERM, then SIGKILL after `grace` seconds; waits for the exit.
-    public func stop(grace: TimeInterval = 5) {
+    package func stop(grace: TimeInterval = 5) {
         child?.stop(grace: grace)
         child = nil
     }

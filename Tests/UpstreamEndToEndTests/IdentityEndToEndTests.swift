@@ -1,6 +1,7 @@
 import FHIRConventions
 import Audit
 import EdgeCore
+import FHIRModel
 import Foundation
 import JSONQuery
 import Mapping

@@ -4,6 +4,7 @@ import FHIRModel
 import JSONQuery
 import Mapping
 import Store
+import TestSupport
 import XCTest
 @testable import Upstream
 

@@ -2,6 +2,7 @@ import EdgeCore
 import FHIRModel
 import JSONQuery
 import Store
+import TestSupport
 import XCTest
 @testable import Upstream
 

@@ -4,31 +4,31 @@ import EdgeCrypto
 /// Where the broker listens: `mqtt://HOST[:PORT]` (TCP, 1883) or `mqtts://HOST[:PORT]` (TLS, 8883).
 /// IPv6 literals go in brackets: `mqtt://[::1]:1883`. No path, query or credentials in the URL:
 /// credentials come from secret files.
-public struct MQTTBrokerAddress: Sendable, Hashable, CustomStringConvertible {
-    public var host: String
-    public var port: Int
-    public var usesTLS: Bool
+package struct MQTTBrokerAddress: Sendable, Hashable, CustomStringConvertible {
+    package var host: String
+    package var port: Int
+    package var usesTLS: Bool
 
-    public init(host: String, port: Int, usesTLS: Bool) {
+    package init(host: String, port: Int, usesTLS: Bool) {
         self.host = host
         self.port = port
         self.usesTLS = usesTLS
     }
 
     /// Why `url` is not a broker URL, or nil.
-    public static func problem(_ url: String) -> String? {
+    package static func problem(_ url: String) -> String? {
         switch parse(url) {
         case .success: nil
         case .failure(let problem): problem.message
         }
     }
 
-    public init?(url: String) {
+    package init?(url: String) {
         guard case .success(let address) = Self.parse(url) else { return nil }
         self = address
     }
 
-    public struct Problem: Error, Sendable { public var message: String }
+    package struct Problem: Error, Sendable { package var message: String }
 
     static func parse(_ url: String) -> Result<MQTTBrokerAddress, Problem> {
         let usesTLS: Bool
@@ -77,7 +77,7 @@ public struct MQTTBrokerAddress: Sendable, Hashable, CustomStringConvertible {
         return .success(MQTTBrokerAddress(host: String(host), port: port, usesTLS: usesTLS))
     }
 
-    public var description: String {
+    package var description: String {
         let shown = host.contains(":") ? "[\(host)]" : host
         return (usesTLS ? "mqtts://" : "mqtt://") + "\(shown):\(port)"
     }
@@ -85,12 +85,12 @@ public struct MQTTBrokerAddress: Sendable, Hashable, CustomStringConvertible {
 
 /// TLS to the broker: the CA that signed its certificate (verified, host name included) and,
 /// for brokers that require it, the gateway's client certificate and key (PEM files).
-public struct MQTTTLSFiles: Sendable, Hashable {
-    public var caFile: String
-    public var certificateFile: String?
-    public var keyFile: String?
+package struct MQTTTLSFiles: Sendable, Hashable {
+    package var caFile: String
+    package var certificateFile: String?
+    package var keyFile: String?
 
-    public init(caFile: String, certificateFile: String? = nil, keyFile: String? = nil) {
+    package init(caFile: String, certificateFile: String? = nil, keyFile: String? = nil) {
         self.caFile = caFile
         self.certificateFile = certificateFile
         self.keyFile = keyFile
@@ -98,29 +98,29 @@ public struct MQTTTLSFiles: Sendable, Hashable {
 }
 
 /// A user name and password read from secret files; never printed.
-public struct MQTTCredentials: Sendable, Hashable, CustomStringConvertible {
-    public var username: String
-    public var password: String?
+package struct MQTTCredentials: Sendable, Hashable, CustomStringConvertible {
+    package var username: String
+    package var password: String?
 
-    public init(username: String, password: String?) {
+    package init(username: String, password: String?) {
         self.username = username
         self.password = password
     }
 
-    public var description: String { "MQTTCredentials(redacted)" }
+    package var description: String { "MQTTCredentials(redacted)" }
 }
 
 /// What one broker connection needs.
-public struct MQTTSessionSettings: Sendable {
-    public var broker: MQTTBrokerAddress
+package struct MQTTSessionSettings: Sendable {
+    package var broker: MQTTBrokerAddress
     /// Fixed, so that the broker keeps this gateway's session (subscriptions and unacknowledged
     /// messages) while it is away.
-    public var clientID: String
+    package var clientID: String
     /// Seconds between PINGREQs when nothing else is sent (at least 5, libmosquitto's minimum).
-    public var keepAlive: Int
-    public var tls: MQTTTLSFiles?
-    public var credentials: MQTTCredentials?
-    public var filters: [MQTTTopicFilter]
+    package var keepAlive: Int
+    package var tls: MQTTTLSFiles?
+    package var credentials: MQTTCredentials?
+    package var filters: [MQTTTopicFilter]
     package var backoff: ReconnectBackoff
 
     package init(
@@ -138,13 +138,13 @@ public struct MQTTSessionSettings: Sendable {
 }
 
 /// One PUBLISH the broker delivered.
-public struct MQTTMessage: Sendable, Equatable {
-    public var topic: String
-    public var payload: [UInt8]
-    public var qos: Int
-    public var retained: Bool
+package struct MQTTMessage: Sendable, Equatable {
+    package var topic: String
+    package var payload: [UInt8]
+    package var qos: Int
+    package var retained: Bool
 
-    public init(topic: String, payload: [UInt8], qos: Int = 1, retained: Bool = false) {
+    package init(topic: String, payload: [UInt8], qos: Int = 1, retained: Bool = false) {
         self.topic = topic
         self.payload = payload
         self.qos = qos
@@ -156,7 +156,7 @@ public struct MQTTMessage: Sendable, Equatable {
     /// and a redelivery after a restart may carry another. So two publishes with the same bytes
     /// on the same topic are one message: device messages carry their measurement time, and a
     /// repeated identical reading is a repeat, not a new measurement.
-    public var deliveryKey: String {
+    package var deliveryKey: String {
         var hash = SHA256()
         hash.update(topic.utf8)
         hash.update(CollectionOfOne(UInt8(0)))
@@ -166,7 +166,7 @@ public struct MQTTMessage: Sendable, Equatable {
 }
 
 /// What the gateway says about a delivered message.
-public enum MQTTDisposition: Sendable, Equatable {
+package enum MQTTDisposition: Sendable, Equatable {
     /// Committed (or refused for good and recorded): the PUBACK may go out.
     case acknowledge
     /// Not taken (store full, store error): no PUBACK; the connection is cut so that the broker
@@ -175,7 +175,7 @@ public enum MQTTDisposition: Sendable, Equatable {
 }
 
 /// What the connection did, in order, for health, metrics and logs. Reasons never carry payloads.
-public enum MQTTSessionEvent: Sendable, Equatable {
+package enum MQTTSessionEvent: Sendable, Equatable {
     case connected(sessionPresent: Bool)
     /// The broker answered every SUBSCRIBE of this connection; `count` were granted.
     case subscribed(count: Int)

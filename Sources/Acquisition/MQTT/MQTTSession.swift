@@ -15,14 +15,14 @@ import Foundation
 /// writes again: the PUBACK is never sent, and reconnecting discards it. A process killed while a
 /// message is being committed sends nothing either. Either way the broker redelivers, and the
 /// delivery key lets the store recognise a message it had already committed.
-public final class MQTTSession: Sendable {
+package final class MQTTSession: Sendable {
     let settings: MQTTSessionSettings
     let seed: UInt64
     let onMessage: @Sendable (MQTTMessage) async -> MQTTDisposition
 
     /// `seed` drives the reconnect jitter; `onMessage` runs once per delivered message, one at a
     /// time, in the broker's order.
-    public init(settings: MQTTSessionSettings, seed: UInt64, onMessage: @escaping @Sendable (MQTTMessage) async -> MQTTDisposition) {
+    package init(settings: MQTTSessionSettings, seed: UInt64, onMessage: @escaping @Sendable (MQTTMessage) async -> MQTTDisposition) {
         self.settings = settings
         self.seed = seed
         self.onMessage = onMessage
@@ -30,7 +30,7 @@ public final class MQTTSession: Sendable {
 
     /// Connects, and reconnects after a backoff, until the task is cancelled; then disconnects
     /// cleanly (PUBACKs of committed messages go out first). `onEvent` sees every event in order.
-    public func run(onEvent: @escaping @Sendable (MQTTSessionEvent) async -> Void) async {
+    package func run(onEvent: @escaping @Sendable (MQTTSessionEvent) async -> Void) async {
         let (events, continuation) = AsyncStream.makeStream(of: MQTTSessionEvent.self)
         let loop = MQTTLoop(settings: settings, seed: seed, onMessage: onMessage, events: continuation)
         loop.start()

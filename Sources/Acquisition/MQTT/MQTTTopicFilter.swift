@@ -2,12 +2,12 @@
 /// `#` (last, alone in its level) matching the parent and any number of levels below it.
 /// Filters starting with a wildcard do not match topics starting with `$` (broker topics such
 /// as `$SYS/...`), as brokers do.
-public struct MQTTTopicFilter: Sendable, Hashable, CustomStringConvertible {
-    public let text: String
+package struct MQTTTopicFilter: Sendable, Hashable, CustomStringConvertible {
+    package let text: String
     let levels: [Substring]
 
     /// Why a filter is not valid, for configuration errors.
-    public static func problem(_ text: String) -> String? {
+    package static func problem(_ text: String) -> String? {
         guard !text.isEmpty else { return "empty; a topic filter has at least one level" }
         guard text.utf8.count <= 65_535 else { return "longer than MQTT's 65535 bytes" }
         guard !text.utf8.contains(0) else { return "contains a NUL character" }
@@ -22,16 +22,16 @@ public struct MQTTTopicFilter: Sendable, Hashable, CustomStringConvertible {
         return nil
     }
 
-    public init?(_ text: String) {
+    package init?(_ text: String) {
         guard Self.problem(text) == nil else { return nil }
         self.text = text
         self.levels = text.split(separator: "/", omittingEmptySubsequences: false)
     }
 
-    public var description: String { text }
+    package var description: String { text }
 
     /// Whether a published topic (no wildcards) matches this filter.
-    public func matches(_ topic: String) -> Bool {
+    package func matches(_ topic: String) -> Bool {
         let topicLevels = topic.split(separator: "/", omittingEmptySubsequences: false)
         if topic.hasPrefix("$"), let first = levels.first, first == "+" || first == "#" { return false }
         var index = 0
@@ -45,14 +45,14 @@ public struct MQTTTopicFilter: Sendable, Hashable, CustomStringConvertible {
     }
 
     /// Level `number` (1-based) of a published topic, when it has that many.
-    public static func level(_ number: Int, of topic: String) -> String? {
+    package static func level(_ number: Int, of topic: String) -> String? {
         let levels = topic.split(separator: "/", omittingEmptySubsequences: false)
         guard number >= 1, number <= levels.count else { return nil }
         return String(levels[number - 1])
     }
 
     /// The 1-based level numbers that are `+` in the filter: the levels a topic may vary in.
-    public var singleLevelWildcards: [Int] {
+    package var singleLevelWildcards: [Int] {
         levels.enumerated().compactMap { $0.element == "+" ? $0.offset + 1 : nil }
     }
 }

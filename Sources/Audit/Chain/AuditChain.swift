@@ -1,4 +1,4 @@
-public import Store
+package import Store
 import EdgeCore
 import EdgeCrypto
 import JSONQuery
@@ -13,10 +13,10 @@ import JSONQuery
 /// the head hash (`AuditEventExporter` puts each entry's hash in its AuditEvent) to anchor it
 /// outside the device. In an encrypted store the store keys this chain with the journal key
 /// (`StoreReader.verificationChain`), which stops rehashing by anyone without the key.
-public struct AuditChain: JournalChain {
-    public init() {}
+package struct AuditChain: JournalChain {
+    package init() {}
 
-    public func hash(of entry: JournalEntry, previous: String?) -> String {
+    package func hash(of entry: JournalEntry, previous: String?) -> String {
         var hasher = SHA256()
         hasher.update(previous.flatMap(Self.bytes(hex:)) ?? Self.genesis)
         hasher.update(Self.canonical(entry))
@@ -24,7 +24,7 @@ public struct AuditChain: JournalChain {
     }
 
     /// The bytes that are hashed for `entry`.
-    public static func canonical(_ entry: JournalEntry) -> [UInt8] {
+    package static func canonical(_ entry: JournalEntry) -> [UInt8] {
         var object = JSONObject()
         object["seq"] = .int(entry.sequence)
         object["time"] = .int(entry.time.millisecondsSinceEpoch)

@@ -1,23 +1,23 @@
-public import EdgeCore
-public import JSONQuery
-public import Store
+package import EdgeCore
+package import JSONQuery
+package import Store
 
 /// Turns journal entries into FHIR R4 AuditEvent resources: identifiers only (journal entry,
 /// inbox/outbox/dead-letter rows, devices), never payloads or patient data.
-public struct AuditEventExporter: Sendable {
+package struct AuditEventExporter: Sendable {
     /// Identifies this gateway as the observer (`source.observer.identifier.value`).
-    public var gatewayID: String
+    package var gatewayID: String
     /// The site (`source.site`), e.g. a ward or room, when configured.
-    public var site: String?
+    package var site: String?
 
-    public init(gatewayID: String, site: String? = nil) {
+    package init(gatewayID: String, site: String? = nil) {
         self.gatewayID = gatewayID
         self.site = site
     }
 
-    public static let identifierSystemPrefix = "urn:fhir-edge:"
+    package static let identifierSystemPrefix = "urn:fhir-edge:"
 
-    public func auditEvent(_ record: JournalRecord) -> JSONValue {
+    package func auditEvent(_ record: JournalRecord) -> JSONValue {
         let entry = record.entry
         let coding = AuditCoding.forKind(entry.kind)
         var event = JSONObject()
@@ -39,7 +39,7 @@ public struct AuditEventExporter: Sendable {
     /// exports, with sequence numbers above `afterSequence`) as NDJSON lines (no trailing newline
     /// in the string), in journal order. Returns how many were written.
     @discardableResult
-    public func exportNDJSON(from reader: StoreReader, since: Timestamp, afterSequence: Int64 = 0,
+    package func exportNDJSON(from reader: StoreReader, since: Timestamp, afterSequence: Int64 = 0,
                              write line: (String) throws -> Void) async throws -> Int {
         let writer = JSONWriter()
         var after = afterSequence

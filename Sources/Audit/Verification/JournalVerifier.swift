@@ -1,9 +1,9 @@
-public import Store
+package import Store
 import Foundation
 import JSONQuery
 
 /// The result of walking the journal.
-public enum JournalVerification: Sendable, Equatable {
+package enum JournalVerification: Sendable, Equatable {
     /// Every entry chains to the one before, sequence numbers are gapless from 1, and the last
     /// entry is the head the store recorded.
     case intact(entries: Int64, head: String?)
@@ -11,18 +11,18 @@ public enum JournalVerification: Sendable, Equatable {
     /// (when `reason` says missing) deleted.
     case broken(firstBadSequence: Int64, reason: String)
 
-    public var isIntact: Bool {
+    package var isIntact: Bool {
         if case .intact = self { return true }
         return false
     }
 }
 
 /// Walks the journal from the first entry and recomputes every hash.
-public struct JournalVerifier: Sendable {
+package struct JournalVerifier: Sendable {
     let chain: AuditChain
     let pageSize: Int
 
-    public init(chain: AuditChain = AuditChain(), pageSize: Int = 1000) {
+    package init(chain: AuditChain = AuditChain(), pageSize: Int = 1000) {
         self.chain = chain
         self.pageSize = max(1, pageSize)
     }
@@ -33,7 +33,7 @@ public struct JournalVerifier: Sendable {
     /// An encrypted store's journal is verified with its journal key: entries must carry the
     /// keyed hashes and the recorded head its tag, so neither an edit followed by rehashing nor
     /// a cut tail with a rewritten head passes without the key.
-    public func verify(_ reader: StoreReader) async throws(StoreError) -> JournalVerification {
+    package func verify(_ reader: StoreReader) async throws(StoreError) -> JournalVerification {
         let chain = reader.verificationChain(self.chain)
         let headBefore = try await reader.journalHead()
         var hashAtHeadBefore: String?

@@ -2,7 +2,7 @@
 /// journal details, JSON answers), a message that says where and why (never payloads or patient
 /// data), and the error underneath when this one wraps another, so a GRDB, libcurl or credential
 /// failure is not lost when a higher layer names what it was doing.
-public protocol CodedError: Error, CustomStringConvertible {
+package protocol CodedError: Error, CustomStringConvertible {
     associatedtype Code: Hashable, Sendable, CustomStringConvertible
     var code: Code { get }
     var message: String { get }
@@ -12,10 +12,10 @@ public protocol CodedError: Error, CustomStringConvertible {
 
 extension CodedError {
     /// The code as text, as metrics and journal entries carry it.
-    public var codeText: String { code.description }
+    package var codeText: String { code.description }
 
     /// This error and the causes under it, outermost first.
-    public var causeChain: [any Error] {
+    package var causeChain: [any Error] {
         var chain: [any Error] = [self]
         var next = cause
         while let error = next, chain.count < 16 {

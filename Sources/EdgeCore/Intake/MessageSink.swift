@@ -1,25 +1,25 @@
 /// Why the gateway did not take a delivery: a stable code for metrics and protocol answers
 /// (`unknown-profile`, `high-water-mark`, `disk-full`, `too-large`, `store-error`) and a sentence
 /// for the sender. Never holds patient data.
-public struct IntakeRefusal: CodedError, Sendable, Equatable {
-    public var code: String
-    public var reason: String
+package struct IntakeRefusal: CodedError, Sendable, Equatable {
+    package var code: String
+    package var reason: String
     /// The store's error behind a `store-error` or `disk-full`; never part of equality, never
     /// sent to the sender.
-    public var cause: (any Error)?
-    public init(code: String, reason: String, cause: (any Error)? = nil) {
+    package var cause: (any Error)?
+    package init(code: String, reason: String, cause: (any Error)? = nil) {
         self.code = code
         self.reason = reason
         self.cause = cause
     }
-    public var message: String { reason }
-    public var description: String { "\(code): \(reason)" }
+    package var message: String { reason }
+    package var description: String { "\(code): \(reason)" }
 
-    public static func == (lhs: Self, rhs: Self) -> Bool { lhs.code == rhs.code && lhs.reason == rhs.reason }
+    package static func == (lhs: Self, rhs: Self) -> Bool { lhs.code == rhs.code && lhs.reason == rhs.reason }
 }
 
 /// The answer to one delivery, all or nothing.
-public enum IntakeDecision: Sendable, Equatable {
+package enum IntakeDecision: Sendable, Equatable {
     /// Durable in the store: `stored` new messages, `duplicates` already held under their delivery key.
     case accepted(stored: Int, duplicates: Int)
     /// Can never be taken as it is (an unknown profile, larger than the whole store): do not retry.
@@ -31,7 +31,7 @@ public enum IntakeDecision: Sendable, Equatable {
 
 /// Where every source delivers. A source acknowledges to its device (HTTP 202, an HL7 ACK, an
 /// MQTT PUBACK, taking the next BLE value) only after `.accepted`.
-public protocol MessageSink: Sendable {
+package protocol MessageSink: Sendable {
     /// Messages delivered together commit in one transaction, all or nothing, before this returns `.accepted`.
     func deliver(_ messages: [DeviceMessage]) async -> IntakeDecision
 }

@@ -1,17 +1,17 @@
 /// `host:port` a listener binds to or a client connects to; `127.0.0.1:8088` (the local API) by default.
-public struct ListenAddress: Sendable, Equatable, CustomStringConvertible {
-    public var host: String
-    public var port: Int
+package struct ListenAddress: Sendable, Equatable, CustomStringConvertible {
+    package var host: String
+    package var port: Int
 
-    public init(host: String, port: Int) {
+    package init(host: String, port: Int) {
         self.host = host
         self.port = port
     }
 
-    public static let `default` = ListenAddress(host: "127.0.0.1", port: 8088)
+    package static let `default` = ListenAddress(host: "127.0.0.1", port: 8088)
 
     /// Parses `HOST:PORT`, `[v6]:PORT` or `:PORT` (loopback); port 0 asks for any free port.
-    public init?(parsing text: String) {
+    package init?(parsing text: String) {
         var host: Substring
         var portText: Substring
         if text.hasPrefix("[") {
@@ -32,9 +32,9 @@ public struct ListenAddress: Sendable, Equatable, CustomStringConvertible {
     }
 
     /// Only this machine can connect.
-    public var isLoopback: Bool {
+    package var isLoopback: Bool {
         host == "localhost" || host == "::1" || host.hasPrefix("127.")
     }
 
-    public var description: String { host.contains(":") ? "[\(host)]:\(port)" : "\(host):\(port)" }
+    package var description: String { host.contains(":") ? "[\(host)]:\(port)" : "\(host):\(port)" }
 }

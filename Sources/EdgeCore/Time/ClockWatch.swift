@@ -3,36 +3,36 @@
 /// advance as the monotonic one does; a difference beyond `tolerance` is a jump (someone set the
 /// clock, NTP stepped it, an RTC-less board booted at 1970 and was corrected). Pure: the daemon
 /// samples and journals what this returns; tests feed samples.
-public struct ClockWatch: Sendable {
-    public struct Sample: Sendable, Equatable {
-        public var wall: Timestamp
+package struct ClockWatch: Sendable {
+    package struct Sample: Sendable, Equatable {
+        package var wall: Timestamp
         /// A monotonic reading (any origin) that also counts suspended time.
-        public var monotonic: Duration
+        package var monotonic: Duration
         /// `synchronised`, `unsynchronised` or `unknown`.
-        public var sync: String
+        package var sync: String
 
-        public init(wall: Timestamp, monotonic: Duration, sync: String) {
+        package init(wall: Timestamp, monotonic: Duration, sync: String) {
             self.wall = wall
             self.monotonic = monotonic
             self.sync = sync
         }
     }
 
-    public enum Event: Sendable, Equatable {
+    package enum Event: Sendable, Equatable {
         /// The wall clock moved `byMilliseconds` more (negative: less) than the time elapsed: it reads `observed` where `expected` was due.
         case jumped(byMilliseconds: Int64, expected: Timestamp, observed: Timestamp)
         /// The sync state is `state` (first seen, or changed from `previous`).
         case sync(state: String, previous: String?)
     }
 
-    public let tolerance: Duration
+    package let tolerance: Duration
     private var last: Sample?
 
-    public init(tolerance: Duration = .seconds(2)) {
+    package init(tolerance: Duration = .seconds(2)) {
         self.tolerance = tolerance
     }
 
-    public mutating func observe(_ sample: Sample) -> [Event] {
+    package mutating func observe(_ sample: Sample) -> [Event] {
         defer { last = sample }
         guard let last else { return [.sync(state: sample.sync, previous: nil)] }
         var events: [Event] = []

@@ -2,27 +2,27 @@
 ///
 /// Device clocks and FHIR timestamps rarely carry more than milliseconds, and grouping windows
 /// end one millisecond before the next window starts (`...59:59.999Z`).
-public struct Timestamp: Hashable, Comparable, Sendable {
-    public var millisecondsSinceEpoch: Int64
+package struct Timestamp: Hashable, Comparable, Sendable {
+    package var millisecondsSinceEpoch: Int64
 
-    public init(millisecondsSinceEpoch: Int64) {
+    package init(millisecondsSinceEpoch: Int64) {
         self.millisecondsSinceEpoch = millisecondsSinceEpoch
     }
 
-    public init(secondsSinceEpoch: Int64) {
+    package init(secondsSinceEpoch: Int64) {
         self.millisecondsSinceEpoch = secondsSinceEpoch &* 1000
     }
 
-    public static func < (lhs: Timestamp, rhs: Timestamp) -> Bool {
+    package static func < (lhs: Timestamp, rhs: Timestamp) -> Bool {
         lhs.millisecondsSinceEpoch < rhs.millisecondsSinceEpoch
     }
 
-    public func adding(milliseconds: Int64) -> Timestamp {
+    package func adding(milliseconds: Int64) -> Timestamp {
         Timestamp(millisecondsSinceEpoch: millisecondsSinceEpoch + milliseconds)
     }
 
     /// The civil UTC fields of this instant.
-    public var components: Components {
+    package var components: Components {
         let ms = millisecondsSinceEpoch
         let days = ms >= 0 ? ms / 86_400_000 : (ms - 86_399_999) / 86_400_000
         let msOfDay = ms - days * 86_400_000
@@ -33,16 +33,16 @@ public struct Timestamp: Hashable, Comparable, Sendable {
             second: Int(msOfDay / 1000 % 60), millisecond: Int(msOfDay % 1000))
     }
 
-    public init(_ c: Components, offsetMinutes: Int = 0) {
+    package init(_ c: Components, offsetMinutes: Int = 0) {
         let days = Self.days(fromCivil: c.year, c.month, c.day)
         let ms = days * 86_400_000 + Int64(c.hour) * 3_600_000 + Int64(c.minute) * 60_000
             + Int64(c.second) * 1000 + Int64(c.millisecond) - Int64(offsetMinutes) * 60_000
         self.init(millisecondsSinceEpoch: ms)
     }
 
-    public struct Components: Hashable, Sendable {
-        public var year, month, day, hour, minute, second, millisecond: Int
-        public init(year: Int, month: Int, day: Int, hour: Int = 0, minute: Int = 0, second: Int = 0, millisecond: Int = 0) {
+    package struct Components: Hashable, Sendable {
+        package var year, month, day, hour, minute, second, millisecond: Int
+        package init(year: Int, month: Int, day: Int, hour: Int = 0, minute: Int = 0, second: Int = 0, millisecond: Int = 0) {
             self.year = year; self.month = month; self.day = day
             self.hour = hour; self.minute = minute; self.second = second; self.millisecond = millisecond
         }
@@ -50,7 +50,7 @@ public struct Timestamp: Hashable, Comparable, Sendable {
 
     /// ISO 8601 in UTC with milliseconds: `2019-02-01T22:46:01.875Z`. Written into a fixed buffer
     /// for four-digit years: every Observation needs two or three of these.
-    public var iso8601: String {
+    package var iso8601: String {
         let c = components
         guard c.year >= 0, c.year <= 9999 else {
             return "\(pad(c.year, 4))-\(pad(c.month, 2))-\(pad(c.day, 2))T\(pad(c.hour, 2)):\(pad(c.minute, 2)):\(pad(c.second, 2)).\(pad(c.millisecond, 3))Z"

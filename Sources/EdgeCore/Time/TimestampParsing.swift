@@ -12,7 +12,7 @@ extension Timestamp {
     /// A time without a zone is taken as UTC (upstream runs with UTC as local time). Offsets are
     /// converted to the same instant. Numbers are not date-times: callers convert epoch values
     /// explicitly.
-    public init?(parsingISO8601Lenient text: String) {
+    package init?(parsingISO8601Lenient text: String) {
         var text = text
         guard let parsed = text.withUTF8({ bytes in
             var parser = LenientDateTimeParser(bytes: bytes)

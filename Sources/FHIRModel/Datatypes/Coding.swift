@@ -1,20 +1,20 @@
-public import JSONQuery
+package import JSONQuery
 
 /// FHIR `Coding`: one code from one code system.
-public struct Coding: Hashable, Sendable, FHIRJSONRepresentable, FHIRByteWritable {
-    public var system: String?
-    public var version: String?
-    public var code: String?
-    public var display: String?
+package struct Coding: Hashable, Sendable, FHIRJSONRepresentable, FHIRByteWritable {
+    package var system: String?
+    package var version: String?
+    package var code: String?
+    package var display: String?
 
-    public init(system: String? = nil, version: String? = nil, code: String? = nil, display: String? = nil) {
+    package init(system: String? = nil, version: String? = nil, code: String? = nil, display: String? = nil) {
         self.system = system
         self.version = version
         self.code = code
         self.display = display
     }
 
-    public var json: JSONValue {
+    package var json: JSONValue {
         var w = FHIRObjectWriter()
         w.set("system", system)
         w.set("version", version)
@@ -30,7 +30,7 @@ public struct Coding: Hashable, Sendable, FHIRJSONRepresentable, FHIRByteWritabl
         w.string("display", display)
     }
 
-    public init(json: JSONValue, path: String) throws(FHIRDecodingError) {
+    package init(json: JSONValue, path: String) throws(FHIRDecodingError) {
         let r = try FHIRObjectReader(json, path: path)
         system = try r.string("system")
         version = try r.string("version")
@@ -40,16 +40,16 @@ public struct Coding: Hashable, Sendable, FHIRJSONRepresentable, FHIRByteWritabl
 }
 
 /// FHIR `CodeableConcept`: codings plus a human-readable text.
-public struct CodeableConcept: Hashable, Sendable, FHIRJSONRepresentable, FHIRByteWritable {
-    public var coding: [Coding]
-    public var text: String?
+package struct CodeableConcept: Hashable, Sendable, FHIRJSONRepresentable, FHIRByteWritable {
+    package var coding: [Coding]
+    package var text: String?
 
-    public init(coding: [Coding] = [], text: String? = nil) {
+    package init(coding: [Coding] = [], text: String? = nil) {
         self.coding = coding
         self.text = text
     }
 
-    public var json: JSONValue {
+    package var json: JSONValue {
         var w = FHIRObjectWriter()
         w.set("coding", coding)
         w.set("text", text)
@@ -61,7 +61,7 @@ public struct CodeableConcept: Hashable, Sendable, FHIRJSONRepresentable, FHIRBy
         w.string("text", text)
     }
 
-    public init(json: JSONValue, path: String) throws(FHIRDecodingError) {
+    package init(json: JSONValue, path: String) throws(FHIRDecodingError) {
         let r = try FHIRObjectReader(json, path: path)
         coding = try r.array("coding", of: Coding.self)
         text = try r.string("text")

@@ -1,4 +1,4 @@
-public import JSONQuery
+package import JSONQuery
 
 /// A FHIR `decimal`, kept as the text it was given so that its precision survives
 /// (`98.43639286275842` stays exactly that).
@@ -6,19 +6,19 @@ public import JSONQuery
 /// It is written as a JSON integer when the text is one, as the shortest double when a `Double`
 /// holds its value exactly (so trailing zeros go: `72.50` is written `72.5`), and otherwise as the
 /// text itself (an integer beyond 64 bits, more significant digits than a `Double` keeps).
-public struct FHIRDecimal: Hashable, Sendable, CustomStringConvertible {
-    public let text: String
+package struct FHIRDecimal: Hashable, Sendable, CustomStringConvertible {
+    package let text: String
 
     /// Accepts a JSON number literal (`-12`, `0.5`, `1e3`); anything else is nil.
-    public init?(_ text: String) {
+    package init?(_ text: String) {
         guard Self.isNumberLiteral(text), Double(text)?.isFinite == true else { return nil }
         self.text = text
     }
 
-    public init(_ value: Int64) { self.text = String(value) }
+    package init(_ value: Int64) { self.text = String(value) }
 
     /// Nil for infinities and NaN, which FHIR cannot carry.
-    public init?(_ value: Double) {
+    package init?(_ value: Double) {
         guard value.isFinite else { return nil }
         if value == value.rounded(), abs(value) < 1e15 {
             self.text = String(Int64(value))
@@ -36,11 +36,11 @@ public struct FHIRDecimal: Hashable, Sendable, CustomStringConvertible {
         }
     }
 
-    public var doubleValue: Double { Double(text) ?? 0 }
+    package var doubleValue: Double { Double(text) ?? 0 }
 
-    public var description: String { text }
+    package var description: String { text }
 
-    public var json: JSONValue {
+    package var json: JSONValue {
         if let integer = Int64(text) { return .int(integer) }
         return JSONValue(numberText: text) ?? .double(doubleValue)
     }

@@ -1,17 +1,17 @@
-public import JSONQuery
+package import JSONQuery
 
 /// FHIR `Period`. Bounds are FHIR `dateTime` strings as written (the gateway writes ISO 8601 UTC
 /// with milliseconds); this target does not interpret time.
-public struct Period: Hashable, Sendable, FHIRJSONRepresentable, FHIRByteWritable {
-    public var start: String?
-    public var end: String?
+package struct Period: Hashable, Sendable, FHIRJSONRepresentable, FHIRByteWritable {
+    package var start: String?
+    package var end: String?
 
-    public init(start: String? = nil, end: String? = nil) {
+    package init(start: String? = nil, end: String? = nil) {
         self.start = start
         self.end = end
     }
 
-    public var json: JSONValue {
+    package var json: JSONValue {
         var w = FHIRObjectWriter()
         w.set("start", start)
         w.set("end", end)
@@ -23,7 +23,7 @@ public struct Period: Hashable, Sendable, FHIRJSONRepresentable, FHIRByteWritabl
         w.string("end", end)
     }
 
-    public init(json: JSONValue, path: String) throws(FHIRDecodingError) {
+    package init(json: JSONValue, path: String) throws(FHIRDecodingError) {
         let r = try FHIRObjectReader(json, path: path)
         start = try r.string("start")
         end = try r.string("end")
@@ -31,20 +31,20 @@ public struct Period: Hashable, Sendable, FHIRJSONRepresentable, FHIRByteWritabl
 }
 
 /// FHIR `Reference`, e.g. `Patient/123`.
-public struct Reference: Hashable, Sendable, FHIRJSONRepresentable, FHIRByteWritable {
-    public var reference: String?
-    public var type: String?
-    public var identifier: Identifier?
-    public var display: String?
+package struct Reference: Hashable, Sendable, FHIRJSONRepresentable, FHIRByteWritable {
+    package var reference: String?
+    package var type: String?
+    package var identifier: Identifier?
+    package var display: String?
 
-    public init(reference: String? = nil, type: String? = nil, identifier: Identifier? = nil, display: String? = nil) {
+    package init(reference: String? = nil, type: String? = nil, identifier: Identifier? = nil, display: String? = nil) {
         self.reference = reference
         self.type = type
         self.identifier = identifier
         self.display = display
     }
 
-    public var json: JSONValue {
+    package var json: JSONValue {
         var w = FHIRObjectWriter()
         w.set("reference", reference)
         w.set("type", type)
@@ -60,7 +60,7 @@ public struct Reference: Hashable, Sendable, FHIRJSONRepresentable, FHIRByteWrit
         w.string("display", display)
     }
 
-    public init(json: JSONValue, path: String) throws(FHIRDecodingError) {
+    package init(json: JSONValue, path: String) throws(FHIRDecodingError) {
         let r = try FHIRObjectReader(json, path: path)
         reference = try r.string("reference")
         type = try r.string("type")
@@ -70,21 +70,21 @@ public struct Reference: Hashable, Sendable, FHIRJSONRepresentable, FHIRByteWrit
 }
 
 /// FHIR `Identifier`: a business identifier (`system` + `value`).
-public struct Identifier: Hashable, Sendable, FHIRJSONRepresentable, FHIRByteWritable {
-    public var use: String?
+package struct Identifier: Hashable, Sendable, FHIRJSONRepresentable, FHIRByteWritable {
+    package var use: String?
     /// What kind of identifier it is (the PHD IG's `BTMAC` for a Bluetooth address).
-    public var type: CodeableConcept?
-    public var system: String?
-    public var value: String?
+    package var type: CodeableConcept?
+    package var system: String?
+    package var value: String?
 
-    public init(use: String? = nil, type: CodeableConcept? = nil, system: String? = nil, value: String? = nil) {
+    package init(use: String? = nil, type: CodeableConcept? = nil, system: String? = nil, value: String? = nil) {
         self.use = use
         self.type = type
         self.system = system
         self.value = value
     }
 
-    public var json: JSONValue {
+    package var json: JSONValue {
         var w = FHIRObjectWriter()
         w.set("use", use)
         w.set("type", type)
@@ -100,7 +100,7 @@ public struct Identifier: Hashable, Sendable, FHIRJSONRepresentable, FHIRByteWri
         w.string("value", value)
     }
 
-    public init(json: JSONValue, path: String) throws(FHIRDecodingError) {
+    package init(json: JSONValue, path: String) throws(FHIRDecodingError) {
         let r = try FHIRObjectReader(json, path: path)
         use = try r.string("use")
         type = try r.element("type", as: CodeableConcept.self)

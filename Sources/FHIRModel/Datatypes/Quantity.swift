@@ -1,14 +1,14 @@
-public import JSONQuery
+package import JSONQuery
 
 /// FHIR `Quantity` (also used for `SimpleQuantity`).
-public struct Quantity: Hashable, Sendable, FHIRJSONRepresentable, FHIRByteWritable {
-    public var value: FHIRDecimal?
-    public var comparator: String?
-    public var unit: String?
-    public var system: String?
-    public var code: String?
+package struct Quantity: Hashable, Sendable, FHIRJSONRepresentable, FHIRByteWritable {
+    package var value: FHIRDecimal?
+    package var comparator: String?
+    package var unit: String?
+    package var system: String?
+    package var code: String?
 
-    public init(value: FHIRDecimal? = nil, comparator: String? = nil, unit: String? = nil, system: String? = nil, code: String? = nil) {
+    package init(value: FHIRDecimal? = nil, comparator: String? = nil, unit: String? = nil, system: String? = nil, code: String? = nil) {
         self.value = value
         self.comparator = comparator
         self.unit = unit
@@ -16,7 +16,7 @@ public struct Quantity: Hashable, Sendable, FHIRJSONRepresentable, FHIRByteWrita
         self.code = code
     }
 
-    public var json: JSONValue {
+    package var json: JSONValue {
         var w = FHIRObjectWriter()
         w.set("value", value)
         w.set("comparator", comparator)
@@ -34,7 +34,7 @@ public struct Quantity: Hashable, Sendable, FHIRJSONRepresentable, FHIRByteWrita
         w.string("code", code)
     }
 
-    public init(json: JSONValue, path: String) throws(FHIRDecodingError) {
+    package init(json: JSONValue, path: String) throws(FHIRDecodingError) {
         let r = try FHIRObjectReader(json, path: path)
         value = try r.decimal("value")
         comparator = try r.string("comparator")
@@ -46,17 +46,17 @@ public struct Quantity: Hashable, Sendable, FHIRJSONRepresentable, FHIRByteWrita
 
 /// FHIR `SampledData`: a series of evenly spaced readings as one space-separated string;
 /// `E` marks a slot without a reading.
-public struct SampledData: Hashable, Sendable, FHIRJSONRepresentable, FHIRByteWritable {
-    public var origin: Quantity
+package struct SampledData: Hashable, Sendable, FHIRJSONRepresentable, FHIRByteWritable {
+    package var origin: Quantity
     /// Milliseconds between slots.
-    public var period: FHIRDecimal
-    public var factor: FHIRDecimal?
-    public var lowerLimit: FHIRDecimal?
-    public var upperLimit: FHIRDecimal?
-    public var dimensions: Int64
-    public var data: String?
+    package var period: FHIRDecimal
+    package var factor: FHIRDecimal?
+    package var lowerLimit: FHIRDecimal?
+    package var upperLimit: FHIRDecimal?
+    package var dimensions: Int64
+    package var data: String?
 
-    public init(
+    package init(
         origin: Quantity, period: FHIRDecimal, factor: FHIRDecimal? = nil, lowerLimit: FHIRDecimal? = nil,
         upperLimit: FHIRDecimal? = nil, dimensions: Int64 = 1, data: String? = nil
     ) {
@@ -69,7 +69,7 @@ public struct SampledData: Hashable, Sendable, FHIRJSONRepresentable, FHIRByteWr
         self.data = data
     }
 
-    public var json: JSONValue {
+    package var json: JSONValue {
         var w = FHIRObjectWriter()
         // origin is required by FHIR even when it carries only a zero value.
         w.set("origin", raw: origin.json)
@@ -92,7 +92,7 @@ public struct SampledData: Hashable, Sendable, FHIRJSONRepresentable, FHIRByteWr
         w.string("data", data)
     }
 
-    public init(json: JSONValue, path: String) throws(FHIRDecodingError) {
+    package init(json: JSONValue, path: String) throws(FHIRDecodingError) {
         let r = try FHIRObjectReader(json, path: path)
         origin = try r.element("origin", as: Quantity.self) ?? Quantity()
         guard let period = try r.decimal("period") else {

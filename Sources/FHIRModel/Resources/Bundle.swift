@@ -1,15 +1,15 @@
-public import JSONQuery
+package import JSONQuery
 
 /// FHIR R4 `Bundle`: what the uploader sends (batch / transaction) and what searches return.
 /// Entry resources stay JSON; read them with the resource type's `init(json:)`.
-public struct Bundle: Hashable, Sendable, FHIRJSONRepresentable {
-    public var id: String?
-    public var type: String
-    public var total: Int64?
-    public var entry: [Entry]
-    public var otherElements: JSONObject
+package struct Bundle: Hashable, Sendable, FHIRJSONRepresentable {
+    package var id: String?
+    package var type: String
+    package var total: Int64?
+    package var entry: [Entry]
+    package var otherElements: JSONObject
 
-    public init(id: String? = nil, type: String, total: Int64? = nil, entry: [Entry] = [], otherElements: JSONObject = JSONObject()) {
+    package init(id: String? = nil, type: String, total: Int64? = nil, entry: [Entry] = [], otherElements: JSONObject = JSONObject()) {
         self.id = id
         self.type = type
         self.total = total
@@ -17,20 +17,20 @@ public struct Bundle: Hashable, Sendable, FHIRJSONRepresentable {
         self.otherElements = otherElements
     }
 
-    public struct Entry: Hashable, Sendable, FHIRJSONRepresentable {
-        public var fullUrl: String?
-        public var resource: JSONValue?
-        public var request: Request?
-        public var response: Response?
+    package struct Entry: Hashable, Sendable, FHIRJSONRepresentable {
+        package var fullUrl: String?
+        package var resource: JSONValue?
+        package var request: Request?
+        package var response: Response?
 
-        public init(fullUrl: String? = nil, resource: JSONValue? = nil, request: Request? = nil, response: Response? = nil) {
+        package init(fullUrl: String? = nil, resource: JSONValue? = nil, request: Request? = nil, response: Response? = nil) {
             self.fullUrl = fullUrl
             self.resource = resource
             self.request = request
             self.response = response
         }
 
-        public var json: JSONValue {
+        package var json: JSONValue {
             var w = FHIRObjectWriter()
             w.set("fullUrl", fullUrl)
             if let resource { w.set("resource", raw: resource) }
@@ -39,7 +39,7 @@ public struct Bundle: Hashable, Sendable, FHIRJSONRepresentable {
             return w.json
         }
 
-        public init(json: JSONValue, path: String) throws(FHIRDecodingError) {
+        package init(json: JSONValue, path: String) throws(FHIRDecodingError) {
             let r = try FHIRObjectReader(json, path: path)
             fullUrl = try r.string("fullUrl")
             if let resource = r.object["resource"], !resource.isNull {
@@ -54,15 +54,15 @@ public struct Bundle: Hashable, Sendable, FHIRJSONRepresentable {
     }
 
     /// `Bundle.entry.request`: the REST call an entry of a batch/transaction stands for.
-    public struct Request: Hashable, Sendable, FHIRJSONRepresentable {
-        public var method: String
-        public var url: String
-        public var ifNoneMatch: String?
-        public var ifModifiedSince: String?
-        public var ifMatch: String?
-        public var ifNoneExist: String?
+    package struct Request: Hashable, Sendable, FHIRJSONRepresentable {
+        package var method: String
+        package var url: String
+        package var ifNoneMatch: String?
+        package var ifModifiedSince: String?
+        package var ifMatch: String?
+        package var ifNoneExist: String?
 
-        public init(method: String, url: String, ifNoneMatch: String? = nil, ifModifiedSince: String? = nil, ifMatch: String? = nil, ifNoneExist: String? = nil) {
+        package init(method: String, url: String, ifNoneMatch: String? = nil, ifModifiedSince: String? = nil, ifMatch: String? = nil, ifNoneExist: String? = nil) {
             self.method = method
             self.url = url
             self.ifNoneMatch = ifNoneMatch
@@ -71,7 +71,7 @@ public struct Bundle: Hashable, Sendable, FHIRJSONRepresentable {
             self.ifNoneExist = ifNoneExist
         }
 
-        public var json: JSONValue {
+        package var json: JSONValue {
             var w = FHIRObjectWriter()
             w.set("method", method)
             w.set("url", url)
@@ -82,7 +82,7 @@ public struct Bundle: Hashable, Sendable, FHIRJSONRepresentable {
             return w.json
         }
 
-        public init(json: JSONValue, path: String) throws(FHIRDecodingError) {
+        package init(json: JSONValue, path: String) throws(FHIRDecodingError) {
             let r = try FHIRObjectReader(json, path: path)
             method = try r.requiredString("method")
             url = try r.requiredString("url")
@@ -94,16 +94,16 @@ public struct Bundle: Hashable, Sendable, FHIRJSONRepresentable {
     }
 
     /// `Bundle.entry.response`: how the server settled one entry.
-    public struct Response: Hashable, Sendable, FHIRJSONRepresentable {
+    package struct Response: Hashable, Sendable, FHIRJSONRepresentable {
         /// HTTP status line, e.g. `201 Created`.
-        public var status: String
-        public var location: String?
-        public var etag: String?
-        public var lastModified: String?
+        package var status: String
+        package var location: String?
+        package var etag: String?
+        package var lastModified: String?
         /// An OperationOutcome, as JSON.
-        public var outcome: JSONValue?
+        package var outcome: JSONValue?
 
-        public init(status: String, location: String? = nil, etag: String? = nil, lastModified: String? = nil, outcome: JSONValue? = nil) {
+        package init(status: String, location: String? = nil, etag: String? = nil, lastModified: String? = nil, outcome: JSONValue? = nil) {
             self.status = status
             self.location = location
             self.etag = etag
@@ -112,11 +112,11 @@ public struct Bundle: Hashable, Sendable, FHIRJSONRepresentable {
         }
 
         /// The numeric HTTP status at the start of `status`, if any.
-        public var statusCode: Int? {
+        package var statusCode: Int? {
             Int(status.prefix { $0 != " " })
         }
 
-        public var json: JSONValue {
+        package var json: JSONValue {
             var w = FHIRObjectWriter()
             w.set("status", status)
             w.set("location", location)
@@ -126,7 +126,7 @@ public struct Bundle: Hashable, Sendable, FHIRJSONRepresentable {
             return w.json
         }
 
-        public init(json: JSONValue, path: String) throws(FHIRDecodingError) {
+        package init(json: JSONValue, path: String) throws(FHIRDecodingError) {
             let r = try FHIRObjectReader(json, path: path)
             status = try r.requiredString("status")
             location = try r.string("location")
@@ -136,7 +136,7 @@ public struct Bundle: Hashable, Sendable, FHIRJSONRepresentable {
         }
     }
 
-    public var json: JSONValue {
+    package var json: JSONValue {
         var w = FHIRObjectWriter()
         w.set("resourceType", "Bundle")
         w.set("id", id)
@@ -149,7 +149,7 @@ public struct Bundle: Hashable, Sendable, FHIRJSONRepresentable {
         return w.json
     }
 
-    public init(json: JSONValue, path: String) throws(FHIRDecodingError) {
+    package init(json: JSONValue, path: String) throws(FHIRDecodingError) {
         let r = try FHIRObjectReader(json, path: path)
         if let type = try r.string("resourceType"), type != "Bundle" {
             throw FHIRDecodingError(path: "\(path).resourceType", message: "expected Bundle, found \(type)")

@@ -1,37 +1,37 @@
-public import JSONQuery
+package import JSONQuery
 
 /// FHIR R4 `Device`: identifiers and the patient link (identity resolution), and what a device
 /// says about itself (the PHD IG's Device: type, manufacturer, model, serial number, versions).
-public struct Device: Hashable, Sendable, FHIRJSONRepresentable {
-    public var id: String?
-    public var identifier: [Identifier]
-    public var manufacturer: String?
-    public var serialNumber: String?
-    public var deviceName: [DeviceName]
-    public var modelNumber: String?
-    public var type: CodeableConcept?
-    public var version: [Version]
-    public var patient: Reference?
-    public var otherElements: JSONObject
+package struct Device: Hashable, Sendable, FHIRJSONRepresentable {
+    package var id: String?
+    package var identifier: [Identifier]
+    package var manufacturer: String?
+    package var serialNumber: String?
+    package var deviceName: [DeviceName]
+    package var modelNumber: String?
+    package var type: CodeableConcept?
+    package var version: [Version]
+    package var patient: Reference?
+    package var otherElements: JSONObject
 
     /// `Device.deviceName`: a name and its kind (`user-friendly-name`, `model-name`...).
-    public struct DeviceName: Hashable, Sendable, FHIRJSONRepresentable {
-        public var name: String
-        public var type: String
+    package struct DeviceName: Hashable, Sendable, FHIRJSONRepresentable {
+        package var name: String
+        package var type: String
 
-        public init(name: String, type: String) {
+        package init(name: String, type: String) {
             self.name = name
             self.type = type
         }
 
-        public var json: JSONValue {
+        package var json: JSONValue {
             var w = FHIRObjectWriter()
             w.set("name", name)
             w.set("type", type)
             return w.json
         }
 
-        public init(json: JSONValue, path: String) throws(FHIRDecodingError) {
+        package init(json: JSONValue, path: String) throws(FHIRDecodingError) {
             let r = try FHIRObjectReader(json, path: path)
             name = try r.requiredString("name")
             type = try r.requiredString("type")
@@ -39,30 +39,30 @@ public struct Device: Hashable, Sendable, FHIRJSONRepresentable {
     }
 
     /// `Device.version`: a firmware, hardware or software revision, its kind coded.
-    public struct Version: Hashable, Sendable, FHIRJSONRepresentable {
-        public var type: CodeableConcept?
-        public var value: String
+    package struct Version: Hashable, Sendable, FHIRJSONRepresentable {
+        package var type: CodeableConcept?
+        package var value: String
 
-        public init(type: CodeableConcept? = nil, value: String) {
+        package init(type: CodeableConcept? = nil, value: String) {
             self.type = type
             self.value = value
         }
 
-        public var json: JSONValue {
+        package var json: JSONValue {
             var w = FHIRObjectWriter()
             w.set("type", type)
             w.set("value", value)
             return w.json
         }
 
-        public init(json: JSONValue, path: String) throws(FHIRDecodingError) {
+        package init(json: JSONValue, path: String) throws(FHIRDecodingError) {
             let r = try FHIRObjectReader(json, path: path)
             type = try r.element("type", as: CodeableConcept.self)
             value = try r.requiredString("value")
         }
     }
 
-    public init(
+    package init(
         id: String? = nil, identifier: [Identifier] = [], manufacturer: String? = nil, serialNumber: String? = nil,
         deviceName: [DeviceName] = [], modelNumber: String? = nil, type: CodeableConcept? = nil, version: [Version] = [],
         patient: Reference? = nil, otherElements: JSONObject = JSONObject()
@@ -80,7 +80,7 @@ public struct Device: Hashable, Sendable, FHIRJSONRepresentable {
     }
 
     /// Members in the order of the R4 Device definition.
-    public var json: JSONValue {
+    package var json: JSONValue {
         var w = FHIRObjectWriter()
         w.set("resourceType", "Device")
         w.set("id", id)
@@ -101,7 +101,7 @@ public struct Device: Hashable, Sendable, FHIRJSONRepresentable {
         "resourceType", "id", "identifier", "manufacturer", "serialNumber", "deviceName", "modelNumber", "type", "version", "patient",
     ]
 
-    public init(json: JSONValue, path: String) throws(FHIRDecodingError) {
+    package init(json: JSONValue, path: String) throws(FHIRDecodingError) {
         let r = try FHIRObjectReader(json, path: path)
         if let type = try r.string("resourceType"), type != "Device" {
             throw FHIRDecodingError(path: "\(path).resourceType", message: "expected Device, found \(type)")
@@ -120,18 +120,18 @@ public struct Device: Hashable, Sendable, FHIRJSONRepresentable {
 }
 
 /// FHIR R4 `Patient`, as far as identity resolution needs it: identifiers.
-public struct Patient: Hashable, Sendable, FHIRJSONRepresentable {
-    public var id: String?
-    public var identifier: [Identifier]
-    public var otherElements: JSONObject
+package struct Patient: Hashable, Sendable, FHIRJSONRepresentable {
+    package var id: String?
+    package var identifier: [Identifier]
+    package var otherElements: JSONObject
 
-    public init(id: String? = nil, identifier: [Identifier] = [], otherElements: JSONObject = JSONObject()) {
+    package init(id: String? = nil, identifier: [Identifier] = [], otherElements: JSONObject = JSONObject()) {
         self.id = id
         self.identifier = identifier
         self.otherElements = otherElements
     }
 
-    public var json: JSONValue {
+    package var json: JSONValue {
         var w = FHIRObjectWriter()
         w.set("resourceType", "Patient")
         w.set("id", id)
@@ -141,7 +141,7 @@ public struct Patient: Hashable, Sendable, FHIRJSONRepresentable {
         return w.json
     }
 
-    public init(json: JSONValue, path: String) throws(FHIRDecodingError) {
+    package init(json: JSONValue, path: String) throws(FHIRDecodingError) {
         let r = try FHIRObjectReader(json, path: path)
         if let type = try r.string("resourceType"), type != "Patient" {
             throw FHIRDecodingError(path: "\(path).resourceType", message: "expected Patient, found \(type)")

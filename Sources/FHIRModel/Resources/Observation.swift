@@ -1,25 +1,25 @@
-public import JSONQuery
+package import JSONQuery
 
 /// FHIR R4 `Observation`, with the elements the gateway writes typed and every other element
 /// kept as JSON so that an Observation read from a server and written back loses nothing.
-public struct Observation: Hashable, Sendable, FHIRJSONRepresentable, FHIRByteWritable {
-    public var id: String?
-    public var identifier: [Identifier]
-    public var status: ObservationStatus
-    public var category: [CodeableConcept]
-    public var code: CodeableConcept
-    public var subject: Reference?
-    public var encounter: Reference?
-    public var effectivePeriod: Period?
+package struct Observation: Hashable, Sendable, FHIRJSONRepresentable, FHIRByteWritable {
+    package var id: String?
+    package var identifier: [Identifier]
+    package var status: ObservationStatus
+    package var category: [CodeableConcept]
+    package var code: CodeableConcept
+    package var subject: Reference?
+    package var encounter: Reference?
+    package var effectivePeriod: Period?
     /// FHIR `instant`.
-    public var issued: String?
-    public var value: ObservationValue?
-    public var device: Reference?
-    public var component: [Component]
+    package var issued: String?
+    package var value: ObservationValue?
+    package var device: Reference?
+    package var component: [Component]
     /// Elements not modelled above (`meta`, `note`, `effectiveDateTime`, ...), in document order.
-    public var otherElements: JSONObject
+    package var otherElements: JSONObject
 
-    public init(
+    package init(
         id: String? = nil, identifier: [Identifier] = [], status: ObservationStatus, category: [CodeableConcept] = [],
         code: CodeableConcept, subject: Reference? = nil, encounter: Reference? = nil, effectivePeriod: Period? = nil,
         issued: String? = nil, value: ObservationValue? = nil, device: Reference? = nil, component: [Component] = [],
@@ -41,18 +41,18 @@ public struct Observation: Hashable, Sendable, FHIRJSONRepresentable, FHIRByteWr
     }
 
     /// `Observation.component`: one part of a multi-part reading (systolic / diastolic).
-    public struct Component: Hashable, Sendable, FHIRJSONRepresentable, FHIRByteWritable {
-        public var code: CodeableConcept
-        public var value: ObservationValue?
-        public var otherElements: JSONObject
+    package struct Component: Hashable, Sendable, FHIRJSONRepresentable, FHIRByteWritable {
+        package var code: CodeableConcept
+        package var value: ObservationValue?
+        package var otherElements: JSONObject
 
-        public init(code: CodeableConcept, value: ObservationValue? = nil, otherElements: JSONObject = JSONObject()) {
+        package init(code: CodeableConcept, value: ObservationValue? = nil, otherElements: JSONObject = JSONObject()) {
             self.code = code
             self.value = value
             self.otherElements = otherElements
         }
 
-        public var json: JSONValue {
+        package var json: JSONValue {
             var w = FHIRObjectWriter()
             w.set("code", raw: code.json)
             if let value { w.set(dataKey: value.elementName, raw: value.json) }
@@ -70,7 +70,7 @@ public struct Observation: Hashable, Sendable, FHIRJSONRepresentable, FHIRByteWr
             value?.write(to: &w)
         }
 
-        public init(json: JSONValue, path: String) throws(FHIRDecodingError) {
+        package init(json: JSONValue, path: String) throws(FHIRDecodingError) {
             let r = try FHIRObjectReader(json, path: path)
             guard let code = try r.element("code", as: CodeableConcept.self) else {
                 throw FHIRDecodingError(path: "\(path).code", message: "required member is missing")
@@ -89,7 +89,7 @@ public struct Observation: Hashable, Sendable, FHIRJSONRepresentable, FHIRByteWr
         "effectivePeriod", "issued", "device", "component",
     ]
 
-    public var json: JSONValue {
+    package var json: JSONValue {
         var w = FHIRObjectWriter()
         w.set("resourceType", "Observation")
         w.set("id", id)
@@ -111,7 +111,7 @@ public struct Observation: Hashable, Sendable, FHIRJSONRepresentable, FHIRByteWr
 
     /// Appends the compact JSON text of `json` to `out`, byte for byte what
     /// `JSONWriter().write(json, into: &out)` writes, without building the tree first.
-    public func writeJSON(into out: inout [UInt8]) {
+    package func writeJSON(into out: inout [UInt8]) {
         FHIRByteWriter.write(appendingTo: &out) { $0.document(self) }
     }
 
@@ -137,7 +137,7 @@ public struct Observation: Hashable, Sendable, FHIRJSONRepresentable, FHIRByteWr
         w.elements("component", component)
     }
 
-    public init(json: JSONValue, path: String) throws(FHIRDecodingError) {
+    package init(json: JSONValue, path: String) throws(FHIRDecodingError) {
         let r = try FHIRObjectReader(json, path: path)
         if let type = try r.string("resourceType"), type != "Observation" {
             throw FHIRDecodingError(path: "\(path).resourceType", message: "expected Observation, found \(type)")
@@ -165,22 +165,22 @@ public struct Observation: Hashable, Sendable, FHIRJSONRepresentable, FHIRByteWr
 }
 
 /// `Observation.status`; a struct so that codes this model does not list still round-trip.
-public struct ObservationStatus: RawRepresentable, Hashable, Sendable {
-    public var rawValue: String
-    public init(rawValue: String) { self.rawValue = rawValue }
+package struct ObservationStatus: RawRepresentable, Hashable, Sendable {
+    package var rawValue: String
+    package init(rawValue: String) { self.rawValue = rawValue }
 
-    public static let registered = ObservationStatus(rawValue: "registered")
-    public static let preliminary = ObservationStatus(rawValue: "preliminary")
-    public static let final = ObservationStatus(rawValue: "final")
-    public static let amended = ObservationStatus(rawValue: "amended")
-    public static let corrected = ObservationStatus(rawValue: "corrected")
-    public static let cancelled = ObservationStatus(rawValue: "cancelled")
-    public static let enteredInError = ObservationStatus(rawValue: "entered-in-error")
-    public static let unknown = ObservationStatus(rawValue: "unknown")
+    package static let registered = ObservationStatus(rawValue: "registered")
+    package static let preliminary = ObservationStatus(rawValue: "preliminary")
+    package static let final = ObservationStatus(rawValue: "final")
+    package static let amended = ObservationStatus(rawValue: "amended")
+    package static let corrected = ObservationStatus(rawValue: "corrected")
+    package static let cancelled = ObservationStatus(rawValue: "cancelled")
+    package static let enteredInError = ObservationStatus(rawValue: "entered-in-error")
+    package static let unknown = ObservationStatus(rawValue: "unknown")
 }
 
 /// `Observation.value[x]` / `Observation.component.value[x]`.
-public enum ObservationValue: Hashable, Sendable {
+package enum ObservationValue: Hashable, Sendable {
     case quantity(Quantity)
     case codeableConcept(CodeableConcept)
     case string(String)
@@ -188,7 +188,7 @@ public enum ObservationValue: Hashable, Sendable {
     /// Any other `value[x]` (`valueBoolean`, `valueInteger`, ...), by its element name.
     case other(elementName: String, JSONValue)
 
-    public var elementName: String {
+    package var elementName: String {
         switch self {
         case .quantity: "valueQuantity"
         case .codeableConcept: "valueCodeableConcept"
@@ -198,7 +198,7 @@ public enum ObservationValue: Hashable, Sendable {
         }
     }
 
-    public var json: JSONValue {
+    package var json: JSONValue {
         switch self {
         case .quantity(let q): q.json
         case .codeableConcept(let c): c.json

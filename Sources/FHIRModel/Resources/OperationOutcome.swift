@@ -1,25 +1,25 @@
-public import JSONQuery
+package import JSONQuery
 
 /// FHIR R4 `OperationOutcome`: the server's explanation of an error.
-public struct OperationOutcome: Hashable, Sendable, FHIRJSONRepresentable {
-    public var id: String?
-    public var issue: [Issue]
+package struct OperationOutcome: Hashable, Sendable, FHIRJSONRepresentable {
+    package var id: String?
+    package var issue: [Issue]
 
-    public init(id: String? = nil, issue: [Issue]) {
+    package init(id: String? = nil, issue: [Issue]) {
         self.id = id
         self.issue = issue
     }
 
-    public struct Issue: Hashable, Sendable, FHIRJSONRepresentable {
+    package struct Issue: Hashable, Sendable, FHIRJSONRepresentable {
         /// fatal | error | warning | information
-        public var severity: String
+        package var severity: String
         /// An `IssueType` code such as `invalid`, `not-found`, `conflict`.
-        public var code: String
-        public var details: CodeableConcept?
-        public var diagnostics: String?
-        public var expression: [String]
+        package var code: String
+        package var details: CodeableConcept?
+        package var diagnostics: String?
+        package var expression: [String]
 
-        public init(severity: String, code: String, details: CodeableConcept? = nil, diagnostics: String? = nil, expression: [String] = []) {
+        package init(severity: String, code: String, details: CodeableConcept? = nil, diagnostics: String? = nil, expression: [String] = []) {
             self.severity = severity
             self.code = code
             self.details = details
@@ -27,7 +27,7 @@ public struct OperationOutcome: Hashable, Sendable, FHIRJSONRepresentable {
             self.expression = expression
         }
 
-        public var json: JSONValue {
+        package var json: JSONValue {
             var w = FHIRObjectWriter()
             w.set("severity", severity)
             w.set("code", code)
@@ -37,7 +37,7 @@ public struct OperationOutcome: Hashable, Sendable, FHIRJSONRepresentable {
             return w.json
         }
 
-        public init(json: JSONValue, path: String) throws(FHIRDecodingError) {
+        package init(json: JSONValue, path: String) throws(FHIRDecodingError) {
             let r = try FHIRObjectReader(json, path: path)
             severity = try r.requiredString("severity")
             code = try r.requiredString("code")
@@ -48,7 +48,7 @@ public struct OperationOutcome: Hashable, Sendable, FHIRJSONRepresentable {
     }
 
     /// One line per issue, for logs and dead-letter reasons.
-    public var summary: String {
+    package var summary: String {
         issue.map { issue in
             var line = "\(issue.severity) \(issue.code)"
             if let text = issue.diagnostics ?? issue.details?.text { line += ": \(text)" }
@@ -57,7 +57,7 @@ public struct OperationOutcome: Hashable, Sendable, FHIRJSONRepresentable {
         }.joined(separator: "\n")
     }
 
-    public var json: JSONValue {
+    package var json: JSONValue {
         var w = FHIRObjectWriter()
         w.set("resourceType", "OperationOutcome")
         w.set("id", id)
@@ -65,7 +65,7 @@ public struct OperationOutcome: Hashable, Sendable, FHIRJSONRepresentable {
         return w.json
     }
 
-    public init(json: JSONValue, path: String) throws(FHIRDecodingError) {
+    package init(json: JSONValue, path: String) throws(FHIRDecodingError) {
         let r = try FHIRObjectReader(json, path: path)
         if let type = try r.string("resourceType"), type != "OperationOutcome" {
             throw FHIRDecodingError(path: "\(path).resourceType", message: "expected OperationOutcome, found \(type)")

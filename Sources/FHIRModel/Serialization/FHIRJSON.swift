@@ -1,14 +1,14 @@
-public import JSONQuery
+package import JSONQuery
 
 /// A value that is written to and read from FHIR JSON.
-public protocol FHIRJSONRepresentable: Sendable {
+package protocol FHIRJSONRepresentable: Sendable {
     /// The FHIR JSON form; empty elements are omitted, as FHIR requires.
     var json: JSONValue { get }
     init(json: JSONValue, path: String) throws(FHIRDecodingError)
 }
 
 extension FHIRJSONRepresentable {
-    public init(json: JSONValue) throws(FHIRDecodingError) {
+    package init(json: JSONValue) throws(FHIRDecodingError) {
         try self.init(json: json, path: String(describing: Self.self))
     }
 }

@@ -1,4 +1,5 @@
 import EdgeCore
+import Foundation
 import HL7
 import Logging
 import MLLP

@@ -2,7 +2,7 @@ import Foundation
 import EdgeCore
 import JSONQuery
 import Logging
-public import Modbus
+package import Modbus
 import ServiceLifecycle
 
 extension Gateway {
@@ -91,7 +91,7 @@ struct ModbusDelivery: Sendable {
 
 /// Loading a Modbus device profile outside the daemon (`fhir-edge modbus poll`) and the register
 /// maps of the daemon's devices.
-public enum ModbusProfiles {
+package enum ModbusProfiles {
     /// The configured devices with their profiles' register maps and overrides, grouped by link in
     /// configuration order, and every problem: a missing profile, a profile without a register map.
     static func links(
@@ -140,12 +140,12 @@ public enum ModbusProfiles {
     }
 
     /// The compiled profile in `folder` and its register map.
-    public static func load(folder: String) throws(ConfigurationError) -> (profile: DeviceProfile, map: RegisterMap) {
+    package static func load(folder: String) throws(ConfigurationError) -> (profile: DeviceProfile, map: RegisterMap) {
         (try DeviceProfile.load(folder: folder), try registerMap(folder: folder))
     }
 
     /// The `modbus:` section of `folder/profile.yaml`.
-    public static func registerMap(folder: String) throws(ConfigurationError) -> RegisterMap {
+    package static func registerMap(folder: String) throws(ConfigurationError) -> RegisterMap {
         let path = PathText.join(folder, DeviceProfileCatalog.settingsFile)
         guard let data = FileManager.default.contents(atPath: path) else {
             throw ConfigurationError(problems: [ConfigurationProblem(file: path, keyPath: "", message: "cannot read the file; a Modbus profile needs a modbus: section in it")])

@@ -1,5 +1,5 @@
 import EdgeCore
-public import Bluetooth
+package import Bluetooth
 import Yams
 
 extension GatewayConfiguration {
@@ -18,25 +18,25 @@ extension GatewayConfiguration {
     ///   bthome:                     # read from adverts, never connected
     ///     "F0:00:00:00:FC:D2": {profile: ble-bthome, bindKey: 231d39c1d7cc1ab1aee224cd096db932}
     /// ```
-    public struct Bluetooth: Sendable, Equatable {
-        public enum Scanning: String, Sendable, Equatable, CaseIterable {
+    package struct Bluetooth: Sendable, Equatable {
+        package enum Scanning: String, Sendable, Equatable, CaseIterable {
             case passive, active
         }
 
         /// `hci:N`, `uart:/dev/ttyX[:BAUD]` or `tcp:HOST:PORT`.
-        public var transport: TransportAddress
-        public var scanning: Scanning
+        package var transport: TransportAddress
+        package var scanning: Scanning
         /// The wait before reconnecting after the first failure, doubled per failure up to `reconnectCap`.
-        public var reconnectBase: Duration
-        public var reconnectCap: Duration
+        package var reconnectBase: Duration
+        package var reconnectCap: Duration
         /// How long one connection attempt waits for the device.
-        public var connectTimeout: Duration
+        package var connectTimeout: Duration
         /// Devices connected to, by address (upper-case `AA:BB:CC:DD:EE:FF`), sorted.
-        public var devices: [Device]
+        package var devices: [Device]
         /// BTHome sensors read from their adverts, sorted by address.
-        public var bthome: [Sensor]
+        package var bthome: [Sensor]
 
-        public init(
+        package init(
             transport: TransportAddress, scanning: Scanning = .passive, reconnectBase: Duration = .seconds(1),
             reconnectCap: Duration = .seconds(30), connectTimeout: Duration = .seconds(10),
             devices: [Device] = [], bthome: [Sensor] = []
@@ -50,24 +50,24 @@ extension GatewayConfiguration {
             self.bthome = bthome
         }
 
-        public struct Device: Sendable, Equatable {
-            public var address: String
+        package struct Device: Sendable, Equatable {
+            package var address: String
             /// The device profile whose templates read its messages (`ble-heart-rate`, ...).
-            public var profile: String
+            package var profile: String
             /// Pair and bond (or re-encrypt with the bond) before subscribing.
-            public var requirePairing: Bool
+            package var requirePairing: Bool
             /// Accept LE legacy pairing (weaker than Secure Connections) from this device.
-            public var allowLegacyPairing: Bool
+            package var allowLegacyPairing: Bool
             /// When the device lost its bond (reset, re-paired elsewhere), pair again and keep the new
             /// bond (journaled); otherwise the device stays down until `fhir-edge ble pair`.
-            public var repairWhenKeyMissing: Bool
+            package var repairWhenKeyMissing: Bool
             /// The patient the device is assigned to, written into its messages as `patientId`.
-            public var patientID: String?
+            package var patientID: String?
             /// How far, in whole seconds either way, the device's clock (its Current Time, read on
             /// connect) may be from the gateway's before device-timed readings are corrected.
-            public var clockToleranceSeconds: Int
+            package var clockToleranceSeconds: Int
 
-            public init(
+            package init(
                 address: String, profile: String, requirePairing: Bool = false, allowLegacyPairing: Bool = false,
                 repairWhenKeyMissing: Bool = false, patientID: String? = nil, clockToleranceSeconds: Int = 60
             ) {
@@ -81,15 +81,15 @@ extension GatewayConfiguration {
             }
         }
 
-        public struct Sensor: Sendable, Equatable {
-            public var address: String
-            public var profile: String
+        package struct Sensor: Sendable, Equatable {
+            package var address: String
+            package var profile: String
             /// The patient the sensor is assigned to, written into its messages as `patientId`.
-            public var patientID: String?
+            package var patientID: String?
             /// The 16-byte AES key of a sensor that encrypts its adverts (never logged).
-            public var bindKey: [UInt8]?
+            package var bindKey: [UInt8]?
 
-            public init(address: String, profile: String = "ble-bthome", patientID: String? = nil, bindKey: [UInt8]? = nil) {
+            package init(address: String, profile: String = "ble-bthome", patientID: String? = nil, bindKey: [UInt8]? = nil) {
                 self.address = address
                 self.profile = profile
                 self.patientID = patientID
@@ -98,7 +98,7 @@ extension GatewayConfiguration {
         }
 
         /// Every profile the section names, for the check against the profile catalog.
-        public var profileReferences: [(keyPath: String, profile: String)] {
+        package var profileReferences: [(keyPath: String, profile: String)] {
             devices.map { ("bluetooth.devices.\($0.address).profile", $0.profile) }
                 + bthome.map { ("bluetooth.bthome.\($0.address).profile", $0.profile) }
         }

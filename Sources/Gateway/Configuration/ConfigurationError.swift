@@ -1,15 +1,15 @@
 /// One problem in a configuration file, with the file, the key path and, when known, the line.
-public struct ConfigurationProblem: Hashable, Sendable, CustomStringConvertible {
+package struct ConfigurationProblem: Hashable, Sendable, CustomStringConvertible {
     /// The file as the operator named it.
-    public var file: String
+    package var file: String
     /// Dotted key path with indexes, e.g. `store.maxBytes` or `clients.ward-hub.tokenSHA256`;
     /// empty for the document itself.
-    public var keyPath: String
+    package var keyPath: String
     /// 1-based line in the file, when known.
-    public var line: Int?
-    public var message: String
+    package var line: Int?
+    package var message: String
 
-    public init(file: String, keyPath: String, line: Int? = nil, message: String) {
+    package init(file: String, keyPath: String, line: Int? = nil, message: String) {
         self.file = file
         self.keyPath = keyPath
         self.line = line
@@ -17,7 +17,7 @@ public struct ConfigurationProblem: Hashable, Sendable, CustomStringConvertible 
     }
 
     /// `config.yaml: store.maxBytes: expected a size like 512MiB (line 7)`
-    public var description: String {
+    package var description: String {
         var text = file + ": "
         if !keyPath.isEmpty { text += keyPath + ": " }
         text += message
@@ -27,14 +27,14 @@ public struct ConfigurationProblem: Hashable, Sendable, CustomStringConvertible 
 }
 
 /// A configuration that cannot be used, with every problem found, not just the first.
-public struct ConfigurationError: Error, Sendable, CustomStringConvertible {
-    public var problems: [ConfigurationProblem]
+package struct ConfigurationError: Error, Sendable, CustomStringConvertible {
+    package var problems: [ConfigurationProblem]
 
-    public init(problems: [ConfigurationProblem]) {
+    package init(problems: [ConfigurationProblem]) {
         self.problems = problems
     }
 
-    public var description: String {
+    package var description: String {
         problems.map(\.description).joined(separator: "\n")
     }
 }

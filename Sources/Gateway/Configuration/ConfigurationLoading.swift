@@ -4,17 +4,17 @@ import Store
 import Yams
 
 /// Command-line settings that replace those of the file (`run --data-dir --listen`).
-public struct ConfigurationOverrides: Sendable, Equatable {
-    public var dataDirectory: String?
-    public var listen: String?
+package struct ConfigurationOverrides: Sendable, Equatable {
+    package var dataDirectory: String?
+    package var listen: String?
     /// `demo --upstream URL`: the upstream base URL (no authentication, so loopback only).
-    public var upstream: String?
+    package var upstream: String?
     /// `demo --mqtt URL`: subscribe to `fhir-edge/<profile>/#` on this broker (replaces `mqtt:`).
-    public var mqtt: String?
+    package var mqtt: String?
     /// `demo --mllp-listen HOST:PORT`: an MLLP listener (hl7.listen) for the bundled PCD-01 profile.
-    public var mllpListen: String?
+    package var mllpListen: String?
 
-    public init(dataDirectory: String? = nil, listen: String? = nil, upstream: String? = nil, mqtt: String? = nil, mllpListen: String? = nil) {
+    package init(dataDirectory: String? = nil, listen: String? = nil, upstream: String? = nil, mqtt: String? = nil, mllpListen: String? = nil) {
         self.dataDirectory = dataDirectory
         self.listen = listen
         self.upstream = upstream
@@ -26,7 +26,7 @@ public struct ConfigurationOverrides: Sendable, Equatable {
 extension GatewayConfiguration {
     /// Reads and validates a YAML configuration file; relative paths in it are resolved against
     /// the file's folder. Throws every problem found at once.
-    public static func load(file: String, overrides: ConfigurationOverrides = ConfigurationOverrides()) throws(ConfigurationError) -> GatewayConfiguration {
+    package static func load(file: String, overrides: ConfigurationOverrides = ConfigurationOverrides()) throws(ConfigurationError) -> GatewayConfiguration {
         let (configuration, problems, _) = loadCollecting(file: file, overrides: overrides)
         if let configuration, problems.isEmpty { return configuration }
         throw ConfigurationError(problems: problems)
@@ -47,7 +47,7 @@ extension GatewayConfiguration {
     }
 
     /// Decodes configuration text. `baseDirectory` resolves relative paths.
-    public static func decode(
+    package static func decode(
         yaml: String, file: String, baseDirectory: String, overrides: ConfigurationOverrides = ConfigurationOverrides()
     ) throws(ConfigurationError) -> GatewayConfiguration {
         let (configuration, problems, _) = decodeCollecting(yaml: yaml, file: file, baseDirectory: baseDirectory, overrides: overrides)

@@ -1,87 +1,87 @@
-public import EdgeCore
-public import Store
+package import EdgeCore
+package import Store
 import Foundation
 
 /// The daemon's typed configuration, validated as a whole when it is loaded
 /// (`GatewayConfiguration.load(file:)`); every path in it is absolute or relative to the
 /// working directory, already resolved against the configuration file's folder.
-public struct GatewayConfiguration: Sendable {
+package struct GatewayConfiguration: Sendable {
     /// The file it was read from, for messages and the journal.
-    public var file: String
+    package var file: String
     /// Holds the store (`fhir-edge.sqlite` unless `store.path` says otherwise).
-    public var dataDirectory: String
+    package var dataDirectory: String
     /// Set when `store.path` names the database file explicitly.
-    public var explicitStorePath: String?
-    public var http: HTTP
-    public var store: StoreBounds
-    public var profiles: Profiles
-    public var clients: [Client]
-    public var mapping: Mapping
+    package var explicitStorePath: String?
+    package var http: HTTP
+    package var store: StoreBounds
+    package var profiles: Profiles
+    package var clients: [Client]
+    package var mapping: Mapping
     /// Loopback-only, token-free ingest for the `demo-vitals` profile.
-    public var demo: Bool
+    package var demo: Bool
     /// What loads but weakens the box (plain HTTP beyond loopback): `config check` prints these,
     /// the daemon logs them.
-    public var warnings: [ConfigurationProblem] = []
+    package var warnings: [ConfigurationProblem] = []
     /// The FHIR server resources are uploaded to; nil: buffer only.
-    public var upstream: UpstreamServer?
+    package var upstream: UpstreamServer?
     /// Modbus devices to poll (`modbus:`); empty: none.
-    public var modbus = ModbusSection()
+    package var modbus = ModbusSection()
     /// The Bluetooth LE controller and devices to read; nil: no Bluetooth.
-    public var bluetooth: Bluetooth? = nil
+    package var bluetooth: Bluetooth? = nil
     /// The MQTT broker and subscriptions (`mqtt:`); nil: no MQTT.
-    public var mqtt: MQTTSection? = nil
+    package var mqtt: MQTTSection? = nil
     /// The MLLP listener for HL7 v2 PCD-01 messages (`hl7:`); nil: none.
-    public var hl7: HL7Section? = nil
+    package var hl7: HL7Section? = nil
 
     /// Where the store's key-encryption key comes from (`store.encryption`); nil: the key file
     /// `fhir-edge.key` beside the store, created on its first start (`storeKeySource`).
-    public var storeKey: StoreKeySource? = nil
+    package var storeKey: StoreKeySource? = nil
 
     /// The configured key source, or the key file beside the store.
-    public var storeKeySource: StoreKeySource {
+    package var storeKeySource: StoreKeySource {
         storeKey ?? .file(GatewayConfiguration.defaultKeyFile(forStore: storePath))
     }
 
     /// `fhir-edge.key` in the store's folder: the key a store gets when none is configured. It
     /// keeps copies of the database alone unreadable, not a stolen disk (docs/security.md).
-    public static func defaultKeyFile(forStore storePath: String) -> String {
+    package static func defaultKeyFile(forStore storePath: String) -> String {
         let directory = (storePath as NSString).deletingLastPathComponent
         return (directory.isEmpty ? "." : directory) + "/" + defaultKeyFileName
     }
 
-    public static let defaultKeyFileName = "fhir-edge.key"
+    package static let defaultKeyFileName = "fhir-edge.key"
 
     /// The SQLite file of the store.
-    public var storePath: String {
+    package var storePath: String {
         explicitStorePath ?? GatewayConfiguration.storePath(inDataDirectory: dataDirectory)
     }
 
     /// Where a data directory keeps its store; `queue stats --data-dir` and friends use the same rule.
-    public static func storePath(inDataDirectory directory: String) -> String {
+    package static func storePath(inDataDirectory directory: String) -> String {
         directory.hasSuffix("/") ? directory + storeFileName : directory + "/" + storeFileName
     }
 
-    public static let storeFileName = "fhir-edge.sqlite"
+    package static let storeFileName = "fhir-edge.sqlite"
 
-    public struct HTTP: Sendable, Equatable {
-        public var listen: ListenAddress
+    package struct HTTP: Sendable, Equatable {
+        package var listen: ListenAddress
         /// Largest request body accepted; larger ones get 413.
-        public var maxBodyBytes: Int
+        package var maxBodyBytes: Int
         /// A connection must send a complete request head within this of opening or of its
         /// previous response (slow headers, idle keep-alive), else it is closed.
-        public var idleTimeoutMilliseconds: Int64
+        package var idleTimeoutMilliseconds: Int64
         /// A request's body must arrive within this of its head.
-        public var bodyTimeoutMilliseconds: Int64
+        package var bodyTimeoutMilliseconds: Int64
         /// Open connections at most; over it the longest-waiting idle one is closed.
-        public var maxConnections: Int
+        package var maxConnections: Int
         /// Request body bytes held by all requests at once; past it ingest answers 503.
-        public var maxInFlightBytes: Int
+        package var maxInFlightBytes: Int
         /// TLS for the local API; required to listen beyond loopback unless `allowPlaintext`.
-        public var tls: TLS?
+        package var tls: TLS?
         /// Listening beyond loopback without TLS, accepted only when said explicitly.
-        public var allowPlaintext = false
+        package var allowPlaintext = false
 
-        public init(
+        package init(
             listen: ListenAddress = .default, maxBodyBytes: Int = 4 << 20, idleTimeoutMilliseconds: Int64 = 30_000,
             bodyTimeoutMilliseconds: Int64 = 30_000, maxConnections: Int = 512, maxInFlightBytes: Int = 64 << 20
         ) {
@@ -95,19 +95,19 @@ public struct GatewayConfiguration: Sendable {
     }
 
     /// `http.tls`: PEM files; with `clientCA`, clients must present a certificate it signed.
-    public struct TLS: Sendable, Equatable {
-        public var certificatePath: String
-        public var keyPath: String
-        public var clientCAPath: String?
-        public init(certificatePath: String, keyPath: String, clientCAPath: String? = nil) {
+    package struct TLS: Sendable, Equatable {
+        package var certificatePath: String
+        package var keyPath: String
+        package var clientCAPath: String?
+        package init(certificatePath: String, keyPath: String, clientCAPath: String? = nil) {
             self.certificatePath = certificatePath
             self.keyPath = keyPath
             self.clientCAPath = clientCAPath
         }
     }
 
-    public struct StoreBounds: Sendable, Equatable {
-        public enum EvictionPolicy: String, Sendable, Equatable, CaseIterable {
+    package struct StoreBounds: Sendable, Equatable {
+        package enum EvictionPolicy: String, Sendable, Equatable, CaseIterable {
             /// Unsynced data is never evicted: intake answers 503 at the high-water mark.
             case refuse
             /// The oldest unsynced rows are evicted to make room; each eviction is journaled.
@@ -115,26 +115,26 @@ public struct GatewayConfiguration: Sendable {
         }
 
         /// Bound on stored payload, resource and dead-letter bytes.
-        public var maxBytes: Int64
+        package var maxBytes: Int64
         /// Intake is refused (503) from this many stored bytes on; the rest of `maxBytes` is
         /// headroom for the resources that mapping the inbox still produces.
-        public var highWaterBytes: Int64
+        package var highWaterBytes: Int64
         /// Unsynced data older than this is an alarm (refuse) or evicted (evict-oldest-unsynced).
-        public var maxAgeMilliseconds: Int64?
-        public var evictionPolicy: EvictionPolicy
+        package var maxAgeMilliseconds: Int64?
+        package var evictionPolicy: EvictionPolicy
         /// How long synced data is kept.
-        public var syncedRetentionMilliseconds: Int64
+        package var syncedRetentionMilliseconds: Int64
         /// The journal's share of `maxBytes` (`store.journal.maxBytes`, 5 % by default): retention
         /// removes its oldest entries beyond it, and intake refuses data before data and journal
         /// together would pass `maxBytes`.
-        public var journalMaxBytes: Int64
+        package var journalMaxBytes: Int64
         /// Journal entries older than this are removed (`store.journal.retain`); nil: kept while they fit.
-        public var journalRetainMilliseconds: Int64?
+        package var journalRetainMilliseconds: Int64?
 
         /// Where intake refuses: the high-water mark, lowered when the journal's share would not fit above it.
-        public var dataLimitBytes: Int64 { min(highWaterBytes, maxBytes - journalMaxBytes) }
+        package var dataLimitBytes: Int64 { min(highWaterBytes, maxBytes - journalMaxBytes) }
 
-        public init(
+        package init(
             maxBytes: Int64 = 1 << 30, highWaterBytes: Int64? = nil, maxAgeMilliseconds: Int64? = nil,
             evictionPolicy: EvictionPolicy = .refuse, syncedRetentionMilliseconds: Int64 = 7 * 86_400_000
         ) {
@@ -147,22 +147,22 @@ public struct GatewayConfiguration: Sendable {
         }
     }
 
-    public struct Profiles: Sendable, Equatable {
-        public var directory: String
+    package struct Profiles: Sendable, Equatable {
+        package var directory: String
         /// Which clients may post to which profile; a profile without an entry accepts no client.
-        public var access: [String: Access]
-        public init(directory: String, access: [String: Access] = [:]) {
+        package var access: [String: Access]
+        package init(directory: String, access: [String: Access] = [:]) {
             self.directory = directory
             self.access = access
         }
     }
 
-    public enum Access: Sendable, Equatable {
+    package enum Access: Sendable, Equatable {
         /// Every configured client (`"*"`).
         case anyClient
         case clients(Set<String>)
 
-        public func allows(_ clientID: String) -> Bool {
+        package func allows(_ clientID: String) -> Bool {
             switch self {
             case .anyClient: return true
             case .clients(let ids): return ids.contains(clientID)
@@ -170,13 +170,13 @@ public struct GatewayConfiguration: Sendable {
         }
     }
 
-    public struct Client: Sendable, Equatable {
-        public var id: String
+    package struct Client: Sendable, Equatable {
+        package var id: String
         /// SHA-256 of the bearer token; the token itself is never stored.
-        public var tokenHash: [UInt8]
+        package var tokenHash: [UInt8]
         /// What the client may do beyond ingest (which `profiles.access` decides).
-        public var roles: Set<Role>
-        public init(id: String, tokenHash: [UInt8], roles: Set<Role> = []) {
+        package var roles: Set<Role>
+        package init(id: String, tokenHash: [UInt8], roles: Set<Role> = []) {
             self.id = id
             self.tokenHash = tokenHash
             self.roles = roles
@@ -184,7 +184,7 @@ public struct GatewayConfiguration: Sendable {
     }
 
     /// `clients.<id>.roles`: who may see, operate and audit the gateway.
-    public enum Role: String, Sendable, Hashable, CaseIterable {
+    package enum Role: String, Sendable, Hashable, CaseIterable {
         /// Status, metrics, the status page.
         case viewer
         /// A viewer who may also replay and discard dead letters.
@@ -195,15 +195,15 @@ public struct GatewayConfiguration: Sendable {
         case admin
     }
 
-    public struct Mapping: Sendable, Equatable {
+    package struct Mapping: Sendable, Equatable {
         /// Inbox messages claimed and committed per mapping transaction.
-        public var batchSize: Int
-        public init(batchSize: Int = 500) {
+        package var batchSize: Int
+        package init(batchSize: Int = 500) {
             self.batchSize = batchSize
         }
     }
 
-    public init(
+    package init(
         file: String, dataDirectory: String, explicitStorePath: String? = nil, http: HTTP = HTTP(),
         store: StoreBounds = StoreBounds(), profiles: Profiles, clients: [Client] = [],
         mapping: Mapping = Mapping(), demo: Bool = false, upstream: UpstreamServer? = nil

@@ -1,4 +1,4 @@
-public import EdgeCore
+package import EdgeCore
 import Yams
 
 /// The gateway configuration's `hl7:` section: an MLLP listener taking IHE PCD-01 (ORU^R01) messages.
@@ -15,21 +15,21 @@ import Yams
 ///   tls: {certificate: mllp.pem, key: mllp.key, clientCA: monitors-ca.pem}
 ///   allowPlaintext: true            # needed to listen beyond loopback without TLS
 /// ```
-public struct HL7Section: Sendable, Equatable {
-    public static let defaultProfile = "hl7-pcd01-vitals"
+package struct HL7Section: Sendable, Equatable {
+    package static let defaultProfile = "hl7-pcd01-vitals"
 
-    public var listen: ListenAddress
-    public var profile: String = HL7Section.defaultProfile
+    package var listen: ListenAddress
+    package var profile: String = HL7Section.defaultProfile
     /// MSH-4 (namespace id) values allowed to send; empty: any.
-    public var allowedFacilities: Set<String> = []
-    public var maxMessageBytes = 1 << 20
-    public var idleTimeoutMilliseconds: Int64 = 300_000
-    public var frameTimeoutMilliseconds: Int64 = 30_000
-    public var maxConnections = 64
-    public var tls: GatewayConfiguration.TLS?
-    public var allowPlaintext = false
+    package var allowedFacilities: Set<String> = []
+    package var maxMessageBytes = 1 << 20
+    package var idleTimeoutMilliseconds: Int64 = 300_000
+    package var frameTimeoutMilliseconds: Int64 = 30_000
+    package var maxConnections = 64
+    package var tls: GatewayConfiguration.TLS?
+    package var allowPlaintext = false
 
-    public init(listen: ListenAddress) {
+    package init(listen: ListenAddress) {
         self.listen = listen
     }
 }

@@ -1,4 +1,4 @@
-public import MQTT
+package import MQTT
 import Yams
 
 /// The gateway configuration's `mqtt:` section: one broker, a persistent session, subscriptions.
@@ -16,34 +16,34 @@ import Yams
 ///     - {topic: clinic/+/room-sensor, profile: room-sensor}
 ///     - {topic: fhir-edge/+/#, profileFromLevel: 2}                 # the topic's 2nd level names it
 /// ```
-public struct MQTTSection: Sendable, Equatable {
-    public var broker: MQTTBrokerAddress
-    public var clientID: String
-    public var keepAliveSeconds: Int = 30
-    public var tls: MQTTTLSFiles?
-    public var usernameFile: String?
-    public var passwordFile: String?
-    public var reconnectBase: Duration = .seconds(1)
-    public var reconnectCap: Duration = .seconds(60)
-    public var subscriptions: [Subscription]
+package struct MQTTSection: Sendable, Equatable {
+    package var broker: MQTTBrokerAddress
+    package var clientID: String
+    package var keepAliveSeconds: Int = 30
+    package var tls: MQTTTLSFiles?
+    package var usernameFile: String?
+    package var passwordFile: String?
+    package var reconnectBase: Duration = .seconds(1)
+    package var reconnectCap: Duration = .seconds(60)
+    package var subscriptions: [Subscription]
 
-    public init(broker: MQTTBrokerAddress, clientID: String, subscriptions: [Subscription]) {
+    package init(broker: MQTTBrokerAddress, clientID: String, subscriptions: [Subscription]) {
         self.broker = broker
         self.clientID = clientID
         self.subscriptions = subscriptions
     }
 
-    public struct Subscription: Sendable, Equatable {
-        public var filter: MQTTTopicFilter
-        public var profile: ProfileChoice
+    package struct Subscription: Sendable, Equatable {
+        package var filter: MQTTTopicFilter
+        package var profile: ProfileChoice
 
-        public init(filter: MQTTTopicFilter, profile: ProfileChoice) {
+        package init(filter: MQTTTopicFilter, profile: ProfileChoice) {
             self.filter = filter
             self.profile = profile
         }
     }
 
-    public enum ProfileChoice: Sendable, Equatable {
+    package enum ProfileChoice: Sendable, Equatable {
         /// Every matching message goes to this profile.
         case named(String)
         /// The topic's level N (1-based, a `+` of the filter) names the profile.
@@ -52,7 +52,7 @@ public struct MQTTSection: Sendable, Equatable {
 
     /// The profile of a message on `topic`: the first subscription that matches decides; nil when
     /// none does (a broker may deliver retained or session messages of an older subscription).
-    public func profile(forTopic topic: String) -> String? {
+    package func profile(forTopic topic: String) -> String? {
         guard let subscription = subscriptions.first(where: { $0.filter.matches(topic) }) else { return nil }
         switch subscription.profile {
         case .named(let name): return name
@@ -61,7 +61,7 @@ public struct MQTTSection: Sendable, Equatable {
     }
 
     /// The `demo --mqtt URL` section: `fhir-edge/<profile>/#` into that profile.
-    public static func demo(broker: MQTTBrokerAddress) -> MQTTSection {
+    package static func demo(broker: MQTTBrokerAddress) -> MQTTSection {
         MQTTSection(
             broker: broker, clientID: "fhir-edge-demo",
             subscriptions: [Subscription(filter: MQTTTopicFilter("fhir-edge/+/#")!, profile: .topicLevel(2))])

@@ -1,5 +1,5 @@
 import EdgeCore
-public import Modbus
+package import Modbus
 import Yams
 
 /// The gateway configuration's `modbus:` section: the devices to poll.
@@ -14,21 +14,21 @@ import Yams
 ///       interval: 5s                    # interval, timeout, interRequestDelay, retries,
 ///       patientId: p-17                 # maxRegistersPerRequest, maxGap, merge
 /// ```
-public struct ModbusSection: Sendable, Equatable {
-    public var devices: [Device] = []
+package struct ModbusSection: Sendable, Equatable {
+    package var devices: [Device] = []
 
-    public init(devices: [Device] = []) {
+    package init(devices: [Device] = []) {
         self.devices = devices
     }
 
-    public struct Device: Sendable, Equatable {
-        public var name: String
-        public var profile: String
-        public var endpoint: ModbusEndpoint
-        public var patientID: String?
-        public var overrides: ModbusSettingsOverrides
+    package struct Device: Sendable, Equatable {
+        package var name: String
+        package var profile: String
+        package var endpoint: ModbusEndpoint
+        package var patientID: String?
+        package var overrides: ModbusSettingsOverrides
 
-        public init(name: String, profile: String, endpoint: ModbusEndpoint, patientID: String? = nil, overrides: ModbusSettingsOverrides = ModbusSettingsOverrides()) {
+        package init(name: String, profile: String, endpoint: ModbusEndpoint, patientID: String? = nil, overrides: ModbusSettingsOverrides = ModbusSettingsOverrides()) {
             self.name = name
             self.profile = profile
             self.endpoint = endpoint
@@ -39,19 +39,19 @@ public struct ModbusSection: Sendable, Equatable {
 }
 
 /// Per-device settings that replace a profile's `modbus.defaults`.
-public struct ModbusSettingsOverrides: Sendable, Equatable {
-    public var unit: UInt8?
-    public var interval: Duration?
-    public var timeout: Duration?
-    public var interRequestDelay: Duration?
-    public var maxRegistersPerRequest: Int?
-    public var maxGap: Int?
-    public var retries: Int?
-    public var mergesRequests: Bool?
+package struct ModbusSettingsOverrides: Sendable, Equatable {
+    package var unit: UInt8?
+    package var interval: Duration?
+    package var timeout: Duration?
+    package var interRequestDelay: Duration?
+    package var maxRegistersPerRequest: Int?
+    package var maxGap: Int?
+    package var retries: Int?
+    package var mergesRequests: Bool?
 
-    public init() {}
+    package init() {}
 
-    public func applied(to base: ModbusPollSettings) -> ModbusPollSettings {
+    package func applied(to base: ModbusPollSettings) -> ModbusPollSettings {
         var settings = base
         if let unit { settings.unit = unit }
         if let interval { settings.interval = interval }

@@ -1,5 +1,5 @@
 import Foundation
-public import Store
+package import Store
 
 extension GatewayConfiguration {
     /// The key the store is opened with, read from `storeKeySource`.
@@ -8,7 +8,7 @@ extension GatewayConfiguration {
     /// only for a store that has no key yet (new, or kept in clear before): a store whose key
     /// file went missing fails with the file's name instead of being given a new key.
     /// - Parameter create: the daemon creates the default key; operator commands never do.
-    public func storeEncryption(create: Bool, random: @escaping @Sendable (Int) -> [UInt8] = StoreEncryption.systemRandom) throws(StoreError) -> StoreEncryption {
+    package func storeEncryption(create: Bool, random: @escaping @Sendable (Int) -> [UInt8] = StoreEncryption.systemRandom) throws(StoreError) -> StoreEncryption {
         let source = storeKeySource
         if storeKey == nil, case .file(let path) = source, !FileManager.default.fileExists(atPath: path) {
             if case .encrypted(let keyID) = try Store.encryptionState(path: storePath) {

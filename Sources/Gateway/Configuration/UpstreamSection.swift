@@ -1,21 +1,21 @@
 import JSONQuery
-public import Upstream
+package import Upstream
 import Yams
 
 extension GatewayConfiguration {
     /// The `upstream:` section: the FHIR server resources are uploaded to, and how. Without it
     /// the gateway buffers everything locally.
-    public struct UpstreamServer: Sendable, Equatable {
+    package struct UpstreamServer: Sendable, Equatable {
         /// The FHIR base URL.
-        public var url: String
-        public var upload: UploadSettings
-        public var auth: UpstreamAuthConfiguration
-        public var transport: CurlTransport.Options
+        package var url: String
+        package var upload: UploadSettings
+        package var auth: UpstreamAuthConfiguration
+        package var transport: CurlTransport.Options
         /// How often the journal's head goes upstream as a signed checkpoint AuditEvent
         /// (`upstream.journalWitness`, 1 h by default); nil: never (`off`).
-        public var journalWitnessMilliseconds: Int64? = 3_600_000
+        package var journalWitnessMilliseconds: Int64? = 3_600_000
 
-        public init(url: String, upload: UploadSettings = UploadSettings(), auth: UpstreamAuthConfiguration = UpstreamAuthConfiguration(),
+        package init(url: String, upload: UploadSettings = UploadSettings(), auth: UpstreamAuthConfiguration = UpstreamAuthConfiguration(),
                     transport: CurlTransport.Options = CurlTransport.Options()) {
             self.url = url
             self.upload = upload

@@ -9,10 +9,10 @@ import Store
 
 /// What the `run`, `demo` and `config check` commands do, so that the executable needs no
 /// third-party imports besides its argument parser.
-public enum GatewayLauncher {
+package enum GatewayLauncher {
     /// Loads and validates the configuration and compiles its device profiles, collecting every
     /// problem of both. `profilesDirectory` replaces `profiles.directory` (the demo's bundled profiles).
-    public static func load(
+    package static func load(
         file: String, overrides: ConfigurationOverrides = ConfigurationOverrides(), profilesDirectory: String? = nil
     ) -> Result<(GatewayConfiguration, DeviceProfileCatalog), ConfigurationError> {
         let (decoded, fileProblems, namedProfiles) = GatewayConfiguration.loadCollecting(file: file, overrides: overrides)
@@ -61,7 +61,7 @@ public enum GatewayLauncher {
     /// default `info`), with priority prefixes and no timestamps when stderr is the journal; one
     /// line `listening on HOST:PORT` goes to stdout when the API is up. Under systemd
     /// (`NOTIFY_SOCKET`) it reports READY/STOPPING and feeds the unit's watchdog.
-    public static func run(configuration: GatewayConfiguration, catalog: DeviceProfileCatalog) async throws {
+    package static func run(configuration: GatewayConfiguration, catalog: DeviceProfileCatalog) async throws {
         let environment = ProcessInfo.processInfo.environment
         let level = environment["FHIR_EDGE_LOG_LEVEL"].flatMap(Logger.Level.init(rawValue:)) ?? .info
         let journal = JournalLogHandler.standardErrorIsJournal(environment: environment)
@@ -123,9 +123,9 @@ public enum GatewayLauncher {
         return limit.rlim_cur > rlim_t(Int.max) ? Int.max : Int(limit.rlim_cur)
     }
 
-    public struct LaunchError: Error, CustomStringConvertible {
-        public var message: String
-        public var description: String { message }
+    package struct LaunchError: Error, CustomStringConvertible {
+        package var message: String
+        package var description: String { message }
     }
 
     /// Where the bundled demo lives: `(config, profiles)`. Looked up, in order: next to an
@@ -133,7 +133,7 @@ public enum GatewayLauncher {
     /// and `<prefix>/share/fhir-edge/device-profiles`), then a source checkout above the binary
     /// (`.build/<config>/fhir-edge` -> `packaging/demo/config.yaml` and `device-profiles/`), then
     /// a source checkout at or above the working directory.
-    public static func bundledDemo(executablePath: String) -> (config: String, profiles: String)? {
+    package static func bundledDemo(executablePath: String) -> (config: String, profiles: String)? {
         let fileManager = FileManager.default
         let executable = URL(fileURLWithPath: executablePath).resolvingSymlinksInPath()
         let binDirectory = executable.deletingLastPathComponent()
@@ -160,7 +160,7 @@ public enum GatewayLauncher {
     }
 
     /// The SHA-256 (hex) to put under `clients.<id>.tokenSHA256` for a token.
-    public static func tokenHash(_ token: String) -> String {
+    package static func tokenHash(_ token: String) -> String {
         SHA256.hexDigest(token)
     }
 }

@@ -1,9 +1,10 @@
-public import JSONQuery
-public import Store
+import EdgeCore
+package import JSONQuery
+package import Store
 
 extension DeadLetter {
     /// Everything but the payload, as `deadletter list --json` and `GET /deadletters` show it.
-    public var summaryJSON: JSONObject {
+    package var summaryJSON: JSONObject {
         var object: JSONObject = [
             "id": .int(id.rawValue), "origin": .string(origin.text), "stage": .string(stage),
             "errorType": .string(errorType), "errorMessage": .string(errorMessage),
@@ -22,7 +23,7 @@ extension DeadLetter {
 
 extension DeadLetter.Origin {
     /// `inbox/42` or `outbox/7`.
-    public var text: String {
+    package var text: String {
         switch self {
         case .inbox(let id): id.description
         case .outbox(let id): id.description
@@ -32,7 +33,7 @@ extension DeadLetter.Origin {
 
 extension ReplayDestination {
     /// Where a replayed dead letter went: `inbox/42` (mapped again) or `outbox/7` (sent again).
-    public var text: String {
+    package var text: String {
         switch self {
         case .inbox(let id): id.description
         case .outbox(let id): id.description

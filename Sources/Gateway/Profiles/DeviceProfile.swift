@@ -1,38 +1,38 @@
-public import EdgeCore
-public import Mapping
+package import EdgeCore
+package import Mapping
 
 /// One device model's compiled templates: what the mapping stage runs for messages posted to
 /// `/ingest/{profile}`.
-public struct DeviceProfile: Sendable {
-    public var id: ProfileID
-    public var deviceTemplates: DeviceTemplateCollection
-    public var converter: ObservationConverter
+package struct DeviceProfile: Sendable {
+    package var id: ProfileID
+    package var deviceTemplates: DeviceTemplateCollection
+    package var converter: ObservationConverter
     /// SHA-256 (hex) over the template files and `profile.yaml`: dead letters and the journal
     /// name the exact templates that failed or succeeded, so a fixed template is recognisable.
-    public var templateVersion: String
+    package var templateVersion: String
     /// System of the Device identifier (`profile.yaml` `identity.deviceSystem`).
-    public var deviceSystem: String?
+    package var deviceSystem: String?
     /// System of the Patient identifier the gateway creates (`profile.yaml` `identity.patientSystem`).
-    public var patientSystem: String?
+    package var patientSystem: String?
     /// How Observations find their Patient and Device (`profile.yaml` `identity.mode`).
-    public var identityMode: IdentityMode
+    package var identityMode: IdentityMode
     /// What the Observations are about (`profile.yaml` `identity.subject`): a patient, or the
     /// Device itself for room and equipment readings.
-    public var subject: ObservationSubject
+    package var subject: ObservationSubject
     /// What loads but costs data or surprises: `config check` prints these, the daemon logs them.
-    public var warnings: [ConfigurationProblem]
+    package var warnings: [ConfigurationProblem]
     /// What the Devices this profile creates are (`profile.yaml` `device:`); nil: identity only.
-    public var deviceTemplate: DeviceTemplate?
+    package var deviceTemplate: DeviceTemplate?
 
     /// MedTech's resource identity modes.
-    public enum IdentityMode: String, Sendable, CaseIterable {
+    package enum IdentityMode: String, Sendable, CaseIterable {
         /// The gateway names (and the uploader creates) a Patient and a Device per device and patient id.
         case create
         /// The Device (with its `patient`) must already be on the server; the uploader finds it.
         case lookup
     }
 
-    public init(
+    package init(
         id: ProfileID, deviceTemplates: DeviceTemplateCollection, converter: ObservationConverter, templateVersion: String,
         deviceSystem: String? = nil, patientSystem: String? = nil, identityMode: IdentityMode = .create,
         subject: ObservationSubject = .patient, warnings: [ConfigurationProblem] = []
@@ -49,7 +49,7 @@ public struct DeviceProfile: Sendable {
     }
 
     /// The profile's whole mapping, as the daemon and every command run it.
-    public var pipeline: MappingPipeline {
+    package var pipeline: MappingPipeline {
         MappingPipeline(
             deviceTemplates: deviceTemplates, converter: converter, resources: identityMode == .lookup ? .lookup : .create,
             deviceSystem: deviceSystem, patientSystem: patientSystem, subject: subject, deviceTemplate: deviceTemplate)
@@ -57,16 +57,16 @@ public struct DeviceProfile: Sendable {
 }
 
 /// Every profile the gateway serves, by name.
-public struct DeviceProfileCatalog: Sendable {
-    public private(set) var profiles: [String: DeviceProfile]
+package struct DeviceProfileCatalog: Sendable {
+    package private(set) var profiles: [String: DeviceProfile]
 
-    public init(_ profiles: [DeviceProfile]) {
+    package init(_ profiles: [DeviceProfile]) {
         var byName: [String: DeviceProfile] = [:]
         for profile in profiles { byName[profile.id.rawValue] = profile }
         self.profiles = byName
     }
 
-    public subscript(name: String) -> DeviceProfile? { profiles[name] }
+    package subscript(name: String) -> DeviceProfile? { profiles[name] }
 
-    public var names: [String] { profiles.keys.sorted() }
+    package var names: [String] { profiles.keys.sorted() }
 }

@@ -8,7 +8,7 @@ import Yams
 
 extension DeviceProfile {
     /// One profile folder, compiled as the daemon compiles it; named after the folder.
-    public static func load(folder: String) throws(ConfigurationError) -> DeviceProfile {
+    package static func load(folder: String) throws(ConfigurationError) -> DeviceProfile {
         let name = folder.split(separator: "/").last.map(String.init) ?? folder
         return try DeviceProfileCatalog.loadProfile(name: name, folder: folder).get()
     }
@@ -18,7 +18,7 @@ extension DeviceProfileCatalog {
     /// Compiles every profile folder under `directory` (a folder holding `devicecontent.json`;
     /// `fhirmapping.json` and an optional `profile.yaml` beside it). Throws every problem of
     /// every profile at once: template problems name the file, template index, field and column.
-    public static func load(directory: String) throws(ConfigurationError) -> DeviceProfileCatalog {
+    package static func load(directory: String) throws(ConfigurationError) -> DeviceProfileCatalog {
         let fileManager = FileManager.default
         var problems: [ConfigurationProblem] = []
         let names: [String]

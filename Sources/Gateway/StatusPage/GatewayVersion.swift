@@ -1,5 +1,5 @@
 /// The gateway's release, shown by the status page, `doctor` and `diagnostics`. The Debian
 /// recipe's default version (`packaging/deb/build-deb.sh`) follows it.
-public enum GatewayVersion {
-    public static let current = "0.1.0"
+package enum GatewayVersion {
+    package static let current = "0.1.0"
 }

@@ -1,5 +1,6 @@
 import EdgeCore
 import Foundation
+import JSONQuery
 #if canImport(Glibc)
 import Glibc
 #endif

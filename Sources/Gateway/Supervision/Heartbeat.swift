@@ -2,10 +2,10 @@ import Synchronization
 
 /// Progress of the gateway's main loop (the mapping stage): a counter the loop advances each time
 /// it runs, read by the watchdog. A loop stuck in a store call or a mapping batch stops advancing it.
-public final class Heartbeat: Sendable {
+package final class Heartbeat: Sendable {
     private let beats = Atomic<UInt64>(0)
 
-    public init() {}
+    package init() {}
 
     func beat() {
         beats.add(1, ordering: .relaxed)

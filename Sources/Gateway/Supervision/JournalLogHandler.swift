@@ -2,18 +2,18 @@ import Foundation
 #if canImport(Glibc)
 import Glibc
 #endif
-public import Logging
+package import Logging
 
 /// Log lines for the journal: a syslog priority prefix (`<6>` for info), which journald turns into
 /// the entry's PRIORITY, and no timestamp, since the journal stamps every line itself.
-public struct JournalLogHandler: LogHandler {
-    public var logLevel: Logger.Level = .info
-    public var metadata = Logger.Metadata()
-    public var metadataProvider: Logger.MetadataProvider?
+package struct JournalLogHandler: LogHandler {
+    package var logLevel: Logger.Level = .info
+    package var metadata = Logger.Metadata()
+    package var metadataProvider: Logger.MetadataProvider?
     private let write: @Sendable (String) -> Void
 
     /// Writes to standard error (the unit's stream to journald).
-    public init(metadataProvider: Logger.MetadataProvider? = nil) {
+    package init(metadataProvider: Logger.MetadataProvider? = nil) {
         self.init(metadataProvider: metadataProvider) { line in
             var text = line
             text.withUTF8 { bytes in _ = Glibc.write(2, bytes.baseAddress, bytes.count) }
@@ -25,12 +25,12 @@ public struct JournalLogHandler: LogHandler {
         self.write = write
     }
 
-    public subscript(metadataKey key: String) -> Logger.Metadata.Value? {
+    package subscript(metadataKey key: String) -> Logger.Metadata.Value? {
         get { metadata[key] }
         set { metadata[key] = newValue }
     }
 
-    public func log(event: LogEvent) {
+    package func log(event: LogEvent) {
         write(Self.line(level: event.level, message: "\(event.message)", metadata: effectiveMetadata(event)))
     }
 
@@ -70,7 +70,7 @@ public struct JournalLogHandler: LogHandler {
 
     /// True when standard error is the journal's stream: `JOURNAL_STREAM` (`DEVICE:INODE`, set by
     /// systemd) names the very file descriptor 2 is, not one a parent passed down.
-    public static func standardErrorIsJournal(environment: [String: String]) -> Bool {
+    package static func standardErrorIsJournal(environment: [String: String]) -> Bool {
         guard let stream = environment["JOURNAL_STREAM"] else { return false }
         var status = stat()
         guard fstat(2, &status) == 0 else { return false }

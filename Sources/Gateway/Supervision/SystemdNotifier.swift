@@ -6,12 +6,12 @@ import Glibc
 /// The service manager's notification socket (`sd_notify(3)`): one datagram per state change on
 /// the AF_UNIX socket named by `$NOTIFY_SOCKET`, written here so that no libsystemd is linked.
 /// A path starting with `@` names an abstract socket.
-public struct SystemdNotifier: Sendable {
-    public let socketPath: String
+package struct SystemdNotifier: Sendable {
+    package let socketPath: String
 
     /// The notifier for this process, or nil when it was not started by a service manager that
     /// listens (no `NOTIFY_SOCKET`, or one that is not an absolute path or abstract name).
-    public init?(environment: [String: String]) {
+    package init?(environment: [String: String]) {
         guard let path = environment["NOTIFY_SOCKET"], path.hasPrefix("/") || path.hasPrefix("@"), path.utf8.count > 1 else {
             return nil
         }
@@ -21,7 +21,7 @@ public struct SystemdNotifier: Sendable {
     /// Sends `state` (newline-separated `KEY=VALUE` lines, e.g. `READY=1`). Failures are
     /// reported, not thrown: a lost notification must not stop the gateway.
     @discardableResult
-    public func send(_ state: String) -> NotifyError? {
+    package func send(_ state: String) -> NotifyError? {
         var address = sockaddr_un()
         address.sun_family = sa_family_t(AF_UNIX)
         var pathBytes = Array(socketPath.utf8)
@@ -49,37 +49,37 @@ public struct SystemdNotifier: Sendable {
         return nil
     }
 
-    public struct NotifyError: Error, CustomStringConvertible, Sendable {
-        public var message: String
-        public var errno: Int32
-        public var description: String { errno == 0 ? message : "\(message): \(String(cString: strerror(errno)))" }
+    package struct NotifyError: Error, CustomStringConvertible, Sendable {
+        package var message: String
+        package var errno: Int32
+        package var description: String { errno == 0 ? message : "\(message): \(String(cString: strerror(errno)))" }
     }
 }
 
 /// The watchdog the service manager asked for (`sd_watchdog_enabled(3)`): `WATCHDOG_USEC`, for
 /// this process when `WATCHDOG_PID` names it or is absent.
-public struct WatchdogRequest: Sendable, Equatable {
+package struct WatchdogRequest: Sendable, Equatable {
     /// The manager restarts the service when no `WATCHDOG=1` arrives within this time.
-    public let timeout: Duration
+    package let timeout: Duration
 
-    public init?(environment: [String: String], processID: Int32) {
+    package init?(environment: [String: String], processID: Int32) {
         guard let text = environment["WATCHDOG_USEC"], let microseconds = Int64(text), microseconds > 0 else { return nil }
         if let owner = environment["WATCHDOG_PID"], Int32(owner) != processID { return nil }
         self.timeout = .microseconds(microseconds)
     }
 
     /// Pings go out at half the timeout, so that one late ping is not yet a restart.
-    public var pingInterval: Duration { timeout / 2 }
+    package var pingInterval: Duration { timeout / 2 }
 }
 
 /// What the service manager that started the gateway asked for: where to notify, and the watchdog.
-public struct ServiceManager: Sendable {
-    public let notifier: SystemdNotifier
-    public let watchdog: WatchdogRequest?
+package struct ServiceManager: Sendable {
+    package let notifier: SystemdNotifier
+    package let watchdog: WatchdogRequest?
     /// The wait between watchdog checks (a test passes one that needs no clock).
     let sleep: @Sendable (Duration) async throws -> Void
 
-    public init(notifier: SystemdNotifier, watchdog: WatchdogRequest?) {
+    package init(notifier: SystemdNotifier, watchdog: WatchdogRequest?) {
         self.init(notifier: notifier, watchdog: watchdog, sleep: { try await Task.sleep(for: $0) })
     }
 
@@ -90,7 +90,7 @@ public struct ServiceManager: Sendable {
     }
 
     /// From `NOTIFY_SOCKET`, `WATCHDOG_USEC` and `WATCHDOG_PID`; nil when no manager listens.
-    public static func fromEnvironment(_ environment: [String: String], processID: Int32) -> ServiceManager? {
+    package static func fromEnvironment(_ environment: [String: String], processID: Int32) -> ServiceManager? {
         guard let notifier = SystemdNotifier(environment: environment) else { return nil }
         return ServiceManager(notifier: notifier, watchdog: WatchdogRequest(environment: environment, processID: processID))
     }

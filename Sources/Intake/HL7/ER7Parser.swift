@@ -1,18 +1,18 @@
 /// The delimiters a message declares in MSH-1 and MSH-2.
-public struct HL7Delimiters: Hashable, Sendable {
-    public var field: UInt8
-    public var component: UInt8
-    public var repetition: UInt8
-    public var escape: UInt8
-    public var subcomponent: UInt8
+package struct HL7Delimiters: Hashable, Sendable {
+    package var field: UInt8
+    package var component: UInt8
+    package var repetition: UInt8
+    package var escape: UInt8
+    package var subcomponent: UInt8
     /// v2.7's truncation character (`#`), when MSH-2 has a fifth character.
-    public var truncation: UInt8?
+    package var truncation: UInt8?
 
-    public static let standard = HL7Delimiters(
+    package static let standard = HL7Delimiters(
         field: UInt8(ascii: "|"), component: UInt8(ascii: "^"), repetition: UInt8(ascii: "~"),
         escape: UInt8(ascii: "\\"), subcomponent: UInt8(ascii: "&"), truncation: nil)
 
-    public init(field: UInt8, component: UInt8, repetition: UInt8, escape: UInt8, subcomponent: UInt8, truncation: UInt8? = nil) {
+    package init(field: UInt8, component: UInt8, repetition: UInt8, escape: UInt8, subcomponent: UInt8, truncation: UInt8? = nil) {
         self.field = field
         self.component = component
         self.repetition = repetition
@@ -22,7 +22,7 @@ public struct HL7Delimiters: Hashable, Sendable {
     }
 
     /// MSH-2 as written: component, repetition, escape, subcomponent (and truncation).
-    public var encodingCharacters: String {
+    package var encodingCharacters: String {
         var bytes = [component, repetition, escape, subcomponent]
         if let truncation { bytes.append(truncation) }
         return String(decoding: bytes, as: UTF8.self)
@@ -30,16 +30,16 @@ public struct HL7Delimiters: Hashable, Sendable {
 }
 
 /// One repetition of a field: its components, each a list of subcomponents (unescaped text).
-public struct HL7Repetition: Hashable, Sendable {
-    public var components: [[String]]
+package struct HL7Repetition: Hashable, Sendable {
+    package var components: [[String]]
 
-    public init(components: [[String]]) { self.components = components }
+    package init(components: [[String]]) { self.components = components }
 
     /// Component `n` (1-based), its first subcomponent; "" when absent.
-    public subscript(component n: Int) -> String { self[n, 1] }
+    package subscript(component n: Int) -> String { self[n, 1] }
 
     /// Subcomponent `sub` of component `n` (both 1-based); "" when absent.
-    public subscript(n: Int, sub: Int) -> String {
+    package subscript(n: Int, sub: Int) -> String {
         guard n >= 1, n <= components.count else { return "" }
         let subs = components[n - 1]
         guard sub >= 1, sub <= subs.count else { return "" }
@@ -47,66 +47,66 @@ public struct HL7Repetition: Hashable, Sendable {
     }
 
     /// The whole component `n` with its subcomponents, for an HD or CWE inside a component.
-    public func subcomponents(of n: Int) -> [String] {
+    package func subcomponents(of n: Int) -> [String] {
         guard n >= 1, n <= components.count else { return [] }
         return components[n - 1]
     }
 
-    public var isEmpty: Bool { components.allSatisfy { $0.allSatisfy(\.isEmpty) } }
+    package var isEmpty: Bool { components.allSatisfy { $0.allSatisfy(\.isEmpty) } }
 }
 
 /// One field: its repetitions (`~`). An absent or empty field has none.
-public struct HL7Field: Hashable, Sendable {
-    public var repetitions: [HL7Repetition]
+package struct HL7Field: Hashable, Sendable {
+    package var repetitions: [HL7Repetition]
 
-    public init(repetitions: [HL7Repetition]) { self.repetitions = repetitions }
+    package init(repetitions: [HL7Repetition]) { self.repetitions = repetitions }
 
-    public var first: HL7Repetition { repetitions.first ?? HL7Repetition(components: []) }
+    package var first: HL7Repetition { repetitions.first ?? HL7Repetition(components: []) }
     /// Component `n` of the first repetition.
-    public subscript(component n: Int) -> String { first[component: n] }
+    package subscript(component n: Int) -> String { first[component: n] }
     /// The first component of the first repetition: the value of a simple field.
-    public var value: String { first[component: 1] }
-    public var isEmpty: Bool { repetitions.allSatisfy(\.isEmpty) }
+    package var value: String { first[component: 1] }
+    package var isEmpty: Bool { repetitions.allSatisfy(\.isEmpty) }
 }
 
 /// One segment. `fields[0]` is field 1, so `field(n)` reads as HL7 numbers fields. In MSH, field 1
 /// is the field separator and field 2 the encoding characters, both kept as written.
-public struct HL7Segment: Hashable, Sendable {
-    public var id: String
+package struct HL7Segment: Hashable, Sendable {
+    package var id: String
     /// This segment's occurrence among segments with the same id (1-based), for ERR-2.
-    public var sequence: Int
-    public var fields: [HL7Field]
+    package var sequence: Int
+    package var fields: [HL7Field]
 
-    public init(id: String, sequence: Int, fields: [HL7Field]) {
+    package init(id: String, sequence: Int, fields: [HL7Field]) {
         self.id = id
         self.sequence = sequence
         self.fields = fields
     }
 
-    public func field(_ n: Int) -> HL7Field {
+    package func field(_ n: Int) -> HL7Field {
         guard n >= 1, n <= fields.count else { return HL7Field(repetitions: []) }
         return fields[n - 1]
     }
 
-    public func location(field: Int = 0, repetition: Int = 0, component: Int = 0) -> HL7Location {
+    package func location(field: Int = 0, repetition: Int = 0, component: Int = 0) -> HL7Location {
         HL7Location(segment: id, sequence: sequence, field: field, repetition: repetition, component: component)
     }
 }
 
 /// A parsed ER7 ("pipe and hat") message.
-public struct HL7Message: Hashable, Sendable {
-    public var delimiters: HL7Delimiters
-    public var segments: [HL7Segment]
+package struct HL7Message: Hashable, Sendable {
+    package var delimiters: HL7Delimiters
+    package var segments: [HL7Segment]
 
-    public init(delimiters: HL7Delimiters, segments: [HL7Segment]) {
+    package init(delimiters: HL7Delimiters, segments: [HL7Segment]) {
         self.delimiters = delimiters
         self.segments = segments
     }
 
     /// MSH: the parser guarantees it is the first segment.
-    public var header: HL7Segment { segments[0] }
-    public var controlID: String { header.field(10).value }
-    public var version: String { header.field(12).value }
+    package var header: HL7Segment { segments[0] }
+    package var controlID: String { header.field(10).value }
+    package var version: String { header.field(12).value }
 }
 
 /// Parses ER7 bytes (one message, without MLLP framing) into segments, fields, repetitions,
@@ -114,18 +114,18 @@ public struct HL7Message: Hashable, Sendable {
 ///
 /// Segments end at CR (the standard), LF or CRLF (what files and some senders use). Text is UTF-8;
 /// a subcomponent that is not valid UTF-8 is read as ISO 8859-1, the other common MSH-18 charset.
-public struct ER7Parser: Sendable {
+package struct ER7Parser: Sendable {
     /// Bounds that keep a hostile message from costing more than its size suggests.
-    public var maxSegments = 10_000
-    public var maxFieldsPerSegment = 1_000
+    package var maxSegments = 10_000
+    package var maxFieldsPerSegment = 1_000
 
-    public init() {}
+    package init() {}
 
-    public func parse(_ text: String) throws(HL7Error) -> HL7Message {
+    package func parse(_ text: String) throws(HL7Error) -> HL7Message {
         try parse(Array(text.utf8))
     }
 
-    public func parse(_ bytes: [UInt8]) throws(HL7Error) -> HL7Message {
+    package func parse(_ bytes: [UInt8]) throws(HL7Error) -> HL7Message {
         let msh = HL7Location(segment: "MSH")
         var start = 0
         // A UTF-8 byte order mark and blank lines before MSH are tolerated.

@@ -1,7 +1,7 @@
-public import EdgeCore
+package import EdgeCore
 
 /// MSA-1 (HL7 table 0008), original acknowledgment mode.
-public enum HL7AcknowledgementCode: String, Sendable, Hashable {
+package enum HL7AcknowledgementCode: String, Sendable, Hashable {
     /// Application Accept: the message is committed.
     case accept = "AA"
     /// Application Error: not taken because of an error the sender may correct, or a condition on
@@ -14,19 +14,19 @@ public enum HL7AcknowledgementCode: String, Sendable, Hashable {
 /// The header fields of a received message an acknowledgment echoes, read leniently from its first
 /// line so that even a message that does not parse gets an ACK naming its control id. Values stay
 /// as written (escaped, with components), re-emitted with the sender's own delimiters.
-public struct HL7OriginalHeader: Sendable, Hashable {
-    public var delimiters: HL7Delimiters
+package struct HL7OriginalHeader: Sendable, Hashable {
+    package var delimiters: HL7Delimiters
     /// MSH-n as written, by HL7 number (index 0 unused).
-    public var raw: [String]
+    package var raw: [String]
 
-    public init(delimiters: HL7Delimiters = .standard, raw: [String] = []) {
+    package init(delimiters: HL7Delimiters = .standard, raw: [String] = []) {
         self.delimiters = delimiters
         self.raw = raw
     }
 
     /// Reads MSH's fields from the first line of `bytes`; standard delimiters and no fields when
     /// there is no usable MSH.
-    public init(scanning bytes: [UInt8]) {
+    package init(scanning bytes: [UInt8]) {
         var start = 0
         while start < bytes.count, bytes[start] == 0x0D || bytes[start] == 0x0A || bytes[start] == 0xEF || bytes[start] == 0xBB || bytes[start] == 0xBF {
             start += 1
@@ -46,10 +46,10 @@ public struct HL7OriginalHeader: Sendable, Hashable {
         self.init(delimiters: delimiters, raw: raw)
     }
 
-    public subscript(field n: Int) -> String { n < raw.count ? raw[n] : "" }
+    package subscript(field n: Int) -> String { n < raw.count ? raw[n] : "" }
 
     /// A component of a field, unescaped (MSH-10 for keys, MSH-4.1 for the facility allowlist).
-    public func value(field n: Int, component: Int = 1) -> String {
+    package func value(field n: Int, component: Int = 1) -> String {
         let text = self[field: n]
         let parts = Array(text.utf8).split(separator: delimiters.component, omittingEmptySubsequences: false)
         guard component >= 1, component <= parts.count else { return "" }
@@ -57,25 +57,25 @@ public struct HL7OriginalHeader: Sendable, Hashable {
         return (try? HL7Escaping.unescape(sub, delimiters: delimiters, at: HL7Location(segment: "MSH", field: n))) ?? HL7Escaping.text(sub)
     }
 
-    public var controlID: String { value(field: 10) }
-    public var version: String { value(field: 12) }
+    package var controlID: String { value(field: 10) }
+    package var version: String { value(field: 12) }
 }
 
 /// Builds ACK messages: MSH with sender and receiver swapped, MSA echoing MSH-10, and one ERR per
 /// problem with its location (ERR-2) and table 0357 code (ERR-3); for v2.3/2.4 senders, the ERR-1
 /// form and MSA-3 text those versions read instead.
-public struct HL7AcknowledgementBuilder: Sendable {
+package struct HL7AcknowledgementBuilder: Sendable {
     /// MSH-3 and MSH-4 of the ACK when the original named no receiver.
-    public var application: String
-    public var facility: String
+    package var application: String
+    package var facility: String
 
-    public init(application: String = "fhir-edge", facility: String = "") {
+    package init(application: String = "fhir-edge", facility: String = "") {
         self.application = application
         self.facility = facility
     }
 
     /// The ACK's ER7 text, segments ended by CR. `controlID` is the ACK's own MSH-10.
-    public func acknowledgement(
+    package func acknowledgement(
         to original: HL7OriginalHeader, code: HL7AcknowledgementCode, errors: [HL7Error] = [], controlID: String, at time: Timestamp
     ) -> String {
         let d = original.delimiters

@@ -1,32 +1,32 @@
 /// HL7 table 0357 (message error condition codes): what ERR-3 says about a message that cannot be taken.
-public struct HL7ErrorCode: Hashable, Sendable, CustomStringConvertible {
-    public let code: Int
-    public let text: String
+package struct HL7ErrorCode: Hashable, Sendable, CustomStringConvertible {
+    package let code: Int
+    package let text: String
 
-    public static let segmentSequence = HL7ErrorCode(code: 100, text: "Segment sequence error")
-    public static let requiredFieldMissing = HL7ErrorCode(code: 101, text: "Required field missing")
-    public static let dataType = HL7ErrorCode(code: 102, text: "Data type error")
-    public static let tableValueNotFound = HL7ErrorCode(code: 103, text: "Table value not found")
-    public static let unsupportedMessageType = HL7ErrorCode(code: 200, text: "Unsupported message type")
-    public static let unsupportedEventCode = HL7ErrorCode(code: 201, text: "Unsupported event code")
-    public static let unsupportedProcessingID = HL7ErrorCode(code: 202, text: "Unsupported processing id")
-    public static let unsupportedVersionID = HL7ErrorCode(code: 203, text: "Unsupported version id")
-    public static let applicationInternal = HL7ErrorCode(code: 207, text: "Application internal error")
+    package static let segmentSequence = HL7ErrorCode(code: 100, text: "Segment sequence error")
+    package static let requiredFieldMissing = HL7ErrorCode(code: 101, text: "Required field missing")
+    package static let dataType = HL7ErrorCode(code: 102, text: "Data type error")
+    package static let tableValueNotFound = HL7ErrorCode(code: 103, text: "Table value not found")
+    package static let unsupportedMessageType = HL7ErrorCode(code: 200, text: "Unsupported message type")
+    package static let unsupportedEventCode = HL7ErrorCode(code: 201, text: "Unsupported event code")
+    package static let unsupportedProcessingID = HL7ErrorCode(code: 202, text: "Unsupported processing id")
+    package static let unsupportedVersionID = HL7ErrorCode(code: 203, text: "Unsupported version id")
+    package static let applicationInternal = HL7ErrorCode(code: 207, text: "Application internal error")
 
-    public var description: String { "\(code) \(text)" }
+    package var description: String { "\(code) \(text)" }
 }
 
 /// Where in a message a problem is, as ERR-2 (ERL) names it: segment id, its occurrence in the
 /// message (1-based), field, repetition, component and subcomponent (all 1-based, 0 = not given).
-public struct HL7Location: Hashable, Sendable, CustomStringConvertible {
-    public var segment: String
-    public var sequence: Int
-    public var field: Int
-    public var repetition: Int
-    public var component: Int
-    public var subcomponent: Int
+package struct HL7Location: Hashable, Sendable, CustomStringConvertible {
+    package var segment: String
+    package var sequence: Int
+    package var field: Int
+    package var repetition: Int
+    package var component: Int
+    package var subcomponent: Int
 
-    public init(segment: String, sequence: Int = 1, field: Int = 0, repetition: Int = 0, component: Int = 0, subcomponent: Int = 0) {
+    package init(segment: String, sequence: Int = 1, field: Int = 0, repetition: Int = 0, component: Int = 0, subcomponent: Int = 0) {
         self.segment = segment
         self.sequence = sequence
         self.field = field
@@ -36,7 +36,7 @@ public struct HL7Location: Hashable, Sendable, CustomStringConvertible {
     }
 
     /// `OBX[3]-5.2`: the segment (with its occurrence when not the first), field, component.
-    public var description: String {
+    package var description: String {
         var text = segment
         if sequence > 1 { text += "[\(sequence)]" }
         guard field > 0 else { return text }
@@ -49,18 +49,18 @@ public struct HL7Location: Hashable, Sendable, CustomStringConvertible {
 }
 
 /// Why a message cannot be taken: the table 0357 code, where, and a reason without patient data.
-public struct HL7Error: Error, Hashable, Sendable, CustomStringConvertible {
-    public var code: HL7ErrorCode
-    public var location: HL7Location?
-    public var reason: String
+package struct HL7Error: Error, Hashable, Sendable, CustomStringConvertible {
+    package var code: HL7ErrorCode
+    package var location: HL7Location?
+    package var reason: String
 
-    public init(_ code: HL7ErrorCode, at location: HL7Location?, _ reason: String) {
+    package init(_ code: HL7ErrorCode, at location: HL7Location?, _ reason: String) {
         self.code = code
         self.location = location
         self.reason = reason
     }
 
-    public var description: String {
+    package var description: String {
         (location.map { "\($0): " } ?? "") + reason
     }
 }

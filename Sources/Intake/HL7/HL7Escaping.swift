@@ -1,6 +1,6 @@
 /// HL7 v2 escape sequences (v2.6 chapter 2.7): delimiters inside data, hexadecimal data, and the
 /// formatting and character-set sequences, which are tolerated and dropped (not rendered).
-public enum HL7Escaping {
+package enum HL7Escaping {
     /// Resolves every escape sequence of one subcomponent.
     ///
     /// - `\F\ \S\ \T\ \R\ \E\` (and v2.7's `\P\`): the field, component, subcomponent, repetition,
@@ -9,7 +9,7 @@ public enum HL7Escaping {
     /// - `\.br\`: a line break. Highlighting (`\H\ \N\`), other formatting (`\.sp\`, `\.in\`...),
     ///   character-set switches (`\Cxxyy\`, `\Mxxyyzz\`) and locally defined `\Z..\` are dropped.
     /// An unclosed or unknown sequence, or odd or non-hex digits after `\X`, is an error at `location`.
-    public static func unescape(_ bytes: ArraySlice<UInt8>, delimiters: HL7Delimiters, at location: HL7Location) throws(HL7Error) -> String {
+    package static func unescape(_ bytes: ArraySlice<UInt8>, delimiters: HL7Delimiters, at location: HL7Location) throws(HL7Error) -> String {
         guard bytes.contains(delimiters.escape) else { return text(bytes) }
         var out: [UInt8] = []
         out.reserveCapacity(bytes.count)
@@ -64,7 +64,7 @@ public enum HL7Escaping {
     }
 
     /// Writes `value` so that its delimiter characters survive as data (`|` as `\F\` and so on).
-    public static func escape(_ value: String, delimiters: HL7Delimiters = .standard) -> String {
+    package static func escape(_ value: String, delimiters: HL7Delimiters = .standard) -> String {
         var out: [UInt8] = []
         for byte in value.utf8 {
             let code: UInt8?

@@ -1,11 +1,11 @@
-public import EdgeCore
+package import EdgeCore
 
 /// HL7 v2 DTM / TS: `YYYY[MM[DD[HH[MM[SS[.S[S[S[S]]]]]]]]][+/-ZZZZ]`.
-public enum HL7Time {
+package enum HL7Time {
     /// The instant `text` names, or nil when it is not a DTM. A time without offset is taken at
     /// `defaultOffsetMinutes` (the offset of MSH-7 when it has one, as v2.6 2.A.22 says the sender's
     /// zone applies). Missing trailing parts count as their start (a date is its midnight).
-    public static func parse(_ text: String, defaultOffsetMinutes: Int = 0) -> Timestamp? {
+    package static func parse(_ text: String, defaultOffsetMinutes: Int = 0) -> Timestamp? {
         let bytes = Array(text.utf8)
         var index = 0
         func digits(_ count: Int) -> Int? {
@@ -53,7 +53,7 @@ public enum HL7Time {
     }
 
     /// The offset a DTM carries (`+0100` → 60), nil without one.
-    public static func offsetMinutes(_ text: String) -> Int? {
+    package static func offsetMinutes(_ text: String) -> Int? {
         let bytes = Array(text.utf8)
         guard bytes.count >= 5, let sign = bytes.lastIndex(where: { $0 == UInt8(ascii: "+") || $0 == UInt8(ascii: "-") }),
               bytes.count - sign == 5, let value = Int(String(decoding: bytes[(sign + 1)...], as: UTF8.self)) else { return nil }
@@ -62,7 +62,7 @@ public enum HL7Time {
     }
 
     /// A DTM for an instant in UTC with seconds: `20261206231502+0000`.
-    public static func format(_ time: Timestamp) -> String {
+    package static func format(_ time: Timestamp) -> String {
         let c = time.components
         func pad(_ value: Int, _ width: Int) -> String {
             let text = String(value)

@@ -4,35 +4,35 @@
 /// `maxFrameBytes` is not buffered: its first bytes are kept (for the ACK's MSH) and the rest
 /// dropped until its end block, then it is reported as `.oversized`. Bytes between frames
 /// (line ends some senders add, or noise) are skipped and counted.
-public struct MLLPFramer: Sendable {
-    public enum Event: Sendable, Equatable {
+package struct MLLPFramer: Sendable {
+    package enum Event: Sendable, Equatable {
         case frame([UInt8])
         /// A frame above the bound: its first `headBytes` bytes, so its MSH can be answered.
         case oversized(head: [UInt8])
     }
 
-    public static let startBlock: UInt8 = 0x0B
-    public static let endBlock: UInt8 = 0x1C
-    public static let carriageReturn: UInt8 = 0x0D
+    package static let startBlock: UInt8 = 0x0B
+    package static let endBlock: UInt8 = 0x1C
+    package static let carriageReturn: UInt8 = 0x0D
     static let headBytes = 2048
 
-    public let maxFrameBytes: Int
+    package let maxFrameBytes: Int
     private var inFrame = false
     private var oversized = false
     private var buffer: [UInt8] = []
     /// Bytes seen outside any frame since the last frame started.
-    public private(set) var strayBytes = 0
+    package private(set) var strayBytes = 0
 
-    public init(maxFrameBytes: Int) {
+    package init(maxFrameBytes: Int) {
         self.maxFrameBytes = max(1, maxFrameBytes)
     }
 
     /// True while a frame has started and not ended: a peer that stops here is slow or half-open.
-    public var isInsideFrame: Bool { inFrame }
+    package var isInsideFrame: Bool { inFrame }
     /// Bytes of the unfinished frame currently held (bounded by `maxFrameBytes`).
-    public var bufferedBytes: Int { buffer.count }
+    package var bufferedBytes: Int { buffer.count }
 
-    public mutating func feed<Bytes: Collection>(_ bytes: Bytes) -> [Event] where Bytes.Element == UInt8 {
+    package mutating func feed<Bytes: Collection>(_ bytes: Bytes) -> [Event] where Bytes.Element == UInt8 {
         var events: [Event] = []
         for byte in bytes {
             if !inFrame {
@@ -70,7 +70,7 @@ public struct MLLPFramer: Sendable {
     }
 
     /// `message` framed for the wire.
-    public static func frame<Bytes: Sequence>(_ message: Bytes) -> [UInt8] where Bytes.Element == UInt8 {
+    package static func frame<Bytes: Sequence>(_ message: Bytes) -> [UInt8] where Bytes.Element == UInt8 {
         [startBlock] + message + [endBlock, carriageReturn]
     }
 }

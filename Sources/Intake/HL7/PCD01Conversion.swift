@@ -1,5 +1,5 @@
 import EdgeCore
-public import JSONQuery
+package import JSONQuery
 
 /// IHE PCD-01 (Communicate PCD Data, ORU^R01) to the JSON device message a device profile's
 /// templates read: one entry in `observations` per OBX that carries a value, each with the device,
@@ -13,22 +13,22 @@ public import JSONQuery
 ///    "value": 98, "unit": "%", "unitCode": "262688", "unitSystem": "MDC", "hierarchy": "1.1.1.1",
 ///    "level": "metric", "status": "R", "time": "2026-12-06T09:57:15.000Z", "deviceId": "0123456789ABCDEF", ...}]}
 /// ```
-public struct PCD01Conversion: Sendable {
-    public struct Result: Sendable {
-        public var message: JSONValue
+package struct PCD01Conversion: Sendable {
+    package struct Result: Sendable {
+        package var message: JSONValue
         /// The device the message is about: the first MDS's identity, else the sending application's.
-        public var deviceID: String?
-        public var observationCount: Int
+        package var deviceID: String?
+        package var observationCount: Int
     }
 
-    public init() {}
+    package init() {}
 
     /// The versions taken (v2.6 is what PCD-01 prescribes; earlier and later ones parse the same way).
-    public static func supportsVersion(_ version: String) -> Bool {
+    package static func supportsVersion(_ version: String) -> Bool {
         ["2.3", "2.4", "2.5", "2.6", "2.7", "2.8"].contains { version == $0 || version.hasPrefix($0 + ".") }
     }
 
-    public func convert(_ message: HL7Message) throws(HL7Error) -> Result {
+    package func convert(_ message: HL7Message) throws(HL7Error) -> Result {
         let msh = message.header
         try Self.checkHeader(msh)
         let defaultOffset = HL7Time.offsetMinutes(msh.field(7).value) ?? 0

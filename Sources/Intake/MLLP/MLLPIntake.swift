@@ -1,18 +1,18 @@
-public import EdgeCore
-public import HL7
+package import EdgeCore
+package import HL7
 import JSONQuery
 
 /// What happened to one received frame, for health, metrics and the journal (no patient data).
-public struct MLLPOutcome: Sendable, Equatable {
+package struct MLLPOutcome: Sendable, Equatable {
     /// MSH-4's namespace id (or `unknown`): the source the health entry is kept under.
-    public var facility: String
-    public var code: HL7AcknowledgementCode
+    package var facility: String
+    package var code: HL7AcknowledgementCode
     /// Observations the message carried (0 when it was not taken).
-    public var observations: Int
+    package var observations: Int
     /// True when the store already held the message under its delivery key (a resend).
-    public var duplicate: Bool
+    package var duplicate: Bool
     /// Why it was not taken: a short reason naming where, never a value.
-    public var error: String?
+    package var error: String?
 }
 
 /// Turns one MLLP frame into the ACK to send back, delivering the message first: the ACK says AA
@@ -22,17 +22,17 @@ public struct MLLPOutcome: Sendable, Equatable {
 /// AR for what the receiver cannot take now or at all regardless of content: a sender resends an
 /// AR'd message after its own retry interval, and a resend of a message already stored is
 /// acknowledged AA again without a second copy (its delivery key is MSH-4 with MSH-10).
-public struct MLLPIntake: Sendable {
-    public var profile: ProfileID
+package struct MLLPIntake: Sendable {
+    package var profile: ProfileID
     /// MSH-4 namespace ids allowed to send; empty: any.
-    public var allowedFacilities: Set<String>
-    public var maxMessageBytes: Int
-    public var builder: HL7AcknowledgementBuilder
+    package var allowedFacilities: Set<String>
+    package var maxMessageBytes: Int
+    package var builder: HL7AcknowledgementBuilder
     let sink: any MessageSink
     let now: @Sendable () -> Timestamp
     let nextControlID: @Sendable () -> String
 
-    public init(
+    package init(
         profile: ProfileID, allowedFacilities: Set<String>, maxMessageBytes: Int, sink: any MessageSink,
         builder: HL7AcknowledgementBuilder = HL7AcknowledgementBuilder(),
         now: @escaping @Sendable () -> Timestamp, nextControlID: @escaping @Sendable () -> String
@@ -48,12 +48,12 @@ public struct MLLPIntake: Sendable {
 
     /// The delivery key of a message: who sent it and its control id. Components and escapes are
     /// resolved so that a resend with different formatting of MSH-4 still matches.
-    public static func deliveryKey(facility: String, controlID: String) -> String {
+    package static func deliveryKey(facility: String, controlID: String) -> String {
         "hl7v2:" + facility.count.description + ":" + facility + "|" + controlID
     }
 
     /// Handles one frame's payload and returns the ACK (ER7, without framing) and the outcome.
-    public func handle(frame bytes: [UInt8], peer: String) async -> (ack: String, outcome: MLLPOutcome) {
+    package func handle(frame bytes: [UInt8], peer: String) async -> (ack: String, outcome: MLLPOutcome) {
         let header = HL7OriginalHeader(scanning: bytes)
         let facility = header.value(field: 4).isEmpty ? "unknown" : header.value(field: 4)
         func answer(_ code: HL7AcknowledgementCode, _ errors: [HL7Error], observations: Int = 0, duplicate: Bool = false) -> (String, MLLPOutcome) {
@@ -96,7 +96,7 @@ public struct MLLPIntake: Sendable {
     }
 
     /// The ACK for a frame above `maxMessageBytes` (its head still names MSH-10).
-    public func oversized(head: [UInt8]) -> (ack: String, outcome: MLLPOutcome) {
+    package func oversized(head: [UInt8]) -> (ack: String, outcome: MLLPOutcome) {
         let header = HL7OriginalHeader(scanning: head)
         let facility = header.value(field: 4).isEmpty ? "unknown" : header.value(field: 4)
         let error = HL7Error(.applicationInternal, at: nil, "the message is larger than this receiver's \(maxMessageBytes) bytes (hl7.maxMessageBytes)")

@@ -1,21 +1,21 @@
 import EdgeCore
 import HL7
-public import NIOCore
-public import NIOPosix
-public import NIOSSL
+package import NIOCore
+import NIOPosix
+package import NIOSSL
 
 /// The MLLP listener's settings (the gateway's `hl7:` section).
-public struct MLLPListenerSettings: Sendable {
-    public var host: String
-    public var port: Int
+package struct MLLPListenerSettings: Sendable {
+    package var host: String
+    package var port: Int
     /// No byte for this long outside a frame closes the connection (idle and half-open peers).
-    public var idleTimeout: TimeAmount
+    package var idleTimeout: TimeAmount
     /// A frame must end within this long of its start block (slow senders cannot hold a connection).
-    public var frameTimeout: TimeAmount
-    public var maxConnections: Int
-    public var tls: NIOSSLContext?
+    package var frameTimeout: TimeAmount
+    package var maxConnections: Int
+    package var tls: NIOSSLContext?
 
-    public init(host: String, port: Int, idleTimeout: TimeAmount, frameTimeout: TimeAmount, maxConnections: Int, tls: NIOSSLContext? = nil) {
+    package init(host: String, port: Int, idleTimeout: TimeAmount, frameTimeout: TimeAmount, maxConnections: Int, tls: NIOSSLContext? = nil) {
         self.host = host
         self.port = port
         self.idleTimeout = idleTimeout
@@ -26,7 +26,7 @@ public struct MLLPListenerSettings: Sendable {
 }
 
 /// Counters of the listener, rendered into `/metrics`.
-public final class MLLPMetrics: Sendable {
+package final class MLLPMetrics: Sendable {
     private struct State {
         var open = 0
         var accepted = 0
@@ -36,7 +36,7 @@ public final class MLLPMetrics: Sendable {
     }
     private let state = Locked(State())
 
-    public init() {}
+    package init() {}
 
     func opened() { state.withLock { $0.open += 1; $0.accepted += 1 } }
     func closedConnection() { state.withLock { $0.open -= 1 } }
@@ -49,7 +49,7 @@ public final class MLLPMetrics: Sendable {
     }
     var open: Int { state.withLock { $0.open } }
 
-    public var prometheusText: String {
+    package var prometheusText: String {
         let state = state.withLock { $0 }
         var text = PrometheusText()
         text.family("fhir_edge_mllp_connections", "gauge", "Open MLLP connections.")
@@ -70,9 +70,9 @@ public final class MLLPMetrics: Sendable {
 
 /// Accepts MLLP connections and answers each frame through `MLLPIntake`, one frame at a time per
 /// connection in arrival order (the ACK of one is written before the next is handled).
-public final class MLLPListener: Sendable {
-    public let localPort: Int
-    public let metrics: MLLPMetrics
+package final class MLLPListener: Sendable {
+    package let localPort: Int
+    package let metrics: MLLPMetrics
     private let server: NIOAsyncChannel<NIOAsyncChannel<MLLPFramer.Event, ByteBuffer>, Never>
     private let intake: MLLPIntake
     private let onOutcome: @Sendable (MLLPOutcome, String) async -> Void
@@ -90,7 +90,7 @@ public final class MLLPListener: Sendable {
 
     /// Binds the listening socket (port 0: any free port, see `localPort`). `onOutcome` hears each
     /// frame's outcome with the peer address, after its ACK was queued.
-    public static func bind(
+    package static func bind(
         _ settings: MLLPListenerSettings, intake: MLLPIntake, metrics: MLLPMetrics = MLLPMetrics(),
         group: any EventLoopGroup = MultiThreadedEventLoopGroup.singleton,
         onOutcome: @escaping @Sendable (MLLPOutcome, String) async -> Void = { _, _ in }
@@ -123,7 +123,7 @@ public final class MLLPListener: Sendable {
     }
 
     /// Serves until the task is cancelled, then closes the listening socket and every connection.
-    public func run() async {
+    package func run() async {
         await withDiscardingTaskGroup { group in
             do {
                 try await server.executeThenClose { connections in

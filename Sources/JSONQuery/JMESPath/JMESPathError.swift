@@ -3,8 +3,8 @@
 /// `kind` uses the error names of the JMESPath compliance suite (plus the MedTech ones), so
 /// callers and tests can classify failures; `message` says why in words; `column` points at the
 /// offending character for compile-time errors.
-public struct JMESPathError: Error, Sendable, CustomStringConvertible {
-    public enum Kind: String, Sendable {
+package struct JMESPathError: Error, Sendable, CustomStringConvertible {
+    package enum Kind: String, Sendable {
         case syntax
         case invalidArity = "invalid-arity"
         case invalidType = "invalid-type"
@@ -15,10 +15,10 @@ public struct JMESPathError: Error, Sendable, CustomStringConvertible {
         case outOfRange = "out-of-range"
     }
 
-    public let kind: Kind
-    public let message: String
+    package let kind: Kind
+    package let message: String
     /// 1-based column (in Unicode scalars) for syntax and other compile-time errors.
-    public let column: Int?
+    package let column: Int?
 
     init(_ kind: Kind, _ message: String, column: Int? = nil) {
         self.kind = kind
@@ -26,7 +26,7 @@ public struct JMESPathError: Error, Sendable, CustomStringConvertible {
         self.column = column
     }
 
-    public var description: String {
+    package var description: String {
         if let column { return "\(kind.rawValue) error at column \(column): \(message)" }
         return "\(kind.rawValue) error: \(message)"
     }

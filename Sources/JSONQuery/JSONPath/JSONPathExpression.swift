@@ -4,14 +4,14 @@
 /// - `rfc9535`: RFC 9535 exactly, including the function extensions and I-Regexp.
 /// - `jsonNet`: Newtonsoft Json.NET `SelectToken`, the dialect MedTech / IoMT templates are written
 ///   in (`$..[?(@heartRate)]`, `$.SystemProperties.iothub-connection-device-id`, `=~ /re/i`).
-public struct JSONPathExpression: Sendable {
-    public enum Dialect: String, Sendable {
+package struct JSONPathExpression: Sendable {
+    package enum Dialect: String, Sendable {
         case rfc9535
         case jsonNet = "jsonnet"
     }
 
-    public let source: String
-    public let dialect: Dialect
+    package let source: String
+    package let dialect: Dialect
     private let compiled: Compiled
 
     private enum Compiled: Sendable {
@@ -19,7 +19,7 @@ public struct JSONPathExpression: Sendable {
         case jsonNet(NetPath)
     }
 
-    public init(_ expression: String, dialect: Dialect) throws(JSONPathError) {
+    package init(_ expression: String, dialect: Dialect) throws(JSONPathError) {
         self.source = expression
         self.dialect = dialect
         switch dialect {
@@ -33,7 +33,7 @@ public struct JSONPathExpression: Sendable {
     }
 
     /// The selected nodes' values in document order; empty when nothing matches.
-    public func select(_ document: JSONValue) throws(JSONPathError) -> [JSONValue] {
+    package func select(_ document: JSONValue) throws(JSONPathError) -> [JSONValue] {
         // Names-and-indexes paths (most template expressions) walk the document directly.
         switch compiled {
         case .rfc9535(let query):
@@ -61,7 +61,7 @@ public struct JSONPathExpression: Sendable {
     }
 
     /// Like `select`, with the RFC 9535 normalized path of each node (`$['a'][0]`).
-    public func selectWithPaths(_ document: JSONValue) throws(JSONPathError) -> [(path: String, value: JSONValue)] {
+    package func selectWithPaths(_ document: JSONValue) throws(JSONPathError) -> [(path: String, value: JSONValue)] {
         let nodes: [LocatedNode<PathLocation>]
         switch compiled {
         case .rfc9535(let query):
@@ -74,18 +74,18 @@ public struct JSONPathExpression: Sendable {
 }
 
 /// Why an expression could not be compiled or evaluated.
-public struct JSONPathError: Error, Sendable, CustomStringConvertible {
+package struct JSONPathError: Error, Sendable, CustomStringConvertible {
     /// Why, in words.
-    public let message: String
+    package let message: String
     /// 1-based column (in Unicode scalars) of the offending character, for syntax errors.
-    public let column: Int?
+    package let column: Int?
 
     init(_ message: String, column: Int? = nil) {
         self.message = message
         self.column = column
     }
 
-    public var description: String {
+    package var description: String {
         if let column { return "JSONPath syntax error at column \(column): \(message)" }
         return "JSONPath error: \(message)"
     }

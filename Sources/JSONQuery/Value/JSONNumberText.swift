@@ -7,29 +7,29 @@
 /// the same for every such number, so identifiers and passed-through values keep their text.
 /// Arithmetic uses `doubleValue` (the nearest `Double`, ±infinity beyond its range); comparisons
 /// with integers and other kept numbers are exact (see `JSONValue.numericOrder`).
-public struct JSONNumberText: Sendable, CustomStringConvertible {
+package struct JSONNumberText: Sendable, CustomStringConvertible {
     /// The number exactly as written: valid RFC 8259 number syntax.
-    public let text: String
+    package let text: String
     /// The nearest `Double`; ±infinity or ±0 when the magnitude is beyond `Double`'s range.
-    public let doubleValue: Double
+    package let doubleValue: Double
 
     init(validated text: String, doubleValue: Double) {
         self.text = text
         self.doubleValue = doubleValue
     }
 
-    public var description: String { text }
+    package var description: String { text }
 
     /// True when written without a fraction or an exponent (what Json.NET reads as an integer).
-    public var isInteger: Bool {
+    package var isInteger: Bool {
         !text.utf8.contains { $0 == UInt8(ascii: ".") || $0 == UInt8(ascii: "e") || $0 == UInt8(ascii: "E") }
     }
 
     /// The number's exact decimal value.
-    public var decimal: DecimalDigits { DecimalDigits(text) }
+    package var decimal: DecimalDigits { DecimalDigits(text) }
 
     /// The same number without its sign.
-    public var magnitude: JSONNumberText {
+    package var magnitude: JSONNumberText {
         guard text.utf8.first == UInt8(ascii: "-") else { return self }
         return JSONNumberText(validated: String(text.dropFirst()), doubleValue: Swift.abs(doubleValue))
     }
@@ -38,14 +38,14 @@ public struct JSONNumberText: Sendable, CustomStringConvertible {
 /// The exact value of a decimal number text: sign, significant digits without leading or trailing
 /// zeros, and the decimal exponent of the first digit (`-0.0254` is `-`, `"254"`, `-2`).
 /// Zero has no digits.
-public struct DecimalDigits: Sendable, Equatable {
-    public let negative: Bool
-    public let digits: String
-    public let exponent: Int
+package struct DecimalDigits: Sendable, Equatable {
+    package let negative: Bool
+    package let digits: String
+    package let exponent: Int
 
     /// `text` must be number syntax (optional `-`, digits, optional fraction and exponent).
     /// Exponents too large for `Int` are clamped; such numbers still order correctly.
-    public init(_ text: some StringProtocol) {
+    package init(_ text: some StringProtocol) {
         var negative = false
         var digits: [UInt8] = []
         var pointPosition: Int?
@@ -94,10 +94,10 @@ public struct DecimalDigits: Sendable, Equatable {
         }
     }
 
-    public var isZero: Bool { digits.isEmpty }
+    package var isZero: Bool { digits.isEmpty }
 
     /// -1, 0 or 1: exact comparison of the two values.
-    public static func order(_ a: DecimalDigits, _ b: DecimalDigits) -> Int {
+    package static func order(_ a: DecimalDigits, _ b: DecimalDigits) -> Int {
         let signA = a.isZero ? 0 : (a.negative ? -1 : 1)
         let signB = b.isZero ? 0 : (b.negative ? -1 : 1)
         if signA != signB { return signA < signB ? -1 : 1 }
@@ -119,7 +119,7 @@ extension JSONValue {
     /// that fits in `Int64`, `.double` when a `Double` holds it exactly (its shortest form has the
     /// same decimal value), otherwise `.exactNumber` keeping the text. Nil for anything that is
     /// not RFC 8259 number syntax.
-    public init?(numberText text: String) {
+    package init?(numberText text: String) {
         // The parser would also skip whitespace (and a byte-order mark) around the number.
         guard let first = text.utf8.first, let last = text.utf8.last,
             first == UInt8(ascii: "-") || (UInt8(ascii: "0")...UInt8(ascii: "9")).contains(first),
@@ -151,7 +151,7 @@ extension JSONValue {
     /// -1, 0 or 1 for two numbers, nil when either is not a number. Integers and kept numbers
     /// compare exactly among themselves; a comparison involving a `.double` uses `Double` values
     /// (NaN compares as greater).
-    public static func numericOrder(_ a: JSONValue, _ b: JSONValue) -> Int? {
+    package static func numericOrder(_ a: JSONValue, _ b: JSONValue) -> Int? {
         switch (a, b) {
         case (.int(let x), .int(let y)):
             return x < y ? -1 : (x == y ? 0 : 1)

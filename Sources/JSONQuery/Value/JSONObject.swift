@@ -3,13 +3,13 @@
 /// Device messages are small, so members live in one array and lookups scan it; that beats a
 /// hash table for the handful of keys a reading has and keeps document order for free.
 /// Keys are unique: setting an existing key replaces its value in place.
-public struct JSONObject: Sendable {
-    public private(set) var keys: [String] = []
-    public private(set) var values: [JSONValue] = []
+package struct JSONObject: Sendable {
+    package private(set) var keys: [String] = []
+    package private(set) var values: [JSONValue] = []
 
-    public init() {}
+    package init() {}
 
-    public init(_ members: [(String, JSONValue)]) {
+    package init(_ members: [(String, JSONValue)]) {
         keys.reserveCapacity(members.count)
         values.reserveCapacity(members.count)
         for (key, value) in members { self[key] = value }
@@ -21,14 +21,14 @@ public struct JSONObject: Sendable {
         self.values = values
     }
 
-    public var count: Int { keys.count }
-    public var isEmpty: Bool { keys.isEmpty }
+    package var count: Int { keys.count }
+    package var isEmpty: Bool { keys.isEmpty }
 
-    public func index(forKey key: String) -> Int? {
+    package func index(forKey key: String) -> Int? {
         keys.firstIndex(of: key)
     }
 
-    public subscript(key: String) -> JSONValue? {
+    package subscript(key: String) -> JSONValue? {
         get {
             guard let i = index(forKey: key) else { return nil }
             return values[i]
@@ -57,12 +57,12 @@ public struct JSONObject: Sendable {
     }
 
     /// Members in document order.
-    public var members: Zip2Sequence<[String], [JSONValue]> { zip(keys, values) }
+    package var members: Zip2Sequence<[String], [JSONValue]> { zip(keys, values) }
 }
 
 extension JSONObject: Equatable {
     /// Member order does not matter for equality.
-    public static func == (lhs: JSONObject, rhs: JSONObject) -> Bool {
+    package static func == (lhs: JSONObject, rhs: JSONObject) -> Bool {
         guard lhs.count == rhs.count else { return false }
         for (key, value) in lhs.members {
             guard let other = rhs[key], other == value else { return false }
@@ -72,7 +72,7 @@ extension JSONObject: Equatable {
 }
 
 extension JSONObject: Hashable {
-    public func hash(into hasher: inout Hasher) {
+    package func hash(into hasher: inout Hasher) {
         // Order-independent: combine member hashes commutatively.
         var combined = 0
         for (key, value) in members {
@@ -87,7 +87,7 @@ extension JSONObject: Hashable {
 }
 
 extension JSONObject: ExpressibleByDictionaryLiteral {
-    public init(dictionaryLiteral elements: (String, JSONValue)...) {
+    package init(dictionaryLiteral elements: (String, JSONValue)...) {
         self.init(elements)
     }
 }

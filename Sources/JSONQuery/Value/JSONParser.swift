@@ -1,31 +1,31 @@
 /// Why a JSON text could not be parsed, and where (1-based line and column, 0-based byte offset).
-public struct JSONParseError: Error, Sendable, Equatable, CustomStringConvertible {
-    public let reason: String
-    public let offset: Int
-    public let line: Int
-    public let column: Int
+package struct JSONParseError: Error, Sendable, Equatable, CustomStringConvertible {
+    package let reason: String
+    package let offset: Int
+    package let line: Int
+    package let column: Int
 
-    public var description: String { "invalid JSON at line \(line), column \(column): \(reason)" }
+    package var description: String { "invalid JSON at line \(line), column \(column): \(reason)" }
 }
 
 /// What a parse accepts beyond RFC 8259. The default is strict JSON: device messages and
 /// everything received over the network are parsed that way.
-public struct JSONParseOptions: OptionSet, Sendable {
-    public let rawValue: Int
-    public init(rawValue: Int) { self.rawValue = rawValue }
+package struct JSONParseOptions: OptionSet, Sendable {
+    package let rawValue: Int
+    package init(rawValue: Int) { self.rawValue = rawValue }
 
     /// `// line` and `/* block */` comments wherever whitespace may stand.
-    public static let comments = JSONParseOptions(rawValue: 1 << 0)
+    package static let comments = JSONParseOptions(rawValue: 1 << 0)
     /// One trailing comma before the `}` or `]` that closes an object or array.
-    public static let trailingCommas = JSONParseOptions(rawValue: 1 << 1)
+    package static let trailingCommas = JSONParseOptions(rawValue: 1 << 1)
 
     /// What Json.NET (and so MedTech) accepts in template files: comments and trailing commas.
-    public static let template: JSONParseOptions = [.comments, .trailingCommas]
+    package static let template: JSONParseOptions = [.comments, .trailingCommas]
 }
 
 extension JSONValue {
     /// Parses one JSON text (RFC 8259). Whitespace may surround it; anything else after it is an error.
-    public init(parsing text: String, options: JSONParseOptions = []) throws(JSONParseError) {
+    package init(parsing text: String, options: JSONParseOptions = []) throws(JSONParseError) {
         var text = text
         let result = text.withUTF8 { bytes in
             Result { () throws(JSONParseError) in try JSONValue(parsing: bytes, options: options) }
@@ -33,7 +33,7 @@ extension JSONValue {
         self = try result.get()
     }
 
-    public init(parsing bytes: some Collection<UInt8>, options: JSONParseOptions = []) throws(JSONParseError) {
+    package init(parsing bytes: some Collection<UInt8>, options: JSONParseOptions = []) throws(JSONParseError) {
         let result: Result<JSONValue, JSONParseError>? = bytes.withContiguousStorageIfAvailable { buffer in
             Result { () throws(JSONParseError) in try JSONValue(parsing: buffer, options: options) }
         }
@@ -48,14 +48,14 @@ extension JSONValue {
         }
     }
 
-    public init(parsing buffer: UnsafeBufferPointer<UInt8>, options: JSONParseOptions = []) throws(JSONParseError) {
+    package init(parsing buffer: UnsafeBufferPointer<UInt8>, options: JSONParseOptions = []) throws(JSONParseError) {
         var parser = JSONParser(buffer, options: options)
         self = try parser.parseDocument()
     }
 
     /// Parses newline-delimited JSON: one value per non-blank line.
     /// Errors name the line of the input the bad value is on.
-    public static func parseLines(_ bytes: UnsafeBufferPointer<UInt8>) throws(JSONParseError) -> [JSONValue] {
+    package static func parseLines(_ bytes: UnsafeBufferPointer<UInt8>) throws(JSONParseError) -> [JSONValue] {
         var values: [JSONValue] = []
         var start = 0
         var lineNumber = 1

@@ -1,30 +1,30 @@
 /// Serialises `JSONValue`s as JSON text.
-public struct JSONWriter: Sendable {
-    public struct Options: OptionSet, Sendable {
-        public let rawValue: Int
-        public init(rawValue: Int) { self.rawValue = rawValue }
+package struct JSONWriter: Sendable {
+    package struct Options: OptionSet, Sendable {
+        package let rawValue: Int
+        package init(rawValue: Int) { self.rawValue = rawValue }
 
         /// Two-space indentation and newlines.
-        public static let pretty = Options(rawValue: 1 << 0)
+        package static let pretty = Options(rawValue: 1 << 0)
         /// Object members sorted by key (byte order of their UTF-8), for canonical forms such
         /// as the audit journal's hash input.
-        public static let sortedKeys = Options(rawValue: 1 << 1)
+        package static let sortedKeys = Options(rawValue: 1 << 1)
     }
 
-    public var options: Options
+    package var options: Options
 
-    public init(options: Options = []) {
+    package init(options: Options = []) {
         self.options = options
     }
 
-    public func string(_ value: JSONValue) -> String {
+    package func string(_ value: JSONValue) -> String {
         var out: [UInt8] = []
         out.reserveCapacity(256)
         write(value, into: &out)
         return String(decoding: out, as: UTF8.self)
     }
 
-    public func write(_ value: JSONValue, into out: inout [UInt8]) {
+    package func write(_ value: JSONValue, into out: inout [UInt8]) {
         write(value, into: &out, indent: 0)
     }
 
@@ -182,5 +182,5 @@ private func needsEscaping(_ bytes: UnsafeBufferPointer<UInt8>) -> Bool {
 
 extension JSONValue: CustomStringConvertible {
     /// Compact JSON text.
-    public var description: String { JSONWriter().string(self) }
+    package var description: String { JSONWriter().string(self) }
 }

@@ -4,19 +4,19 @@ import FHIRModel
 /// each becomes instead of a value. Off unless a profile asks (`profile.yaml`
 /// `observation.specialValues: ieee11073`): MedTech rejects a quantity that is not a decimal
 /// (`InvalidQuantityFhirValueException`), and that stays so for every other text and profile.
-public struct DataAbsentValues: Hashable, Sendable {
+package struct DataAbsentValues: Hashable, Sendable {
     /// Exact value text → data-absent-reason code.
-    public var reasons: [String: String]
+    package var reasons: [String: String]
 
-    public init(reasons: [String: String]) {
+    package init(reasons: [String: String]) {
         self.reasons = reasons
     }
 
-    public static let none = DataAbsentValues(reasons: [:])
+    package static let none = DataAbsentValues(reasons: [:])
 
     /// IEEE 11073-20601 special values, as the Bluetooth decoders name them in a message's
     /// `unavailable` object: NaN, NRes (not at this resolution), ±INF and the reserved value.
-    public static let ieee11073 = DataAbsentValues(reasons: [
+    package static let ieee11073 = DataAbsentValues(reasons: [
         "NaN": "not-a-number", "NRes": "error", "+INF": "positive-infinity", "-INF": "negative-infinity", "RFU": "error",
     ])
 

@@ -1,5 +1,5 @@
-public import FHIRModel
-public import JSONQuery
+package import FHIRModel
+package import JSONQuery
 
 /// What a profile says about every Device it creates (`profile.yaml` `device:`), beyond the
 /// identity that `ResourceIdentity` gives it: the Device's type, the type of its identifier, and
@@ -8,13 +8,13 @@ public import JSONQuery
 /// MedTech's templates map measurements only; this is the gateway's addition for the PHD IG's
 /// Device (type `MDC_MOC_VMS_MDS_SIMP`, a `BTMAC` identifier, the Device Information Service's
 /// manufacturer, model, serial number and revisions).
-public struct DeviceTemplate: Hashable, Sendable {
+package struct DeviceTemplate: Hashable, Sendable {
     /// `Device.type`, e.g. MDC 65573 `MDC_MOC_VMS_MDS_SIMP` (a simple personal health device).
-    public var type: CodeableConcept?
+    package var type: CodeableConcept?
     /// The `type` of the identity identifier, e.g. the PHD IG's `BTMAC`.
-    public var identifierType: CodeableConcept?
+    package var identifierType: CodeableConcept?
 
-    public init(type: CodeableConcept? = nil, identifierType: CodeableConcept? = nil) {
+    package init(type: CodeableConcept? = nil, identifierType: CodeableConcept? = nil) {
         self.type = type
         self.identifierType = identifierType
     }
@@ -32,7 +32,7 @@ public struct DeviceTemplate: Hashable, Sendable {
     /// `firmwareRevision`, `softwareRevision`, `hardwareRevision`, all strings; the Bluetooth
     /// source fills it from the Device Information Service). Members that are not non-empty
     /// strings are ignored; values are kept as the device wrote them.
-    public func apply(to device: inout Device, reported: JSONValue?) {
+    package func apply(to device: inout Device, reported: JSONValue?) {
         if let type { device.type = type }
         if let identifierType, !device.identifier.isEmpty { device.identifier[0].type = identifierType }
         guard case .object(let object)? = reported else { return }

@@ -2,14 +2,14 @@ import EdgeCore
 
 /// What measurements are grouped by before conversion: upstream's measurement-group key.
 /// Compared exactly (case-sensitive), absent and empty ids are different values.
-public struct MeasurementGroupKey: Hashable, Sendable, CustomStringConvertible {
-    public var deviceId: String
-    public var type: String
-    public var patientId: String?
-    public var encounterId: String?
-    public var correlationId: String?
+package struct MeasurementGroupKey: Hashable, Sendable, CustomStringConvertible {
+    package var deviceId: String
+    package var type: String
+    package var patientId: String?
+    package var encounterId: String?
+    package var correlationId: String?
 
-    public init(deviceId: String, type: String, patientId: String? = nil, encounterId: String? = nil, correlationId: String? = nil) {
+    package init(deviceId: String, type: String, patientId: String? = nil, encounterId: String? = nil, correlationId: String? = nil) {
         self.deviceId = deviceId
         self.type = type
         self.patientId = patientId
@@ -23,7 +23,7 @@ public struct MeasurementGroupKey: Hashable, Sendable, CustomStringConvertible {
 
     /// Device and type only, so it may go to logs and dead-letter reasons: patient and encounter
     /// ids are patient data, and the correlation id may be made of them.
-    public var description: String {
+    package var description: String {
         "device=\(deviceId) type=\(type)"
     }
 }

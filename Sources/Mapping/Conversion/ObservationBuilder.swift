@@ -1,6 +1,7 @@
 import FHIRConventions
 import EdgeCore
 import FHIRModel
+import JSONQuery
 
 /// Builds a new Observation from one observation group (upstream's CodeValueFhirTemplateProcessor).
 struct ObservationBuilder {

@@ -1,5 +1,5 @@
 import FHIRConventions
-public import EdgeCore
+package import EdgeCore
 import FHIRModel
 
 /// Turns a conversion batch of measurements into Observations with a FHIR mapping.
@@ -7,14 +7,14 @@ import FHIRModel
 /// Measurements are grouped by device, type, patient, encounter and correlation id; each group is
 /// split into observation groups by its template's `periodInterval`; each observation group becomes
 /// one Observation. A failing group is reported in `errors` and never stops the others.
-public struct ObservationConverter: Sendable {
+package struct ObservationConverter: Sendable {
     let templates: FHIRTemplateCollection
     let identity: ResourceIdentity
     let idPrecision: ObservationIdPrecision
     /// Value texts written as `dataAbsentReason` rather than rejected (none unless a profile asks).
-    public var dataAbsentValues: DataAbsentValues = .none
+    package var dataAbsentValues: DataAbsentValues = .none
 
-    public init(templates: FHIRTemplateCollection, identity: ResourceIdentity, idPrecision: ObservationIdPrecision = .millisecond) {
+    package init(templates: FHIRTemplateCollection, identity: ResourceIdentity, idPrecision: ObservationIdPrecision = .millisecond) {
         self.templates = templates
         self.identity = identity
         self.idPrecision = idPrecision
@@ -22,7 +22,7 @@ public struct ObservationConverter: Sendable {
 
     /// Groups one conversion batch and builds one Observation per observation group.
     /// `issued` is the conversion time written to `Observation.issued`.
-    public func convert(_ measurements: [Measurement], issued: Timestamp) -> ConversionResult {
+    package func convert(_ measurements: [Measurement], issued: Timestamp) -> ConversionResult {
         var result = ConversionResult()
         let issuedText = issued.iso8601
         // Observations with the same identity (only with second-precision ids: readings within one

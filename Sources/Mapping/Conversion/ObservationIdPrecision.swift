@@ -4,7 +4,7 @@
 /// one identifier and the second overwrites the first: a heart-rate strap notifying every 300 ms
 /// loses two readings in three. Milliseconds (the gateway's default, and the precision readings
 /// carry here) give every reading its own Observation; a genuine resend still gets the same id.
-public enum ObservationIdPrecision: String, Sendable, CaseIterable {
+package enum ObservationIdPrecision: String, Sendable, CaseIterable {
     /// `yyyyMMddHHmmssfffZ.yyyyMMddHHmmssfffZ`: one Observation per reading.
     case millisecond
     /// `yyyyMMddHHmmssZ.yyyyMMddHHmmssZ`, as upstream: only for sites whose server already holds

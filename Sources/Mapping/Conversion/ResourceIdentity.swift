@@ -1,7 +1,7 @@
 import EdgeCore
 import EdgeCrypto
 import FHIRConventions
-public import FHIRModel
+package import FHIRModel
 
 /// How an Observation's subject, device, identifier and id are derived.
 ///
@@ -17,7 +17,7 @@ public import FHIRModel
 /// and no Patient is involved: the patient id of the measurements is not used, and the Device id
 /// takes the patient id's place in the Observation identifier (`{device}.{device}.{type}.{segment}`).
 /// - `.resolving(_:)`: resource ids come from the caller (e.g. ids given on the command line).
-public struct ResourceIdentity: Sendable {
+package struct ResourceIdentity: Sendable {
     enum Mode: Sendable {
         case none
         case create(deviceSystem: String?, patientSystem: String?, subject: ObservationSubject)
@@ -34,32 +34,32 @@ public struct ResourceIdentity: Sendable {
         self.mode = mode
     }
 
-    public static let none = ResourceIdentity(mode: .none)
+    package static let none = ResourceIdentity(mode: .none)
 
-    public static func create(deviceSystem: String?, patientSystem: String? = nil, subject: ObservationSubject = .patient) -> ResourceIdentity {
+    package static func create(deviceSystem: String?, patientSystem: String? = nil, subject: ObservationSubject = .patient) -> ResourceIdentity {
         ResourceIdentity(mode: .create(deviceSystem: deviceSystem, patientSystem: patientSystem, subject: subject))
     }
 
-    public static func lookup(deviceSystem: String?, subject: ObservationSubject = .patient) -> ResourceIdentity {
+    package static func lookup(deviceSystem: String?, subject: ObservationSubject = .patient) -> ResourceIdentity {
         ResourceIdentity(mode: .lookup(deviceSystem: deviceSystem, subject: subject))
     }
 
     /// `resolve` returns the server's resource ids for a group, or nil when the Device (or its
     /// Patient) is not known; that group then fails with `FhirResourceNotFoundException`.
-    public static func resolving(_ resolve: @escaping @Sendable (MeasurementGroupKey) -> ResolvedResources?) -> ResourceIdentity {
+    package static func resolving(_ resolve: @escaping @Sendable (MeasurementGroupKey) -> ResolvedResources?) -> ResourceIdentity {
         ResourceIdentity(mode: .resolving(resolve))
     }
 
     /// FHIR resource ids of the resources an Observation refers to.
-    public struct ResolvedResources: Hashable, Sendable {
+    package struct ResolvedResources: Hashable, Sendable {
         /// The Patient's id; for a Device subject, the Device's id (it fills the same identifier segment).
-        public var patientResourceId: String
-        public var deviceResourceId: String
-        public var encounterResourceId: String?
+        package var patientResourceId: String
+        package var deviceResourceId: String
+        package var encounterResourceId: String?
         /// What the Observation's `subject` names.
-        public var subject: ObservationSubject
+        package var subject: ObservationSubject
 
-        public init(patientResourceId: String, deviceResourceId: String, encounterResourceId: String? = nil) {
+        package init(patientResourceId: String, deviceResourceId: String, encounterResourceId: String? = nil) {
             self.patientResourceId = patientResourceId
             self.deviceResourceId = deviceResourceId
             self.encounterResourceId = encounterResourceId
@@ -67,7 +67,7 @@ public struct ResourceIdentity: Sendable {
         }
 
         /// Resources of a reading about a room or a piece of equipment: the Device is the subject.
-        public static func deviceSubject(deviceResourceId: String, encounterResourceId: String? = nil) -> ResolvedResources {
+        package static func deviceSubject(deviceResourceId: String, encounterResourceId: String? = nil) -> ResolvedResources {
             var resolved = ResolvedResources(
                 patientResourceId: deviceResourceId, deviceResourceId: deviceResourceId, encounterResourceId: encounterResourceId)
             resolved.subject = .device
@@ -75,7 +75,7 @@ public struct ResourceIdentity: Sendable {
         }
 
         /// The id the Observation's `subject` reference and the first identifier segment use.
-        public var subjectResourceId: String { subject == .device ? deviceResourceId : patientResourceId }
+        package var subjectResourceId: String { subject == .device ? deviceResourceId : patientResourceId }
     }
 
 
@@ -100,13 +100,13 @@ public struct ResourceIdentity: Sendable {
     /// profile's `identity.patientSystem` when set. The id is `ResourceIds.hashedId(system:value:)` of that
     /// identifier: SHA-256 of `_{patientId}` without a system (ids of existing sites stay as they
     /// were), of `{patientSystem}_{patientId}` with one, as MedTech hashes Device identifiers.
-    public static func createModePatient(patientId: String, system: String? = nil) -> Patient {
+    package static func createModePatient(patientId: String, system: String? = nil) -> Patient {
         Patient(id: ResourceIds.hashedId(system: system, value: patientId), identifier: [Identifier(system: system, value: patientId)])
     }
 
     /// The Device a Create-mode gateway PUTs, linked to its Patient; without one (a Device that is
     /// itself the subject of its readings) it has no `patient`.
-    public static func createModeDevice(deviceId: String, system: String?, patientResourceId: String?) -> Device {
+    package static func createModeDevice(deviceId: String, system: String?, patientResourceId: String?) -> Device {
         Device(
             id: ResourceIds.hashedId(system: system, value: deviceId), identifier: [Identifier(system: system, value: deviceId)],
             patient: patientResourceId.map { Reference(reference: "Patient/\($0)") })
@@ -150,7 +150,7 @@ public struct ResourceIdentity: Sendable {
 
 /// What an Observation is about: a patient (the measurements' patient id names it), or the
 /// Device itself, for readings of a room or a piece of equipment that belong to no patient.
-public enum ObservationSubject: String, Sendable, CaseIterable {
+package enum ObservationSubject: String, Sendable, CaseIterable {
     case patient
     case device
 }

@@ -1,9 +1,10 @@
-public import JSONQuery
+import EdgeCore
+package import JSONQuery
 
 extension Measurement {
     /// The upstream normalized-message shape (PascalCase names, string values), as `fhir-edge map`
     /// prints it and the IoMT conformance cases list it. `IngestionTimeUtc` appears only when set.
-    public var normalizedJSON: JSONValue {
+    package var normalizedJSON: JSONValue {
         var object: JSONObject = [
             "Type": .string(type),
             "OccurrenceTimeUtc": .string(occurrenceTime.iso8601),

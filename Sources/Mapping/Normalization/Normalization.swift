@@ -1,5 +1,5 @@
-public import EdgeCore
-public import JSONQuery
+package import EdgeCore
+package import JSONQuery
 
 extension DeviceTemplateCollection {
     /// Applies every template to one device message (template order, then match order).
@@ -7,7 +7,7 @@ extension DeviceTemplateCollection {
     /// Any failure fails the whole message, as upstream: no measurement is returned for it,
     /// including those of matches and templates that succeeded before the failure.
     /// `ingestionTime` and `receiveSequence` say when the message arrived and in what order.
-    public func normalize(
+    package func normalize(
         _ message: JSONValue, ingestionTime: Timestamp? = nil, receiveSequence: Int64? = nil
     ) throws(NormalizationError) -> [Measurement] {
         let arrival = Arrival(time: ingestionTime, sequence: receiveSequence)

@@ -2,19 +2,19 @@
 ///
 /// The message names the template field or value and the expression, never data from the
 /// payload: these errors end up in logs and the dead-letter table's reason column.
-public struct NormalizationError: Error, Sendable, CustomStringConvertible {
+package struct NormalizationError: Error, Sendable, CustomStringConvertible {
     /// The upstream exception name, e.g. `IncompatibleDataException`, for orientation.
-    public var type: String
+    package var type: String
     /// What failed, e.g. `Unable to extract required value for [DeviceIdExpression] using $.device`.
-    public var message: String
+    package var message: String
     /// 0-based index of the sub-template that failed, in its collection.
-    public var templateIndex: Int?
+    package var templateIndex: Int?
     /// That sub-template's `templateType` as written.
-    public var templateType: String?
+    package var templateType: String?
     /// The template member that failed, e.g. `deviceIdExpression` or `values[1].valueExpression`.
-    public var field: String?
+    package var field: String?
 
-    public init(type: String, message: String, templateIndex: Int? = nil, templateType: String? = nil, field: String? = nil) {
+    package init(type: String, message: String, templateIndex: Int? = nil, templateType: String? = nil, field: String? = nil) {
         self.type = type
         self.message = message
         self.templateIndex = templateIndex
@@ -22,7 +22,7 @@ public struct NormalizationError: Error, Sendable, CustomStringConvertible {
         self.field = field
     }
 
-    public var description: String {
+    package var description: String {
         var location = ""
         if let templateIndex {
             location = "template[\(templateIndex)]"

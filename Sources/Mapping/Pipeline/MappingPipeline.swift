@@ -1,7 +1,7 @@
 import FHIRConventions
-public import EdgeCore
+package import EdgeCore
 import FHIRModel
-public import JSONQuery
+package import JSONQuery
 
 /// A device profile's whole mapping, profile → normalize → convert, as one pure function: the
 /// daemon's mapping stage, `fhir-edge map` and the Modbus and Bluetooth commands all run this,
@@ -9,22 +9,22 @@ public import JSONQuery
 ///
 /// Messages of one run convert together, in the order given (the receive order: of two readings
 /// with the same device time the later one wins).
-public struct MappingPipeline: Sendable {
-    public var deviceTemplates: DeviceTemplateCollection
-    public var converter: ObservationConverter
+package struct MappingPipeline: Sendable {
+    package var deviceTemplates: DeviceTemplateCollection
+    package var converter: ObservationConverter
     /// Which Patient and Device resources go with the Observations.
-    public var resources: LinkedResources
+    package var resources: LinkedResources
     /// System of the Device identifier.
-    public var deviceSystem: String?
+    package var deviceSystem: String?
     /// System of the Patient identifier the gateway creates.
-    public var patientSystem: String?
+    package var patientSystem: String?
     /// What the Observations are about: a patient, or the Device itself.
-    public var subject: ObservationSubject
+    package var subject: ObservationSubject
     /// What the Devices created are; nil: identity only.
-    public var deviceTemplate: DeviceTemplate?
+    package var deviceTemplate: DeviceTemplate?
 
     /// The resources beside the Observations.
-    public enum LinkedResources: Sendable {
+    package enum LinkedResources: Sendable {
         /// Observations only; their references come from the converter's identity.
         case none
         /// The gateway names (and the uploader creates) a Patient and a Device per device and patient id.
@@ -33,7 +33,7 @@ public struct MappingPipeline: Sendable {
         case lookup
     }
 
-    public init(
+    package init(
         deviceTemplates: DeviceTemplateCollection, converter: ObservationConverter, resources: LinkedResources = .none,
         deviceSystem: String? = nil, patientSystem: String? = nil, subject: ObservationSubject = .patient,
         deviceTemplate: DeviceTemplate? = nil
@@ -48,25 +48,25 @@ public struct MappingPipeline: Sendable {
     }
 
     /// One device message as received.
-    public struct Message: Sendable {
+    package struct Message: Sendable {
         enum Content: Sendable {
             case bytes([UInt8])
             case parsed(JSONValue)
         }
 
         var content: Content
-        public var receivedAt: Timestamp
+        package var receivedAt: Timestamp
         /// The receive order, given to the templates as the measurements' receive sequence.
-        public var sequence: Int64
-        public var transport: Transport
+        package var sequence: Int64
+        package var transport: Transport
 
         /// The message's bytes as stored; unparsable JSON is a failure of that message.
-        public init(payload: [UInt8], receivedAt: Timestamp, sequence: Int64, transport: Transport) {
+        package init(payload: [UInt8], receivedAt: Timestamp, sequence: Int64, transport: Transport) {
             self.init(content: .bytes(payload), receivedAt: receivedAt, sequence: sequence, transport: transport)
         }
 
         /// A message already parsed (a file given to `fhir-edge map`, a message a source just built).
-        public init(json: JSONValue, receivedAt: Timestamp, sequence: Int64, transport: Transport) {
+        package init(json: JSONValue, receivedAt: Timestamp, sequence: Int64, transport: Transport) {
             self.init(content: .parsed(json), receivedAt: receivedAt, sequence: sequence, transport: transport)
         }
 
@@ -79,54 +79,54 @@ public struct MappingPipeline: Sendable {
     }
 
     /// Why a message (or part of it) was not mapped.
-    public struct Failure: Error, Sendable, Equatable {
+    package struct Failure: Error, Sendable, Equatable {
         /// `device-mapping` (parsing, device templates) or `fhir-mapping` (FHIR templates).
-        public var stage: String
-        public var type: String
+        package var stage: String
+        package var type: String
         /// What went wrong, as `fhir-edge map` prints it.
-        public var message: String
+        package var message: String
         /// `message` with where it happened, as dead letters keep it.
-        public var description: String
+        package var description: String
         /// The device the failure is about, when the templates got that far.
-        public var deviceId: String?
+        package var deviceId: String?
     }
 
     /// A resource to queue: its JSON text, as it is stored and uploaded.
-    public struct Resource: Sendable, Equatable {
-        public var resourceType: String
-        public var resourceID: String
+    package struct Resource: Sendable, Equatable {
+        package var resourceType: String
+        package var resourceID: String
         /// The identifier the upstream recognises it by (`system|value`, or `Type/id`).
-        public var identityKey: String
-        public var body: String
+        package var identityKey: String
+        package var body: String
         /// The index of the message an Observation came from; nil for Patients and Devices.
-        public var origin: Int?
+        package var origin: Int?
 
         /// `body` parsed back, for printing: the pipeline wrote it, so it parses.
-        public var json: JSONValue { (try? JSONValue(parsing: Array(body.utf8))) ?? .null }
+        package var json: JSONValue { (try? JSONValue(parsing: Array(body.utf8))) ?? .null }
     }
 
-    public struct Output: Sendable {
+    package struct Output: Sendable {
         /// Per message, in input order: its measurements, or why its templates rejected it.
-        public var outcomes: [Result<[Measurement], Failure>] = []
+        package var outcomes: [Result<[Measurement], Failure>] = []
         /// Per message, in input order: the message as parsed (nil where it is not JSON), so a
         /// caller that reads more of it (a battery level for the status page) need not parse it again.
-        public var messages: [JSONValue?] = []
+        package var messages: [JSONValue?] = []
         /// Failures of the FHIR stage, with the messages whose measurements they involve, in the order they occurred.
-        public var conversionFailures: [(message: Int, failure: Failure)] = []
+        package var conversionFailures: [(message: Int, failure: Failure)] = []
         /// The conversion errors as the converter reported them.
-        public var conversionErrors: [ConversionError] = []
+        package var conversionErrors: [ConversionError] = []
         /// Patients and Devices first (only those an Observation names), then the Observations.
-        public var resources: [Resource] = []
+        package var resources: [Resource] = []
         /// How many Observations the converter built.
-        public var observationCount = 0
+        package var observationCount = 0
 
         /// The Observations of `resources`, in order.
-        public var observations: [Resource] { resources.filter { $0.resourceType == "Observation" } }
+        package var observations: [Resource] { resources.filter { $0.resourceType == "Observation" } }
     }
 
     /// Maps `messages` together; `issued` is the converter's issue time (each Observation then
     /// takes its message's receive time).
-    public func map(_ messages: [Message], issued: Timestamp) -> Output {
+    package func map(_ messages: [Message], issued: Timestamp) -> Output {
         var output = Output()
         var measurements: [Measurement] = []
         // The message of each measurement, by position in `measurements`; hashed into a lookup
@@ -250,7 +250,7 @@ public struct MappingPipeline: Sendable {
     }
 
     /// The first half alone: each message's measurements, or why its templates rejected it.
-    public static func normalize(_ messages: [Message], with deviceTemplates: DeviceTemplateCollection) -> [Result<[Measurement], Failure>] {
+    package static func normalize(_ messages: [Message], with deviceTemplates: DeviceTemplateCollection) -> [Result<[Measurement], Failure>] {
         messages.map { normalize($0, with: deviceTemplates).outcome }
     }
 

@@ -1,36 +1,36 @@
-public import EdgeCore
+package import EdgeCore
 
 /// A message or resource that failed for good, kept with its error until an operator replays
 /// or the policy evicts it.
-public struct DeadLetter: Sendable, Equatable {
-    public enum Origin: Sendable, Equatable {
+package struct DeadLetter: Sendable, Equatable {
+    package enum Origin: Sendable, Equatable {
         case inbox(InboxID)
         case outbox(OutboxID)
     }
 
-    public var id: DeadLetterID
-    public var origin: Origin
+    package var id: DeadLetterID
+    package var origin: Origin
     /// `device-mapping`, `fhir-mapping`, `upload`, ...
-    public var stage: String
-    public var errorType: String
-    public var errorMessage: String
-    public var templateVersion: String?
-    public var replayCount: Int
-    public var createdAt: Timestamp
-    public var size: Int
+    package var stage: String
+    package var errorType: String
+    package var errorMessage: String
+    package var templateVersion: String?
+    package var replayCount: Int
+    package var createdAt: Timestamp
+    package var size: Int
     /// For inbox dead letters: the message's profile, transport and device, as received.
-    public var profile: ProfileID?
-    public var transport: Transport?
-    public var deviceID: String?
+    package var profile: ProfileID?
+    package var transport: Transport?
+    package var deviceID: String?
     /// For outbox dead letters: the resource's type and id.
-    public var resourceType: String?
-    public var resourceID: String?
+    package var resourceType: String?
+    package var resourceID: String?
     /// The raw message or resource JSON; filled by `deadLetter(_:)`, nil in listings.
-    public var payload: [UInt8]?
+    package var payload: [UInt8]?
 }
 
 /// Where a replayed dead letter went.
-public enum ReplayDestination: Sendable, Equatable {
+package enum ReplayDestination: Sendable, Equatable {
     case inbox(InboxID)
     case outbox(OutboxID)
 }

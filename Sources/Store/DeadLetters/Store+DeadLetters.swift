@@ -8,7 +8,7 @@ extension Store {
     /// the inbox (to be mapped again, e.g. after a template fix), a rejected resource back to
     /// the outbox. Each replay is counted on the row and journaled. Unknown ids throw `.notFound`
     /// and change nothing.
-    public func replayDeadLetters(_ ids: [DeadLetterID], actor: String) async throws(StoreError) -> [ReplayDestination] {
+    package func replayDeadLetters(_ ids: [DeadLetterID], actor: String) async throws(StoreError) -> [ReplayDestination] {
         let (chain, time, fields) = (self.chain, now(), self.fields)
         return try await write("replay dead letters") { db in
             var destinations: [ReplayDestination] = []
@@ -58,7 +58,7 @@ extension Store {
 extension Store {
     /// Deletes dead letters an operator has given up on, each one journaled. Unknown ids throw
     /// `.notFound` and change nothing.
-    public func discardDeadLetters(_ ids: [DeadLetterID], actor: String) async throws(StoreError) {
+    package func discardDeadLetters(_ ids: [DeadLetterID], actor: String) async throws(StoreError) {
         let (chain, time) = (self.chain, now())
         try await write("discard dead letters") { db in
             var events: [JournalEvent] = []

@@ -110,7 +110,7 @@ struct KeyedJournalChain: JournalChain {
 extension StoreReader {
     /// The chain to verify the journal with: `base` itself for a store kept in clear, keyed by
     /// the journal key for an encrypted one (`audit verify`).
-    public func verificationChain(_ base: some JournalChain) -> any JournalChain {
+    package func verificationChain(_ base: some JournalChain) -> any JournalChain {
         guard let keying = journal else { return base }
         return KeyedJournalChain(base: base, keying: keying)
     }
@@ -118,7 +118,7 @@ extension StoreReader {
     /// Whether the recorded head is the one the store appended: always for a store kept in
     /// clear (its head carries no tag), for an encrypted one only when its tag matches, so a tail
     /// cut off together with a rewritten head is found.
-    public func isAuthentic(_ head: JournalHead) -> Bool {
+    package func isAuthentic(_ head: JournalHead) -> Bool {
         guard let keying = journal else { return true }
         // Creating the key appends its first keyed entry, so a head below it was moved back.
         guard head.sequence >= keying.keyedFrom else { return false }
@@ -126,5 +126,5 @@ extension StoreReader {
     }
 
     /// Whether the journal is keyed (an encrypted store).
-    public var journalIsKeyed: Bool { journal != nil }
+    package var journalIsKeyed: Bool { journal != nil }
 }

@@ -4,14 +4,14 @@ import Foundation
 
 /// The key-encryption key (KEK) of a store: 256 bits that never enter the database. It wraps
 /// the store's data key, which encrypts the rows (`FieldCipher`).
-public struct KeyEncryptionKey: Sendable {
+package struct KeyEncryptionKey: Sendable {
     let key: SymmetricKey
     /// Where it came from (`key file /etc/fhir-edge/store.key`), for messages; never the key.
-    public let source: String
+    package let source: String
 
     /// From 32 raw bytes, 64 hexadecimal digits or the base64 of 32 bytes (surrounding
     /// whitespace ignored), as a key file, an environment variable or a credential holds it.
-    public init(material: [UInt8], source: String) throws(StoreError) {
+    package init(material: [UInt8], source: String) throws(StoreError) {
         self.source = source
         if material.count == 32 {
             key = SymmetricKey(data: material)
@@ -29,7 +29,7 @@ public struct KeyEncryptionKey: Sendable {
 
     /// A short public name of the key: the first 8 bytes of HMAC-SHA256(key, "fhir-edge key id")
     /// in hex. Recorded beside the wrapped data key so a wrong key is named as such.
-    public var id: String {
+    package var id: String {
         Self.keyID(key)
     }
 
@@ -39,7 +39,7 @@ public struct KeyEncryptionKey: Sendable {
     }
 
     /// 64 hexadecimal digits for a new key file, from `random` (injected by tests).
-    public static func newKeyText(random: @Sendable (Int) -> [UInt8] = StoreEncryption.systemRandom) -> String {
+    package static func newKeyText(random: @Sendable (Int) -> [UInt8] = StoreEncryption.systemRandom) -> String {
         Hex.string(random(32)) + "\n"
     }
 
@@ -50,21 +50,21 @@ public struct KeyEncryptionKey: Sendable {
 
 /// What a store is opened with to encrypt patient data at rest: the KEK and the randomness for
 /// new data keys and per-row nonces (injected so tests are deterministic).
-public struct StoreEncryption: Sendable {
-    public var keyEncryptionKey: KeyEncryptionKey
-    public var random: @Sendable (Int) -> [UInt8]
+package struct StoreEncryption: Sendable {
+    package var keyEncryptionKey: KeyEncryptionKey
+    package var random: @Sendable (Int) -> [UInt8]
 
-    public init(keyEncryptionKey: KeyEncryptionKey, random: @escaping @Sendable (Int) -> [UInt8] = StoreEncryption.systemRandom) {
+    package init(keyEncryptionKey: KeyEncryptionKey, random: @escaping @Sendable (Int) -> [UInt8] = StoreEncryption.systemRandom) {
         self.keyEncryptionKey = keyEncryptionKey
         self.random = random
     }
 
     /// The operating system's CSPRNG (getrandom on Linux).
-    public static let systemRandom: @Sendable (Int) -> [UInt8] = { SystemRandom.bytes($0) }
+    package static let systemRandom: @Sendable (Int) -> [UInt8] = { SystemRandom.bytes($0) }
 }
 
 /// Whether a store file holds encrypted rows, for start-up decisions (creating a key file).
-public enum StoreEncryptionState: Sendable, Equatable {
+package enum StoreEncryptionState: Sendable, Equatable {
     /// No database at the path.
     case absent
     /// A store whose rows are in clear (created before encryption, or without a key).

@@ -8,7 +8,7 @@ import Darwin
 
 /// Where the store's key-encryption key comes from (`store.encryption` in the configuration,
 /// `--key-file`/`--key-env`/`--key-credential` on the command line).
-public enum StoreKeySource: Sendable, Equatable, CustomStringConvertible {
+package enum StoreKeySource: Sendable, Equatable, CustomStringConvertible {
     /// A file readable by its owner only (0600 or 0400); 32 raw bytes, 64 hex digits or base64.
     case file(String)
     /// An environment variable holding 64 hex digits or base64.
@@ -17,7 +17,7 @@ public enum StoreKeySource: Sendable, Equatable, CustomStringConvertible {
     /// `LoadCredentialEncrypted=`, which can seal it to the TPM).
     case credential(String)
 
-    public var description: String {
+    package var description: String {
         switch self {
         case .file(let path): "key file \(path)"
         case .environment(let name): "environment variable \(name)"
@@ -27,7 +27,7 @@ public enum StoreKeySource: Sendable, Equatable, CustomStringConvertible {
 
     /// Reads the key. Every failure names the source and says what to do; the key itself is
     /// never part of a message.
-    public func load(environment: [String: String]? = nil) throws(StoreError) -> KeyEncryptionKey {
+    package func load(environment: [String: String]? = nil) throws(StoreError) -> KeyEncryptionKey {
         let environment = environment ?? ProcessInfo.processInfo.environment
         switch self {
         case .file(let path):
@@ -67,7 +67,7 @@ public enum StoreKeySource: Sendable, Equatable, CustomStringConvertible {
 
     /// Writes a new random key to `path` (mode 0600, never replacing a file), for the demo and
     /// a first start without configured key.
-    public static func createKeyFile(at path: String, random: @Sendable (Int) -> [UInt8] = StoreEncryption.systemRandom) throws(StoreError) {
+    package static func createKeyFile(at path: String, random: @Sendable (Int) -> [UInt8] = StoreEncryption.systemRandom) throws(StoreError) {
         let directory = (path as NSString).deletingLastPathComponent
         if !directory.isEmpty, !FileManager.default.fileExists(atPath: directory) {
             try? FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])

@@ -1,26 +1,26 @@
-public import EdgeCore
+package import EdgeCore
 
 /// What the upstream server calls the Device or Patient with one business identifier: the
 /// identity map the uploader keeps so that Observations point at the server's resources.
-public struct ServerIdentity: Sendable, Equatable {
+package struct ServerIdentity: Sendable, Equatable {
     /// `Device` or `Patient`.
-    public var resourceType: String
+    package var resourceType: String
     /// The identifier's system, "" when it has none.
-    public var system: String
-    public var value: String
+    package var system: String
+    package var value: String
     /// The id the gateway's own resources use for it (Create mode's hashed id), if any.
-    public var localID: String?
+    package var localID: String?
     /// The server's id; nil after the server said it is gone, until resolved again.
-    public var serverID: String?
-    public var serverVersion: String?
+    package var serverID: String?
+    package var serverVersion: String?
     /// `meta.lastUpdated` as the server wrote it.
-    public var lastUpdated: String?
+    package var lastUpdated: String?
     /// For a Device: the server id of the Patient its `patient` names.
-    public var patientServerID: String?
+    package var patientServerID: String?
     /// When the server last confirmed it (the uploader's clock).
-    public var resolvedAt: Timestamp
+    package var resolvedAt: Timestamp
 
-    public init(resourceType: String, system: String, value: String, localID: String? = nil, serverID: String?,
+    package init(resourceType: String, system: String, value: String, localID: String? = nil, serverID: String?,
                 serverVersion: String? = nil, lastUpdated: String? = nil, patientServerID: String? = nil, resolvedAt: Timestamp) {
         self.resourceType = resourceType
         self.system = system

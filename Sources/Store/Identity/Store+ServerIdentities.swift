@@ -3,7 +3,7 @@ import GRDB
 
 extension Store {
     /// Every identity the uploader has resolved (or had resolved and lost), as stored.
-    public func serverIdentities() async throws(StoreError) -> [ServerIdentity] {
+    package func serverIdentities() async throws(StoreError) -> [ServerIdentity] {
         let fields = self.fields
         do {
             return try await pool.read { db in
@@ -28,7 +28,7 @@ extension Store {
 
     /// Stores (replacing by resource type and identifier) what the server answered, with the
     /// journal entries of the calls that found it, in one transaction.
-    public func recordServerIdentities(_ identities: [ServerIdentity], journal events: [JournalEvent] = []) async throws(StoreError) {
+    package func recordServerIdentities(_ identities: [ServerIdentity], journal events: [JournalEvent] = []) async throws(StoreError) {
         let (chain, time, fields) = (self.chain, now(), self.fields)
         try await write("record server identities") { db in
             let upsert = try db.cachedStatement(sql: """

@@ -10,7 +10,7 @@ extension Store {
     /// When the batch does not fit under `maxBytes` even after retention, this throws
     /// `StoreError.Code.highWaterMark` (answer 503 with Retry-After) unless the policy evicts
     /// unsynced data; nothing of the batch is stored then.
-    public func append(_ messages: [InboxMessage], actor: String) async throws(StoreError) -> [InboxID] {
+    package func append(_ messages: [InboxMessage], actor: String) async throws(StoreError) -> [InboxID] {
         try await receive(messages, actor: actor).ids
     }
 
@@ -22,7 +22,7 @@ extension Store {
     /// append of the group throws and none of them is stored. A refusal (high-water mark) is one
     /// append's outcome and does not affect the others of its group. An append whose task is
     /// already cancelled throws `.cancelled` and stores nothing.
-    public func receive(_ messages: [InboxMessage], actor: String) async throws(StoreError) -> InboxReceipt {
+    package func receive(_ messages: [InboxMessage], actor: String) async throws(StoreError) -> InboxReceipt {
         guard !messages.isEmpty else { return InboxReceipt(ids: [], duplicates: 0) }
         let incoming = messages.reduce(Int64(0)) { $0 + Int64($1.payload.count) }
         if incoming > policy.maxBytes {
@@ -137,7 +137,7 @@ extension Store {
     }
 
     /// Claims up to `limit` pending messages, oldest first, for the mapping stage.
-    public func claimInbox(limit: Int) async throws(StoreError) -> [InboxItem] {
+    package func claimInbox(limit: Int) async throws(StoreError) -> [InboxItem] {
         guard limit > 0 else { return [] }
         let fields = self.fields
         return try await write("claim inbox") { db in
@@ -153,7 +153,7 @@ extension Store {
     /// Hands claimed messages back to the inbox unchanged, e.g. after a mapping batch failed for
     /// a reason outside the messages (cancellation, a store error). Returns how many were claimed.
     @discardableResult
-    public func releaseClaims(_ ids: [InboxID]) async throws(StoreError) -> Int {
+    package func releaseClaims(_ ids: [InboxID]) async throws(StoreError) -> Int {
         try await write("release claims") { db in
             let release = try db.cachedStatement(sql: "UPDATE inbox SET state = 'pending' WHERE id = ? AND state = 'claimed'")
             var released = 0
@@ -170,7 +170,7 @@ extension Store {
     /// Every id must be claimed; otherwise nothing changes and this throws `.invalidState`.
     /// A message with several failures gets one dead letter, with the first failure's type.
     @discardableResult
-    public func completeMapping(_ result: MappingResult, actor: String = "mapping") async throws(StoreError) -> [OutboxID] {
+    package func completeMapping(_ result: MappingResult, actor: String = "mapping") async throws(StoreError) -> [OutboxID] {
         let (chain, time, fields) = (self.chain, now(), self.fields)
         let claimed = Set(result.inboxIDs)
         for failure in result.failures where !claimed.contains(failure.inboxID) {

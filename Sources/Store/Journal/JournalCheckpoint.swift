@@ -1,8 +1,8 @@
 import Crypto
 import EdgeCore
-public import Foundation
+package import Foundation
 import GRDB
-public import JSONQuery
+package import JSONQuery
 
 /// Checkpoints: every `interval` entries the store appends a `journal.checkpoint` entry naming
 /// the entry before it (`through`, `hash`) and, in an encrypted store, signing
@@ -10,8 +10,8 @@ public import JSONQuery
 /// `publicKey` in hex beside it). A checkpoint exported off the box (an AuditEvent upstream, an
 /// export manifest) is a witness: whoever holds it can later tell whether the journal still
 /// holds that entry with that hash, and can check the signature with the public key alone.
-public enum JournalCheckpoint {
-    public static let interval: Int64 = 1000
+package enum JournalCheckpoint {
+    package static let interval: Int64 = 1000
 
     static func statement(through sequence: Int64, hash: String) -> Data {
         Data("fhir-edge journal checkpoint v1|\(sequence)|\(hash)".utf8)
@@ -30,7 +30,7 @@ public enum JournalCheckpoint {
     }
 
     /// Whether `details` carry a valid signature by `publicKey` over their own `through` and `hash`.
-    public static func isSigned(_ details: JSONObject, by publicKey: Data) -> Bool {
+    package static func isSigned(_ details: JSONObject, by publicKey: Data) -> Bool {
         guard case .int(let sequence)? = details["through"], case .string(let hash)? = details["hash"],
               case .string(let text)? = details["signature"], let signature = Data(base64Encoded: text),
               let key = try? Curve25519.Signing.PublicKey(rawRepresentation: publicKey)
@@ -41,17 +41,17 @@ public enum JournalCheckpoint {
 
 extension StoreReader {
     /// The journal signing key's public half (32 bytes, Ed25519); nil for a store kept in clear.
-    public func journalPublicKey() throws -> Data? {
+    package func journalPublicKey() throws -> Data? {
         try journal.map { try $0.signingKey().publicKey.rawRepresentation }
     }
 
     /// The last entry removed by journal retention and its hash: the verifier chains from it.
-    public func journalBase() async throws(StoreError) -> JournalHead? {
+    package func journalBase() async throws(StoreError) -> JournalHead? {
         try await read("read journal base") { db in try JournalRetention.base(db) }
     }
 
     /// Whether the record of pruned entries is the one retention wrote (always in a clear store).
-    public func isAuthenticBase(_ base: JournalHead) -> Bool {
+    package func isAuthenticBase(_ base: JournalHead) -> Bool {
         guard let keying = journal else { return true }
         return base.tag == keying.baseTag(sequence: base.sequence, hash: base.hash)
     }
@@ -60,7 +60,7 @@ extension StoreReader {
 extension Store {
     /// Appends a checkpoint naming the current head (signed in an encrypted store) and returns
     /// it; nil when the journal is empty or its head already is a checkpoint (nothing new to witness).
-    public func checkpointJournal() async throws(StoreError) -> JournalRecord? {
+    package func checkpointJournal() async throws(StoreError) -> JournalRecord? {
         let (chain, time) = (self.chain, now())
         return try await write("journal checkpoint") { db -> JournalRecord? in
             guard let head = try JournalTable.head(db) else { return nil }

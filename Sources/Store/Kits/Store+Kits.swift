@@ -1,31 +1,31 @@
 import Crypto
-public import EdgeCore
-public import Foundation
+package import EdgeCore
+package import Foundation
 import GRDB
-public import JSONQuery
+package import JSONQuery
 
 /// An unsent outbox row as a field kit carries it.
-public struct KitRow: Sendable, Equatable {
-    public var id: OutboxID
-    public var resourceType: String
-    public var resourceID: String
-    public var body: String
+package struct KitRow: Sendable, Equatable {
+    package var id: OutboxID
+    package var resourceType: String
+    package var resourceID: String
+    package var body: String
     /// When the row entered the outbox, by the kit's clock.
-    public var queuedAt: Timestamp
+    package var queuedAt: Timestamp
 }
 
 /// One export of a field kit, as the importing side identifies it.
-public struct KitImport: Sendable {
+package struct KitImport: Sendable {
     /// The exporting gateway's kit signing key (hex): what replay protection is keyed by.
-    public var sourceKey: String
-    public var gateway: String
-    public var sequence: Int64
-    public var exportID: String
-    public var resources: [OutboxResource]
+    package var sourceKey: String
+    package var gateway: String
+    package var sequence: Int64
+    package var exportID: String
+    package var resources: [OutboxResource]
     /// Identifiers and counts for the journal entry (never resource content).
-    public var details: JSONObject
+    package var details: JSONObject
 
-    public init(sourceKey: String, gateway: String, sequence: Int64, exportID: String, resources: [OutboxResource], details: JSONObject) {
+    package init(sourceKey: String, gateway: String, sequence: Int64, exportID: String, resources: [OutboxResource], details: JSONObject) {
         self.sourceKey = sourceKey
         self.gateway = gateway
         self.sequence = sequence
@@ -36,21 +36,21 @@ public struct KitImport: Sendable {
 }
 
 /// What an acknowledgement did on the kit.
-public struct KitReconcileReport: Sendable, Equatable {
+package struct KitReconcileReport: Sendable, Equatable {
     /// Unsent rows of the export now marked sent.
-    public var marked = 0
+    package var marked = 0
     /// Rows of the export that were already sent (uploaded by the kit itself, or acknowledged before).
-    public var alreadySent = 0
+    package var alreadySent = 0
     /// Rows of the export the acknowledgement does not name, or names with another body: left unsent.
-    public var notAcknowledged = 0
+    package var notAcknowledged = 0
     /// Acknowledged resources this export did not carry (or that retention removed since): ignored.
-    public var unknown = 0
+    package var unknown = 0
 }
 
 extension StoreReader {
     /// Unsent rows no field kit has carried yet (or whose body changed since), oldest first;
     /// with `includingCarried` every unsent row (to carry again what a lost kit carried).
-    public func unexportedOutbox(after: OutboxID? = nil, limit: Int = 500, includingCarried: Bool = false) async throws(StoreError) -> [KitRow] {
+    package func unexportedOutbox(after: OutboxID? = nil, limit: Int = 500, includingCarried: Bool = false) async throws(StoreError) -> [KitRow] {
         let fields = self.fields
         let sql = includingCarried
             ? "SELECT id, resource_type, resource_id, identity_key, body, created_at FROM outbox WHERE id > ? AND state <> 'sent' ORDER BY id LIMIT ?"
@@ -69,18 +69,18 @@ extension StoreReader {
     }
 
     /// The sequence number of the last field kit written (0: none yet).
-    public func kitExportSequence() async throws(StoreError) -> Int64 {
+    package func kitExportSequence() async throws(StoreError) -> Int64 {
         try await read("read kit sequence") { db in try Meta.value(.kitExportSequence, db) }
     }
 
     /// The gateway's kit signing key's public half (32 bytes, Ed25519). Only an encrypted store
     /// has one: it is derived from the journal key.
-    public func kitSigningPublicKey() throws(StoreError) -> Data {
+    package func kitSigningPublicKey() throws(StoreError) -> Data {
         try kitSigningKey().publicKey.rawRepresentation
     }
 
     /// An Ed25519 signature by the kit signing key over `data`.
-    public func kitSignature(for data: Data) throws(StoreError) -> Data {
+    package func kitSignature(for data: Data) throws(StoreError) -> Data {
         let key = try kitSigningKey()
         do {
             return try key.signature(for: data)
@@ -103,14 +103,14 @@ extension StoreReader {
     }
 
     /// The source key pinned for `gateway` by its first import, if any.
-    public func kitSourceKey(gateway: String) async throws(StoreError) -> String? {
+    package func kitSourceKey(gateway: String) async throws(StoreError) -> String? {
         try await read("read kit source") { db in
             try String.fetchOne(db, sql: "SELECT source_key FROM kit_source WHERE gateway = ?", arguments: [gateway])
         }
     }
 
     /// The sequence numbers imported from the source with `sourceKey`, in order.
-    public func kitImportedSequences(sourceKey: String) async throws(StoreError) -> [Int64] {
+    package func kitImportedSequences(sourceKey: String) async throws(StoreError) -> [Int64] {
         try await read("read kit imports") { db in
             try Int64.fetchAll(db, sql: "SELECT sequence FROM kit_import WHERE source_key = ? ORDER BY sequence", arguments: [sourceKey])
         }
@@ -124,7 +124,7 @@ extension Store {
     /// Journals `kit.exported` with `details`. Fails with `.invalidState` when another export
     /// took this sequence number meanwhile; nothing changes then.
     @discardableResult
-    public func recordKitExport(sequence: Int64, rows: [(id: OutboxID, sha256: String)], details: JSONObject,
+    package func recordKitExport(sequence: Int64, rows: [(id: OutboxID, sha256: String)], details: JSONObject,
                                 actor: String) async throws(StoreError) -> Int {
         let (chain, time, fields) = (self.chain, now(), self.fields)
         return try await write("record kit export") { db in
@@ -155,7 +155,7 @@ extension Store {
     /// already had this or a later export imported, or when its gateway's kits were signed by
     /// another key before; otherwise pins the key on first sight, queues the resources for upload
     /// and records the import, journaled as `kit.imported`, in one transaction.
-    public func importKit(_ kit: KitImport, actor: String) async throws(StoreError) -> [OutboxID] {
+    package func importKit(_ kit: KitImport, actor: String) async throws(StoreError) -> [OutboxID] {
         let (chain, time, fields) = (self.chain, now(), self.fields)
         return try await write("import kit") { db in
             if let pinned = try String.fetchOne(db, sql: "SELECT source_key FROM kit_source WHERE gateway = ?", arguments: [kit.gateway]) {
@@ -194,7 +194,7 @@ extension Store {
     /// Marks the rows export `sequence` carried as sent where `acknowledged` (`Type/id` to the
     /// SHA-256 of the body taken) names them with the body the kit still holds; the rest stay
     /// unsent. Journals `kit.reconciled` with `details` and the counts.
-    public func reconcileKit(sequence: Int64, acknowledged: [String: String], details: JSONObject,
+    package func reconcileKit(sequence: Int64, acknowledged: [String: String], details: JSONObject,
                              actor: String) async throws(StoreError) -> KitReconcileReport {
         let (chain, time, fields) = (self.chain, now(), self.fields)
         return try await write("reconcile kit") { db in
@@ -238,7 +238,7 @@ extension Store {
     }
 
     /// Lowercase hex SHA-256 of a body's UTF-8 text: how kits and acknowledgements name a body.
-    public static func sha256(_ body: String) -> String {
+    package static func sha256(_ body: String) -> String {
         Hex.string(SHA256.hash(data: Data(body.utf8)))
     }
 }

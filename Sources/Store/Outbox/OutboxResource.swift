@@ -1,19 +1,19 @@
-public import EdgeCore
-public import JSONQuery
+package import EdgeCore
+package import JSONQuery
 
 /// A FHIR resource ready to upload.
-public struct OutboxResource: Sendable, Equatable {
+package struct OutboxResource: Sendable, Equatable {
     /// The message it was mapped from, if any.
-    public var inboxID: InboxID?
-    public var resourceType: String
-    public var resourceID: String
+    package var inboxID: InboxID?
+    package var resourceType: String
+    package var resourceID: String
     /// The deterministic identity (e.g. `system|value` of its identifier). At most one pending
     /// row per identity: a newer resource with the same identity replaces the pending body.
-    public var identityKey: String
+    package var identityKey: String
     /// Compact JSON text of the resource.
-    public var body: String
+    package var body: String
 
-    public init(inboxID: InboxID?, resourceType: String, resourceID: String, identityKey: String, body: String) {
+    package init(inboxID: InboxID?, resourceType: String, resourceID: String, identityKey: String, body: String) {
         self.inboxID = inboxID
         self.resourceType = resourceType
         self.resourceID = resourceID
@@ -21,32 +21,32 @@ public struct OutboxResource: Sendable, Equatable {
         self.body = body
     }
 
-    public init(inboxID: InboxID?, resourceType: String, resourceID: String, identityKey: String, json: JSONValue) {
+    package init(inboxID: InboxID?, resourceType: String, resourceID: String, identityKey: String, json: JSONValue) {
         self.init(inboxID: inboxID, resourceType: resourceType, resourceID: resourceID, identityKey: identityKey,
                   body: JSONWriter().string(json))
     }
 
     /// From compact JSON text the caller has already written (e.g. a model type serialising
     /// itself straight to bytes), so that no tree is built just to be written out again.
-    public init(inboxID: InboxID?, resourceType: String, resourceID: String, identityKey: String, jsonText: [UInt8]) {
+    package init(inboxID: InboxID?, resourceType: String, resourceID: String, identityKey: String, jsonText: [UInt8]) {
         self.init(inboxID: inboxID, resourceType: resourceType, resourceID: resourceID, identityKey: identityKey,
                   body: String(decoding: jsonText, as: UTF8.self))
     }
 }
 
 /// Where an outbox row is in its life.
-public enum OutboxState: String, Sendable, CaseIterable {
+package enum OutboxState: String, Sendable, CaseIterable {
     case pending, leased, sent
 }
 
 /// A leased resource, to be sent and then settled.
-public struct OutboxItem: Sendable, Equatable {
-    public var id: OutboxID
-    public var resource: OutboxResource
+package struct OutboxItem: Sendable, Equatable {
+    package var id: OutboxID
+    package var resource: OutboxResource
     /// Leases so far, this one included.
-    public var attempts: Int
+    package var attempts: Int
 
-    public init(id: OutboxID, resource: OutboxResource, attempts: Int) {
+    package init(id: OutboxID, resource: OutboxResource, attempts: Int) {
         self.id = id
         self.resource = resource
         self.attempts = attempts
@@ -54,12 +54,12 @@ public struct OutboxItem: Sendable, Equatable {
 }
 
 /// Resources handed to the uploader until `expiresAt`; after that they may be leased again.
-public struct OutboxLease: Sendable, Equatable {
-    public var id: Int64
-    public var expiresAt: Timestamp
-    public var items: [OutboxItem]
+package struct OutboxLease: Sendable, Equatable {
+    package var id: Int64
+    package var expiresAt: Timestamp
+    package var items: [OutboxItem]
 
-    public init(id: Int64, expiresAt: Timestamp, items: [OutboxItem]) {
+    package init(id: Int64, expiresAt: Timestamp, items: [OutboxItem]) {
         self.id = id
         self.expiresAt = expiresAt
         self.items = items
@@ -67,7 +67,7 @@ public struct OutboxLease: Sendable, Equatable {
 }
 
 /// How an upload attempt ended for one resource: the uploader's three words.
-public enum OutboxOutcome: Sendable, Equatable {
+package enum OutboxOutcome: Sendable, Equatable {
     /// The server stored it (2xx); its id and version are kept.
     case accept(serverID: String?, serverVersion: String?)
     /// The server refused it for good (4xx with an OperationOutcome): dead letter, never retried.
@@ -76,21 +76,21 @@ public enum OutboxOutcome: Sendable, Equatable {
     case keep(retryAt: Timestamp?)
 }
 
-public struct OutboxSettlement: Sendable, Equatable {
-    public var id: OutboxID
-    public var outcome: OutboxOutcome
+package struct OutboxSettlement: Sendable, Equatable {
+    package var id: OutboxID
+    package var outcome: OutboxOutcome
 
-    public init(_ id: OutboxID, _ outcome: OutboxOutcome) {
+    package init(_ id: OutboxID, _ outcome: OutboxOutcome) {
         self.id = id
         self.outcome = outcome
     }
 }
 
 /// What `settle` did.
-public struct SettleReport: Sendable, Equatable {
-    public var accepted = 0
-    public var rejected: [DeadLetterID] = []
-    public var kept = 0
+package struct SettleReport: Sendable, Equatable {
+    package var accepted = 0
+    package var rejected: [DeadLetterID] = []
+    package var kept = 0
     /// Settlements for rows this lease no longer holds (expired and leased again, or gone); ignored.
-    public var stale: [OutboxID] = []
+    package var stale: [OutboxID] = []
 }

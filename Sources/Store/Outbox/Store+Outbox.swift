@@ -8,7 +8,7 @@ extension Store {
     /// and none whose identity is already in flight under another unexpired lease. Rows whose
     /// lease expired are leased again. The cost depends on the batch, not on the backlog
     /// (`OutboxLeaseQuery`).
-    public func leaseOutbox(limit: Int, for duration: Duration) async throws(StoreError) -> OutboxLease {
+    package func leaseOutbox(limit: Int, for duration: Duration) async throws(StoreError) -> OutboxLease {
         let time = now()
         let expiresAt = time.adding(milliseconds: duration.wholeMilliseconds)
         let fields = self.fields
@@ -39,7 +39,7 @@ extension Store {
     /// server's id and version), rejected rows move to the dead letters, kept rows wait for
     /// their next attempt. Rows this lease no longer holds are reported as stale.
     @discardableResult
-    public func settle(lease: Int64, _ settlements: [OutboxSettlement], actor: String = "uploader") async throws(StoreError) -> SettleReport {
+    package func settle(lease: Int64, _ settlements: [OutboxSettlement], actor: String = "uploader") async throws(StoreError) -> SettleReport {
         let (chain, time, fields) = (self.chain, now(), self.fields)
         return try await write("settle outbox") { db in
             var report = SettleReport()
@@ -169,7 +169,7 @@ extension Store {
     /// Queues resources that no inbox message produced (the journal witness's AuditEvents) for
     /// upload, journaled as `outbox.queued` by `actor`.
     @discardableResult
-    public func enqueue(_ resources: [OutboxResource], actor: String) async throws(StoreError) -> [OutboxID] {
+    package func enqueue(_ resources: [OutboxResource], actor: String) async throws(StoreError) -> [OutboxID] {
         guard !resources.isEmpty else { return [] }
         let (chain, time, fields) = (self.chain, now(), self.fields)
         return try await write("enqueue") { db in

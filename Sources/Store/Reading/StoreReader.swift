@@ -1,11 +1,11 @@
-public import EdgeCore
+package import EdgeCore
 import Foundation
 import GRDB
 
 /// Reads the store: statistics, dead letters, the outbox as NDJSON and the journal. Works in the
 /// daemon (`Store.reader`) and from a second process while the daemon runs (WAL readers never
 /// block the writer).
-public struct StoreReader: Sendable {
+package struct StoreReader: Sendable {
     let pool: DatabasePool
     let fields: StoreFields
     var journal: JournalKeying? { fields.journal }
@@ -17,7 +17,7 @@ public struct StoreReader: Sendable {
 
     /// Opens an existing store read-only, e.g. for `fhir-edge queue stats` or `audit verify`.
     /// An encrypted store needs its key (`.keyRequired`, `.wrongKey` otherwise).
-    public static func openReadOnly(path: String, encryption: StoreEncryption? = nil) throws(StoreError) -> StoreReader {
+    package static func openReadOnly(path: String, encryption: StoreEncryption? = nil) throws(StoreError) -> StoreReader {
         guard FileManager.default.fileExists(atPath: path) else {
             throw StoreError(.notAStore, "no store at this path; check `store.path` in the configuration", location: path)
         }
@@ -41,15 +41,15 @@ public struct StoreReader: Sendable {
     }
 
     /// Whether the store's rows are encrypted (it was opened with its key).
-    public var isEncrypted: Bool { fields.cipher != nil }
+    package var isEncrypted: Bool { fields.cipher != nil }
 
-    public func close() throws(StoreError) {
+    package func close() throws(StoreError) {
         do { try pool.close() } catch {
             throw StoreError(.database, "could not close the store reader", cause: error)
         }
     }
 
-    public func statistics(at now: Timestamp) async throws(StoreError) -> StoreStatistics {
+    package func statistics(at now: Timestamp) async throws(StoreError) -> StoreStatistics {
         try await read("statistics") { db in
             let row = try Row.fetchOne(db, sql: """
                 SELECT
@@ -80,14 +80,14 @@ public struct StoreReader: Sendable {
     }
 
     /// Whether the store refuses intake (at its high-water mark): one meta row, whatever the backlog.
-    public func isRefusingIntake() async throws(StoreError) -> Bool {
+    package func isRefusingIntake() async throws(StoreError) -> Bool {
         try await read("health") { db in
             (try Int64.fetchOne(db, sql: "SELECT value FROM store_meta WHERE key = 'high_water'") ?? 0) != 0
         }
     }
 
     /// Dead letters, oldest first, after `after` (for paging), without payloads.
-    public func deadLetters(after: DeadLetterID? = nil, limit: Int = 100) async throws(StoreError) -> [DeadLetter] {
+    package func deadLetters(after: DeadLetterID? = nil, limit: Int = 100) async throws(StoreError) -> [DeadLetter] {
         let fields = self.fields
         return try await read("list dead letters") { db in
             try Row.fetchAll(db, sql: """
@@ -99,7 +99,7 @@ public struct StoreReader: Sendable {
     }
 
     /// One dead letter with its payload.
-    public func deadLetter(_ id: DeadLetterID) async throws(StoreError) -> DeadLetter {
+    package func deadLetter(_ id: DeadLetterID) async throws(StoreError) -> DeadLetter {
         let fields = self.fields
         let found = try await read("show dead letter") { db in
             try Row.fetchOne(db, sql: "SELECT * FROM dead_letter WHERE id = ?", arguments: [id.rawValue])
@@ -111,7 +111,7 @@ public struct StoreReader: Sendable {
 
     /// Inbox messages (pending, claimed or mapped) after `after`, oldest first, with their state:
     /// a read for operators and checks that must see payloads of an encrypted store.
-    public func inbox(after: InboxID? = nil, limit: Int = 500) async throws(StoreError) -> [(item: InboxItem, state: String)] {
+    package func inbox(after: InboxID? = nil, limit: Int = 500) async throws(StoreError) -> [(item: InboxItem, state: String)] {
         let fields = self.fields
         return try await read("list inbox") { db in
             try Row.fetchAll(db, sql: """
@@ -123,7 +123,7 @@ public struct StoreReader: Sendable {
 
     /// Writes the bodies of the outbox rows in `states` as NDJSON lines (one compact resource per
     /// line, no trailing newline in the string), oldest first, reading in pages.
-    public func exportOutbox(states: Set<OutboxState> = [.pending, .leased], write line: (String) throws -> Void) async throws {
+    package func exportOutbox(states: Set<OutboxState> = [.pending, .leased], write line: (String) throws -> Void) async throws {
         let list = states.map { "'\($0.rawValue)'" }.sorted().joined(separator: ", ")
         guard !list.isEmpty else { return }
         var after: Int64 = 0
@@ -145,17 +145,17 @@ public struct StoreReader: Sendable {
 
     /// Journal entries with sequence numbers above `after`, in order. A row whose stored JSON
     /// was altered throws `.corruptJournal` naming its sequence number.
-    public func journal(after: Int64, limit: Int = 1000) async throws(StoreError) -> [JournalRecord] {
+    package func journal(after: Int64, limit: Int = 1000) async throws(StoreError) -> [JournalRecord] {
         try await read("read journal") { db in try JournalTable.records(after: after, limit: limit, db) }
     }
 
     /// Journal entries recorded at or after `since`, with sequence numbers above `after`.
-    public func journal(since: Timestamp, after: Int64, limit: Int = 1000) async throws(StoreError) -> [JournalRecord] {
+    package func journal(since: Timestamp, after: Int64, limit: Int = 1000) async throws(StoreError) -> [JournalRecord] {
         try await read("read journal") { db in try JournalTable.records(since: since, after: after, limit: limit, db) }
     }
 
     /// The last entry appended, as the store recorded it apart from the rows.
-    public func journalHead() async throws(StoreError) -> JournalHead? {
+    package func journalHead() async throws(StoreError) -> JournalHead? {
         try await read("read journal head") { db in try JournalTable.head(db) }
     }
 
@@ -173,30 +173,30 @@ public struct StoreReader: Sendable {
 }
 
 /// Counts for `fhir-edge queue stats`, `/metrics` and health.
-public struct StoreStatistics: Sendable, Equatable {
+package struct StoreStatistics: Sendable, Equatable {
     /// Messages accepted since the store was created.
-    public var received: Int64 = 0
+    package var received: Int64 = 0
     /// Messages refused at the high-water mark.
-    public var refused: Int64 = 0
+    package var refused: Int64 = 0
     /// Messages waiting for or in mapping.
-    public var inbox: Int64 = 0
+    package var inbox: Int64 = 0
     /// Resources waiting for or in upload.
-    public var outboxPending: Int64 = 0
-    public var outboxSent: Int64 = 0
-    public var deadLetters: Int64 = 0
+    package var outboxPending: Int64 = 0
+    package var outboxSent: Int64 = 0
+    package var deadLetters: Int64 = 0
     /// Stored payload, body and dead-letter bytes.
-    public var bytes: Int64 = 0
+    package var bytes: Int64 = 0
     /// Age of the oldest message or resource not yet uploaded.
-    public var oldestUnsentAge: Duration?
+    package var oldestUnsentAge: Duration?
     /// The last append was refused for lack of room and none has succeeded since. Informational
     /// (health, metrics): ingest decides by calling `append`, which makes room when it can.
-    public var atHighWaterMark = false
+    package var atHighWaterMark = false
     /// Entries appended since the store was created (some may have been removed by journal retention).
-    public var journalEntries: Int64 = 0
+    package var journalEntries: Int64 = 0
     /// Journal bytes as stored, bounded by `StorePolicy.journal.maxBytes`.
-    public var journalBytes: Int64 = 0
+    package var journalBytes: Int64 = 0
 
-    public init(received: Int64 = 0, refused: Int64 = 0, inbox: Int64 = 0, outboxPending: Int64 = 0, outboxSent: Int64 = 0,
+    package init(received: Int64 = 0, refused: Int64 = 0, inbox: Int64 = 0, outboxPending: Int64 = 0, outboxSent: Int64 = 0,
                 deadLetters: Int64 = 0, bytes: Int64 = 0, oldestUnsentAge: Duration? = nil, atHighWaterMark: Bool = false,
                 journalEntries: Int64 = 0, journalBytes: Int64 = 0) {
         self.received = received

@@ -3,18 +3,18 @@ import GRDB
 import JSONQuery
 
 /// What a retention pass removed.
-public struct RetentionReport: Sendable, Equatable {
+package struct RetentionReport: Sendable, Equatable {
     /// Synced rows (mapped messages whose resources were all sent, sent resources).
-    public var syncedRows = 0
-    public var syncedBytes: Int64 = 0
+    package var syncedRows = 0
+    package var syncedBytes: Int64 = 0
     /// Unsynced rows, only under `StorePolicy.WhenFull.evictOldestUnsynced`; each one journaled.
-    public var unsyncedRows = 0
-    public var unsyncedBytes: Int64 = 0
+    package var unsyncedRows = 0
+    package var unsyncedBytes: Int64 = 0
     /// Journal entries removed by journal retention (their chain hash is kept: `journal.pruned`).
-    public var journalEntries = 0
-    public var journalBytes: Int64 = 0
+    package var journalEntries = 0
+    package var journalBytes: Int64 = 0
 
-    public init() {}
+    package init() {}
 }
 
 extension Store {
@@ -22,7 +22,7 @@ extension Store {
     /// past its age bound or beyond `maxBytes`. Run it periodically; `append` also makes room
     /// on demand.
     @discardableResult
-    public func enforceRetention() async throws(StoreError) -> RetentionReport {
+    package func enforceRetention() async throws(StoreError) -> RetentionReport {
         let (policy, chain, time) = (self.policy, self.chain, now())
         return try await write("retention") { db in
             var report = RetentionReport()

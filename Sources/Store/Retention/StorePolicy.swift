@@ -8,8 +8,8 @@ import EdgeCore
 /// letters) is evicted only if `whenFull` says so, and then every eviction is journaled;
 /// otherwise the store refuses new messages with `StoreError.Code.highWaterMark` and ingest
 /// answers 503.
-public struct StorePolicy: Sendable, Equatable {
-    public enum WhenFull: Sendable, Equatable {
+package struct StorePolicy: Sendable, Equatable {
+    package enum WhenFull: Sendable, Equatable {
         /// Refuse new messages until uploads or the operator free space (the default).
         case refuseNewData
         /// Evict the oldest unsynced rows to make room, and also any older than `olderThan`
@@ -18,25 +18,25 @@ public struct StorePolicy: Sendable, Equatable {
     }
 
     /// Bound on stored payload, body and dead-letter bytes (the database file is somewhat larger).
-    public var maxBytes: Int64
-    public var retainSynced: Duration
-    public var whenFull: WhenFull
-    public var journal: JournalBounds
+    package var maxBytes: Int64
+    package var retainSynced: Duration
+    package var whenFull: WhenFull
+    package var journal: JournalBounds
 
     /// How much journal the store keeps. Retention removes the oldest entries beyond either bound
     /// and keeps, in their place, the hash they chained to and a journaled record of what went.
-    public struct JournalBounds: Sendable, Equatable {
+    package struct JournalBounds: Sendable, Equatable {
         /// Bound on journal bytes (rows as stored), apart from `maxBytes`.
-        public var maxBytes: Int64
+        package var maxBytes: Int64
         /// Entries older than this are removed; nil keeps them while they fit.
-        public var retain: Duration?
-        public init(maxBytes: Int64, retain: Duration? = nil) {
+        package var retain: Duration?
+        package init(maxBytes: Int64, retain: Duration? = nil) {
             self.maxBytes = maxBytes
             self.retain = retain
         }
     }
 
-    public init(maxBytes: Int64, retainSynced: Duration = .seconds(7 * 86_400), whenFull: WhenFull = .refuseNewData,
+    package init(maxBytes: Int64, retainSynced: Duration = .seconds(7 * 86_400), whenFull: WhenFull = .refuseNewData,
                 journal: JournalBounds? = nil) {
         self.maxBytes = maxBytes
         self.retainSynced = retainSynced
@@ -46,5 +46,5 @@ public struct StorePolicy: Sendable, Equatable {
     }
 
     /// 1 GiB, synced data kept for 7 days, refuse when full.
-    public static let standard = StorePolicy(maxBytes: 1 << 30)
+    package static let standard = StorePolicy(maxBytes: 1 << 30)
 }

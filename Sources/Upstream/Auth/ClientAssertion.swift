@@ -4,7 +4,7 @@ import JSONQuery
 import _CryptoExtras
 
 /// A JWS algorithm SMART Backend Services allows for client assertions.
-public enum ClientAssertionAlgorithm: String, Sendable, Hashable, CaseIterable {
+package enum ClientAssertionAlgorithm: String, Sendable, Hashable, CaseIterable {
     /// RSASSA-PKCS1-v1_5 with SHA-384.
     case rs384 = "RS384"
     /// ECDSA on P-384 with SHA-384.

@@ -1,34 +1,34 @@
-public import EdgeCore
+import EdgeCore
 import Foundation
 
 /// Where a secret lives: a file (`secretFile: PATH`) or an environment variable
 /// (`secretEnv: NAME`). The secret itself never appears in configuration, logs or errors;
 /// `keyPath` names the configuration key so that a missing secret is reported where it is set.
-public struct SecretReference: Sendable, Hashable, CustomStringConvertible {
-    public enum Source: Sendable, Hashable {
+package struct SecretReference: Sendable, Hashable, CustomStringConvertible {
+    package enum Source: Sendable, Hashable {
         case file(String)
         case environment(String)
     }
 
-    public var source: Source
+    package var source: Source
     /// The configuration key that names this secret, e.g. `upstream.auth.clientSecret`.
-    public var keyPath: String
+    package var keyPath: String
 
-    public init(_ source: Source, keyPath: String) {
+    package init(_ source: Source, keyPath: String) {
         self.source = source
         self.keyPath = keyPath
     }
 
-    public static func file(_ path: String, keyPath: String) -> SecretReference {
+    package static func file(_ path: String, keyPath: String) -> SecretReference {
         SecretReference(.file(path), keyPath: keyPath)
     }
 
-    public static func environment(_ name: String, keyPath: String) -> SecretReference {
+    package static func environment(_ name: String, keyPath: String) -> SecretReference {
         SecretReference(.environment(name), keyPath: keyPath)
     }
 
     /// Where, never what: `upstream.auth.clientSecret (file /etc/fhir-edge/secret)`.
-    public var description: String {
+    package var description: String {
         switch source {
         case .file(let path): "\(keyPath) (file \(path))"
         case .environment(let name): "\(keyPath) (environment variable \(name))"
@@ -37,13 +37,13 @@ public struct SecretReference: Sendable, Hashable, CustomStringConvertible {
 }
 
 /// Reads secrets; the process environment and file system in production, dictionaries in tests.
-public struct SecretResolver: Sendable {
+package struct SecretResolver: Sendable {
     let environment: @Sendable (String) -> String?
     let readFile: @Sendable (String) -> [UInt8]?
     /// The permission bits of a file, when the resolver reads a real file system.
     let fileMode: @Sendable (String) -> UInt16?
 
-    public init(
+    package init(
         environment: @escaping @Sendable (String) -> String?, readFile: @escaping @Sendable (String) -> [UInt8]?,
         fileMode: @escaping @Sendable (String) -> UInt16? = { _ in nil }
     ) {
@@ -53,7 +53,7 @@ public struct SecretResolver: Sendable {
     }
 
     /// The process environment and the file system.
-    public static let process = SecretResolver(
+    package static let process = SecretResolver(
         environment: { ProcessInfo.processInfo.environment[$0] },
         readFile: { path in FileManager.default.contents(atPath: path).map { [UInt8]($0) } },
         fileMode: { path in
@@ -69,12 +69,12 @@ public struct SecretResolver: Sendable {
     }
 
     /// Fixed values, for tests and for secrets handed over in memory.
-    public static func fixed(environment: [String: String] = [:], files: [String: String] = [:]) -> SecretResolver {
+    package static func fixed(environment: [String: String] = [:], files: [String: String] = [:]) -> SecretResolver {
         SecretResolver(environment: { environment[$0] }, readFile: { files[$0].map { Array($0.utf8) } })
     }
 
     /// The raw bytes of the secret.
-    public func bytes(_ reference: SecretReference) throws(UpstreamAuthError) -> [UInt8] {
+    package func bytes(_ reference: SecretReference) throws(UpstreamAuthError) -> [UInt8] {
         switch reference.source {
         case .file(let path):
             if let mode = fileMode(path), let exposure = Self.exposure(ofMode: mode) {
@@ -100,7 +100,7 @@ public struct SecretResolver: Sendable {
 
     /// The secret as one line of text: surrounding whitespace and the final newline that editors
     /// add to files are not part of a token or password.
-    public func text(_ reference: SecretReference) throws(UpstreamAuthError) -> String {
+    package func text(_ reference: SecretReference) throws(UpstreamAuthError) -> String {
         let text = String(decoding: try bytes(reference), as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
         guard !text.isEmpty else {
             throw UpstreamAuthError(.missingSecret, "\(reference) holds only whitespace")
@@ -114,42 +114,42 @@ public struct SecretResolver: Sendable {
 
 /// Why credentials could not be obtained. Messages name configuration keys, files, variables
 /// and token endpoints, never secret values.
-public struct UpstreamAuthError: CodedError, Hashable, Sendable {
-    public struct Code: RawRepresentable, Hashable, Sendable, CustomStringConvertible {
-        public let rawValue: String
-        public init(rawValue: String) { self.rawValue = rawValue }
-        public var description: String { rawValue }
+package struct UpstreamAuthError: CodedError, Hashable, Sendable {
+    package struct Code: RawRepresentable, Hashable, Sendable, CustomStringConvertible {
+        package let rawValue: String
+        package init(rawValue: String) { self.rawValue = rawValue }
+        package var description: String { rawValue }
 
         /// A secret file or environment variable is missing or empty.
-        public static let missingSecret = Code(rawValue: "missing-secret")
+        package static let missingSecret = Code(rawValue: "missing-secret")
         /// A secret file other users may read or change.
-        public static let exposedSecret = Code(rawValue: "exposed-secret")
+        package static let exposedSecret = Code(rawValue: "exposed-secret")
         /// A secret is present but unusable (e.g. a PEM file that holds no supported key).
-        public static let invalidSecret = Code(rawValue: "invalid-secret")
+        package static let invalidSecret = Code(rawValue: "invalid-secret")
         /// The token endpoint could not be reached.
-        public static let tokenEndpointUnreachable = Code(rawValue: "token-endpoint-unreachable")
+        package static let tokenEndpointUnreachable = Code(rawValue: "token-endpoint-unreachable")
         /// The token endpoint refused the client (4xx), e.g. `invalid_client`.
-        public static let tokenRefused = Code(rawValue: "token-refused")
+        package static let tokenRefused = Code(rawValue: "token-refused")
         /// The token endpoint failed (5xx) or answered something that is not a token.
-        public static let tokenEndpointFailed = Code(rawValue: "token-endpoint-failed")
+        package static let tokenEndpointFailed = Code(rawValue: "token-endpoint-failed")
     }
 
-    public var code: Code
-    public var message: String
+    package var code: Code
+    package var message: String
     /// The transport or parsing failure underneath; never part of equality.
-    public var cause: (any Error)?
+    package var cause: (any Error)?
 
-    public init(_ code: Code, _ message: String, cause: (any Error)? = nil) {
+    package init(_ code: Code, _ message: String, cause: (any Error)? = nil) {
         self.code = code
         self.message = message
         self.cause = cause
     }
 
-    public var description: String { message }
+    package var description: String { message }
 
-    public static func == (lhs: Self, rhs: Self) -> Bool { lhs.code == rhs.code && lhs.message == rhs.message }
+    package static func == (lhs: Self, rhs: Self) -> Bool { lhs.code == rhs.code && lhs.message == rhs.message }
 
-    public func hash(into hasher: inout Hasher) {
+    package func hash(into hasher: inout Hasher) {
         hasher.combine(code)
         hasher.combine(message)
     }

@@ -14,7 +14,7 @@ enum TokenClientAuthentication: Sendable {
 
 /// An authenticator that fetches credentials from somewhere and can say how often it did, for the
 /// token-refresh metric.
-public protocol CredentialRequestCounting: Sendable {
+package protocol CredentialRequestCounting: Sendable {
     /// Token requests sent so far, successful or not.
     var credentialRequests: Int { get async }
 }
@@ -23,7 +23,7 @@ public protocol CredentialRequestCounting: Sendable {
 /// the token endpoint through the same transport as the FHIR requests, caches it until shortly
 /// before it expires, and drops it on `invalidate()` (the client's reaction to a 401).
 /// Concurrent requests that find no valid token share one token request.
-public actor OAuth2TokenAuthenticator: UpstreamAuthenticator, CredentialRequestCounting {
+package actor OAuth2TokenAuthenticator: UpstreamAuthenticator, CredentialRequestCounting {
     struct Token: Sendable {
         var value: String
         var expires: Timestamp
@@ -39,7 +39,7 @@ public actor OAuth2TokenAuthenticator: UpstreamAuthenticator, CredentialRequestC
 
     private var token: Token?
     private var pending: Task<Token, any Error>?
-    public private(set) var credentialRequests = 0
+    package private(set) var credentialRequests = 0
 
     init(
         tokenURL: String, clientAuthentication: TokenClientAuthentication, scope: String?, resource: String?,
@@ -54,12 +54,12 @@ public actor OAuth2TokenAuthenticator: UpstreamAuthenticator, CredentialRequestC
         self.randomBytes = randomBytes
     }
 
-    public func authorize(_ request: inout UpstreamRequest) async throws {
+    package func authorize(_ request: inout UpstreamRequest) async throws {
         let token = try await currentToken()
         request.headers.set("Authorization", "Bearer " + token.value)
     }
 
-    public func invalidate() async {
+    package func invalidate() async {
         token = nil
     }
 
@@ -147,21 +147,21 @@ public actor OAuth2TokenAuthenticator: UpstreamAuthenticator, CredentialRequestC
 }
 
 /// A token fixed in configuration (read from a file or the environment when the gateway starts).
-public struct StaticBearerAuthentication: UpstreamAuthenticator, CustomStringConvertible {
+package struct StaticBearerAuthentication: UpstreamAuthenticator, CustomStringConvertible {
     let token: String
 
-    public init(token: String) {
+    package init(token: String) {
         self.token = token
     }
 
-    public func authorize(_ request: inout UpstreamRequest) async throws {
+    package func authorize(_ request: inout UpstreamRequest) async throws {
         request.headers.set("Authorization", "Bearer " + token)
     }
 
     /// A static token cannot be renewed; the retried request fails the same way and is reported.
-    public func invalidate() async {}
+    package func invalidate() async {}
 
-    public var description: String { "static bearer token (redacted)" }
+    package var description: String { "static bearer token (redacted)" }
 }
 
 /// `application/x-www-form-urlencoded`: everything but RFC 3986 unreserved characters is

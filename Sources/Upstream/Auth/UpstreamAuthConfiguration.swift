@@ -1,13 +1,13 @@
-public import EdgeCore
-public import JSONQuery
+package import EdgeCore
+package import JSONQuery
 import Store
 
 /// How the gateway authenticates to the upstream FHIR server and which TLS material it uses:
 /// the `auth:` and `tls:` sections of `upstream:` in the configuration file. Secrets are never
 /// written here; they are referenced by file (`{secretFile: PATH}`) or environment variable
 /// (`{secretEnv: NAME}`) and read when the authenticator is made.
-public struct UpstreamAuthConfiguration: Sendable, Hashable {
-    public enum Mode: Sendable, Hashable {
+package struct UpstreamAuthConfiguration: Sendable, Hashable {
+    package enum Mode: Sendable, Hashable {
         /// No credentials (loopback servers, or servers that authenticate the client by mTLS).
         case none
         /// A fixed `Authorization: Bearer` token.
@@ -18,7 +18,7 @@ public struct UpstreamAuthConfiguration: Sendable, Hashable {
         case smartBackendServices(SMARTBackendServices)
 
         /// The configuration spelling (`auth.mode`).
-        public var name: String {
+        package var name: String {
             switch self {
             case .none: "none"
             case .bearer: "bearer"
@@ -28,22 +28,22 @@ public struct UpstreamAuthConfiguration: Sendable, Hashable {
         }
     }
 
-    public enum ClientSecretMethod: String, Sendable, Hashable, CaseIterable {
+    package enum ClientSecretMethod: String, Sendable, Hashable, CaseIterable {
         case basic = "client_secret_basic"
         case post = "client_secret_post"
     }
 
-    public struct ClientCredentials: Sendable, Hashable {
-        public var tokenURL: String
-        public var clientID: String
-        public var clientSecret: SecretReference
-        public var method: ClientSecretMethod
+    package struct ClientCredentials: Sendable, Hashable {
+        package var tokenURL: String
+        package var clientID: String
+        package var clientSecret: SecretReference
+        package var method: ClientSecretMethod
         /// OAuth2 / Azure AD v2: e.g. `https://WORKSPACE-SERVICE.fhir.azurehealthcareapis.com/.default`.
-        public var scope: String?
+        package var scope: String?
         /// Azure AD v1: the FHIR service URL as `resource`.
-        public var resource: String?
+        package var resource: String?
 
-        public init(
+        package init(
             tokenURL: String, clientID: String, clientSecret: SecretReference, method: ClientSecretMethod = .basic,
             scope: String? = nil, resource: String? = nil
         ) {
@@ -56,21 +56,21 @@ public struct UpstreamAuthConfiguration: Sendable, Hashable {
         }
     }
 
-    public struct SMARTBackendServices: Sendable, Hashable {
-        public static let defaultScope =
+    package struct SMARTBackendServices: Sendable, Hashable {
+        package static let defaultScope =
             "system/Observation.read system/Observation.write system/Device.read system/Device.write system/Patient.read system/Patient.write"
 
-        public var tokenURL: String
-        public var clientID: String
+        package var tokenURL: String
+        package var clientID: String
         /// `kid` of the registered public key (in the client's JWK Set).
-        public var keyID: String
+        package var keyID: String
         /// PEM private key: PKCS#8, SEC1 (EC) or PKCS#1 (RSA).
-        public var privateKey: SecretReference
+        package var privateKey: SecretReference
         /// Must match the key when set; otherwise RS384 for RSA keys and ES384 for P-384 keys.
-        public var algorithm: ClientAssertionAlgorithm?
-        public var scope: String
+        package var algorithm: ClientAssertionAlgorithm?
+        package var scope: String
 
-        public init(
+        package init(
             tokenURL: String, clientID: String, keyID: String, privateKey: SecretReference,
             algorithm: ClientAssertionAlgorithm? = nil, scope: String = SMARTBackendServices.defaultScope
         ) {
@@ -85,30 +85,30 @@ public struct UpstreamAuthConfiguration: Sendable, Hashable {
 
     /// TLS material for the transport (`CurlTransport.Options`). Verification is always on for
     /// hosts other than loopback.
-    public struct TLS: Sendable, Hashable {
+    package struct TLS: Sendable, Hashable {
         /// PEM CA certificates to trust instead of the system's (a private CA).
-        public var caBundle: String?
+        package var caBundle: String?
         /// PEM client certificate and its key, for mutual TLS.
-        public var clientCertificate: String?
-        public var clientKey: String?
+        package var clientCertificate: String?
+        package var clientKey: String?
 
-        public init(caBundle: String? = nil, clientCertificate: String? = nil, clientKey: String? = nil) {
+        package init(caBundle: String? = nil, clientCertificate: String? = nil, clientKey: String? = nil) {
             self.caBundle = caBundle
             self.clientCertificate = clientCertificate
             self.clientKey = clientKey
         }
     }
 
-    public var mode: Mode
-    public var tls: TLS
+    package var mode: Mode
+    package var tls: TLS
 
-    public init(mode: Mode = .none, tls: TLS = TLS()) {
+    package init(mode: Mode = .none, tls: TLS = TLS()) {
         self.mode = mode
         self.tls = tls
     }
 
     /// `base` with this configuration's CA bundle and client certificate.
-    public func transportOptions(_ base: CurlTransport.Options = CurlTransport.Options()) -> CurlTransport.Options {
+    package func transportOptions(_ base: CurlTransport.Options = CurlTransport.Options()) -> CurlTransport.Options {
         var options = base
         options.caBundlePath = tls.caBundle ?? base.caBundlePath
         options.clientCertificatePath = tls.clientCertificate ?? base.clientCertificatePath
@@ -118,7 +118,7 @@ public struct UpstreamAuthConfiguration: Sendable, Hashable {
 
     /// Reads the secrets and makes the authenticator. Token requests go through `transport`;
     /// `now` and `randomBytes` feed token expiry and the assertion's `exp` and `jti`.
-    public func makeAuthenticator(
+    package func makeAuthenticator(
         transport: any HTTPTransport, secrets: SecretResolver = .process,
         now: @escaping @Sendable () -> Timestamp = UpstreamAuthConfiguration.systemClock,
         randomBytes: @escaping @Sendable (Int) -> [UInt8] = UpstreamAuthConfiguration.systemRandomBytes
@@ -153,29 +153,29 @@ public struct UpstreamAuthConfiguration: Sendable, Hashable {
     }
 
     /// Wall-clock time, as the store reads it.
-    public static let systemClock: @Sendable () -> Timestamp = { Store.systemClock() }
+    package static let systemClock: @Sendable () -> Timestamp = { Store.systemClock() }
 
-    public static let systemRandomBytes: @Sendable (Int) -> [UInt8] = { SystemRandom.bytes($0) }
+    package static let systemRandomBytes: @Sendable (Int) -> [UInt8] = { SystemRandom.bytes($0) }
 }
 
 /// One problem in the `auth:` or `tls:` sections, with its dotted key path.
-public struct UpstreamConfigurationProblem: Sendable, Hashable, CustomStringConvertible {
-    public var keyPath: String
-    public var message: String
+package struct UpstreamConfigurationProblem: Sendable, Hashable, CustomStringConvertible {
+    package var keyPath: String
+    package var message: String
 
-    public init(keyPath: String, message: String) {
+    package init(keyPath: String, message: String) {
         self.keyPath = keyPath
         self.message = message
     }
 
-    public var description: String { keyPath.isEmpty ? message : keyPath + ": " + message }
+    package var description: String { keyPath.isEmpty ? message : keyPath + ": " + message }
 }
 
 extension UpstreamAuthConfiguration {
     /// Decodes the `auth` and `tls` sections (as parsed from YAML or JSON; scalars may be text)
     /// found under `keyPath`. Relative paths resolve against `baseDirectory`. Every problem is
     /// reported at once; the configuration is nil when there is any.
-    public static func decode(
+    package static func decode(
         auth: JSONValue?, tls: JSONValue?, keyPath: String = "upstream", baseDirectory: String = "."
     ) -> (UpstreamAuthConfiguration?, [UpstreamConfigurationProblem]) {
         var reader = AuthSectionReader(baseDirectory: baseDirectory)

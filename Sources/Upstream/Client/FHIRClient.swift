@@ -1,12 +1,12 @@
 /// A FHIR R4 REST endpoint: resolves relative paths against the base URL, sets the FHIR JSON
 /// headers, authenticates each request and retries once after a 401 with fresh credentials.
-public struct FHIRClient: Sendable {
+package struct FHIRClient: Sendable {
     /// The service base, without a trailing slash (e.g. `https://fhir.example.org/r4`).
-    public let baseURL: String
+    package let baseURL: String
     let transport: any HTTPTransport
     let authenticator: any UpstreamAuthenticator
 
-    public init(baseURL: String, transport: any HTTPTransport, authenticator: any UpstreamAuthenticator = NoAuthentication()) {
+    package init(baseURL: String, transport: any HTTPTransport, authenticator: any UpstreamAuthenticator = NoAuthentication()) {
         var base = baseURL
         while base.hasSuffix("/") { base.removeLast() }
         self.baseURL = base
@@ -15,14 +15,14 @@ public struct FHIRClient: Sendable {
     }
 
     /// The absolute URL of `path` (`metadata`, `Observation/abc`); absolute URLs pass through.
-    public func url(_ path: String) -> String {
+    package func url(_ path: String) -> String {
         if path.hasPrefix("http://") || path.hasPrefix("https://") { return path }
         if path.isEmpty { return baseURL }
         return baseURL + (path.hasPrefix("/") ? path : "/" + path)
     }
 
     /// A request for `path` with `Accept` (and, with a body, `Content-Type`) set to FHIR JSON.
-    public func request(_ method: String, _ path: String, body: [UInt8] = [], headers: HTTPHeaders = HTTPHeaders()) -> UpstreamRequest {
+    package func request(_ method: String, _ path: String, body: [UInt8] = [], headers: HTTPHeaders = HTTPHeaders()) -> UpstreamRequest {
         var all = headers
         if all["Accept"] == nil { all.set("Accept", "application/fhir+json") }
         if !body.isEmpty, all["Content-Type"] == nil { all.set("Content-Type", "application/fhir+json; charset=utf-8") }
@@ -30,7 +30,7 @@ public struct FHIRClient: Sendable {
     }
 
     /// Sends `request` with credentials; on 401 invalidates them and tries once more.
-    public func send(_ request: UpstreamRequest) async throws(UpstreamTransportError) -> UpstreamResponse {
+    package func send(_ request: UpstreamRequest) async throws(UpstreamTransportError) -> UpstreamResponse {
         let first = try await sendAuthorized(request)
         guard first.status == 401 else { return first }
         await authenticator.invalidate()

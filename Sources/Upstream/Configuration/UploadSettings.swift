@@ -1,9 +1,9 @@
 /// How resources travel to one upstream server.
-public struct UploadSettings: Sendable, Equatable {
+package struct UploadSettings: Sendable, Equatable {
     /// `transaction`: all entries of a bundle commit together (a rejected bundle is bisected to
     /// find the offending entry); `batch`: the server settles each entry on its own; `single`:
     /// one request per resource.
-    public enum BundleType: String, Sendable, CaseIterable {
+    package enum BundleType: String, Sendable, CaseIterable {
         case transaction, batch
         /// No bundle: one REST call per resource (servers without batch support, and the
         /// baseline bundles are measured against).
@@ -11,33 +11,33 @@ public struct UploadSettings: Sendable, Equatable {
     }
 
     /// How a re-sent resource (lost reply, crash, retry) avoids becoming a duplicate.
-    public enum Idempotency: String, Sendable, CaseIterable {
+    package enum Idempotency: String, Sendable, CaseIterable {
         /// `PUT <Type>/<deterministic id>` (the MedTech scheme): re-sending overwrites with the same content.
         case put
         /// `POST <Type>` with `ifNoneExist: identifier=system|value` (the HL7 PHD IG scheme).
         case conditionalCreate = "conditional-create"
     }
 
-    public var bundleType: BundleType
-    public var idempotency: Idempotency
+    package var bundleType: BundleType
+    package var idempotency: Idempotency
     /// Entries per bundle.
-    public var batchSize: Int
+    package var batchSize: Int
     /// How long a partly filled batch may wait for more resources before it is sent.
-    public var linger: Duration
+    package var linger: Duration
     /// Wait between polls when the outbox is empty.
-    public var idlePoll: Duration
+    package var idlePoll: Duration
     /// How long a leased batch belongs to this uploader; must exceed the transport's total timeout
     /// so that a slow reply is never raced by a second lease of the same rows.
-    public var leaseDuration: Duration
-    public var retry: RetryPolicy
+    package var leaseDuration: Duration
+    package var retry: RetryPolicy
     /// Read, merge and PUT with `If-Match` for SampledData Observations, as MedTech does for
     /// series that span several uploads.
-    public var mergeSampledData: Bool
+    package var mergeSampledData: Bool
     /// How long a Device or Patient id the server gave is used before it is read again (a
     /// Device may have moved to another patient, or been deleted). MedTech caches for 2 h.
-    public var identityRefresh: Duration
+    package var identityRefresh: Duration
 
-    public init(bundleType: BundleType = .batch, idempotency: Idempotency = .put, batchSize: Int = 100,
+    package init(bundleType: BundleType = .batch, idempotency: Idempotency = .put, batchSize: Int = 100,
                 linger: Duration = .milliseconds(200), idlePoll: Duration = .seconds(1), leaseDuration: Duration = .seconds(300),
                 retry: RetryPolicy = RetryPolicy(), mergeSampledData: Bool = true, identityRefresh: Duration = .seconds(3600)) {
         self.bundleType = bundleType
@@ -55,12 +55,12 @@ public struct UploadSettings: Sendable, Equatable {
 /// Exponential backoff with full jitter: the n-th consecutive failure waits a uniformly random
 /// time in `[0, min(cap, base * 2^(n-1))]`, or what the server asked for with Retry-After
 /// (itself capped by `retryAfterCap`).
-public struct RetryPolicy: Sendable, Equatable {
-    public var base: Duration
-    public var cap: Duration
-    public var retryAfterCap: Duration
+package struct RetryPolicy: Sendable, Equatable {
+    package var base: Duration
+    package var cap: Duration
+    package var retryAfterCap: Duration
 
-    public init(base: Duration = .seconds(1), cap: Duration = .seconds(300), retryAfterCap: Duration = .seconds(3600)) {
+    package init(base: Duration = .seconds(1), cap: Duration = .seconds(300), retryAfterCap: Duration = .seconds(3600)) {
         self.base = base
         self.cap = cap
         self.retryAfterCap = retryAfterCap

@@ -4,7 +4,7 @@ import EdgeCrypto
 import FHIRModel
 import JSONQuery
 import Logging
-public import Store
+package import Store
 
 /// How resolving one identity ended.
 enum IdentityResolution: Sendable, Equatable {
@@ -36,7 +36,7 @@ struct ResolutionSession {
 extension JournalKind {
     /// One call to the upstream server to resolve a Device or Patient identifier (identifiers
     /// only: a Patient is named by the hash of its identifier).
-    public static let identityResolution = JournalKind("identity.resolution")
+    package static let identityResolution = JournalKind("identity.resolution")
 }
 
 extension Uploader {

@@ -7,25 +7,25 @@ import Synchronization
 /// HTTP over libcurl. Each exchange runs its blocking `curl_easy_perform` on one of a few
 /// dedicated serial queues (never on the cooperative pool); each queue keeps one easy handle,
 /// so connections, TLS sessions and DNS answers are reused between requests.
-public final class CurlTransport: HTTPTransport {
-    public struct Options: Sendable, Equatable {
-        public var connectTimeout: Duration
+package final class CurlTransport: HTTPTransport {
+    package struct Options: Sendable, Equatable {
+        package var connectTimeout: Duration
         /// The whole exchange, from connecting to the last byte of the reply.
-        public var totalTimeout: Duration
+        package var totalTimeout: Duration
         /// PEM file of CA certificates to trust instead of the system's.
-        public var caBundlePath: String?
+        package var caBundlePath: String?
         /// PEM client certificate (and key) for mutual TLS.
-        public var clientCertificatePath: String?
-        public var clientKeyPath: String?
+        package var clientCertificatePath: String?
+        package var clientKeyPath: String?
         /// Skip certificate verification, honoured only for loopback hosts (self-signed test
         /// servers). Verification is always on for every other host.
-        public var insecureLoopback: Bool
+        package var insecureLoopback: Bool
         /// Parallel exchanges (one thread and one connection each).
-        public var connections: Int
+        package var connections: Int
         /// Largest reply body read into memory; a larger one aborts the exchange.
-        public var maxReplyBytes: Int
+        package var maxReplyBytes: Int
 
-        public init(connectTimeout: Duration = .seconds(10), totalTimeout: Duration = .seconds(60), caBundlePath: String? = nil,
+        package init(connectTimeout: Duration = .seconds(10), totalTimeout: Duration = .seconds(60), caBundlePath: String? = nil,
                     clientCertificatePath: String? = nil, clientKeyPath: String? = nil, insecureLoopback: Bool = false,
                     connections: Int = 1, maxReplyBytes: Int = 64 << 20) {
             self.connectTimeout = connectTimeout
@@ -39,11 +39,11 @@ public final class CurlTransport: HTTPTransport {
         }
     }
 
-    public let options: Options
+    package let options: Options
     private let workers: [CurlWorker]
     private let next = Atomic<Int>(0)
 
-    public init(options: Options = Options()) {
+    package init(options: Options = Options()) {
         CurlTransport.globalInit
         self.options = options
         self.workers = (0..<max(1, options.connections)).map { CurlWorker(index: $0) }
@@ -54,7 +54,7 @@ public final class CurlTransport: HTTPTransport {
         _ = curl_global_init(Int(CURL_GLOBAL_DEFAULT))
     }()
 
-    public func send(_ request: UpstreamRequest) async throws(UpstreamTransportError) -> UpstreamResponse {
+    package func send(_ request: UpstreamRequest) async throws(UpstreamTransportError) -> UpstreamResponse {
         if Task.isCancelled { throw UpstreamTransportError(.cancelled, "cancelled before sending", url: request.url) }
         let worker = workers[next.wrappingAdd(1, ordering: .relaxed).oldValue % workers.count]
         let options = self.options
@@ -72,7 +72,7 @@ public final class CurlTransport: HTTPTransport {
     }
 
     /// Whether `url`'s host is a loopback address or `localhost`.
-    public static func isLoopback(_ url: String) -> Bool {
+    package static func isLoopback(_ url: String) -> Bool {
         guard let host = URLComponents(string: url)?.host?.lowercased() else { return false }
         let bare = host.hasPrefix("[") ? String(host.dropFirst().dropLast()) : host
         if bare == "localhost" || bare.hasSuffix(".localhost") || bare == "::1" { return true }

@@ -1,10 +1,10 @@
-public import Store
+package import Store
 
 /// What the uploader needs of the store, and nothing more: lease a batch, settle it (accepted,
 /// rejected into the dead letters, kept for a retry), the backlog's size, the journal, and the
 /// server ids of Devices and Patients. The uploader holds this instead of the concrete `Store`,
 /// so what it may do to the buffer is written down in one place.
-public protocol OutboxStore: Sendable {
+package protocol OutboxStore: Sendable {
     func leaseOutbox(limit: Int, for duration: Duration) async throws(StoreError) -> OutboxLease
     func settle(lease: Int64, _ settlements: [OutboxSettlement], actor: String) async throws(StoreError) -> SettleReport
     func outboxBacklog() async throws(StoreError) -> OutboxBacklog
@@ -14,13 +14,13 @@ public protocol OutboxStore: Sendable {
 }
 
 /// How far behind the upload is.
-public struct OutboxBacklog: Sendable, Equatable {
+package struct OutboxBacklog: Sendable, Equatable {
     /// Resources waiting to be sent (pending or leased).
-    public var pending: Int64
+    package var pending: Int64
     /// Age of the oldest of them, nil when there is none.
-    public var oldestUnsentAge: Duration?
+    package var oldestUnsentAge: Duration?
 
-    public init(pending: Int64, oldestUnsentAge: Duration?) {
+    package init(pending: Int64, oldestUnsentAge: Duration?) {
         self.pending = pending
         self.oldestUnsentAge = oldestUnsentAge
     }
@@ -28,7 +28,7 @@ public struct OutboxBacklog: Sendable, Equatable {
 
 // The one place Upstream names the concrete store: its conformance, beside the protocol it meets.
 extension Store: OutboxStore {
-    public func outboxBacklog() async throws(StoreError) -> OutboxBacklog {
+    package func outboxBacklog() async throws(StoreError) -> OutboxBacklog {
         let statistics = try await statistics()
         return OutboxBacklog(pending: statistics.outboxPending, oldestUnsentAge: statistics.oldestUnsentAge)
     }

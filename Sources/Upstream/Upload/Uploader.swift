@@ -1,18 +1,18 @@
-public import EdgeCore
+package import EdgeCore
 import FHIRModel
 import JSONQuery
-public import Logging
-public import Store
+package import Logging
+package import Store
 
 /// Moves the outbox to the upstream server: leases a batch, sends it as one bundle, settles
 /// each resource (accept / reject / keep) and pauses after failures. Decisions are made by
 /// `UploadStateMachine`; this actor performs them. One lease is in flight at a time, and the
 /// store never leases an identity that is already in flight, so there is one upload in flight
 /// per identity.
-public actor Uploader {
+package actor Uploader {
     let store: any OutboxStore
     let client: FHIRClient
-    public let settings: UploadSettings
+    package let settings: UploadSettings
     let now: @Sendable () -> Timestamp
     let sleep: @Sendable (Duration) async throws -> Void
     let logger: Logger
@@ -27,7 +27,7 @@ public actor Uploader {
     ///   - now: the clock; pass the store's, so that retry times compare with its own.
     ///   - sleep: how to wait (backoff, linger, idle polls); tests advance a manual clock instead.
     ///   - randomSeed: seeds the backoff jitter; nil draws one from the system generator.
-    public init(store: some OutboxStore, client: FHIRClient, settings: UploadSettings = UploadSettings(),
+    package init(store: some OutboxStore, client: FHIRClient, settings: UploadSettings = UploadSettings(),
                 now: @escaping @Sendable () -> Timestamp = Store.systemClock,
                 sleep: @escaping @Sendable (Duration) async throws -> Void = { try await Task.sleep(for: $0) },
                 randomSeed: UInt64? = nil, logger: Logger = Logger(label: "fhir-edge.upstream")) {
@@ -45,13 +45,13 @@ public actor Uploader {
 
     /// New resources are in the outbox: an idle uploader leases at once instead of at its next
     /// poll (the poll stays, for rows that arrive another way).
-    public nonisolated func wake() {
+    package nonisolated func wake() {
         wakeUp.wake()
     }
 
     /// Uploads until the task is cancelled. Store failures are logged and retried after a pause;
     /// they never end the loop.
-    public func run() async throws {
+    package func run() async throws {
         while !Task.isCancelled {
             let pause: Duration
             var isIdle = false
@@ -86,7 +86,7 @@ public actor Uploader {
     /// Uploads until nothing is waiting in the outbox (true), or until `timeout` has passed by
     /// the uploader's clock (false). Waits out backoff pauses on the way. For tests, demos and
     /// one-shot runs.
-    public func drain(timeout: Duration) async throws -> Bool {
+    package func drain(timeout: Duration) async throws -> Bool {
         let deadline = now().adding(milliseconds: timeout.wholeMilliseconds)
         while true {
             let report = try await uploadOnce()
@@ -100,7 +100,7 @@ public actor Uploader {
     }
 
     /// What the uploader has done since it started, and how far behind the outbox is.
-    public func metrics() async -> UploaderMetrics {
+    package func metrics() async -> UploaderMetrics {
         var metrics = counters
         metrics.consecutiveFailures = machine.consecutiveFailures
         if let backlog = try? await store.outboxBacklog() {
@@ -123,7 +123,7 @@ public actor Uploader {
 
     /// One lease: send, settle, and say how long to pause.
     @discardableResult
-    public func uploadOnce() async throws(StoreError) -> RoundReport {
+    package func uploadOnce() async throws(StoreError) -> RoundReport {
         let lease = try await store.leaseOutbox(limit: settings.batchSize, for: settings.leaseDuration)
         var report = RoundReport(leased: lease.items.count)
         guard !lease.items.isEmpty else { return report }
@@ -259,19 +259,19 @@ public actor Uploader {
 
 extension JournalKind {
     /// One request to the upstream server: entries, bytes, status or transport error, duration.
-    public static let uploadAttempted = JournalKind("upload.attempted")
+    package static let uploadAttempted = JournalKind("upload.attempted")
 }
 
 /// What one lease came to.
-public struct RoundReport: Sendable, Equatable {
-    public var leased: Int
-    public var accepted = 0
-    public var rejected = 0
-    public var kept = 0
+package struct RoundReport: Sendable, Equatable {
+    package var leased: Int
+    package var accepted = 0
+    package var rejected = 0
+    package var kept = 0
     /// Backoff the uploader takes before the next lease, after a failure.
-    public var pause: Duration?
+    package var pause: Duration?
 
-    public init(leased: Int, accepted: Int = 0, rejected: Int = 0, kept: Int = 0, pause: Duration? = nil) {
+    package init(leased: Int, accepted: Int = 0, rejected: Int = 0, kept: Int = 0, pause: Duration? = nil) {
         self.leased = leased
         self.accepted = accepted
         self.rejected = rejected
@@ -281,30 +281,30 @@ public struct RoundReport: Sendable, Equatable {
 }
 
 /// Counters for `/metrics` and `queue stats`.
-public struct UploaderMetrics: Sendable, Equatable {
+package struct UploaderMetrics: Sendable, Equatable {
     /// Requests sent to the server (bundles and single-resource merges).
-    public var requests = 0
+    package var requests = 0
     /// Requests that carried at least one resource sent before.
-    public var retries = 0
-    public var entriesAccepted = 0
-    public var entriesRejected = 0
-    public var entriesKept = 0
-    public var consecutiveFailures = 0
+    package var retries = 0
+    package var entriesAccepted = 0
+    package var entriesRejected = 0
+    package var entriesKept = 0
+    package var consecutiveFailures = 0
     /// Set while the uploader waits after a failure.
-    public var backoffUntil: Timestamp?
-    public var lastError: String?
+    package var backoffUntil: Timestamp?
+    package var lastError: String?
     /// When the server last accepted a resource.
-    public var lastSuccessAt: Timestamp?
-    public var outboxPending: Int64 = 0
-    public var oldestUnsentAge: Duration?
+    package var lastSuccessAt: Timestamp?
+    package var outboxPending: Int64 = 0
+    package var oldestUnsentAge: Duration?
     /// Calls made to resolve Device and Patient identifiers (reads, searches, creates).
-    public var identityRequests = 0
+    package var identityRequests = 0
     /// Identities answered from the map without a call.
-    public var identityCacheHits = 0
+    package var identityCacheHits = 0
     /// Lookups that found no Device (or no patient): those Observations are dead letters.
-    public var identityNotFound = 0
+    package var identityNotFound = 0
     /// Server ids dropped from the map because the server said 404 or 410.
-    public var identityInvalidated = 0
+    package var identityInvalidated = 0
 
-    public init() {}
+    package init() {}
 }

@@ -1,9 +1,9 @@
-public import EdgeCore
+package import EdgeCore
 
 extension UploaderMetrics {
     /// The uploader's families in the Prometheus text format (0.0.4), to append to `/metrics`.
     /// `now` turns the backoff deadline into the seconds still to wait.
-    public func prometheusText(now: Timestamp) -> String {
+    package func prometheusText(now: Timestamp) -> String {
         var text = PrometheusText()
         func family(_ name: String, _ type: String, _ help: String, _ samples: [([String: String], Double)]) {
             text.family(name, type, help)

@@ -1,4 +1,5 @@
 import ArgumentParser
+import Crypto
 import EdgeCore
 import FieldKit
 import Foundation

@@ -1,6 +1,7 @@
 import FHIRModel
 import Foundation
 import JSONQuery
+import TestSupport
 @testable import Upstream
 import XCTest
 

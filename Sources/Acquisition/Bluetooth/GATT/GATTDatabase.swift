@@ -1,21 +1,21 @@
-public import BluetoothDecoding
+package import BluetoothDecoding
 
 /// Characteristic properties (Core Vol 3 Part G 3.3.1.1).
-public struct CharacteristicProperties: OptionSet, Sendable, Hashable, CustomStringConvertible {
-    public var rawValue: UInt8
-    public init(rawValue: UInt8) { self.rawValue = rawValue }
+package struct CharacteristicProperties: OptionSet, Sendable, Hashable, CustomStringConvertible {
+    package var rawValue: UInt8
+    package init(rawValue: UInt8) { self.rawValue = rawValue }
 
-    public static let broadcast = CharacteristicProperties(rawValue: 0x01)
-    public static let read = CharacteristicProperties(rawValue: 0x02)
-    public static let writeWithoutResponse = CharacteristicProperties(rawValue: 0x04)
-    public static let write = CharacteristicProperties(rawValue: 0x08)
-    public static let notify = CharacteristicProperties(rawValue: 0x10)
-    public static let indicate = CharacteristicProperties(rawValue: 0x20)
-    public static let authenticatedSignedWrites = CharacteristicProperties(rawValue: 0x40)
-    public static let extendedProperties = CharacteristicProperties(rawValue: 0x80)
+    package static let broadcast = CharacteristicProperties(rawValue: 0x01)
+    package static let read = CharacteristicProperties(rawValue: 0x02)
+    package static let writeWithoutResponse = CharacteristicProperties(rawValue: 0x04)
+    package static let write = CharacteristicProperties(rawValue: 0x08)
+    package static let notify = CharacteristicProperties(rawValue: 0x10)
+    package static let indicate = CharacteristicProperties(rawValue: 0x20)
+    package static let authenticatedSignedWrites = CharacteristicProperties(rawValue: 0x40)
+    package static let extendedProperties = CharacteristicProperties(rawValue: 0x80)
 
     /// `read`, `notify`... in bit order.
-    public var names: [String] {
+    package var names: [String] {
         let all: [(CharacteristicProperties, String)] = [
             (.broadcast, "broadcast"), (.read, "read"), (.writeWithoutResponse, "writeWithoutResponse"), (.write, "write"),
             (.notify, "notify"), (.indicate, "indicate"), (.authenticatedSignedWrites, "authenticatedSignedWrites"),
@@ -24,44 +24,44 @@ public struct CharacteristicProperties: OptionSet, Sendable, Hashable, CustomStr
         return all.filter { contains($0.0) }.map(\.1)
     }
 
-    public var description: String { names.joined(separator: ",") }
+    package var description: String { names.joined(separator: ",") }
 }
 
-public struct GATTDescriptor: Sendable, Hashable {
-    public var uuid: BluetoothUUID
-    public var handle: UInt16
+package struct GATTDescriptor: Sendable, Hashable {
+    package var uuid: BluetoothUUID
+    package var handle: UInt16
 
     /// Client Characteristic Configuration.
-    public static let clientConfiguration = BluetoothUUID(uuid16: 0x2902)
+    package static let clientConfiguration = BluetoothUUID(uuid16: 0x2902)
 }
 
-public struct GATTCharacteristic: Sendable, Hashable {
-    public var uuid: BluetoothUUID
-    public var declarationHandle: UInt16
-    public var valueHandle: UInt16
-    public var properties: CharacteristicProperties
-    public var descriptors: [GATTDescriptor] = []
+package struct GATTCharacteristic: Sendable, Hashable {
+    package var uuid: BluetoothUUID
+    package var declarationHandle: UInt16
+    package var valueHandle: UInt16
+    package var properties: CharacteristicProperties
+    package var descriptors: [GATTDescriptor] = []
 
     /// The Client Characteristic Configuration descriptor's handle, when discovered.
-    public var configurationHandle: UInt16? {
+    package var configurationHandle: UInt16? {
         descriptors.first { $0.uuid == GATTDescriptor.clientConfiguration }?.handle
     }
 }
 
-public struct GATTService: Sendable, Hashable {
-    public var uuid: BluetoothUUID
-    public var startHandle: UInt16
-    public var endHandle: UInt16
-    public var characteristics: [GATTCharacteristic] = []
+package struct GATTService: Sendable, Hashable {
+    package var uuid: BluetoothUUID
+    package var startHandle: UInt16
+    package var endHandle: UInt16
+    package var characteristics: [GATTCharacteristic] = []
 
-    public func characteristic(_ uuid: BluetoothUUID) -> GATTCharacteristic? {
+    package func characteristic(_ uuid: BluetoothUUID) -> GATTCharacteristic? {
         characteristics.first { $0.uuid == uuid }
     }
 }
 
 extension [GATTService] {
     /// The first characteristic with that UUID in any service (services in handle order).
-    public func characteristic(_ uuid: BluetoothUUID) -> GATTCharacteristic? {
+    package func characteristic(_ uuid: BluetoothUUID) -> GATTCharacteristic? {
         lazy.compactMap { $0.characteristic(uuid) }.first
     }
 }

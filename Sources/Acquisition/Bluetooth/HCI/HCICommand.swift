@@ -80,15 +80,15 @@ struct HCICommand: Sendable, Equatable {
 
 /// How to scan while initiating and which link parameters to ask for (units of the spec:
 /// 0.625 ms for scan timing, 1.25 ms intervals, 10 ms supervision timeout).
-public struct ConnectionParameters: Sendable, Hashable {
-    public var scanInterval: UInt16 = 0x0060
-    public var scanWindow: UInt16 = 0x0030
-    public var intervalMin: UInt16 = 0x0018
-    public var intervalMax: UInt16 = 0x0028
-    public var latency: UInt16 = 0
-    public var supervisionTimeout: UInt16 = 0x01F4
+package struct ConnectionParameters: Sendable, Hashable {
+    package var scanInterval: UInt16 = 0x0060
+    package var scanWindow: UInt16 = 0x0030
+    package var intervalMin: UInt16 = 0x0018
+    package var intervalMax: UInt16 = 0x0028
+    package var latency: UInt16 = 0
+    package var supervisionTimeout: UInt16 = 0x01F4
 
-    public init() {}
+    package init() {}
 
     var connectionFields: [UInt8] {
         le16(intervalMin) + le16(intervalMax) + le16(latency) + le16(supervisionTimeout) + le16(0) + le16(0)

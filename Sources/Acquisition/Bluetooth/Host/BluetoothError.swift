@@ -1,9 +1,9 @@
-public import EdgeCore
+import EdgeCore
 
 /// Why a Bluetooth operation failed. `description` names where (transport, command, link, ATT
 /// handle) and why, and says what to do when there is something to do; never payload bytes.
-public struct BluetoothError: CodedError, Sendable, Equatable {
-    public enum Kind: Sendable, Hashable, CustomStringConvertible {
+package struct BluetoothError: CodedError, Sendable, Equatable {
+    package enum Kind: Sendable, Hashable, CustomStringConvertible {
         /// The transport could not be opened, or it failed or closed.
         case transport
         /// The controller answered a command with a non-zero HCI status.
@@ -20,7 +20,7 @@ public struct BluetoothError: CodedError, Sendable, Equatable {
         case invalidRequest
 
         /// `att-0x05`, `command-0x0c`, `disconnected-0x13`, `timeout`, ...
-        public var description: String {
+        package var description: String {
             switch self {
             case .transport: "transport"
             case .command(let status): "command-0x" + Hex.string([status])
@@ -33,24 +33,24 @@ public struct BluetoothError: CodedError, Sendable, Equatable {
         }
     }
 
-    public var kind: Kind
-    public var message: String
+    package var kind: Kind
+    package var message: String
     /// The system call's or the codec's error underneath; never part of equality.
-    public var cause: (any Error)?
+    package var cause: (any Error)?
 
-    public init(_ kind: Kind, _ message: String, cause: (any Error)? = nil) {
+    package init(_ kind: Kind, _ message: String, cause: (any Error)? = nil) {
         self.kind = kind
         self.message = message
         self.cause = cause
     }
 
-    public var code: Kind { kind }
-    public var description: String { message }
+    package var code: Kind { kind }
+    package var description: String { message }
 
-    public static func == (lhs: Self, rhs: Self) -> Bool { lhs.kind == rhs.kind && lhs.message == rhs.message }
+    package static func == (lhs: Self, rhs: Self) -> Bool { lhs.kind == rhs.kind && lhs.message == rhs.message }
 
     /// ATT errors a bonded, encrypted link would avoid: raise security, then retry.
-    public var needsSecurity: Bool {
+    package var needsSecurity: Bool {
         if case .att(let code) = kind { return ATTErrorCode.asksForSecurity(code) }
         return false
     }

@@ -5,7 +5,7 @@ import EdgeCore
 /// HCI command flow, ACL credits, L2CAP reassembly, the ATT bearer of each link, scanning. The
 /// decisions live in the state machines it feeds (`CommandFlow`, `ACLFlow`, `L2CAPReassembler`,
 /// `ATTBearer`, `LESignalling`); this actor performs their actions.
-public actor BluetoothHost {
+package actor BluetoothHost {
     let transport: any HCITransport
     let configuration: HostConfiguration
     let clock: any Clock<Duration>
@@ -21,7 +21,7 @@ public actor BluetoothHost {
     private var connectionQueue: [CheckedContinuation<Void, Never>] = []
     private var scan: ScanState?
     private var reader: Task<Void, Never>?
-    private(set) public var controller: ControllerInfo?
+    private(set) package var controller: ControllerInfo?
     private var counters = HostStatistics()
     private var closedError: BluetoothError?
 
@@ -51,7 +51,7 @@ public actor BluetoothHost {
         var continuation: AsyncStream<ScanReport>.Continuation
     }
 
-    public init(transport: any HCITransport, configuration: HostConfiguration = HostConfiguration(),
+    package init(transport: any HCITransport, configuration: HostConfiguration = HostConfiguration(),
                 clock: any Clock<Duration> = ContinuousClock()) {
         self.transport = transport
         self.configuration = configuration
@@ -59,7 +59,7 @@ public actor BluetoothHost {
     }
 
     /// Opens `address` and starts a host on it.
-    public static func open(_ address: TransportAddress, configuration: HostConfiguration = HostConfiguration()) async throws -> BluetoothHost {
+    package static func open(_ address: TransportAddress, configuration: HostConfiguration = HostConfiguration()) async throws -> BluetoothHost {
         let host = BluetoothHost(transport: try await address.open(), configuration: configuration)
         do {
             _ = try await host.start()
@@ -70,7 +70,7 @@ public actor BluetoothHost {
         return host
     }
 
-    public var statistics: HostStatistics {
+    package var statistics: HostStatistics {
         var snapshot = counters
         snapshot.droppedACLFragments += reassembler.droppedFragments
         snapshot.attributeProtocolErrors += links.values.reduce(0) { $0 + $1.bearer.protocolErrors }
@@ -82,7 +82,7 @@ public actor BluetoothHost {
 
     /// Reads the transport, resets the controller and sets it up: event masks (LE Meta
     /// included), buffer sizes, the address, and one family of scanning/initiating commands.
-    public func start() async throws -> ControllerInfo {
+    package func start() async throws -> ControllerInfo {
         if let controller { return controller }
         if reader == nil {
             let incoming = transport.incoming
@@ -150,7 +150,7 @@ public actor BluetoothHost {
     }
 
     /// Ends every link, closes the transport, and fails whatever still waits.
-    public func close() async {
+    package func close() async {
         if closedError == nil {
             for handle in links.keys.sorted() {
                 _ = try? await command(.disconnect(handle: handle, reason: 0x13))
@@ -366,7 +366,7 @@ public actor BluetoothHost {
 
     /// Connects to `peer` (one connection attempt at a time; others wait their turn). After
     /// `timeout` the attempt is cancelled and this throws a timeout error.
-    public func connect(to peer: BluetoothAddress, timeout: Duration = .seconds(10),
+    package func connect(to peer: BluetoothAddress, timeout: Duration = .seconds(10),
                         parameters: ConnectionParameters = ConnectionParameters()) async throws -> GATTConnection {
         try await establish(peer: peer, acceptList: [], name: "\(peer)", timeout: timeout, parameters: parameters)
     }
@@ -374,7 +374,7 @@ public actor BluetoothHost {
     /// Connects to whichever of `peers` advertises connectably first, through the controller's
     /// Filter Accept List: for devices that advertise only briefly after a measurement (cuffs,
     /// scales), without scanning for them. `GATTConnection.peer` says which one it was.
-    public func connect(toAnyOf peers: Set<BluetoothAddress>, timeout: Duration = .seconds(30),
+    package func connect(toAnyOf peers: Set<BluetoothAddress>, timeout: Duration = .seconds(30),
                         parameters: ConnectionParameters = ConnectionParameters()) async throws -> GATTConnection {
         guard !peers.isEmpty else { throw BluetoothError(.invalidRequest, "connect: no device to wait for") }
         return try await establish(peer: nil, acceptList: peers.sorted(), name: "any of \(peers.count) devices", timeout: timeout, parameters: parameters)
@@ -545,7 +545,7 @@ public actor BluetoothHost {
     // MARK: - Scanning
 
     /// Starts scanning; reports arrive on the returned stream until `stopScan()`.
-    public func startScan(_ options: ScanOptions = ScanOptions()) async throws -> AsyncStream<ScanReport> {
+    package func startScan(_ options: ScanOptions = ScanOptions()) async throws -> AsyncStream<ScanReport> {
         guard let controller else { throw BluetoothError(.invalidRequest, "scan: the host is not started") }
         guard scan == nil else { throw BluetoothError(.invalidRequest, "scan: already scanning") }
         let (stream, continuation) = AsyncStream.makeStream(of: ScanReport.self, bufferingPolicy: .bufferingNewest(4096))
@@ -568,7 +568,7 @@ public actor BluetoothHost {
         return stream
     }
 
-    public func stopScan() async throws {
+    package func stopScan() async throws {
         guard let current = scan, let controller else { return }
         scan = nil
         current.continuation.finish()
@@ -599,5 +599,5 @@ public actor BluetoothHost {
     }
 
     /// Why the host stopped, once the transport failed or the host was closed.
-    public var failure: BluetoothError? { closedError }
+    package var failure: BluetoothError? { closedError }
 }

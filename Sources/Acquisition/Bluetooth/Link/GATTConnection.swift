@@ -1,7 +1,7 @@
 import BluetoothDecoding
 
 /// What arrives on a link without being asked for.
-public enum ConnectionEvent: Sendable, Equatable {
+package enum ConnectionEvent: Sendable, Equatable {
     /// A Handle Value Notification.
     case notification(handle: UInt16, value: [UInt8])
     /// A Handle Value Indication, not yet confirmed: its consumer calls
@@ -15,12 +15,12 @@ public enum ConnectionEvent: Sendable, Equatable {
 /// One LE link in the central role, as a GATT client. Requests run one at a time per link (ATT
 /// allows one outstanding request); each fails with the ATT error the peer answered, or with
 /// `.disconnected` as soon as the link goes down. All state lives in the host actor.
-public struct GATTConnection: SecurityChannel {
+package struct GATTConnection: SecurityChannel {
     let host: BluetoothHost
-    public let link: LinkInfo
+    package let link: LinkInfo
     /// Notifications and indications in arrival order, then `.disconnected`. One consumer.
-    public let events: AsyncStream<ConnectionEvent>
-    public let securityEvents: AsyncStream<SecurityEvent>
+    package let events: AsyncStream<ConnectionEvent>
+    package let securityEvents: AsyncStream<SecurityEvent>
 
     init(host: BluetoothHost, link: LinkInfo, events: AsyncStream<ConnectionEvent>, securityEvents: AsyncStream<SecurityEvent>) {
         self.host = host
@@ -29,16 +29,16 @@ public struct GATTConnection: SecurityChannel {
         self.securityEvents = securityEvents
     }
 
-    public var peer: BluetoothAddress { link.peer }
+    package var peer: BluetoothAddress { link.peer }
 
     /// The ATT MTU in use (23 until exchanged).
-    public var mtu: Int { get async { await host.mtu(on: link.handle) } }
+    package var mtu: Int { get async { await host.mtu(on: link.handle) } }
 
-    public var isEncrypted: Bool { get async { await host.isEncrypted(link.handle) } }
+    package var isEncrypted: Bool { get async { await host.isEncrypted(link.handle) } }
 
     /// Exchange MTU: offers 247 and returns the MTU both sides now use.
     @discardableResult
-    public func exchangeMTU() async throws -> Int {
+    package func exchangeMTU() async throws -> Int {
         let reply = try await request([ATTOpcode.exchangeMTURequest] + le16(ATTBearer.preferredMTU))
         guard let serverMTU = reply.u16(at: 1) else { throw GATTDiscoveryParsing.malformed("Exchange MTU") }
         await host.negotiated(mtu: serverMTU, on: link.handle)
@@ -48,7 +48,7 @@ public struct GATTConnection: SecurityChannel {
     // MARK: Discovery
 
     /// Every primary service with its characteristics and their descriptors, in handle order.
-    public func discoverAll() async throws -> [GATTService] {
+    package func discoverAll() async throws -> [GATTService] {
         var services = try await discoverPrimaryServices()
         for index in services.indices {
             services[index].characteristics = try await discoverCharacteristics(of: services[index])
@@ -57,7 +57,7 @@ public struct GATTConnection: SecurityChannel {
     }
 
     /// Primary services (Read By Group Type 0x2800 until Attribute Not Found).
-    public func discoverPrimaryServices() async throws -> [GATTService] {
+    package func discoverPrimaryServices() async throws -> [GATTService] {
         var services: [GATTService] = []
         var start: UInt16 = 0x0001
         while true {
@@ -76,7 +76,7 @@ public struct GATTConnection: SecurityChannel {
     }
 
     /// The characteristics of `service`, each with its descriptors.
-    public func discoverCharacteristics(of service: GATTService) async throws -> [GATTCharacteristic] {
+    package func discoverCharacteristics(of service: GATTService) async throws -> [GATTCharacteristic] {
         var characteristics: [GATTCharacteristic] = []
         var start = service.startHandle
         while start <= service.endHandle {
@@ -100,7 +100,7 @@ public struct GATTConnection: SecurityChannel {
     }
 
     /// Descriptors in a handle range (Find Information).
-    public func discoverDescriptors(from first: UInt16, to last: UInt16) async throws -> [GATTDescriptor] {
+    package func discoverDescriptors(from first: UInt16, to last: UInt16) async throws -> [GATTDescriptor] {
         var descriptors: [GATTDescriptor] = []
         var start = first
         while start <= last, start != 0 {
@@ -121,7 +121,7 @@ public struct GATTConnection: SecurityChannel {
     // MARK: Values
 
     /// Reads a value in full: Read, then Read Blob while the value fills the MTU.
-    public func read(_ handle: UInt16) async throws -> [UInt8] {
+    package func read(_ handle: UInt16) async throws -> [UInt8] {
         var value = Array(try await request([ATTOpcode.readRequest] + le16(handle)).dropFirst())
         var mtu = await self.mtu
         while value.count >= mtu - 1, value.count < 512 {
@@ -139,7 +139,7 @@ public struct GATTConnection: SecurityChannel {
     }
 
     /// Write Request (the peer acknowledges). Values longer than MTU - 3 are refused here.
-    public func write(_ handle: UInt16, value: [UInt8]) async throws {
+    package func write(_ handle: UInt16, value: [UInt8]) async throws {
         let mtu = await self.mtu
         guard value.count <= mtu - 3 else {
             throw BluetoothError(.invalidRequest, "write to handle 0x\(String(handle, radix: 16)): \(value.count) bytes exceed the ATT MTU \(mtu) - 3")
@@ -149,7 +149,7 @@ public struct GATTConnection: SecurityChannel {
 
     /// Turns on indications when the characteristic indicates, else notifications, by writing its
     /// Client Characteristic Configuration descriptor; `enabled: false` turns both off.
-    public func subscribe(_ characteristic: GATTCharacteristic, enabled: Bool = true) async throws {
+    package func subscribe(_ characteristic: GATTCharacteristic, enabled: Bool = true) async throws {
         guard let configuration = characteristic.configurationHandle else {
             throw BluetoothError(.invalidRequest, "characteristic \(characteristic.uuid) has no Client Characteristic Configuration descriptor")
         }
@@ -160,22 +160,22 @@ public struct GATTConnection: SecurityChannel {
     /// Confirms the outstanding indication (Handle Value Confirmation): call it once the value is
     /// durable, never before. Does nothing when none is outstanding or the link is gone. Left
     /// unconfirmed for the ATT transaction timeout (30 s), an indication ends the link.
-    public func confirmIndication() async {
+    package func confirmIndication() async {
         await host.confirmIndication(on: link.handle)
     }
 
     /// Ends the link (reason: remote user terminated) and returns when it is gone.
-    public func disconnect() async {
+    package func disconnect() async {
         _ = await host.disconnect(link.handle, reason: 0x13)
     }
 
     // MARK: SecurityChannel
 
-    public func sendSecurityPDU(_ pdu: [UInt8]) async throws {
+    package func sendSecurityPDU(_ pdu: [UInt8]) async throws {
         try await host.sendSecurity(pdu, on: link.handle)
     }
 
-    public func startEncryption(longTermKey: [UInt8], encryptedDiversifier: UInt16, randomNumber: UInt64) async throws {
+    package func startEncryption(longTermKey: [UInt8], encryptedDiversifier: UInt16, randomNumber: UInt64) async throws {
         guard longTermKey.count == 16 else {
             throw BluetoothError(.invalidRequest, "start encryption on \(link.peer): the long-term key must be 16 octets")
         }

@@ -1,5 +1,5 @@
 /// Which end of the link the local controller is.
-public enum LinkRole: UInt8, Sendable, Hashable {
+package enum LinkRole: UInt8, Sendable, Hashable {
     case central = 0x00
     case peripheral = 0x01
 }
@@ -7,13 +7,13 @@ public enum LinkRole: UInt8, Sendable, Hashable {
 /// One LE link as the security manager needs to know it: the handle, our role, and both
 /// addresses. `local` is the address the link was made with: the identity address to distribute
 /// in SMP Identity Address Information, so a bonded reconnection finds its keys.
-public struct LinkInfo: Sendable, Hashable {
-    public var handle: UInt16
-    public var role: LinkRole
-    public var peer: BluetoothAddress
-    public var local: BluetoothAddress
+package struct LinkInfo: Sendable, Hashable {
+    package var handle: UInt16
+    package var role: LinkRole
+    package var peer: BluetoothAddress
+    package var local: BluetoothAddress
 
-    public init(handle: UInt16, role: LinkRole, peer: BluetoothAddress, local: BluetoothAddress) {
+    package init(handle: UInt16, role: LinkRole, peer: BluetoothAddress, local: BluetoothAddress) {
         self.handle = handle
         self.role = role
         self.peer = peer
@@ -22,7 +22,7 @@ public struct LinkInfo: Sendable, Hashable {
 }
 
 /// What the security manager receives on one link, in arrival order.
-public enum SecurityEvent: Sendable, Equatable {
+package enum SecurityEvent: Sendable, Equatable {
     /// An SMP PDU from the peer on fixed channel 0x0006 (code octet first).
     case smp([UInt8])
     /// HCI Encryption Change: `status` 0 and `enabled` mean the link is encrypted now.
@@ -38,7 +38,7 @@ public enum SecurityEvent: Sendable, Equatable {
 /// with SMP PDUs and starts encryption with a key. When the host is not configured to handle
 /// security, the connection answers Pairing Request and Security Request itself with Pairing
 /// Failed (Pairing Not Supported), and these events are still delivered.
-public protocol SecurityChannel: Sendable {
+package protocol SecurityChannel: Sendable {
     /// The link this channel belongs to.
     var link: LinkInfo { get }
     /// SMP PDUs and encryption events of this link, in order; one consumer.

@@ -1,24 +1,25 @@
-public import BluetoothDecoding
-public import JSONQuery
+package import BluetoothDecoding
+import EdgeCore
+package import JSONQuery
 
 /// What a scan learned about one advertiser: the advert and scan response merged, the latest
 /// RSSI, and the decoded BTHome values when it sends them.
-public struct ScannedDevice: Sendable, Equatable {
-    public var address: BluetoothAddress
-    public var name: String?
-    public var rssi: Int?
-    public var connectable: Bool
-    public var services: [BluetoothUUID]
-    public var appearance: UInt16?
-    public var txPower: Int?
-    public var bthome: BTHomeAdvert?
+package struct ScannedDevice: Sendable, Equatable {
+    package var address: BluetoothAddress
+    package var name: String?
+    package var rssi: Int?
+    package var connectable: Bool
+    package var services: [BluetoothUUID]
+    package var appearance: UInt16?
+    package var txPower: Int?
+    package var bthome: BTHomeAdvert?
     /// Why the last BTHome payload or advert could not be decoded, if it could not.
-    public var decodeError: String?
-    public var reports: Int
+    package var decodeError: String?
+    package var reports: Int
 
     /// One JSON object: address, addressType, name, rssi, connectable, services, and `bthome`
     /// (values and units) when present.
-    public var json: JSONValue {
+    package var json: JSONValue {
         var object = JSONObject()
         object["address"] = .string(address.description)
         object["addressType"] = .string(address.type.description)
@@ -43,19 +44,19 @@ public struct ScannedDevice: Sendable, Equatable {
 }
 
 /// Folds scan reports into one entry per device, in order of first sighting.
-public struct ScannedDevices: Sendable {
+package struct ScannedDevices: Sendable {
     private var order: [BluetoothAddress] = []
     private var devices: [BluetoothAddress: ScannedDevice] = [:]
 
-    public init() {}
+    package init() {}
 
-    public var all: [ScannedDevice] { order.compactMap { devices[$0] } }
+    package var all: [ScannedDevice] { order.compactMap { devices[$0] } }
 
-    public subscript(address: BluetoothAddress) -> ScannedDevice? { devices[address] }
+    package subscript(address: BluetoothAddress) -> ScannedDevice? { devices[address] }
 
     /// Adds a report; returns the device as it now stands.
     @discardableResult
-    public mutating func add(_ report: ScanReport) -> ScannedDevice {
+    package mutating func add(_ report: ScanReport) -> ScannedDevice {
         var device = devices[report.address] ?? ScannedDevice(
             address: report.address, name: nil, rssi: nil, connectable: false, services: [], appearance: nil, txPower: nil,
             bthome: nil, decodeError: nil, reports: 0)

@@ -1,5 +1,5 @@
 /// One HCI packet as H4 frames it: an indicator octet, then the packet.
-public enum H4Packet: Sendable, Equatable {
+package enum H4Packet: Sendable, Equatable {
     /// Host to controller: opcode and parameters.
     case command(opcode: UInt16, parameters: [UInt8])
     /// Either way: connection handle, packet-boundary flag and one fragment.
@@ -12,7 +12,7 @@ public enum H4Packet: Sendable, Equatable {
     static let eventIndicator: UInt8 = 0x04
 
     /// The H4 bytes: indicator, header, payload.
-    public var encoded: [UInt8] {
+    package var encoded: [UInt8] {
         switch self {
         case .command(let opcode, let parameters):
             return [Self.commandIndicator, UInt8(opcode & 0xFF), UInt8(opcode >> 8), UInt8(truncatingIfNeeded: parameters.count)] + parameters

@@ -1,6 +1,6 @@
 /// A byte pipe to a controller carrying H4 packets: the kernel's HCI user channel, a UART, or TCP.
 /// Everything above it is the same whichever transport carries it.
-public protocol HCITransport: Sendable {
+package protocol HCITransport: Sendable {
     /// Packets from the controller in order; finishes (with an error when it failed) when the
     /// transport closes. One consumer.
     var incoming: AsyncThrowingStream<H4Packet, any Error> { get }
@@ -12,19 +12,19 @@ public protocol HCITransport: Sendable {
 }
 
 /// Counters of what a transport had to drop, for health reporting.
-public struct TransportStatistics: Sendable, Equatable {
-    public var bytesReceived = 0
-    public var packetsReceived = 0
-    public var packetsSent = 0
+package struct TransportStatistics: Sendable, Equatable {
+    package var bytesReceived = 0
+    package var packetsReceived = 0
+    package var packetsSent = 0
     /// Octets dropped because they could not start an H4 packet.
-    public var discardedBytes = 0
+    package var discardedBytes = 0
     /// Times framing was lost and recovered.
-    public var resyncs = 0
+    package var resyncs = 0
 
-    public init() {}
+    package init() {}
 }
 
 /// A transport that counts what it received and dropped.
-public protocol CountingTransport: HCITransport {
+package protocol CountingTransport: HCITransport {
     var statistics: TransportStatistics { get }
 }

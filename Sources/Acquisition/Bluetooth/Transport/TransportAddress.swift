@@ -6,12 +6,12 @@ import Glibc
 /// Where the controller is: `tcp:HOST:PORT` (the test rig, or an H4 bridge), `uart:/dev/ttyX[:BAUD]`
 /// (a UART controller, 115200 baud by default, RTS/CTS flow control on; `uart:PATH:BAUD:noflow`
 /// turns it off), `hci:N` (the kernel's HCI user channel on adapter hciN).
-public enum TransportAddress: Sendable, Hashable, CustomStringConvertible {
+package enum TransportAddress: Sendable, Hashable, CustomStringConvertible {
     case tcp(host: String, port: UInt16)
     case uart(path: String, baudRate: Int, flowControl: Bool)
     case userChannel(adapter: Int)
 
-    public init(parsing text: String) throws {
+    package init(parsing text: String) throws {
         let usage = "use tcp:HOST:PORT, uart:/dev/ttyX[:BAUD] or hci:N"
         if text.hasPrefix("tcp:") {
             let rest = text.dropFirst(4)
@@ -46,7 +46,7 @@ public enum TransportAddress: Sendable, Hashable, CustomStringConvertible {
         }
     }
 
-    public var description: String {
+    package var description: String {
         switch self {
         case .tcp(let host, let port): "tcp:\(host):\(port)"
         case .uart(let path, let baud, let flow): "uart:\(path):\(baud)" + (flow ? "" : ":noflow")
@@ -55,7 +55,7 @@ public enum TransportAddress: Sendable, Hashable, CustomStringConvertible {
     }
 
     /// Opens the transport; the blocking open runs on its own thread.
-    public func open() async throws -> any CountingTransport {
+    package func open() async throws -> any CountingTransport {
         let name = description
         switch self {
         case .tcp(let host, let port):

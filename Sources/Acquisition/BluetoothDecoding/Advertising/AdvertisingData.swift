@@ -1,54 +1,54 @@
 /// The AD structures of an advertising or scan-response payload (Core Specification Supplement
 /// part A): the ones a health gateway acts on, parsed; the rest ignored.
-public struct AdvertisingData: Hashable, Sendable {
-    public struct ServiceData: Hashable, Sendable {
-        public let uuid: BluetoothUUID
-        public let data: [UInt8]
+package struct AdvertisingData: Hashable, Sendable {
+    package struct ServiceData: Hashable, Sendable {
+        package let uuid: BluetoothUUID
+        package let data: [UInt8]
 
-        public init(uuid: BluetoothUUID, data: [UInt8]) {
+        package init(uuid: BluetoothUUID, data: [UInt8]) {
             self.uuid = uuid
             self.data = data
         }
     }
 
-    public struct ManufacturerData: Hashable, Sendable {
+    package struct ManufacturerData: Hashable, Sendable {
         /// The Bluetooth SIG company identifier.
-        public let companyID: UInt16
-        public let data: [UInt8]
+        package let companyID: UInt16
+        package let data: [UInt8]
 
-        public init(companyID: UInt16, data: [UInt8]) {
+        package init(companyID: UInt16, data: [UInt8]) {
             self.companyID = companyID
             self.data = data
         }
     }
 
     /// AD type 0x01.
-    public var flags: UInt8?
+    package var flags: UInt8?
     /// The Complete Local Name (0x09), else the Shortened Local Name (0x08).
-    public var localName: String?
-    public var localNameIsComplete = false
+    package var localName: String?
+    package var localNameIsComplete = false
     /// Service UUIDs listed in 0x02...0x07 (complete and incomplete lists), in advert order.
-    public var serviceUUIDs: [BluetoothUUID] = []
+    package var serviceUUIDs: [BluetoothUUID] = []
     /// Service data (0x16, 0x20, 0x21).
-    public var serviceData: [ServiceData] = []
+    package var serviceData: [ServiceData] = []
     /// Manufacturer specific data (0xFF).
-    public var manufacturerData: [ManufacturerData] = []
+    package var manufacturerData: [ManufacturerData] = []
     /// Appearance (0x19), e.g. 0x0341 heart-rate belt.
-    public var appearance: UInt16?
+    package var appearance: UInt16?
     /// TX Power Level (0x0A) in dBm.
-    public var txPower: Int8?
+    package var txPower: Int8?
 
-    public init() {}
+    package init() {}
 
     /// The data of the first service-data structure for that UUID: BTHome adverts are
     /// `serviceData(for: BluetoothUUID(uuid16: 0xFCD2))`.
-    public func serviceData(for uuid: BluetoothUUID) -> [UInt8]? {
+    package func serviceData(for uuid: BluetoothUUID) -> [UInt8]? {
         serviceData.first { $0.uuid == uuid }?.data
     }
 
     /// This advert completed by a scan response: the response's values fill what the advert lacks,
     /// and lists are joined.
-    public func merging(_ response: AdvertisingData) -> AdvertisingData {
+    package func merging(_ response: AdvertisingData) -> AdvertisingData {
         var merged = self
         merged.flags = flags ?? response.flags
         if localName == nil || (!localNameIsComplete && response.localNameIsComplete && response.localName != nil) {
@@ -65,7 +65,7 @@ public struct AdvertisingData: Hashable, Sendable {
 
     /// Parses the AD structures. A zero length byte ends the data (padding, as controllers send);
     /// a structure running past the end, or a fixed-size field of the wrong size, is an error.
-    public static func parse(_ bytes: [UInt8]) throws(DecodeError) -> AdvertisingData {
+    package static func parse(_ bytes: [UInt8]) throws(DecodeError) -> AdvertisingData {
         var data = AdvertisingData()
         var offset = 0
         while offset < bytes.count {

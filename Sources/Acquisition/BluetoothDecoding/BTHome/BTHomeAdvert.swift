@@ -1,10 +1,10 @@
-public import EdgeCore
-public import JSONQuery
+package import EdgeCore
+package import JSONQuery
 
 /// A decoded BTHome v2 advert: measurements, binary sensors and events, named as bthome-ble and
 /// Home Assistant name them. An object type that occurs more than once gets `_1`, `_2`... suffixes.
-public struct BTHomeAdvert: Hashable, Sendable {
-    public enum Value: Hashable, Sendable {
+package struct BTHomeAdvert: Hashable, Sendable {
+    package enum Value: Hashable, Sendable {
         case number(MedicalFloat)
         case text(String)
         case bytes([UInt8])
@@ -12,34 +12,34 @@ public struct BTHomeAdvert: Hashable, Sendable {
         case time(Timestamp)
     }
 
-    public struct Measurement: Hashable, Sendable {
-        public let name: String
-        public let value: Value
+    package struct Measurement: Hashable, Sendable {
+        package let name: String
+        package let value: Value
         /// The BTHome unit (`°C`, `%`, `hPa`...), nil for counts and ids.
-        public let unit: String?
+        package let unit: String?
     }
 
-    public struct BinarySensor: Hashable, Sendable {
-        public let name: String
-        public let isOn: Bool
+    package struct BinarySensor: Hashable, Sendable {
+        package let name: String
+        package let isOn: Bool
     }
 
-    public struct Event: Hashable, Sendable {
-        public let name: String
+    package struct Event: Hashable, Sendable {
+        package let name: String
         /// `press`, `double_press`, `long_press`, `rotate_left`...
-        public let eventType: String
+        package let eventType: String
         /// Dimmer events: the number of steps turned.
-        public let steps: Int?
+        package let steps: Int?
     }
 
-    public let encrypted: Bool
+    package let encrypted: Bool
     /// The device advertises on events rather than at a regular interval.
-    public let triggerBased: Bool
-    public let measurements: [Measurement]
-    public let binarySensors: [BinarySensor]
-    public let events: [Event]
+    package let triggerBased: Bool
+    package let measurements: [Measurement]
+    package let binarySensors: [BinarySensor]
+    package let events: [Event]
 
-    public func measurement(named name: String) -> Measurement? {
+    package func measurement(named name: String) -> Measurement? {
         measurements.first { $0.name == name }
     }
 
@@ -56,7 +56,7 @@ public struct BTHomeAdvert: Hashable, Sendable {
     /// Units are UCUM codes (`Cel` for °C). `time` is the advert's timestamp object when it has
     /// one (`timeSource: "device"`), else the receive time. `binarySensors` and `events` appear
     /// only when the advert has some. `patientId` is written when given.
-    public func message(deviceID: String, receivedAt: Timestamp, patientID: String? = nil) -> JSONValue {
+    package func message(deviceID: String, receivedAt: Timestamp, patientID: String? = nil) -> JSONValue {
         var message = JSONObject()
         message["deviceId"] = .string(deviceID)
         if let patientID { message["patientId"] = .string(patientID) }

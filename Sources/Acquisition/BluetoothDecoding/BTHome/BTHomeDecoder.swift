@@ -5,15 +5,15 @@ import EdgeCrypto
 /// byte), following bthome-ble: a truncated object is dropped and parsing stops at an unknown
 /// object id, keeping the objects before it. A wrong version, an encrypted advert without its
 /// key, or a failed decryption are errors.
-public enum BTHomeDecoder {
+package enum BTHomeDecoder {
     /// The 16-bit service UUID BTHome adverts use.
-    public static let serviceUUID: UInt16 = 0xFCD2
+    package static let serviceUUID: UInt16 = 0xFCD2
 
     /// - Parameters:
     ///   - bindKey: the device's 16-byte AES key, for encrypted adverts.
     ///   - address: the advertiser's address as written (`54:48:E6:8F:80:A5` is
     ///     `[0x54, 0x48, 0xE6, 0x8F, 0x80, 0xA5]`); part of the decryption nonce.
-    public static func decode(serviceData: [UInt8], bindKey: [UInt8]? = nil, address: [UInt8]? = nil) throws(DecodeError) -> BTHomeAdvert {
+    package static func decode(serviceData: [UInt8], bindKey: [UInt8]? = nil, address: [UInt8]? = nil) throws(DecodeError) -> BTHomeAdvert {
         var reader = ByteReader(serviceData, subject: "BTHome v2")
         let info = try reader.uint8("Device Information")
         let version = info >> 5

@@ -6,8 +6,8 @@ import JSONQuery
 /// Strict about length: a field that the flags announce but the bytes do not hold is an error
 /// naming the field and its offset. Lenient where devices vary harmlessly: reserved flag bits,
 /// bytes after the last announced field, and an odd byte after the RR intervals are ignored.
-public enum HealthDecoder {
-    public static func decode(_ characteristic: HealthCharacteristic, _ bytes: [UInt8]) throws(DecodeError) -> HealthReading {
+package enum HealthDecoder {
+    package static func decode(_ characteristic: HealthCharacteristic, _ bytes: [UInt8]) throws(DecodeError) -> HealthReading {
         var reader = ByteReader(bytes, subject: characteristic.description)
         var reading = ReadingBuilder(characteristic)
         switch characteristic.uuid16 {

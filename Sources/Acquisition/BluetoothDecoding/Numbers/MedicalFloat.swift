@@ -2,7 +2,7 @@
 ///
 /// Kept as mantissa and exponent rather than a `Double` so that 36.5 stays 36.5 in the device
 /// message, and so that unit changes by powers of ten (glucose kg/L → mg/dL) stay exact.
-public enum MedicalFloat: Hashable, Sendable, CustomStringConvertible {
+package enum MedicalFloat: Hashable, Sendable, CustomStringConvertible {
     case finite(mantissa: Int64, exponent: Int)
     /// Not a Number (0x07FF / 0x007FFFFF): the device has no valid value.
     case notANumber
@@ -14,7 +14,7 @@ public enum MedicalFloat: Hashable, Sendable, CustomStringConvertible {
     case reserved
 
     /// The value as a `Double`, or nil for the special values.
-    public var doubleValue: Double? {
+    package var doubleValue: Double? {
         guard case .finite(let mantissa, let exponent) = self else { return nil }
         if exponent == 0 { return Double(mantissa) }
         // 10^0...10^22 are exact doubles, so one multiplication or division rounds correctly.
@@ -27,7 +27,7 @@ public enum MedicalFloat: Hashable, Sendable, CustomStringConvertible {
 
     /// The name the conformance vectors and device messages give a special value
     /// (`NaN`, `NRes`, `+INF`, `-INF`, `RFU`), nil for a finite value.
-    public var specialName: String? {
+    package var specialName: String? {
         switch self {
         case .finite: nil
         case .notANumber: "NaN"
@@ -38,7 +38,7 @@ public enum MedicalFloat: Hashable, Sendable, CustomStringConvertible {
         }
     }
 
-    public var description: String {
+    package var description: String {
         if let specialName { return specialName }
         guard case .finite(let mantissa, let exponent) = self else { return "" }
         return exponent == 0 ? "\(mantissa)" : "\(mantissa)e\(exponent)"
@@ -63,10 +63,10 @@ private let powersOfTen: [Double] = (0...22).map { power in
 }
 
 /// The IEEE 11073-20601 number formats that Bluetooth SIG health characteristics carry.
-public enum IEEE11073 {
+package enum IEEE11073 {
     /// SFLOAT (16 bits): 4-bit signed exponent, 12-bit signed mantissa. Special values only with
     /// exponent 0 (0x17FF is the ordinary 20470).
-    public static func sfloat(_ raw: UInt16) -> MedicalFloat {
+    package static func sfloat(_ raw: UInt16) -> MedicalFloat {
         switch raw {
         case 0x07FF: return .notANumber
         case 0x0800: return .notAtThisResolution
@@ -83,7 +83,7 @@ public enum IEEE11073 {
     }
 
     /// FLOAT (32 bits): 8-bit signed exponent, 24-bit signed mantissa.
-    public static func float(_ raw: UInt32) -> MedicalFloat {
+    package static func float(_ raw: UInt32) -> MedicalFloat {
         switch raw {
         case 0x007F_FFFF: return .notANumber
         case 0x0080_0000: return .notAtThisResolution

@@ -1,11 +1,11 @@
-public import JSONQuery
+package import JSONQuery
 
 /// Where on the body a reading was taken, as a FHIR CodeableConcept for `Observation.bodySite`:
 /// the thermometer's Temperature Type, coded in SNOMED CT (the body structures of the HL7 vital
 /// signs body-temperature location value set). "Body (general)" and reserved types name no site;
 /// the gastrointestinal tract has no code here and is written as text.
 extension HealthReading {
-    public var bodySite: JSONValue? {
+    package var bodySite: JSONValue? {
         guard characteristic == .temperatureMeasurement || characteristic == .intermediateTemperature,
               case .int(let type)? = details["temperatureType"]
         else { return nil }

@@ -1,15 +1,15 @@
-public import EdgeCore
-public import JSONQuery
+package import EdgeCore
+package import JSONQuery
 
 /// One measured quantity of a reading, in the unit the device sent, written as a UCUM code.
-public struct MeasuredValue: Hashable, Sendable {
+package struct MeasuredValue: Hashable, Sendable {
     /// The name device messages use: `heartRate`, `systolic`, `spo2`.
-    public let name: String
-    public let value: MedicalFloat
+    package let name: String
+    package let value: MedicalFloat
     /// UCUM: `/min`, `mm[Hg]`, `kPa`, `Cel`, `[degF]`, `kg`, `[lb_av]`, `cm`, `[in_i]`, `%`, `mg/dL`, `mmol/L`...
-    public let unit: String
+    package let unit: String
 
-    public init(name: String, value: MedicalFloat, unit: String) {
+    package init(name: String, value: MedicalFloat, unit: String) {
         self.name = name
         self.value = value
         self.unit = unit
@@ -18,17 +18,17 @@ public struct MeasuredValue: Hashable, Sendable {
 
 /// A decoded health characteristic value: its quantities with units, what its flags and status
 /// fields say, and the device's own timestamp when it sent one.
-public struct HealthReading: Hashable, Sendable {
-    public let characteristic: HealthCharacteristic
+package struct HealthReading: Hashable, Sendable {
+    package let characteristic: HealthCharacteristic
     /// The quantities, in the characteristic's field order; absent optional fields are not listed.
-    public let values: [MeasuredValue]
+    package let values: [MeasuredValue]
     /// Everything else the value says, by name: sensor contact, RR intervals, user id, status bits,
     /// sequence number, sample type... (see docs/bluetooth.md's table per characteristic).
-    public let details: JSONObject
+    package let details: JSONObject
     /// The measurement's time by the device's clock, when the value carries one it knows.
-    public let deviceTime: DeviceDateTime?
+    package let deviceTime: DeviceDateTime?
 
-    public init(characteristic: HealthCharacteristic, values: [MeasuredValue], details: JSONObject, deviceTime: DeviceDateTime?) {
+    package init(characteristic: HealthCharacteristic, values: [MeasuredValue], details: JSONObject, deviceTime: DeviceDateTime?) {
         self.characteristic = characteristic
         self.values = values
         self.details = details
@@ -36,7 +36,7 @@ public struct HealthReading: Hashable, Sendable {
     }
 
     /// The quantity with that name, if the value carried it.
-    public func value(named name: String) -> MeasuredValue? {
+    package func value(named name: String) -> MeasuredValue? {
         values.first { $0.name == name }
     }
 
@@ -68,7 +68,7 @@ public struct HealthReading: Hashable, Sendable {
     /// tolerance, `time` is the device time corrected by the offset (the PHD IG's coincident time
     /// stamp correction: `deviceTime` minus `clock.offsetSeconds`) and `deviceTime` stays what the
     /// device said.
-    public func message(
+    package func message(
         deviceID: String, receivedAt: Timestamp, patientID: String? = nil, device: DeviceInformation? = nil,
         clock: DeviceClock? = nil
     ) -> JSONValue {

@@ -4,7 +4,7 @@ import JSONQuery
 /// Observation's `note`: blood-pressure measurement status, and the PLX measurement and device
 /// and sensor status. Only conditions that are set are named; a clean reading has no notes.
 extension HealthReading {
-    public var measurementNotes: [String] {
+    package var measurementNotes: [String] {
         var notes: [String] = []
         switch characteristic {
         case .bloodPressureMeasurement:

@@ -8,17 +8,17 @@
 /// as the answer to another request and a silent unit costs its bus no more than its timeout.
 /// Exceptions leave the link as it is. A read that finds an idle TCP connection closed (a server
 /// restart) is tried once more on a new connection.
-public final class LibmodbusLink: ModbusLink {
-    public struct Options: Sendable, Hashable {
+package final class LibmodbusLink: ModbusLink {
+    package struct Options: Sendable, Hashable {
         /// Pause between the end of one request and the start of the next, for devices that need it.
-        public var interRequestDelay: Duration
+        package var interRequestDelay: Duration
         /// Longest gap between two bytes of a reply; nil: the request's timeout.
-        public var byteTimeout: Duration?
+        package var byteTimeout: Duration?
         /// RTU: how long after a timed-out request its unit's late reply may still come; nil: that
         /// request's timeout again (a reply later than twice the timeout can still be misread).
-        public var resyncDelay: Duration?
+        package var resyncDelay: Duration?
 
-        public init(interRequestDelay: Duration = .zero, byteTimeout: Duration? = nil, resyncDelay: Duration? = nil) {
+        package init(interRequestDelay: Duration = .zero, byteTimeout: Duration? = nil, resyncDelay: Duration? = nil) {
             self.interRequestDelay = interRequestDelay
             self.byteTimeout = byteTimeout
             self.resyncDelay = resyncDelay
@@ -26,25 +26,25 @@ public final class LibmodbusLink: ModbusLink {
     }
 
     /// What the link did to stay usable, for health reports and metrics.
-    public struct Counters: Sendable, Hashable {
+    package struct Counters: Sendable, Hashable {
         /// Connection attempts (TCP connect, serial port open), first ones included.
-        public var connects = 0
+        package var connects = 0
         /// Connections closed after a timeout, a reply that did not fit, or a connection error.
-        public var reconnects = 0
+        package var reconnects = 0
         /// RTU: waits for a late reply to pass, then a flush, after a timeout or a reply that did not fit.
-        public var resyncs = 0
+        package var resyncs = 0
         /// Reads repeated once on a new connection after the idle one turned out closed.
-        public var retriesOnNewConnection = 0
+        package var retriesOnNewConnection = 0
 
-        public init() {}
+        package init() {}
     }
 
-    public let endpoint: String
-    public let target: ModbusEndpoint
-    public let options: Options
+    package let endpoint: String
+    package let target: ModbusEndpoint
+    package let options: Options
     private let thread: LinkThread<LinkSession>
 
-    public init(_ target: ModbusEndpoint, options: Options = Options()) {
+    package init(_ target: ModbusEndpoint, options: Options = Options()) {
         self.target = target
         self.options = options
         self.endpoint = target.description
@@ -56,15 +56,15 @@ public final class LibmodbusLink: ModbusLink {
 
     deinit { thread.stop() }
 
-    public func read(_ request: ModbusReadRequest, timeout: Duration) async throws(ModbusError) -> ModbusReply {
+    package func read(_ request: ModbusReadRequest, timeout: Duration) async throws(ModbusError) -> ModbusReply {
         try await thread.run { $0.read(request, timeout: timeout) }.get()
     }
 
-    public func counters() async -> Counters {
+    package func counters() async -> Counters {
         await thread.run { $0.counters }
     }
 
-    public func close() async {
+    package func close() async {
         await thread.run { $0.release() }
     }
 }

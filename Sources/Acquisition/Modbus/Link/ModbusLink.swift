@@ -1,7 +1,7 @@
-public import EdgeCore
+import EdgeCore
 
 /// The four Modbus data tables.
-public enum ModbusTable: String, Sendable, Hashable, CaseIterable {
+package enum ModbusTable: String, Sendable, Hashable, CaseIterable {
     /// Read/write 16-bit registers (function 3).
     case holding
     /// Read-only 16-bit registers (function 4).
@@ -12,34 +12,34 @@ public enum ModbusTable: String, Sendable, Hashable, CaseIterable {
     case discrete
 
     /// Registers carry 16-bit words; coils and discrete inputs carry bits.
-    public var holdsWords: Bool { self == .holding || self == .input }
+    package var holdsWords: Bool { self == .holding || self == .input }
 }
 
 /// One read: `count` registers or bits from 0-based PDU `address` of `table` on `unit`.
-public struct ModbusReadRequest: Sendable, Hashable, CustomStringConvertible {
-    public var unit: UInt8
-    public var table: ModbusTable
-    public var address: UInt16
-    public var count: UInt16
+package struct ModbusReadRequest: Sendable, Hashable, CustomStringConvertible {
+    package var unit: UInt8
+    package var table: ModbusTable
+    package var address: UInt16
+    package var count: UInt16
 
-    public init(unit: UInt8, table: ModbusTable, address: UInt16, count: UInt16) {
+    package init(unit: UInt8, table: ModbusTable, address: UInt16, count: UInt16) {
         self.unit = unit
         self.table = table
         self.address = address
         self.count = count
     }
 
-    public var description: String { "unit \(unit) \(table.rawValue) \(address)+\(count)" }
+    package var description: String { "unit \(unit) \(table.rawValue) \(address)+\(count)" }
 }
 
 /// What a read returned: 16-bit words for register tables, bits for coil tables.
-public enum ModbusReply: Sendable, Equatable {
+package enum ModbusReply: Sendable, Equatable {
     case registers([UInt16])
     case bits([Bool])
 }
 
 /// Exception codes a Modbus server answers with, named as the specification names them.
-public enum ModbusException: UInt8, Sendable, Equatable, CaseIterable, CustomStringConvertible {
+package enum ModbusException: UInt8, Sendable, Equatable, CaseIterable, CustomStringConvertible {
     case illegalFunction = 1
     case illegalDataAddress = 2
     case illegalDataValue = 3
@@ -51,7 +51,7 @@ public enum ModbusException: UInt8, Sendable, Equatable, CaseIterable, CustomStr
     case gatewayPathUnavailable = 10
     case gatewayTargetFailedToRespond = 11
 
-    public var description: String {
+    package var description: String {
         switch self {
         case .illegalFunction: "illegal function"
         case .illegalDataAddress: "illegal data address"
@@ -68,8 +68,8 @@ public enum ModbusException: UInt8, Sendable, Equatable, CaseIterable, CustomStr
 }
 
 /// Why a read failed; `description` names the request's endpoint and the cause, never values.
-public struct ModbusError: CodedError, Sendable, Equatable {
-    public enum Kind: Sendable, Hashable, CustomStringConvertible {
+package struct ModbusError: CodedError, Sendable, Equatable {
+    package enum Kind: Sendable, Hashable, CustomStringConvertible {
         /// The server answered with an exception response.
         case exception(ModbusException)
         /// No (complete) reply within the response timeout.
@@ -82,7 +82,7 @@ public struct ModbusError: CodedError, Sendable, Equatable {
         case invalidRequest
 
         /// `exception-6`, `timeout`, `connection`, `bad-reply`, `invalid-request`.
-        public var description: String {
+        package var description: String {
             switch self {
             case .exception(let exception): "exception-\(exception.rawValue)"
             case .timeout: "timeout"
@@ -93,28 +93,28 @@ public struct ModbusError: CodedError, Sendable, Equatable {
         }
     }
 
-    public var kind: Kind
-    public var message: String
+    package var kind: Kind
+    package var message: String
     /// The system call's error underneath (a serial port, a socket); never part of equality.
-    public var cause: (any Error)?
+    package var cause: (any Error)?
 
-    public init(_ kind: Kind, _ message: String, cause: (any Error)? = nil) {
+    package init(_ kind: Kind, _ message: String, cause: (any Error)? = nil) {
         self.kind = kind
         self.message = message
         self.cause = cause
     }
 
-    public var code: Kind { kind }
-    public var description: String { message }
+    package var code: Kind { kind }
+    package var description: String { message }
 
-    public static func == (lhs: Self, rhs: Self) -> Bool { lhs.kind == rhs.kind && lhs.message == rhs.message }
+    package static func == (lhs: Self, rhs: Self) -> Bool { lhs.kind == rhs.kind && lhs.message == rhs.message }
 }
 
 /// One Modbus connection: a TCP device or an RS-485 bus. Requests on one link are served one at
 /// a time in order; different links never wait for each other. Implementations run the blocking
 /// library calls on their own thread and restore a clean link after a timeout (a late reply must
 /// never be read as the answer to the next request).
-public protocol ModbusLink: Sendable {
+package protocol ModbusLink: Sendable {
     /// Human-readable endpoint for logs and errors, e.g. `tcp 127.0.0.1:1502` or `rtu /dev/ttyUSB0`.
     var endpoint: String { get }
     func read(_ request: ModbusReadRequest, timeout: Duration) async throws(ModbusError) -> ModbusReply

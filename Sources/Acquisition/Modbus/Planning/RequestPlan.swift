@@ -1,25 +1,25 @@
 /// One planned request and the points it carries.
-public struct PlannedRead: Sendable, Hashable {
-    public struct Placement: Sendable, Hashable {
+package struct PlannedRead: Sendable, Hashable {
+    package struct Placement: Sendable, Hashable {
         /// Index into the register map's points.
-        public var point: Int
+        package var point: Int
         /// Offset of the point's first register (or bit) in the reply.
-        public var offset: Int
+        package var offset: Int
     }
 
-    public var request: ModbusReadRequest
-    public var placements: [Placement]
+    package var request: ModbusReadRequest
+    package var placements: [Placement]
 }
 
 /// The requests one poll of a device sends: points merged per table into as few requests as the
 /// device's limits allow.
-public struct RequestPlan: Sendable, Hashable {
-    public var reads: [PlannedRead]
+package struct RequestPlan: Sendable, Hashable {
+    package var reads: [PlannedRead]
 
     /// Plans `points` for `settings.unit`. Points of one table merge while the request stays within
     /// `maxRegistersPerRequest` (`maxBitsPerRequest` on coil tables) and the unused registers between
     /// two neighbours are at most `maxGap`. Without `mergesRequests`, each point is its own request.
-    public init(points: [RegisterPoint], settings: ModbusPollSettings) {
+    package init(points: [RegisterPoint], settings: ModbusPollSettings) {
         var reads: [PlannedRead] = []
         for table in ModbusTable.allCases {
             let indexes = points.indices.filter { points[$0].table == table }
@@ -56,10 +56,10 @@ public struct RequestPlan: Sendable, Hashable {
     }
 
     /// Registers and bits the plan reads, including gaps.
-    public var registerCount: Int { reads.reduce(0) { $0 + Int($1.request.count) } }
+    package var registerCount: Int { reads.reduce(0) { $0 + Int($1.request.count) } }
 
     /// One line per request, for `modbus poll --plan`: `unit 1 input 0+6: tick_ir temperature …`.
-    public func describe(points: [RegisterPoint]) -> [String] {
+    package func describe(points: [RegisterPoint]) -> [String] {
         reads.map { read in
             read.request.description + ": " + read.placements.map { points[$0.point].name }.joined(separator: " ")
         }

@@ -1,18 +1,18 @@
-public import EdgeCore
-public import JSONQuery
+package import EdgeCore
+package import JSONQuery
 
 /// One configured device: who it is, what to read and how often.
-public struct ModbusDevice: Sendable {
+package struct ModbusDevice: Sendable {
     /// The `deviceId` of its messages and its name in health and the journal.
-    public var name: String
-    public var profile: ProfileID
+    package var name: String
+    package var profile: ProfileID
     /// When the device belongs to one patient (a bedside device), its messages carry `patientId`.
-    public var patientID: String?
-    public var points: [RegisterPoint]
-    public var settings: ModbusPollSettings
-    public let plan: RequestPlan
+    package var patientID: String?
+    package var points: [RegisterPoint]
+    package var settings: ModbusPollSettings
+    package let plan: RequestPlan
 
-    public init(name: String, profile: ProfileID, patientID: String? = nil, points: [RegisterPoint], settings: ModbusPollSettings) {
+    package init(name: String, profile: ProfileID, patientID: String? = nil, points: [RegisterPoint], settings: ModbusPollSettings) {
         self.name = name
         self.profile = profile
         self.patientID = patientID
@@ -23,41 +23,41 @@ public struct ModbusDevice: Sendable {
 }
 
 /// A request that failed in a poll, with the points it would have carried.
-public struct ModbusReadFailure: Sendable, Equatable {
-    public var request: ModbusReadRequest
-    public var error: ModbusError
-    public var points: [String]
+package struct ModbusReadFailure: Sendable, Equatable {
+    package var request: ModbusReadRequest
+    package var error: ModbusError
+    package var points: [String]
 }
 
 /// The outcome of one poll of one device.
-public struct ModbusPollResult: Sendable {
-    public var device: ModbusDevice
-    public var startedAt: Timestamp
+package struct ModbusPollResult: Sendable {
+    package var device: ModbusDevice
+    package var startedAt: Timestamp
     /// The device message, or nil when no request of the poll succeeded.
-    public var message: JSONValue?
-    public var failures: [ModbusReadFailure]
+    package var message: JSONValue?
+    package var failures: [ModbusReadFailure]
     /// Requests sent, retries included.
-    public var requests: Int
+    package var requests: Int
     /// Registers and bits read by the successful requests.
-    public var registers: Int
-    public var elapsed: Duration
+    package var registers: Int
+    package var elapsed: Duration
     /// Cancellation stopped the poll before all its requests were sent.
-    public var interrupted = false
+    package var interrupted = false
     /// Requests sent again in this poll after a garbled reply, a dropped connection or a busy answer.
-    public var retries = 0
+    package var retries = 0
     /// Polls of this device skipped so far because the link was busy past their slot.
-    public var skippedPolls = 0
+    package var skippedPolls = 0
 
     /// Every planned request succeeded.
-    public var isComplete: Bool { failures.isEmpty && message != nil }
+    package var isComplete: Bool { failures.isEmpty && message != nil }
 
     /// The last failure's cause by name (`timeout`, `illegal data address`), for health.
-    public var errorName: String? {
+    package var errorName: String? {
         guard let failure = failures.last else { return nil }
         return Self.name(of: failure.error)
     }
 
-    public static func name(of error: ModbusError) -> String {
+    package static func name(of error: ModbusError) -> String {
         switch error.kind {
         case .exception(let exception): exception.description
         case .timeout: "timeout"
@@ -79,8 +79,8 @@ public struct ModbusPollResult: Sendable {
 /// `points` holds the engineering values (raw × scale + offset) by point name, in map order;
 /// `errors` (only when some request failed) names the points that could not be read and why;
 /// `patientId` only when the device is assigned to a patient.
-public enum ModbusMessage {
-    public static func build(
+package enum ModbusMessage {
+    package static func build(
         device: ModbusDevice, time: Timestamp, values: [Int: RegisterValue], errors: [Int: String]
     ) -> JSONValue {
         var message: JSONObject = ["deviceId": .string(device.name)]

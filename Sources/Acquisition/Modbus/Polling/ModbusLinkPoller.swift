@@ -1,4 +1,4 @@
-public import EdgeCore
+package import EdgeCore
 import JSONQuery
 
 /// Polls the devices of one link (a TCP endpoint or an RS-485 bus) on their own schedules.
@@ -7,9 +7,9 @@ import JSONQuery
 /// for each other. Within a link, a request that times out ends that device's poll (its other
 /// requests would time out too), so a silent unit costs at most one timeout per poll; a device
 /// that is down gets no retries and backs off (see `PollSchedule`).
-public struct ModbusLinkPoller<C: Clock>: Sendable where C.Duration == Duration {
-    public let link: any ModbusLink
-    public let devices: [ModbusDevice]
+package struct ModbusLinkPoller<C: Clock>: Sendable where C.Duration == Duration {
+    package let link: any ModbusLink
+    package let devices: [ModbusDevice]
     let clock: C
     let wallClock: @Sendable () -> Timestamp
     let onPoll: @Sendable (ModbusPollResult) async -> Void
@@ -18,7 +18,7 @@ public struct ModbusLinkPoller<C: Clock>: Sendable where C.Duration == Duration 
     ///   - clock: paces polls, inter-request delays and backoff.
     ///   - wallClock: the `time` of each message (when its poll started).
     ///   - onPoll: receives every poll's result, in order, before the link moves on.
-    public init(
+    package init(
         link: any ModbusLink, devices: [ModbusDevice], clock: C, wallClock: @escaping @Sendable () -> Timestamp,
         onPoll: @escaping @Sendable (ModbusPollResult) async -> Void
     ) {
@@ -30,7 +30,7 @@ public struct ModbusLinkPoller<C: Clock>: Sendable where C.Duration == Duration 
     }
 
     /// Polls until the task is cancelled, then closes the link.
-    public func run() async {
+    package func run() async {
         let start = clock.now
         var schedule = PollSchedule(intervals: devices.map(\.settings.interval))
         while !Task.isCancelled, let (index, due) = schedule.next() {
@@ -52,7 +52,7 @@ public struct ModbusLinkPoller<C: Clock>: Sendable where C.Duration == Duration 
     /// One poll of `device`: its planned requests in order; a garbled reply, a dropped connection or a
     /// busy answer is retried `settings.retries` times when `retrying`. A timeout or a connection failure ends the poll; an exception response
     /// fails only the points of its request.
-    public func poll(_ device: ModbusDevice, retrying: Bool = true) async -> ModbusPollResult {
+    package func poll(_ device: ModbusDevice, retrying: Bool = true) async -> ModbusPollResult {
         let started = clock.now
         let startedAt = wallClock()
         var values: [Int: RegisterValue] = [:]

@@ -1,7 +1,7 @@
-public import JSONQuery
+package import JSONQuery
 
 /// A decoded point value, before or after scaling.
-public enum RegisterValue: Sendable, Hashable, CustomStringConvertible {
+package enum RegisterValue: Sendable, Hashable, CustomStringConvertible {
     case int(Int64)
     case uint(UInt64)
     case double(Double)
@@ -11,7 +11,7 @@ public enum RegisterValue: Sendable, Hashable, CustomStringConvertible {
     /// `raw × scale + offset`. Integers stay integers when the scaling is the identity; scaled
     /// integers are rounded to the decimals of `scale` and `offset` so that 201 × 0.1 reads 20.1.
     /// Text and bits are never scaled.
-    public func scaled(by scale: Double, offset: Double) -> RegisterValue {
+    package func scaled(by scale: Double, offset: Double) -> RegisterValue {
         if scale == 1, offset == 0 { return self }
         let raw: Double
         let exact: Bool
@@ -32,7 +32,7 @@ public enum RegisterValue: Sendable, Hashable, CustomStringConvertible {
 
     /// The JSON member value of a device message: numbers as numbers (an unsigned value beyond
     /// Int64 as a double), text as text, bits as booleans.
-    public var json: JSONValue {
+    package var json: JSONValue {
         switch self {
         case .int(let value): .int(value)
         case .uint(let value): value <= UInt64(Int64.max) ? .int(Int64(value)) : .double(Double(value))
@@ -42,7 +42,7 @@ public enum RegisterValue: Sendable, Hashable, CustomStringConvertible {
         }
     }
 
-    public var description: String {
+    package var description: String {
         switch self {
         case .int(let value): String(value)
         case .uint(let value): String(value)
@@ -70,18 +70,18 @@ public enum RegisterValue: Sendable, Hashable, CustomStringConvertible {
 }
 
 /// Why registers could not be decoded as the register map says.
-public struct RegisterDecodingError: Error, Sendable, Equatable, CustomStringConvertible {
-    public var message: String
-    public init(_ message: String) { self.message = message }
-    public var description: String { message }
+package struct RegisterDecodingError: Error, Sendable, Equatable, CustomStringConvertible {
+    package var message: String
+    package init(_ message: String) { self.message = message }
+    package var description: String { message }
 }
 
 /// Decodes values from the raw 16-bit register words (host-order values of the big-endian
 /// registers, as libmodbus hands them over) — never through libmodbus' float helpers, whose
 /// byte orders differ between builds.
-public enum RegisterDecoder {
+package enum RegisterDecoder {
     /// Decodes one value of `type` from exactly `type.registerCount` words.
-    public static func decode(words: some Collection<UInt16>, type: RegisterValueType, order: ByteOrder = .abcd) throws(RegisterDecodingError) -> RegisterValue {
+    package static func decode(words: some Collection<UInt16>, type: RegisterValueType, order: ByteOrder = .abcd) throws(RegisterDecodingError) -> RegisterValue {
         guard words.count == type.registerCount else {
             throw RegisterDecodingError("\(type) needs \(type.registerCount) register(s), got \(words.count)")
         }
@@ -118,7 +118,7 @@ public enum RegisterDecoder {
     }
 
     /// Decodes a coil or discrete input.
-    public static func decode(bit: Bool, type: RegisterValueType) throws(RegisterDecodingError) -> RegisterValue {
+    package static func decode(bit: Bool, type: RegisterValueType) throws(RegisterDecodingError) -> RegisterValue {
         guard type.isTableBit else { throw RegisterDecodingError("\(type) is read from registers, not from coils or discrete inputs") }
         return .bool(bit)
     }

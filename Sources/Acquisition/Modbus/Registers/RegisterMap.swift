@@ -1,19 +1,19 @@
 /// One named value of a device: where it lives and how to read it.
-public struct RegisterPoint: Sendable, Hashable {
+package struct RegisterPoint: Sendable, Hashable {
     /// The member name in the device message's `points` object (what the templates read).
-    public var name: String
-    public var table: ModbusTable
+    package var name: String
+    package var table: ModbusTable
     /// 0-based PDU address, exactly as sent on the wire.
-    public var address: UInt16
-    public var type: RegisterValueType
-    public var order: ByteOrder
+    package var address: UInt16
+    package var type: RegisterValueType
+    package var order: ByteOrder
     /// Engineering value = raw × scale + offset.
-    public var scale: Double
-    public var offset: Double
+    package var scale: Double
+    package var offset: Double
     /// UCUM unit of the engineering value, for documentation.
-    public var unit: String?
+    package var unit: String?
 
-    public init(
+    package init(
         name: String, table: ModbusTable, address: UInt16, type: RegisterValueType, order: ByteOrder = .abcd,
         scale: Double = 1, offset: Double = 0, unit: String? = nil
     ) {
@@ -28,10 +28,10 @@ public struct RegisterPoint: Sendable, Hashable {
     }
 
     /// Registers (or bits, on coil tables) the point covers.
-    public var span: Int { table.holdsWords ? type.registerCount : 1 }
+    package var span: Int { table.holdsWords ? type.registerCount : 1 }
 
     /// Why this point cannot be read as described, or nil.
-    public var problem: String? {
+    package var problem: String? {
         if table.holdsWords, type.isTableBit {
             return "type bit on a register table needs the bit number: bit[0] … bit[15]"
         }
@@ -45,28 +45,28 @@ public struct RegisterPoint: Sendable, Hashable {
 }
 
 /// How a device is polled; profiles give defaults, the gateway configuration overrides per device.
-public struct ModbusPollSettings: Sendable, Hashable {
+package struct ModbusPollSettings: Sendable, Hashable {
     /// Unit (slave) id, 0 … 247 (255 for TCP devices that ignore it).
-    public var unit: UInt8
-    public var interval: Duration
+    package var unit: UInt8
+    package var interval: Duration
     /// Response timeout of one request.
-    public var timeout: Duration
+    package var timeout: Duration
     /// Pause between two requests to this device (for devices that need it).
-    public var interRequestDelay: Duration
+    package var interRequestDelay: Duration
     /// Registers per request, at most 125 (some devices take fewer).
-    public var maxRegistersPerRequest: Int
+    package var maxRegistersPerRequest: Int
     /// Coils or discrete inputs per request, at most 2000.
-    public var maxBitsPerRequest: Int
+    package var maxBitsPerRequest: Int
     /// Unused registers a merged request may read between two points: fewer requests, but a
     /// device whose map has holes answers "illegal data address" when a request spans one.
-    public var maxGap: Int
+    package var maxGap: Int
     /// Extra attempts of a failed request while the device is healthy; a device already down
     /// gets one attempt per poll, so that it costs at most one timeout on a shared bus.
-    public var retries: Int
+    package var retries: Int
     /// Merge neighbouring points into one request (off: one request per point).
-    public var mergesRequests: Bool
+    package var mergesRequests: Bool
 
-    public init(
+    package init(
         unit: UInt8 = 1, interval: Duration = .seconds(10), timeout: Duration = .milliseconds(500),
         interRequestDelay: Duration = .zero, maxRegistersPerRequest: Int = 125, maxBitsPerRequest: Int = 2000,
         maxGap: Int = 0, retries: Int = 1, mergesRequests: Bool = true
@@ -82,16 +82,16 @@ public struct ModbusPollSettings: Sendable, Hashable {
         self.mergesRequests = mergesRequests
     }
 
-    public static let registerLimit = 125
-    public static let bitLimit = 2000
+    package static let registerLimit = 125
+    package static let bitLimit = 2000
 }
 
 /// A device model's points and its default poll settings (the `modbus:` section of a profile).
-public struct RegisterMap: Sendable, Hashable {
-    public var points: [RegisterPoint]
-    public var settings: ModbusPollSettings
+package struct RegisterMap: Sendable, Hashable {
+    package var points: [RegisterPoint]
+    package var settings: ModbusPollSettings
 
-    public init(points: [RegisterPoint], settings: ModbusPollSettings = ModbusPollSettings()) {
+    package init(points: [RegisterPoint], settings: ModbusPollSettings = ModbusPollSettings()) {
         self.points = points
         self.settings = settings
     }

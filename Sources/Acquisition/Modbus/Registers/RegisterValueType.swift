@@ -1,5 +1,5 @@
 /// How a point's registers (or bit) are interpreted.
-public enum RegisterValueType: Sendable, Hashable, CustomStringConvertible {
+package enum RegisterValueType: Sendable, Hashable, CustomStringConvertible {
     case int16, uint16, int32, uint32, int64, uint64, float32, float64
     /// ASCII text, two characters per register, first character in the high byte; trailing NULs
     /// and spaces are trimmed.
@@ -9,7 +9,7 @@ public enum RegisterValueType: Sendable, Hashable, CustomStringConvertible {
 
     /// Parses `int16` … `float64`, `string` (one register; `string[N]` for N registers) and
     /// `bit` / `bool` (a coil or discrete input; `bit[N]` for bit N of a register). Case-insensitive.
-    public init?(parsing text: String) {
+    package init?(parsing text: String) {
         let lower = text.lowercased()
         switch lower {
         case "int16": self = .int16
@@ -35,7 +35,7 @@ public enum RegisterValueType: Sendable, Hashable, CustomStringConvertible {
     }
 
     /// Registers one value occupies; a coil or discrete bit counts as one.
-    public var registerCount: Int {
+    package var registerCount: Int {
         switch self {
         case .int16, .uint16, .bit: 1
         case .int32, .uint32, .float32: 2
@@ -45,12 +45,12 @@ public enum RegisterValueType: Sendable, Hashable, CustomStringConvertible {
     }
 
     /// Whether this type reads a coil or discrete input rather than registers.
-    public var isTableBit: Bool {
+    package var isTableBit: Bool {
         if case .bit(nil) = self { return true }
         return false
     }
 
-    public var description: String {
+    package var description: String {
         switch self {
         case .int16: "int16"
         case .uint16: "uint16"
@@ -72,10 +72,10 @@ public enum RegisterValueType: Sendable, Hashable, CustomStringConvertible {
 /// register (`BA`, `BADC`, `BADCFEHG`), registers in reverse order (`CDAB`, `GHEFCDAB`) and fully
 /// little-endian (`DCBA`, `HGFEDCBA`). A 4-letter name on a 64-bit value means its 8-letter
 /// counterpart and on a 16-bit value its 2-letter one, as in Telegraf.
-public enum ByteOrder: Sendable, Hashable, CaseIterable, CustomStringConvertible {
+package enum ByteOrder: Sendable, Hashable, CaseIterable, CustomStringConvertible {
     case abcd, badc, cdab, dcba
 
-    public init?(parsing text: String) {
+    package init?(parsing text: String) {
         switch text.uppercased() {
         case "AB", "ABCD", "ABCDEFGH", "BIG", "BIG-ENDIAN": self = .abcd
         case "BA", "BADC", "BADCFEHG": self = .badc
@@ -91,7 +91,7 @@ public enum ByteOrder: Sendable, Hashable, CaseIterable, CustomStringConvertible
     var reversesRegisters: Bool { self == .cdab || self == .dcba }
 
     /// Telegraf's name of this order for a value of `registers` registers.
-    public func name(registers: Int) -> String {
+    package func name(registers: Int) -> String {
         switch (self, registers) {
         case (.abcd, 1), (.cdab, 1): "AB"
         case (.badc, 1), (.dcba, 1): "BA"
@@ -106,5 +106,5 @@ public enum ByteOrder: Sendable, Hashable, CaseIterable, CustomStringConvertible
         }
     }
 
-    public var description: String { name(registers: 2) }
+    package var description: String { name(registers: 2) }
 }

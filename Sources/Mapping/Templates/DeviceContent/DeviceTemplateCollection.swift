@@ -2,7 +2,7 @@ import JSONQuery
 
 /// A device mapping (`devicecontent.json`): a `CollectionContent` of device-content templates,
 /// parsed, validated and compiled once. `normalize` applies it to device messages.
-public struct DeviceTemplateCollection: Sendable {
+package struct DeviceTemplateCollection: Sendable {
     let templates: [DeviceContentTemplate]
 
     /// Parses and compiles a devicecontent.json; throws every problem found. The file is read as
@@ -12,7 +12,7 @@ public struct DeviceTemplateCollection: Sendable {
     /// Unlike upstream, which drops bad sub-templates and keeps the rest, any problem rejects
     /// the whole file: upstream production refuses such a mapping too, and a gateway should
     /// say so at load rather than silently skip a device's readings.
-    public init(parsing text: String, source: String) throws(TemplateLoadError) {
+    package init(parsing text: String, source: String) throws(TemplateLoadError) {
         let root: JSONValue
         do {
             root = try JSONValue(parsing: text, options: .template)
@@ -28,7 +28,7 @@ public struct DeviceTemplateCollection: Sendable {
     }
 
     /// The number of sub-templates.
-    public var count: Int { templates.count }
+    package var count: Int { templates.count }
 }
 
 /// Reads the collection root and each sub-template, collecting problems.

@@ -3,7 +3,7 @@ import JSONQuery
 
 /// A loaded FHIR mapping (`CollectionFhir` of `CodeValueFhir` templates), ready to convert
 /// measurements. Loading is strict and reports every problem of the file at once.
-public struct FHIRTemplateCollection: Sendable {
+package struct FHIRTemplateCollection: Sendable {
     let templates: [CodeValueFHIRTemplate]
     /// Exact type name -> template, the common case on the hot path.
     private let byExactName: [String: Int]
@@ -11,11 +11,11 @@ public struct FHIRTemplateCollection: Sendable {
     private let byFoldedName: [String: Int]
 
     /// The templates' type names in file order.
-    public var typeNames: [String] { templates.map(\.typeName) }
+    package var typeNames: [String] { templates.map(\.typeName) }
 
     /// Parses a fhirmapping.json. As in MedTech (Json.NET), `//` and `/* */` comments and
     /// trailing commas are allowed.
-    public init(parsing text: String, source: String) throws(TemplateLoadError) {
+    package init(parsing text: String, source: String) throws(TemplateLoadError) {
         let json: JSONValue
         do {
             json = try JSONValue(parsing: text, options: .template)

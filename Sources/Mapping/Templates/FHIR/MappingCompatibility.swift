@@ -1,19 +1,19 @@
 /// A device mapping output that the FHIR mapping will not use (upstream's mapping validator
 /// warnings). Not an error: the data is simply not written, which is usually a typo.
-public struct MappingCompatibilityWarning: Hashable, Sendable, CustomStringConvertible {
+package struct MappingCompatibilityWarning: Hashable, Sendable, CustomStringConvertible {
     /// The measurement type (device template `typeName`).
-    public var typeName: String
+    package var typeName: String
     /// The value name, when the warning is about one value.
-    public var valueName: String?
-    public var message: String
+    package var valueName: String?
+    package var message: String
 
-    public var description: String { message }
+    package var description: String { message }
 }
 
 extension FHIRTemplateCollection {
     /// Types the device mapping produces without a FHIR template, and values no FHIR template
     /// value or component takes, so `config check` / `map` can point at them before data is lost.
-    public func compatibilityWarnings(with device: DeviceTemplateCollection) -> [MappingCompatibilityWarning] {
+    package func compatibilityWarnings(with device: DeviceTemplateCollection) -> [MappingCompatibilityWarning] {
         var warnings: [MappingCompatibilityWarning] = []
         var seen = Set<MappingCompatibilityWarning>()
         func add(_ warning: MappingCompatibilityWarning) {
@@ -44,7 +44,7 @@ extension FHIRTemplateCollection {
     /// takes one reading only (Quantity, String, CodeableConcept): each window is one
     /// Observation, so a later reading in the window replaces the earlier one upstream, as
     /// MedTech does. Worth a warning: the template, not the gateway, collapses the readings.
-    public var windowedSingleValueWarnings: [MappingCompatibilityWarning] {
+    package var windowedSingleValueWarnings: [MappingCompatibilityWarning] {
         templates.compactMap { template in
             let window: String
             switch template.periodInterval {

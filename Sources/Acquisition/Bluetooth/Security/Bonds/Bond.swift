@@ -15,11 +15,11 @@ extension BluetoothAddress {
 
 /// A 16-octet secret (LTK, IRK). Its description never shows the octets, so a key cannot reach a
 /// log line or an error message by accident.
-public struct SecretKey: Hashable, Sendable, CustomStringConvertible, CustomDebugStringConvertible {
+package struct SecretKey: Hashable, Sendable, CustomStringConvertible, CustomDebugStringConvertible {
     /// Wire order (least significant octet first), as HCI LE Enable Encryption takes it.
-    public let octets: [UInt8]
+    package let octets: [UInt8]
 
-    public init?(octets: [UInt8]) {
+    package init?(octets: [UInt8]) {
         guard octets.count == 16 else { return nil }
         self.octets = octets
     }
@@ -29,32 +29,32 @@ public struct SecretKey: Hashable, Sendable, CustomStringConvertible, CustomDebu
         self.octets = Array((octets + [UInt8](repeating: 0, count: 16)).prefix(16))
     }
 
-    public var description: String { "<16-octet key>" }
-    public var debugDescription: String { description }
+    package var description: String { "<16-octet key>" }
+    package var debugDescription: String { description }
 }
 
 /// What the gateway keeps after bonding with a device, keyed by the device's identity address.
-public struct Bond: Hashable, Sendable {
+package struct Bond: Hashable, Sendable {
     /// The device's identity address (from its Identity Address Information, else the address
     /// it was paired on).
-    public var address: BluetoothAddress
+    package var address: BluetoothAddress
     /// The LTK the link is re-encrypted with.
-    public var longTermKey: SecretKey
+    package var longTermKey: SecretKey
     /// EDIV and Rand that identify the LTK; both zero with LE Secure Connections.
-    public var ediv: UInt16
-    public var rand: UInt64
+    package var ediv: UInt16
+    package var rand: UInt64
     /// The device's IRK when it distributed one (resolves its private addresses).
-    public var identityResolvingKey: SecretKey?
+    package var identityResolvingKey: SecretKey?
     /// The negotiated encryption key size in octets (7...16).
-    public var keySize: Int
+    package var keySize: Int
     /// MITM-protected (never with Just Works).
-    public var authenticated: Bool
+    package var authenticated: Bool
     /// Made with LE Secure Connections (vs legacy pairing).
-    public var secureConnections: Bool
+    package var secureConnections: Bool
     /// Milliseconds since the epoch.
-    public var pairedAtMilliseconds: Int64
+    package var pairedAtMilliseconds: Int64
 
-    public init(
+    package init(
         address: BluetoothAddress, longTermKey: SecretKey, ediv: UInt16 = 0, rand: UInt64 = 0,
         identityResolvingKey: SecretKey? = nil, keySize: Int = 16, authenticated: Bool = false, secureConnections: Bool = true,
         pairedAtMilliseconds: Int64
@@ -72,7 +72,7 @@ public struct Bond: Hashable, Sendable {
 
     /// Whether this bond belongs to a device seen at `address`: the identity address itself, or a
     /// resolvable private address its IRK resolves.
-    public func matches(_ address: BluetoothAddress) -> Bool {
+    package func matches(_ address: BluetoothAddress) -> Bool {
         if address.sameDevice(as: self.address) { return true }
         guard let irk = identityResolvingKey else { return false }
         return address.isResolved(by: irk.octets)

@@ -3,16 +3,16 @@ import Foundation
 import JSONQuery
 
 /// Why the bond file could not be read or written: names the file and the cause, never a key.
-public struct BondStoreError: Error, Sendable, Equatable, CustomStringConvertible {
-    public var path: String
-    public var reason: String
+package struct BondStoreError: Error, Sendable, Equatable, CustomStringConvertible {
+    package var path: String
+    package var reason: String
 
-    public init(path: String, reason: String) {
+    package init(path: String, reason: String) {
         self.path = path
         self.reason = reason
     }
 
-    public var description: String { "bond store \(path): \(reason)" }
+    package var description: String { "bond store \(path): \(reason)" }
 }
 
 /// The bonds this gateway holds, one per device identity address, in `<data dir>/bluetooth/bonds.json`.
@@ -27,27 +27,27 @@ public struct BondStoreError: Error, Sendable, Equatable, CustomStringConvertibl
 /// never loses the other's bond. Deleting the file removes every bond; `fhir-edge ble pair
 /// --forget ADDRESS` removes one. Keys are written as hex in wire order (least significant first);
 /// `rand` is the 64-bit Rand as a hex number.
-public actor BondStore {
-    public nonisolated let path: String
+package actor BondStore {
+    package nonisolated let path: String
     private nonisolated let directory: String
 
-    public init(dataDirectory: String) {
+    package init(dataDirectory: String) {
         directory = (dataDirectory as NSString).appendingPathComponent("bluetooth")
         path = (directory as NSString).appendingPathComponent("bonds.json")
     }
 
     /// The bond for a device seen at `address` (its identity address, or a private address its
     /// IRK resolves), or nil.
-    public func bond(for address: BluetoothAddress) throws(BondStoreError) -> Bond? {
+    package func bond(for address: BluetoothAddress) throws(BondStoreError) -> Bond? {
         try withLock { () throws(BondStoreError) in try read().bonds.first { $0.matches(address) } }
     }
 
-    public func allBonds() throws(BondStoreError) -> [Bond] {
+    package func allBonds() throws(BondStoreError) -> [Bond] {
         try withLock { () throws(BondStoreError) in try read().bonds }
     }
 
     /// Keeps `bond`, replacing any earlier bond of the same device.
-    public func save(_ bond: Bond) throws(BondStoreError) {
+    package func save(_ bond: Bond) throws(BondStoreError) {
         try withLock { () throws(BondStoreError) in
             var contents = try read()
             contents.bonds.removeAll { $0.matches(bond.address) }
@@ -58,7 +58,7 @@ public actor BondStore {
 
     /// Forgets the bond of `address`; true when there was one.
     @discardableResult
-    public func remove(_ address: BluetoothAddress) throws(BondStoreError) -> Bool {
+    package func remove(_ address: BluetoothAddress) throws(BondStoreError) -> Bool {
         try withLock { () throws(BondStoreError) in
             var contents = try read()
             let before = contents.bonds.count

@@ -13,7 +13,7 @@ import Foundation
 /// async let events: Void = security.run()
 /// let outcome = try await security.secure()   // e.g. after ATT "insufficient encryption"
 /// ```
-public actor LinkSecurity {
+package actor LinkSecurity {
     let channel: any SecurityChannel
     let bonds: BondStore
     let policy: PairingPolicy
@@ -39,7 +39,7 @@ public actor LinkSecurity {
     /// specification's 30 s unless a test shortens it; `bondKept` hears of every bond stored
     /// (for the journal), with whether it replaced a bond the device had lost; `clock` times the
     /// SMP timer.
-    public init(
+    package init(
         channel: some SecurityChannel, bonds: BondStore, policy: PairingPolicy = .standard,
         smpTimeout: Duration = .seconds(30), clock: any Clock<Duration> = ContinuousClock(), now: (@Sendable () -> Int64)? = nil,
         bondKept: (@Sendable (_ bond: Bond, _ replacedLostBond: Bool) async -> Void)? = nil
@@ -54,7 +54,7 @@ public actor LinkSecurity {
     }
 
     /// Consumes the link's security events until the link is gone.
-    public func run() async {
+    package func run() async {
         for await event in channel.securityEvents {
             await handle(event)
         }
@@ -64,7 +64,7 @@ public actor LinkSecurity {
 
     /// Encrypts the link (re-encryption with the stored bond, else pairing); returns how. After a
     /// failure a new call starts over (after a timeout only on a new link, as SMP requires).
-    public func secure() async throws(PairingError) -> SecurityOutcome {
+    package func secure() async throws(PairingError) -> SecurityOutcome {
         if case .success(let outcome)? = result { return outcome }
         if let linkGone { throw gone(linkGone) }
         if machine?.isInProgress != true {
@@ -80,7 +80,7 @@ public actor LinkSecurity {
     }
 
     /// The last outcome: nil until the link was first secured or refused.
-    public var outcome: Result<SecurityOutcome, PairingError>? { result }
+    package var outcome: Result<SecurityOutcome, PairingError>? { result }
 
     // MARK: Events
 

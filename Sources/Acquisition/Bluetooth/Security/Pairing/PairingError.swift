@@ -1,6 +1,6 @@
 /// Why securing a link failed: what happened and what to do, never a key.
-public struct PairingError: Error, Sendable, Equatable, CustomStringConvertible {
-    public enum Kind: Sendable, Equatable {
+package struct PairingError: Error, Sendable, Equatable, CustomStringConvertible {
+    package enum Kind: Sendable, Equatable {
         /// The device sent Pairing Failed.
         case rejectedByDevice(PairingFailureReason)
         /// This side stopped the pairing and sent Pairing Failed (a check failed, or the device
@@ -19,13 +19,13 @@ public struct PairingError: Error, Sendable, Equatable, CustomStringConvertible 
         case storage(String)
     }
 
-    public var kind: Kind
-    public var message: String
+    package var kind: Kind
+    package var message: String
 
-    public init(_ kind: Kind, _ message: String) {
+    package init(_ kind: Kind, _ message: String) {
         self.kind = kind
         self.message = message
     }
 
-    public var description: String { message }
+    package var description: String { message }
 }

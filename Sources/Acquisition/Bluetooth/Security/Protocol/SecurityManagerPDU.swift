@@ -45,28 +45,28 @@ struct KeyDistribution: OptionSet, Hashable, Sendable {
 }
 
 /// Pairing Failed reasons (Vol 3 Part H §3.5.5), named as the specification names them.
-public struct PairingFailureReason: RawRepresentable, Hashable, Sendable, CustomStringConvertible {
-    public var rawValue: UInt8
-    public init(rawValue: UInt8) { self.rawValue = rawValue }
+package struct PairingFailureReason: RawRepresentable, Hashable, Sendable, CustomStringConvertible {
+    package var rawValue: UInt8
+    package init(rawValue: UInt8) { self.rawValue = rawValue }
 
-    public static let passkeyEntryFailed = PairingFailureReason(rawValue: 0x01)
-    public static let oobNotAvailable = PairingFailureReason(rawValue: 0x02)
-    public static let authenticationRequirements = PairingFailureReason(rawValue: 0x03)
-    public static let confirmValueFailed = PairingFailureReason(rawValue: 0x04)
-    public static let pairingNotSupported = PairingFailureReason(rawValue: 0x05)
-    public static let encryptionKeySize = PairingFailureReason(rawValue: 0x06)
-    public static let commandNotSupported = PairingFailureReason(rawValue: 0x07)
-    public static let unspecifiedReason = PairingFailureReason(rawValue: 0x08)
-    public static let repeatedAttempts = PairingFailureReason(rawValue: 0x09)
-    public static let invalidParameters = PairingFailureReason(rawValue: 0x0A)
-    public static let dhKeyCheckFailed = PairingFailureReason(rawValue: 0x0B)
-    public static let numericComparisonFailed = PairingFailureReason(rawValue: 0x0C)
-    public static let pairingInProgress = PairingFailureReason(rawValue: 0x0D)
-    public static let crossTransportKeyNotAllowed = PairingFailureReason(rawValue: 0x0E)
-    public static let keyRejected = PairingFailureReason(rawValue: 0x0F)
-    public static let busy = PairingFailureReason(rawValue: 0x10)
+    package static let passkeyEntryFailed = PairingFailureReason(rawValue: 0x01)
+    package static let oobNotAvailable = PairingFailureReason(rawValue: 0x02)
+    package static let authenticationRequirements = PairingFailureReason(rawValue: 0x03)
+    package static let confirmValueFailed = PairingFailureReason(rawValue: 0x04)
+    package static let pairingNotSupported = PairingFailureReason(rawValue: 0x05)
+    package static let encryptionKeySize = PairingFailureReason(rawValue: 0x06)
+    package static let commandNotSupported = PairingFailureReason(rawValue: 0x07)
+    package static let unspecifiedReason = PairingFailureReason(rawValue: 0x08)
+    package static let repeatedAttempts = PairingFailureReason(rawValue: 0x09)
+    package static let invalidParameters = PairingFailureReason(rawValue: 0x0A)
+    package static let dhKeyCheckFailed = PairingFailureReason(rawValue: 0x0B)
+    package static let numericComparisonFailed = PairingFailureReason(rawValue: 0x0C)
+    package static let pairingInProgress = PairingFailureReason(rawValue: 0x0D)
+    package static let crossTransportKeyNotAllowed = PairingFailureReason(rawValue: 0x0E)
+    package static let keyRejected = PairingFailureReason(rawValue: 0x0F)
+    package static let busy = PairingFailureReason(rawValue: 0x10)
 
-    public var name: String {
+    package var name: String {
         switch self {
         case .passkeyEntryFailed: "passkey entry failed"
         case .oobNotAvailable: "OOB not available"
@@ -88,7 +88,7 @@ public struct PairingFailureReason: RawRepresentable, Hashable, Sendable, Custom
         }
     }
 
-    public var description: String { "\(name) (0x\(rawValue < 0x10 ? "0" : "")\(String(rawValue, radix: 16)))" }
+    package var description: String { "\(name) (0x\(rawValue < 0x10 ? "0" : "")\(String(rawValue, radix: 16)))" }
 }
 
 /// The Pairing Request / Pairing Response parameters.
