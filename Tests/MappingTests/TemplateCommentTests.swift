@@ -1,5 +1,6 @@
 import XCTest
 import EdgeCore
+import FHIRModel
 import JSONQuery
 @testable import Mapping
 

@@ -1,4 +1,5 @@
 import EdgeCore
+import FHIRModel
 import Foundation
 import Gateway
 import JSONQuery
