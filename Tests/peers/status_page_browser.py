@@ -14,8 +14,7 @@ import urllib.request
 from selenium import webdriver
 from selenium.webdriver.chrome.service import Service
 from selenium.webdriver.common.by import By
-from selenium.common.exceptions import NoSuchElementException
-from selenium.webdriver.support import expected_conditions
+from selenium.common.exceptions import NoSuchElementException, WebDriverException
 from selenium.webdriver.support.ui import WebDriverWait
 
 
@@ -36,12 +35,25 @@ def reload_until(driver, base, found, attempts):
     return False
 
 
+def gone(element):
+    """True once `element` left the document. Chromium's driver says so either as a stale
+    element or, while the new page replaces the old one, as "Node with given id does not belong
+    to the document"; `staleness_of` knows only the first and fails on the second."""
+    def check(_driver):
+        try:
+            element.is_enabled()
+            return False
+        except WebDriverException:
+            return True
+    return check
+
+
 def submit(driver, button, seconds=10):
     """Clicks a form's button and waits for the page it loads: a click returns before the
     browser has the answer, and reading the old page then is a race."""
     old = driver.find_element(By.TAG_NAME, "html")
     button.click()
-    WebDriverWait(driver, seconds).until(expected_conditions.staleness_of(old))
+    WebDriverWait(driver, seconds).until(gone(old))
     WebDriverWait(driver, seconds).until(lambda d: d.execute_script("return document.readyState") == "complete")
 
 
