@@ -70,7 +70,8 @@ package final class Gateway: Sendable {
         self.uploaderSlot = uploaderSlot
         // Mapping commits wake the uploader at once instead of at its next poll.
         let mappingStage = MappingStage(
-            store: store, catalog: catalog, monitor: monitor, batchSize: configuration.mapping.batchSize, now: now, logger: logger,
+            store: store, catalog: catalog, monitor: monitor, batchSize: configuration.mapping.batchSize,
+            linger: configuration.mapping.linger, now: now, logger: logger,
             heartbeat: Heartbeat(), onCommitted: { uploaderSlot.wake() })
         self.mappingStage = mappingStage
         let acquisitionHealth = AcquisitionHealth(store: store, logger: logger)

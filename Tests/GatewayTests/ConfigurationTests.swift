@@ -48,6 +48,7 @@ final class ConfigurationTests: XCTestCase {
                 tokenSHA256: \(Self.hash)
             mapping:
               batchSize: 250
+              linger: 250ms
             """)
         XCTAssertEqual(configuration.dataDirectory, "/etc/fhir-edge/data")
         XCTAssertEqual(configuration.storePath, "/etc/fhir-edge/data/fhir-edge.sqlite")
@@ -64,6 +65,7 @@ final class ConfigurationTests: XCTestCase {
         XCTAssertEqual(configuration.profiles.access["scale"], .anyClient)
         XCTAssertEqual(configuration.clients, [GatewayConfiguration.Client(id: "ward-hub", tokenHash: [UInt8](repeating: 0xAB, count: 32))])
         XCTAssertEqual(configuration.mapping.batchSize, 250)
+        XCTAssertEqual(configuration.mapping.linger, .milliseconds(250))
         XCTAssertFalse(configuration.demo)
     }
 
@@ -78,7 +80,16 @@ final class ConfigurationTests: XCTestCase {
         XCTAssertEqual(configuration.profiles.directory, "/etc/fhir-edge/profiles")
         XCTAssertEqual(configuration.store.evictionPolicy, .refuse)
         XCTAssertEqual(configuration.store.highWaterBytes, configuration.store.maxBytes / 10 * 9)
+        XCTAssertEqual(configuration.mapping.linger, .milliseconds(100))
         XCTAssertEqual(ListenAddress.default.description, "127.0.0.1:8088")
+    }
+
+    func testMappingLingerCanBeTurnedOffAndIsBounded() throws {
+        let base = "dataDir: data\nprofiles:\n  directory: profiles\nmapping:\n  linger: "
+        XCTAssertEqual(try decode(base + "0s").mapping.linger, .zero)
+        XCTAssertEqual(try decode(base + "2s").mapping.linger, .seconds(2))
+        XCTAssertEqual(problems(base + "20s").map(\.keyPath), ["mapping.linger"], "readings would wait too long")
+        XCTAssertEqual(problems(base + "soon").map(\.keyPath), ["mapping.linger"])
     }
 
     func testEveryProblemIsReportedAtOnceWithKeyPaths() {

@@ -87,6 +87,72 @@ final class MappingStageTests: XCTestCase {
 }
 
 extension MappingStageTests {
+    /// Readings that arrive one by one while the stage lingers after a partial batch are mapped
+    /// in one claim and one commit; without a linger the stage never waits.
+    func testAfterAPartialBatchTheStageLingersAndWhatArrivesMeanwhileIsOneBatch() async throws {
+        let directory = try TemporaryDirectory()
+        let clock: @Sendable () -> Timestamp = { [time] in time }
+        let store = try Store(path: directory.path + "/s.sqlite", policy: .standard, chain: AuditChain(), now: clock)
+        defer { try? store.close() }
+        let catalog = try DeviceProfileCatalog.load(directory: GatewayHTTPTests.profiles)
+        let reading: @Sendable (Int) -> InboxMessage = { [time] index in
+            let json = #"{"deviceId": "m1", "patientId": "p1", "measuredAt": "2025-11-24T10:00:\#(String(format: "%02d", index))Z", "heartRate": \#(60 + index)}"#
+            return InboxMessage(profile: ProfileID("demo-vitals"), transport: .http, sourceID: "test", receivedAt: time, payload: Array(json.utf8))
+        }
+        let lingers = Locked<[Duration]>([])
+        let stageBox = Locked<MappingStage?>(nil)
+        // The linger, stepped: the first one is when nine more readings arrive, each its own
+        // request with its own wake-up, as over HTTP.
+        let sleep: @Sendable (Duration) async -> Void = { duration in
+            let first = lingers.withLock { $0.append(duration); return $0.count == 1 }
+            guard first else { return }
+            for index in 1...9 {
+                _ = try? await store.append([reading(index)], actor: "test")
+                stageBox.withLock { $0 }?.wake()
+            }
+        }
+        let stage = MappingStage(store: store, catalog: catalog, monitor: GatewayMonitor(startedAt: time), batchSize: 50,
+                                 linger: .milliseconds(100), sleep: sleep, now: clock)
+        stageBox.withLock { $0 = stage }
+        _ = try await store.append([reading(0)], actor: "test")
+        let running = Task { try await stage.run() }
+        var inbox: Int64 = -1
+        for _ in 0..<400 {
+            let statistics = try await store.reader.statistics(at: time)
+            inbox = statistics.inbox
+            if inbox == 0, lingers.withLock({ $0.count }) >= 2 { break }
+            try await Task.sleep(for: .milliseconds(25))
+        }
+        running.cancel()
+        _ = try? await running.value
+        XCTAssertEqual(inbox, 0, "all ten readings mapped")
+        let batches = try await store.reader.journal(after: 0)
+            .filter { $0.entry.kind == .mappingCompleted }.compactMap { $0.entry.details["messages"] }
+        XCTAssertEqual(batches, [1, 9], "the first reading at once, the nine that came during the linger together")
+        XCTAssertEqual(Set(lingers.withLock { $0 }), [.milliseconds(100)])
+
+        // linger 0: the stage claims again at once and never waits.
+        let quiet = try TemporaryDirectory()
+        let other = try Store(path: quiet.path + "/s.sqlite", policy: .standard, chain: AuditChain(), now: clock)
+        defer { try? other.close() }
+        let waited = Locked(0)
+        let eager = MappingStage(store: other, catalog: catalog, monitor: GatewayMonitor(startedAt: time), batchSize: 50,
+                                 linger: .zero, sleep: { _ in waited.withLock { $0 += 1 } }, now: clock)
+        _ = try await other.append([reading(0)], actor: "test")
+        let runningEager = Task { try await eager.run() }
+        for _ in 0..<400 {
+            if try await other.reader.statistics(at: time).inbox == 0 { break }
+            try await Task.sleep(for: .milliseconds(25))
+        }
+        runningEager.cancel()
+        _ = try? await runningEager.value
+        let left = try await other.reader.statistics(at: time).inbox
+        XCTAssertEqual(left, 0)
+        XCTAssertEqual(waited.withLock { $0 }, 0)
+    }
+}
+
+extension MappingStageTests {
     func testObservationsAreLinkedToTheMessageTheyCameFrom() throws {
         let catalog = try DeviceProfileCatalog.load(directory: GatewayHTTPTests.profiles)
         func item(_ id: Int64, _ json: String) -> InboxItem {

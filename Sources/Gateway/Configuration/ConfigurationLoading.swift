@@ -139,9 +139,18 @@ enum ConfigurationDecoder {
         }
 
         var mapping = GatewayConfiguration.Mapping()
-        if let node = members["mapping"], let section = reader.mapping(node, at: "mapping", known: ["batchSize"]) {
+        if let node = members["mapping"], let section = reader.mapping(node, at: "mapping", known: ["batchSize", "linger"]) {
             if let node = section["batchSize"], let value = reader.integer(node, at: "mapping.batchSize", range: 1...100_000) {
                 mapping.batchSize = value
+            }
+            if let node = section["linger"], case .scalar(let scalar) = node, DurationText.parseMilliseconds(scalar.string) == 0 {
+                mapping.linger = .zero
+            } else if let node = section["linger"], let ms = reader.duration(node, at: "mapping.linger") {
+                if ms > 10_000 {
+                    reader.problem("mapping.linger", node, "at most 10s: readings wait this long to be mapped")
+                } else {
+                    mapping.linger = .milliseconds(ms)
+                }
             }
         }
 

@@ -198,8 +198,12 @@ package struct GatewayConfiguration: Sendable {
     package struct Mapping: Sendable, Equatable {
         /// Inbox messages claimed and committed per mapping transaction.
         package var batchSize: Int
-        package init(batchSize: Int = 500) {
+        /// How long the stage waits after a batch that was not full before it claims again, so
+        /// readings that arrive one by one share a transaction (0: claim at once).
+        package var linger: Duration
+        package init(batchSize: Int = 500, linger: Duration = .milliseconds(100)) {
             self.batchSize = batchSize
+            self.linger = linger
         }
     }
 

@@ -11,14 +11,19 @@ import Store
 /// letters and journal entries in one store transaction per batch.
 ///
 /// It wakes when ingest commits (`wake()`) and otherwise polls, for messages that arrive another
-/// way (a replay from the CLI, work handed back after a restart). On graceful shutdown it
-/// finishes the batch in hand and stops.
+/// way (a replay from the CLI, work handed back after a restart). After a batch that was not full
+/// it lingers before it looks again (`mapping.linger`): readings that arrive one by one then share
+/// the next claim and commit, each an fsync, instead of paying two of their own; a reading after
+/// a quiet spell is still mapped at once. On graceful shutdown it finishes the batch in hand and stops.
 final class MappingStage: Service, Sendable {
     private let store: Store
     private let catalog: DeviceProfileCatalog
     private let monitor: GatewayMonitor
     private let batchSize: Int
     private let pollInterval: Duration
+    private let linger: Duration
+    /// How the linger waits; tests step it instead of sleeping.
+    private let sleep: @Sendable (Duration) async -> Void
     private let now: @Sendable () -> Timestamp
     private let logger: Logger
     private let signal = WakeUp()
@@ -33,7 +38,9 @@ final class MappingStage: Service, Sendable {
 
     init(
         store: Store, catalog: DeviceProfileCatalog, monitor: GatewayMonitor, batchSize: Int,
-        pollInterval: Duration = .seconds(1), now: @escaping @Sendable () -> Timestamp,
+        pollInterval: Duration = .seconds(1), linger: Duration = .zero,
+        sleep: @escaping @Sendable (Duration) async -> Void = { try? await Task.sleep(for: $0) },
+        now: @escaping @Sendable () -> Timestamp,
         logger: Logger = Logger(label: "fhir-edge", factory: { _ in SwiftLogNoOpLogHandler() }),
         heartbeat: Heartbeat = Heartbeat(), onCommitted: @escaping @Sendable () -> Void = {}
     ) {
@@ -44,6 +51,8 @@ final class MappingStage: Service, Sendable {
         self.monitor = monitor
         self.batchSize = batchSize
         self.pollInterval = pollInterval
+        self.linger = linger
+        self.sleep = sleep
         self.now = now
         self.logger = logger
     }
@@ -67,8 +76,10 @@ final class MappingStage: Service, Sendable {
                 }
                 signal.wake()
                 for await _ in signal.wakes {
-                    await drain()
+                    let lastBatch = await drain()
                     heartbeat.beat()
+                    // Wake-ups during the linger are kept and count as one.
+                    if lastBatch > 0, linger > .zero { await sleep(linger) }
                 }
                 group.cancelAll()
             }
@@ -78,20 +89,23 @@ final class MappingStage: Service, Sendable {
         }
     }
 
-    /// Maps batches until the inbox has nothing pending.
-    func drain() async {
+    /// Maps batches until the inbox has nothing pending; returns the size of the last batch
+    /// (0 when there was nothing to map, or the batch failed).
+    @discardableResult
+    func drain() async -> Int {
         while !stopping.withLock({ $0 }) {
             do {
                 let mapped = try await mapNextBatch()
                 heartbeat.beat()
-                if mapped < batchSize { return }
+                if mapped < batchSize { return mapped }
             } catch {
                 logger.error("Mapping batch failed; its messages are handed back and mapped again at the next poll",
                              metadata: ["edge.store.error": "\(error.code)"])
                 await monitor.recordError("mapping: \(error.code)", at: now())
-                return
+                return 0
             }
         }
+        return 0
     }
 
     /// Claims, maps and commits one batch; returns how many messages it held.
