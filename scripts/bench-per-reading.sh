@@ -9,7 +9,8 @@
 # share of one core it takes; its VmRSS at the end and its peak; and checks that the server holds
 # an Observation for every reading.
 #
-# Usage: scripts/bench-per-reading.sh [RATE] [SECONDS] [IDLE]   (BENCH_SCRATCH_PATH picks the build folder)
+# Usage: scripts/bench-per-reading.sh [RATE] [SECONDS] [IDLE]   (BENCH_SCRATCH_PATH picks the build folder;
+#   BENCH_MAPPING_LINGER sets mapping.linger, default 100ms as shipped; 0s maps each reading at once)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 if [ -z "${FHIR_BASE_URL:-}" ]; then exec scripts/with-fhir-server.sh "$0" "$@"; fi
@@ -28,6 +29,8 @@ http:
   listen: 127.0.0.1:0
 profiles:
   directory: $PWD/device-profiles
+mapping:
+  linger: ${BENCH_MAPPING_LINGER:-100ms}
 upstream:
   url: $FHIR_BASE_URL
   bundle: transaction
