@@ -19,9 +19,9 @@ let package = Package(
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
         .package(url: "https://github.com/groue/GRDB.swift", from: "7.10.0"),
-        // Gateway only: the local HTTP API (Hummingbird without TLS/HTTP2: loopback/LAN), YAML
-        // configuration (Yams: the one format operators and packagers expect for a daemon), graceful
-        // shutdown in order (service-lifecycle), structured logs (swift-log). Metrics are rendered
+        // Gateway only: the local HTTP API (Hummingbird without TLS/HTTP2: loopback/LAN), graceful
+        // shutdown in order (service-lifecycle), structured logs (swift-log). YAML configuration is
+        // read through Debian's libyaml (the CYAML target), not a package. Metrics are rendered
         // as Prometheus text by hand from one actor's counters, so no metrics backend is pulled in.
         // Hummingbird's default traits (swift-configuration, full Foundation) are not needed.
         .package(url: "https://github.com/hummingbird-project/hummingbird", from: "2.28.1", traits: []),
@@ -30,7 +30,6 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-nio-extras", from: "1.35.2"),
         // TLS on the local API, with certificates reloaded on SIGHUP (Hummingbird's own TLS stack).
         .package(url: "https://github.com/apple/swift-nio-ssl", from: "2.37.6"),
-        .package(url: "https://github.com/jpsim/Yams", from: "6.2.2"),
         .package(url: "https://github.com/swift-server/swift-service-lifecycle", from: "2.13.0"),
         .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
         // Signing SMART Backend Services client assertions (RS384 / ES384), BLE pairing, and the store's encryption at rest.
@@ -111,18 +110,20 @@ let package = Package(
         // Simulated monitors pushing demo-vitals to the local API (`fhir-edge simulate`, the demo,
         // tests), with the small loopback HTTP client they and the diagnostics use: not the daemon's.
         .target(name: "Simulator", dependencies: ["EdgeCore", "JSONQuery"], swiftSettings: strict),
-        // Gateway is the one home of Hummingbird, Yams, ServiceLifecycle and Logging.
+        // libyaml's event parser for the configuration and profile.yaml files (Gateway's YAML loader
+        // builds its own node tree, so nothing of Foundation comes with it).
+        .systemLibrary(name: "CYAML", pkgConfig: "yaml-0.1", providers: [.apt(["libyaml-dev"])]),
+        // Gateway is the one home of Hummingbird, ServiceLifecycle and Logging, and of CYAML.
         .target(
             name: "Gateway",
             dependencies: [
                 "EdgeCore", "EdgeCrypto", "JSONQuery", "FHIRModel", "Mapping", "Store", "Audit", "Upstream",
-                "Modbus", "Bluetooth", "BluetoothDecoding", "MQTT", "HL7", "MLLP",
+                "Modbus", "Bluetooth", "BluetoothDecoding", "MQTT", "HL7", "MLLP", "CYAML",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HummingbirdCore", package: "hummingbird"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOHTTPTypes", package: "swift-nio-extras"),
                 .product(name: "NIOSSL", package: "swift-nio-ssl"),
-                .product(name: "Yams", package: "Yams"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "UnixSignals", package: "swift-service-lifecycle"),
                 .product(name: "Logging", package: "swift-log"),

@@ -5,7 +5,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-apt_packages=(libsqlite3-dev libcurl4-openssl-dev libmodbus-dev libmosquitto-dev mosquitto libbluetooth-dev sqlite3 python3-venv socat systemd curl openssl gdb chromium chromium-driver debootstrap lintian)
+apt_packages=(libsqlite3-dev libcurl4-openssl-dev libmodbus-dev libmosquitto-dev libyaml-dev mosquitto libbluetooth-dev sqlite3 python3-venv socat systemd curl openssl gdb chromium chromium-driver debootstrap lintian)
 missing=()
 for pkg in "${apt_packages[@]}"; do
     dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed" || missing+=("$pkg")

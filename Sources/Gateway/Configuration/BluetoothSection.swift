@@ -1,6 +1,5 @@
 import EdgeCore
 package import Bluetooth
-import Yams
 
 extension GatewayConfiguration {
     /// The `bluetooth:` section: the controller to use and the devices to read. Only listed
@@ -106,7 +105,7 @@ extension GatewayConfiguration {
 }
 
 extension ConfigurationDecoder {
-    static func decodeBluetooth(_ node: Node?, reader: inout YAMLNodeReader) -> GatewayConfiguration.Bluetooth? {
+    static func decodeBluetooth(_ node: YAMLNode?, reader: inout YAMLNodeReader) -> GatewayConfiguration.Bluetooth? {
         guard let node else { return nil }
         let keys: Set<String> = ["transport", "scanning", "reconnect", "connectTimeout", "devices", "bthome"]
         guard let section = reader.mapping(node, at: "bluetooth", known: keys) else { return nil }
@@ -210,7 +209,7 @@ extension ConfigurationDecoder {
     /// The address a device entry is keyed by, upper-cased; a problem when it is not six hex
     /// octets or names a device already listed.
     private static func address(
-        _ name: String, node: Node, at path: String, seen: inout [String: String], reader: inout YAMLNodeReader
+        _ name: String, node: YAMLNode, at path: String, seen: inout [String: String], reader: inout YAMLNodeReader
     ) -> String? {
         guard let address = BluetoothAddress(name)?.description else {
             reader.problem(path, node, "expected a device address like F0:00:00:00:18:0D (six hexadecimal octets)")

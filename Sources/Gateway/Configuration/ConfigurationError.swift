@@ -7,21 +7,30 @@ package struct ConfigurationProblem: Hashable, Sendable, CustomStringConvertible
     package var keyPath: String
     /// 1-based line in the file, when known.
     package var line: Int?
+    /// 1-based column, given where the YAML itself is wrong (a syntax error, a repeated key).
+    package var column: Int?
     package var message: String
 
-    package init(file: String, keyPath: String, line: Int? = nil, message: String) {
+    package init(file: String, keyPath: String, line: Int? = nil, column: Int? = nil, message: String) {
         self.file = file
         self.keyPath = keyPath
         self.line = line
+        self.column = column
         self.message = message
     }
 
-    /// `config.yaml: store.maxBytes: expected a size like 512MiB (line 7)`
+    /// A text that is not YAML the loader accepts, at libyaml's (or the loader's) mark.
+    package init(file: String, yaml error: YAMLError) {
+        self.init(file: file, keyPath: error.keyPath, line: error.mark?.line, column: error.mark?.column, message: "not valid YAML: " + error.message)
+    }
+
+    /// `config.yaml: store.maxBytes: expected a size like 512MiB (line 7)`, and
+    /// `config.yaml: not valid YAML: did not find expected ',' or ']' ... (line 2, column 1)`.
     package var description: String {
         var text = file + ": "
         if !keyPath.isEmpty { text += keyPath + ": " }
         text += message
-        if let line { text += " (line \(line))" }
+        if let line { text += column.map { " (line \(line), column \($0))" } ?? " (line \(line))" }
         return text
     }
 }

@@ -1,7 +1,10 @@
 import EdgeCore
+#if canImport(FoundationEssentials)
+import FoundationEssentials
+#else
 import Foundation
+#endif
 import Store
-import Yams
 
 /// Command-line settings that replace those of the file (`run --data-dir --listen`).
 package struct ConfigurationOverrides: Sendable, Equatable {
@@ -59,11 +62,11 @@ extension GatewayConfiguration {
         yaml: String, file: String, baseDirectory: String, overrides: ConfigurationOverrides
     ) -> (GatewayConfiguration?, [ConfigurationProblem], profilesDirectory: String?) {
         var reader = YAMLNodeReader(file: file)
-        let root: Node?
+        let root: YAMLNode?
         do {
-            root = try Yams.compose(yaml: yaml)
+            root = try YAMLLoader.load(yaml)
         } catch {
-            return (nil, [ConfigurationProblem(file: file, keyPath: "", message: "not valid YAML: \(error)")], nil)
+            return (nil, [ConfigurationProblem(file: file, yaml: error)], nil)
         }
         guard let root else {
             return (nil, [ConfigurationProblem(file: file, keyPath: "", message: "the file is empty; it needs at least dataDir and profiles.directory")], nil)
@@ -76,7 +79,7 @@ extension GatewayConfiguration {
 /// The schema of the configuration file, as code: each section knows its keys.
 enum ConfigurationDecoder {
     static func decode(
-        _ root: Node, reader: inout YAMLNodeReader, file: String, baseDirectory: String, overrides: ConfigurationOverrides
+        _ root: YAMLNode, reader: inout YAMLNodeReader, file: String, baseDirectory: String, overrides: ConfigurationOverrides
     ) -> GatewayConfiguration? {
         let keys: Set<String> = ["dataDir", "demo", "http", "store", "profiles", "clients", "mapping", "upstream", "bluetooth", "modbus", "mqtt", "hl7"]
         guard let members = reader.mapping(root, at: "", known: keys) else { return nil }
@@ -184,7 +187,7 @@ enum ConfigurationDecoder {
         return configuration
     }
 
-    static func decodeHTTP(_ node: Node, reader: inout YAMLNodeReader, baseDirectory: String) -> GatewayConfiguration.HTTP {
+    static func decodeHTTP(_ node: YAMLNode, reader: inout YAMLNodeReader, baseDirectory: String) -> GatewayConfiguration.HTTP {
         var http = GatewayConfiguration.HTTP()
         let keys: Set<String> = ["listen", "maxBodySize", "idleTimeout", "bodyTimeout", "maxConnections", "maxInFlightBytes", "tls", "allowPlaintext"]
         guard let section = reader.mapping(node, at: "http", known: keys) else { return http }
@@ -229,7 +232,7 @@ enum ConfigurationDecoder {
     }
 
     static func decodeStore(
-        _ node: Node, reader: inout YAMLNodeReader, baseDirectory: String
+        _ node: YAMLNode, reader: inout YAMLNodeReader, baseDirectory: String
     ) -> (GatewayConfiguration.StoreBounds, String?, StoreKeySource?) {
         var bounds = GatewayConfiguration.StoreBounds()
         let keys: Set<String> = ["path", "maxBytes", "highWaterMark", "maxAge", "evictionPolicy", "retainSynced", "encryption", "journal"]
@@ -294,7 +297,7 @@ enum ConfigurationDecoder {
     }
 
     /// `store.encryption`: exactly one of `keyFile`, `keyEnv`, `keyCredential`.
-    static func decodeStoreEncryption(_ section: Node, reader: inout YAMLNodeReader, baseDirectory: String) -> StoreKeySource? {
+    static func decodeStoreEncryption(_ section: YAMLNode, reader: inout YAMLNodeReader, baseDirectory: String) -> StoreKeySource? {
         guard let members = reader.mapping(section, at: "store.encryption", known: ["keyFile", "keyEnv", "keyCredential"]) else { return nil }
         var sources: [StoreKeySource] = []
         if let node = members["keyFile"], let text = reader.string(node, at: "store.encryption.keyFile") {
@@ -317,7 +320,7 @@ enum ConfigurationDecoder {
         return sources[0]
     }
 
-    static func decodeClients(_ node: Node, reader: inout YAMLNodeReader) -> [GatewayConfiguration.Client] {
+    static func decodeClients(_ node: YAMLNode, reader: inout YAMLNodeReader) -> [GatewayConfiguration.Client] {
         guard let named = reader.namedMapping(node, at: "clients") else { return [] }
         var clients: [GatewayConfiguration.Client] = []
         for (id, value) in named {
@@ -353,7 +356,7 @@ enum ConfigurationDecoder {
     }
 
     static func decodeProfiles(
-        _ node: Node, reader: inout YAMLNodeReader, baseDirectory: String, clients: Set<String>
+        _ node: YAMLNode, reader: inout YAMLNodeReader, baseDirectory: String, clients: Set<String>
     ) -> GatewayConfiguration.Profiles? {
         guard let section = reader.mapping(node, at: "profiles", known: ["directory", "access"]) else { return nil }
         var directory: String?

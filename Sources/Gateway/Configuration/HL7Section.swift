@@ -1,5 +1,4 @@
 package import EdgeCore
-import Yams
 
 /// The gateway configuration's `hl7:` section: an MLLP listener taking IHE PCD-01 (ORU^R01) messages.
 ///
@@ -35,7 +34,7 @@ package struct HL7Section: Sendable, Equatable {
 }
 
 extension ConfigurationDecoder {
-    static func decodeHL7(_ node: Node, reader: inout YAMLNodeReader, baseDirectory: String) -> HL7Section? {
+    static func decodeHL7(_ node: YAMLNode, reader: inout YAMLNodeReader, baseDirectory: String) -> HL7Section? {
         let keys: Set<String> = [
             "listen", "profile", "allowedFacilities", "maxMessageBytes", "idleTimeout", "frameTimeout", "maxConnections", "tls", "allowPlaintext",
         ]

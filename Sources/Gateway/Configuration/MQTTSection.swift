@@ -1,5 +1,4 @@
 package import MQTT
-import Yams
 
 /// The gateway configuration's `mqtt:` section: one broker, a persistent session, subscriptions.
 ///
@@ -69,7 +68,7 @@ package struct MQTTSection: Sendable, Equatable {
 }
 
 extension ConfigurationDecoder {
-    static func decodeMQTT(_ node: Node?, urlOverride: String?, reader: inout YAMLNodeReader, baseDirectory: String) -> MQTTSection? {
+    static func decodeMQTT(_ node: YAMLNode?, urlOverride: String?, reader: inout YAMLNodeReader, baseDirectory: String) -> MQTTSection? {
         if let urlOverride {
             guard let broker = MQTTBrokerAddress(url: urlOverride) else {
                 reader.problem("mqtt.broker", nil, "--mqtt \(urlOverride): \(MQTTBrokerAddress.problem(urlOverride) ?? "not a broker URL")")
@@ -159,7 +158,7 @@ extension ConfigurationDecoder {
         return mqtt
     }
 
-    private static func decodeSubscription(_ node: Node, at path: String, reader: inout YAMLNodeReader) -> MQTTSection.Subscription? {
+    private static func decodeSubscription(_ node: YAMLNode, at path: String, reader: inout YAMLNodeReader) -> MQTTSection.Subscription? {
         guard let entry = reader.mapping(node, at: path, known: ["topic", "profile", "profileFromLevel"]) else { return nil }
         var filter: MQTTTopicFilter?
         if let node = entry["topic"], let text = reader.string(node, at: path + ".topic") {

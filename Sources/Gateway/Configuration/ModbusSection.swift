@@ -1,6 +1,5 @@
 import EdgeCore
 package import Modbus
-import Yams
 
 /// The gateway configuration's `modbus:` section: the devices to poll.
 ///
@@ -67,7 +66,7 @@ package struct ModbusSettingsOverrides: Sendable, Equatable {
     static let keys: Set<String> = ["unit", "interval", "timeout", "interRequestDelay", "maxRegistersPerRequest", "maxGap", "retries", "merge"]
 
     /// Reads the keys of `keys` from `members` (a device entry or a profile's `defaults`).
-    static func decode(_ members: [String: Node], at path: String, reader: inout YAMLNodeReader) -> ModbusSettingsOverrides {
+    static func decode(_ members: [String: YAMLNode], at path: String, reader: inout YAMLNodeReader) -> ModbusSettingsOverrides {
         var overrides = ModbusSettingsOverrides()
         func at(_ key: String) -> String { YAMLNodeReader.join(path, key) }
         if let node = members["unit"], let value = reader.integer(node, at: at("unit"), range: 0...255) { overrides.unit = UInt8(value) }
@@ -98,7 +97,7 @@ package struct ModbusSettingsOverrides: Sendable, Equatable {
 }
 
 extension ConfigurationDecoder {
-    static func decodeModbus(_ node: Node, reader: inout YAMLNodeReader) -> ModbusSection {
+    static func decodeModbus(_ node: YAMLNode, reader: inout YAMLNodeReader) -> ModbusSection {
         var section = ModbusSection()
         guard let members = reader.mapping(node, at: "modbus", known: ["devices"]) else { return section }
         guard let devicesNode = members["devices"], let named = reader.namedMapping(devicesNode, at: "modbus.devices") else {
@@ -149,7 +148,7 @@ extension ConfigurationDecoder {
         return section
     }
 
-    static func decodeSerialLine(_ node: Node, at path: String, reader: inout YAMLNodeReader) -> ModbusSerialLine? {
+    static func decodeSerialLine(_ node: YAMLNode, at path: String, reader: inout YAMLNodeReader) -> ModbusSerialLine? {
         guard let members = reader.mapping(node, at: path, known: ["device", "baud", "parity", "dataBits", "stopBits"]) else { return nil }
         var device: String?
         if let node = members["device"] {
@@ -191,7 +190,7 @@ extension ConfigurationDecoder {
 ///     - {name: o2_pressure, table: holding, address: 100, type: float32, byteOrder: ABCD, unit: bar}
 /// ```
 enum ModbusProfileSection {
-    static func decode(_ node: Node, at path: String, reader: inout YAMLNodeReader) -> RegisterMap? {
+    static func decode(_ node: YAMLNode, at path: String, reader: inout YAMLNodeReader) -> RegisterMap? {
         guard let members = reader.mapping(node, at: path, known: ["addressBase", "defaults", "points"]) else { return nil }
         var base = AddressBase.pdu
         if let node = members["addressBase"] {
@@ -258,10 +257,10 @@ enum ModbusProfileSection {
         }
     }
 
-    static func decodePoint(_ node: Node, at path: String, base: AddressBase, explicitBase: Bool, reader: inout YAMLNodeReader) -> RegisterPoint? {
+    static func decodePoint(_ node: YAMLNode, at path: String, base: AddressBase, explicitBase: Bool, reader: inout YAMLNodeReader) -> RegisterPoint? {
         let keys: Set<String> = ["name", "table", "address", "type", "byteOrder", "scale", "offset", "unit", "length"]
         guard let members = reader.mapping(node, at: path, known: keys) else { return nil }
-        func required(_ key: String) -> Node? {
+        func required(_ key: String) -> YAMLNode? {
             if let node = members[key] { return node }
             reader.problem(path + "." + key, node, "missing")
             return nil

@@ -1,6 +1,5 @@
 import JSONQuery
 package import Upstream
-import Yams
 
 extension GatewayConfiguration {
     /// The `upstream:` section: the FHIR server resources are uploaded to, and how. Without it
@@ -32,9 +31,9 @@ extension ConfigurationDecoder {
     ]
 
     static func decodeUpstream(
-        _ node: Node?, urlOverride: String?, reader: inout YAMLNodeReader, baseDirectory: String
+        _ node: YAMLNode?, urlOverride: String?, reader: inout YAMLNodeReader, baseDirectory: String
     ) -> GatewayConfiguration.UpstreamServer? {
-        var section: [String: Node] = [:]
+        var section: [String: YAMLNode] = [:]
         if let node {
             guard let members = reader.mapping(node, at: "upstream", known: upstreamKeys) else { return nil }
             section = members
@@ -117,7 +116,7 @@ extension ConfigurationDecoder {
 
 /// YAML as the JSON the upstream authentication decoder reads: scalars stay text.
 enum YAMLJSON {
-    static func value(_ node: Node) -> JSONValue {
+    static func value(_ node: YAMLNode) -> JSONValue {
         switch node {
         case .scalar(let scalar):
             return .string(scalar.string)
@@ -129,8 +128,6 @@ enum YAMLJSON {
                 if case .scalar(let name) = key { object[name.string] = value(member) }
             }
             return .object(object)
-        case .alias:
-            return .null
         }
     }
 }

@@ -1,7 +1,6 @@
 import EdgeCore
-import Yams
 
-/// Walks a YAML node tree, reading typed values and collecting every problem with its key path.
+/// Walks a YAML node tree (`YAMLLoader`), reading typed values and collecting every problem with its key path.
 /// Unknown keys are problems: a misspelt key silently falling back to a default is how an
 /// operator ends up with a store bound they never chose.
 struct YAMLNodeReader {
@@ -14,18 +13,18 @@ struct YAMLNodeReader {
         self.file = file
     }
 
-    mutating func problem(_ path: String, _ node: Node?, _ message: String) {
-        problems.append(ConfigurationProblem(file: file, keyPath: path, line: node?.mark?.line, message: message))
+    mutating func problem(_ path: String, _ node: YAMLNode?, _ message: String) {
+        problems.append(ConfigurationProblem(file: file, keyPath: path, line: node?.mark.line, message: message))
     }
 
     /// The members of a mapping, reporting keys that are not in `known`; nil (with a problem)
     /// when `node` is not a mapping.
-    mutating func mapping(_ node: Node, at path: String, known: Set<String>) -> [String: Node]? {
+    mutating func mapping(_ node: YAMLNode, at path: String, known: Set<String>) -> [String: YAMLNode]? {
         guard case .mapping(let mapping) = node else {
             problem(path, node, "expected a mapping of keys to values")
             return nil
         }
-        var members: [String: Node] = [:]
+        var members: [String: YAMLNode] = [:]
         for (keyNode, value) in mapping {
             guard case .scalar(let key) = keyNode else {
                 problem(path, keyNode, "keys must be plain text")
@@ -47,13 +46,13 @@ struct YAMLNodeReader {
     }
 
     /// A mapping whose keys are names chosen by the operator (client ids, profile names).
-    mutating func namedMapping(_ node: Node, at path: String) -> [(String, Node)]? {
+    mutating func namedMapping(_ node: YAMLNode, at path: String) -> [(String, YAMLNode)]? {
         guard case .mapping(let mapping) = node else {
             problem(path, node, "expected a mapping of names to values")
             return nil
         }
         var seen = Set<String>()
-        var members: [(String, Node)] = []
+        var members: [(String, YAMLNode)] = []
         for (keyNode, value) in mapping {
             guard case .scalar(let key) = keyNode, !key.string.isEmpty else {
                 problem(path, keyNode, "names must be non-empty plain text")
@@ -68,7 +67,7 @@ struct YAMLNodeReader {
         return members
     }
 
-    mutating func sequence(_ node: Node, at path: String) -> [Node]? {
+    mutating func sequence(_ node: YAMLNode, at path: String) -> [YAMLNode]? {
         guard case .sequence(let sequence) = node else {
             problem(path, node, "expected a list")
             return nil
@@ -76,7 +75,7 @@ struct YAMLNodeReader {
         return Array(sequence)
     }
 
-    mutating func string(_ node: Node, at path: String) -> String? {
+    mutating func string(_ node: YAMLNode, at path: String) -> String? {
         guard case .scalar(let scalar) = node else {
             problem(path, node, "expected text")
             return nil
@@ -88,7 +87,7 @@ struct YAMLNodeReader {
         return scalar.string
     }
 
-    mutating func bool(_ node: Node, at path: String) -> Bool? {
+    mutating func bool(_ node: YAMLNode, at path: String) -> Bool? {
         if case .scalar(let scalar) = node, scalar.style == .plain {
             switch scalar.string {
             case "true", "True", "TRUE": return true
@@ -100,7 +99,7 @@ struct YAMLNodeReader {
         return nil
     }
 
-    mutating func integer(_ node: Node, at path: String, range: ClosedRange<Int>) -> Int? {
+    mutating func integer(_ node: YAMLNode, at path: String, range: ClosedRange<Int>) -> Int? {
         guard case .scalar(let scalar) = node, scalar.style == .plain, let value = Int(scalar.string) else {
             problem(path, node, "expected a whole number")
             return nil
@@ -112,7 +111,7 @@ struct YAMLNodeReader {
         return value
     }
 
-    mutating func size(_ node: Node, at path: String) -> Int64? {
+    mutating func size(_ node: YAMLNode, at path: String) -> Int64? {
         guard case .scalar(let scalar) = node, let bytes = ByteSize.parse(scalar.string), bytes > 0 else {
             problem(path, node, "expected a size like 512MiB")
             return nil
@@ -121,7 +120,7 @@ struct YAMLNodeReader {
     }
 
     /// A size no larger than `limit`; above it, a problem saying `why` it is bounded.
-    mutating func size(_ node: Node, at path: String, atMost limit: Int64, _ why: String) -> Int? {
+    mutating func size(_ node: YAMLNode, at path: String, atMost limit: Int64, _ why: String) -> Int? {
         guard let bytes = size(node, at: path) else { return nil }
         guard bytes <= limit else {
             problem(path, node, "at most \(ByteSize.text(limit)): \(why)")
@@ -130,7 +129,7 @@ struct YAMLNodeReader {
         return Int(bytes)
     }
 
-    mutating func duration(_ node: Node, at path: String) -> Int64? {
+    mutating func duration(_ node: YAMLNode, at path: String) -> Int64? {
         guard case .scalar(let scalar) = node, let milliseconds = DurationText.parseMilliseconds(scalar.string), milliseconds > 0 else {
             problem(path, node, "expected a duration like 7d, 12h, 30m or 45s")
             return nil

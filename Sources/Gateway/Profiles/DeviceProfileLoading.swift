@@ -1,10 +1,13 @@
 import EdgeCore
 import EdgeCrypto
 import FHIRModel
+#if canImport(FoundationEssentials)
+import FoundationEssentials
+#else
 import Foundation
+#endif
 import Mapping
 import Modbus
-import Yams
 
 extension DeviceProfile {
     /// One profile folder, compiled as the daemon compiles it; named after the folder.
@@ -31,10 +34,8 @@ extension DeviceProfileCatalog {
         var profiles: [DeviceProfile] = []
         for name in names where !name.hasPrefix(".") {
             let folder = PathText.join(directory, name)
-            var isDirectory: ObjCBool = false
-            guard fileManager.fileExists(atPath: folder, isDirectory: &isDirectory), isDirectory.boolValue,
-                  fileManager.fileExists(atPath: PathText.join(folder, deviceTemplateFile))
-            else { continue }
+            // A template file inside it makes `folder` a folder (or a link to one).
+            guard fileManager.fileExists(atPath: PathText.join(folder, deviceTemplateFile)) else { continue }
             switch loadProfile(name: name, folder: folder) {
             case .success(let profile): profiles.append(profile)
             case .failure(let error): problems += error.problems
@@ -174,11 +175,11 @@ struct ProfileSettings {
     static func decode(yaml: String, file: String) -> Result<ProfileSettings, ConfigurationError> {
         var reader = YAMLNodeReader(file: file)
         var settings = ProfileSettings()
-        let root: Node?
+        let root: YAMLNode?
         do {
-            root = try Yams.compose(yaml: yaml)
+            root = try YAMLLoader.load(yaml)
         } catch {
-            return .failure(ConfigurationError(problems: [ConfigurationProblem(file: file, keyPath: "", message: "not valid YAML: \(error)")]))
+            return .failure(ConfigurationError(problems: [ConfigurationProblem(file: file, yaml: error)]))
         }
         guard let root else { return .success(settings) }
         if let members = reader.mapping(root, at: "", known: ["description", "identity", "device", "observation", "modbus"]) {
@@ -231,7 +232,7 @@ struct ProfileSettings {
 
     /// `{system: ..., code: ..., display: ...}`: one coding, its display also the concept's text.
     /// System and code are required: a concept without them codes nothing.
-    static func concept(_ node: Node, at path: String, reader: inout YAMLNodeReader) -> CodeableConcept? {
+    static func concept(_ node: YAMLNode, at path: String, reader: inout YAMLNodeReader) -> CodeableConcept? {
         guard let members = reader.mapping(node, at: path, known: ["system", "code", "display"]) else { return nil }
         let system = members["system"].flatMap { reader.string($0, at: path + ".system") }
         let code = members["code"].flatMap { reader.string($0, at: path + ".code") }
@@ -247,7 +248,7 @@ struct ProfileSettings {
 extension YAMLNodeReader {
     /// An identifier system: a non-empty URI without spaces or `|` (which would split a
     /// `system|value` search). Its text is kept exactly as written.
-    mutating func system(_ node: Node, at keyPath: String) -> String? {
+    mutating func system(_ node: YAMLNode, at keyPath: String) -> String? {
         guard let text = string(node, at: keyPath) else { return nil }
         guard !text.isEmpty, !text.contains(where: { $0 == "|" || $0.isWhitespace }) else {
             problem(keyPath, node, "expected an identifier system URI (e.g. urn:example:devices) without spaces or '|'")
