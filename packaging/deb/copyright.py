@@ -2,7 +2,7 @@
 """Writes debian/copyright (DEP-5) for the binary package: fhir-edge itself, every Swift package
 whose modules are linked into the binary (from Package.resolved, the checkouts' license and
 NOTICE files, and the link's object list), the C libraries those packages carry inside them
-(libyaml in Yams, llhttp in SwiftNIO, BoringSSL in swift-crypto and swift-nio-ssl), and the
+(llhttp in SwiftNIO, BoringSSL in swift-crypto and swift-nio-ssl), and the
 Swift runtime, Foundation and ICU that --static-swift-stdlib links in.
 Usage: copyright.py PACKAGE_ROOT LINK_FILE_LIST SWIFT_LICENSE > copyright
 """
@@ -80,7 +80,6 @@ directories = {name.lower(): name for name in os.listdir(checkouts)}
 stanzas = []
 bundled_c = {
     # module: (description, copyright, license kind, license file within the checkout or None)
-    "CYaml": ("libyaml, as carried by Yams", ["2006-2016 Kirill Simonov", "2017-2020 Ingy döt Net"], "Expat", None),
     "CNIOLLHTTP": ("llhttp, as carried by SwiftNIO", ["2018 Fedor Indutny"], "Expat", "Sources/CNIOLLHTTP/LICENSE"),
 }
 for pin in sorted(resolved, key=lambda p: p["identity"]):
