@@ -110,15 +110,16 @@ let package = Package(
         // Simulated monitors pushing demo-vitals to the local API (`fhir-edge simulate`, the demo,
         // tests), with the small loopback HTTP client they and the diagnostics use: not the daemon's.
         .target(name: "Simulator", dependencies: ["EdgeCore", "JSONQuery"], swiftSettings: strict),
-        // libyaml's event parser for the configuration and profile.yaml files (Gateway's YAML loader
-        // builds its own node tree, so nothing of Foundation comes with it).
+        // YAML for the configuration and profile.yaml files: libyaml's event parser, and a node tree
+        // of our own built from its events (bounded, with marks), so nothing of Foundation comes with it.
         .systemLibrary(name: "CYAML", pkgConfig: "yaml-0.1", providers: [.apt(["libyaml-dev"])]),
-        // Gateway is the one home of Hummingbird, ServiceLifecycle and Logging, and of CYAML.
+        .target(name: "YAML", dependencies: ["CYAML"], swiftSettings: strict),
+        // Gateway is the one home of Hummingbird, ServiceLifecycle and Logging, and YAML's one user.
         .target(
             name: "Gateway",
             dependencies: [
                 "EdgeCore", "EdgeCrypto", "JSONQuery", "FHIRModel", "Mapping", "Store", "Audit", "Upstream",
-                "Modbus", "Bluetooth", "BluetoothDecoding", "MQTT", "HL7", "MLLP", "CYAML",
+                "Modbus", "Bluetooth", "BluetoothDecoding", "MQTT", "HL7", "MLLP", "YAML",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HummingbirdCore", package: "hummingbird"),
                 .product(name: "NIOCore", package: "swift-nio"),
@@ -198,7 +199,7 @@ let package = Package(
             dependencies: ["MQTT", "fhir-edge", "Gateway", "Store", "TestSupport", "EdgeCore", "JSONQuery"],
             swiftSettings: strict),
         .testTarget(name: "HL7Tests", dependencies: ["HL7", "MLLP", "Mapping", "EdgeCore", "JSONQuery", "TestSupport"], swiftSettings: strict),
-        .testTarget(name: "GatewayTests", dependencies: ["Gateway", "Simulator", "FHIRConventions", "Upstream", "Store", "Audit", "Mapping", "EdgeCore", "JSONQuery"], swiftSettings: strict),
+        .testTarget(name: "GatewayTests", dependencies: ["Gateway", "YAML", "Simulator", "FHIRConventions", "Upstream", "Store", "Audit", "Mapping", "EdgeCore", "JSONQuery"], swiftSettings: strict),
         // Process-level: runs the built daemon and commands on loopback (crash safety, tampering, backpressure).
         .testTarget(
             name: "PipelineTests", dependencies: ["fhir-edge", "Gateway", "EdgeCrypto", "TestSupport", "Store", "Audit", "JSONQuery", "EdgeCore"],
@@ -224,6 +225,7 @@ if Context.environment["FHIR_EDGE_FUZZ"] != nil {
         ("FuzzATT", ["Bluetooth"]),
         ("FuzzSMP", ["Bluetooth"]),
         ("FuzzHL7", ["HL7", "JSONQuery", "EdgeCore"]),
+        ("FuzzYAML", ["YAML"]),
     ]
     // SwiftPM links `main` to `<Target>_main`; the driver hands that over to libFuzzer.
     package.targets.append(.target(name: "LibFuzzerDriver", path: "Fuzz/LibFuzzerDriver"))

@@ -176,3 +176,13 @@ for path in sorted(glob.glob(os.path.join(repo, "device-profiles", "*", "testcas
         message = f.read()
     seed("FuzzHL7", message)
     seed("FuzzHL7", b"\x05\x0b" + message + b"\x1c\x0d\x0b" + message.replace(b"\r", b"\n") + b"\x1c\x0d")
+
+# YAML: the configurations and profile.yaml files shipped, and the shapes the loader bounds
+# (aliases, nesting, flow and block collections, block scalars, a second document).
+for path in sorted(glob.glob(os.path.join(repo, "packaging", "*", "config.yaml")) + glob.glob(os.path.join(repo, "device-profiles", "*", "profile.yaml"))):
+    with open(path, "rb") as f:
+        seed("FuzzYAML", f.read())
+seed("FuzzYAML", "a: &a [x, y]\nb: &b [*a, *a, *a]\nc: [*b, *b, *b]\n")
+seed("FuzzYAML", "k: {x: [1, {y: 'q'}], z: \"w\"}\nlist:\n  - one\n  - |\n    block\n  - >\n    folded\n")
+seed("FuzzYAML", "a: 1\n---\nb: 2\n")
+seed("FuzzYAML", "[" * 20 + "]" * 20)

@@ -11,7 +11,7 @@ seconds=${1:-60}
 scratch=.build-fuzz
 conformance=${FHIR_EDGE_CONFORMANCE:-../shared/conformance}
 [[ -d $conformance ]] || conformance=/work/shared/conformance
-targets=(FuzzJSON FuzzJSONPath FuzzJMESPath FuzzTemplates FuzzBluetoothDecoding FuzzModbusRegisters FuzzHCI FuzzL2CAP FuzzATT FuzzSMP FuzzHL7)
+targets=(FuzzJSON FuzzJSONPath FuzzJMESPath FuzzTemplates FuzzBluetoothDecoding FuzzModbusRegisters FuzzHCI FuzzL2CAP FuzzATT FuzzSMP FuzzHL7 FuzzYAML)
 declare -A dictionary=(
     [FuzzJSON]=json [FuzzJSONPath]=jsonpath [FuzzJMESPath]=jmespath [FuzzTemplates]=templates [FuzzHL7]=hl7
 )

@@ -1,4 +1,5 @@
 import XCTest
+import YAML
 @testable import Gateway
 
 final class YAMLLoaderTests: XCTestCase {

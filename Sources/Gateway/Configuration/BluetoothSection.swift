@@ -1,4 +1,5 @@
 import EdgeCore
+import YAML
 package import Bluetooth
 
 extension GatewayConfiguration {

@@ -1,3 +1,5 @@
+import YAML
+
 /// One problem in a configuration file, with the file, the key path and, when known, the line.
 package struct ConfigurationProblem: Hashable, Sendable, CustomStringConvertible {
     /// The file as the operator named it.
@@ -20,7 +22,7 @@ package struct ConfigurationProblem: Hashable, Sendable, CustomStringConvertible
     }
 
     /// A text that is not YAML the loader accepts, at libyaml's (or the loader's) mark.
-    package init(file: String, yaml error: YAMLError) {
+    init(file: String, yaml error: YAMLError) {
         self.init(file: file, keyPath: error.keyPath, line: error.mark?.line, column: error.mark?.column, message: "not valid YAML: " + error.message)
     }
 

@@ -5,6 +5,7 @@ import FoundationEssentials
 import Foundation
 #endif
 import Store
+import YAML
 
 /// Command-line settings that replace those of the file (`run --data-dir --listen`).
 package struct ConfigurationOverrides: Sendable, Equatable {

@@ -1,4 +1,5 @@
 package import EdgeCore
+import YAML
 
 /// The gateway configuration's `hl7:` section: an MLLP listener taking IHE PCD-01 (ORU^R01) messages.
 ///

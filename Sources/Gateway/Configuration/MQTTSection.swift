@@ -1,4 +1,5 @@
 package import MQTT
+import YAML
 
 /// The gateway configuration's `mqtt:` section: one broker, a persistent session, subscriptions.
 ///

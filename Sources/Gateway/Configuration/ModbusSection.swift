@@ -1,4 +1,5 @@
 import EdgeCore
+import YAML
 package import Modbus
 
 /// The gateway configuration's `modbus:` section: the devices to poll.

@@ -1,4 +1,5 @@
 import JSONQuery
+import YAML
 package import Upstream
 
 extension GatewayConfiguration {

@@ -1,4 +1,5 @@
 import EdgeCore
+import YAML
 
 /// Walks a YAML node tree (`YAMLLoader`), reading typed values and collecting every problem with its key path.
 /// Unknown keys are problems: a misspelt key silently falling back to a default is how an

@@ -8,6 +8,7 @@ import Foundation
 #endif
 import Mapping
 import Modbus
+import YAML
 
 extension DeviceProfile {
     /// One profile folder, compiled as the daemon compiles it; named after the folder.

@@ -218,13 +218,16 @@ private struct TreeBuilder {
     /// Reader errors carry a byte offset only; line and column as libyaml would count them.
     func mark(atOffset offset: Int) -> YAMLMark {
         var line = 1, column = 1
+        var previous: UInt8 = 0
         for byte in bytes.prefix(offset) {
-            if byte == UInt8(ascii: "\n") {
-                line += 1
+            if byte == UInt8(ascii: "\n") || byte == UInt8(ascii: "\r") {
+                // CRLF is one break.
+                if !(byte == UInt8(ascii: "\n") && previous == UInt8(ascii: "\r")) { line += 1 }
                 column = 1
             } else if byte & 0xC0 != 0x80 {
                 column += 1
             }
+            previous = byte
         }
         return YAMLMark(line: line, column: column)
     }
