@@ -37,6 +37,10 @@ let package = Package(
     ],
     targets: [
         .target(name: "EdgeCore", swiftSettings: strict),
+        // The operating system without Foundation: pthreads for blocking C libraries, path text and
+        // stat, child processes. Foundation's Thread, NSString and Process would link all of
+        // Foundation and its ICU data into the static binary.
+        .target(name: "EdgeSystem", dependencies: ["EdgeCore"], swiftSettings: strict),
         .target(name: "JSONQuery", swiftSettings: strict),
         .target(name: "FHIRModel", dependencies: ["JSONQuery"], swiftSettings: strict),
         // SHA-256 (resource ids, profile versions, the journal's chain) and BTHome's AES-CCM from
@@ -62,14 +66,14 @@ let package = Package(
         .target(name: "Audit", dependencies: ["EdgeCore", "EdgeCrypto", "JSONQuery", "Store"], swiftSettings: strict),
         // Field kits: signed, optionally encrypted Bulk Data exports carried between gateways (X25519, ChaCha20-Poly1305, Ed25519).
         .target(
-            name: "FieldKit", dependencies: ["EdgeCore", "JSONQuery", "Store", .product(name: "Crypto", package: "swift-crypto")],
+            name: "FieldKit", dependencies: ["EdgeCore", "EdgeSystem", "JSONQuery", "Store", .product(name: "Crypto", package: "swift-crypto")],
             swiftSettings: strict),
         // libcurl for the upstream HTTP client (TLS, mTLS, proxies, keep-alive) without a NIO stack.
         .systemLibrary(name: "CCurl", pkgConfig: "libcurl", providers: [.apt(["libcurl4-openssl-dev"])]),
         .target(
             name: "Upstream",
             dependencies: [
-                "EdgeCore", "EdgeCrypto", "JSONQuery", "FHIRModel", "FHIRConventions", "Store", "Audit", "CCurl",
+                "EdgeCore", "EdgeSystem", "EdgeCrypto", "JSONQuery", "FHIRModel", "FHIRConventions", "Store", "Audit", "CCurl",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "_CryptoExtras", package: "swift-crypto"),
@@ -79,10 +83,10 @@ let package = Package(
         // Acquisition: device sources that produce JSON device messages for the same templates.
         // libmodbus blocks, so each Modbus connection runs on its own thread inside `Modbus`.
         .systemLibrary(name: "CModbus", pkgConfig: "libmodbus", providers: [.apt(["libmodbus-dev"])]),
-        .target(name: "Modbus", dependencies: ["EdgeCore", "JSONQuery", "CModbus"], path: "Sources/Acquisition/Modbus", swiftSettings: strict),
+        .target(name: "Modbus", dependencies: ["EdgeCore", "EdgeSystem", "JSONQuery", "CModbus"], path: "Sources/Acquisition/Modbus", swiftSettings: strict),
         // libmosquitto for MQTT: one dedicated thread per broker runs its network loop (MQTTSession).
         .systemLibrary(name: "CMosquitto", pkgConfig: "libmosquitto", providers: [.apt(["libmosquitto-dev"])]),
-        .target(name: "MQTT", dependencies: ["EdgeCore", "EdgeCrypto", "CMosquitto"], path: "Sources/Acquisition/MQTT", swiftSettings: strict),
+        .target(name: "MQTT", dependencies: ["EdgeCore", "EdgeSystem", "EdgeCrypto", "CMosquitto"], path: "Sources/Acquisition/MQTT", swiftSettings: strict),
         // The kernel's HCI user channel (headers from libbluetooth-dev; nothing is linked from it).
         .target(name: "CBluetoothHCI"),
         .target(name: "BluetoothDecoding", dependencies: ["EdgeCore", "EdgeCrypto", "JSONQuery"], path: "Sources/Acquisition/BluetoothDecoding", swiftSettings: strict),
@@ -90,7 +94,7 @@ let package = Package(
         .target(
             name: "Bluetooth",
             dependencies: [
-                "EdgeCore", "JSONQuery", "BluetoothDecoding", "CBluetoothHCI",
+                "EdgeCore", "EdgeSystem", "JSONQuery", "BluetoothDecoding", "CBluetoothHCI",
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "_CryptoExtras", package: "swift-crypto"),
             ],
@@ -118,7 +122,7 @@ let package = Package(
         .target(
             name: "Gateway",
             dependencies: [
-                "EdgeCore", "EdgeCrypto", "JSONQuery", "FHIRModel", "Mapping", "Store", "Audit", "Upstream",
+                "EdgeCore", "EdgeSystem", "EdgeCrypto", "JSONQuery", "FHIRModel", "Mapping", "Store", "Audit", "Upstream",
                 "Modbus", "Bluetooth", "BluetoothDecoding", "MQTT", "HL7", "MLLP", "YAML",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HummingbirdCore", package: "hummingbird"),
@@ -134,7 +138,7 @@ let package = Package(
         .executableTarget(
             name: "fhir-edge",
             dependencies: [
-                "EdgeCore", "JSONQuery", "FHIRModel", "Mapping", "Store", "Audit", "Gateway", "Upstream", "FieldKit",
+                "EdgeCore", "EdgeSystem", "JSONQuery", "FHIRModel", "Mapping", "Store", "Audit", "Gateway", "Upstream", "FieldKit",
                 "Modbus", "Bluetooth", "BluetoothDecoding", "Simulator",
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
@@ -161,6 +165,7 @@ let package = Package(
             path: "Benchmarks/BluetoothBenchmark", swiftSettings: strict),
         .target(name: "TestSupport", dependencies: ["EdgeCore"], path: "Tests/TestSupport", swiftSettings: strict),
         .testTarget(name: "EdgeCoreTests", dependencies: ["EdgeCore"], swiftSettings: strict),
+        .testTarget(name: "EdgeSystemTests", dependencies: ["EdgeSystem", "EdgeCore"], swiftSettings: strict),
         .testTarget(name: "EdgeCryptoTests", dependencies: ["EdgeCrypto", "EdgeCore"], swiftSettings: strict),
         .testTarget(
             name: "JSONQueryTests", dependencies: ["JSONQuery", "EdgeCore", "TestSupport"],

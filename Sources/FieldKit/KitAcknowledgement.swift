@@ -1,6 +1,6 @@
 import Crypto
 package import EdgeCore
-package import Foundation
+package import FoundationEssentials
 import JSONQuery
 
 /// What an importing gateway took from a field kit (`import` writes it, `reconcile` on the kit
@@ -55,7 +55,7 @@ package struct KitAcknowledgement: Sendable, Equatable {
     package init(file path: String, trustedKey: Data?) throws(KitError) {
         guard let data = FileManager.default.contents(atPath: path) else { throw KitError(path, "cannot be read (missing, or no permission)") }
         guard let signatureText = FileManager.default.contents(atPath: path + ".sig"),
-              let signature = Data(base64Encoded: String(decoding: signatureText, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)) else {
+              let signature = Data(base64Encoded: String(decoding: signatureText, as: UTF8.self).trimmingWhitespace) else {
             throw KitError(path + ".sig", "missing or not base64: an acknowledgement is only taken signed")
         }
         let root: JSONValue

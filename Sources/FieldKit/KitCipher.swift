@@ -1,5 +1,5 @@
 package import Crypto
-package import Foundation
+package import FoundationEssentials
 
 /// Sealing kit files for one recipient: `X25519(ephemeral, recipient)` gives the shared secret;
 /// each file's key is `HKDF-SHA256(secret, salt: ephemeral public ‖ recipient public, info:

@@ -1,6 +1,7 @@
+import EdgeSystem
 import Crypto
 package import EdgeCore
-package import Foundation
+package import FoundationEssentials
 package import JSONQuery
 package import Store
 
@@ -130,16 +131,15 @@ package struct KitExporter: Sendable {
     }
 
     static func prepare(_ directory: String) throws(KitError) {
-        var isDirectory: ObjCBool = false
-        if FileManager.default.fileExists(atPath: directory, isDirectory: &isDirectory) {
-            guard isDirectory.boolValue else { throw KitError(directory, "exists and is not a directory") }
+        if FileManager.default.fileExists(atPath: directory) {
+            guard FilePaths.isDirectory(directory) else { throw KitError(directory, "exists and is not a directory") }
             let contents = (try? FileManager.default.contentsOfDirectory(atPath: directory)) ?? []
             guard contents.filter({ !$0.hasPrefix(".") }).isEmpty else {
                 throw KitError(directory, "is not empty; write each export into a new or empty directory")
             }
         } else {
             do { try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true) } catch {
-                throw KitError(directory, "cannot be created (\(error.localizedDescription))")
+                throw KitError(directory, "cannot be created (\(SystemErrorText.reason(error)))")
             }
         }
     }

@@ -1,5 +1,6 @@
+import EdgeCore
 package import Crypto
-package import Foundation
+package import FoundationEssentials
 
 #if canImport(Glibc)
 import Glibc
@@ -66,7 +67,7 @@ package enum KitKeyFile {
 
     static func read(_ path: String, label: String) throws(KitError) -> Data {
         guard let data = FileManager.default.contents(atPath: path) else { throw KitError(path, "cannot be read (missing, or no permission)") }
-        let text = String(decoding: data, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
+        let text = String(decoding: data, as: UTF8.self).trimmingWhitespace
         guard text.hasPrefix(label + " ") else {
             let other = [identityLabel, recipientLabel, signingLabel].first { text.hasPrefix($0 + " ") }
             throw KitError(path, other.map { "is a \"\($0)\" file, expected \"\(label)\"" } ?? "not a fhir-edge kit key file (expected \"\(label) ...\")")

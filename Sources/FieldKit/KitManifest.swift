@@ -1,6 +1,6 @@
 import Crypto
 package import EdgeCore
-package import Foundation
+package import FoundationEssentials
 package import JSONQuery
 
 /// A field kit's manifest (`manifest.json`): the FHIR Bulk Data `$export` manifest layout

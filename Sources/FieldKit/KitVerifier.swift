@@ -1,5 +1,6 @@
+import EdgeCore
 package import Crypto
-package import Foundation
+package import FoundationEssentials
 import JSONQuery
 package import Store
 
@@ -27,7 +28,7 @@ package struct KitVerifier: Sendable {
             throw KitError(signaturePath, "missing: the export was not finished or the copy is incomplete")
         }
         let manifest = try KitManifest(parsing: manifestData, location: manifestPath)
-        guard let signature = Data(base64Encoded: String(decoding: signatureData, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)),
+        guard let signature = Data(base64Encoded: String(decoding: signatureData, as: UTF8.self).trimmingWhitespace),
               KitManifest.isSigned(manifestData, signature: signature, by: manifest.signingKey) else {
             throw KitError(signaturePath, "the signature does not verify over manifest.json: the manifest was altered or signed by another key")
         }

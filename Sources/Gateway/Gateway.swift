@@ -1,6 +1,6 @@
 package import EdgeCore
 import Audit
-import Foundation
+import FoundationEssentials
 import Hummingbird
 import HummingbirdCore
 import JSONQuery

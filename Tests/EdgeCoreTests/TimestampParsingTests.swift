@@ -60,3 +60,18 @@ final class TimestampParsingTests: XCTestCase {
     }
 }
 
+
+final class CertificateTimeTests: XCTestCase {
+    func testOpenSSLsEndDateIsReadInGMT() {
+        XCTAssertEqual(Timestamp(parsingCertificateTime: "Jan  5 12:03:09 2027 GMT")?.iso8601, "2027-01-05T12:03:09.000Z")
+        XCTAssertEqual(Timestamp(parsingCertificateTime: "Dec 31 23:59:60 2030 GMT")?.iso8601, "2030-12-31T23:59:59.000Z")
+        XCTAssertEqual(Timestamp(parsingCertificateTime: "Feb 28 00:00:00 2026 GMT")?.iso8601, "2026-02-28T00:00:00.000Z")
+    }
+
+    func testAnythingElseIsNotUnderstood() {
+        for text in ["", "Jan 5 12:03:09 2027", "Jan 5 12:03:09 2027 CET", "Foo 5 12:03:09 2027 GMT", "Jan 32 12:03:09 2027 GMT",
+                     "Jan 5 24:00:00 2027 GMT", "Jan 5 12:03 2027 GMT", "Jan 5 12::09 2027 GMT", "2027-01-05T12:03:09Z"] {
+            XCTAssertNil(Timestamp(parsingCertificateTime: text), text)
+        }
+    }
+}

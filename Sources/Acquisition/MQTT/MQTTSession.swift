@@ -1,6 +1,8 @@
 import CMosquitto
 import EdgeCore
-import Foundation
+import EdgeSystem
+import Dispatch
+import FoundationEssentials
 
 /// One persistent MQTT session with a broker through libmosquitto: QoS 1 subscriptions under a
 /// fixed client id with clean session off, so the broker keeps what the gateway has not
@@ -57,7 +59,7 @@ final class MQTTLoop: @unchecked Sendable {
     private let events: AsyncStream<MQTTSessionEvent>.Continuation
     private var schedule: MQTTReconnectSchedule
 
-    private let wake = NSCondition()
+    private let wake = ThreadCondition()
     // Guarded by `wake`.
     private var stopping = false
 
@@ -82,9 +84,7 @@ final class MQTTLoop: @unchecked Sendable {
     }
 
     func start() {
-        let thread = Thread { self.main() }
-        thread.name = "mqtt " + settings.broker.description
-        thread.start()
+        DedicatedThread.start(name: "mqtt " + settings.broker.description) { self.main() }
     }
 
     func stop() {
@@ -102,7 +102,7 @@ final class MQTTLoop: @unchecked Sendable {
 
     /// Waits `delay`, or less when stopped.
     private func pause(_ delay: Duration) {
-        let deadline = Date(timeIntervalSinceNow: delay.fractionalSeconds)
+        let deadline = ContinuousClock.now.advanced(by: delay)
         wake.lock()
         while !stopping, wake.wait(until: deadline) {}
         wake.unlock()

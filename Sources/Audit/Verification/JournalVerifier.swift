@@ -1,5 +1,5 @@
 package import Store
-import Foundation
+import FoundationEssentials
 import JSONQuery
 
 /// The result of walking the journal.

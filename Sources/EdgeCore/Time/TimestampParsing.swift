@@ -166,3 +166,21 @@ private struct LenientDateTimeParser {
         return c.day <= lengths[c.month - 1]
     }
 }
+
+extension Timestamp {
+    /// A certificate's validity time as OpenSSL prints it (`x509 -enddate`), always in GMT, the
+    /// day padded with a space: `Jan  5 12:00:00 2027 GMT`.
+    package init?(parsingCertificateTime text: String) {
+        let months = ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"]
+        let parts = text.split(separator: " ")
+        guard parts.count == 5, parts[4] == "GMT", let month = months.firstIndex(of: String(parts[0])),
+              let day = Int(parts[1]), (1...31).contains(day), let year = Int(parts[3]), (1970...9999).contains(year)
+        else { return nil }
+        let time = parts[2].split(separator: ":", omittingEmptySubsequences: false).map { Int($0) }
+        guard time.count == 3, let hour = time[0], let minute = time[1], let second = time[2],
+              (0...23).contains(hour), (0...59).contains(minute), (0...60).contains(second)
+        else { return nil }
+        // A leap second is the last second of its minute here.
+        self.init(Components(year: year, month: month + 1, day: day, hour: hour, minute: minute, second: min(second, 59)))
+    }
+}

@@ -1,5 +1,5 @@
 import EdgeCore
-import Foundation
+import FoundationEssentials
 import HL7
 import Logging
 import MLLP
@@ -18,7 +18,7 @@ extension Gateway {
             do {
                 settings.tls = try LocalTLS.makeContext(tls)
             } catch {
-                throw LocalTLSError(error.description.replacingOccurrences(of: "http.tls", with: "hl7.tls"))
+                throw LocalTLSError(error.description.replacing("http.tls", with: "hl7.tls"))
             }
         }
         let controlIDs = ACKControlIDs(startedAt: now())

@@ -1,5 +1,6 @@
 import EdgeCore
-import Foundation
+import EdgeSystem
+import FoundationEssentials
 import JSONQuery
 import Logging
 import MQTT
@@ -174,7 +175,7 @@ actor MQTTIntake {
                     problems.append(ConfigurationProblem(file: file, keyPath: "mqtt.tls." + key, message: "cannot read \(path); check the path and its permissions"))
                 }
             }
-            if let key = tls.keyFile, let mode = (try? FileManager.default.attributesOfItem(atPath: key)[.posixPermissions] as? NSNumber)?.uint16Value, mode & 0o007 != 0 {
+            if let key = tls.keyFile, let mode = FileStatus(path: key)?.permissions, mode & 0o007 != 0 {
                 problems.append(ConfigurationProblem(
                     file: file, keyPath: "mqtt.tls.key",
                     message: "the private key \(key) is readable or writable by every user (mode \(String(mode, radix: 8))); chmod 600 it (or 640 with the gateway's group)"))

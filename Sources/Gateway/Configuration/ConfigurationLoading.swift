@@ -1,9 +1,5 @@
 import EdgeCore
-#if canImport(FoundationEssentials)
 import FoundationEssentials
-#else
-import Foundation
-#endif
 import Store
 import YAML
 

@@ -1,6 +1,7 @@
+import EdgeSystem
 package import EdgeCore
 package import Store
-import Foundation
+import FoundationEssentials
 
 /// The daemon's typed configuration, validated as a whole when it is loaded
 /// (`GatewayConfiguration.load(file:)`); every path in it is absolute or relative to the
@@ -45,8 +46,7 @@ package struct GatewayConfiguration: Sendable {
     /// `fhir-edge.key` in the store's folder: the key a store gets when none is configured. It
     /// keeps copies of the database alone unreadable, not a stolen disk (docs/security.md).
     package static func defaultKeyFile(forStore storePath: String) -> String {
-        let directory = (storePath as NSString).deletingLastPathComponent
-        return (directory.isEmpty ? "." : directory) + "/" + defaultKeyFileName
+        FilePaths.join(FilePaths.directory(of: storePath), defaultKeyFileName)
     }
 
     package static let defaultKeyFileName = "fhir-edge.key"

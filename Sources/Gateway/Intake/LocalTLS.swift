@@ -1,10 +1,11 @@
-import Foundation
+import FoundationEssentials
 import HummingbirdCore
 import Logging
 import NIOCore
 import NIOSSL
 import ServiceLifecycle
 import EdgeCore
+import EdgeSystem
 import UnixSignals
 
 /// The local API's TLS: the certificate and key files of `http.tls`, loaded into a context that
@@ -37,7 +38,7 @@ final class LocalTLS: Sendable {
             throw LocalTLSError("http.tls.certificate: cannot read a PEM certificate from \(settings.certificatePath) (\(error))")
         }
         guard !chain.isEmpty else { throw LocalTLSError("http.tls.certificate: \(settings.certificatePath) holds no certificate") }
-        if let mode = (try? FileManager.default.attributesOfItem(atPath: settings.keyPath)[.posixPermissions] as? NSNumber)?.uint16Value,
+        if let mode = FileStatus(path: settings.keyPath)?.permissions,
            mode & 0o007 != 0 {
             throw LocalTLSError("http.tls.key: \(settings.keyPath) is readable by every user (mode \(String(mode & 0o777, radix: 8))); chmod 600 it")
         }

@@ -1,6 +1,7 @@
 import EdgeCore
+import EdgeSystem
 import EdgeCrypto
-import Foundation
+import FoundationEssentials
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -103,7 +104,7 @@ package enum GatewayLauncher {
         let serviceManager = ServiceManager.fromEnvironment(environment, processID: getpid())
         try await gateway.run(serviceManager: serviceManager, onListening: { address in
             // Unbuffered, so that a script reading a pipe sees it at once.
-            FileHandle.standardOutput.write(Data("listening on \(address)\n".utf8))
+            StandardStream.output.write("listening on \(address)\n")
         })
     }
 

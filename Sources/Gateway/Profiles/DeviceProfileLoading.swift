@@ -1,11 +1,7 @@
 import EdgeCore
 import EdgeCrypto
 import FHIRModel
-#if canImport(FoundationEssentials)
 import FoundationEssentials
-#else
-import Foundation
-#endif
 import Mapping
 import Modbus
 import YAML

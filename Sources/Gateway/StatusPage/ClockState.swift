@@ -1,4 +1,5 @@
-import Foundation
+import EdgeCore
+import FoundationEssentials
 
 /// Whether the system clock is synchronised, as systemd-timesyncd marks it. Receive times, `issued` and the journal
 /// all come from this clock, so the status page and `doctor` show it.
@@ -33,7 +34,7 @@ package struct ClockState: Sendable, Equatable {
     }
 
     static func format(_ value: Double) -> String {
-        String(format: "%.1f", value)
+        DecimalText.oneDecimal(value)
     }
 
     /// systemd-timesyncd's view: its flag file exists once it synchronised the clock; its

@@ -1,5 +1,6 @@
 import EdgeCore
-import Foundation
+import EdgeSystem
+import FoundationEssentials
 import JSONQuery
 #if canImport(Glibc)
 import Glibc
@@ -115,7 +116,7 @@ extension LocalAPI {
         guard let form = try await Self.form(request) else {
             return Self.html(.contentTooLarge, StatusPageHTML.signIn(error: "The form was too large."))
         }
-        let token = form["token"].map { $0.trimmingCharacters(in: .whitespaces) } ?? ""
+        let token = form["token"].map { $0.trimmingSpaces } ?? ""
         guard !token.isEmpty, let client = authenticator.authenticated("Bearer " + token) else {
             await monitor.recordRejected(reason: "unauthorized")
             return Self.html(.unauthorized, StatusPageHTML.signIn(error: "That token is not the token of a configured client."))
@@ -305,8 +306,7 @@ extension LocalAPI {
 
     static func storeFileBytes(_ path: String) -> Int64 {
         ["", "-wal", "-shm"].reduce(0) { total, suffix in
-            let size = (try? FileManager.default.attributesOfItem(atPath: path + suffix)[.size] as? NSNumber)?.int64Value ?? 0
-            return total + size
+            total + (FileStatus(path: path + suffix)?.size ?? 0)
         }
     }
 
@@ -324,7 +324,7 @@ extension LocalAPI {
         for pair in text.split(separator: "&") {
             let parts = pair.split(separator: "=", maxSplits: 1, omittingEmptySubsequences: false)
             func decode(_ part: Substring) -> String {
-                String(part).replacingOccurrences(of: "+", with: " ").removingPercentEncoding ?? ""
+                FormDecoding.decode(part) ?? ""
             }
             guard let name = parts.first else { continue }
             fields[decode(name)] = parts.count > 1 ? decode(parts[1]) : ""

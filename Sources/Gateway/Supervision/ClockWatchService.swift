@@ -1,5 +1,5 @@
 import EdgeCore
-import Foundation
+import FoundationEssentials
 import JSONQuery
 import Logging
 import ServiceLifecycle

@@ -1,4 +1,4 @@
-import Foundation
+import FoundationEssentials
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -65,7 +65,7 @@ package struct JournalLogHandler: LogHandler {
     }
 
     private static func escaped(_ text: String) -> String {
-        text.contains("\n") ? text.replacingOccurrences(of: "\n", with: "\\n") : text
+        text.contains("\n") ? text.replacing("\n", with: "\\n") : text
     }
 
     /// True when standard error is the journal's stream: `JOURNAL_STREAM` (`DEVICE:INODE`, set by

@@ -1,5 +1,6 @@
 import EdgeCore
-import Foundation
+import EdgeSystem
+import FoundationEssentials
 
 /// Where a secret lives: a file (`secretFile: PATH`) or an environment variable
 /// (`secretEnv: NAME`). The secret itself never appears in configuration, logs or errors;
@@ -57,7 +58,7 @@ package struct SecretResolver: Sendable {
         environment: { ProcessInfo.processInfo.environment[$0] },
         readFile: { path in FileManager.default.contents(atPath: path).map { [UInt8]($0) } },
         fileMode: { path in
-            (try? FileManager.default.attributesOfItem(atPath: path)[.posixPermissions] as? NSNumber).map { UInt16(truncating: $0) & 0o7777 }
+            FileStatus(path: path)?.permissions
         })
 
     /// Other users may not read or write a secret, nor its group write it: `root:fhir-edge 0640`
@@ -101,7 +102,7 @@ package struct SecretResolver: Sendable {
     /// The secret as one line of text: surrounding whitespace and the final newline that editors
     /// add to files are not part of a token or password.
     package func text(_ reference: SecretReference) throws(UpstreamAuthError) -> String {
-        let text = String(decoding: try bytes(reference), as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
+        let text = String(decoding: try bytes(reference), as: UTF8.self).trimmingWhitespace
         guard !text.isEmpty else {
             throw UpstreamAuthError(.missingSecret, "\(reference) holds only whitespace")
         }

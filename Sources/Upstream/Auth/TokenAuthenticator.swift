@@ -1,5 +1,5 @@
 import EdgeCore
-import Foundation
+import FoundationEssentials
 import JSONQuery
 
 /// How the client proves who it is to the token endpoint (RFC 6749 section 2.3, RFC 7523).

@@ -1,7 +1,7 @@
 import EdgeCore
 import CCurl
 import Dispatch
-import Foundation
+import FoundationEssentials
 import Synchronization
 
 /// HTTP over libcurl. Each exchange runs its blocking `curl_easy_perform` on one of a few
@@ -243,7 +243,7 @@ private final class ResponseSink {
     }
 
     func header(line: String) {
-        let trimmed = line.trimmingCharacters(in: .whitespacesAndNewlines)
+        let trimmed = line.trimmingWhitespace
         if trimmed.hasPrefix("HTTP/") {
             // A new response (after 100 Continue or an authentication round) starts over.
             headers.removeAll()
@@ -251,7 +251,7 @@ private final class ResponseSink {
         }
         guard let colon = trimmed.firstIndex(of: ":") else { return }
         let name = String(trimmed[..<colon])
-        let value = String(trimmed[trimmed.index(after: colon)...]).trimmingCharacters(in: .whitespaces)
+        let value = String(trimmed[trimmed.index(after: colon)...]).trimmingSpaces
         headers.append(HTTPHeader(name, value))
     }
 }

@@ -1,5 +1,5 @@
 import EdgeCore
-import Foundation
+import FoundationEssentials
 
 /// One HTTP exchange with the upstream server. The seam between the uploader (and `upstream
 /// check`) and the network: `CurlTransport` in production, scripted fakes in tests.
@@ -145,7 +145,7 @@ package struct UpstreamTransportError: CodedError, Hashable, Sendable {
     /// password in it replaced by `***`.
     package static func loggable(_ url: String) -> String {
         var text = String(url.prefix { $0 != "?" })
-        guard let schemeEnd = text.range(of: "://") else { return text }
+        guard let schemeEnd = text.firstRange(of: "://") else { return text }
         let authorityEnd = text[schemeEnd.upperBound...].firstIndex(of: "/") ?? text.endIndex
         if let at = text[schemeEnd.upperBound..<authorityEnd].lastIndex(of: "@") {
             text.replaceSubrange(schemeEnd.upperBound..<at, with: "***")

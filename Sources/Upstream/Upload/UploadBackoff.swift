@@ -26,7 +26,7 @@ enum RetryAfter {
     /// The wait the header asks for, measured from `now`; nil when absent or unreadable. A date
     /// in the past means "now" (zero).
     static func parse(_ value: String?, now: Timestamp) -> Duration? {
-        guard let value = value?.trimmingWhitespace, !value.isEmpty else { return nil }
+        guard let value = value?.trimmingSpaces, !value.isEmpty else { return nil }
         if value.utf8.allSatisfy({ $0 >= 0x30 && $0 <= 0x39 }) {
             guard let seconds = Int64(value) else { return .seconds(Int64.max / 1_000_000) }
             return .seconds(seconds)
@@ -48,14 +48,5 @@ enum RetryAfter {
         guard time.count == 3, (1...31).contains(day), (0...23).contains(time[0]), (0...59).contains(time[1]), (0...60).contains(time[2])
         else { return nil }
         return Timestamp(Timestamp.Components(year: year, month: month + 1, day: day, hour: time[0], minute: time[1], second: time[2]))
-    }
-}
-
-extension String {
-    var trimmingWhitespace: String {
-        var scalars = Substring(self)
-        while let first = scalars.first, first == " " || first == "\t" { scalars.removeFirst() }
-        while let last = scalars.last, last == " " || last == "\t" { scalars.removeLast() }
-        return String(scalars)
     }
 }

@@ -1,7 +1,7 @@
 import ArgumentParser
 import Audit
 import EdgeCore
-import Foundation
+import FoundationEssentials
 import JSONQuery
 import Store
 

@@ -2,7 +2,8 @@ import ArgumentParser
 import Bluetooth
 import BluetoothDecoding
 import EdgeCore
-import Foundation
+import EdgeSystem
+import FoundationEssentials
 import JSONQuery
 
 struct BluetoothCommand: AsyncParsableCommand {
@@ -38,7 +39,7 @@ struct BluetoothTransportOptions: ParsableArguments {
         do {
             return try await BluetoothHost.open(address)
         } catch {
-            FileHandle.standardError.write(Data("fhir-edge ble: \(error)\n".utf8))
+            StandardStream.error.write("fhir-edge ble: \(error)\n")
             throw ExitCode(1)
         }
     }
@@ -97,7 +98,7 @@ extension BluetoothCommand {
                 devices = await collector.value
             } catch {
                 await host.close()
-                FileHandle.standardError.write(Data("fhir-edge ble scan: \(error)\n".utf8))
+                StandardStream.error.write("fhir-edge ble scan: \(error)\n")
                 throw ExitCode(1)
             }
             await host.close()
@@ -170,7 +171,7 @@ extension BluetoothCommand {
                 await connection.disconnect()
             } catch {
                 await host.close()
-                FileHandle.standardError.write(Data("fhir-edge ble gatt-dump: \(error)\n".utf8))
+                StandardStream.error.write("fhir-edge ble gatt-dump: \(error)\n")
                 throw ExitCode(1)
             }
             await host.close()

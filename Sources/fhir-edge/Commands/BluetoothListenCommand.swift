@@ -2,7 +2,8 @@ import ArgumentParser
 import Bluetooth
 import BluetoothDecoding
 import EdgeCore
-import Foundation
+import EdgeSystem
+import FoundationEssentials
 import Gateway
 import JSONQuery
 
@@ -59,7 +60,7 @@ extension BluetoothCommand {
             } catch let error as ValidationError {
                 throw error
             } catch {
-                FileHandle.standardError.write(Data("fhir-edge ble listen: \(error)\n".utf8))
+                StandardStream.error.write("fhir-edge ble listen: \(error)\n")
                 throw ExitCode(1)
             }
             let outcome = await BluetoothListening.listen(
@@ -69,9 +70,9 @@ extension BluetoothCommand {
                 pairing: PairingPolicy(allowLegacyPairing: allowLegacyPairing),
                 print: { reading in
                     let line = json ? JSONWriter().string(reading.message) : BluetoothListening.line(reading)
-                    FileHandle.standardOutput.write(Data((line + "\n").utf8))
+                    StandardStream.output.write((line + "\n"))
                 },
-                report: { FileHandle.standardError.write(Data(("fhir-edge ble listen: " + $0 + "\n").utf8)) })
+                report: { StandardStream.error.write(("fhir-edge ble listen: " + $0 + "\n")) })
             await host.close()
             if !outcome.subscribed { throw ExitCode(1) }
         }

@@ -1,7 +1,8 @@
 import ArgumentParser
 import Bluetooth
 import EdgeCore
-import Foundation
+import EdgeSystem
+import FoundationEssentials
 import Gateway
 import JSONQuery
 import Store
@@ -194,7 +195,7 @@ extension BluetoothCommand {
 
         /// Says why on stderr; the command exits 1.
         private func failed(_ message: String) -> ExitCode {
-            FileHandle.standardError.write(Data("fhir-edge ble pair: \(message)\n".utf8))
+            StandardStream.error.write("fhir-edge ble pair: \(message)\n")
             return ExitCode(1)
         }
     }

@@ -1,6 +1,7 @@
 import ArgumentParser
 import EdgeCore
-import Foundation
+import EdgeSystem
+import FoundationEssentials
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -41,18 +42,18 @@ struct DiagnosticsCommand: AsyncParsableCommand {
 
     func run() async throws {
         let stamp = Timestamp(millisecondsSinceEpoch: Int64(Date().timeIntervalSince1970 * 1000)).iso8601
-            .replacingOccurrences(of: ":", with: "").replacingOccurrences(of: "-", with: "")
+            .replacing(":", with: "").replacing("-", with: "")
         let output = out ?? "fhir-edge-diagnostics-\(stamp.prefix(15)).tar.gz"
         guard let tar = Doctor.tool("tar") else {
             reportToStandardError("fhir-edge: diagnostics needs tar (/usr/bin/tar); install it")
             throw ExitCode(1)
         }
-        let staging = FileManager.default.temporaryDirectory.appendingPathComponent("fhir-edge-diagnostics-\(getpid())-\(UInt32.random(in: 0...UInt32.max))")
-        let folder = staging.appendingPathComponent("fhir-edge-diagnostics")
+        let staging = FileManager.default.temporaryDirectory.appending(path: "fhir-edge-diagnostics-\(getpid())-\(UInt32.random(in: 0...UInt32.max))")
+        let folder = staging.appending(path: "fhir-edge-diagnostics")
         do {
             try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
         } catch {
-            reportToStandardError("fhir-edge: cannot create a staging folder in \(staging.deletingLastPathComponent().path): \(error.localizedDescription)")
+            reportToStandardError("fhir-edge: cannot create a staging folder in \(FilePaths.directory(of: staging.path)): \(SystemErrorText.reason(error))")
             throw ExitCode(1)
         }
         defer { try? FileManager.default.removeItem(at: staging) }
@@ -79,7 +80,7 @@ struct DiagnosticsCommand: AsyncParsableCommand {
         files["log.txt"] = recentLog()
 
         for (name, text) in files {
-            let path = folder.appendingPathComponent(name).path
+            let path = FilePaths.join(folder.path, name)
             guard FileManager.default.createFile(atPath: path, contents: Data(text.utf8), attributes: [.posixPermissions: 0o600]) else {
                 reportToStandardError("fhir-edge: cannot write \(path)")
                 throw ExitCode(1)
@@ -136,7 +137,7 @@ struct DiagnosticsCommand: AsyncParsableCommand {
     func recentLog() -> String {
         let count = max(1, min(lines, 100_000))
         if let journalctl = Doctor.tool("journalctl"),
-           let text = Doctor.runTool(journalctl, ["-u", "fhir-edge", "-n", String(count), "--no-pager", "-o", "short-iso"], timeout: 20),
+           let text = Doctor.runTool(journalctl, ["-u", "fhir-edge", "-n", String(count), "--no-pager", "-o", "short-iso"], timeout: .seconds(20)),
            text.split(separator: "\n").contains(where: { !$0.hasPrefix("-- ") }) {
             return "# journalctl -u fhir-edge -n \(count)\n" + Redaction.logLines(text.split(separator: "\n").map(String.init)).joined(separator: "\n") + "\n"
         }
@@ -157,10 +158,10 @@ struct DiagnosticsCommand: AsyncParsableCommand {
         }
         if let release = try? String(contentsOfFile: "/etc/os-release", encoding: .utf8),
            let pretty = release.split(separator: "\n").first(where: { $0.hasPrefix("PRETTY_NAME=") }) {
-            text += "os \(pretty.dropFirst("PRETTY_NAME=".count).trimmingCharacters(in: CharacterSet(charactersIn: "\"")))\n"
+            text += "os \(pretty.dropFirst("PRETTY_NAME=".count).trimming(["\""]))\n"
         }
         for tool in ["systemctl", "openssl", "tar"] {
-            if let path = Doctor.tool(tool), let version = Doctor.runTool(path, ["--version"], timeout: 5)?.split(separator: "\n").first {
+            if let path = Doctor.tool(tool), let version = Doctor.runTool(path, ["--version"], timeout: .seconds(5))?.split(separator: "\n").first {
                 text += "\(tool) \(version)\n"
             }
         }
@@ -168,14 +169,8 @@ struct DiagnosticsCommand: AsyncParsableCommand {
     }
 
     static func run(_ executable: String, _ arguments: [String]) -> Int32 {
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: executable)
-        process.arguments = arguments
-        process.standardOutput = FileHandle.nullDevice
-        process.standardError = FileHandle.nullDevice
-        do { try process.run() } catch { return -1 }
-        process.waitUntilExit()
-        return process.terminationStatus
+        guard let outcome = try? ChildProcess.run(executable, arguments, timeout: .seconds(300), outputLimit: 0) else { return -1 }
+        return outcome.status ?? -1
     }
 }
 
@@ -193,8 +188,8 @@ enum Redaction {
         for line in text.split(separator: "\n", omittingEmptySubsequences: false).map(String.init) {
             let indent = line.prefix { $0 == " " }.count
             if let depth = maskingBlockDeeperThan {
-                if line.trimmingCharacters(in: .whitespaces).isEmpty || indent > depth {
-                    output.append(String(repeating: " ", count: indent) + (line.trimmingCharacters(in: .whitespaces).isEmpty ? "" : mask))
+                if line.trimmingSpaces.isEmpty || indent > depth {
+                    output.append(String(repeating: " ", count: indent) + (line.trimmingSpaces.isEmpty ? "" : mask))
                     continue
                 }
                 maskingBlockDeeperThan = nil
@@ -232,15 +227,15 @@ enum Redaction {
             let members = inner.split(separator: ",", omittingEmptySubsequences: false).map { member -> String in
                 let parts = member.split(separator: ":", maxSplits: 1, omittingEmptySubsequences: false)
                 guard parts.count == 2 else { return String(member) }
-                let key = parts[0].trimmingCharacters(in: .whitespaces)
+                let key = parts[0].trimmingSpaces
                 return isSensitive(key) ? " \(key): \(mask)" : " \(key):" + urls(String(parts[1]))
             }
             let joined = String(members.joined(separator: ",").dropFirst())
             return prefix + urls(String(head)) + "{" + joined + "}"
         }
         guard let colon = body.firstIndex(of: ":") else { return prefix + urls(String(body)) }
-        let key = body[..<colon].trimmingCharacters(in: .whitespaces).trimmingCharacters(in: CharacterSet(charactersIn: "\"'"))
-        let value = body[body.index(after: colon)...].trimmingCharacters(in: .whitespaces)
+        let key = body[..<colon].trimmingSpaces.trimming(["\"", "'"])
+        let value = body[body.index(after: colon)...].trimmingSpaces
         guard isSensitive(key) else { return prefix + urls(String(body)) }
         if value.isEmpty || value.hasPrefix("|") || value.hasPrefix(">") {
             blockStarts = indent
@@ -253,7 +248,7 @@ enum Redaction {
     static func urls(_ text: String) -> String {
         var output = ""
         var rest = Substring(text)
-        while let scheme = rest.range(of: "://") {
+        while let scheme = rest.firstRange(of: "://") {
             output += rest[..<scheme.upperBound]
             rest = rest[scheme.upperBound...]
             let authority = rest.prefix { !"/ ?#\"'".contains($0) }
@@ -272,7 +267,7 @@ enum Redaction {
         var text = urls(line)
         for marker in ["Bearer ", "bearer ", "token=", "access_token\":\"", "client_secret="] {
             var searchFrom = text.startIndex
-            while let range = text.range(of: marker, range: searchFrom..<text.endIndex) {
+            while let range = text[searchFrom...].firstRange(of: marker) {
                 let end = text[range.upperBound...].firstIndex { " \"&,;".contains($0) } ?? text.endIndex
                 text.replaceSubrange(range.upperBound..<end, with: mask)
                 searchFrom = text.index(range.upperBound, offsetBy: mask.count)

@@ -2,7 +2,7 @@ import ArgumentParser
 import Crypto
 import EdgeCore
 import FieldKit
-import Foundation
+import FoundationEssentials
 import Gateway
 import JSONQuery
 import Store

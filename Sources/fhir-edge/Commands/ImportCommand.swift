@@ -1,8 +1,9 @@
 import ArgumentParser
 import Audit
 import EdgeCore
+import EdgeSystem
 import FieldKit
-import Foundation
+import FoundationEssentials
 import Gateway
 import JSONQuery
 import Store
@@ -91,8 +92,7 @@ struct ImportCommand: AsyncParsableCommand {
         var encryption = try location.encryption(forStore: path)
         if encryption == nil, !FileManager.default.fileExists(atPath: path), try location.flaggedKeySource() == nil {
             // A gateway that never ran here: a new store, encrypted as the daemon would make it.
-            let folder = (path as NSString).deletingLastPathComponent
-            try FileManager.default.createDirectory(atPath: folder.isEmpty ? "." : folder, withIntermediateDirectories: true)
+            try FileManager.default.createDirectory(atPath: FilePaths.directory(of: path), withIntermediateDirectories: true)
             let keyFile = GatewayConfiguration.defaultKeyFile(forStore: path)
             do {
                 try StoreKeySource.createKeyFile(at: keyFile)
@@ -126,7 +126,7 @@ struct ImportCommand: AsyncParsableCommand {
             try text.write(to: URL(fileURLWithPath: path), options: .atomic)
             try Data((signature.base64EncodedString() + "\n").utf8).write(to: URL(fileURLWithPath: path + ".sig"), options: .atomic)
         } catch {
-            standardError("fhir-edge: warning: the import is done, but the acknowledgement could not be written to \(path) (\(error.localizedDescription)); "
+            standardError("fhir-edge: warning: the import is done, but the acknowledgement could not be written to \(path) (\(SystemErrorText.reason(error))); "
                 + "pass --ack FILE next time; importing again is refused as a replay")
             return
         }

@@ -1,6 +1,7 @@
+import EdgeSystem
 import ArgumentParser
 import FieldKit
-import Foundation
+import FoundationEssentials
 import Store
 
 struct KeygenCommand: AsyncParsableCommand {
@@ -49,7 +50,7 @@ struct ExportKeyCommand: AsyncParsableCommand {
             let text = KitKeyFile.signingKeyText(key)
             if let out {
                 do { try Data(text.utf8).write(to: URL(fileURLWithPath: out), options: .withoutOverwriting) } catch {
-                    throw KitError(out, "cannot be written (\(error.localizedDescription))")
+                    throw KitError(out, "cannot be written (\(SystemErrorText.reason(error)))")
                 }
                 print("kit signing key \(KitVerifier.fingerprint(key)) written to \(out)")
             } else {

@@ -1,6 +1,6 @@
 import ArgumentParser
 import EdgeCore
-import Foundation
+import FoundationEssentials
 import Gateway
 import JSONQuery
 import Mapping

@@ -1,6 +1,7 @@
 import ArgumentParser
 import EdgeCore
-import Foundation
+import EdgeSystem
+import FoundationEssentials
 import Gateway
 import JSONQuery
 import Mapping
@@ -59,7 +60,7 @@ extension ModbusCommand {
                     settings.timeout = .milliseconds(timeoutMilliseconds)
                 }
                 if noMerge { settings.mergesRequests = false }
-                let name = deviceID ?? URL(fileURLWithPath: profile).lastPathComponent
+                let name = deviceID ?? FilePaths.lastComponent(of: profile)
                 device = ModbusDevice(name: name, profile: loaded.profile.id, patientID: patientID, points: loaded.map.points, settings: settings)
             } catch {
                 standardError("fhir-edge: \(error is ConfigurationError ? "unusable profile:\n" : "")\(error)")

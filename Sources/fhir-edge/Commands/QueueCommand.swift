@@ -1,6 +1,6 @@
 import ArgumentParser
 import EdgeCore
-import Foundation
+import FoundationEssentials
 import JSONQuery
 import Store
 
@@ -60,7 +60,7 @@ struct QueueCommand: AsyncParsableCommand {
         }
 
         static func text(_ s: StoreStatistics, path: String) -> String {
-            let age = s.oldestUnsentAge.map { String(format: "%.1f s", $0.fractionalSeconds) } ?? "none"
+            let age = s.oldestUnsentAge.map { DecimalText.oneDecimal($0.fractionalSeconds) + " s" } ?? "none"
             return """
                 store            \(path)
                 received         \(s.received)

@@ -1,7 +1,7 @@
 import ArgumentParser
 import EdgeCore
 import FieldKit
-import Foundation
+import FoundationEssentials
 import JSONQuery
 import Store
 

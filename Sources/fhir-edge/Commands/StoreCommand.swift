@@ -1,6 +1,6 @@
 import ArgumentParser
 import Audit
-import Foundation
+import FoundationEssentials
 import Gateway
 import Store
 

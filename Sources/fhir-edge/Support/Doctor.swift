@@ -1,4 +1,6 @@
-import Foundation
+import EdgeCore
+import EdgeSystem
+import FoundationEssentials
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -6,6 +8,7 @@ import Bluetooth
 import Gateway
 import JSONQuery
 import Modbus
+import Store
 import Upstream
 
 /// What `fhir-edge doctor` checks, each with what it found and the fix in words. Every check
@@ -53,7 +56,7 @@ struct Doctor {
             note("config", .warning, "no configuration given and none at \(Self.defaultConfiguration)",
                  fix: "pass --config FILE (the file the service runs with)")
         }
-        let directory = configuration.map { ($0.storePath as NSString).deletingLastPathComponent } ?? dataDirectory
+        let directory = configuration.map { FilePaths.directory(of: $0.storePath) } ?? dataDirectory
         checkDataDirectory(directory)
         checkDisk(directory, configuration)
         checkClock()
@@ -109,7 +112,7 @@ struct Doctor {
         guard let directory else { return }
         var path = directory
         // The folder may not exist yet: measure the filesystem it will be created on.
-        while !FileManager.default.fileExists(atPath: path), path != "/", !path.isEmpty { path = (path as NSString).deletingLastPathComponent }
+        while !FileManager.default.fileExists(atPath: path), path != "/", path != ".", !path.isEmpty { path = FilePaths.directory(of: path) }
         var info = statvfs()
         guard statvfs(path.isEmpty ? "." : path, &info) == 0 else {
             note("disk", .warning, "\(path): cannot measure free space (\(String(cString: strerror(errno))))")
@@ -122,7 +125,7 @@ struct Doctor {
         }
         let maxBytes = configuration.store.maxBytes
         let stored = ["", "-wal", "-shm"].reduce(Int64(0)) { total, suffix in
-            total + ((try? FileManager.default.attributesOfItem(atPath: configuration.storePath + suffix)[.size] as? NSNumber)?.int64Value ?? 0)
+            total + (FileStatus(path: configuration.storePath + suffix)?.size ?? 0)
         }
         let needed = max(0, maxBytes - stored)
         if free < needed {
@@ -198,20 +201,16 @@ struct Doctor {
             return
         }
         let script = "\(openssl) s_client -connect \(Self.shellQuote("\(host):\(port)")) -servername \(Self.shellQuote(host)) </dev/null 2>/dev/null | \(openssl) x509 -noout -enddate"
-        guard let output = Self.runTool("/bin/sh", ["-c", script], timeout: 15), let line = output.split(separator: "\n").first(where: { $0.hasPrefix("notAfter=") }) else {
+        guard let output = Self.runTool("/bin/sh", ["-c", script], timeout: .seconds(15)), let line = output.split(separator: "\n").first(where: { $0.hasPrefix("notAfter=") }) else {
             note("upstream.tls-expiry", .warning, "could not read the certificate of \(host):\(port)", fix: "openssl s_client -connect \(host):\(port) shows why")
             return
         }
         let text = String(line.dropFirst("notAfter=".count))
-        let formatter = DateFormatter()
-        formatter.locale = Locale(identifier: "en_US_POSIX")
-        formatter.timeZone = TimeZone(identifier: "GMT")
-        formatter.dateFormat = "MMM d HH:mm:ss yyyy zzz"
-        guard let date = formatter.date(from: text.replacingOccurrences(of: "  ", with: " ")) else {
+        guard let expiry = Timestamp(parsingCertificateTime: text) else {
             note("upstream.tls-expiry", .warning, "certificate expiry \(text) not understood")
             return
         }
-        let days = Int(date.timeIntervalSinceNow / 86_400)
+        let days = Int((expiry.millisecondsSinceEpoch - Store.systemClock().millisecondsSinceEpoch) / 86_400_000)
         if days < 0 {
             note("upstream.tls-expiry", .failed, "the server's certificate expired on \(text)", fix: "the server's operator must renew it")
         } else if days < 14 {
@@ -257,7 +256,7 @@ struct Doctor {
             // The user channel needs CAP_NET_ADMIN and CAP_NET_RAW; the unit grants them in its Bluetooth drop-in.
             let status = Self.read("/proc/self/status") ?? ""
             let capabilities = status.split(separator: "\n").first { $0.hasPrefix("CapEff:") } ?? ""
-            let effective = UInt64(capabilities.dropFirst(7).trimmingCharacters(in: .whitespaces), radix: 16) ?? 0
+            let effective = UInt64(capabilities.dropFirst(7).trimmingSpaces, radix: 16) ?? 0
             let needed: UInt64 = (1 << 12) | (1 << 13)
             if effective & needed == needed {
                 note("bluetooth.capabilities", .ok, "CAP_NET_ADMIN and CAP_NET_RAW held")
@@ -265,7 +264,7 @@ struct Doctor {
                 note("bluetooth.capabilities", .warning, "this shell lacks CAP_NET_ADMIN/CAP_NET_RAW, which the HCI user channel needs",
                      fix: "the service gets them from packaging/systemd/bluetooth.conf (/etc/systemd/system/fhir-edge.service.d/); run doctor with sudo to check as the service would")
             }
-            if Self.runTool("/bin/sh", ["-c", "command -v systemctl >/dev/null && systemctl is-active bluetooth"], timeout: 5)?.hasPrefix("active") == true {
+            if Self.runTool("/bin/sh", ["-c", "command -v systemctl >/dev/null && systemctl is-active bluetooth"], timeout: .seconds(5))?.hasPrefix("active") == true {
                 note("bluetooth.bluez", .warning, "bluetoothd is running and holds the adapter the user channel needs",
                      fix: "systemctl disable --now bluetooth, or give bluez another adapter")
             }
@@ -314,8 +313,8 @@ struct Doctor {
             note("service", .skipped, "systemd is not running here")
             return
         }
-        let state = Self.runTool("/bin/sh", ["-c", "systemctl is-active fhir-edge 2>/dev/null"], timeout: 10)?
-            .trimmingCharacters(in: .whitespacesAndNewlines) ?? "unknown"
+        let state = Self.runTool("/bin/sh", ["-c", "systemctl is-active fhir-edge 2>/dev/null"], timeout: .seconds(10))?
+            .trimmingWhitespace ?? "unknown"
         switch state {
         case "active": note("service", .ok, "fhir-edge.service is active")
         case "activating", "reloading": note("service", .warning, "fhir-edge.service is \(state)", fix: "wait, then run doctor again")
@@ -358,7 +357,7 @@ struct Doctor {
     // MARK: Helpers
 
     static func host(of url: String) -> String? {
-        guard let scheme = url.range(of: "://") else { return nil }
+        guard let scheme = url.firstRange(of: "://") else { return nil }
         var authority = url[scheme.upperBound...].prefix { $0 != "/" && $0 != "?" && $0 != "#" }
         if let at = authority.lastIndex(of: "@") { authority = authority[authority.index(after: at)...] }
         if authority.hasPrefix("["), let close = authority.firstIndex(of: "]") {
@@ -368,14 +367,14 @@ struct Doctor {
     }
 
     static func port(of url: String) -> Int? {
-        guard let scheme = url.range(of: "://") else { return nil }
+        guard let scheme = url.firstRange(of: "://") else { return nil }
         let authority = url[scheme.upperBound...].prefix { $0 != "/" && $0 != "?" && $0 != "#" }
         guard let colon = authority.lastIndex(of: ":"), !authority.hasSuffix("]") else { return nil }
         return Int(authority[authority.index(after: colon)...])
     }
 
     static func read(_ path: String) -> String? {
-        (try? String(contentsOfFile: path, encoding: .utf8))?.trimmingCharacters(in: .whitespacesAndNewlines)
+        (try? String(contentsOfFile: path, encoding: .utf8))?.trimmingWhitespace
     }
 
     static func tool(_ name: String) -> String? {
@@ -385,29 +384,12 @@ struct Doctor {
         return nil
     }
 
-    static func shellQuote(_ text: String) -> String { "'" + text.replacingOccurrences(of: "'", with: "'\\''") + "'" }
+    static func shellQuote(_ text: String) -> String { "'" + text.replacing("'", with: "'\\''") + "'" }
 
     /// Runs a tool with a time limit; its standard output (at most 1 MiB), or nil when it could not start.
-    static func runTool(_ executable: String, _ arguments: [String], timeout: TimeInterval) -> String? {
-        // Output goes to a file rather than a pipe, so a chatty tool cannot stall on a full pipe.
-        let file = FileManager.default.temporaryDirectory.appendingPathComponent("fhir-edge-doctor-\(getpid())-\(UInt32.random(in: 0...UInt32.max))")
-        guard FileManager.default.createFile(atPath: file.path, contents: nil, attributes: [.posixPermissions: 0o600]),
-              let handle = try? FileHandle(forWritingTo: file) else { return nil }
-        defer { try? FileManager.default.removeItem(at: file) }
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: executable)
-        process.arguments = arguments
-        process.standardOutput = handle
-        process.standardError = FileHandle.nullDevice
-        process.standardInput = FileHandle.nullDevice
-        do { try process.run() } catch { return nil }
-        let deadline = Date().addingTimeInterval(timeout)
-        while process.isRunning, Date() < deadline { usleep(20_000) }
-        if process.isRunning { process.terminate() }
-        process.waitUntilExit()
-        try? handle.close()
-        guard let data = try? Data(contentsOf: file) else { return nil }
-        return String(decoding: data.prefix(1 << 20), as: UTF8.self)
+    static func runTool(_ executable: String, _ arguments: [String], timeout: Duration) -> String? {
+        guard let outcome = try? ChildProcess.run(executable, arguments, timeout: timeout) else { return nil }
+        return String(decoding: outcome.output, as: UTF8.self)
     }
 
     static func userName(_ uid: uid_t) -> String {

@@ -1,16 +1,17 @@
+import EdgeSystem
 import ArgumentParser
-import Foundation
+import FoundationEssentials
 import JSONQuery
 
 /// Reads a named file, or standard input for `-` / no name.
 func readInput(_ path: String?) throws -> Data {
     if path == nil || path == "-" {
-        return FileHandle.standardInput.readDataToEndOfFile()
+        return Data(StandardStream.readInput())
     }
     do {
         return try Data(contentsOf: URL(fileURLWithPath: path!))
     } catch {
-        throw UsageFailure("cannot read \(path!): \(error.localizedDescription)")
+        throw UsageFailure("cannot read \(path!): \(SystemErrorText.reason(error))")
     }
 }
 
@@ -45,7 +46,7 @@ extension ParsableCommand {
         do {
             try body()
         } catch let failure as UsageFailure {
-            FileHandle.standardError.write(Data("fhir-edge: \(failure.description)\n".utf8))
+            StandardStream.error.write("fhir-edge: \(failure.description)\n")
             throw ExitCode(2)
         }
     }
@@ -55,5 +56,5 @@ func printJSON(_ value: JSONValue, pretty: Bool = true) {
     var out: [UInt8] = []
     JSONWriter(options: pretty ? [.pretty] : []).write(value, into: &out)
     out.append(0x0A)
-    FileHandle.standardOutput.write(Data(out))
+    StandardStream.output.write(out)
 }

@@ -1,7 +1,8 @@
 import ArgumentParser
 import Audit
 import EdgeCore
-import Foundation
+import EdgeSystem
+import FoundationEssentials
 import Gateway
 import JSONQuery
 import Store
@@ -151,14 +152,13 @@ func runningOperatorCommand(_ body: () async throws -> Void) async throws {
 }
 
 func standardError(_ line: String) {
-    FileHandle.standardError.write(Data((line + "\n").utf8))
+    StandardStream.error.write((line + "\n"))
 }
 
 /// Collects output lines and writes them in large chunks (exports can be millions of lines).
 final class LineWriter {
     private var buffer: [UInt8] = []
-    private let handle = FileHandle.standardOutput
-
+    
     init() {
         buffer.reserveCapacity(1 << 16)
     }
@@ -171,7 +171,7 @@ final class LineWriter {
 
     func flush() {
         guard !buffer.isEmpty else { return }
-        handle.write(Data(buffer))
+        StandardStream.output.write(buffer)
         buffer.removeAll(keepingCapacity: true)
     }
 }

@@ -1,5 +1,7 @@
-import Foundation
+import Dispatch
+import FoundationEssentials
 import EdgeCore
+import EdgeSystem
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -25,9 +27,7 @@ final class FileDescriptorTransport: CountingTransport {
     /// Takes ownership of `descriptor` and starts the reading thread.
     static func start(descriptor: Int32, name: String) -> FileDescriptorTransport {
         let transport = FileDescriptorTransport(descriptor: descriptor, name: name)
-        let thread = Thread { transport.readLoop() }
-        thread.name = "hci-read \(name)"
-        thread.start()
+        DedicatedThread.start(name: "hci-read \(name)") { transport.readLoop() }
         return transport
     }
 
@@ -110,13 +110,3 @@ final class FileDescriptorTransport: CountingTransport {
     }
 }
 
-/// Runs a blocking call (connect, open, tcsetattr) on its own thread, not the cooperative pool.
-func onDedicatedThread<T: Sendable>(_ name: String, _ body: @escaping @Sendable () throws -> T) async throws -> T {
-    try await withCheckedThrowingContinuation { continuation in
-        let thread = Thread {
-            do { continuation.resume(returning: try body()) } catch { continuation.resume(throwing: error) }
-        }
-        thread.name = name
-        thread.start()
-    }
-}

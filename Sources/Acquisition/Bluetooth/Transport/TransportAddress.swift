@@ -1,3 +1,4 @@
+import EdgeSystem
 import CBluetoothHCI
 #if canImport(Glibc)
 import Glibc
@@ -59,10 +60,10 @@ package enum TransportAddress: Sendable, Hashable, CustomStringConvertible {
         let name = description
         switch self {
         case .tcp(let host, let port):
-            let descriptor = try await onDedicatedThread("hci-open \(name)") { try Self.connectTCP(host: host, port: port, name: name) }
+            let descriptor = try await DedicatedThread.run("hci-open \(name)") { try Self.connectTCP(host: host, port: port, name: name) }
             return FileDescriptorTransport.start(descriptor: descriptor, name: name)
         case .uart(let path, let baud, let flow):
-            let descriptor = try await onDedicatedThread("hci-open \(name)") { try UARTSettings.open(path: path, baudRate: baud, flowControl: flow) }
+            let descriptor = try await DedicatedThread.run("hci-open \(name)") { try UARTSettings.open(path: path, baudRate: baud, flowControl: flow) }
             return FileDescriptorTransport.start(descriptor: descriptor, name: name)
         case .userChannel(let adapter):
             let result = fe_hci_user_channel_open(Int32(adapter))

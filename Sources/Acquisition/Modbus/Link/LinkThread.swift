@@ -1,4 +1,5 @@
-import Foundation
+import EdgeCore
+import EdgeSystem
 
 /// One dedicated thread that owns a value of type `Owned` and runs submitted jobs on it one at a
 /// time, in order. Blocking library calls run here, never on Swift concurrency's cooperative pool.
@@ -6,13 +7,13 @@ import Foundation
 final class LinkThread<Owned>: @unchecked Sendable {
     typealias Job = @Sendable (Owned) -> Void
 
-    private let condition = NSCondition()
+    private let condition = ThreadCondition()
     // Guarded by `condition`.
     private var jobs: [Job] = []
     private var stopping = false
 
     init(name: String, make: @escaping @Sendable () -> Owned, finish: @escaping @Sendable (Owned) -> Void) {
-        let thread = Thread { [condition] in
+        DedicatedThread.start(name: name) { [condition] in
             let owned = make()
             while true {
                 condition.lock()
@@ -27,8 +28,6 @@ final class LinkThread<Owned>: @unchecked Sendable {
             }
             finish(owned)
         }
-        thread.name = name
-        thread.start()
     }
 
     /// Queues `job`; it runs after every job submitted before it.

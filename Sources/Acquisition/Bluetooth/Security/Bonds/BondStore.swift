@@ -1,5 +1,7 @@
 import EdgeCore
-import Foundation
+import EdgeSystem
+import FoundationEssentials
+import Glibc
 import JSONQuery
 
 /// Why the bond file could not be read or written: names the file and the cause, never a key.
@@ -32,8 +34,8 @@ package actor BondStore {
     private nonisolated let directory: String
 
     package init(dataDirectory: String) {
-        directory = (dataDirectory as NSString).appendingPathComponent("bluetooth")
-        path = (directory as NSString).appendingPathComponent("bonds.json")
+        directory = FilePaths.join(dataDirectory, "bluetooth")
+        path = FilePaths.join(directory, "bonds.json")
     }
 
     /// The bond for a device seen at `address` (its identity address, or a private address its
@@ -147,7 +149,7 @@ package actor BondStore {
                 "address": .string(bond.address.description),
                 "addressType": .string(bond.address.type.commandValue == .random ? "random" : "public"),
                 "longTermKey": .string(Hex.string(bond.longTermKey.octets)), "ediv": .int(Int64(bond.ediv)),
-                "rand": .string(String(format: "%016llx", bond.rand)),
+                "rand": .string(Hex.string(withUnsafeBytes(of: bond.rand.bigEndian) { Array($0) })),
                 "keySize": .int(Int64(bond.keySize)), "authenticated": .bool(bond.authenticated),
                 "secureConnections": .bool(bond.secureConnections),
                 "pairedAt": .string(Timestamp(millisecondsSinceEpoch: bond.pairedAtMilliseconds).iso8601),
@@ -168,7 +170,7 @@ package actor BondStore {
         guard fd >= 0 else { throw failure("cannot create \(temporary): \(String(cString: strerror(errno)))") }
         var written = 0
         while written < bytes.count {
-            let n = bytes[written...].withUnsafeBytes { Foundation.write(fd, $0.baseAddress, $0.count) }
+            let n = bytes[written...].withUnsafeBytes { Glibc.write(fd, $0.baseAddress, $0.count) }
             if n < 0, errno == EINTR { continue }
             guard n > 0 else {
                 let why = String(cString: strerror(errno))
@@ -200,18 +202,18 @@ package actor BondStore {
     /// Runs `body` holding an exclusive lock on `bonds.lock`, creating the data directory and the
     /// 0700 folder first.
     private func withLock<T>(_ body: () throws(BondStoreError) -> T) throws(BondStoreError) -> T {
-        let dataDirectory = (directory as NSString).deletingLastPathComponent
+        let dataDirectory = FilePaths.directory(of: directory)
         if !FileManager.default.fileExists(atPath: dataDirectory) {
             do {
                 try FileManager.default.createDirectory(atPath: dataDirectory, withIntermediateDirectories: true)
             } catch {
-                throw failure("cannot create the data directory \(dataDirectory): \(error.localizedDescription)")
+                throw failure("cannot create the data directory \(dataDirectory): \(SystemErrorText.reason(error))")
             }
         }
         if mkdir(directory, 0o700) != 0, errno != EEXIST {
             throw failure("cannot create \(directory): \(String(cString: strerror(errno)))")
         }
-        let lockPath = (directory as NSString).appendingPathComponent("bonds.lock")
+        let lockPath = FilePaths.join(directory, "bonds.lock")
         let fd = open(lockPath, O_RDWR | O_CREAT | O_CLOEXEC, 0o600)
         guard fd >= 0 else { throw failure("cannot open \(lockPath): \(String(cString: strerror(errno)))") }
         defer { close(fd) }

@@ -1,5 +1,5 @@
 import EdgeCore
-import Foundation
+import FoundationEssentials
 
 /// Secures one LE link over its `SecurityChannel`: re-encrypts with the stored bond, or pairs
 /// (and bonds) when there is none, as `SecurityStateMachine` decides. One per connection.

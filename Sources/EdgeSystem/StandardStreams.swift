@@ -1,0 +1,44 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
+/// Standard input, output and error as raw descriptors: unbuffered, so that a script reading a
+/// pipe sees each line at once, and without Foundation's `FileHandle`, which links all of
+/// Foundation into the static binary.
+package enum StandardStream: Int32, Sendable {
+    case output = 1
+    case error = 2
+
+    package func write(_ text: String) {
+        write(Array(text.utf8))
+    }
+
+    /// Writes all of `bytes`, retrying short writes and interruptions; a closed pipe drops the rest.
+    package func write(_ bytes: [UInt8]) {
+        var written = 0
+        while written < bytes.count {
+            let count = bytes[written...].withUnsafeBytes { systemWrite(rawValue, $0.baseAddress, $0.count) }
+            if count < 0, errno == EINTR { continue }
+            guard count > 0 else { return }
+            written += count
+        }
+    }
+
+    /// Everything on standard input, up to end of file.
+    package static func readInput() -> [UInt8] {
+        var bytes: [UInt8] = []
+        var chunk = [UInt8](repeating: 0, count: 1 << 16)
+        while true {
+            let count = chunk.withUnsafeMutableBytes { read(0, $0.baseAddress, $0.count) }
+            if count < 0, errno == EINTR { continue }
+            guard count > 0 else { return bytes }
+            bytes += chunk.prefix(count)
+        }
+    }
+}
+
+private func systemWrite(_ descriptor: Int32, _ buffer: UnsafeRawPointer?, _ count: Int) -> Int {
+    write(descriptor, buffer, count)
+}
