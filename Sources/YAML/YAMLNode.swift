@@ -68,7 +68,8 @@ package enum YAMLNode: Sendable {
         package subscript(position: Int) -> YAMLNode { items[position] }
     }
 
-    /// Key-value pairs in document order; keys are unique (the loader refuses a repeated key).
+    /// Key-value pairs in document order; scalar keys are unique by their text (the loader
+    /// refuses a repeated one, however it is quoted).
     package struct Mapping: Sendable, RandomAccessCollection {
         package struct Pair: Sendable {
             package var key: YAMLNode
