@@ -18,7 +18,6 @@ let package = Package(
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
-        .package(url: "https://github.com/groue/GRDB.swift", from: "7.10.0"),
         // Gateway only: the local HTTP API (Hummingbird without TLS/HTTP2: loopback/LAN), graceful
         // shutdown in order (service-lifecycle), structured logs (swift-log). YAML configuration is
         // read through Debian's libyaml (the CYAML target), not a package. Metrics are rendered
@@ -55,12 +54,14 @@ let package = Package(
         // reads and merges them without the mapping.
         .target(name: "FHIRConventions", dependencies: ["EdgeCore", "EdgeCrypto", "FHIRModel"], swiftSettings: strict),
         .target(name: "Mapping", dependencies: ["EdgeCore", "EdgeCrypto", "JSONQuery", "FHIRModel", "FHIRConventions"], swiftSettings: strict),
-        // Store is the one home of GRDB; Audit builds on Store's API.
+        // SQLite's C API (Debian's libsqlite3), for the store alone.
+        .systemLibrary(name: "CSQLite", pkgConfig: "sqlite3", providers: [.apt(["libsqlite3-dev"])]),
+        // Store is the one home of SQLite, through its own small layer (Sources/Store/SQLite); Audit builds on Store's API.
         // Store also encrypts patient data at rest (AES-256-GCM, HMAC-SHA256, AES key wrap from swift-crypto).
         .target(
             name: "Store",
             dependencies: [
-                "EdgeCore", "JSONQuery", .product(name: "GRDB", package: "GRDB.swift"), .product(name: "Crypto", package: "swift-crypto"),
+                "EdgeCore", "EdgeSystem", "JSONQuery", "CSQLite", .product(name: "Crypto", package: "swift-crypto"),
             ],
             swiftSettings: strict),
         .target(name: "Audit", dependencies: ["EdgeCore", "EdgeCrypto", "JSONQuery", "Store"], swiftSettings: strict),
@@ -151,7 +152,7 @@ let package = Package(
             swiftSettings: strict),
         .executableTarget(
             name: "IngestBenchmark",
-            dependencies: ["Store", "Audit", "EdgeCore", "JSONQuery", "Gateway", "Simulator", .product(name: "GRDBSQLite", package: "GRDB.swift")],
+            dependencies: ["Store", "Audit", "EdgeCore", "JSONQuery", "Gateway", "Simulator", "CSQLite"],
             path: "Benchmarks/IngestBenchmark", swiftSettings: strict),
         .executableTarget(
             name: "UploadBenchmark",
@@ -175,7 +176,7 @@ let package = Package(
             name: "MappingTests", dependencies: ["Mapping", "FHIRConventions", "EdgeCrypto", "JSONQuery", "FHIRModel", "EdgeCore", "TestSupport"],
             exclude: ["IoMTConversionExpectedFailures.json"], swiftSettings: strict),
         .testTarget(name: "CLITests", dependencies: ["fhir-edge", "TestSupport", "JSONQuery", "EdgeCore"], swiftSettings: strict),
-        .testTarget(name: "StoreTests", dependencies: ["Store", "EdgeCore", "JSONQuery", "TestSupport"], swiftSettings: strict),
+        .testTarget(name: "StoreTests", dependencies: ["Store", "CSQLite", "EdgeCore", "JSONQuery", "TestSupport"], swiftSettings: strict),
         .testTarget(
             name: "FieldKitTests", dependencies: ["FieldKit", "Store", "Audit", "EdgeCore", "JSONQuery", .product(name: "Crypto", package: "swift-crypto")],
             swiftSettings: strict),

@@ -16,7 +16,7 @@ import Audit
 import EdgeCore
 import Foundation
 import Gateway
-import GRDBSQLite
+import CSQLite
 import JSONQuery
 import Simulator
 import Store

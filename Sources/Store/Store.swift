@@ -1,13 +1,15 @@
 package import EdgeCore
-import Foundation
-import GRDB
+import FoundationEssentials
+import CSQLite
+import EdgeSystem
+import Glibc
 import JSONQuery
 import Synchronization
 
 /// The gateway's durable buffer: one SQLite database in WAL mode holding the inbox of raw
 /// messages, the outbox of FHIR resources, dead letters and the hash-chained journal.
 ///
-/// One `Store` per process owns writing; GRDB serialises writes on its writer connection and
+/// One `Store` per process owns writing; its pool serialises writes on one writer connection and
 /// every operation is one transaction, so each operation's journal entries commit or roll back
 /// with the change they describe. Other processes read through `StoreReader.openReadOnly(path:)`
 /// while the daemon runs (`fhir-edge queue stats`, `audit verify`); a command that must write
@@ -59,15 +61,11 @@ package final class Store: Sendable {
         path: String, policy: StorePolicy, chain: some JournalChain, now: @escaping @Sendable () -> Timestamp,
         encryption: StoreEncryption? = nil
     ) throws(StoreError) {
-        var configuration = Configuration()
-        configuration.label = "fhir-edge.store"
-        configuration.busyMode = .timeout(10)
         let fields: StoreFields
         do {
             try StoreFiles.prepare(path: path)
-            let pool = try DatabasePool(path: path, configuration: configuration)
-            // GRDB sets NORMAL on the writer when it enables WAL (after `prepareDatabase`), so
-            // FULL is set here, on the one persistent writer connection.
+            let pool = try DatabasePool(path: path)
+            // FULL on the one persistent writer connection; readers never commit.
             // The WAL shrinks back to 64 MiB after a burst has been checkpointed.
             try pool.writeWithoutTransaction { db in
                 try db.execute(sql: "PRAGMA synchronous = FULL; PRAGMA journal_size_limit = 67108864")
@@ -112,13 +110,10 @@ package final class Store: Sendable {
     /// Whether the store at `path` exists and holds encrypted rows; reads only.
     package static func encryptionState(path: String) throws(StoreError) -> StoreEncryptionState {
         guard FileManager.default.fileExists(atPath: path) else { return .absent }
-        var configuration = Configuration()
-        configuration.readonly = true
-        configuration.busyMode = .timeout(10)
         do {
-            let queue = try DatabaseQueue(path: path, configuration: configuration)
-            defer { try? queue.close() }
-            return try queue.read { db in
+            let pool = try DatabasePool(path: path, readonly: true, maxReaders: 1)
+            defer { try? pool.close() }
+            return try pool.read { db in
                 guard try db.tableExists("store_meta") else { return .clear }
                 return try StoreKeying.state(db)
             }
@@ -218,7 +213,7 @@ package final class Store: Sendable {
             throw error
         } catch is CancellationError {
             throw StoreError(.cancelled, "\(operation) was cancelled; the transaction was rolled back", location: path)
-        } catch let error as DatabaseError where error.resultCode == .SQLITE_FULL || (error.resultCode == .SQLITE_IOERR && Self.nearlyFull(path)) {
+        } catch let error as DatabaseError where error.resultCode == SQLITE_FULL || (error.resultCode == SQLITE_IOERR && Self.nearlyFull(path)) {
             diskFull.store(true, ordering: .relaxed)
             throw StoreError(.diskFull, "\(operation) failed: the disk holding the store is full; the transaction was rolled back, "
                 + "nothing is lost, and writing resumes by itself once space is freed", location: path, cause: error)
@@ -231,8 +226,7 @@ package final class Store: Sendable {
     /// that ENOSPC failed as I/O errors rather than SQLITE_FULL.
     static func nearlyFull(_ path: String) -> Bool {
         var stats = statvfs()
-        let directory = (path as NSString).deletingLastPathComponent
-        guard statvfs(directory.isEmpty ? "." : directory, &stats) == 0 else { return false }
+        guard statvfs(FilePaths.directory(of: path), &stats) == 0 else { return false }
         return UInt64(stats.f_bavail) * UInt64(stats.f_frsize) < 1 << 20
     }
 }

@@ -53,7 +53,7 @@ package struct StoreError: Error, Sendable, CustomStringConvertible {
         var text = "store error [\(code)]"
         if let location { text += " at \(location)" }
         text += ": \(message)"
-        // GRDB's DatabaseError descriptions carry the SQL but not its arguments (no patient data).
+        // A DatabaseError's description carries the SQL but never its arguments (no patient data).
         if let cause { text += " (cause: \(cause))" }
         return text
     }

@@ -1,6 +1,6 @@
 /// The one shape of the gateway's errors: a stable code to branch on and count by (metrics labels,
 /// journal details, JSON answers), a message that says where and why (never payloads or patient
-/// data), and the error underneath when this one wraps another, so a GRDB, libcurl or credential
+/// data), and the error underneath when this one wraps another, so a SQLite, libcurl or credential
 /// failure is not lost when a higher layer names what it was doing.
 package protocol CodedError: Error, CustomStringConvertible {
     associatedtype Code: Hashable, Sendable, CustomStringConvertible

@@ -1,6 +1,5 @@
-import Foundation
+import FoundationEssentials
 import EdgeCore
-import GRDB
 import JSONQuery
 
 extension Store {

@@ -1,7 +1,6 @@
 import EdgeCore
 import Crypto
-import Foundation
-import GRDB
+import FoundationEssentials
 
 /// The journal's own key (256 random bits, wrapped under the KEK like the data key and never
 /// replaced by a data-key rotation). The recorded head carries

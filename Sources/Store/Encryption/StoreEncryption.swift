@@ -1,6 +1,6 @@
 import EdgeCore
 import Crypto
-import Foundation
+import FoundationEssentials
 
 /// The key-encryption key (KEK) of a store: 256 bits that never enter the database. It wraps
 /// the store's data key, which encrypts the rows (`FieldCipher`).
@@ -17,7 +17,7 @@ package struct KeyEncryptionKey: Sendable {
             key = SymmetricKey(data: material)
             return
         }
-        let text = String(decoding: material, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
+        let text = String(decoding: material, as: UTF8.self).trimmingWhitespace
         if let bytes = Self.hex(text) ?? Data(base64Encoded: text).map([UInt8].init), bytes.count == 32 {
             key = SymmetricKey(data: bytes)
             return

@@ -1,5 +1,4 @@
-import Foundation
-import GRDB
+import FoundationEssentials
 
 /// How the patient-data columns are written and read: sealed under the data key when the store
 /// is encrypted, as they are otherwise (a store opened without a key that never had one).

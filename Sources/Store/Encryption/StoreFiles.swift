@@ -1,4 +1,5 @@
-import Foundation
+import EdgeSystem
+import FoundationEssentials
 
 #if canImport(Glibc)
 import Glibc
@@ -13,7 +14,7 @@ enum StoreFiles {
     static let companions = ["", "-wal", "-shm", "-journal"]
 
     static func prepare(path: String) throws(StoreError) {
-        let directory = (path as NSString).deletingLastPathComponent
+        let directory = FilePaths.directory(of: path)
         if !directory.isEmpty {
             if !FileManager.default.fileExists(atPath: directory) {
                 do {

@@ -1,4 +1,5 @@
-import Foundation
+import EdgeSystem
+import FoundationEssentials
 
 #if canImport(Glibc)
 import Glibc
@@ -68,7 +69,7 @@ package enum StoreKeySource: Sendable, Equatable, CustomStringConvertible {
     /// Writes a new random key to `path` (mode 0600, never replacing a file), for the demo and
     /// a first start without configured key.
     package static func createKeyFile(at path: String, random: @Sendable (Int) -> [UInt8] = StoreEncryption.systemRandom) throws(StoreError) {
-        let directory = (path as NSString).deletingLastPathComponent
+        let directory = FilePaths.directory(of: path)
         if !directory.isEmpty, !FileManager.default.fileExists(atPath: directory) {
             try? FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
         }

@@ -1,6 +1,5 @@
 import Crypto
-import Foundation
-import GRDB
+import FoundationEssentials
 
 /// The store's data key in `store_meta` (`data_key`: text `<kek id>:<wrapped key>`), and the
 /// rewriting of every encrypted column from one key (or from clear) to another.

@@ -1,5 +1,4 @@
 import EdgeCore
-import GRDB
 
 extension Store {
     /// Every identity the uploader has resolved (or had resolved and lost), as stored.

@@ -1,6 +1,5 @@
 import EdgeCore
-import Foundation
-import GRDB
+import FoundationEssentials
 import JSONQuery
 
 extension Store {
@@ -83,8 +82,6 @@ extension Store {
         let keysSince = time.millisecondsSinceEpoch - policy.retainSynced.wholeMilliseconds
         // Ids are chosen here so that each payload is sealed for its own row.
         var id = try StoreFields.nextID("inbox", db)
-        // Unchecked: the count matches the SQL, and a statement whose step failed is dropped
-        // from GRDB's cache, never reused.
         for message in messages {
             var deliveryKey: String?
             if let key = message.deliveryKey {
@@ -97,12 +94,11 @@ extension Store {
                 }
                 deliveryKey = indexed
             }
-            insert.setUncheckedArguments([
+            try insert.execute(arguments: [
                 id, message.profile.rawValue, message.transport.rawValue, message.sourceID, message.deviceID,
                 message.receivedAt.millisecondsSinceEpoch, message.deviceTime?.millisecondsSinceEpoch,
                 try fields.sealPayload(message.payload, "inbox", id), message.payload.count,
             ])
-            try insert.execute()
             if let deliveryKey {
                 // Replacing a key too old to count that the retention pass has not removed yet.
                 try db.cachedStatement(sql: "INSERT OR REPLACE INTO delivery(key, inbox_id, received_at) VALUES (?, ?, ?)")

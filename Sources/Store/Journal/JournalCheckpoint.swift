@@ -1,7 +1,6 @@
 import Crypto
 import EdgeCore
-package import Foundation
-import GRDB
+package import FoundationEssentials
 package import JSONQuery
 
 /// Checkpoints: every `interval` entries the store appends a `journal.checkpoint` entry naming

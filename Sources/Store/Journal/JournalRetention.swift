@@ -1,5 +1,4 @@
 import EdgeCore
-import GRDB
 import JSONQuery
 
 /// Journal retention: removes the oldest entries beyond the journal's byte bound or age, in one

@@ -1,5 +1,4 @@
 import EdgeCore
-import GRDB
 import JSONQuery
 
 /// Reads and appends journal rows. Subjects and details are stored as compact JSON with sorted

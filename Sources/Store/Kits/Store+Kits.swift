@@ -1,7 +1,6 @@
 import Crypto
 package import EdgeCore
-package import Foundation
-import GRDB
+package import FoundationEssentials
 package import JSONQuery
 
 /// An unsent outbox row as a field kit carries it.

@@ -1,4 +1,3 @@
-import GRDB
 
 /// The lease statement. It walks the unsent rows in id order through the covering partial index
 /// `outbox_unsent` and stops once `:limit` rows qualify, so a lease costs the same with 2 000 or

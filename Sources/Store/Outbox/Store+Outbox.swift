@@ -1,6 +1,5 @@
 import EdgeCore
-import Foundation
-import GRDB
+import FoundationEssentials
 import JSONQuery
 
 extension Store {
@@ -125,21 +124,17 @@ enum OutboxTable {
         // Ids are chosen here so that each body is sealed for its own row.
         var next = try StoreFields.nextID("outbox", db)
         for (resource, identity) in zip(resources, identities) {
-            // Unchecked arguments skip GRDB's per-execution validation; the counts match the SQL
-            // above, and a statement whose step failed is dropped from the cache, never reused.
             let size = resource.body.utf8.count
             if let existing = pending[identity] {
                 // A newer body than a field kit carried: the next export carries it again.
                 let body = try fields.sealBody(identity: resource.identityKey, body: resource.body, id: existing)
-                update.setUncheckedArguments([resource.inboxID?.rawValue, resource.resourceType, resource.resourceID, body, size,
+                try update.execute(arguments: [resource.inboxID?.rawValue, resource.resourceType, resource.resourceID, body, size,
                                               replayCount, existing])
-                try update.execute()
                 ids.append(OutboxID(existing))
             } else {
                 let body = try fields.sealBody(identity: resource.identityKey, body: resource.body, id: next)
-                insert.setUncheckedArguments([next, resource.inboxID?.rawValue, resource.resourceType, resource.resourceID, identity,
+                try insert.execute(arguments: [next, resource.inboxID?.rawValue, resource.resourceType, resource.resourceID, identity,
                                               body, size, replayCount, created])
-                try insert.execute()
                 pending[identity] = next
                 ids.append(OutboxID(next))
                 next += 1

@@ -1,6 +1,5 @@
 package import EdgeCore
-import Foundation
-import GRDB
+import FoundationEssentials
 
 /// Reads the store: statistics, dead letters, the outbox as NDJSON and the journal. Works in the
 /// daemon (`Store.reader`) and from a second process while the daemon runs (WAL readers never
@@ -21,12 +20,8 @@ package struct StoreReader: Sendable {
         guard FileManager.default.fileExists(atPath: path) else {
             throw StoreError(.notAStore, "no store at this path; check `store.path` in the configuration", location: path)
         }
-        var configuration = Configuration()
-        configuration.label = "fhir-edge.store.reader"
-        configuration.readonly = true
-        configuration.busyMode = .timeout(10)
         do {
-            let pool = try DatabasePool(path: path, configuration: configuration)
+            let pool = try DatabasePool(path: path, readonly: true)
             let migrated = try pool.read { db in try StoreSchema.migrator.hasCompletedMigrations(db) }
             guard migrated else {
                 throw StoreError(.notAStore, "the database is not a fhir-edge store of this version; open it with the daemon first", location: path)

@@ -1,5 +1,4 @@
 import EdgeCore
-import GRDB
 import JSONQuery
 
 /// What a retention pass removed.

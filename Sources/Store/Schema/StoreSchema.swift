@@ -1,4 +1,3 @@
-import GRDB
 
 /// The database schema, as an ordered list of migrations. Never edit a registered migration:
 /// add a new one, so that every existing store upgrades the same way.
