@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Builds fhir-edge_<version>_<arch>.deb from a release build, for a Debian machine that has never
-# seen a Swift toolchain: the Swift runtime and Foundation are linked into the binary
+# seen a Swift toolchain: the Swift runtime and FoundationEssentials are linked into the binary
 # (--static-swift-stdlib), and Depends lists only what the stripped binary's shared libraries need
 # (dpkg-shlibdeps). The package carries the systemd unit and its drop-ins, the device profiles, the
 # demo, /etc/fhir-edge/config.yaml (a conffile that `fhir-edge config check` accepts), a DEP-5
@@ -51,6 +51,12 @@ root=$out/fhir-edge_${version}_${arch}
 rm -rf "$root" "$root.deb"
 mkdir -p "$root/DEBIAN"
 
+# One Foundation-only type anywhere in the link (NSString, Thread, Process, a dependency's
+# DateFormatter) brings all of Foundation and its 34 MB ICU table back (docs/benchmarks.md): refuse it.
+if carried=$(nm --defined-only "$binary" | grep -m1 -E 'icudt[0-9]+_dat|\$s10Foundation'); then
+    echo "build-deb: the binary links Foundation or ICU again ($carried); find the module that uses a Foundation-only type" >&2
+    exit 1
+fi
 install -D -m 0755 "$binary" "$root/usr/bin/fhir-edge"
 # What dh_strip does: no symbols, no compiler comment or notes.
 strip --remove-section=.comment --remove-section=.note --strip-unneeded "$root/usr/bin/fhir-edge"

@@ -3,7 +3,8 @@
 whose modules are linked into the binary (from Package.resolved, the checkouts' license and
 NOTICE files, and the link's object list), the C libraries those packages carry inside them
 (llhttp in SwiftNIO, BoringSSL in swift-crypto and swift-nio-ssl), and the
-Swift runtime, Foundation and ICU that --static-swift-stdlib links in.
+Swift runtime and FoundationEssentials that --static-swift-stdlib links in (no Foundation, no ICU:
+packaging/deb/build-deb.sh refuses a binary that carries them).
 Usage: copyright.py PACKAGE_ROOT LINK_FILE_LIST SWIFT_LICENSE > copyright
 """
 import json
@@ -131,14 +132,8 @@ runtime = [
     "Files: vendor/swift-runtime/*",
     "Copyright: 2014-2026 Apple Inc. and the Swift project authors",
     "License: Apache-2.0-with-Swift-exception",
-    "Comment: The Swift standard library, Concurrency, Dispatch, Foundation (swift-corelibs-foundation,\n"
-    " swift-foundation) and their C support, linked statically by --static-swift-stdlib.",
-]
-icu = [
-    "Files: vendor/swift-foundation-icu/*",
-    "Copyright: 1991-2025 Unicode, Inc.",
-    "License: Unicode-3.0",
-    "Comment: ICU as swift-foundation-icu packages it (_FoundationICU), linked statically into Foundation.",
+    "Comment: The Swift standard library, Concurrency, Dispatch, FoundationEssentials (swift-foundation)\n"
+    " and their C support, linked statically by --static-swift-stdlib.",
 ]
 
 swift_text = read(swift_license)
@@ -160,7 +155,7 @@ out = [
     ]),
 ]
 out += stanzas
-out += ["\n".join(runtime), "\n".join(icu)]
+out.append("\n".join(runtime))
 out.append("\n".join([
     "License: Apache-2.0",
     " Licensed under the Apache License, Version 2.0 (the \"License\"); you may not use",
