@@ -26,6 +26,12 @@ package enum FilePaths {
         return directory.hasSuffix("/") ? directory + name : directory + "/" + name
     }
 
+    /// `path` as written when absolute, else inside `base` (a configuration file's folder).
+    package static func resolve(_ path: String, against base: String) -> String {
+        if path.hasPrefix("/") || base == "." || base.isEmpty { return path }
+        return join(base, path)
+    }
+
     /// The last component: `profiles/strap.yaml` gives `strap.yaml`.
     package static func lastComponent(of path: String) -> String {
         var text = Substring(path)

@@ -1,4 +1,5 @@
 package import EdgeCore
+import EdgeSystem
 import Audit
 import FoundationEssentials
 import Hummingbird
@@ -51,7 +52,7 @@ package final class Gateway: Sendable {
         self.catalog = catalog
         self.now = now
         self.logger = logger
-        let directory = PathText.directory(of: configuration.storePath)
+        let directory = FilePaths.directory(of: configuration.storePath)
         try? FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
         let encryption = try configuration.storeEncryption(create: true)
         if configuration.storeKey == nil, !configuration.demo {

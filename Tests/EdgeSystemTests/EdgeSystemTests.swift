@@ -142,3 +142,13 @@ final class DecimalTextTests: XCTestCase {
         XCTAssertEqual("'name'".trimming(["\"", "'"]), "name")
     }
 }
+
+final class PathResolutionTests: XCTestCase {
+    func testRelativePathsResolveAgainstTheConfigurationsFolder() {
+        XCTAssertEqual(FilePaths.resolve("data", against: "/etc/fhir-edge"), "/etc/fhir-edge/data")
+        XCTAssertEqual(FilePaths.resolve("/var/lib/fhir-edge", against: "/etc/fhir-edge"), "/var/lib/fhir-edge")
+        XCTAssertEqual(FilePaths.resolve("data", against: "."), "data")
+        XCTAssertEqual(FilePaths.resolve("data", against: ""), "data")
+        XCTAssertEqual(FilePaths.resolve("profiles", against: "/etc/"), "/etc/profiles")
+    }
+}

@@ -1,5 +1,6 @@
 import FoundationEssentials
 import EdgeCore
+import EdgeSystem
 import JSONQuery
 import Logging
 package import Modbus
@@ -114,7 +115,7 @@ package enum ModbusProfiles {
                 map = known
             } else {
                 do {
-                    map = try registerMap(folder: PathText.join(configuration.profiles.directory, device.profile))
+                    map = try registerMap(folder: FilePaths.join(configuration.profiles.directory, device.profile))
                 } catch {
                     problems += error.problems.map { problem in
                         var problem = problem
@@ -146,7 +147,7 @@ package enum ModbusProfiles {
 
     /// The `modbus:` section of `folder/profile.yaml`.
     package static func registerMap(folder: String) throws(ConfigurationError) -> RegisterMap {
-        let path = PathText.join(folder, DeviceProfileCatalog.settingsFile)
+        let path = FilePaths.join(folder, DeviceProfileCatalog.settingsFile)
         guard let data = FileManager.default.contents(atPath: path) else {
             throw ConfigurationError(problems: [ConfigurationProblem(file: path, keyPath: "", message: "cannot read the file; a Modbus profile needs a modbus: section in it")])
         }

@@ -1,4 +1,5 @@
 import EdgeCore
+import EdgeSystem
 import FoundationEssentials
 import Store
 import YAML
@@ -43,7 +44,7 @@ extension GatewayConfiguration {
         } catch {
             return (nil, [ConfigurationProblem(file: file, keyPath: "", message: "cannot read the file; check the path and its permissions")], nil)
         }
-        return decodeCollecting(yaml: text, file: file, baseDirectory: PathText.directory(of: file), overrides: overrides)
+        return decodeCollecting(yaml: text, file: file, baseDirectory: FilePaths.directory(of: file), overrides: overrides)
     }
 
     /// Decodes configuration text. `baseDirectory` resolves relative paths.
@@ -83,7 +84,7 @@ enum ConfigurationDecoder {
 
         var dataDirectory: String?
         if let node = members["dataDir"], let text = reader.string(node, at: "dataDir") {
-            dataDirectory = PathText.resolve(text, against: baseDirectory)
+            dataDirectory = FilePaths.resolve(text, against: baseDirectory)
         }
         if let override = overrides.dataDirectory { dataDirectory = override }
         if dataDirectory == nil, members["dataDir"] == nil {
@@ -212,7 +213,7 @@ enum ConfigurationDecoder {
         if let node = section["tls"], let tls = reader.mapping(node, at: "http.tls", known: ["certificate", "key", "clientCA"]) {
             func path(_ key: String) -> String? {
                 guard let node = tls[key], let text = reader.string(node, at: "http.tls." + key) else { return nil }
-                return text.hasPrefix("/") ? text : PathText.join(baseDirectory, text)
+                return text.hasPrefix("/") ? text : FilePaths.join(baseDirectory, text)
             }
             let certificate = path("certificate"), key = path("key")
             if certificate == nil { reader.problem("http.tls.certificate", node, "missing; the PEM certificate (chain) the API presents") }
@@ -236,7 +237,7 @@ enum ConfigurationDecoder {
         guard let section = reader.mapping(node, at: "store", known: keys) else { return (bounds, nil, nil) }
         var path: String?
         if let node = section["path"], let text = reader.string(node, at: "store.path") {
-            path = PathText.resolve(text, against: baseDirectory)
+            path = FilePaths.resolve(text, against: baseDirectory)
         }
         if let node = section["maxBytes"], let bytes = reader.size(node, at: "store.maxBytes") {
             bounds.maxBytes = bytes
@@ -298,7 +299,7 @@ enum ConfigurationDecoder {
         guard let members = reader.mapping(section, at: "store.encryption", known: ["keyFile", "keyEnv", "keyCredential"]) else { return nil }
         var sources: [StoreKeySource] = []
         if let node = members["keyFile"], let text = reader.string(node, at: "store.encryption.keyFile") {
-            sources.append(.file(PathText.resolve(text, against: baseDirectory)))
+            sources.append(.file(FilePaths.resolve(text, against: baseDirectory)))
         }
         if let node = members["keyEnv"], let text = reader.string(node, at: "store.encryption.keyEnv") {
             sources.append(.environment(text))
@@ -358,7 +359,7 @@ enum ConfigurationDecoder {
         guard let section = reader.mapping(node, at: "profiles", known: ["directory", "access"]) else { return nil }
         var directory: String?
         if let node = section["directory"], let text = reader.string(node, at: "profiles.directory") {
-            directory = PathText.resolve(text, against: baseDirectory)
+            directory = FilePaths.resolve(text, against: baseDirectory)
         } else if section["directory"] == nil {
             reader.problem("profiles.directory", node, "missing; name the folder that holds one folder per device profile")
         }
@@ -386,22 +387,5 @@ enum ConfigurationDecoder {
         guard let directory else { return nil }
         reader.profilesDirectory = directory
         return GatewayConfiguration.Profiles(directory: directory, access: access)
-    }
-}
-
-enum PathText {
-    static func directory(of file: String) -> String {
-        guard let slash = file.lastIndex(of: "/") else { return "." }
-        if slash == file.startIndex { return "/" }
-        return String(file[..<slash])
-    }
-
-    static func resolve(_ path: String, against base: String) -> String {
-        if path.hasPrefix("/") || base == "." || base.isEmpty { return path }
-        return base.hasSuffix("/") ? base + path : base + "/" + path
-    }
-
-    static func join(_ directory: String, _ name: String) -> String {
-        directory.hasSuffix("/") ? directory + name : directory + "/" + name
     }
 }

@@ -1,4 +1,5 @@
 package import EdgeCore
+import EdgeSystem
 import YAML
 
 /// The gateway configuration's `hl7:` section: an MLLP listener taking IHE PCD-01 (ORU^R01) messages.
@@ -69,7 +70,7 @@ extension ConfigurationDecoder {
         if let node = members["tls"], let tls = reader.mapping(node, at: "hl7.tls", known: ["certificate", "key", "clientCA"]) {
             func path(_ key: String) -> String? {
                 guard let node = tls[key], let text = reader.string(node, at: "hl7.tls." + key) else { return nil }
-                return text.hasPrefix("/") ? text : PathText.join(baseDirectory, text)
+                return text.hasPrefix("/") ? text : FilePaths.join(baseDirectory, text)
             }
             let certificate = path("certificate"), key = path("key")
             if certificate == nil { reader.problem("hl7.tls.certificate", node, "missing; the PEM certificate (chain) the listener presents") }

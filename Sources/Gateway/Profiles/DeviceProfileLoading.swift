@@ -1,4 +1,5 @@
 import EdgeCore
+import EdgeSystem
 import EdgeCrypto
 import FHIRModel
 import FoundationEssentials
@@ -30,9 +31,9 @@ extension DeviceProfileCatalog {
         }
         var profiles: [DeviceProfile] = []
         for name in names where !name.hasPrefix(".") {
-            let folder = PathText.join(directory, name)
+            let folder = FilePaths.join(directory, name)
             // A template file inside it makes `folder` a folder (or a link to one).
-            guard fileManager.fileExists(atPath: PathText.join(folder, deviceTemplateFile)) else { continue }
+            guard fileManager.fileExists(atPath: FilePaths.join(folder, deviceTemplateFile)) else { continue }
             switch loadProfile(name: name, folder: folder) {
             case .success(let profile): profiles.append(profile)
             case .failure(let error): problems += error.problems
@@ -49,7 +50,7 @@ extension DeviceProfileCatalog {
     static func loadProfile(name: String, folder: String) -> Result<DeviceProfile, ConfigurationError> {
         var problems: [ConfigurationProblem] = []
         func read(_ file: String, optional: Bool = false) -> [UInt8]? {
-            let path = PathText.join(folder, file)
+            let path = FilePaths.join(folder, file)
             guard let data = FileManager.default.contents(atPath: path) else {
                 if !optional || FileManager.default.fileExists(atPath: path) {
                     problems.append(ConfigurationProblem(file: path, keyPath: "", message: "cannot read the file"))
@@ -64,7 +65,7 @@ extension DeviceProfileCatalog {
 
         var settings = ProfileSettings()
         if let settingsBytes {
-            let path = PathText.join(folder, settingsFile)
+            let path = FilePaths.join(folder, settingsFile)
             switch ProfileSettings.decode(yaml: String(decoding: settingsBytes, as: UTF8.self), file: path) {
             case .success(let decoded): settings = decoded
             case .failure(let error): problems += error.problems
@@ -73,7 +74,7 @@ extension DeviceProfileCatalog {
 
         var deviceTemplates: DeviceTemplateCollection?
         if let deviceBytes {
-            let path = PathText.join(folder, deviceTemplateFile)
+            let path = FilePaths.join(folder, deviceTemplateFile)
             do {
                 deviceTemplates = try DeviceTemplateCollection(parsing: String(decoding: deviceBytes, as: UTF8.self), source: path)
             } catch {
@@ -82,7 +83,7 @@ extension DeviceProfileCatalog {
         }
         var fhirTemplates: FHIRTemplateCollection?
         if let fhirBytes {
-            let path = PathText.join(folder, fhirTemplateFile)
+            let path = FilePaths.join(folder, fhirTemplateFile)
             do {
                 fhirTemplates = try FHIRTemplateCollection(parsing: String(decoding: fhirBytes, as: UTF8.self), source: path)
             } catch {
@@ -109,12 +110,12 @@ extension DeviceProfileCatalog {
         var warnings: [ConfigurationProblem] = []
         if settings.observationIdPrecision == .second {
             warnings.append(ConfigurationProblem(
-                file: PathText.join(folder, settingsFile), keyPath: "identity.observationIdPrecision",
+                file: FilePaths.join(folder, settingsFile), keyPath: "identity.observationIdPrecision",
                 message: "second-precision Observation ids (MedTech's form): readings of one device and type less than a second apart "
                     + "become one Observation and all but the last value are lost; keep it only to match ids already on the server"))
         }
         for warning in fhirTemplates.windowedSingleValueWarnings {
-            warnings.append(ConfigurationProblem(file: PathText.join(folder, fhirTemplateFile), keyPath: "type \(warning.typeName)", message: warning.message))
+            warnings.append(ConfigurationProblem(file: FilePaths.join(folder, fhirTemplateFile), keyPath: "type \(warning.typeName)", message: warning.message))
         }
         var profile = DeviceProfile(
             id: ProfileID(name), deviceTemplates: deviceTemplates, converter: converter, templateVersion: version,

@@ -1,3 +1,4 @@
+import EdgeSystem
 import Mapping
 import Upstream
 
@@ -17,7 +18,7 @@ enum IdentityRequirements {
         if configuration.upstream?.upload.idempotency == .conditionalCreate {
             for name in catalog.names {
                 guard let profile = catalog[name], profile.identityMode == .create else { continue }
-                let file = PathText.join(PathText.join(configuration.profiles.directory, name), DeviceProfileCatalog.settingsFile)
+                let file = FilePaths.join(FilePaths.join(configuration.profiles.directory, name), DeviceProfileCatalog.settingsFile)
                 if profile.subject == .patient, profile.patientSystem == nil {
                     problems.append(ConfigurationProblem(file: file, keyPath: "identity.patientSystem", message: """
                         missing; upstream.idempotency conditional-create in \(configuration.file) creates Patients by \

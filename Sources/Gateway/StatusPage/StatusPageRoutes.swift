@@ -264,7 +264,7 @@ extension LocalAPI {
                 .init(sequence: $0.entry.sequence, time: $0.entry.time, kind: $0.entry.kind.rawValue, actor: $0.entry.actor)
             }
         }
-        let directory = PathText.directory(of: configuration.storePath)
+        let directory = FilePaths.directory(of: configuration.storePath)
         let disk = page.disk(directory).map { space in
             StatusPageModel.Disk(path: directory, freeBytes: space.free, totalBytes: space.total, storeFileBytes: Self.storeFileBytes(configuration.storePath))
         }
