@@ -101,7 +101,8 @@ package final class BLERig: @unchecked Sendable {
     @discardableResult
     package func stop() -> Int32 {
         guard process.isRunning else { return process.terminationStatus }
-        kill(process.processIdentifier, SIGTERM)
+        // One SIGTERM: the rig's asyncio handler is removed while it shuts down, so a second
+        // signal arriving then (on a loaded machine) killed it with status 15.
         Self.terminate(process)
         return process.terminationStatus
     }
