@@ -27,9 +27,7 @@ package enum DedicatedThread {
     /// to the awaiting task.
     package static func run<T: Sendable>(_ name: String, _ body: @escaping @Sendable () throws -> T) async throws -> T {
         try await withCheckedThrowingContinuation { continuation in
-            start(name: name) {
-                do { continuation.resume(returning: try body()) } catch { continuation.resume(throwing: error) }
-            }
+            start(name: name) { continuation.resume(with: Result { try body() }) }
         }
     }
 

@@ -15,15 +15,9 @@ package enum StandardStream: Int32, Sendable {
         write(Array(text.utf8))
     }
 
-    /// Writes all of `bytes`, retrying short writes and interruptions; a closed pipe drops the rest.
+    /// Writes all of `bytes`; a closed pipe drops the rest.
     package func write(_ bytes: [UInt8]) {
-        var written = 0
-        while written < bytes.count {
-            let count = bytes[written...].withUnsafeBytes { systemWrite(rawValue, $0.baseAddress, $0.count) }
-            if count < 0, errno == EINTR { continue }
-            guard count > 0 else { return }
-            written += count
-        }
+        _ = FileDescriptor.writeAll(bytes, to: rawValue)
     }
 
     /// Everything on standard input, up to end of file.
@@ -36,6 +30,21 @@ package enum StandardStream: Int32, Sendable {
             guard count > 0 else { return bytes }
             bytes += chunk.prefix(count)
         }
+    }
+}
+
+package enum FileDescriptor {
+    /// Writes all of `bytes` to `descriptor`, retrying short writes and interruptions. Nil when
+    /// every byte was written, else the errno of the write that failed (EIO for one that wrote nothing).
+    package static func writeAll(_ bytes: [UInt8], to descriptor: Int32) -> Int32? {
+        var written = 0
+        while written < bytes.count {
+            let count = bytes[written...].withUnsafeBytes { systemWrite(descriptor, $0.baseAddress, $0.count) }
+            if count < 0, errno == EINTR { continue }
+            guard count > 0 else { return count < 0 ? errno : EIO }
+            written += count
+        }
+        return nil
     }
 }
 

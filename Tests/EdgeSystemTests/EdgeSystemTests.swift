@@ -39,6 +39,17 @@ final class FilePathsTests: XCTestCase {
         XCTAssertTrue(FilePaths.isDirectory(NSTemporaryDirectory()))
     }
 
+    func testWriteAllWritesEveryByteOrNamesTheError() throws {
+        let path = NSTemporaryDirectory() + "edge-system-write-\(getpid()).bin"
+        defer { unlink(path) }
+        let descriptor = open(path, O_CREAT | O_WRONLY | O_TRUNC, 0o600)
+        let bytes = (0..<200_000).map { UInt8(truncatingIfNeeded: $0) }
+        XCTAssertNil(FileDescriptor.writeAll(bytes, to: descriptor))
+        close(descriptor)
+        XCTAssertEqual(try [UInt8](Data(contentsOf: URL(fileURLWithPath: path))), bytes)
+        XCTAssertEqual(FileDescriptor.writeAll([1], to: -1), EBADF)
+    }
+
     func testAFileErrorIsTheSystemsReason() {
         do {
             _ = try Data(contentsOf: URL(fileURLWithPath: "/nonexistent/edge-system"))

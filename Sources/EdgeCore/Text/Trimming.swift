@@ -2,10 +2,7 @@ extension StringProtocol {
     /// Without leading and trailing spaces and tabs (header values, configuration scalars, HL7
     /// fields); other whitespace is content.
     package var trimmingSpaces: String {
-        var slice = Substring(self)
-        while let first = slice.first, first == " " || first == "\t" { slice = slice.dropFirst() }
-        while let last = slice.last, last == " " || last == "\t" { slice = slice.dropLast() }
-        return String(slice)
+        trimming(where: { $0 == " " || $0 == "\t" })
     }
 }
 
@@ -14,19 +11,21 @@ extension StringProtocol {
     /// signature, a header line), as Foundation's `trimmingCharacters(in: .whitespacesAndNewlines)`
     /// without linking Foundation.
     package var trimmingWhitespace: String {
-        var slice = Substring(self)
-        while let first = slice.first, first.isWhitespace { slice = slice.dropFirst() }
-        while let last = slice.last, last.isWhitespace { slice = slice.dropLast() }
-        return String(slice)
+        trimming(where: \.isWhitespace)
     }
 }
 
 extension StringProtocol {
     /// Without leading and trailing characters from `characters` (quotes around a value).
     package func trimming(_ characters: Set<Character>) -> String {
+        trimming(where: characters.contains)
+    }
+
+    /// Without the leading and trailing characters that `isTrimmed` accepts.
+    package func trimming(where isTrimmed: (Character) -> Bool) -> String {
         var slice = Substring(self)
-        while let first = slice.first, characters.contains(first) { slice = slice.dropFirst() }
-        while let last = slice.last, characters.contains(last) { slice = slice.dropLast() }
+        while let first = slice.first, isTrimmed(first) { slice = slice.dropFirst() }
+        while let last = slice.last, isTrimmed(last) { slice = slice.dropLast() }
         return String(slice)
     }
 }

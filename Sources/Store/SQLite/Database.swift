@@ -107,8 +107,8 @@ final class Database: @unchecked Sendable {
 
     /// The error of the last call on this connection: its message is SQLite's, never a bound value.
     func error(_ status: Int32, sql: String?) -> DatabaseError {
-        DatabaseError(code: sqlite3_extended_errcode(handle) == 0 ? status : sqlite3_extended_errcode(handle),
-                      message: String(cString: sqlite3_errmsg(handle)), sql: sql)
+        let extended = sqlite3_extended_errcode(handle)
+        return DatabaseError(code: extended == 0 ? status : extended, message: String(cString: sqlite3_errmsg(handle)), sql: sql)
     }
 
     /// Runs `body` in one transaction (`BEGIN IMMEDIATE` for writes: the write lock is taken at

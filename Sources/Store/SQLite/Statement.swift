@@ -61,7 +61,7 @@ final class Statement: @unchecked Sendable {
             }
             for (offset, value) in values.enumerated() { try bind(value?.databaseValue ?? .null, at: Int32(offset + 1), handle) }
         case .named(let values):
-            for index in 1...max(1, count) where count > 0 {
+            for index in stride(from: 1, through: count, by: 1) {
                 guard let name = sqlite3_bind_parameter_name(handle, Int32(index)).map({ String(cString: $0) }) else {
                     throw DatabaseError(code: SQLITE_RANGE, message: "parameter \(index) has no name", sql: sql)
                 }

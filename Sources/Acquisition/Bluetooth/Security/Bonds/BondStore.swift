@@ -168,17 +168,10 @@ package actor BondStore {
         unlink(temporary)
         let fd = open(temporary, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0o600)
         guard fd >= 0 else { throw failure("cannot create \(temporary): \(String(cString: strerror(errno)))") }
-        var written = 0
-        while written < bytes.count {
-            let n = bytes[written...].withUnsafeBytes { Glibc.write(fd, $0.baseAddress, $0.count) }
-            if n < 0, errno == EINTR { continue }
-            guard n > 0 else {
-                let why = String(cString: strerror(errno))
-                close(fd)
-                unlink(temporary)
-                throw failure("cannot write \(temporary): \(why)")
-            }
-            written += n
+        if let code = FileDescriptor.writeAll(bytes, to: fd) {
+            close(fd)
+            unlink(temporary)
+            throw failure("cannot write \(temporary): \(SystemErrorText.text(of: code))")
         }
         guard fsync(fd) == 0 else {
             let why = String(cString: strerror(errno))
