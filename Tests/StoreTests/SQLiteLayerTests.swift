@@ -198,4 +198,76 @@ final class SQLiteLayerTests: XCTestCase {
         XCTAssertFalse(try pool.read { db in try db.tableExists("c") })
         XCTAssertFalse(try pool.read { db in try migrator.hasCompletedMigrations(db) })
     }
+
+    func testAMultiRowInsertKeepsOrderAndValuesAcrossChunkSizes() throws {
+        let pool = try pool()
+        defer { try? pool.close() }
+        let insert = MultiRowInsert("INSERT INTO t(id, name, state)", row: "(?, ?, 'new')")
+        XCTAssertEqual(insert.parametersPerRow, 2)
+        try pool.write { db in
+            try db.execute(sql: "CREATE TABLE t(id INTEGER PRIMARY KEY, name TEXT, state TEXT NOT NULL)")
+            var next: Int64 = 1
+            var nulls: Int64 = 0
+            // Below, at and above the largest chunk, and a remainder that needs every smaller one.
+            for count in [0, 1, MultiRowInsert.largestChunk, MultiRowInsert.largestChunk + 1, 3 * MultiRowInsert.largestChunk - 1] {
+                let rows: [MultiRowInsert.Values] = (0..<count).map { offset in
+                    [next + Int64(offset), offset.isMultiple(of: 7) ? nil : "row \(next + Int64(offset))"]
+                }
+                try insert.execute(rows, db)
+                next += Int64(count)
+                nulls += Int64((count + 6) / 7)
+            }
+            let stored = try Row.fetchAll(db, sql: "SELECT id, name, state FROM t ORDER BY rowid")
+            XCTAssertEqual(stored.count, Int(next - 1))
+            for (index, row) in stored.enumerated() {
+                XCTAssertEqual(row[0] as Int64, Int64(index + 1), "rows are inserted in order")
+                XCTAssertEqual(row[2] as String, "new")
+            }
+            XCTAssertEqual(try Int64.fetchOne(db, sql: "SELECT COUNT(*) FROM t WHERE name IS NULL"), nulls)
+            XCTAssertEqual(try String.fetchOne(db, sql: "SELECT name FROM t WHERE id = 67"), "row 67")
+        }
+    }
+
+    func testAMultiRowInsertRefusesARowOfTheWrongWidthAndAFailingRowFailsTheTransaction() throws {
+        let pool = try pool()
+        defer { try? pool.close() }
+        let insert = MultiRowInsert("INSERT INTO t(id, name)", row: "(?, ?)")
+        try pool.write { db in try db.execute(sql: "CREATE TABLE t(id INTEGER PRIMARY KEY, name TEXT NOT NULL)") }
+        XCTAssertThrowsError(try pool.write { db in try insert.execute([[1, "a"], [2]], db) })
+        let rows: [MultiRowInsert.Values] = (1...100).map { [Int64($0), $0 == 80 ? nil : "row"] }
+        XCTAssertThrowsError(try pool.write { db in try insert.execute(rows, db) }) { error in
+            XCTAssertEqual((error as? DatabaseError)?.resultCode, SQLITE_CONSTRAINT)
+        }
+        XCTAssertEqual(try pool.read { db in try Int64.fetchOne(db, sql: "SELECT COUNT(*) FROM t") }, 0,
+                       "the rows of the chunks before the failing one are rolled back with it")
+    }
+
+    /// A statement that may stop half-way journals the pages it changes. SQLite's default spills
+    /// that journal to a temporary file (outside the data directory) after 64 KiB, and every
+    /// later statement of the transaction then wrote its pages there too. The store keeps
+    /// journals up to 4 MiB in memory; this update journals about 400 KiB.
+    func testAStatementJournalOfABatchStaysInMemory() throws {
+        XCTAssertTrue(Database.processSettings, "SQLite was initialised before the store's first connection")
+        let pool = try pool()
+        defer { try? pool.close() }
+        try pool.write { db in
+            try db.execute(sql: "CREATE TABLE t(id INTEGER PRIMARY KEY, state TEXT NOT NULL CHECK (state IN ('a', 'b')), pad BLOB)")
+            let insert = MultiRowInsert("INSERT INTO t(state, pad)", row: "('a', ?)")
+            try insert.execute((0..<400).map { _ in [Data(repeating: 7, count: 1000)] }, db)
+        }
+        let temporaryFiles = try pool.write { db in
+            try db.execute(sql: "UPDATE t SET state = 'b'")
+            XCTAssertEqual(db.changesCount, 400)
+            return try Self.openTemporaryFiles()
+        }
+        XCTAssertEqual(temporaryFiles, [], "the statement journal spilled to a temporary file")
+    }
+
+    /// SQLite's temporary files are unlinked as soon as they are open; the descriptor shows them.
+    private static func openTemporaryFiles() throws -> [String] {
+        try FileManager.default.contentsOfDirectory(atPath: "/proc/self/fd").compactMap { fd in
+            guard let target = try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/fd/" + fd) else { return nil }
+            return target.contains("etilqs_") ? target : nil
+        }
+    }
 }

@@ -68,10 +68,6 @@ extension Store {
             }
             return .refused
         }
-        let insert = try db.cachedStatement(sql: """
-            INSERT INTO inbox(id, profile, transport, source_id, device_id, received_at, device_time, payload, size, state)
-            VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, 'pending')
-            """)
         var ids: [InboxID] = []
         ids.reserveCapacity(messages.count)
         var stored: [InboxID] = []
@@ -82,32 +78,40 @@ extension Store {
         let keysSince = time.millisecondsSinceEpoch - policy.retainSynced.wholeMilliseconds
         // Ids are chosen here so that each payload is sealed for its own row.
         var id = try StoreFields.nextID("inbox", db)
+        var rows: [MultiRowInsert.Values] = []
+        rows.reserveCapacity(messages.count)
+        var deliveries: [(key: String, id: Int64, receivedAt: Int64)] = []
+        // Keys of this request, so that a message repeated within it is a duplicate too.
+        var keysInRequest: [String: Int64] = [:]
         for message in messages {
-            var deliveryKey: String?
             if let key = message.deliveryKey {
                 let indexed = fields.identity(message.profile.rawValue + "\u{1F}" + key)
-                if let held = try Int64.fetchOne(db.cachedStatement(sql: "SELECT inbox_id FROM delivery WHERE key = ? AND received_at >= ?"),
-                                                 arguments: [indexed, keysSince]) {
+                if let held = try keysInRequest[indexed]
+                    ?? Int64.fetchOne(db.cachedStatement(sql: "SELECT inbox_id FROM delivery WHERE key = ? AND received_at >= ?"),
+                                      arguments: [indexed, keysSince])
+                {
                     ids.append(InboxID(held))
                     duplicates += 1
                     continue
                 }
-                deliveryKey = indexed
+                keysInRequest[indexed] = id
+                deliveries.append((indexed, id, message.receivedAt.millisecondsSinceEpoch))
             }
-            try insert.execute(arguments: [
+            rows.append([
                 id, message.profile.rawValue, message.transport.rawValue, message.sourceID, message.deviceID,
                 message.receivedAt.millisecondsSinceEpoch, message.deviceTime?.millisecondsSinceEpoch,
                 try fields.sealPayload(message.payload, "inbox", id), message.payload.count,
             ])
-            if let deliveryKey {
-                // Replacing a key too old to count that the retention pass has not removed yet.
-                try db.cachedStatement(sql: "INSERT OR REPLACE INTO delivery(key, inbox_id, received_at) VALUES (?, ?, ?)")
-                    .execute(arguments: [deliveryKey, id, message.receivedAt.millisecondsSinceEpoch])
-            }
             ids.append(InboxID(id))
             stored.append(InboxID(id))
             storedBytes += Int64(message.payload.count)
             id += 1
+        }
+        try InboxRow.insert.execute(rows, db)
+        for delivery in deliveries {
+            // Replacing a key too old to count that the retention pass has not removed yet.
+            try db.cachedStatement(sql: "INSERT OR REPLACE INTO delivery(key, inbox_id, received_at) VALUES (?, ?, ?)")
+                .execute(arguments: [delivery.key, delivery.id, delivery.receivedAt])
         }
         try Meta.add(.received, Int64(stored.count), db)
         var events: [JournalEvent] = []
@@ -241,6 +245,10 @@ enum AppendOutcome: Sendable {
 }
 
 enum InboxRow {
+    static let insert = MultiRowInsert(
+        "INSERT INTO inbox(id, profile, transport, source_id, device_id, received_at, device_time, payload, size, state)",
+        row: "(?, ?, ?, ?, ?, ?, ?, ?, ?, 'pending')")
+
     /// `[1,2,3]`, for `json_each`.
     static func idList(_ ids: [InboxID]) -> String {
         var text = "["

@@ -104,6 +104,10 @@ enum OutboxTable {
         try enqueue([resource], replayCount: replayCount, time: time, fields, db)[0]
     }
 
+    private static let insert = MultiRowInsert(
+        "INSERT INTO outbox(id, inbox_id, resource_type, resource_id, identity_key, body, size, state, replay_count, created_at)",
+        row: "(?, ?, ?, ?, ?, ?, ?, 'pending', ?, ?)")
+
     /// `enqueue` for a batch, in order: the pending rows of the batch's identities are looked up
     /// in one statement, and later resources of an identity replace earlier ones of the batch.
     static func enqueue(_ resources: [OutboxResource], replayCount: Int, time: Timestamp, _ fields: StoreFields, _ db: Database) throws -> [OutboxID] {
@@ -114,32 +118,39 @@ enum OutboxTable {
         let update = try db.cachedStatement(sql: """
             UPDATE outbox SET inbox_id = ?, resource_type = ?, resource_id = ?, body = ?, size = ?, replay_count = ?, kit_export = NULL WHERE id = ?
             """)
-        let insert = try db.cachedStatement(sql: """
-            INSERT INTO outbox(id, inbox_id, resource_type, resource_id, identity_key, body, size, state, replay_count, created_at)
-            VALUES (?, ?, ?, ?, ?, ?, ?, 'pending', ?, ?)
-            """)
         let created = time.millisecondsSinceEpoch
         var ids: [OutboxID] = []
         ids.reserveCapacity(resources.count)
         // Ids are chosen here so that each body is sealed for its own row.
         var next = try StoreFields.nextID("outbox", db)
+        var rows: [MultiRowInsert.Values] = []
+        rows.reserveCapacity(resources.count)
+        // New rows of this batch by id: a later resource of the same identity takes its row's place.
+        var newRows: [Int64: Int] = [:]
         for (resource, identity) in zip(resources, identities) {
             let size = resource.body.utf8.count
             if let existing = pending[identity] {
-                // A newer body than a field kit carried: the next export carries it again.
                 let body = try fields.sealBody(identity: resource.identityKey, body: resource.body, id: existing)
-                try update.execute(arguments: [resource.inboxID?.rawValue, resource.resourceType, resource.resourceID, body, size,
-                                              replayCount, existing])
+                if let row = newRows[existing] {
+                    rows[row] = [existing, resource.inboxID?.rawValue, resource.resourceType, resource.resourceID, identity,
+                                 body, size, replayCount, created]
+                } else {
+                    // A newer body than a field kit carried: the next export carries it again.
+                    try update.execute(arguments: [resource.inboxID?.rawValue, resource.resourceType, resource.resourceID, body, size,
+                                                  replayCount, existing])
+                }
                 ids.append(OutboxID(existing))
             } else {
                 let body = try fields.sealBody(identity: resource.identityKey, body: resource.body, id: next)
-                try insert.execute(arguments: [next, resource.inboxID?.rawValue, resource.resourceType, resource.resourceID, identity,
-                                              body, size, replayCount, created])
+                newRows[next] = rows.count
+                rows.append([next, resource.inboxID?.rawValue, resource.resourceType, resource.resourceID, identity,
+                             body, size, replayCount, created])
                 pending[identity] = next
                 ids.append(OutboxID(next))
                 next += 1
             }
         }
+        try insert.execute(rows, db)
         return ids
     }
 
