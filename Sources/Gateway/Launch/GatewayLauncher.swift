@@ -105,8 +105,19 @@ package enum GatewayLauncher {
         try await gateway.run(serviceManager: serviceManager, onListening: { address in
             // Unbuffered, so that a script reading a pipe sees it at once.
             StandardStream.output.write("listening on \(address)\n")
+            // Once start-up is over, its pages of the binary go back to the kernel (`StartupPages`).
+            Task.detached(priority: .background) {
+                try? await Task.sleep(for: startupPagesDelay)
+                if let bytes = StartupPages.release() {
+                    logger.debug("Start-up pages of the binary handed back", metadata: ["edge.memory.advisedBytes": "\(bytes)"])
+                }
+            }
         })
     }
+
+    /// How long after the API listens the start-up pages are handed back: the services' first
+    /// rounds (a mapping poll, the retention pass) run by then.
+    static let startupPagesDelay = Duration.seconds(1)
 
     /// Descriptors beside the API's connections: the store, its WAL, logs, device links, upstream.
     static let reservedFileDescriptors = 64
