@@ -128,7 +128,7 @@ for name, value, goal, _ in rows:
 print(f"binary unstripped {size / MB:.1f} MB; shared libraries: {' '.join(os.path.basename(l) for l in libraries)}")
 print(f"idle RSS: {anonymous / MB:.1f} MB anonymous, {(rss - anonymous) / MB:.1f} MB file-backed; "
       f"Private_Dirty {memory['Private_Dirty'] / MB:.1f} MB, Shared {(memory['Shared_Clean'] + memory['Shared_Dirty']) / MB:.1f} MB")
-print(f"RSS over time: {at_ready['Rss'] / MB:.1f} MB 0.3 s after ready (start-up's pages of the binary still resident), "
+print(f"RSS over time: {at_ready['Rss'] / MB:.1f} MB 0.3 s after ready (start-up's pages still resident), "
       f"{rss / MB:.1f} MB at 3 s, {after_status['Rss'] / MB:.1f} MB after one GET /status, {later['Rss'] / MB:.1f} MB 20 s later")
 print(f"start-up: READY=1 after {', '.join(f'{r * 1000:.0f}' for r in readies)} ms (first: new store and key); "
       f"/health 200 after {', '.join(f'{h * 1000:.0f}' for h in healths)} ms")

@@ -105,11 +105,11 @@ package enum GatewayLauncher {
         try await gateway.run(serviceManager: serviceManager, onListening: { address in
             // Unbuffered, so that a script reading a pipe sees it at once.
             StandardStream.output.write("listening on \(address)\n")
-            // Once start-up is over, its pages of the binary go back to the kernel (`StartupPages`).
+            // Once start-up is over, the clean file pages it touched go back to the kernel (`StartupPages`).
             Task.detached(priority: .background) {
                 try? await Task.sleep(for: startupPagesDelay)
                 if let bytes = StartupPages.release() {
-                    logger.debug("Start-up pages of the binary handed back", metadata: ["edge.memory.advisedBytes": "\(bytes)"])
+                    logger.debug("Start-up pages handed back", metadata: ["edge.memory.advisedBytes": "\(bytes)"])
                 }
             }
         })
