@@ -25,8 +25,8 @@ trap 'rm -rf "$work"' EXIT
 if [ -n "${FHIR_EDGE_FOOTPRINT_BINARY:-}" ]; then
     binary=$FHIR_EDGE_FOOTPRINT_BINARY
 else
-    flags=(-c release --scratch-path "$scratch" --product fhir-edge --static-swift-stdlib -Xswiftc -use-ld=lld
-        -Xlinker -z -Xlinker relro -Xlinker -z -Xlinker now -Xlinker -z -Xlinker pack-relative-relocs)
+    source packaging/deb/link-flags.sh
+    flags=(-c release --scratch-path "$scratch" --product fhir-edge --static-swift-stdlib "${package_link_flags[@]}")
     if ! output=$(swift build "${flags[@]}" 2>&1); then
         echo "$output" | grep -E "error" >&2 || echo "$output" | tail -20 >&2
         exit 1

@@ -33,11 +33,9 @@ version=${1:-$changelog_version}
 arch=$(dpkg --print-architecture)
 out=${FHIR_EDGE_DEB_OUT:-.build/deb}
 
-# -z relro/now: full RELRO, which lintian's hardening check expects of a network daemon.
-# lld with packed relative relocations (DT_RELR, glibc >= 2.36 as in Debian 12): the static-pie's
-# 2.2 MB of R_X86_64_RELATIVE entries become 19 KB, which the loader no longer reads at start.
-swift_flags=(-c release --product fhir-edge --static-swift-stdlib -Xswiftc -use-ld=lld
-    -Xlinker -z -Xlinker relro -Xlinker -z -Xlinker now -Xlinker -z -Xlinker pack-relative-relocs)
+# The link: lld, full RELRO, packed relative relocations and the functions' order (link-flags.sh).
+source "$here/link-flags.sh"
+swift_flags=(-c release --product fhir-edge --static-swift-stdlib "${package_link_flags[@]}")
 # FHIR_EDGE_DEB_OPTIMIZE=0: the release configuration (static runtime, dead stripping) without the
 # optimizer, for the packaging test, which checks the package and not the code's speed, and would
 # otherwise spend most of its time optimizing. Never for a deb that ships.
