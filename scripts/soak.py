@@ -349,7 +349,10 @@ bluetooth:
     def server_resources(self, kind):
         """Every resource of `kind` on the server, straight from sekmet (not through the proxy)."""
         resources = []
-        url = f"{self.fhir_base}/{kind}?_count=500"
+        # By id: sekmet's default order is its write sequence, so a resource written again while the
+        # pages are read would move from one page to the last, and be read twice, and shift one
+        # other past the page boundary, unread.
+        url = f"{self.fhir_base}/{kind}?_count=500&_sort=_id"
         while url:
             split = urllib.parse.urlsplit(url)
             path = split.path + ("?" + split.query if split.query else "")
@@ -411,6 +414,10 @@ bluetooth:
         stats = self.queue_stats()
         if not drained:
             self.failures.append(f"the store did not drain within {options.drain_timeout}s: {json.dumps(stats)}")
+        # A delay fault forwards the request it holds when the delay ends, even when the gateway
+        # that sent it was killed: the server is read once none is left.
+        if not wait_for(lambda: json.loads(request(self.proxy_port, "GET", "/_proxy/stats")[1] or b"{}").get("holding", 0) == 0, 30, 0.2):
+            self.failures.append("the fault proxy still held requests 30 s after the last run")
         verify, out, err = self.command("audit", "verify", "--data-dir", self.data)
         if verify != 0:
             self.failures.append(f"audit verify failed ({verify}): {out.strip()} {err.strip()}")

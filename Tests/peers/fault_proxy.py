@@ -17,7 +17,7 @@ it applies to the next N matching requests (count defaults to 1). Faults apply i
 Control (on the proxy itself, never forwarded):
   POST   /_proxy/faults   append faults (a JSON list or one object)
   DELETE /_proxy/faults   drop pending faults
-  GET    /_proxy/stats    {"forwarded": n, "faults": {"status": n, ...}, "pending": [...], "requests": [...]}
+  GET    /_proxy/stats    {"forwarded": n, "faults": {"status": n, ...}, "pending": [...], "holding": n, "requests": [...]}
 
     fault_proxy.py --upstream http://127.0.0.1:18080 [--port 0] [--port-file F] [--plan plan.json]
                    [--tls-cert C --tls-key K [--client-ca CA]]
@@ -48,6 +48,9 @@ class Plan:
         self.applied = {}
         self.forwarded = 0
         self.requests = []
+        # Requests a delay fault is holding: each is forwarded when its delay ends, even when the
+        # client that sent it has gone (a killed gateway's last upload reaches the server late).
+        self.holding = 0
 
     def add(self, faults):
         if isinstance(faults, dict):
@@ -79,7 +82,7 @@ class Plan:
     def stats(self):
         with self.lock:
             return {"forwarded": self.forwarded, "faults": dict(self.applied), "pending": list(self.pending),
-                    "requests": list(self.requests[-1000:])}
+                    "holding": self.holding, "requests": list(self.requests[-1000:])}
 
 
 class Handler(BaseHTTPRequestHandler):
@@ -168,13 +171,20 @@ class Handler(BaseHTTPRequestHandler):
         if kind == "reset":
             return self._reset()
         if kind == "delay":
-            time.sleep(float(fault.get("seconds", 5)))
+            with self.plan.lock:
+                self.plan.holding += 1
         try:
+            if kind == "delay":
+                time.sleep(float(fault.get("seconds", 5)))
             status, reason, headers, data = self._forward(method, body)
         except OSError as e:
             # The upstream is down: a gateway error, as a real reverse proxy would answer.
             return self._json(502, {"resourceType": "OperationOutcome", "issue": [
                 {"severity": "error", "code": "transient", "diagnostics": f"upstream unreachable: {e}"}]})
+        finally:
+            if kind == "delay":
+                with self.plan.lock:
+                    self.plan.holding -= 1
         with self.plan.lock:
             self.plan.forwarded += 1
         if kind == "drop-reply":
