@@ -213,7 +213,7 @@ enum ConfigurationDecoder {
         if let node = section["tls"], let tls = reader.mapping(node, at: "http.tls", known: ["certificate", "key", "clientCA"]) {
             func path(_ key: String) -> String? {
                 guard let node = tls[key], let text = reader.string(node, at: "http.tls." + key) else { return nil }
-                return text.hasPrefix("/") ? text : FilePaths.join(baseDirectory, text)
+                return FilePaths.resolve(text, against: baseDirectory)
             }
             let certificate = path("certificate"), key = path("key")
             if certificate == nil { reader.problem("http.tls.certificate", node, "missing; the PEM certificate (chain) the API presents") }

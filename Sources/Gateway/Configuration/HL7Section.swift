@@ -70,7 +70,7 @@ extension ConfigurationDecoder {
         if let node = members["tls"], let tls = reader.mapping(node, at: "hl7.tls", known: ["certificate", "key", "clientCA"]) {
             func path(_ key: String) -> String? {
                 guard let node = tls[key], let text = reader.string(node, at: "hl7.tls." + key) else { return nil }
-                return text.hasPrefix("/") ? text : FilePaths.join(baseDirectory, text)
+                return FilePaths.resolve(text, against: baseDirectory)
             }
             let certificate = path("certificate"), key = path("key")
             if certificate == nil { reader.problem("hl7.tls.certificate", node, "missing; the PEM certificate (chain) the listener presents") }

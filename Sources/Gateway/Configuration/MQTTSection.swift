@@ -81,7 +81,7 @@ extension ConfigurationDecoder {
         guard let node else { return nil }
         let keys: Set<String> = ["broker", "clientId", "keepAlive", "tls", "usernameFile", "passwordFile", "reconnect", "subscriptions"]
         guard let section = reader.mapping(node, at: "mqtt", known: keys) else { return nil }
-        func path(_ text: String) -> String { text.hasPrefix("/") ? text : FilePaths.join(baseDirectory, text) }
+        func path(_ text: String) -> String { FilePaths.resolve(text, against: baseDirectory) }
 
         var broker: MQTTBrokerAddress?
         if let node = section["broker"], let text = reader.string(node, at: "mqtt.broker") {

@@ -1,4 +1,5 @@
 package import EdgeCore
+import EdgeSystem
 package import JSONQuery
 import Store
 
@@ -324,8 +325,7 @@ struct AuthSectionReader {
     }
 
     func resolve(_ path: String) -> String {
-        if path.hasPrefix("/") || baseDirectory == "." || baseDirectory.isEmpty { return path }
-        return baseDirectory.hasSuffix("/") ? baseDirectory + path : baseDirectory + "/" + path
+        FilePaths.resolve(path, against: baseDirectory)
     }
 
     /// `{secretFile: PATH}` or `{secretEnv: NAME}`; inline text is refused so a secret never
