@@ -83,14 +83,12 @@ struct FieldCipher: Sendable {
     static let version: UInt8 = 1
     let dataKey: SymmetricKey
     let indexKey: SymmetricKey
-    let random: @Sendable (Int) -> [UInt8]
     private let nonces: NonceSource
 
     init(dataKey: SymmetricKey, random: @escaping @Sendable (Int) -> [UInt8]) {
         self.dataKey = dataKey
         self.indexKey = HKDF<SHA256>.deriveKey(
             inputKeyMaterial: dataKey, info: Data("fhir-edge store index v1".utf8), outputByteCount: 32)
-        self.random = random
         self.nonces = NonceSource(random: random)
     }
 

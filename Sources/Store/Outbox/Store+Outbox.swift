@@ -123,17 +123,20 @@ enum OutboxTable {
         ids.reserveCapacity(resources.count)
         // Ids are chosen here so that each body is sealed for its own row.
         var next = try StoreFields.nextID("outbox", db)
+        // The batch's new rows get ids from `firstNew` on, in order: row `id - firstNew` of `rows`.
+        let firstNew = next
         var rows: [MultiRowInsert.Values] = []
         rows.reserveCapacity(resources.count)
-        // New rows of this batch by id: a later resource of the same identity takes its row's place.
-        var newRows: [Int64: Int] = [:]
         for (resource, identity) in zip(resources, identities) {
             let size = resource.body.utf8.count
             if let existing = pending[identity] {
                 let body = try fields.sealBody(identity: resource.identityKey, body: resource.body, id: existing)
-                if let row = newRows[existing] {
-                    rows[row] = [existing, resource.inboxID?.rawValue, resource.resourceType, resource.resourceID, identity,
-                                 body, size, replayCount, created]
+                if existing >= firstNew {
+                    // New in this batch: the later resource of the identity takes its row's place.
+                    rows[Int(existing - firstNew)] = [
+                        existing, resource.inboxID?.rawValue, resource.resourceType, resource.resourceID, identity, body, size,
+                        replayCount, created,
+                    ]
                 } else {
                     // A newer body than a field kit carried: the next export carries it again.
                     try update.execute(arguments: [resource.inboxID?.rawValue, resource.resourceType, resource.resourceID, body, size,
@@ -142,7 +145,6 @@ enum OutboxTable {
                 ids.append(OutboxID(existing))
             } else {
                 let body = try fields.sealBody(identity: resource.identityKey, body: resource.body, id: next)
-                newRows[next] = rows.count
                 rows.append([next, resource.inboxID?.rawValue, resource.resourceType, resource.resourceID, identity,
                              body, size, replayCount, created])
                 pending[identity] = next
