@@ -20,20 +20,27 @@ package enum StandardStream: Int32, Sendable {
         _ = FileDescriptor.writeAll(bytes, to: rawValue)
     }
 
-    /// Everything on standard input, up to end of file.
+    /// Everything on standard input, up to end of file (or the first failed read).
     package static func readInput() -> [UInt8] {
-        var bytes: [UInt8] = []
-        var chunk = [UInt8](repeating: 0, count: 1 << 16)
-        while true {
-            let count = chunk.withUnsafeMutableBytes { read(0, $0.baseAddress, $0.count) }
-            if count < 0, errno == EINTR { continue }
-            guard count > 0 else { return bytes }
-            bytes += chunk.prefix(count)
-        }
+        FileDescriptor.readAll(from: 0).bytes
     }
 }
 
 package enum FileDescriptor {
+    /// Reads `descriptor` to its end, retrying interruptions: the bytes read, and the errno of the
+    /// read that failed, if one did (the bytes are then those before it).
+    package static func readAll(from descriptor: Int32) -> (bytes: [UInt8], error: Int32?) {
+        var bytes: [UInt8] = []
+        var chunk = [UInt8](repeating: 0, count: 1 << 16)
+        while true {
+            let count = chunk.withUnsafeMutableBytes { read(descriptor, $0.baseAddress, $0.count) }
+            if count < 0, errno == EINTR { continue }
+            if count < 0 { return (bytes, errno) }
+            if count == 0 { return (bytes, nil) }
+            bytes += chunk.prefix(count)
+        }
+    }
+
     /// Writes all of `bytes` to `descriptor`, retrying short writes and interruptions. Nil when
     /// every byte was written, else the errno of the write that failed (EIO for one that wrote nothing).
     package static func writeAll(_ bytes: [UInt8], to descriptor: Int32) -> Int32? {

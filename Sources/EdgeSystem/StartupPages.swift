@@ -15,7 +15,13 @@ package enum StartupPages {
     /// The read-only and executable mappings of files, from `/proc/self/maps`; only those of
     /// `file` when given.
     package static func mappings(of file: String? = nil) -> [(start: UInt, length: Int, path: String)] {
-        guard let maps = readWhole("/proc/self/maps") else { return [] }
+        // Read to its end: its size in `stat` is 0.
+        let descriptor = open("/proc/self/maps", O_RDONLY | O_CLOEXEC)
+        guard descriptor >= 0 else { return [] }
+        let (bytes, error) = FileDescriptor.readAll(from: descriptor)
+        close(descriptor)
+        guard error == nil else { return [] }
+        let maps = String(decoding: bytes, as: UTF8.self)
         var ranges: [(start: UInt, length: Int, path: String)] = []
         for line in maps.split(separator: "\n") {
             // start-end perms offset dev inode path
@@ -42,30 +48,5 @@ package enum StartupPages {
             advised += range.length
         }
         return advised > 0 ? advised : nil
-    }
-
-    /// The running binary's path, as `/proc/self/maps` names it.
-    package static func ownExecutable() -> String? {
-        var buffer = [CChar](repeating: 0, count: Int(PATH_MAX) + 1)
-        let count = readlink("/proc/self/exe", &buffer, buffer.count - 1)
-        guard count > 0 else { return nil }
-        return String(decoding: buffer[..<count].map { UInt8(bitPattern: $0) }, as: UTF8.self)
-    }
-
-    /// A `/proc` file, read to its end (its size in `stat` is 0).
-    private static func readWhole(_ path: String) -> String? {
-        let descriptor = open(path, O_RDONLY | O_CLOEXEC)
-        guard descriptor >= 0 else { return nil }
-        defer { close(descriptor) }
-        var bytes: [UInt8] = []
-        var chunk = [UInt8](repeating: 0, count: 65_536)
-        while true {
-            let count = read(descriptor, &chunk, chunk.count)
-            if count < 0, errno == EINTR { continue }
-            guard count >= 0 else { return nil }
-            if count == 0 { break }
-            bytes += chunk[..<count]
-        }
-        return String(decoding: bytes, as: UTF8.self)
     }
 }

@@ -48,6 +48,13 @@ final class FilePathsTests: XCTestCase {
         close(descriptor)
         XCTAssertEqual(try [UInt8](Data(contentsOf: URL(fileURLWithPath: path))), bytes)
         XCTAssertEqual(FileDescriptor.writeAll([1], to: -1), EBADF)
+        // Read back to its end, across several reads of a 64 KiB chunk.
+        let reading = open(path, O_RDONLY)
+        let (read, error) = FileDescriptor.readAll(from: reading)
+        close(reading)
+        XCTAssertNil(error)
+        XCTAssertEqual(read, bytes)
+        XCTAssertEqual(FileDescriptor.readAll(from: -1).error, EBADF)
     }
 
     func testAFileErrorIsTheSystemsReason() {

@@ -6,7 +6,7 @@ import XCTest
 /// mappings are among those found, and after the advice fewer of its pages are resident.
 final class StartupPagesTests: XCTestCase {
     func testTheBinarysReadOnlyMappingsAreFoundAndTheirResidentPagesDrop() throws {
-        let binary = try XCTUnwrap(StartupPages.ownExecutable())
+        let binary = try FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe")
         let own = StartupPages.mappings(of: binary)
         XCTAssertFalse(own.isEmpty, "no read-only mapping of \(binary) in /proc/self/maps")
         XCTAssertTrue(StartupPages.mappings(of: "/nonexistent/binary").isEmpty)
