@@ -346,6 +346,10 @@ bluetooth:
 
     # MARK: the server
 
+    def proxy_stats(self):
+        """The fault proxy's counters (`GET /_proxy/stats`); empty when it does not answer."""
+        return json.loads(request(self.proxy_port, "GET", "/_proxy/stats")[1] or b"{}")
+
     def server_resources(self, kind):
         """Every resource of `kind` on the server, straight from sekmet (not through the proxy)."""
         resources = []
@@ -416,7 +420,7 @@ bluetooth:
             self.failures.append(f"the store did not drain within {options.drain_timeout}s: {json.dumps(stats)}")
         # A delay fault forwards the request it holds when the delay ends, even when the gateway
         # that sent it was killed: the server is read once none is left.
-        if not wait_for(lambda: json.loads(request(self.proxy_port, "GET", "/_proxy/stats")[1] or b"{}").get("holding", 0) == 0, 30, 0.2):
+        if not wait_for(lambda: self.proxy_stats().get("holding", 0) == 0, 30, 0.2):
             self.failures.append("the fault proxy still held requests 30 s after the last run")
         verify, out, err = self.command("audit", "verify", "--data-dir", self.data)
         if verify != 0:
@@ -430,7 +434,7 @@ bluetooth:
         for failure in self.failures:
             log(f"FAIL: {failure}")
         verdict = "PASS" if not self.failures else "FAIL"
-        proxy = json.loads(request(self.proxy_port, "GET", "/_proxy/stats")[1] or b"{}")
+        proxy = self.proxy_stats()
         applied = proxy.get("faults", {})
         print(f"soak: {verdict}, {options.kills} kills, {len(ingest.acknowledged)} HTTP readings acknowledged of {ingest.sent} sent, "
               f"{figures['observations']} Observations on the server "
