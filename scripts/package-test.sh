@@ -7,6 +7,8 @@
 #   - the system user, a 0700 data directory and the configuration exist, and
 #     `fhir-edge config check` (or `fhir-edge doctor`, where the binary has it) passes on it;
 #   - the daemon runs on the packaged configuration, and the demo takes a reading with 202;
+#   - the binary exports no symbols, and with fhir-edge-dbgsym installed gdb names its code from
+#     the symbol file it finds by the build id;
 #   - an upgrade to the second build keeps the data and the new binary reads the old store;
 #   - remove keeps the data, purge removes it.
 # The base system is cached as .build-packaging/bookworm-minbase.tar (ignored); apt's downloads
@@ -49,6 +51,8 @@ FHIR_EDGE_DEB_LINT=0 packaging/deb/build-deb.sh --no-build "$next_version" >/dev
 arch=$(dpkg --print-architecture)
 first=$work/deb/fhir-edge_${base_version}_${arch}.deb
 second=$work/deb/fhir-edge_${next_version}_${arch}.deb
+first_dbgsym=$work/deb/fhir-edge-dbgsym_${base_version}_${arch}.deb
+second_dbgsym=$work/deb/fhir-edge-dbgsym_${next_version}_${arch}.deb
 
 tarball=$work/bookworm-minbase.tar
 t0=$SECONDS
@@ -85,13 +89,13 @@ echo "deb $mirror bookworm main" > "$root/etc/apt/sources.list"
 mount -t proc proc "$root/proc"
 mount --bind "$work/apt-archives" "$root/var/cache/apt/archives"
 in_root() { chroot "$root" /usr/bin/env -i PATH=/usr/sbin:/usr/bin:/sbin:/bin LANG=C.UTF-8 DEBIAN_FRONTEND=noninteractive "$@"; }
-cp "$first" "$second" "$root/tmp/"
+cp "$first" "$second" "$first_dbgsym" "$second_dbgsym" "$root/tmp/"
 
 t0=$SECONDS
 step "install $(basename "$first") with apt (Depends from the mirror)"
 in_root apt-get update -qq > "$work/apt.log" 2>&1 || fail "apt-get update in the chroot failed; see $work/apt.log"
-in_root apt-get install -y -qq --no-install-recommends "/tmp/$(basename "$first")" >> "$work/apt.log" 2>&1 \
-    || fail "installing the package failed; see $work/apt.log"
+in_root apt-get install -y -qq --no-install-recommends "/tmp/$(basename "$first")" "/tmp/$(basename "$first_dbgsym")" \
+    >> "$work/apt.log" 2>&1 || fail "installing the package failed; see $work/apt.log"
 install_seconds=$((SECONDS - t0))
 
 libraries=$(in_root ldd /usr/bin/fhir-edge)
@@ -105,6 +109,20 @@ in_root fhir-edge --help > /dev/null || fail "the packaged binary does not start
     || fail "/etc/fhir-edge/config.yaml is $(in_root stat -c '%a %U:%G' /etc/fhir-edge/config.yaml)"
 grep -qx /etc/fhir-edge/config.yaml "$root/var/lib/dpkg/info/fhir-edge.conffiles" || fail "config.yaml is not a conffile"
 [ -f "$root/usr/share/man/man1/fhir-edge.1.gz" ] || fail "no man page"
+
+step "symbols: none exported, named through fhir-edge-dbgsym"
+exported=$(readelf --dyn-syms --wide "$root/usr/bin/fhir-edge" | awk '$7 != "UND" && $5 == "GLOBAL"' | wc -l)
+[ "$exported" -lt 50 ] || fail "the binary exports $exported symbols (link-flags.sh links with --no-export-dynamic)"
+build_id=$(readelf --notes "$root/usr/bin/fhir-edge" | sed -n 's/^ *Build ID: *\([0-9a-f]*\)$/\1/p')
+debug_file=$root/usr/lib/debug/.build-id/${build_id:0:2}/${build_id:2}.debug
+[ -n "$build_id" ] && [ -f "$debug_file" ] || fail "fhir-edge-dbgsym has no symbol file for build id '$build_id'"
+# A Swift function of the gateway's own, by its address in the stripped binary.
+read -r address symbol < <(nm --defined-only "$debug_file" | awk '$2 ~ /^[tT]$/ && $3 ~ /^\$s9fhir_edge/ {print $1, $3; exit}')
+[ -n "$address" ] || fail "the symbol file names no function of fhir-edge"
+named=$(gdb -nx -batch -iex "set debug-file-directory $root/usr/lib/debug" -ex "info symbol 0x$address" "$root/usr/bin/fhir-edge" 2>&1)
+grep -qF "$symbol in section .text" <<< "$named" || fail "gdb did not name 0x$address ($symbol) from the symbol file: $named"
+unnamed=$(gdb -nx -batch -iex "set debug-file-directory /nonexistent" -ex "info symbol 0x$address" "$root/usr/bin/fhir-edge" 2>&1)
+grep -q "No symbol matches" <<< "$unnamed" || fail "the stripped binary names 0x$address by itself: $unnamed"
 
 as_service() { in_root setpriv --reuid=fhir-edge --regid=fhir-edge --init-groups "$@"; }
 # `fhir-edge doctor --help` exits 0 even without a doctor (the root help), so ask the command tree.
@@ -168,8 +186,8 @@ stop_daemon
 
 t0=$SECONDS
 step "upgrade to $(basename "$second")"
-in_root apt-get install -y -qq --no-install-recommends "/tmp/$(basename "$second")" >> "$work/apt.log" 2>&1 \
-    || fail "the upgrade failed; see $work/apt.log"
+in_root apt-get install -y -qq --no-install-recommends "/tmp/$(basename "$second")" "/tmp/$(basename "$second_dbgsym")" \
+    >> "$work/apt.log" 2>&1 || fail "the upgrade failed; see $work/apt.log"
 [ "$(in_root dpkg-query -W -f '${Version}' fhir-edge)" = "$next_version" ] || fail "the upgrade did not install $next_version"
 [ "$(received)" = 1 ] || fail "the upgrade lost the demo store's reading"
 [ -f "$root/var/lib/fhir-edge/fhir-edge.sqlite" ] || fail "the upgrade lost /var/lib/fhir-edge/fhir-edge.sqlite"
@@ -182,7 +200,7 @@ stop_daemon
 upgrade_seconds=$((SECONDS - t0))
 
 step "remove keeps the data, purge removes it"
-in_root dpkg --remove fhir-edge > /dev/null
+in_root dpkg --remove fhir-edge-dbgsym fhir-edge > /dev/null
 [ -f "$root/var/lib/fhir-edge/fhir-edge.sqlite" ] || fail "remove (not purge) deleted the data"
 [ -f "$root/etc/fhir-edge/config.yaml" ] || fail "remove (not purge) deleted the configuration"
 in_root dpkg --purge fhir-edge > /dev/null

@@ -5,7 +5,8 @@
 # (dpkg-shlibdeps). The package carries the systemd unit and its drop-ins, the device profiles, the
 # demo, /etc/fhir-edge/config.yaml (a conffile that `fhir-edge config check` accepts), a DEP-5
 # copyright file naming every statically linked package, a changelog and a man page generated
-# from the binary's own command definitions.
+# from the binary's own command definitions. Beside it, fhir-edge-dbgsym_<version>_<arch>.deb holds
+# the binary's symbols and debug information, for reading a core dump.
 #
 # Usage: packaging/deb/build-deb.sh [--no-build] [VERSION]
 #   --no-build   package the release binary already built (the packaging test builds once and
@@ -58,7 +59,10 @@ if carried=$(nm --defined-only "$binary" | grep -m1 -E 'icudt[0-9]+_dat|\$s10Fou
     exit 1
 fi
 install -D -m 0755 "$binary" "$root/usr/bin/fhir-edge"
-# What dh_strip does: no symbols, no compiler comment or notes.
+# What dh_strip does: no symbols, no compiler comment or notes. The binary exports no symbols
+# (link-flags.sh), so its functions' names go to the -dbgsym package, found by the build id.
+build_id=$(readelf --notes "$binary" | sed -n 's/^ *Build ID: *\([0-9a-f]\{8,\}\)$/\1/p')
+[ -n "$build_id" ] || { echo "build-deb: the binary has no build id (link-flags.sh passes --build-id)" >&2; exit 1; }
 strip --remove-section=.comment --remove-section=.note --strip-unneeded "$root/usr/bin/fhir-edge"
 
 install -D -m 0644 packaging/systemd/fhir-edge.service "$root/lib/systemd/system/fhir-edge.service"
@@ -133,8 +137,38 @@ CONTROL
 
 dpkg-deb --root-owner-group -Zxz --build "$root" "$root.deb" >/dev/null
 echo "built $root.deb ($(du -k "$root.deb" | cut -f1) KiB; binary $(du -k "$root/usr/bin/fhir-edge" | cut -f1) KiB)"
+
+# fhir-edge-dbgsym, as debhelper's dh_strip makes it: the binary's symbol table and its DWARF
+# (compressed) in /usr/lib/debug/.build-id/, where gdb, elfutils and systemd-coredump look them
+# up by the build id, so a core dump's frames get names, files and lines on a box that installs
+# it. Nothing in it is needed to run.
+dbgsym=$out/fhir-edge-dbgsym_${version}_${arch}
+rm -rf "$dbgsym" "$dbgsym.deb"
+debug_file=$dbgsym/usr/lib/debug/.build-id/${build_id:0:2}/${build_id:2}.debug
+mkdir -p "$(dirname "$debug_file")" "$dbgsym/DEBIAN" "$dbgsym/usr/share/doc"
+objcopy --only-keep-debug --compress-debug-sections=zlib --remove-section=.comment "$binary" "$debug_file"
+chmod 0644 "$debug_file"
+ln -s fhir-edge "$dbgsym/usr/share/doc/fhir-edge-dbgsym"
+find "$dbgsym" -path "$dbgsym/DEBIAN" -prune -o -type d -exec chmod 0755 {} +
+cat > "$dbgsym/DEBIAN/control" <<CONTROL
+Package: fhir-edge-dbgsym
+Source: fhir-edge
+Version: $version
+Auto-Built-Package: debug-symbols
+Architecture: $arch
+Maintainer: fhir-edge maintainers <maintainers@fhir-edge.invalid>
+Installed-Size: $(du -sk --exclude=DEBIAN "$dbgsym" | cut -f1)
+Depends: fhir-edge (= $version)
+Section: debug
+Priority: optional
+Description: debug symbols for fhir-edge
+Build-Ids: $build_id
+CONTROL
+dpkg-deb --root-owner-group -Zxz --build "$dbgsym" "$dbgsym.deb" >/dev/null
+echo "built $dbgsym.deb ($(du -k "$dbgsym.deb" | cut -f1) KiB; build id $build_id)"
+
 # FHIR_EDGE_DEB_LINT=0 skips it (the packaging test lints the first of its two builds only).
 if [ "${FHIR_EDGE_DEB_LINT:-1}" != 0 ] && command -v lintian >/dev/null; then
-    lintian --fail-on error,warning "$root.deb"
+    lintian --fail-on error,warning "$root.deb" "$dbgsym.deb"
     echo "lintian: no errors, no warnings"
 fi
