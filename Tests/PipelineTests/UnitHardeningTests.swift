@@ -45,4 +45,30 @@ final class UnitHardeningTests: XCTestCase {
         XCTAssertFalse(text.contains("CAP_NET_ADMIN"), "Bluetooth capabilities only in the drop-in")
         XCTAssertTrue(text.contains("LimitNOFILE="))
     }
+
+    /// The daemon's memory holds readings in clear and the store's keys, so the unit keeps it off
+    /// the disk: no swap, no core dump, and neither undone by a drop-in the package ships.
+    func testThePackagedUnitKeepsTheDaemonsMemoryOffTheDisk() throws {
+        let settings = try serviceSettings(of: Self.systemd.appendingPathComponent("fhir-edge.service"))
+        XCTAssertEqual(settings["MemorySwapMax"], ["0"], "swap would write patient data in clear")
+        XCTAssertEqual(settings["LimitCORE"], ["0"], "a core dump would store patient data and the keys in clear")
+        for dropIn in ["serial", "bluetooth"] {
+            let extra = try serviceSettings(of: Self.systemd.appendingPathComponent("\(dropIn).conf"))
+            XCTAssertNil(extra["MemorySwapMax"], "\(dropIn).conf")
+            XCTAssertNil(extra["LimitCORE"], "\(dropIn).conf")
+        }
+    }
+
+    /// Every `key=value` of a unit's [Service] section, in order, comments left out.
+    private func serviceSettings(of unit: URL) throws -> [String: [String]] {
+        var settings: [String: [String]] = [:]
+        var inService = false
+        for line in try String(contentsOf: unit, encoding: .utf8).split(separator: "\n") {
+            let trimmed = line.trimmingCharacters(in: .whitespaces)
+            if trimmed.hasPrefix("[") { inService = trimmed == "[Service]"; continue }
+            guard inService, !trimmed.hasPrefix("#"), let equals = trimmed.firstIndex(of: "=") else { continue }
+            settings[String(trimmed[..<equals]), default: []].append(String(trimmed[trimmed.index(after: equals)...]))
+        }
+        return settings
+    }
 }
