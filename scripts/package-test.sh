@@ -7,8 +7,9 @@
 #   - the system user, a 0700 data directory and the configuration exist, and
 #     `fhir-edge config check` (or `fhir-edge doctor`, where the binary has it) passes on it;
 #   - the daemon runs on the packaged configuration, and the demo takes a reading with 202;
-#   - the binary exports no symbols, and with fhir-edge-dbgsym installed gdb names its code from
-#     the symbol file it finds by the build id;
+#   - the binary exports no symbols and carries no unwind tables, and with fhir-edge-dbgsym
+#     installed gdb names its code from the symbol file it finds by the build id, and walks the
+#     running daemon's threads through its frames by their frame pointers;
 #   - an upgrade to the second build keeps the data and the new binary reads the old store;
 #   - remove keeps the data, purge removes it.
 # The base system is cached as .build-packaging/bookworm-minbase.tar (ignored); apt's downloads
@@ -110,7 +111,7 @@ in_root fhir-edge --help > /dev/null || fail "the packaged binary does not start
 grep -qx /etc/fhir-edge/config.yaml "$root/var/lib/dpkg/info/fhir-edge.conffiles" || fail "config.yaml is not a conffile"
 [ -f "$root/usr/share/man/man1/fhir-edge.1.gz" ] || fail "no man page"
 
-step "symbols: none exported, named through fhir-edge-dbgsym"
+step "symbols: none exported, no unwind tables, named through fhir-edge-dbgsym"
 exported=$(readelf --dyn-syms --wide "$root/usr/bin/fhir-edge" | awk '$7 != "UND" && $5 == "GLOBAL"' | wc -l)
 [ "$exported" -lt 50 ] || fail "the binary exports $exported symbols (link-flags.sh links with --no-export-dynamic)"
 build_id=$(readelf --notes "$root/usr/bin/fhir-edge" | sed -n 's/^ *Build ID: *\([0-9a-f]*\)$/\1/p')
@@ -123,6 +124,10 @@ named=$(gdb -nx -batch -iex "set debug-file-directory $root/usr/lib/debug" -ex "
 grep -qF "$symbol in section .text" <<< "$named" || fail "gdb did not name 0x$address ($symbol) from the symbol file: $named"
 unnamed=$(gdb -nx -batch -iex "set debug-file-directory /nonexistent" -ex "info symbol 0x$address" "$root/usr/bin/fhir-edge" 2>&1)
 grep -q "No symbol matches" <<< "$unnamed" || fail "the stripped binary names 0x$address by itself: $unnamed"
+readelf --segments --wide "$root/usr/bin/fhir-edge" | grep -q GNU_EH_FRAME \
+    && fail "the binary carries unwind tables (link-flags.sh discards them with no-unwind-tables.ld)"
+readelf --sections --wide "$root/usr/bin/fhir-edge" | grep -qE '\.eh_frame|\.gcc_except_table' \
+    && fail "the binary carries an .eh_frame or .gcc_except_table section"
 
 as_service() { in_root setpriv --reuid=fhir-edge --regid=fhir-edge --init-groups "$@"; }
 # `fhir-edge doctor --help` exits 0 even without a doctor (the root help), so ask the command tree.
@@ -174,6 +179,12 @@ received() {
 step "the daemon on /etc/fhir-edge/config.yaml"
 start_daemon run --config /etc/fhir-edge/config.yaml
 [ "$(http_status "http://127.0.0.1:$port/health")" = 200 ] || fail "GET /health on the packaged configuration did not answer 200"
+# Without unwind tables a debugger walks the frames by their frame pointers: an event loop thread,
+# waiting in epoll_wait (libc, whose tables gdb reads), must show the loop's function beneath it.
+backtraces=$(gdb -nx -batch -iex "set sysroot $root" -iex "set debug-file-directory $root/usr/lib/debug" \
+    -ex "thread apply all bt 20" "$root/usr/bin/fhir-edge" "$daemon_pid" 2>&1)
+grep -qF 'NIOPosix19SelectableEventLoopC3run' <<< "$backtraces" \
+    || fail "gdb's backtraces of the running daemon do not reach the event loop: $(grep -E '^#' <<< "$backtraces" | head -20)"
 stop_daemon
 [ -f "$root/var/lib/fhir-edge/fhir-edge.sqlite" ] || fail "the daemon made no store in /var/lib/fhir-edge"
 

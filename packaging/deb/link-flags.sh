@@ -11,8 +11,11 @@
 #   on the box reads (the runtime's backtracer is off in a static binary and its helper is not
 #   installed), and the functions kept only because they were exported; 4.3 MB in all. The names
 #   go to the -dbgsym package instead, found by the build id.
+# - No unwind tables (no-unwind-tables.ld, and so no .eh_frame_hdr): 5.3 MB that only C++
+#   exceptions and a DWARF unwinder would read; the file says why nothing here needs them.
 package_link_flags=(-Xswiftc -use-ld=lld -Xswiftc -Xfrontend -Xswiftc -function-sections
     -Xlinker "--symbol-ordering-file=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)/symbol-order.txt"
     -Xlinker --no-warn-symbol-ordering
     -Xlinker --no-export-dynamic -Xlinker --build-id=sha1
+    -Xlinker -T -Xlinker "$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)/no-unwind-tables.ld" -Xlinker --no-eh-frame-hdr
     -Xlinker -z -Xlinker relro -Xlinker -z -Xlinker now -Xlinker -z -Xlinker pack-relative-relocs)
