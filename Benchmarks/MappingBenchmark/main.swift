@@ -5,9 +5,10 @@
 // Each stage runs over all messages and adds one step to the previous stage, so the differences
 // show where the time goes:
 //   normalize  parse + DeviceTemplateCollection.normalize
-//   convert    + ObservationConverter.convert (Create-mode ids: SHA-256 per Observation)
-//   serialize  + Observation.writeJSON, compact bytes (what the Python baseline's json.dumps does)
-//   tree       + Observation.json then JSONWriter, the same bytes through the JSONValue tree
+//   convert    + ObservationConverter.convert (Create-mode ids: SHA-256 per Observation; the
+//              template's compiled plan where the reading fits it, as the gateway converts)
+//   serialize  + ConvertedObservation.writeJSON, compact bytes (what the Python baseline's json.dumps does)
+//   tree       + the model Observation, its json, then JSONWriter: the same bytes through the JSONValue tree
 //
 // Usage: MappingBenchmark DEVICE_TEMPLATE FHIR_TEMPLATE MESSAGES.ndjson CASE [STAGE...]
 // With MAPPING_BENCH_DUMP=PATH it also writes every Observation as one line to PATH (untimed),
@@ -81,15 +82,15 @@ func run(_ stage: Stage) -> Outcome {
                 outcome.measurements += measurements.count
                 if stage == .normalize { continue }
                 let result = converter.convert(measurements, issued: issued)
-                outcome.observations += result.observations.count
+                outcome.observations += result.converted.count
                 outcome.failures += result.errors.count
                 if stage == .convert { continue }
-                for observation in result.observations {
+                for observation in result.converted {
                     out.removeAll(keepingCapacity: true)
                     if stage == .serialize {
                         observation.writeJSON(into: &out)
                     } else {
-                        writer.write(observation.json, into: &out)
+                        writer.write(observation.observation.json, into: &out)
                     }
                     outcome.bytes += out.count
                 }
@@ -125,7 +126,7 @@ if let path = ProcessInfo.processInfo.environment["MAPPING_BENCH_DUMP"] {
             guard let message = try? JSONValue(parsing: UnsafeBufferPointer(rebasing: bytes[range])),
                 let measurements = try? device.normalize(message, ingestionTime: issued)
             else { continue }
-            for observation in converter.convert(measurements, issued: issued).observations {
+            for observation in converter.convert(measurements, issued: issued).converted {
                 observation.writeJSON(into: &all)
                 all.append(0x0A)
             }

@@ -52,33 +52,52 @@ package struct Timestamp: Hashable, Comparable, Sendable {
     /// for four-digit years: every Observation needs two or three of these.
     package var iso8601: String {
         let c = components
+        guard c.year >= 0, c.year <= 9999 else { return Self.wideISO8601(c) }
+        return String(unsafeUninitializedCapacity: 24) { Self.writeISO8601(c, into: $0) }
+    }
+
+    /// `iso8601`'s bytes appended to `out`, without the String.
+    package func appendISO8601(to out: inout [UInt8]) {
+        let c = components
         guard c.year >= 0, c.year <= 9999 else {
-            return "\(pad(c.year, 4))-\(pad(c.month, 2))-\(pad(c.day, 2))T\(pad(c.hour, 2)):\(pad(c.minute, 2)):\(pad(c.second, 2)).\(pad(c.millisecond, 3))Z"
+            out.append(contentsOf: Self.wideISO8601(c).utf8)
+            return
         }
-        return String(unsafeUninitializedCapacity: 24) { buffer in
-            func put(_ value: Int, _ width: Int, at offset: Int) {
-                var v = value
-                for i in stride(from: offset + width - 1, through: offset, by: -1) {
-                    buffer[i] = UInt8(ascii: "0") &+ UInt8(truncatingIfNeeded: v % 10)
-                    v /= 10
-                }
+        var text: (UInt64, UInt64, UInt64) = (0, 0, 0)
+        withUnsafeMutableBytes(of: &text) { raw in
+            let written = Self.writeISO8601(c, into: raw.bindMemory(to: UInt8.self))
+            out.append(contentsOf: UnsafeRawBufferPointer(rebasing: raw[..<written]))
+        }
+    }
+
+    private static func wideISO8601(_ c: Components) -> String {
+        "\(pad(c.year, 4))-\(pad(c.month, 2))-\(pad(c.day, 2))T\(pad(c.hour, 2)):\(pad(c.minute, 2)):\(pad(c.second, 2)).\(pad(c.millisecond, 3))Z"
+    }
+
+    /// The 24 bytes of a four-digit year's ISO 8601 text.
+    private static func writeISO8601(_ c: Components, into buffer: UnsafeMutableBufferPointer<UInt8>) -> Int {
+        func put(_ value: Int, _ width: Int, at offset: Int) {
+            var v = value
+            for i in stride(from: offset + width - 1, through: offset, by: -1) {
+                buffer[i] = UInt8(ascii: "0") &+ UInt8(truncatingIfNeeded: v % 10)
+                v /= 10
             }
-            put(c.year, 4, at: 0)
-            buffer[4] = UInt8(ascii: "-")
-            put(c.month, 2, at: 5)
-            buffer[7] = UInt8(ascii: "-")
-            put(c.day, 2, at: 8)
-            buffer[10] = UInt8(ascii: "T")
-            put(c.hour, 2, at: 11)
-            buffer[13] = UInt8(ascii: ":")
-            put(c.minute, 2, at: 14)
-            buffer[16] = UInt8(ascii: ":")
-            put(c.second, 2, at: 17)
-            buffer[19] = UInt8(ascii: ".")
-            put(c.millisecond, 3, at: 20)
-            buffer[23] = UInt8(ascii: "Z")
-            return 24
         }
+        put(c.year, 4, at: 0)
+        buffer[4] = UInt8(ascii: "-")
+        put(c.month, 2, at: 5)
+        buffer[7] = UInt8(ascii: "-")
+        put(c.day, 2, at: 8)
+        buffer[10] = UInt8(ascii: "T")
+        put(c.hour, 2, at: 11)
+        buffer[13] = UInt8(ascii: ":")
+        put(c.minute, 2, at: 14)
+        buffer[16] = UInt8(ascii: ":")
+        put(c.second, 2, at: 17)
+        buffer[19] = UInt8(ascii: ".")
+        put(c.millisecond, 3, at: 20)
+        buffer[23] = UInt8(ascii: "Z")
+        return 24
     }
 
     // Howard Hinnant's days-from-civil algorithms (proleptic Gregorian calendar).

@@ -38,6 +38,15 @@ package struct FHIRDecimal: Hashable, Sendable, CustomStringConvertible {
 
     package var doubleValue: Double { Double(text) ?? 0 }
 
+    /// The number's JSON text appended to `out`, as the byte writer and the tree write it.
+    package func appendJSON(to out: inout [UInt8]) {
+        if let integer = Int64(text) {
+            JSONWriter.writeInteger(integer, into: &out)
+        } else {
+            JSONWriter().write(json, into: &out)
+        }
+    }
+
     package var description: String { text }
 
     package var json: JSONValue {

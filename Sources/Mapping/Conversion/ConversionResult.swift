@@ -1,13 +1,91 @@
+package import EdgeCore
+import FHIRConventions
 package import FHIRModel
 
 /// What one conversion batch produced: Observations, and the groups that could not be converted.
 package struct ConversionResult: Sendable {
-    package var observations: [Observation]
-    package var errors: [ConversionError]
+    /// The Observations in the form they were converted to: most straight from a compiled plan.
+    package var converted: [ConvertedObservation] = []
+    package var errors: [ConversionError] = []
 
-    package init(observations: [Observation] = [], errors: [ConversionError] = []) {
-        self.observations = observations
-        self.errors = errors
+    package init() {}
+
+    /// The Observations as model values.
+    package var observations: [Observation] { converted.map(\.observation) }
+}
+
+/// One converted Observation: built as a model value, or planned (`ObservationPlan`) and
+/// written straight to bytes. Both forms give the same bytes and the same model value.
+package struct ConvertedObservation: Sendable {
+    enum Form: Sendable {
+        case built(Observation)
+        case planned(PlannedObservation)
+    }
+
+    var form: Form
+
+    init(_ observation: Observation) { form = .built(observation) }
+    init(_ planned: PlannedObservation) { form = .planned(planned) }
+
+    package var observation: Observation {
+        switch form {
+        case .built(let observation): observation
+        case .planned(let planned): planned.observation
+        }
+    }
+
+    package var id: String? {
+        switch form {
+        case .built(let observation): observation.id
+        case .planned(let planned): planned.id
+        }
+    }
+
+    /// `system|value` of the first identifier, as the upstream recognises the Observation.
+    package var identityKey: String? {
+        switch form {
+        case .built(let observation): observation.identifier.first.map { ($0.system ?? "") + "|" + ($0.value ?? "") }
+        case .planned(let planned): ResourceIds.connectorSystem + "|" + planned.identifierValue
+        }
+    }
+
+    package var subjectReference: String? {
+        switch form {
+        case .built(let observation): return observation.subject?.reference
+        case .planned(let planned):
+            let resources = planned.resources
+            return (resources.subject == .device ? "Device/" : "Patient/") + resources.subjectResourceId
+        }
+    }
+
+    package var deviceReference: String? {
+        switch form {
+        case .built(let observation): observation.device?.reference
+        case .planned(let planned): "Device/" + planned.resources.deviceResourceId
+        }
+    }
+
+    /// `effectivePeriod` as instants; nil when it is missing or not an instant.
+    package var period: (start: Timestamp, end: Timestamp)? {
+        switch form {
+        case .built(let observation):
+            guard let startText = observation.effectivePeriod?.start, let start = Timestamp(parsingISO8601Lenient: startText) else { return nil }
+            return (start, observation.effectivePeriod?.end.flatMap { Timestamp(parsingISO8601Lenient: $0) } ?? start)
+        case .planned(let planned): return (planned.group.start, planned.group.end)
+        }
+    }
+
+    /// Appends the Observation's compact JSON (`Observation.writeJSON`), with `issued` in place
+    /// of the converter's issue time when given.
+    package func writeJSON(into out: inout [UInt8], issued: String? = nil) {
+        switch form {
+        case .planned(let planned) where issued.map({ !$0.isEmpty }) ?? true:
+            planned.plan.write(planned, issued: issued ?? planned.builder.issued, into: &out)
+        default:
+            var observation = observation
+            if let issued { observation.issued = issued }
+            observation.writeJSON(into: &out)
+        }
     }
 }
 

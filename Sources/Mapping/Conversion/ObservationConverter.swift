@@ -13,11 +13,17 @@ package struct ObservationConverter: Sendable {
     let idPrecision: ObservationIdPrecision
     /// Value texts written as `dataAbsentReason` rather than rejected (none unless a profile asks).
     package var dataAbsentValues: DataAbsentValues = .none
+    /// Each template's compiled plans, by position (nil: none of its Observations can be planned).
+    private let plans: [[ObservationSubject: ObservationPlan]?]
+    /// Whether Observations of a plan's shape are planned; off, every one is built as a model
+    /// value (the general path, which tests compare the plans with).
+    package var usesPlans = true
 
     package init(templates: FHIRTemplateCollection, identity: ResourceIdentity, idPrecision: ObservationIdPrecision = .millisecond) {
         self.templates = templates
         self.identity = identity
         self.idPrecision = idPrecision
+        self.plans = templates.templates.map(ObservationPlan.compile)
     }
 
     /// Groups one conversion batch and builds one Observation per observation group.
@@ -31,13 +37,15 @@ package struct ObservationConverter: Sendable {
         var indexById: [String: Int] = [:]
         for group in MeasurementGroup.group(measurements) {
             let key = group.key
-            guard let template = templates.template(forType: key.type) else {
+            guard let templateIndex = templates.templateIndex(forType: key.type) else {
                 result.errors.append(ConversionError(
                     type: "TemplateNotFoundException",
                     message: "No FHIR template exists with the type name '\(key.type)'.",
                     groupKey: key, measurements: group.measurements))
                 continue
             }
+            let template = templates.templates[templateIndex]
+            let plan = usesPlans ? plans[templateIndex] : nil
             let resources: ResourceIdentity.ResolvedResources?
             let observationGroups: [ObservationGroup]
             do {
@@ -52,31 +60,39 @@ package struct ObservationConverter: Sendable {
                 template: template, type: key.type, resources: resources, issued: issuedText, dataAbsentValues: dataAbsentValues)
             for observationGroup in observationGroups {
                 do {
-                    var rejected: [ObservationBuilder.RejectedReading] = []
-                    let observation = try builder.build(observationGroup, rejected: &rejected)
-                    if !rejected.isEmpty {
-                        let times = Set(rejected.map(\.time))
-                        let names = Array(Set(rejected.map(\.valueName))).sorted().joined(separator: ", ")
-                        result.errors.append(ConversionError(
-                            type: "InvalidSampledDataValueException",
-                            message: "SampledData value '\(names)' is not a decimal number; \(rejected.count) reading(s) left out of the Observation.",
-                            groupKey: key, segment: observationGroup.segment,
-                            measurements: observationGroup.measurements.filter { times.contains($0.occurrenceTime) }))
+                    let converted: ConvertedObservation
+                    if let plan = resources.flatMap({ plan?[$0.subject] }),
+                        let planned = PlannedObservation(plan: plan, builder: builder, group: observationGroup)
+                    {
+                        converted = ConvertedObservation(planned)
+                    } else {
+                        var rejected: [ObservationBuilder.RejectedReading] = []
+                        let observation = try builder.build(observationGroup, rejected: &rejected)
+                        if !rejected.isEmpty {
+                            let times = Set(rejected.map(\.time))
+                            let names = Array(Set(rejected.map(\.valueName))).sorted().joined(separator: ", ")
+                            result.errors.append(ConversionError(
+                                type: "InvalidSampledDataValueException",
+                                message: "SampledData value '\(names)' is not a decimal number; \(rejected.count) reading(s) left out of the Observation.",
+                                groupKey: key, segment: observationGroup.segment,
+                                measurements: observationGroup.measurements.filter { times.contains($0.occurrenceTime) }))
+                        }
+                        converted = ConvertedObservation(observation)
                     }
                     // The index is built only once a second Observation arrives: most batches of
                     // one message convert to one Observation, and hashing its id would be waste.
-                    if indexById.isEmpty, result.observations.count == 1, let id = result.observations[0].id {
+                    if indexById.isEmpty, result.converted.count == 1, let id = result.converted[0].id {
                         indexById[id] = 0
                     }
-                    if let id = observation.id, let first = indexById[id] {
-                        let existing = result.observations[first]
-                        if var merged = try ObservationMerge.merge(existing: existing, new: observation) {
+                    if let id = converted.id, let first = indexById[id] {
+                        let existing = result.converted[first].observation
+                        if var merged = try ObservationMerge.merge(existing: existing, new: converted.observation) {
                             merged.status = existing.status
-                            result.observations[first] = merged
+                            result.converted[first] = ConvertedObservation(merged)
                         }
                     } else {
-                        if let id = observation.id, !result.observations.isEmpty { indexById[id] = result.observations.count }
-                        result.observations.append(observation)
+                        if let id = converted.id, !result.converted.isEmpty { indexById[id] = result.converted.count }
+                        result.converted.append(converted)
                     }
                 } catch let failure as GroupingFailure {
                     result.errors.append(ConversionError(

@@ -198,7 +198,7 @@ package struct MappingPipeline: Sendable {
         for key in sources.keys { sources[key]?.sort { $0.time < $1.time } }
         let conversion = converter.convert(measurements, issued: issued)
         output.conversionErrors = conversion.errors
-        output.observationCount = conversion.observations.count
+        output.observationCount = conversion.converted.count
         var origins: [Measurement: [Int]] = [:]
         if !conversion.errors.isEmpty {
             for (measurement, index) in zip(measurements, measurementOrigins) { origins[measurement, default: []].append(index) }
@@ -214,9 +214,9 @@ package struct MappingPipeline: Sendable {
         // Patient and Device first, so that an upstream in Create mode can resolve the references;
         // only those an Observation of the run names: a reading that failed queues nothing.
         var referenced = Set<String>()
-        for observation in conversion.observations {
-            if let subject = observation.subject?.reference { referenced.insert(subject) }
-            if let device = observation.device?.reference { referenced.insert(device) }
+        for observation in conversion.converted {
+            if let subject = observation.subjectReference { referenced.insert(subject) }
+            if let device = observation.deviceReference { referenced.insert(device) }
         }
         for key in patients.keys.sorted() where referenced.contains("Patient/" + key) {
             guard let patient = patients[key], let id = patient.id else { continue }
@@ -229,19 +229,26 @@ package struct MappingPipeline: Sendable {
                 resourceType: "Device", resourceID: id, identityKey: "Device/" + id, body: JSONWriter().string(device.json)))
         }
         var text: [UInt8] = []
-        for converted in conversion.observations {
+        for converted in conversion.converted {
             // Without an identity (a dry run of bare templates) an Observation has no id; it is
             // printed all the same, and the mapping stage queues only those with one.
             let id = converted.id ?? ""
-            let identifier = converted.identifier.first
-            let identityKey = identifier.map { ($0.system ?? "") + "|" + ($0.value ?? "") } ?? "Observation/" + id
+            let identityKey = converted.identityKey ?? "Observation/" + id
             // Without linked resources no message is traced: the Observation keeps the converter's issue time.
             let origin = Self.origin(of: converted, among: sources)
-            var observation = converted
-            if let receipt = origin.flatMap({ receipts[$0] }) { MessageReceipt.apply(receipt, to: &observation) }
             // Straight to bytes, the same text the tree would write; the buffer is reused.
             text.removeAll(keepingCapacity: true)
-            observation.writeJSON(into: &text)
+            if let receipt = origin.flatMap({ receipts[$0] }) {
+                if receipt.onlyIssued {
+                    converted.writeJSON(into: &text, issued: receipt.issued)
+                } else {
+                    var observation = converted.observation
+                    MessageReceipt.apply(receipt, to: &observation)
+                    observation.writeJSON(into: &text)
+                }
+            } else {
+                converted.writeJSON(into: &text)
+            }
             output.resources.append(Resource(
                 resourceType: "Observation", resourceID: id, identityKey: identityKey, body: String(decoding: text, as: UTF8.self),
                 origin: origin))
@@ -284,13 +291,10 @@ package struct MappingPipeline: Sendable {
     /// The newest message whose measurements fall in the Observation's period for its patient
     /// and device; failing a time match, the last one of that patient and device.
     /// `sources` lists are sorted by time.
-    static func origin(of observation: Observation, among sources: [String: [Source]]) -> Int? {
-        let key = (observation.subject?.reference ?? "") + "|" + (observation.device?.reference ?? "")
+    static func origin(of observation: ConvertedObservation, among sources: [String: [Source]]) -> Int? {
+        let key = (observation.subjectReference ?? "") + "|" + (observation.deviceReference ?? "")
         guard let candidates = sources[key], let last = candidates.last else { return nil }
-        guard let startText = observation.effectivePeriod?.start, let start = Timestamp(parsingISO8601Lenient: startText) else {
-            return last.message
-        }
-        let end = observation.effectivePeriod?.end.flatMap { Timestamp(parsingISO8601Lenient: $0) } ?? start
+        guard let (start, end) = observation.period else { return last.message }
         // First candidate at or after the start, then the newest message up to the end.
         var low = 0
         var high = candidates.count

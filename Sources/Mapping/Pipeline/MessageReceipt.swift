@@ -38,6 +38,9 @@ package enum MessageReceipt {
         var correction: (deviceTime: String, offsetSeconds: Int64)?
         var notes: [String] = []
         var bodySite: JSONValue?
+
+        /// Whether the receipt changes nothing but `issued` (every message but some Bluetooth ones).
+        var onlyIssued: Bool { deviceTimedReceivedAt == nil && notes.isEmpty && bodySite == nil }
     }
 
     static func receipt(receivedAt: Timestamp, transport: Transport, message: JSONValue) -> Receipt {

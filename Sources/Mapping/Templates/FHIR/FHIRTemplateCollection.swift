@@ -45,8 +45,12 @@ package struct FHIRTemplateCollection: Sendable {
 
     /// The template for a measurement type, matched case-insensitively as upstream does.
     func template(forType type: String) -> CodeValueFHIRTemplate? {
-        if let index = byExactName[type] ?? byFoldedName[type.lowercased()] { return templates[index] }
-        return nil
+        templateIndex(forType: type).map { templates[$0] }
+    }
+
+    /// The position in `templates` of `template(forType:)`.
+    func templateIndex(forType type: String) -> Int? {
+        byExactName[type] ?? byFoldedName[type.lowercased()]
     }
 }
 
