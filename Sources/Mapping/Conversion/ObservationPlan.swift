@@ -23,17 +23,21 @@ final class ObservationPlan: Sendable {
 
     /// The value names whose Quantities the plan writes: the template's value, then its components.
     let valueNames: [String]
-    /// `fragments[i]`, hole `holes[i]`, ..., then the last fragment.
-    private let fragments: [[UInt8]]
+    /// The constant bytes, fragment after fragment: fragment `i` is `constant[ends[i - 1]..<ends[i]]`
+    /// and hole `i` follows it; the last fragment closes the Observation.
+    private let constant: [UInt8]
+    private let ends: [Int]
     private let holes: [Hole]
-    /// The sum of the fragments' lengths, to reserve the output once.
-    private let constantBytes: Int
 
     private init(valueNames: [String], fragments: [[UInt8]], holes: [Hole]) {
         self.valueNames = valueNames
-        self.fragments = fragments
+        self.constant = fragments.flatMap { $0 }
+        var end = 0
+        self.ends = fragments.map { fragment in
+            end += fragment.count
+            return end
+        }
         self.holes = holes
-        self.constantBytes = fragments.reduce(0) { $0 + $1.count }
     }
 
     /// The plans of one template, one per subject kind; nil when its Observations are not all of
@@ -139,21 +143,29 @@ final class ObservationPlan: Sendable {
     /// Appends the Observation's compact JSON, byte for byte what `Observation.writeJSON` writes
     /// for the Observation `ObservationBuilder` builds from the same reading.
     func write(_ observation: PlannedObservation, issued: String, into out: inout [UInt8]) {
-        out.reserveCapacity(out.count + constantBytes + 320)
-        for (index, hole) in holes.enumerated() {
-            out.append(contentsOf: fragments[index])
-            switch hole {
-            case .id: Self.appendContent(observation.id, to: &out)
-            case .identifierValue: Self.appendContent(observation.identifierValue, to: &out)
-            case .subjectId: Self.appendContent(observation.resources.subjectResourceId, to: &out)
-            case .deviceId: Self.appendContent(observation.resources.deviceResourceId, to: &out)
-            case .periodStart: observation.group.start.appendISO8601(to: &out)
-            case .periodEnd: observation.group.end.appendISO8601(to: &out)
-            case .issued: Self.appendContent(issued, to: &out)
-            case .value(let value): observation.values[value].appendJSON(to: &out)
+        out.reserveCapacity(out.count + constant.count + 320)
+        constant.withUnsafeBufferPointer { constant in
+            var start = 0
+            for (index, hole) in holes.enumerated() {
+                out.append(contentsOf: UnsafeBufferPointer(rebasing: constant[start..<ends[index]]))
+                start = ends[index]
+                write(hole, of: observation, issued: issued, into: &out)
             }
+            out.append(contentsOf: UnsafeBufferPointer(rebasing: constant[start...]))
         }
-        out.append(contentsOf: fragments[holes.count])
+    }
+
+    private func write(_ hole: Hole, of observation: PlannedObservation, issued: String, into out: inout [UInt8]) {
+        switch hole {
+        case .id: Self.appendContent(observation.id, to: &out)
+        case .identifierValue: Self.appendContent(observation.identifierValue, to: &out)
+        case .subjectId: Self.appendContent(observation.resources.subjectResourceId, to: &out)
+        case .deviceId: Self.appendContent(observation.resources.deviceResourceId, to: &out)
+        case .periodStart: observation.group.start.appendISO8601(to: &out)
+        case .periodEnd: observation.group.end.appendISO8601(to: &out)
+        case .issued: Self.appendContent(issued, to: &out)
+        case .value(let value): observation.values[value].appendJSON(to: &out)
+        }
     }
 
     /// A string's JSON spelling without its quotes, which are in the fragments.
@@ -183,7 +195,7 @@ final class PlannedObservation: Sendable {
     let values: [FHIRDecimal]
     let id: String
     let identifierValue: String
-    var resources: ResourceIdentity.ResolvedResources { builder.resources! }
+    let resources: ResourceIdentity.ResolvedResources
 
     /// The plan's Observation for `group`, or nil when the group is not of its shape.
     init?(plan: ObservationPlan, builder: ObservationBuilder, group: ObservationGroup) {
@@ -202,6 +214,7 @@ final class PlannedObservation: Sendable {
         self.builder = builder
         self.group = group
         self.values = values
+        self.resources = resources
         identifierValue = ObservationBuilder.joined(
             resources.subjectResourceId, ".", resources.deviceResourceId, ".", builder.type, ".", group.segment)
         id = ResourceIdentity.observationId(identifierValue: identifierValue)
