@@ -7,7 +7,9 @@
 # Swift figures are given per stage, each adding one step: normalize (parse + device template),
 # convert (+ FHIR Observations with Create-mode SHA-256 ids), serialize (+ compact JSON bytes), and
 # tree (serialize through Observation.json and JSONWriter instead). The ratio compares full
-# pipelines. Peak RSS is per process (Swift runs all its stages in one process). Beyond the byte
+# pipelines. Then the daemon's own stage, MappingPipeline.map on batches of 100 with Create-mode
+# Patients and Devices (receive times and origins included), with the templates' compiled
+# Observation plans and without them (the same resources, checked). Peak RSS is per process (Swift runs all its stages in one process). Beyond the byte
 # counts, both sides also write the Observations of the first 2 000 messages to files (untimed),
 # which must be identical byte for byte.
 #
@@ -37,9 +39,11 @@ for case in jsonpath jmespath; do
     python3 - "$swift_line" "$python_line" <<'PY'
 import json, sys
 s, p = json.loads(sys.argv[1]), json.loads(sys.argv[2])
-for stage in ("convert", "serialize", "tree"):
+for stage in ("convert", "serialize", "tree", "pipeline", "pipeline-general"):
     if s[stage]["observations"] != p["observations"] or s[stage]["failures"]:
         sys.exit(f"mismatch in {stage}: swift {s[stage]} python {p}")
+if s["pipeline"]["bytes"] != s["pipeline-general"]["bytes"]:
+    sys.exit("the pipeline wrote other resources with the plans than without them")
 for stage in ("serialize", "tree"):
     if s[stage]["bytes"] != p["bytes"]:
         sys.exit(f"{stage} wrote {s[stage]['bytes']} bytes, python {p['bytes']}: the Observations differ")
@@ -48,6 +52,8 @@ for stage in ("normalize", "convert", "serialize", "tree"):
     swift = s[stage]["messagesPerSecond"]
     full = stage in ("serialize", "tree")
     print(f'{s["case"]:<9} {stage:<10} {swift:>12} {python if full else "":>12} {f"{swift / python:.1f}x" if full else "":>8}')
+plans, general = s["pipeline"]["messagesPerSecond"], s["pipeline-general"]["messagesPerSecond"]
+print(f'{s["case"]:<9} {"pipeline":<10} {plans:>12} {"":>12} {"":>8}  the daemon\'s stage (batches of 100, Patients and Devices); without plans {general}: {plans / general:.2f}x')
 print(f'{s["case"]:<9} peak RSS KiB: swift {s["peakRssKiB"]}, python {p["peakRssKiB"]}')
 PY
 done

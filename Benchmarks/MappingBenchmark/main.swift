@@ -9,6 +9,9 @@
 //              template's compiled plan where the reading fits it, as the gateway converts)
 //   serialize  + ConvertedObservation.writeJSON, compact bytes (what the Python baseline's json.dumps does)
 //   tree       + the model Observation, its json, then JSONWriter: the same bytes through the JSONValue tree
+//   pipeline   MappingPipeline.map on batches of 100 messages with Create-mode Patients and Devices:
+//              the daemon's mapping stage (receive times, origins, resource texts)
+//   pipeline-general  the same without the compiled Observation plans (the baseline of the plans)
 //
 // Usage: MappingBenchmark DEVICE_TEMPLATE FHIR_TEMPLATE MESSAGES.ndjson CASE [STAGE...]
 // With MAPPING_BENCH_DUMP=PATH it also writes every Observation as one line to PATH (untimed),
@@ -20,7 +23,8 @@ import JSONQuery
 import Mapping
 
 enum Stage: String, CaseIterable {
-    case normalize, convert, serialize, tree
+    case normalize, convert, serialize, tree, pipeline
+    case pipelineGeneral = "pipeline-general"
 }
 
 let arguments = CommandLine.arguments
@@ -66,7 +70,37 @@ struct Outcome {
     var seconds = 0.0
 }
 
+/// The daemon's path: one `MappingPipeline.map` per batch of 100 messages.
+func runPipeline(plans: Bool) -> Outcome {
+    var outcome = Outcome()
+    var planned = converter
+    planned.usesPlans = plans
+    let pipeline = MappingPipeline(deviceTemplates: device, converter: planned, resources: .create)
+    let clock = ContinuousClock()
+    var elapsed = Duration.zero
+    input.withUnsafeBytes { raw in
+        let bytes = raw.bindMemory(to: UInt8.self)
+        for first in stride(from: 0, to: lines.count, by: 100) {
+            // Each batch is made just before it is mapped (untimed), as the daemon claims one.
+            let batch = (first..<min(first + 100, lines.count)).map { index in
+                MappingPipeline.Message(
+                    payload: Array(bytes[lines[index]]), receivedAt: issued.adding(milliseconds: Int64(index)),
+                    sequence: Int64(index + 1), transport: .http)
+            }
+            let start = clock.now
+            let output = pipeline.map(batch, issued: issued)
+            elapsed += clock.now - start
+            outcome.observations += output.observationCount
+            outcome.failures += output.conversionFailures.count + output.outcomes.count(where: { (try? $0.get()) == nil })
+            for resource in output.resources { outcome.bytes += resource.body.utf8.count }
+        }
+    }
+    outcome.seconds = Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18
+    return outcome
+}
+
 func run(_ stage: Stage) -> Outcome {
+    if stage == .pipeline || stage == .pipelineGeneral { return runPipeline(plans: stage == .pipeline) }
     var outcome = Outcome()
     let writer = JSONWriter()
     var out: [UInt8] = []
