@@ -80,7 +80,7 @@ package struct ConvertedObservation: Sendable {
     package func writeJSON(into out: inout [UInt8], issued: String? = nil) {
         switch form {
         case .planned(let planned) where issued.map({ !$0.isEmpty }) ?? true:
-            planned.plan.write(planned, issued: issued ?? planned.builder.issued, into: &out)
+            planned.plan.write(planned, issued: issued ?? planned.issued, into: &out)
         default:
             var observation = observation
             if let issued { observation.issued = issued }

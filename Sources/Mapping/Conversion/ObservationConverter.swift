@@ -56,16 +56,17 @@ package struct ObservationConverter: Sendable {
                 result.errors.append(ConversionError(type: error.type, message: error.message, groupKey: key, measurements: group.measurements))
                 continue
             }
-            let builder = ObservationBuilder(
-                template: template, type: key.type, resources: resources, issued: issuedText, dataAbsentValues: dataAbsentValues)
             for observationGroup in observationGroups {
                 do {
                     let converted: ConvertedObservation
                     if let plan = resources.flatMap({ plan?[$0.subject] }),
-                        let planned = PlannedObservation(plan: plan, builder: builder, group: observationGroup)
+                        let planned = PlannedObservation(
+                            plan: plan, type: key.type, resources: resources, issued: issuedText, absent: dataAbsentValues, group: observationGroup)
                     {
                         converted = ConvertedObservation(planned)
                     } else {
+                        let builder = ObservationBuilder(
+                            template: template, type: key.type, resources: resources, issued: issuedText, dataAbsentValues: dataAbsentValues)
                         var rejected: [ObservationBuilder.RejectedReading] = []
                         let observation = try builder.build(observationGroup, rejected: &rejected)
                         if !rejected.isEmpty {

@@ -21,6 +21,8 @@ final class ObservationPlan: Sendable {
         case value(Int)
     }
 
+    /// The template compiled, which builds the model value of a planned Observation.
+    let template: CodeValueFHIRTemplate
     /// The value names whose Quantities the plan writes: the template's value, then its components.
     let valueNames: [String]
     /// The constant bytes, fragment after fragment: fragment `i` is `constant[ends[i - 1]..<ends[i]]`
@@ -29,7 +31,8 @@ final class ObservationPlan: Sendable {
     private let ends: [Int]
     private let holes: [Hole]
 
-    private init(valueNames: [String], fragments: [[UInt8]], holes: [Hole]) {
+    private init(template: CodeValueFHIRTemplate, valueNames: [String], fragments: [[UInt8]], holes: [Hole]) {
+        self.template = template
         self.valueNames = valueNames
         self.constant = fragments.flatMap { $0 }
         var end = 0
@@ -128,7 +131,7 @@ final class ObservationPlan: Sendable {
             position = range.upperBound
         }
         fragments.append(Array(rendered[position...]))
-        return ObservationPlan(valueNames: valueNames, fragments: fragments, holes: found.map(\.hole))
+        return ObservationPlan(template: template, valueNames: valueNames, fragments: fragments, holes: found.map(\.hole))
     }
 
     private static func occurrences(of pattern: [UInt8], in bytes: [UInt8]) -> [Int] {
@@ -190,38 +193,45 @@ final class ObservationPlan: Sendable {
 /// dozen.
 final class PlannedObservation: Sendable {
     let plan: ObservationPlan
-    let builder: ObservationBuilder
+    let resources: ResourceIdentity.ResolvedResources
+    /// The converter's issue time.
+    let issued: String
     let group: ObservationGroup
     let values: [FHIRDecimal]
     let id: String
     let identifierValue: String
-    let resources: ResourceIdentity.ResolvedResources
 
-    /// The plan's Observation for `group`, or nil when the group is not of its shape.
-    init?(plan: ObservationPlan, builder: ObservationBuilder, group: ObservationGroup) {
-        guard let resources = builder.resources, resources.encounterResourceId == nil, builder.type == builder.template.typeName,
-            !builder.issued.isEmpty, !resources.subjectResourceId.isEmpty, !resources.deviceResourceId.isEmpty
+    /// The plan's Observation for `group` of measurements of `type`, or nil when the group is not
+    /// of its shape (`absent` are the converter's data-absent values, which must name none of its values).
+    init?(
+        plan: ObservationPlan, type: String, resources: ResourceIdentity.ResolvedResources?, issued: String,
+        absent: DataAbsentValues, group: ObservationGroup
+    ) {
+        guard let resources, resources.encounterResourceId == nil, type == plan.template.typeName, !issued.isEmpty,
+            !resources.subjectResourceId.isEmpty, !resources.deviceResourceId.isEmpty
         else { return nil }
         var values: [FHIRDecimal] = []
         values.reserveCapacity(plan.valueNames.count)
         for name in plan.valueNames {
-            guard let readings = group.values(named: name), readings.count == 1, builder.dataAbsentValues.reason(for: readings[0].value) == nil,
+            guard let readings = group.values(named: name), readings.count == 1, absent.reason(for: readings[0].value) == nil,
                 let decimal = ObservationBuilder.parseDecimal(readings[0].value)
             else { return nil }
             values.append(decimal)
         }
         self.plan = plan
-        self.builder = builder
+        self.resources = resources
+        self.issued = issued
         self.group = group
         self.values = values
-        self.resources = resources
         identifierValue = ObservationBuilder.joined(
-            resources.subjectResourceId, ".", resources.deviceResourceId, ".", builder.type, ".", group.segment)
+            resources.subjectResourceId, ".", resources.deviceResourceId, ".", type, ".", group.segment)
         id = ResourceIdentity.observationId(identifierValue: identifierValue)
     }
 
-    /// What the general path builds for the same group.
+    /// What the general path builds for the same group. No value has a data-absent reason, so
+    /// the builder needs none.
     var observation: Observation {
+        let builder = ObservationBuilder(template: plan.template, type: plan.template.typeName, resources: resources, issued: issued)
         var rejected: [ObservationBuilder.RejectedReading] = []
         // The initializer checked every value the builder reads: it cannot fail.
         guard let built = try? builder.build(group, rejected: &rejected) else {
