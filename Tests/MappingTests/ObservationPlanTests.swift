@@ -126,7 +126,10 @@ final class ObservationPlanTests: XCTestCase {
             let escaped = [reading(bp, [("mean", "1"), ("sys", "2"), ("dia", "3")], device: "dev\"ice\\1\n\u{1}é", patient: "pa\ttient")]
             planned += assertPlansMatch(collection, escaped, identity: identity, "\(label) escaped ids")
             // Not the plan's shape: the general path, which may fail as it always did.
-            for properties in [[("mean", "1"), ("sys", "2")], [("mean", "x"), ("sys", "2"), ("dia", "3")], [("sys", "1"), ("dia", "2"), ("mean", "NaN")]] {
+            for properties in [
+                [("mean", "1"), ("sys", "2")], [("mean", "x"), ("sys", "2"), ("dia", "3")], [("sys", "1"), ("dia", "2"), ("mean", "NaN")],
+                [("mean", "1"), ("sys", "2"), ("mean", "3"), ("dia", "4")],
+            ] {
                 assertPlansMatch(collection, [reading(bp, properties)], identity: identity, absent: .ieee11073, "\(label) \(properties)")
             }
             assertPlansMatch(collection, [reading("BP \"CUFF\" é", [("mean", "1"), ("sys", "2"), ("dia", "3")])], identity: identity, "\(label) other casing")

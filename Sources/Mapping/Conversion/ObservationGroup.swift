@@ -9,9 +9,10 @@ struct ObservationGroup {
     var end: Timestamp
     /// The identifier's last part: `yyyyMMddHHmmssZ.yyyyMMddHHmmssZ` or the correlation id.
     var segment: String
-    /// Property names in first-seen order with their values.
-    private(set) var series: [(name: String, values: [TimedValue])] = []
     private(set) var measurements: [Measurement] = []
+    /// Property names in first-seen order with their values, once a second measurement joins:
+    /// most groups hold one reading, which `values(named:)` reads from its properties.
+    private var series: [(name: String, values: [TimedValue])] = []
 
     init(start: Timestamp, end: Timestamp, segment: String) {
         self.start = start
@@ -19,13 +20,42 @@ struct ObservationGroup {
         self.segment = segment
     }
 
+    /// The values of `name`, sorted by time (equal times in arrival order); nil when none has it.
     func values(named name: String) -> [TimedValue]? {
+        if measurements.count == 1 {
+            let measurement = measurements[0]
+            let values = measurement.properties.filter { $0.name == name }.map { TimedValue(time: measurement.occurrenceTime, value: $0.value) }
+            return values.isEmpty ? nil : values
+        }
         for entry in series where entry.name == name { return entry.values }
         return nil
     }
 
+    /// The value of `name` when it has exactly one, without building the list.
+    func singleValue(named name: String) -> String? {
+        guard measurements.count == 1 else {
+            guard let values = values(named: name), values.count == 1 else { return nil }
+            return values[0].value
+        }
+        var found: String?
+        for property in measurements[0].properties where property.name == name {
+            guard found == nil else { return nil }
+            found = property.value
+        }
+        return found
+    }
+
     mutating func add(_ measurement: Measurement) {
         measurements.append(measurement)
+        switch measurements.count {
+        case 1: return
+        case 2: index(measurements[0])
+        default: break
+        }
+        index(measurement)
+    }
+
+    private mutating func index(_ measurement: Measurement) {
         for property in measurement.properties {
             let value = TimedValue(time: measurement.occurrenceTime, value: property.value)
             if let i = series.firstIndex(where: { $0.name == property.name }) {

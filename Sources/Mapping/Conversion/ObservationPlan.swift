@@ -213,8 +213,8 @@ final class PlannedObservation: Sendable {
         var values: [FHIRDecimal] = []
         values.reserveCapacity(plan.valueNames.count)
         for name in plan.valueNames {
-            guard let readings = group.values(named: name), readings.count == 1, absent.reason(for: readings[0].value) == nil,
-                let decimal = ObservationBuilder.parseDecimal(readings[0].value)
+            guard let reading = group.singleValue(named: name), absent.reason(for: reading) == nil,
+                let decimal = ObservationBuilder.parseDecimal(reading)
             else { return nil }
             values.append(decimal)
         }
