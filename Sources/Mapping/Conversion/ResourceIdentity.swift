@@ -26,9 +26,9 @@ package struct ResourceIdentity: Sendable {
     }
 
     let mode: Mode
-    /// Create-mode ids of recently seen patients and devices: the same few devices send most
-    /// messages, and hashing them again for every message would dominate conversion.
-    private let hashedIds = HashedIdCache()
+    /// Create-mode resources of recently seen devices and patients: the same few devices send
+    /// most messages, and hashing their ids again for every message would dominate conversion.
+    private let resolvedIds = ResolvedIdCache()
 
     private init(mode: Mode) {
         self.mode = mode
@@ -119,19 +119,22 @@ package struct ResourceIdentity: Sendable {
         case .none:
             return nil
         case .create(let deviceSystem, let patientSystem, let subject):
-            let deviceResourceId = hashedIds.id(forHashInput: (deviceSystem ?? "") + "_" + key.deviceId)
             if subject == .device {
                 // A room or equipment reading: the Device is the subject; a patient id is not used.
-                return .deviceSubject(deviceResourceId: deviceResourceId)
+                return resolvedIds.resources(deviceId: key.deviceId, patientId: nil) {
+                    .deviceSubject(deviceResourceId: SHA256.hexDigest((deviceSystem ?? "") + "_" + key.deviceId))
+                }
             }
             guard let patientId = key.patientId, !patientId.isEmpty else {
                 throw GroupingFailure(
                     type: "ResourceIdentityNotDefinedException",
                     message: "Create mode needs a patient id for device \(key.deviceId), and the measurements have none (Patient).")
             }
-            return ResolvedResources(
-                patientResourceId: hashedIds.id(forHashInput: (patientSystem ?? "") + "_" + patientId),
-                deviceResourceId: deviceResourceId)
+            return resolvedIds.resources(deviceId: key.deviceId, patientId: patientId) {
+                ResolvedResources(
+                    patientResourceId: SHA256.hexDigest((patientSystem ?? "") + "_" + patientId),
+                    deviceResourceId: SHA256.hexDigest((deviceSystem ?? "") + "_" + key.deviceId))
+            }
         case .lookup(let deviceSystem, let subject):
             // The measurement's patient id is ignored: the Device's `patient` decides (MedTech).
             let placeholder = ResourceIds.lookupPlaceholder(deviceSystem: deviceSystem, deviceId: key.deviceId)
@@ -155,18 +158,25 @@ package enum ObservationSubject: String, Sendable, CaseIterable {
     case device
 }
 
-/// A bounded memo of `hashedId` results, shared by copies of one `ResourceIdentity`.
-private final class HashedIdCache: Sendable {
-    private let entries = Locked<[String: String]>([:])
+/// A bounded memo of Create-mode resources by device and patient id (exact text), shared by
+/// copies of one `ResourceIdentity`: one lookup per measurement group.
+private final class ResolvedIdCache: Sendable {
+    private struct Key: Hashable {
+        var deviceId: String
+        var patientId: String?
+    }
+
+    private let entries = Locked<[Key: ResourceIdentity.ResolvedResources]>([:])
     private static let capacity = 4096
 
-    func id(forHashInput input: String) -> String {
-        if let id = entries.withLock({ $0[input] }) { return id }
-        let id = SHA256.hexDigest(input)
+    func resources(deviceId: String, patientId: String?, _ compute: () -> ResourceIdentity.ResolvedResources) -> ResourceIdentity.ResolvedResources {
+        let key = Key(deviceId: deviceId, patientId: patientId)
+        if let resources = entries.withLock({ $0[key] }) { return resources }
+        let resources = compute()
         entries.withLock { entries in
             if entries.count >= Self.capacity { entries.removeAll(keepingCapacity: true) }
-            entries[input] = id
+            entries[key] = resources
         }
-        return id
+        return resources
     }
 }
