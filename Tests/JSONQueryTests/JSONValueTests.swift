@@ -19,6 +19,29 @@ final class JSONValueTests: XCTestCase {
         XCTAssertEqual(v["z"], .int(3))
     }
 
+    /// Members and elements of nested objects and arrays are collected on shared stacks: each
+    /// level must keep exactly its own, duplicates resolved within its own members only.
+    func testNestedObjectsAndArraysKeepTheirOwnMembers() throws {
+        let v = try JSONValue(parsing: #"{"a":{"x":1,"y":{"x":2,"x":3},"x":4},"b":[{"k":1},{"k":2,"k":5},[1,[2,3],{"k":[]}]],"c":{},"d":[]}"#)
+        XCTAssertEqual(v.objectValue?.keys, ["a", "b", "c", "d"])
+        XCTAssertEqual(v["a"], .object(["x": .int(4), "y": .object(["x": .int(3)])]))
+        XCTAssertEqual(v["a"]?.objectValue?.keys, ["x", "y"])
+        XCTAssertEqual(v["b"], .array([
+            .object(["k": .int(1)]), .object(["k": .int(5)]),
+            .array([.int(1), .array([.int(2), .int(3)]), .object(["k": .array([])])]),
+        ]))
+        XCTAssertEqual(v["c"], .object(JSONObject()))
+        XCTAssertEqual(v["d"], .array([]))
+        // Past sixteen members the duplicate check uses a set of the inner object's names only.
+        let names = (0..<20).map { "\"m\($0)\":\($0)" }.joined(separator: ",")
+        let wide = try JSONValue(parsing: #"{"m0":"outer","inner":{"# + names + #","m3":"again","m19":"last"},"m1":"outer"}"#)
+        XCTAssertEqual(wide.objectValue?.keys, ["m0", "inner", "m1"])
+        XCTAssertEqual(wide["inner"]?.objectValue?.count, 20)
+        XCTAssertEqual(wide["inner"]?["m3"], .string("again"))
+        XCTAssertEqual(wide["inner"]?["m19"], .string("last"))
+        XCTAssertEqual(wide["inner"]?["m0"], .int(0))
+    }
+
     func testUnescapesStrings() throws {
         let v = try JSONValue(parsing: #"["a\"b\\c\n\u00e9\ud83d\ude00/\/"]"#)
         XCTAssertEqual(v, .array([.string("a\"b\\c\né😀//")]))

@@ -87,6 +87,13 @@ struct JSONParser {
     private let options: JSONParseOptions
     private var index = 0
     private var depth = 0
+    /// The members and elements of the objects and arrays being parsed, innermost last. Each
+    /// object and array gets arrays of its exact size when it closes: grown member by member,
+    /// a five-member object cost eight allocations, and a large document of small objects kept
+    /// up to twice the slots it used.
+    private var memberKeys: [String] = []
+    private var memberValues: [JSONValue] = []
+    private var elements: [JSONValue] = []
 
     init(_ bytes: UnsafeBufferPointer<UInt8>, options: JSONParseOptions = []) {
         self.bytes = bytes
@@ -189,13 +196,16 @@ struct JSONParser {
         try enter()
         defer { depth -= 1 }
         index += 1  // {
-        var keys: [String] = []
-        var values: [JSONValue] = []
         try skipWhitespace()
         if index < bytes.count, bytes[index] == UInt8(ascii: "}") {
             index += 1
             return .object(JSONObject())
         }
+        if memberKeys.capacity == 0 {
+            memberKeys.reserveCapacity(16)
+            memberValues.reserveCapacity(16)
+        }
+        let base = memberKeys.count
         var seen: Set<String>? = nil
         while true {
             try skipWhitespace()
@@ -212,54 +222,70 @@ struct JSONParser {
             let value = try parseValue()
             // Duplicate names: the last one wins, as in Json.NET and most parsers. Small objects
             // are checked by scanning; larger ones switch to a set.
-            if keys.count >= 16 && seen == nil { seen = Set(keys) }
-            let duplicate = seen.map { $0.contains(key) } ?? keys.contains(key)
-            if duplicate, let i = keys.firstIndex(of: key) {
-                values[i] = value
+            let count = memberKeys.count - base
+            if count >= 16 && seen == nil { seen = Set(memberKeys[base...]) }
+            let duplicate = seen.map { $0.contains(key) } ?? memberKeys[base...].contains(key)
+            if duplicate, let i = memberKeys[base...].firstIndex(of: key) {
+                memberValues[i] = value
             } else {
-                keys.append(key)
-                values.append(value)
+                memberKeys.append(key)
+                memberValues.append(value)
                 seen?.insert(key)
             }
             try skipWhitespace()
             guard index < bytes.count else { throw error("unterminated object", at: index) }
             if bytes[index] == UInt8(ascii: ",") {
                 index += 1
-                if try closesAfterComma(UInt8(ascii: "}")) { return .object(JSONObject(uniqueKeys: keys, values: values)) }
+                if try closesAfterComma(UInt8(ascii: "}")) { return closeObject(from: base) }
             } else if bytes[index] == UInt8(ascii: "}") {
                 index += 1
-                return .object(JSONObject(uniqueKeys: keys, values: values))
+                return closeObject(from: base)
             } else {
                 throw error("expected ',' or '}' in object", at: index)
             }
         }
     }
 
+    private mutating func closeObject(from base: Int) -> JSONValue {
+        let object = JSONObject(uniqueKeys: Array(memberKeys[base...]), values: Array(memberValues[base...]))
+        memberKeys.removeSubrange(base...)
+        memberValues.removeSubrange(base...)
+        return .object(object)
+    }
+
     private mutating func parseArray() throws(JSONParseError) -> JSONValue {
         try enter()
         defer { depth -= 1 }
         index += 1  // [
-        var elements: [JSONValue] = []
         try skipWhitespace()
         if index < bytes.count, bytes[index] == UInt8(ascii: "]") {
             index += 1
-            return .array(elements)
+            return .array([])
         }
+        if elements.capacity == 0 { elements.reserveCapacity(16) }
+        let base = elements.count
         while true {
             try skipWhitespace()
-            elements.append(try parseValue())
+            let element = try parseValue()
+            elements.append(element)
             try skipWhitespace()
             guard index < bytes.count else { throw error("unterminated array", at: index) }
             if bytes[index] == UInt8(ascii: ",") {
                 index += 1
-                if try closesAfterComma(UInt8(ascii: "]")) { return .array(elements) }
+                if try closesAfterComma(UInt8(ascii: "]")) { return closeArray(from: base) }
             } else if bytes[index] == UInt8(ascii: "]") {
                 index += 1
-                return .array(elements)
+                return closeArray(from: base)
             } else {
                 throw error("expected ',' or ']' in array", at: index)
             }
         }
+    }
+
+    private mutating func closeArray(from base: Int) -> JSONValue {
+        let array = Array(elements[base...])
+        elements.removeSubrange(base...)
+        return .array(array)
     }
 
     private mutating func parseString() throws(JSONParseError) -> String {
