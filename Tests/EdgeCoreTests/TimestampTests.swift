@@ -17,4 +17,16 @@ final class TimestampTests: XCTestCase {
         XCTAssertEqual(Timestamp(c).iso8601, "2024-02-29T23:59:59.999Z")
         XCTAssertEqual(Timestamp(c, offsetMinutes: 120).iso8601, "2024-02-29T21:59:59.999Z")
     }
+
+    /// The bytes appended for an Observation are the text's, for four-digit years and beyond.
+    func testAppendedISO8601BytesAreTheText() {
+        for ms: Int64 in [0, 1, 999, 1_764_230_400_123, 951_782_400_000, 253_402_300_799_999, 253_402_300_800_000, -1, -62_135_596_800_000] {
+            let t = Timestamp(millisecondsSinceEpoch: ms)
+            var bytes: [UInt8] = [0x20]
+            t.appendISO8601(to: &bytes)
+            XCTAssertEqual(String(decoding: bytes.dropFirst(), as: UTF8.self), t.iso8601, "\(ms)")
+            XCTAssertEqual(bytes.first, 0x20)
+        }
+        XCTAssertEqual(Timestamp(millisecondsSinceEpoch: 1_764_230_400_123).iso8601, "2025-11-27T08:00:00.123Z")
+    }
 }

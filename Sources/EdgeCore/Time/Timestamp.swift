@@ -76,7 +76,9 @@ package struct Timestamp: Hashable, Comparable, Sendable {
 
     /// The 24 bytes of a four-digit year's ISO 8601 text.
     private static func writeISO8601(_ c: Components, into buffer: UnsafeMutableBufferPointer<UInt8>) -> Int {
-        func put(_ value: Int, _ width: Int, at offset: Int) {
+        /// `width` digits of `value` at `offset`, after the `separator` just before them.
+        func put(_ value: Int, _ width: Int, at offset: Int, after separator: UInt8? = nil) {
+            if let separator { buffer[offset - 1] = separator }
             var v = value
             for i in stride(from: offset + width - 1, through: offset, by: -1) {
                 buffer[i] = UInt8(ascii: "0") &+ UInt8(truncatingIfNeeded: v % 10)
@@ -84,18 +86,12 @@ package struct Timestamp: Hashable, Comparable, Sendable {
             }
         }
         put(c.year, 4, at: 0)
-        buffer[4] = UInt8(ascii: "-")
-        put(c.month, 2, at: 5)
-        buffer[7] = UInt8(ascii: "-")
-        put(c.day, 2, at: 8)
-        buffer[10] = UInt8(ascii: "T")
-        put(c.hour, 2, at: 11)
-        buffer[13] = UInt8(ascii: ":")
-        put(c.minute, 2, at: 14)
-        buffer[16] = UInt8(ascii: ":")
-        put(c.second, 2, at: 17)
-        buffer[19] = UInt8(ascii: ".")
-        put(c.millisecond, 3, at: 20)
+        put(c.month, 2, at: 5, after: UInt8(ascii: "-"))
+        put(c.day, 2, at: 8, after: UInt8(ascii: "-"))
+        put(c.hour, 2, at: 11, after: UInt8(ascii: "T"))
+        put(c.minute, 2, at: 14, after: UInt8(ascii: ":"))
+        put(c.second, 2, at: 17, after: UInt8(ascii: ":"))
+        put(c.millisecond, 3, at: 20, after: UInt8(ascii: "."))
         buffer[23] = UInt8(ascii: "Z")
         return 24
     }
