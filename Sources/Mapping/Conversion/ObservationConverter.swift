@@ -13,8 +13,8 @@ package struct ObservationConverter: Sendable {
     let idPrecision: ObservationIdPrecision
     /// Value texts written as `dataAbsentReason` rather than rejected (none unless a profile asks).
     package var dataAbsentValues: DataAbsentValues = .none
-    /// Each template's compiled plans, by position (nil: none of its Observations can be planned).
-    private let plans: [[ObservationSubject: ObservationPlan]?]
+    /// Each template's compiled plans, compiled when its first group converts.
+    private let plans: ObservationPlans
     /// Whether Observations of a plan's shape are planned; off, every one is built as a model
     /// value (the general path, which tests compare the plans with).
     package var usesPlans = true
@@ -23,7 +23,7 @@ package struct ObservationConverter: Sendable {
         self.templates = templates
         self.identity = identity
         self.idPrecision = idPrecision
-        self.plans = templates.templates.map(ObservationPlan.compile)
+        self.plans = ObservationPlans(templates: templates.templates)
     }
 
     /// Groups one conversion batch and builds one Observation per observation group.
@@ -45,7 +45,6 @@ package struct ObservationConverter: Sendable {
                 continue
             }
             let template = templates.templates[templateIndex]
-            let plan = usesPlans ? plans[templateIndex] : nil
             let resources: ResourceIdentity.ResolvedResources?
             let observationGroups: [ObservationGroup]
             do {
@@ -59,7 +58,7 @@ package struct ObservationConverter: Sendable {
             for observationGroup in observationGroups {
                 do {
                     let converted: ConvertedObservation
-                    if let plan = resources.flatMap({ plan?[$0.subject] }),
+                    if usesPlans, let subject = resources?.subject, let plan = plans.plan(forTemplate: templateIndex, subject: subject),
                         let planned = PlannedObservation(
                             plan: plan, type: key.type, resources: resources, issued: issuedText, absent: dataAbsentValues, group: observationGroup)
                     {

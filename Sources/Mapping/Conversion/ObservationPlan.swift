@@ -187,6 +187,35 @@ final class ObservationPlan: Sendable {
     }
 }
 
+/// The plans of a template collection, each template's compiled the first time one of its
+/// groups converts: a profile catalogue holds templates for devices a site may never connect,
+/// and compiling them all cost start-up time and memory for nothing. Shared by copies of a
+/// converter.
+final class ObservationPlans: Sendable {
+    private enum Slot: Sendable {
+        case notCompiled
+        /// nil: the template's Observations are not of a plan's shape.
+        case compiled([ObservationSubject: ObservationPlan]?)
+    }
+
+    private let templates: [CodeValueFHIRTemplate]
+    private let slots: Locked<[Slot]>
+
+    init(templates: [CodeValueFHIRTemplate]) {
+        self.templates = templates
+        self.slots = Locked(Array(repeating: .notCompiled, count: templates.count))
+    }
+
+    func plan(forTemplate index: Int, subject: ObservationSubject) -> ObservationPlan? {
+        slots.withLock { slots in
+            if case .compiled(let plans) = slots[index] { return plans?[subject] }
+            let plans = ObservationPlan.compile(templates[index])
+            slots[index] = .compiled(plans)
+            return plans?[subject]
+        }
+    }
+}
+
 /// An Observation of a plan's shape, kept as what its holes need; `observation` builds the
 /// model value for the callers that need one (a merge, a receipt with extensions, printing).
 /// A class: results are passed around and copied, and a copy is then one reference, not a
