@@ -122,7 +122,7 @@ package struct ResourceIdentity: Sendable {
             if subject == .device {
                 // A room or equipment reading: the Device is the subject; a patient id is not used.
                 return resolvedIds.resources(deviceId: key.deviceId, patientId: nil) {
-                    .deviceSubject(deviceResourceId: SHA256.hexDigest((deviceSystem ?? "") + "_" + key.deviceId))
+                    .deviceSubject(deviceResourceId: ResourceIds.hashedId(system: deviceSystem, value: key.deviceId))
                 }
             }
             guard let patientId = key.patientId, !patientId.isEmpty else {
@@ -132,8 +132,8 @@ package struct ResourceIdentity: Sendable {
             }
             return resolvedIds.resources(deviceId: key.deviceId, patientId: patientId) {
                 ResolvedResources(
-                    patientResourceId: SHA256.hexDigest((patientSystem ?? "") + "_" + patientId),
-                    deviceResourceId: SHA256.hexDigest((deviceSystem ?? "") + "_" + key.deviceId))
+                    patientResourceId: ResourceIds.hashedId(system: patientSystem, value: patientId),
+                    deviceResourceId: ResourceIds.hashedId(system: deviceSystem, value: key.deviceId))
             }
         case .lookup(let deviceSystem, let subject):
             // The measurement's patient id is ignored: the Device's `patient` decides (MedTech).
