@@ -38,12 +38,20 @@ package struct FHIRDecimal: Hashable, Sendable, CustomStringConvertible {
 
     package var doubleValue: Double { Double(text) ?? 0 }
 
-    /// The number's JSON text appended to `out`, as the byte writer and the tree write it.
+    /// The number's JSON text appended to `out`, as the tree writes it.
     package func appendJSON(to out: inout [UInt8]) {
+        withJSONBytes { out.append(contentsOf: $0) }
+    }
+
+    /// The number's JSON text, in a buffer that lives for the call of `body`: an integer's
+    /// digits straight, any other number through its `json` value and `JSONWriter`.
+    func withJSONBytes(_ body: (UnsafeRawBufferPointer) -> Void) {
         if let integer = Int64(text) {
-            JSONWriter.writeInteger(integer, into: &out)
+            JSONWriter.withIntegerDigits(integer, body)
         } else {
-            JSONWriter().write(json, into: &out)
+            var bytes: [UInt8] = []
+            JSONWriter().write(json, into: &bytes)
+            bytes.withUnsafeBytes(body)
         }
     }
 

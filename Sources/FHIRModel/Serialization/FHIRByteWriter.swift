@@ -60,11 +60,7 @@ struct FHIRByteWriter {
     mutating func decimal(_ key: StaticString, _ value: FHIRDecimal?) {
         guard let value else { return }
         self.key(key)
-        if let integer = Int64(value.text) {
-            JSONWriter.withIntegerDigits(integer) { append($0) }
-        } else {
-            appendJSON(value.json)
-        }
+        value.withJSONBytes { append($0) }
     }
 
     // MARK: Elements
