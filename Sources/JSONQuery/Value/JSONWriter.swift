@@ -114,6 +114,12 @@ package struct JSONWriter: Sendable {
 
     package static func writeString(_ s: String, into out: inout [UInt8]) {
         out.append(UInt8(ascii: "\""))
+        writeStringContent(s, into: &out)
+        out.append(UInt8(ascii: "\""))
+    }
+
+    /// `writeString` without the quotes: for writers whose quotes are already in place.
+    package static func writeStringContent(_ s: String, into out: inout [UInt8]) {
         // Most strings need no escaping: copy them in one go.
         var string = s
         let copied = string.withUTF8 { bytes -> Bool in
@@ -121,10 +127,7 @@ package struct JSONWriter: Sendable {
             out.append(contentsOf: bytes)
             return true
         }
-        if copied {
-            out.append(UInt8(ascii: "\""))
-            return
-        }
+        if copied { return }
         for byte in s.utf8 {
             switch byte {
             case UInt8(ascii: "\""): out.append(contentsOf: [0x5C, 0x22])
@@ -140,7 +143,6 @@ package struct JSONWriter: Sendable {
             default: out.append(byte)
             }
         }
-        out.append(UInt8(ascii: "\""))
     }
 }
 

@@ -94,9 +94,9 @@ final class ObservationPlan: Sendable {
         let subjectPrefix = subject == .device ? "Device/" : "Patient/"
         // Each hole by the text before it, so that a sentinel inside a longer string is not taken for it.
         func spelled(_ text: String) -> [UInt8] {
-            var quoted: [UInt8] = []
-            JSONWriter.writeString(text, into: &quoted)
-            return Array(quoted.dropFirst().dropLast())
+            var content: [UInt8] = []
+            JSONWriter.writeStringContent(text, into: &content)
+            return content
         }
         var patterns: [(hole: Hole, before: String, text: [UInt8])] = [
             (.id, "\"id\":\"", spelled(ResourceIdentity.observationId(identifierValue: identifierValue))),
@@ -160,29 +160,14 @@ final class ObservationPlan: Sendable {
 
     private func write(_ hole: Hole, of observation: PlannedObservation, issued: String, into out: inout [UInt8]) {
         switch hole {
-        case .id: Self.appendContent(observation.id, to: &out)
-        case .identifierValue: Self.appendContent(observation.identifierValue, to: &out)
-        case .subjectId: Self.appendContent(observation.resources.subjectResourceId, to: &out)
-        case .deviceId: Self.appendContent(observation.resources.deviceResourceId, to: &out)
+        case .id: JSONWriter.writeStringContent(observation.id, into: &out)
+        case .identifierValue: JSONWriter.writeStringContent(observation.identifierValue, into: &out)
+        case .subjectId: JSONWriter.writeStringContent(observation.resources.subjectResourceId, into: &out)
+        case .deviceId: JSONWriter.writeStringContent(observation.resources.deviceResourceId, into: &out)
         case .periodStart: observation.group.start.appendISO8601(to: &out)
         case .periodEnd: observation.group.end.appendISO8601(to: &out)
-        case .issued: Self.appendContent(issued, to: &out)
+        case .issued: JSONWriter.writeStringContent(issued, into: &out)
         case .value(let value): observation.values[value].appendJSON(to: &out)
-        }
-    }
-
-    /// A string's JSON spelling without its quotes, which are in the fragments.
-    private static func appendContent(_ text: String, to out: inout [UInt8]) {
-        var text = text
-        let copied = text.withUTF8 { bytes -> Bool in
-            guard !JSONWriter.needsEscaping(bytes) else { return false }
-            out.append(contentsOf: bytes)
-            return true
-        }
-        if !copied {
-            var quoted: [UInt8] = []
-            JSONWriter.writeString(text, into: &quoted)
-            out.append(contentsOf: quoted.dropFirst().dropLast())
         }
     }
 }
