@@ -70,6 +70,10 @@ struct Outcome {
     var seconds = 0.0
 }
 
+func seconds(_ duration: Duration) -> Double {
+    Double(duration.components.seconds) + Double(duration.components.attoseconds) / 1e18
+}
+
 /// The daemon's path: one `MappingPipeline.map` per batch of 100 messages.
 func runPipeline(plans: Bool) -> Outcome {
     var outcome = Outcome()
@@ -95,7 +99,7 @@ func runPipeline(plans: Bool) -> Outcome {
             for resource in output.resources { outcome.bytes += resource.body.utf8.count }
         }
     }
-    outcome.seconds = Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18
+    outcome.seconds = seconds(elapsed)
     return outcome
 }
 
@@ -134,7 +138,7 @@ func run(_ stage: Stage) -> Outcome {
         }
     }
     let elapsed = clock.now - start
-    outcome.seconds = Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18
+    outcome.seconds = seconds(elapsed)
     return outcome
 }
 
